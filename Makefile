@@ -1,0 +1,30 @@
+# The two commands: `make book` (from nothing to a built book) and `make test`.
+# Each creates .venv with the machine's python3 and installs what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PROFILE ?= book
+
+.PHONY: book test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/dropout-study build --profile $(PROFILE)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest -n 2
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_mlp.py
+
+clean:
+	rm -rf _build book/generated .cache

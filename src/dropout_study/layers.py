@@ -1,0 +1,226 @@
+"""Layers of the numpy MLP: forward and backward side by side.
+
+Conventions
+-----------
+- Inputs ``X`` have shape ``(n_samples, n_features)``; a layer's ``forward`` returns
+  ``(n_samples, n_out)`` and its ``backward(dY)`` returns ``dX`` of the input's shape.
+- ``Dense`` stores ``W`` of shape ``(n_in, n_out)`` and ``b`` of shape ``(n_out,)``; after
+  ``backward`` its gradients are in ``dW`` and ``db`` (same shapes). Gradients are of whatever
+  scalar the caller back-propagates (the network passes the gradient of the *mean* loss).
+- To keep a training step free of allocation churn, every layer writes its output and its
+  input-gradient into buffers it owns and reuses while the batch size stays the same. The
+  arrays returned by ``forward``/``backward`` are therefore overwritten by the next call: copy
+  them if you keep them. (:class:`dropout_study.mlp.MLP`'s public methods return copies.)
+
+Dropout is *inverted* dropout: ``p`` is the probability of dropping a unit; in training a kept
+unit is scaled by ``1 / (1 - p)`` so that ``E_m[output] = input``; in evaluation the layer is the
+identity, and ``p = 0`` is an exact identity in both modes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dropout_study.validation import check_choice, check_float, check_int, fail
+
+__all__ = ["Dense", "ReLU", "Tanh", "Dropout", "INITS"]
+
+INITS = ("he", "glorot")
+
+
+class _Buffers:
+    """Named scratch arrays reused across calls while the requested shape is unchanged."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self) -> None:
+        self._store: dict[tuple, np.ndarray] = {}
+
+    def get(self, key: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        # Keyed by shape too, so that alternating batch sizes (a minibatch, then the full
+        # training set for an evaluation) do not reallocate on every switch.
+        full_key = (key, shape, np.dtype(dtype).char)
+        buf = self._store.get(full_key)
+        if buf is None:
+            buf = np.empty(shape, dtype=dtype)
+            self._store[full_key] = buf
+        return buf
+
+
+class Dense:
+    """Affine layer ``Y = X W + b``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Input and output widths (``>= 1``).
+    init : {"he", "glorot"}
+        He: ``W ~ N(0, 2 / n_in)`` (for ReLU); Glorot: ``W ~ U(±sqrt(6 / (n_in + n_out)))``
+        (for tanh and linear heads). Biases start at zero.
+    rng : numpy.random.Generator
+        The initialisation stream.
+    dtype : numpy float dtype, default float64
+    """
+
+    def __init__(self, n_in: int, n_out: int, *, init: str = "he", rng=None, dtype=np.float64):
+        owner = "Dense"
+        n_in = check_int(n_in, "n_in", owner, low=1)
+        n_out = check_int(n_out, "n_out", owner, low=1)
+        check_choice(init, "init", owner, INITS)
+        if not isinstance(rng, np.random.Generator):
+            fail("rng", owner, "a numpy.random.Generator", rng, TypeError)
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            fail("dtype", owner, "float32 or float64", dtype, TypeError)
+        if init == "he":
+            W = rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)
+        else:
+            limit = np.sqrt(6.0 / (n_in + n_out))
+            W = rng.uniform(-limit, limit, size=(n_in, n_out))
+        self.W = W.astype(dtype)
+        self.b = np.zeros(n_out, dtype=dtype)
+        self.dW = np.zeros_like(self.W)
+        self.db = np.zeros_like(self.b)
+        self._X: np.ndarray | None = None
+        self._buf = _Buffers()
+
+    @property
+    def params(self) -> list[np.ndarray]:
+        return [self.W, self.b]
+
+    @property
+    def grads(self) -> list[np.ndarray]:
+        return [self.dW, self.db]
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        self._X = X
+        out = self._buf.get("out", (X.shape[0], self.W.shape[1]), self.W.dtype)
+        np.matmul(X, self.W, out=out)
+        out += self.b
+        return out
+
+    def backward(self, dY: np.ndarray, *, need_dX: bool = True) -> np.ndarray | None:
+        np.matmul(self._X.T, dY, out=self.dW)
+        np.sum(dY, axis=0, out=self.db)
+        if not need_dX:
+            return None
+        dX = self._buf.get("dX", self._X.shape, self.W.dtype)
+        np.matmul(dY, self.W.T, out=dX)
+        return dX
+
+
+class ReLU:
+    """``Y = max(X, 0)``; ``dX = dY · [X > 0]`` (sub-gradient 0 at 0)."""
+
+    def __init__(self) -> None:
+        self._buf = _Buffers()
+        self._Y: np.ndarray | None = None
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        out = self._buf.get("out", X.shape, X.dtype)
+        np.maximum(X, 0, out=out)
+        self._Y = out
+        return out
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        positive = self._buf.get("pos", dY.shape, np.bool_)
+        np.greater(self._Y, 0, out=positive)
+        dX = self._buf.get("dX", dY.shape, dY.dtype)
+        np.multiply(dY, positive, out=dX)
+        return dX
+
+
+class Tanh:
+    """``Y = tanh(X)``; ``dX = dY · (1 - Y²)``."""
+
+    def __init__(self) -> None:
+        self._buf = _Buffers()
+        self._Y: np.ndarray | None = None
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        out = self._buf.get("out", X.shape, X.dtype)
+        np.tanh(X, out=out)
+        self._Y = out
+        return out
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        dX = self._buf.get("dX", dY.shape, dY.dtype)
+        np.multiply(self._Y, self._Y, out=dX)
+        np.subtract(1.0, dX, out=dX)
+        dX *= dY
+        return dX
+
+
+class Dropout:
+    """Inverted dropout with drop probability ``p`` in ``[0, 1)``.
+
+    Training: ``Y = X · m / (1 - p)`` with a keep mask ``m`` (bool, shape of ``X``), drawn as
+    ``m = U >= p`` for ``U ~ Uniform[0, 1)`` from the ``rng`` passed to :meth:`forward`, or
+    given as ``mask`` (frozen / injected masks). Evaluation: ``Y = X``. Backward uses the same
+    scaled mask: ``dX = dY · m / (1 - p)``.
+
+    After a training forward, :attr:`mask_` holds the keep mask that was used (a buffer
+    reused by the next call: copy it to keep it).
+    """
+
+    def __init__(self, p: float) -> None:
+        self.p = check_float(p, "p", "Dropout", low=0.0, high=1.0, high_open=True)
+        self.scale = 1.0 / (1.0 - self.p)
+        self._buf = _Buffers()
+        self._active = False
+        self._scaled: np.ndarray | None = None
+        self.mask_: np.ndarray | None = None
+
+    def draw_mask(
+        self, shape: tuple[int, ...], rng: np.random.Generator, dtype=np.float64
+    ) -> np.ndarray:
+        """A fresh keep mask (bool array of ``shape``) with ``P(keep) = 1 - p``.
+
+        Draws exactly what :meth:`forward` draws from the same ``rng`` state for inputs of
+        ``dtype``, so drawing masks first and injecting them reproduces a training forward.
+        """
+        return rng.random(shape, dtype=np.dtype(dtype).type) >= self.p
+
+    def forward(
+        self,
+        X: np.ndarray,
+        *,
+        training: bool = False,
+        mask: np.ndarray | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> np.ndarray:
+        if not training or self.p == 0.0:
+            self._active = False
+            self.mask_ = None
+            return X
+        self._active = True
+        if mask is None:
+            if rng is None:
+                fail("rng", "Dropout.forward", "a numpy.random.Generator in training mode", rng)
+            uniform = self._buf.get("u", X.shape, X.dtype)
+            rng.random(out=uniform, dtype=X.dtype)
+            keep = self._buf.get("keep", X.shape, np.bool_)
+            np.greater_equal(uniform, self.p, out=keep)
+        else:
+            keep = np.asarray(mask)
+            if keep.shape != X.shape or keep.dtype != np.bool_:
+                fail(
+                    "mask",
+                    "Dropout.forward",
+                    f"a bool array of shape {X.shape}",
+                    f"{keep.dtype} array of shape {keep.shape}",
+                )
+        self.mask_ = keep
+        scaled = self._buf.get("scaled", X.shape, X.dtype)
+        np.multiply(keep, self.scale, out=scaled)
+        self._scaled = scaled
+        out = self._buf.get("out", X.shape, X.dtype)
+        np.multiply(X, scaled, out=out)
+        return out
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        if not self._active:
+            return dY
+        dX = self._buf.get("dX", dY.shape, dY.dtype)
+        np.multiply(dY, self._scaled, out=dX)
+        return dX

@@ -1,0 +1,262 @@
+"""Entropy and the losses the study talks about, from probabilities and from logits.
+
+Public names mirror the Keras names the sources use. Every loss returns the **mean over
+samples** as a Python ``float``; the unit is set by ``base`` (``math.e`` → nats, 2 → bits,
+10 → the base-10 logs a tutorial's "0.14" is in).
+
+Shapes
+------
+- ``binary_cross_entropy``: ``y_true`` and ``y_pred`` of shape ``(n,)`` or ``(n, 1)``;
+  ``y_true`` in [0, 1] (hard or soft labels); ``y_pred`` probabilities of class 1, or logits.
+- ``categorical_cross_entropy``: ``(n, k)`` rows of one-hot or probability targets.
+- ``sparse_categorical_cross_entropy``: integer ``labels`` of shape ``(n,)`` and ``(n, k)``.
+- ``mean_squared_error``: any matching shapes; mean over every element.
+
+From logits the computation goes through a stable log-sigmoid / log-sum-exp, finite and exact
+for logits of ±1e4. Probability inputs are clipped to ``[eps, 1 - eps]`` with ``eps`` the
+machine epsilon of their floating dtype, so exact 0 and 1 give a large finite loss.
+
+The ``*_grad`` functions return the gradient of the mean loss (in nats) with respect to the
+logits; the network's heads use them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from dropout_study.validation import check_base, check_labels, check_probabilities
+
+__all__ = [
+    "entropy",
+    "binary_cross_entropy",
+    "categorical_cross_entropy",
+    "sparse_categorical_cross_entropy",
+    "mean_squared_error",
+    "log_sigmoid",
+    "log_softmax",
+    "sigmoid",
+    "softmax",
+    "binary_cross_entropy_grad",
+    "sparse_categorical_cross_entropy_grad",
+    "mean_squared_error_grad",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Stable building blocks
+# ---------------------------------------------------------------------------------------------
+def log_sigmoid(z: np.ndarray) -> np.ndarray:
+    """``log σ(z) = -softplus(-z)``, elementwise, exact for large ``|z|``."""
+    z = np.asarray(z, dtype=float)
+    return -(np.maximum(-z, 0.0) + np.log1p(np.exp(-np.abs(z))))
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """``σ(z) = 1 / (1 + e^{-z})`` without overflow."""
+    z = np.asarray(z)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise ``z - logsumexp(z)`` for ``z`` of shape ``(n, k)``."""
+    z = np.asarray(z)
+    zmax = z.max(axis=-1, keepdims=True)
+    shifted = z - zmax
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``z`` of shape ``(n, k)``."""
+    z = np.asarray(z)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _clip(p: np.ndarray) -> np.ndarray:
+    dtype = p.dtype if np.issubdtype(p.dtype, np.floating) else np.float64
+    eps = np.finfo(dtype).eps
+    return np.clip(p.astype(dtype, copy=False), eps, 1.0 - eps)
+
+
+def _as_float_array(x, name: str, func: str) -> np.ndarray:
+    try:
+        arr = np.asarray(x, dtype=None)
+    except Exception as exc:  # pragma: no cover - numpy raises for ragged input
+        raise TypeError(f"The '{name}' parameter of {func} must be array-like; got {x!r}.") from exc
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise TypeError(
+            f"The '{name}' parameter of {func} must be a numeric array; got dtype {arr.dtype}."
+        )
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    if arr.size and not np.all(np.isfinite(arr)):
+        raise ValueError(f"The '{name}' parameter of {func} must be finite; got a NaN or inf.")
+    return arr
+
+
+def _same_shape(a: np.ndarray, b: np.ndarray, names: tuple[str, str], func: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"The '{names[0]}' and '{names[1]}' parameters of {func} must have the same shape; "
+            f"got {a.shape} and {b.shape}."
+        )
+
+
+def _binary_shapes(y_true, y_pred, func):
+    y = _as_float_array(y_true, "y_true", func)
+    z = _as_float_array(y_pred, "y_pred", func)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if z.ndim == 2 and z.shape[1] == 1:
+        z = z[:, 0]
+    if z.ndim != 1:
+        raise ValueError(
+            f"The 'y_pred' parameter of {func} must have shape (n,) or (n, 1); got {z.shape}."
+        )
+    _same_shape(y, z, ("y_true", "y_pred"), func)
+    if y.size == 0:
+        raise ValueError(f"The 'y_true' parameter of {func} must hold at least one sample; got 0.")
+    if np.any((y < 0) | (y > 1)):
+        raise ValueError(
+            f"The 'y_true' parameter of {func} must lie in [0, 1]; got {y.min()}..{y.max()}."
+        )
+    return y, z
+
+
+# ---------------------------------------------------------------------------------------------
+# Entropy
+# ---------------------------------------------------------------------------------------------
+def entropy(p, base: float = 2) -> float:
+    """Shannon entropy ``H(p) = -Σ p_i log p_i`` (with ``0 log 0 = 0``).
+
+    Parameters
+    ----------
+    p : array of shape ``(k,)`` or ``(n, k)``
+        A probability vector, or rows of them; each must be non-negative and sum to 1.
+    base : float, default 2
+        Logarithm base (2 → bits, ``math.e`` → nats).
+
+    Returns
+    -------
+    float
+        The entropy; for ``(n, k)`` input, the mean over rows.
+    """
+    check_base(base, "entropy")
+    p = _as_float_array(p, "p", "entropy")
+    check_probabilities(p, "p", "entropy")
+    logp = np.log(np.where(p > 0, p, 1.0))
+    h = -(p * logp).sum(axis=-1) / math.log(base)
+    return float(np.mean(h))
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-entropies
+# ---------------------------------------------------------------------------------------------
+def binary_cross_entropy(
+    y_true, y_pred, *, from_logits: bool = False, base: float = math.e
+) -> float:
+    """Mean binary cross-entropy ``-[y log q + (1-y) log(1-q)]``.
+
+    ``y_pred`` is ``q = P(class 1)`` or, with ``from_logits=True``, the logit ``z`` with
+    ``q = σ(z)``; then ``-log q = softplus(-z)`` and ``-log(1-q) = softplus(z)`` exactly.
+    """
+    func = "binary_cross_entropy"
+    check_base(base, func)
+    y, z = _binary_shapes(y_true, y_pred, func)
+    if from_logits:
+        losses = -(y * log_sigmoid(z) + (1.0 - y) * log_sigmoid(-z))
+    else:
+        check_probabilities(z, "y_pred", func, rows_sum_to_one=False)
+        q = _clip(z)
+        losses = -(y * np.log(q) + (1.0 - y) * np.log1p(-q))
+    return float(np.mean(losses) / math.log(base))
+
+
+def categorical_cross_entropy(
+    y_true, y_pred, *, from_logits: bool = False, base: float = math.e
+) -> float:
+    """Mean categorical cross-entropy ``-Σ_k y_k log q_k`` over rows of shape ``(n, k)``.
+
+    ``y_true`` rows are one-hot or probability targets; ``y_pred`` rows are probabilities or,
+    with ``from_logits=True``, logits (``log q = log_softmax(z)``).
+    """
+    func = "categorical_cross_entropy"
+    check_base(base, func)
+    y = _as_float_array(y_true, "y_true", func)
+    z = _as_float_array(y_pred, "y_pred", func)
+    if z.ndim != 2:
+        raise ValueError(f"The 'y_pred' parameter of {func} must have shape (n, k); got {z.shape}.")
+    _same_shape(y, z, ("y_true", "y_pred"), func)
+    if y.shape[0] == 0:
+        raise ValueError(f"The 'y_true' parameter of {func} must hold at least one sample; got 0.")
+    check_probabilities(y, "y_true", func)
+    if from_logits:
+        logq = log_softmax(z)
+    else:
+        check_probabilities(z, "y_pred", func)
+        logq = np.log(_clip(z))
+    return float(np.mean(-(y * logq).sum(axis=1)) / math.log(base))
+
+
+def sparse_categorical_cross_entropy(
+    labels, y_pred, *, from_logits: bool = False, base: float = math.e
+) -> float:
+    """Mean of ``-log q[i, labels[i]]`` for integer ``labels`` of shape ``(n,)``.
+
+    Equal to :func:`categorical_cross_entropy` with one-hot targets.
+    """
+    func = "sparse_categorical_cross_entropy"
+    check_base(base, func)
+    z = _as_float_array(y_pred, "y_pred", func)
+    if z.ndim != 2:
+        raise ValueError(f"The 'y_pred' parameter of {func} must have shape (n, k); got {z.shape}.")
+    lab = check_labels(labels, "labels", func, n=z.shape[0], n_classes=z.shape[1])
+    rows = np.arange(z.shape[0])
+    if from_logits:
+        logq = log_softmax(z)[rows, lab]
+    else:
+        check_probabilities(z, "y_pred", func)
+        logq = np.log(_clip(z[rows, lab]))
+    return float(np.mean(-logq) / math.log(base))
+
+
+def mean_squared_error(y_true, y_pred) -> float:
+    """Mean over every element of ``(y_true - y_pred)²``; ``(n,)`` and ``(n, 1)`` are matched."""
+    func = "mean_squared_error"
+    y = _as_float_array(y_true, "y_true", func)
+    q = _as_float_array(y_pred, "y_pred", func)
+    if y.ndim == 1 and q.ndim == 2 and q.shape[1] == 1:
+        q = q[:, 0]
+    if q.ndim == 1 and y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    _same_shape(y, q, ("y_true", "y_pred"), func)
+    if y.size == 0:
+        raise ValueError(f"The 'y_true' parameter of {func} must hold at least one sample; got 0.")
+    return float(np.mean((y - q) ** 2))
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradients of the mean loss (nats) with respect to the logits, for the network's heads.
+# They skip validation: the network validates its targets once, at the boundary.
+# ---------------------------------------------------------------------------------------------
+def binary_cross_entropy_grad(y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``∂/∂z mean BCE(y, σ(z)) = (σ(z) - y) / n`` for ``z`` and ``y`` of shape ``(n, 1)``."""
+    return (sigmoid(z) - y) / z.shape[0]
+
+
+def sparse_categorical_cross_entropy_grad(labels: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``∂/∂z mean CE = (softmax(z) - onehot(labels)) / n`` for ``z`` of shape ``(n, k)``."""
+    g = softmax(z)
+    g[np.arange(z.shape[0]), labels] -= 1.0
+    g /= z.shape[0]
+    return g
+
+
+def mean_squared_error_grad(y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``∂/∂z mean((z - y)²) = 2 (z - y) / z.size``."""
+    return 2.0 * (z - y) / z.size

@@ -1,0 +1,1 @@
+"""Measures the chapters need: linearity (Z), loss landscapes, gradient noise, sparsity."""

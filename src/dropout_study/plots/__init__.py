@@ -1,0 +1,1 @@
+"""Figure code of the chapters, one module per chapter; style and saving in ``figures``."""

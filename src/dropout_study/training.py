@@ -1,0 +1,222 @@
+"""The training loop.
+
+Step ``t`` (``t = 0 .. n_steps-1``) starts from parameters ``θ_t``:
+
+1. if ``t`` is an evaluation step (every ``eval_every`` steps, and after the last step), the
+   evaluation-mode mean loss and accuracy of ``θ_t`` on the whole training set (and on the
+   validation set, if given) are recorded;
+2. a training-mode forward/backward pass on the step's batch draws the dropout masks ``m_t``
+   from the ``masks`` stream; the mean data loss it computed, ``J(θ_t, m_t)``, is recorded in
+   :attr:`History.step_loss` (and ``J + R(w)`` in :attr:`History.step_objective`);
+3. the penalty's gradient (L2, or L1 sub-gradient) is added, the optimiser steps, and a
+   proximal L1 penalty soft-thresholds the weights by ``lr · λ``.
+
+So ``step_loss[t]`` and ``train_loss`` at ``eval_step == t`` are the same parameters seen
+through a random mask and in evaluation mode. A non-finite loss stops training with
+:class:`TrainingDiverged`, naming the step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dropout_study.mlp import MLP
+from dropout_study.validation import as_generator, check_int, fail
+
+__all__ = ["History", "TrainingDiverged", "train"]
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite during training."""
+
+
+@dataclass
+class History:
+    """What a training run recorded (arrays of float64 unless said).
+
+    Attributes
+    ----------
+    step_loss : (n_steps,)
+        Mean data loss computed in each step, in training mode with that step's masks, on
+        that step's batch (nats).
+    step_objective : (n_steps,)
+        ``step_loss`` plus the penalty ``R(w)`` at the same parameters.
+    eval_step : (n_evals,) int
+        Steps ``t`` whose parameters ``θ_t`` were evaluated (``n_steps`` = after the last step).
+    train_loss, train_acc : (n_evals,)
+        Evaluation-mode mean data loss and accuracy on the whole training set.
+    val_loss, val_acc : (n_evals,)
+        The same on the validation set (NaN if none was given).
+    penalty : (n_evals,)
+        ``R(w)`` at the evaluated parameters (0 without a penalty).
+    checkpoints : dict[int, ndarray]
+        Flat parameter vectors ``θ_t`` at the requested checkpoint steps.
+    """
+
+    step_loss: np.ndarray
+    step_objective: np.ndarray
+    eval_step: np.ndarray
+    train_loss: np.ndarray
+    train_acc: np.ndarray
+    val_loss: np.ndarray
+    val_acc: np.ndarray
+    penalty: np.ndarray
+    checkpoints: dict[int, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.step_loss.shape[0])
+
+
+def train(
+    model: MLP,
+    X,
+    y,
+    *,
+    optimizer,
+    n_steps: int,
+    batch_size: int | None = None,
+    penalty=None,
+    X_val=None,
+    y_val=None,
+    eval_every: int = 1,
+    mask_rng=None,
+    batch_rng=None,
+    checkpoints=(),
+) -> History:
+    """Train ``model`` in place for ``n_steps`` parameter updates and return its history.
+
+    Parameters
+    ----------
+    model : MLP
+    X : (n, d) array; y : targets for the model's head
+    optimizer : :class:`~dropout_study.optim.SGD` or :class:`~dropout_study.optim.Adam`
+    n_steps : int >= 1
+        Number of parameter updates.
+    batch_size : int or None
+        ``None`` (or ``>= n``) is full-batch; otherwise each epoch visits a fresh permutation
+        (from ``batch_rng``) in batches of this size (the last one may be smaller).
+    penalty : :class:`~dropout_study.penalties.L1`, :class:`~dropout_study.penalties.L2` or None
+    X_val, y_val : validation data, optional
+    eval_every : int >= 1
+        Evaluate every this many steps (and always after the last step).
+    mask_rng, batch_rng : numpy.random.Generator or int seed
+        Streams for the dropout masks and the minibatch order.
+    checkpoints : iterable of int
+        Steps ``t`` in ``[0, n_steps]`` whose parameters ``θ_t`` are kept.
+    """
+    owner = "train"
+    if not isinstance(model, MLP):
+        fail("model", owner, "an MLP", type(model).__name__, TypeError)
+    if not hasattr(optimizer, "step") or not hasattr(optimizer, "lr"):
+        fail("optimizer", owner, "an SGD or Adam optimiser", optimizer, TypeError)
+    n_steps = check_int(n_steps, "n_steps", owner, low=1)
+    eval_every = check_int(eval_every, "eval_every", owner, low=1)
+    X = model._check_X(X)
+    n = X.shape[0]
+    y = model._head.targets(y, n, model.layer_sizes[-1], model.dtype)
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", owner, low=1)
+    full_batch = batch_size is None or batch_size >= n
+    has_val = X_val is not None
+    if has_val != (y_val is not None):
+        fail("y_val", owner, "given together with X_val", y_val)
+    if has_val:
+        X_val = model._check_X(X_val)
+        y_val = model._head.targets(y_val, X_val.shape[0], model.layer_sizes[-1], model.dtype)
+    needs_masks = any(d.p > 0 for d in model.dropouts)
+    mask_rng = as_generator(mask_rng, "mask_rng", owner) if mask_rng is not None else None
+    if needs_masks and mask_rng is None:
+        fail("mask_rng", owner, "a Generator or seed when the model has dropout", mask_rng)
+    if not full_batch:
+        if batch_rng is None:
+            fail("batch_rng", owner, "a Generator or seed for minibatch training", batch_rng)
+        batch_rng = as_generator(batch_rng, "batch_rng", owner)
+    ckpts = set()
+    for c in checkpoints:
+        ckpts.add(check_int(c, "checkpoints", owner, low=0, high=n_steps))
+    if penalty is not None and not hasattr(penalty, "value"):
+        fail("penalty", owner, "an L1 or L2 penalty or None", penalty, TypeError)
+
+    eval_steps = sorted(set(range(0, n_steps, eval_every)) | {n_steps})
+    n_eval = len(eval_steps)
+    hist = History(
+        step_loss=np.empty(n_steps),
+        step_objective=np.empty(n_steps),
+        eval_step=np.asarray(eval_steps, dtype=int),
+        train_loss=np.empty(n_eval),
+        train_acc=np.empty(n_eval),
+        val_loss=np.full(n_eval, np.nan),
+        val_acc=np.full(n_eval, np.nan),
+        penalty=np.zeros(n_eval),
+    )
+    head = model._head
+    params, grads = model.params, model.grads
+    weights, weight_grads = params[0::2], grads[0::2]
+    proximal = penalty is not None and getattr(penalty, "proximal", False)
+
+    def evaluate(j: int, t: int) -> None:
+        z = model._forward(X, False, None, None)
+        hist.train_loss[j] = head.loss(z, y)
+        hist.train_acc[j] = np.mean(head.correct(z, y))
+        if has_val:
+            zv = model._forward(X_val, False, None, None)
+            hist.val_loss[j] = head.loss(zv, y_val)
+            hist.val_acc[j] = np.mean(head.correct(zv, y_val))
+        if penalty is not None:
+            hist.penalty[j] = penalty.value(weights)
+        if not np.isfinite(hist.train_loss[j]):
+            _diverged(t, hist.train_loss[j], optimizer)
+
+    # batch index buffers
+    order = np.arange(n)
+    pos = n  # forces a fresh permutation at the first minibatch step
+    bufs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    j = 0
+    for t in range(n_steps):
+        if t in ckpts:
+            hist.checkpoints[t] = model.get_params()
+        if j < n_eval and eval_steps[j] == t:
+            evaluate(j, t)
+            j += 1
+        if full_batch:
+            Xb, yb = X, y
+        else:
+            if pos >= n:
+                order = batch_rng.permutation(n)
+                pos = 0
+            idx = order[pos : pos + batch_size]
+            pos += batch_size
+            m = idx.shape[0]
+            if m not in bufs:
+                bufs[m] = (
+                    np.empty((m, X.shape[1]), X.dtype),
+                    np.empty((m,) + y.shape[1:], y.dtype),
+                )
+            Xb, yb = bufs[m]
+            np.take(X, idx, axis=0, out=Xb)
+            np.take(y, idx, axis=0, out=yb)
+        loss = model._loss_backward(Xb, yb, True, None, mask_rng)
+        if not np.isfinite(loss):
+            _diverged(t, loss, optimizer)
+        hist.step_loss[t] = loss
+        hist.step_objective[t] = loss + (penalty.value(weights) if penalty is not None else 0.0)
+        if penalty is not None:
+            penalty.add_grad(weights, weight_grads)
+        optimizer.step(params, grads)
+        if proximal:
+            penalty.prox(weights, optimizer.lr)
+    if n_steps in ckpts:
+        hist.checkpoints[n_steps] = model.get_params()
+    evaluate(j, n_steps)
+    return hist
+
+
+def _diverged(t: int, value: float, optimizer) -> None:
+    raise TrainingDiverged(
+        f"The loss became {value} at step {t} of training with {optimizer!r}; "
+        f"try a smaller learning rate (lr={optimizer.lr:g})."
+    )

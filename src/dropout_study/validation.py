@@ -1,0 +1,207 @@
+"""Checks at the boundary, all with one message template.
+
+Every message reads ``The '<name>' parameter of <owner> must be <what is allowed>; got <value>.``
+so a user sees the parameter, its value and what is allowed before any work is done.
+Booleans are not accepted where numbers are expected (``True`` is an ``int`` in Python).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "fail",
+    "check_int",
+    "check_float",
+    "check_choice",
+    "check_bool",
+    "check_base",
+    "check_probabilities",
+    "check_labels",
+    "check_float_list",
+    "check_int_list",
+    "as_generator",
+]
+
+
+def fail(name: str, owner: str, allowed: str, value, exc: type[Exception] = ValueError):
+    """Raise ``exc`` with the project's message template."""
+    raise exc(f"The '{name}' parameter of {owner} must be {allowed}; got {value!r}.")
+
+
+def _interval(low, high, low_open, high_open) -> str:
+    lo = "(" if low_open else "["
+    hi = ")" if high_open else "]"
+    low_s = "-inf" if low is None else f"{low:g}"
+    high_s = "inf" if high is None else f"{high:g}"
+    if high is None:
+        hi = ")"
+    if low is None:
+        lo = "("
+    return f"{lo}{low_s}, {high_s}{hi}"
+
+
+def check_float(
+    value,
+    name: str,
+    owner: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a float after checking it is a real number in the interval."""
+    interval = _interval(low, high, low_open, high_open)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        fail(name, owner, f"a float in the range {interval}", value, TypeError)
+    v = float(value)
+    if not np.isfinite(v):
+        fail(name, owner, f"a finite float in the range {interval}", value)
+    if low is not None and (v < low or (low_open and v == low)):
+        fail(name, owner, f"in {interval}", value)
+    if high is not None and (v > high or (high_open and v == high)):
+        fail(name, owner, f"in {interval}", value)
+    return v
+
+
+def check_int(
+    value, name: str, owner: str, *, low: int | None = None, high: int | None = None
+) -> int:
+    """Return ``value`` as an int after checking it is an integer in ``[low, high]``."""
+    interval = _interval(low, high, False, False)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        fail(name, owner, f"an int in the range {interval}", value, TypeError)
+    v = int(value)
+    if (low is not None and v < low) or (high is not None and v > high):
+        fail(name, owner, f"an int in the range {interval}", value)
+    return v
+
+
+def check_bool(value, name: str, owner: str) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        fail(name, owner, "a bool", value, TypeError)
+    return bool(value)
+
+
+def check_choice(value, name: str, owner: str, choices: Iterable[str]) -> str:
+    """Check that ``value`` is one of ``choices`` (strings)."""
+    choices = list(choices)
+    if not isinstance(value, str) or value not in choices:
+        allowed = "one of " + ", ".join(repr(c) for c in choices)
+        fail(name, owner, allowed, value, ValueError if isinstance(value, str) else TypeError)
+    return value
+
+
+def check_float_list(
+    value,
+    name: str,
+    owner: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    min_len: int = 1,
+) -> list[float]:
+    """A non-empty list of floats, each in the interval."""
+    interval = _interval(low, high, low_open, high_open)
+    allowed = f"a list of at least {min_len} floats, each in {interval}"
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        fail(name, owner, allowed, value, TypeError)
+    if len(value) < min_len:
+        fail(name, owner, allowed, value)
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            fail(name, owner, allowed, value, TypeError)
+        fv = float(v)
+        if not np.isfinite(fv):
+            fail(name, owner, allowed, value)
+        if low is not None and (fv < low or (low_open and fv == low)):
+            fail(name, owner, allowed, value)
+        if high is not None and (fv > high or (high_open and fv == high)):
+            fail(name, owner, allowed, value)
+        out.append(fv)
+    return out
+
+
+def check_int_list(
+    value, name: str, owner: str, *, low: int | None = None, min_len: int = 1
+) -> list[int]:
+    """A list of ints, each ``>= low``."""
+    allowed = f"a list of at least {min_len} ints" + (f", each >= {low}" if low is not None else "")
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        fail(name, owner, allowed, value, TypeError)
+    if len(value) < min_len:
+        fail(name, owner, allowed, value)
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            fail(name, owner, allowed, value, TypeError)
+        if low is not None and v < low:
+            fail(name, owner, allowed, value)
+        out.append(int(v))
+    return out
+
+
+def check_base(base, owner: str) -> float:
+    """A logarithm base: a real number > 0 and != 1."""
+    if isinstance(base, bool) or not isinstance(base, numbers.Real):
+        fail("base", owner, "a float > 0 and != 1", base, TypeError)
+    if not (base > 0) or base == 1 or not np.isfinite(base):
+        fail("base", owner, "a float > 0 and != 1", base)
+    return float(base)
+
+
+def check_probabilities(
+    p: np.ndarray, name: str, owner: str, *, rows_sum_to_one: bool = True, atol: float = 1e-6
+) -> None:
+    """Check entries in [0, 1] and, if asked, that the last axis sums to 1 (within ``atol``)."""
+    if p.size == 0:
+        fail(name, owner, "non-empty", p.shape)
+    if np.any(p < 0) or np.any(p > 1):
+        fail(name, owner, "probabilities in [0, 1]", f"values in [{p.min():g}, {p.max():g}]")
+    if rows_sum_to_one:
+        s = p.sum(axis=-1)
+        if np.any(np.abs(s - 1.0) > atol):
+            bad = float(np.atleast_1d(s)[np.argmax(np.abs(np.atleast_1d(s) - 1.0))])
+            fail(name, owner, "rows that sum to 1", f"a row summing to {bad:g}")
+
+
+def check_labels(labels, name: str, owner: str, *, n: int | None, n_classes: int) -> np.ndarray:
+    """Integer class labels of shape ``(n,)`` in ``[0, n_classes)``; returned as ``intp``."""
+    lab = np.asarray(labels)
+    if lab.ndim != 1:
+        fail(name, owner, "a 1-D array of integer labels", f"shape {lab.shape}")
+    if lab.size and not np.issubdtype(lab.dtype, np.integer):
+        if np.issubdtype(lab.dtype, np.floating) and np.all(lab == np.round(lab)):
+            lab = lab.astype(np.intp)
+        else:
+            fail(name, owner, "integer class labels", f"dtype {lab.dtype}", TypeError)
+    if n is not None and lab.shape[0] != n:
+        fail(name, owner, f"of length {n} (one label per sample)", f"length {lab.shape[0]}")
+    if lab.size == 0:
+        fail(name, owner, "non-empty", "0 labels")
+    if lab.min() < 0 or lab.max() >= n_classes:
+        fail(
+            name,
+            owner,
+            f"labels in [0, {n_classes - 1}]",
+            f"labels in [{lab.min()}, {lab.max()}]",
+        )
+    return lab.astype(np.intp, copy=False)
+
+
+def as_generator(rng, name: str, owner: str) -> np.random.Generator:
+    """Accept a ``numpy.random.Generator`` or an int seed; never the legacy global state."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0:
+        return np.random.default_rng(int(rng))
+    if isinstance(rng, np.random.SeedSequence):
+        return np.random.default_rng(rng)
+    fail(name, owner, "a numpy.random.Generator or a non-negative int seed", rng, TypeError)
