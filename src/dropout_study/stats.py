@@ -1,0 +1,209 @@
+"""Intervals over seeds: bootstrap confidence intervals and Spearman ρ with an interval.
+
+Every sweep in the book runs several seeds (replicates). Uncertainty is reported over seeds:
+
+- :func:`bootstrap_ci` — a statistic (default: the mean) of per-seed values with a percentile
+  bootstrap interval (``scipy.stats.bootstrap``), column by column for 2-D input.
+- :func:`spearman_ci` — Spearman's ρ between a swept parameter ``x`` (e.g. the dropout rate)
+  and a measured ``y``. For a paired sweep (cells grouped by seed, which share data, initial
+  weights and batches), ρ is computed within each seed and averaged, and the bootstrap
+  resamples whole seeds.
+
+The resampling generator is seeded (default 0), so intervals are reproducible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+from dropout_study.validation import as_generator, check_float, check_int, fail
+
+__all__ = ["Interval", "SpearmanResult", "bootstrap_ci", "spearman_ci"]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """``estimate`` with a ``level`` interval ``[low, high]`` from ``n`` values."""
+
+    estimate: float
+    low: float
+    high: float
+    level: float
+    n: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SpearmanResult:
+    """Spearman ``rho`` (see :func:`spearman_ci`), its interval, and counts."""
+
+    rho: float
+    low: float
+    high: float
+    level: float
+    n_cells: int
+    n_groups: int
+    n_constant: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _finite_1d(values, name: str, owner: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim == 0 or arr.shape[0] == 0:
+        fail(name, owner, "a non-empty array", values)
+    if not np.all(np.isfinite(arr)):
+        fail(
+            name,
+            owner,
+            "finite (censored values must be capped or counted by the caller)",
+            "an array with NaN or inf",
+        )
+    return arr
+
+
+def bootstrap_ci(
+    values,
+    *,
+    statistic=np.mean,
+    level: float = 0.95,
+    n_resamples: int = 2000,
+    rng=0,
+) -> Interval | list[Interval]:
+    """Percentile-bootstrap interval of ``statistic`` over the first axis of ``values``.
+
+    Parameters
+    ----------
+    values : array of shape ``(n_seeds,)`` or ``(n_seeds, k)``
+        One value per seed (per column). Must be finite.
+    statistic : callable, default ``numpy.mean``
+        Called as ``statistic(sample, axis=-1)`` (vectorised).
+    level : float in (0, 1)
+    n_resamples : int >= 100
+    rng : Generator or int seed
+
+    Returns
+    -------
+    Interval, or a list of one Interval per column for 2-D input. With a single value (or all
+    values equal) the interval collapses to the estimate.
+    """
+    owner = "bootstrap_ci"
+    arr = _finite_1d(values, "values", owner)
+    level = check_float(level, "level", owner, low=0.0, high=1.0, low_open=True, high_open=True)
+    n_resamples = check_int(n_resamples, "n_resamples", owner, low=100)
+    rng = as_generator(rng, "rng", owner)
+    if arr.ndim == 2:
+        return [
+            bootstrap_ci(
+                arr[:, j], statistic=statistic, level=level, n_resamples=n_resamples, rng=rng
+            )
+            for j in range(arr.shape[1])
+        ]
+    if arr.ndim != 1:
+        fail("values", owner, "a 1-D or 2-D array", f"shape {arr.shape}")
+    est = float(statistic(arr, axis=-1))
+    if arr.shape[0] == 1 or np.all(arr == arr[0]):
+        return Interval(est, est, est, level, int(arr.shape[0]))
+    res = sps.bootstrap(
+        (arr,),
+        statistic,
+        n_resamples=n_resamples,
+        confidence_level=level,
+        method="percentile",
+        vectorized=True,
+        rng=rng,
+    )
+    ci = res.confidence_interval
+    return Interval(est, float(ci.low), float(ci.high), level, int(arr.shape[0]))
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    if np.all(x == x[0]) or np.all(y == y[0]):
+        return float("nan")
+    return float(sps.spearmanr(x, y).statistic)
+
+
+def spearman_ci(
+    x,
+    y,
+    *,
+    groups=None,
+    level: float = 0.95,
+    n_resamples: int = 2000,
+    rng=0,
+) -> SpearmanResult:
+    """Spearman ρ between ``x`` and ``y``, with a bootstrap interval.
+
+    Parameters
+    ----------
+    x, y : arrays of shape ``(n_cells,)``
+        E.g. the dropout rate of each cell of a sweep and the measure in that cell.
+    groups : array of shape ``(n_cells,)``, optional
+        The seed (replicate) of each cell of a paired sweep. Then ``rho`` is the **mean of the
+        within-seed Spearman ρ** (the trend seen under common random numbers, free of
+        seed-to-seed offsets), and the interval is a percentile bootstrap of that mean over
+        seeds. A seed whose ``y`` (or ``x``) is constant has no monotone association: it
+        counts as ρ = 0 (reported in ``n_constant``). Without groups, ``rho`` is the ρ of all
+        cells and the bootstrap resamples cells.
+    level, n_resamples, rng : as in :func:`bootstrap_ci`.
+
+    Returns
+    -------
+    SpearmanResult
+    """
+    owner = "spearman_ci"
+    xa = _finite_1d(x, "x", owner)
+    ya = _finite_1d(y, "y", owner)
+    if xa.ndim != 1 or ya.shape != xa.shape:
+        fail("y", owner, f"a 1-D array of the same shape as x {xa.shape}", f"shape {ya.shape}")
+    level = check_float(level, "level", owner, low=0.0, high=1.0, low_open=True, high_open=True)
+    n_resamples = check_int(n_resamples, "n_resamples", owner, low=100)
+    rng = as_generator(rng, "rng", owner)
+    alpha = (1.0 - level) / 2.0
+    if groups is None:
+        rho = _spearman(xa, ya)
+        idx = rng.integers(0, xa.shape[0], size=(n_resamples, xa.shape[0]))
+        boots = _rank_corr_rows(xa[idx], ya[idx])
+        boots = boots[np.isfinite(boots)]
+        low, high = _quantiles(boots, alpha)
+        return SpearmanResult(rho, low, high, level, int(xa.shape[0]), int(xa.shape[0]), 0)
+    g = np.asarray(groups)
+    if g.shape != xa.shape:
+        fail("groups", owner, f"an array of shape {xa.shape}", f"shape {g.shape}")
+    labels, inverse = np.unique(g, return_inverse=True)
+    per_group = np.array(
+        [_spearman(xa[inverse == k], ya[inverse == k]) for k in range(labels.shape[0])]
+    )
+    n_constant = int(np.sum(~np.isfinite(per_group)))
+    per_group = np.where(np.isfinite(per_group), per_group, 0.0)
+    rho = float(per_group.mean())
+    if per_group.shape[0] == 1 or np.all(per_group == per_group[0]):
+        low = high = rho
+    else:
+        picks = rng.integers(0, per_group.shape[0], size=(n_resamples, per_group.shape[0]))
+        low, high = _quantiles(per_group[picks].mean(axis=1), alpha)
+    return SpearmanResult(rho, low, high, level, int(xa.shape[0]), int(labels.shape[0]), n_constant)
+
+
+def _rank_corr_rows(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Spearman ρ of each row pair (average ranks for ties; NaN for a constant row)."""
+    rx = sps.rankdata(xs, axis=1)
+    ry = sps.rankdata(ys, axis=1)
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean(axis=1, keepdims=True)
+    denom = np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, (rx * ry).sum(axis=1) / denom, np.nan)
+
+
+def _quantiles(values: np.ndarray, alpha: float) -> tuple[float, float]:
+    if values.size == 0:
+        return float("nan"), float("nan")
+    low, high = np.quantile(values, [alpha, 1.0 - alpha])
+    return float(low), float(high)

@@ -1,0 +1,171 @@
+"""Sweeps over a grid of cells, in parallel processes, resumable from disk.
+
+A *cell* is a dict of JSON-able values (e.g. ``{"dataset": "moons", "p": 0.3, "replicate": 4,
+"seed": 0, ...}``) and ``fn(cell)`` computes its result (any picklable object). :func:`run_sweep`
+
+- evaluates the cells not already on disk with :class:`joblib.Parallel` (processes), showing a
+  ``tqdm`` progress bar when standard error is a terminal (never inside an executed notebook);
+- writes each finished cell at once, atomically, to
+  ``<cache_dir>/<fn name>/<hash>.pkl`` where the hash covers ``key``, ``fn``'s qualified name,
+  the cell and :func:`package_source_hash` — so an interrupted sweep resumes with only the
+  missing cells, and any edit of the package's code invalidates old cells;
+- returns the results in the order of ``cells``.
+
+Results must depend only on the cell (derive all randomness from the seeds it carries), so
+that the parallel order never changes a number.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+from tqdm.auto import tqdm
+
+from dropout_study import paths
+from dropout_study.validation import check_int, fail
+
+__all__ = ["SweepResult", "run_sweep", "package_source_hash", "cell_path"]
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """``results[i]`` is ``fn(cells[i])``; ``n_computed`` cells ran now, ``n_cached`` were read."""
+
+    results: list
+    n_computed: int
+    n_cached: int
+
+
+@functools.cache
+def package_source_hash() -> str:
+    """SHA-256 over the relative paths and bytes of every ``.py`` file of the package."""
+    h = hashlib.sha256()
+    for f in sorted(paths.PACKAGE.rglob("*.py")):
+        h.update(str(f.relative_to(paths.PACKAGE)).encode())
+        h.update(b"\0")
+        h.update(f.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _fn_name(fn: Callable) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def cell_path(fn: Callable, cell: dict, key: str, cache_dir: Path) -> Path:
+    """Where the result of ``fn(cell)`` is kept."""
+    payload = json.dumps(
+        {"fn": _fn_name(fn), "key": key, "cell": cell, "code": package_source_hash()},
+        sort_keys=True,
+        default=str,
+    )
+    digest = hashlib.sha256(payload.encode()).hexdigest()[:32]
+    return Path(cache_dir) / _fn_name(fn) / f"{digest}.pkl"
+
+
+def _compute_and_store(fn: Callable, cell: dict, path: Path | None):
+    result = fn(cell)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
+        try:
+            joblib.dump(result, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return result
+
+
+def _default_jobs() -> int:
+    env = os.environ.get("DROPOUT_STUDY_JOBS")
+    if env:
+        return check_int(int(env), "DROPOUT_STUDY_JOBS", "run_sweep", low=1)
+    return os.cpu_count() or 1
+
+
+def run_sweep(
+    fn: Callable[[dict], object],
+    cells: Sequence[dict],
+    *,
+    key: str = "",
+    n_jobs: int | None = None,
+    desc: str | None = None,
+    cache_dir: str | os.PathLike | None = "default",
+    progress: bool | None = None,
+) -> SweepResult:
+    """Evaluate ``fn`` on every cell, reusing finished cells from ``cache_dir``.
+
+    Parameters
+    ----------
+    fn : module-level function ``cell -> result`` (picklable, deterministic given the cell)
+    cells : sequence of dicts of JSON-able values
+    key : str
+        Anything else the results depend on that is not in the cell (e.g. a chapter id and
+        a version tag of the experiment).
+    n_jobs : int >= 1, optional
+        Worker processes; default ``DROPOUT_STUDY_JOBS`` or the number of CPUs. With one job
+        (or one missing cell) the cells run in this process.
+    desc : str, optional
+        Label of the progress bar.
+    cache_dir : path, None or "default"
+        Where finished cells are kept; ``None`` keeps nothing. ``"default"`` is the
+        environment variable ``DROPOUT_STUDY_SWEEP_CACHE`` (a path, or ``off``) if set, else
+        ``.cache/sweeps`` in the project.
+    progress : bool, optional
+        Show a progress bar; default: only when standard error is a terminal.
+    """
+    owner = "run_sweep"
+    if not callable(fn):
+        fail("fn", owner, "a callable", fn, TypeError)
+    cells = list(cells)
+    for c in cells:
+        if not isinstance(c, dict):
+            fail("cells", owner, "a sequence of dicts", c, TypeError)
+    n_jobs = _default_jobs() if n_jobs is None else check_int(n_jobs, "n_jobs", owner, low=1)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if isinstance(cache_dir, str) and cache_dir == "default":
+        env = os.environ.get("DROPOUT_STUDY_SWEEP_CACHE")
+        cache_dir = None if env == "off" else (env or paths.SWEEP_CACHE)
+    cache = None if cache_dir is None else Path(cache_dir)
+
+    results: list = [None] * len(cells)
+    todo: list[int] = []
+    cell_paths: list[Path | None] = []
+    for i, c in enumerate(cells):
+        p = None if cache is None else cell_path(fn, c, key, cache)
+        cell_paths.append(p)
+        if p is not None and p.exists():
+            try:
+                results[i] = joblib.load(p)
+                continue
+            except Exception:  # a truncated or stale file: recompute it
+                p.unlink(missing_ok=True)
+        todo.append(i)
+
+    bar = tqdm(total=len(todo), desc=desc or _fn_name(fn), disable=not progress or not todo)
+    if len(todo) <= 1 or n_jobs == 1:
+        for i in todo:
+            results[i] = _compute_and_store(fn, cells[i], cell_paths[i])
+            bar.update()
+    else:
+        parallel = joblib.Parallel(n_jobs=min(n_jobs, len(todo)), return_as="generator")
+        outs = parallel(
+            joblib.delayed(_compute_and_store)(fn, cells[i], cell_paths[i]) for i in todo
+        )
+        for i, out in zip(todo, outs, strict=True):
+            results[i] = out
+            bar.update()
+    bar.close()
+    return SweepResult(results, n_computed=len(todo), n_cached=len(cells) - len(todo))

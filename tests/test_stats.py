@@ -1,0 +1,124 @@
+"""stats: bootstrap intervals and Spearman ρ with a cluster-bootstrap interval.
+
+Oracles: scipy.stats.spearmanr for ρ; the normal-theory interval of a mean for a large sample.
+"""
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from dropout_study.stats import bootstrap_ci, spearman_ci
+
+
+def test_bootstrap_mean_matches_normal_theory_for_large_sample():
+    x = np.random.default_rng(0).normal(3.0, 2.0, size=400)
+    ci = bootstrap_ci(x, n_resamples=4000)
+    half = 1.96 * x.std(ddof=1) / np.sqrt(x.size)
+    assert ci.estimate == pytest.approx(x.mean())
+    assert ci.low == pytest.approx(x.mean() - half, abs=0.04)
+    assert ci.high == pytest.approx(x.mean() + half, abs=0.04)
+
+
+def test_bootstrap_is_reproducible_and_columnwise():
+    x = np.random.default_rng(1).normal(size=(10, 3))
+    a = bootstrap_ci(x)
+    b = bootstrap_ci(x)
+    assert a == b
+    assert len(a) == 3
+    assert [c.estimate for c in a] == pytest.approx(x.mean(axis=0))
+    for c in a:
+        assert c.low < c.estimate < c.high
+
+
+def test_bootstrap_degenerate_collapses():
+    ci = bootstrap_ci([2.0, 2.0, 2.0])
+    assert (ci.low, ci.estimate, ci.high) == (2.0, 2.0, 2.0)
+
+
+def test_bootstrap_median_statistic():
+    x = np.arange(21.0)
+    assert bootstrap_ci(x, statistic=np.median).estimate == 10.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(values=[]), ValueError, "'values' parameter of bootstrap_ci"),
+        (dict(values=[1.0, np.nan]), ValueError, "'values' parameter of bootstrap_ci"),
+        (dict(values=[1.0, 2.0], level=1.0), ValueError, "'level' parameter"),
+        (dict(values=[1.0, 2.0], n_resamples=10), ValueError, "'n_resamples' parameter"),
+        (dict(values=[1.0, 2.0], rng="x"), TypeError, "'rng' parameter"),
+    ],
+)
+def test_bootstrap_validation(kwargs, exc, match):
+    values = kwargs.pop("values")
+    with pytest.raises(exc, match=match):
+        bootstrap_ci(values, **kwargs)
+
+
+def test_spearman_without_groups_equals_scipy_and_interval_covers_it():
+    rng = np.random.default_rng(2)
+    p = np.tile(np.linspace(0, 0.7, 8), 8)
+    y = -p + 0.3 * rng.standard_normal(p.size)
+    res = spearman_ci(p, y)
+    assert res.rho == pytest.approx(sps.spearmanr(p, y).statistic, abs=1e-12)
+    assert res.low < res.rho < res.high < 0
+    assert (res.n_cells, res.n_groups) == (64, 64)
+
+
+def test_spearman_with_groups_is_mean_of_within_seed_rho():
+    rng = np.random.default_rng(2)
+    p = np.tile(np.linspace(0, 0.7, 8), 8)
+    g = np.repeat(np.arange(8), 8)
+    y = -p + 0.3 * rng.standard_normal(p.size) + rng.normal(0, 5, 8)[g]
+    res = spearman_ci(p, y, groups=g)
+    within = [sps.spearmanr(p[g == k], y[g == k]).statistic for k in range(8)]
+    assert res.rho == pytest.approx(np.mean(within), abs=1e-12)
+    assert res.low <= res.rho <= res.high < 0
+    assert (res.n_cells, res.n_groups, res.n_constant) == (64, 8, 0)
+
+
+def test_spearman_seed_offsets_do_not_hide_a_paired_trend():
+    # large seed-to-seed offsets swamp the pooled rho, not the within-seed one
+    rng = np.random.default_rng(4)
+    p = np.tile(np.linspace(0, 0.7, 8), 6)
+    g = np.repeat(np.arange(6), 8)
+    y = 0.2 * p + rng.normal(0, 1.0, 6)[g] + 0.02 * rng.standard_normal(p.size)
+    paired = spearman_ci(p, y, groups=g)
+    pooled = spearman_ci(p, y)
+    assert paired.low > 0.8
+    assert pooled.low < 0.5
+
+
+def test_spearman_no_trend_interval_straddles_zero():
+    rng = np.random.default_rng(3)
+    p = np.tile(np.linspace(0, 0.7, 8), 10)
+    y = rng.standard_normal(p.size)
+    res = spearman_ci(p, y, groups=np.repeat(np.arange(10), 8))
+    assert res.low < 0 < res.high
+
+
+def test_spearman_constant_seed_counts_as_zero():
+    p = np.array([0.0, 0.5, 0.0, 0.5])
+    y = np.array([1.0, 1.0, 1.0, 2.0])
+    res = spearman_ci(p, y, groups=[0, 0, 1, 1], n_resamples=200)
+    assert res.n_constant == 1
+    assert res.rho == pytest.approx(0.5)
+
+
+def test_spearman_constant_y_without_groups_gives_nan():
+    res = spearman_ci([0, 1, 2, 3], [1, 1, 1, 1], n_resamples=200)
+    assert np.isnan(res.rho)
+
+
+@pytest.mark.parametrize(
+    "x, y, groups, match",
+    [
+        ([0, 1], [0, 1, 2], None, "'y' parameter of spearman_ci"),
+        ([0, 1, 2], [0, 1, 2], [0, 1], "'groups' parameter of spearman_ci"),
+        ([0, 1, np.inf], [0, 1, 2], None, "'x' parameter of spearman_ci"),
+    ],
+)
+def test_spearman_validation(x, y, groups, match):
+    with pytest.raises(ValueError, match=match):
+        spearman_ci(x, y, groups=groups)
