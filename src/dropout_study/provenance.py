@@ -1,0 +1,117 @@
+"""Where a result came from: package version and source hash, git commit, dependency versions.
+
+Everything here is deterministic for a given checkout and environment (no clocks), so two runs
+with the same parameters write byte-identical provenance. A time stamp, where one is wanted,
+goes in a separate field (see :func:`timestamp`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import platform
+import subprocess
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from dropout_study import __version__, paths
+
+__all__ = [
+    "DEPENDENCIES",
+    "dependency_versions",
+    "git_commit",
+    "package_hash",
+    "provenance",
+    "canonical_json",
+    "sha256_bytes",
+    "timestamp",
+]
+
+DEPENDENCIES = (
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "matplotlib",
+    "joblib",
+    "pyyaml",
+    "papermill",
+    "jupytext",
+    "ipykernel",
+    "myst-nb",
+    "jupyter-book",
+)
+"""Distributions whose versions can change a result or its rendering."""
+
+
+@functools.cache
+def dependency_versions() -> dict[str, str]:
+    """``{distribution: version}`` for :data:`DEPENDENCIES` plus ``python``."""
+    out = {"python": platform.python_version()}
+    for name in DEPENDENCIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_commit(where: Path | None = None) -> dict:
+    """``{"commit": sha or None, "dirty": bool or None}`` of the checkout holding ``where``
+    (default: the package's own source). ``dirty`` is true when tracked files differ from the
+    commit; both are ``None`` outside a git checkout or without git."""
+    where = Path(where) if where is not None else paths.PACKAGE
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", str(where), *args], capture_output=True, text=True, check=True, timeout=20
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": dirty}
+
+
+def package_hash(package_dir: Path | None = None) -> str:
+    """SHA-256 over the relative paths and contents of every ``*.py`` file of the package
+    (default: the installed ``dropout_study`` source). Any edit to the package changes it."""
+    root = Path(package_dir) if package_dir is not None else paths.PACKAGE
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        if "__pycache__" in f.parts:
+            continue
+        h.update(f.relative_to(root).as_posix().encode())
+        h.update(b"\0")
+        h.update(f.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def provenance() -> dict:
+    """Package version, package source hash, git commit (with ``dirty``) and dependency
+    versions — the same for every call in one checkout and environment."""
+    return {
+        "package": "dropout-study",
+        "version": __version__,
+        "package_hash": package_hash(),
+        "git": git_commit(),
+        "dependencies": dependency_versions(),
+    }
+
+
+def canonical_json(obj) -> str:
+    """JSON with sorted keys and no spaces: the form that is hashed."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def timestamp() -> str:
+    """The current UTC time, ISO 8601 to the second (kept apart from deterministic fields)."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
