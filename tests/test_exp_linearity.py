@@ -1,0 +1,308 @@
+"""Tests of the chapter-5 experiment (dropout_study.experiments.linearity) and its figures."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import matplotlib
+import numpy as np
+import pytest
+
+from dropout_study import data, seeds
+from dropout_study.experiments import linearity as exp
+from dropout_study.measures.linearity import linearity_terms, logit_function
+from dropout_study.mlp import MLP
+from dropout_study.optim import Adam
+from dropout_study.plots import linearity as plots
+from dropout_study.training import train
+from dropout_study.verdicts import WORDS
+from dropout_study.verdicts import linearity as decide
+
+matplotlib.use("Agg")
+
+TINY = {
+    "n_seeds": 2,
+    "datasets": ["moons", "breast_cancer"],
+    "dropout_rates": [0.0, 0.5],
+    "l2_lambdas": [1e-3, 1e-1],
+    "l1_lambdas": [1e-3],
+    "match_rate": 0.5,
+    "hidden_sizes": [8, 8],
+    "n_steps": 15,
+    "batch_size": 64,
+    "robustness_steps": [0.25],
+    "n_directions": 4,
+    "toy_hidden_sizes": [8],
+    "toy_steps": 10,
+}
+
+
+@pytest.fixture
+def no_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("DROPOUT_STUDY_SWEEP_CACHE", "off")
+    monkeypatch.setenv("DROPOUT_STUDY_JOBS", "1")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def tiny_result():
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DROPOUT_STUDY_SWEEP_CACHE", "off")
+    mp.setenv("DROPOUT_STUDY_JOBS", "1")
+    try:
+        yield exp.run(dict(TINY))
+    finally:
+        mp.undo()
+
+
+def _cell(family, values, **kw):
+    settings = {
+        "hidden_sizes": [8, 8],
+        "n_steps": 12,
+        "batch_size": 32,
+        "learning_rate": 0.01,
+        "step": 0.5,
+        "robustness_steps": [0.25],
+        "n_directions": 4,
+    }
+    cell = {"dataset": "moons", "seed": 3, "replicate": 1, "family": family, "values": values}
+    return cell | settings | kw
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters
+# ---------------------------------------------------------------------------------------------
+def test_defaults_are_valid_and_the_book_profile_has_at_least_8_seeds():
+    p = exp.check_params({})
+    assert p == exp.check_params(dict(exp.DEFAULTS))
+    assert p["n_seeds"] >= 8
+    assert p["dropout_rates"] == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+    assert set(p["datasets"]) == {"moons", "breast_cancer"}
+
+
+def test_check_params_does_not_mutate():
+    params = {"dropout_rates": [0.0, 0.5], "match_rate": 0.5}
+    before = json.dumps(params)
+    exp.check_params(params)
+    assert json.dumps(params) == before
+
+
+@pytest.mark.parametrize(
+    "override, exc, match",
+    [
+        ({"seed": -1}, ValueError, r"'seed' parameter of linearity must be an int"),
+        ({"seed": 1.5}, TypeError, r"'seed' parameter of linearity"),
+        ({"n_seeds": 1}, ValueError, r"'n_seeds' parameter of linearity .* \[2, 200\]"),
+        ({"datasets": "moons"}, TypeError, r"'datasets' .* non-empty list"),
+        ({"datasets": []}, TypeError, r"'datasets' .* non-empty list"),
+        ({"datasets": ["iris"]}, ValueError, r"'datasets' parameter of linearity must be one of"),
+        ({"datasets": ["moons", "moons"]}, ValueError, r"'datasets' .* without repeats"),
+        ({"dropout_rates": [0.5]}, ValueError, r"'dropout_rates' .* at least 2 floats"),
+        ({"dropout_rates": [0.0, 1.5]}, ValueError, r"'dropout_rates' .* \[0, 0.95\]"),
+        ({"dropout_rates": [0.5, 0.0]}, ValueError, r"'dropout_rates' .* increasing"),
+        ({"dropout_rates": [0.0, 0.5, 0.5]}, ValueError, r"'dropout_rates' .* without repeats"),
+        ({"l2_lambdas": [0.0, 1e-3]}, ValueError, r"'l2_lambdas' .* \(0, 10\]"),
+        ({"l1_lambdas": [1e-2, 1e-3]}, ValueError, r"'l1_lambdas' .* increasing"),
+        ({"l1_lambdas": "0.1"}, TypeError, r"'l1_lambdas' parameter of linearity"),
+        ({"match_rate": 0.25}, ValueError, r"'match_rate' .* one of dropout_rates"),
+        ({"match_rate": 1.0}, ValueError, r"'match_rate' .* \[0, 0.95\]"),
+        ({"hidden_sizes": [0]}, ValueError, r"'hidden_sizes' .* ints, each >= 1"),
+        ({"hidden_sizes": [2048]}, ValueError, r"'hidden_sizes' .* \[1, 1024\]"),
+        ({"toy_hidden_sizes": []}, ValueError, r"'toy_hidden_sizes' .* at least 1 ints"),
+        ({"n_steps": 0}, ValueError, r"'n_steps' parameter of linearity"),
+        ({"batch_size": 0}, ValueError, r"'batch_size' parameter of linearity"),
+        ({"learning_rate": 0.0}, ValueError, r"'learning_rate' .* \(0, 1\]"),
+        ({"step": 0.0}, ValueError, r"'step' parameter of linearity .* \(0, 10\]"),
+        ({"step": "0.5"}, TypeError, r"'step' parameter of linearity must be a float"),
+        ({"robustness_steps": [0.5]}, ValueError, r"'robustness_steps' .* other than step=0.5"),
+        ({"robustness_steps": [1.0, 0.1]}, ValueError, r"'robustness_steps' .* increasing"),
+        ({"n_directions": 0}, ValueError, r"'n_directions' parameter of linearity"),
+        ({"toy_rates": [0.96]}, ValueError, r"'toy_rates' .* \[0, 0.95\]"),
+        ({"toy_steps": 0}, ValueError, r"'toy_steps' parameter of linearity"),
+        ({"bogus": 1}, ValueError, r"'bogus' parameter of linearity must be one of seed,"),
+    ],
+)
+def test_check_params_rejects(override, exc, match):
+    with pytest.raises(exc, match=match):
+        exp.check_params(override)
+
+
+def test_check_params_needs_a_dict():
+    with pytest.raises(TypeError, match=r"'params' parameter of linearity must be a dict"):
+        exp.check_params([("seed", 0)])
+
+
+def test_run_validates_before_any_work(no_cache):
+    with pytest.raises(ValueError, match=r"'match_rate' parameter of linearity"):
+        exp.run({"match_rate": 0.25})
+    assert list(no_cache.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Matching the validation loss (hand-computed oracles)
+# ---------------------------------------------------------------------------------------------
+def test_match_loss_interpolates_linearly_in_the_loss_and_log_lambda():
+    # loss 0.10 → 0.30 between λ = 1e-3 and 1e-1; target 0.15 is a quarter of the way
+    value, lam, status = exp.match_loss([1e-3, 1e-1], [0.10, 0.30], [2.0, 6.0], 0.15)
+    assert status == "matched"
+    assert value == pytest.approx(3.0, rel=1e-12)
+    assert lam == pytest.approx(10 ** (-3 + 0.25 * 2), rel=1e-12)
+
+
+def test_match_loss_takes_the_largest_lambda_crossing():
+    # U-shaped validation loss: the target 0.2 is crossed between λ0-λ1 and between λ3-λ4
+    lams = [0.0, 1e-3, 1e-2, 1e-1, 1.0]
+    loss = [0.25, 0.15, 0.10, 0.15, 0.35]
+    zs = [1.0, 0.9, 0.8, 0.7, 0.2]
+    value, lam, status = exp.match_loss(lams, loss, zs, 0.2)
+    assert status == "matched"
+    w = (0.2 - 0.15) / (0.35 - 0.15)
+    assert value == pytest.approx(0.7 + w * (0.2 - 0.7), rel=1e-12)
+    assert 1e-1 < lam < 1.0
+    # from λ = 0 the interpolation of λ is linear (log 0 is undefined)
+    value, lam, _ = exp.match_loss(lams[:2], loss[:2], zs[:2], 0.2)
+    assert lam == pytest.approx(0.5e-3, rel=1e-12)
+    assert value == pytest.approx(0.95, rel=1e-12)
+
+
+def test_match_loss_exact_hit_and_misses():
+    assert exp.match_loss([1.0, 2.0, 3.0], [0.1, 0.2, 0.3], [5, 6, 7], 0.2) == (6.0, 2.0, "matched")
+    v, lam, status = exp.match_loss([1.0, 2.0], [0.3, 0.4], [5, 6], 0.2)
+    assert status == "above" and math.isnan(v) and math.isnan(lam)
+    v, lam, status = exp.match_loss([1.0, 2.0], [0.1, 0.15], [5, 6], 0.2)
+    assert status == "below" and math.isnan(v)
+
+
+def test_match_loss_validates_shapes():
+    with pytest.raises(ValueError, match=r"'val_loss' parameter of match_loss"):
+        exp.match_loss([1.0, 2.0], [0.1], [1.0, 2.0], 0.1)
+
+
+# ---------------------------------------------------------------------------------------------
+# One cell: pairing (common random numbers), determinism, consistency
+# ---------------------------------------------------------------------------------------------
+def test_unregularised_run_is_identical_in_every_family():
+    # p = 0 and λ = 0 are the same network trained on the same data, init and batches.
+    a = exp.sweep_cell(_cell("dropout", [0.0]))
+    b = exp.sweep_cell(_cell("l2", [0.0]))
+    c = exp.sweep_cell(_cell("l1", [0.0]))
+    assert a == b == c
+
+
+def test_sweep_cell_is_deterministic_and_its_terms_consistent():
+    cell = _cell("dropout", [0.0, 0.3])
+    a, b = exp.sweep_cell(cell), exp.sweep_cell(dict(cell))
+    assert a == b
+    for z, d2, d1 in zip(a["z"], a["d2"], a["d1"], strict=True):
+        assert z == pytest.approx(d2 / d1, rel=1e-12)
+    assert len(a["z_steps"]) == 2 and len(a["z_steps"][0]) == 1
+    assert all(0 <= acc <= 1 for acc in a["test_acc"])
+    assert a["z"][0] != a["z"][1]  # p changes the network
+
+
+def test_sweep_cell_matches_a_run_built_by_hand():
+    # The wiring: replicate seed → streams → data, init, masks, batches, directions.
+    cell = _cell("dropout", [0.3])
+    out = exp.sweep_cell(cell)
+    ss = seeds.replicates(3, 2)[1]
+    ds = data.load("moons", rng=seeds.streams(ss).split)
+    st = seeds.streams(ss)
+    model = MLP([2, 8, 8, 1], dropout=0.3, rng=st.init)
+    train(
+        model,
+        ds.X_train,
+        ds.y_train,
+        optimizer=Adam(0.01),
+        n_steps=12,
+        batch_size=32,
+        eval_every=12,
+        mask_rng=st.masks,
+        batch_rng=st.batches,
+    )
+    t = linearity_terms(
+        logit_function(model), ds.X_test, step=0.5, n_directions=4, rng=seeds.streams(ss).measure
+    )
+    assert out["z"][0] == t.z
+    assert out["d2"][0] == t.mean_abs_d2
+    assert out["test_acc"][0] == model.accuracy(ds.X_test, ds.y_test)
+
+
+def test_toy_cell_shapes_and_determinism():
+    cell = {
+        "seed": 0,
+        "replicate": 0,
+        "rates": [0.0, 0.5],
+        "hidden_sizes": [8],
+        "n_steps": 5,
+        "learning_rate": 0.01,
+        "step": 0.5,
+        "n_directions": 3,
+    }
+    a, b = exp.toy_cell(cell), exp.toy_cell(dict(cell))
+    assert a["curves"].shape == (2, 201)
+    np.testing.assert_array_equal(a["curves"], b["curves"])
+    assert a["z"] == b["z"]
+    # the grid spans the data in raw units
+    assert a["grid_raw"].min() == pytest.approx(a["x_train_raw"].min(), abs=1.0)
+    assert np.all(np.diff(a["grid_raw"]) > 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole run (tiny profile)
+# ---------------------------------------------------------------------------------------------
+def test_run_shapes_and_metrics(tiny_result):
+    r = tiny_result
+    assert set(r.arrays) == {"moons", "breast_cancer"}
+    a = r.arrays["moons"]
+    assert a["dropout/z"].shape == (2, 2)
+    assert a["dropout/z_steps"].shape == (2, 2, 1)
+    assert a["l2/z"].shape == (2, 2)
+    assert a["l1/z"].shape == (2, 1)
+    assert a["matched/l2/z"].shape == (2,)
+    m = r.metrics["datasets"]["moons"]
+    # the shared unregularised run (p = 0) heads the penalty grids as λ = 0
+    assert m["by_lambda_l2_z"][0] == m["by_rate_z"][0] == m["by_lambda_l1_z"][0]
+    assert m["l2_lambdas"] == [0.0, 1e-3, 1e-1]
+    assert len(m["by_lambda_l2_z"]) == 3
+    for fam in ("l2", "l1"):
+        mm = m["matched"][fam]
+        assert mm["n_matched"] + mm["n_never_reached"] + mm["n_always_below"] == mm["n_seeds"] == 2
+    assert r.toy["curves"].shape == (3, 201)
+    assert r.toy["z"].shape == (2, 3)
+
+
+def test_run_metrics_are_jsonable_and_feed_the_verdict(tiny_result):
+    from dropout_study.report import to_jsonable
+
+    m = tiny_result.metrics
+    text = json.dumps(to_jsonable(m), allow_nan=False)
+    assert decide(m).word in WORDS
+    # the verdict reads the same from metrics.json (NaN stored as null)
+    assert decide(json.loads(text)) == decide(m)
+
+
+def test_run_is_reproducible(no_cache, tiny_result):
+    again = exp.run(dict(TINY))
+    assert json.dumps(again.metrics, default=str) == json.dumps(tiny_result.metrics, default=str)
+    np.testing.assert_array_equal(again.toy["curves"], tiny_result.toy["curves"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name", ["toy", "z_vs_rate", "terms", "fit", "regularisers", "matched", "robustness"]
+)
+def test_figures_have_labelled_axes(tiny_result, name):
+    from matplotlib.figure import Figure
+
+    fig = getattr(plots, name)(tiny_result)
+    assert isinstance(fig, Figure)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert axes
+    assert any(ax.get_xlabel() for ax in axes) or name == "matched"
+    assert any(ax.get_ylabel() for ax in axes)
+    assert fig.get_figwidth() <= 7.0 + 1e-9
+    matplotlib.pyplot.close(fig)
