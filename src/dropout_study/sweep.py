@@ -30,7 +30,7 @@ from pathlib import Path
 import joblib
 from tqdm.auto import tqdm
 
-from dropout_study import paths
+from dropout_study import paths, provenance
 from dropout_study.validation import check_int, fail
 
 __all__ = ["SweepResult", "run_sweep", "package_source_hash", "cell_path"]
@@ -47,14 +47,8 @@ class SweepResult:
 
 @functools.cache
 def package_source_hash() -> str:
-    """SHA-256 over the relative paths and bytes of every ``.py`` file of the package."""
-    h = hashlib.sha256()
-    for f in sorted(paths.PACKAGE.rglob("*.py")):
-        h.update(str(f.relative_to(paths.PACKAGE)).encode())
-        h.update(b"\0")
-        h.update(f.read_bytes())
-        h.update(b"\0")
-    return h.hexdigest()
+    """:func:`dropout_study.provenance.package_hash`, computed once per process."""
+    return provenance.package_hash()
 
 
 def _fn_name(fn: Callable) -> str:
