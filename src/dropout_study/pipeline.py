@@ -52,6 +52,8 @@ __all__ = [
     "cache_key",
     "is_fresh",
     "execute",
+    "write_context",
+    "parameter_table",
     "build",
     "toc_chapters",
     "verdict_rows",
@@ -64,6 +66,22 @@ __all__ = [
 ]
 
 KERNEL = "python3"
+
+
+def _kernel_manager_class():
+    """A kernel manager that talks to the kernel over local IPC sockets (files in Jupyter's
+    runtime directory) instead of TCP, so ipykernel has no reason to warn about plain-text
+    TCP on every run."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class _IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+
+    return _IPCKernelManager
+
+
 _TOC_CHAPTER = re.compile(r"^book/generated/([^/]+)/([^/]+?)(?:\.ipynb)?$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -182,20 +200,7 @@ def execute(
     run_dir.chmod(0o755)
     out = run_dir / f"{spec.id}.ipynb"
     try:
-        context = {
-            "chapter": spec.id,
-            "claim": spec.claim,
-            "experiment": spec.experiment,
-            "profile": profile,
-            "source": Path(spec.source).name,
-            "params": [
-                {"name": p.name, "type": p.type, "default": p.default, "help": p.help}
-                for p in spec.params
-            ],
-            "parameters": dict(params),
-            "key": key,
-        }
-        (run_dir / RUN_FILE).write_text(json.dumps(context, indent=2) + "\n", encoding="utf-8")
+        write_context(run_dir, spec, params, profile=profile, key=key)
         nb = jupytext.read(spec.source)
         try:
             pm.execute_notebook(
@@ -207,6 +212,7 @@ def execute(
                 cwd=str(run_dir),
                 progress_bar=False,
                 log_output=False,
+                kernel_manager_class=_kernel_manager_class(),
             )
         except pm.PapermillExecutionError as exc:
             evalue = _ANSI.sub("", str(exc.evalue)).strip().splitlines()
@@ -229,6 +235,29 @@ def execute(
         if run_dir.exists():
             shutil.rmtree(run_dir, ignore_errors=True)
     return record
+
+
+def write_context(
+    run_dir: Path, spec: chapters.ChapterSpec, params: Mapping, *, profile: str, key: str | None
+) -> Path:
+    """Write ``run.json`` into ``run_dir``: what :func:`report.start` reads in the kernel
+    (chapter, claim, experiment module, profile, declared parameters) and the cache key."""
+    context = {
+        "chapter": spec.id,
+        "claim": spec.claim,
+        "experiment": spec.experiment,
+        "profile": profile,
+        "source": Path(spec.source).name,
+        "params": [
+            {"name": p.name, "type": p.type, "default": p.default, "help": p.help}
+            for p in spec.params
+        ],
+        "parameters": dict(params),
+        "key": key,
+    }
+    path = Path(run_dir) / RUN_FILE
+    path.write_text(json.dumps(context, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 def _replace_dir(new: Path, dest: Path) -> None:

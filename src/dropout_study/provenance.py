@@ -91,16 +91,24 @@ def package_hash(package_dir: Path | None = None) -> str:
     return h.hexdigest()
 
 
+@functools.cache
+def _provenance() -> str:
+    return canonical_json(
+        {
+            "package": "dropout-study",
+            "version": __version__,
+            "package_hash": package_hash(),
+            "git": git_commit(),
+            "dependencies": dependency_versions(),
+        }
+    )
+
+
 def provenance() -> dict:
     """Package version, package source hash, git commit (with ``dirty``) and dependency
-    versions — the same for every call in one checkout and environment."""
-    return {
-        "package": "dropout-study",
-        "version": __version__,
-        "package_hash": package_hash(),
-        "git": git_commit(),
-        "dependencies": dependency_versions(),
-    }
+    versions. Computed once per process (a kernel runs one chapter), so every file of a run
+    records the code that was imported, even if the checkout is edited meanwhile."""
+    return json.loads(_provenance())
 
 
 def canonical_json(obj) -> str:

@@ -1,0 +1,157 @@
+"""The ``dropout-study`` command.
+
+::
+
+    dropout-study list
+    dropout-study run CHAPTER [--profile P] [-p NAME=VALUE ...] [-f params.yml] [--out DIR]
+    dropout-study build [--profile P] [--force]
+    dropout-study readme
+
+Every input is checked before a kernel starts; an invalid one ends the command with exit
+status 2 and a one-line message naming the parameter, its value and what is allowed (no
+traceback), and leaves the output directory untouched. A chapter that fails while running
+ends it with status 1 and the chapter's error. ``DROPOUT_STUDY_DEBUG=1`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from dropout_study import __version__, chapters, params
+from dropout_study.pipeline import (
+    BuildFailed,
+    ChapterFailed,
+    Project,
+    build,
+    execute,
+    update_readme,
+)
+
+__all__ = ["main"]
+
+PROG = "dropout-study"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage block
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=PROG,
+        description="Run the chapters of the dropout study and build its book.",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("list", help="list the chapters, their claims and parameters")
+
+    r = sub.add_parser(
+        "run",
+        help="run one chapter with your parameters",
+        description="Run one chapter: writes the executed notebook, metrics.json and figures/ "
+        "into --out and prints the verdict.",
+    )
+    r.add_argument("chapter", help="chapter id (see 'dropout-study list')")
+    r.add_argument("--profile", default="book", help="smoke, book (default) or full")
+    r.add_argument(
+        "-p",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a parameter; VALUE is YAML, e.g. -p dropout_rates=[0,0.25,0.5] (repeatable)",
+    )
+    r.add_argument("-f", dest="file", metavar="PARAMS.yml", help="YAML file of parameters")
+    r.add_argument("--out", metavar="DIR", help="output directory (default results/<chapter>)")
+
+    b = sub.add_parser(
+        "build",
+        help="execute the chapters that changed and build the HTML book",
+        description="Execute the chapters of _toc.yml whose source, parameters, package or "
+        "dependencies changed, write the generated tables and run jupyter-book.",
+    )
+    b.add_argument("--profile", default="book", help="smoke, book (default) or full")
+    b.add_argument("--force", action="store_true", help="execute every chapter")
+
+    sub.add_parser("readme", help="rewrite README.md's verdict table from the book results")
+    return p
+
+
+def _list(project: Project) -> None:
+    for cid in project.chapters:
+        src = project.source(cid)
+        if not src.is_file():
+            print(f"{cid}\n  (no source yet: {src})\n")
+            continue
+        spec = project.spec(cid)
+        print(f"{cid}\n  claim: {spec.claim}")
+        for p in spec.params:
+            print(f"  {p.name}: {p.type} = {p.default!r}  # {p.help}")
+        for name, values in spec.profiles.items():
+            print(f"  profile {name}: " + ", ".join(f"{k}={v!r}" for k, v in values.items()))
+        print()
+
+
+def _run(args, project: Project) -> None:
+    cid = chapters.check_chapter_id(args.chapter, f"{PROG} run", project.chapters)
+    profile = params.check_profile(args.profile, f"{PROG} run")
+    spec = project.spec(cid)
+    overrides = params.load_file(args.file) if args.file else {}
+    for text in args.assignments:
+        name, value = params.parse_assignment(text)
+        overrides[name] = value
+    resolved = params.resolve(spec, profile, overrides)
+    out = Path(args.out) if args.out else Path("results") / cid
+    print(f"running {cid} (profile {profile}) ...", flush=True)
+    t0 = time.perf_counter()
+    record = execute(spec, resolved, out, profile=profile)
+    dt = time.perf_counter() - t0
+    print(f"executed in {dt:.1f} s; notebook, metrics.json and figures/ in {out}")
+    print(f"verdict: {record['verdict']['word']} — {record['verdict']['sentence']}")
+
+
+def _build(args, project: Project) -> None:
+    profile = params.check_profile(args.profile, f"{PROG} build")
+    build(project, profile=profile, force=args.force)
+
+
+def main(argv: list[str] | None = None, project: Project | None = None) -> int:
+    """Entry point; returns the exit status (0 ok, 1 a chapter or the book failed, 2 invalid
+    input). ``project`` defaults to this checkout (tests pass another)."""
+    project = project or Project()
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "list":
+            _list(project)
+        elif args.command == "run":
+            _run(args, project)
+        elif args.command == "build":
+            _build(args, project)
+        elif args.command == "readme":
+            print(f"updated {update_readme(project)}")
+    except _UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError) as exc:  # invalid input, caught before any work
+        if os.environ.get("DROPOUT_STUDY_DEBUG"):
+            raise
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except (ChapterFailed, BuildFailed) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
