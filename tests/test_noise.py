@@ -71,7 +71,8 @@ def tiny():
 
 
 def _exact_moments(model, X, y, p):
-    """E_m g and E||g - E g||² by enumerating all keep masks with their probabilities."""
+    """E_m g, Cov_m g and E||g - E g||^4 by enumerating all keep masks with their
+    probabilities (the single dropout layer of a tiny network)."""
     shape = model.mask_shapes(X.shape[0])[0]
     n_units = int(np.prod(shape))
     grads, probs = [], []
@@ -83,20 +84,34 @@ def _exact_moments(model, X, y, p):
     grads, probs = np.array(grads), np.array(probs)
     assert probs.sum() == pytest.approx(1.0)
     mean = probs @ grads
-    var = probs @ np.sum((grads - mean) ** 2, axis=1)
-    return mean, var
+    dev = grads - mean
+    cov = (probs[:, None] * dev).T @ dev
+    m4 = probs @ np.sum(dev**2, axis=1) ** 2
+    return mean, cov, m4
 
 
 @pytest.mark.parametrize("p", [0.3, 0.5])
 def test_mask_gradient_noise_converges_to_the_exact_enumeration(tiny, p):
+    """Tolerances are 4 standard errors, computed from the exact distribution."""
     X, y = tiny
     model = MLP([2, 3, 1], dropout=p, rng=4)
     model.set_params(model.get_params() + 0.2)  # biases away from 0, all units active sometimes
-    mean, var = _exact_moments(model, X, y, p)  # 2 samples x 3 units: 64 masks
-    est = mask_gradient_noise(model, X, y, 20000, np.random.default_rng(0))
-    assert est.variance == pytest.approx(var, rel=0.04), "mine / theirs"
-    np.testing.assert_allclose(est.mean_grad, mean, atol=0.03 * np.sqrt(var))
-    assert est.snr == pytest.approx((mean @ mean) / var, rel=0.08)
+    mean, cov, m4 = _exact_moments(model, X, y, p)  # 2 samples x 3 units: 64 masks
+    var = np.trace(cov)
+    k = 4000
+    est = mask_gradient_noise(model, X, y, k, np.random.default_rng(0))
+    se_var = np.sqrt((m4 - var**2) / k)
+    assert abs(est.variance - var) < 4 * se_var, "mine / theirs"
+    se_mean = np.sqrt(np.diag(cov) / k)
+    assert np.all(np.abs(est.mean_grad - mean) <= 4 * se_mean + 1e-15)
+    signal = mean @ mean
+    se_signal = np.sqrt(4 * mean @ cov @ mean / k)
+    snr_tol = 4 * (se_signal / signal + se_var / var) * signal / var
+    assert abs(est.snr - signal / var) < snr_tol
+    # and the test can fail: the exact variance at another p is out of reach
+    other = MLP([2, 3, 1], dropout=0.1, rng=4)
+    other.set_params(model.get_params())
+    assert abs(est.variance - np.trace(_exact_moments(other, X, y, 0.1)[1])) > 4 * se_var
 
 
 def test_mask_gradients_replay_the_masks_and_leave_the_model_alone(tiny):
