@@ -104,12 +104,12 @@ def noisy_loss(metrics) -> Verdict:
         m["rho_steps"],
         m["rho_steps_low"],
         m["rho_steps_high"],
-        f"the SGD steps to a validation loss of {m['target_loss']:g} nats",
+        f"the number of SGD steps to a validation loss of {m['target_loss']:g} nats",
     )
     sentence = (
         f"Over {m['n_seeds']} paired seeds, {spread}, and {steps}; "
-        f"{m['steps_censored_total']} of {m['n_runs']} runs never reached the target and were "
-        f"ranked last."
+        f"{m['steps_censored_total']} of {m['n_runs']} runs never reached that target "
+        f"(censored: ranked last, not dropped)."
     )
     return Verdict(NOISY_LOSS_CLAIM, word, sentence)
 

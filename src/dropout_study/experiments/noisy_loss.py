@@ -14,8 +14,8 @@ minibatches of ``batch_size``, ``n_steps`` updates; validation loss and accuracy
 
 Pairing (common random numbers): replicate ``r`` uses ``seeds.replicates(seed, n_seeds)[r]``
 and :func:`dropout_study.seeds.streams` of it for every rate, so runs that differ only in ``p``
-share data split, initial weights, minibatch order, the uniform numbers behind the masks
-(a unit dropped at ``p = 0.2`` is also dropped at ``p = 0.5``) and the random directions.
+share data split, initial weights, minibatch order, the seed of the mask stream and the
+Gaussian draws behind the random directions.
 
 One *cell* = one (replicate, p). Its measures:
 
