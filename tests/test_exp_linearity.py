@@ -306,3 +306,61 @@ def test_figures_have_labelled_axes(tiny_result, name):
     assert any(ax.get_ylabel() for ax in axes)
     assert fig.get_figwidth() <= 7.0 + 1e-9
     matplotlib.pyplot.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Words for the page
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "rho, word",
+    [
+        ({"rho": -0.9, "low": -0.95, "high": -0.8}, "falls"),
+        ({"rho": 0.9, "low": 0.8, "high": 0.95}, "rises"),
+        ({"rho": -0.3, "low": -0.7, "high": 0.1}, "shows no clear trend"),
+        ({"rho": None, "low": None, "high": None}, "shows no clear trend"),
+        (None, "shows no clear trend"),
+    ],
+)
+def test_trend_word(rho, word):
+    assert exp.trend_word(rho) == word
+
+
+def _terms_metrics(d2, d1):
+    ci = [{"estimate": v} for v in d2]
+    ci1 = [{"estimate": v} for v in d1]
+    ds = {
+        "rates": [0.0, 0.7],
+        "by_rate_d2": ci,
+        "by_rate_d1": ci1,
+        "rho_z": {"rho": -0.9, "low": -1, "high": -0.8},
+    }
+    return {"datasets": {"moons": ds}, "toy": {"rho_z": None}}
+
+
+@pytest.mark.parametrize(
+    "d2, d1, expected",
+    [
+        ((2.0, 0.5), (2.0, 1.0), "mean|D2| fell by 75 % and mean|D1| fell by 50 %: both fell"),
+        ((2.0, 1.5), (1.0, 2.0), "mean|D1| rose by 100 %: the logit got steeper"),
+        ((1.0, 1.5), (1.0, 2.0), "the curvature grew, but the slope grew more"),
+        ((1.0, 0.9), (1.0, 0.5), "so Z did not fall"),
+        ((1.0, float("nan")), (1.0, 0.5), "undefined"),
+    ],
+)
+def test_readings_follow_the_numbers(d2, d1, expected):
+    r = exp.readings(_terms_metrics(d2, d1))
+    assert expected in r["terms_moons"]
+    assert r["terms_moons"].startswith("between p = 0 and p = 0.7")
+    assert r["trend_moons"] == "falls"
+    assert r["toy_trend"] == "shows no clear trend"
+
+
+def test_readings_of_a_real_run(tiny_result):
+    r = exp.readings(tiny_result.metrics)
+    assert set(r) == {
+        "terms_moons",
+        "terms_breast_cancer",
+        "trend_moons",
+        "trend_breast_cancer",
+        "toy_trend",
+    }

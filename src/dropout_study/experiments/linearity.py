@@ -70,6 +70,8 @@ __all__ = [
     "sweep_cell",
     "toy_cell",
     "match_loss",
+    "trend_word",
+    "readings",
 ]
 
 CHAPTER = "linearity"
@@ -77,6 +79,7 @@ DATASETS = ("moons", "circles", "breast_cancer", "digits")
 FAMILIES = ("dropout", "l2", "l1")
 MIN_MATCHED = 3  # replicates with a matched fit needed before Z at matched fit is compared
 _KEY = "linearity-v1"
+_PARALLEL_ABOVE = 20_000  # training steps in a run below which cells run in this process
 
 # The book profile (the notebook's parameters cell repeats these values).
 DEFAULTS: dict = {
@@ -427,8 +430,12 @@ def run(params: dict) -> Result:
         }
         for r in range(n)
     ]
-    swept = run_sweep(sweep_cell, cells, key=_KEY, desc="linearity sweep").results
-    toys = run_sweep(toy_cell, toy_cells, key=_KEY, desc="linearity toy").results
+    # Small runs (the smoke profile) finish before worker processes would have started.
+    work = sum(len(c["values"]) for c in cells) * params["n_steps"]
+    work += n * len(params["toy_rates"]) * params["toy_steps"]
+    n_jobs = 1 if work < _PARALLEL_ABOVE else None
+    swept = run_sweep(sweep_cell, cells, key=_KEY, n_jobs=n_jobs, desc="linearity sweep").results
+    toys = run_sweep(toy_cell, toy_cells, key=_KEY, n_jobs=n_jobs, desc="linearity toy").results
 
     arrays: dict = {}
     metrics: dict = {
@@ -532,3 +539,64 @@ def _summarise_toy(toys: list, params: dict) -> dict:
         "z": [_ci(z[:, j]) for j in range(z.shape[1])],
         "rho_z": _rho(params["toy_rates"], z) if len(params["toy_rates"]) > 1 else None,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Words for the page, decided by the numbers
+# ---------------------------------------------------------------------------------------------
+def trend_word(rho: dict | None) -> str:
+    """``"falls"`` / ``"rises"`` if the interval of ρ lies below / above 0, else
+    ``"shows no clear trend"`` (also for a missing or NaN interval)."""
+    if not rho:
+        return "shows no clear trend"
+    low = float("nan") if rho.get("low") is None else rho["low"]
+    high = float("nan") if rho.get("high") is None else rho["high"]
+    if high < 0:
+        return "falls"
+    if low > 0:
+        return "rises"
+    return "shows no clear trend"
+
+
+def _pct(first: float, last: float) -> str:
+    change = 100.0 * (last / first - 1.0)
+    return f"{'fell' if change < 0 else 'rose'} by {abs(change):.0f} %"
+
+
+def readings(metrics: dict) -> dict[str, str]:
+    """One sentence per data set (key ``terms_<dataset>``) reading the numerator and the
+    denominator of Z between the smallest and the largest dropout rate, and trend words
+    (``trend_<dataset>``, ``toy_trend``) — so the page's words follow the run's numbers."""
+    out: dict[str, str] = {}
+    for ds, m in metrics["datasets"].items():
+        rates = m["rates"]
+        d2 = [m["by_rate_d2"][0]["estimate"], m["by_rate_d2"][-1]["estimate"]]
+        d1 = [m["by_rate_d1"][0]["estimate"], m["by_rate_d1"][-1]["estimate"]]
+        head = (
+            f"between p = {rates[0]:g} and p = {rates[-1]:g}, mean|D2| {_pct(*d2)} and "
+            f"mean|D1| {_pct(*d1)}"
+        )
+        r2, r1 = d2[1] / d2[0], d1[1] / d1[0]
+        if not (np.isfinite(r2) and np.isfinite(r1)):
+            tail = "; the ratio is undefined for some runs"
+        elif r2 < r1 and r2 >= 1:
+            tail = (
+                ": the curvature grew, but the slope grew more, so Z fell only because the "
+                "logit got steeper"
+            )
+        elif r2 < r1 and r1 > 1:
+            tail = (
+                ": the logit got steeper, so part of the fall of Z is steepening, not less "
+                "curvature"
+            )
+        elif r2 < r1:
+            tail = (
+                ": both fell, the curvature faster, so the logit got flatter and, relative to "
+                "its slope, less curved"
+            )
+        else:
+            tail = ": the curvature did not fall relative to the slope, so Z did not fall"
+        out[f"terms_{ds}"] = head + tail
+        out[f"trend_{ds}"] = trend_word(m["rho_z"])
+    out["toy_trend"] = trend_word(metrics["toy"].get("rho_z"))
+    return out

@@ -22,6 +22,7 @@ LABELS = {
     "digits": "digits",
 }
 FAMILY_COLORS = {"dropout": COLORS[0], "l2": COLORS[1], "l1": COLORS[2]}
+FAMILIES = ("dropout", "l2", "l1")
 FAMILY_LABELS = {"dropout": "dropout (p)", "l2": "L2 (λ)", "l1": "L1 (λ)"}
 Z_LABEL = "Z = mean|D2| / mean|D1|"
 
@@ -64,7 +65,7 @@ def toy(result):
         )
     ax.set_xlabel("x (raw units of the toy)")
     ax.set_ylabel("y, fitted f(x)")
-    ax.legend(loc="upper left", fontsize=8, ncols=2)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncols=3)
     ax.set_title("1-D toy: fitted curves (replicate 0); Z over all replicates")
     return fig
 
@@ -126,9 +127,12 @@ def fit(result):
 def regularisers(result):
     """Z against validation loss along each family's grid (mean over replicates), with the
     target loss of dropout at ``match_rate`` and the matched points."""
+    from matplotlib.lines import Line2D
+
     names = _datasets(result)
     fig, axes = subplots(1, len(names), squeeze=False, aspect=0.8)
     p_star = result.metrics["match_rate"]
+    offsets = {"dropout": (5, 2), "l2": (5, 7), "l1": (5, -10)}
     for ax, ds in zip(axes[0], names, strict=True):
         m = result.metrics["datasets"][ds]
         curves = {
@@ -139,20 +143,20 @@ def regularisers(result):
         for fam, (vl, zz, grid) in curves.items():
             x = [c["estimate"] for c in vl]
             y = [c["estimate"] for c in zz]
-            ax.plot(x, y, marker="o", markersize=3.5, color=FAMILY_COLORS[fam], label=None)
+            ax.plot(x, y, marker="o", markersize=3.5, color=FAMILY_COLORS[fam])
+            symbol = "p" if fam == "dropout" else "λ"
             ax.annotate(
-                f"{grid[-1]:g}",
+                f"{symbol} = {grid[-1]:g}",
                 (x[-1], y[-1]),
                 textcoords="offset points",
-                xytext=(4, -2),
+                xytext=offsets[fam],
                 fontsize=7.5,
                 color=FAMILY_COLORS[fam],
             )
-            ax.plot([], [], color=FAMILY_COLORS[fam], marker="o", label=FAMILY_LABELS[fam])
         target = m["matched"]["target_val_loss"]["estimate"]
         ax.axvline(target, color="0.3", linestyle=":", linewidth=1.2)
         zd = m["matched"]["z_dropout"]["estimate"]
-        ax.plot([target], [zd], marker="*", markersize=11, color=FAMILY_COLORS["dropout"])
+        ax.plot([target], [zd], marker="*", markersize=12, color=FAMILY_COLORS["dropout"])
         counts = ", ".join(
             f"{fam.upper()} {m['matched'][fam]['n_matched']}/{m['matched'][fam]['n_seeds']}"
             for fam in ("l2", "l1")
@@ -160,9 +164,23 @@ def regularisers(result):
         ax.set_title(f"{LABELS[ds]} (matched: {counts})", fontsize=9)
         ax.set_xlabel("validation loss (nats)")
     axes[0, 0].set_ylabel(Z_LABEL)
-    axes[0, 0].legend(
-        title=f"★ dropout p = {p_star:g}; ⋮ its loss", fontsize=8, title_fontsize=8, loc="best"
-    )
+    handles = [
+        Line2D([], [], color=FAMILY_COLORS[f], marker="o", markersize=4, label=FAMILY_LABELS[f])
+        for f in FAMILIES
+    ]
+    handles += [
+        Line2D(
+            [],
+            [],
+            color=FAMILY_COLORS["dropout"],
+            marker="*",
+            markersize=10,
+            lw=0,
+            label=f"dropout, p = {p_star:g}",
+        ),
+        Line2D([], [], color="0.3", linestyle=":", label="its validation loss (target)"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8)
     return fig
 
 
