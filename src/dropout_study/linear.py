@@ -56,6 +56,7 @@ __all__ = [
 
 PENALTIES = ("l1", "l2", "none")
 L1_MODES = ("proximal", "subgradient")
+_BOUNDARY = 1e-12  # relative nudge of lambda_grid's first value above lambda_max
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,11 +98,15 @@ def lambda_max(X, y) -> float:
 
 def lambda_grid(X, y, n_lambdas: int = 30, ratio: float = 1e-3) -> np.ndarray:
     """``n_lambdas`` values from ``lambda_max(X, y)`` down to ``ratio · lambda_max``, evenly
-    spaced in log λ, decreasing (the order warm starts want). Shape ``(n_lambdas,)``."""
+    spaced in log λ, decreasing (the order warm starts want). Shape ``(n_lambdas,)``.
+
+    The grid is scaled by ``1 + 1e-12``: at λ_max itself the zero solution sits exactly on the
+    boundary, where gradient rounding (about 1e-16 relative) can leave a coefficient at 1e-17
+    instead of 0; one part in 10¹² above it every coefficient is exactly zero."""
     owner = "lambda_grid"
     n_lambdas = check_int(n_lambdas, "n_lambdas", owner, low=2)
     ratio = check_float(ratio, "ratio", owner, low=0.0, high=1.0, low_open=True, high_open=True)
-    top = lambda_max(X, y)
+    top = lambda_max(X, y) * (1.0 + _BOUNDARY)
     return top * np.logspace(0.0, np.log10(ratio), n_lambdas)
 
 
@@ -120,7 +125,8 @@ def sklearn_logistic(
     ``"l1"`` → ``solver="saga"``, ``"l2"`` → ``solver="lbfgs"``, ``"none"`` → lbfgs with
     ``C = inf``; ``C = 1 / (n_samples · lam)`` otherwise. The penalty is spelled the way the
     installed version accepts without a deprecation warning: ``l1_ratio`` alone from
-    scikit-learn 1.8 on (where ``penalty=`` is deprecated), ``penalty=`` before. Unfitted.
+    scikit-learn 1.8 on (where ``penalty=`` is deprecated), ``penalty=`` before.
+    ``random_state=0`` fixes saga's sampling order. Unfitted.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -131,7 +137,8 @@ def sklearn_logistic(
         fail("lam", owner, "> 0 for an l1 or l2 penalty (use penalty='none')", lam)
     C = math.inf if penalty == "none" else sklearn_C(lam, n_samples)
     solver = "saga" if penalty == "l1" else "lbfgs"
-    kwargs = {"C": C, "solver": solver, "tol": tol, "max_iter": max_iter}
+    # saga visits the samples in a random order: fix it, so the oracle is reproducible
+    kwargs = {"C": C, "solver": solver, "tol": tol, "max_iter": max_iter, "random_state": 0}
     if inspect.signature(LogisticRegression).parameters["penalty"].default == "deprecated":
         kwargs["l1_ratio"] = 1.0 if penalty == "l1" else 0.0
     else:  # pragma: no cover - scikit-learn < 1.8
