@@ -70,6 +70,16 @@ def test_p0_has_no_mask_noise_and_p_positive_has_some(result):
             np.testing.assert_array_equal(result.slice_masks[s, 0, k], result.slice_eval[s, 0])
 
 
+def test_slice_shape_metrics(result):
+    m = result.metrics
+    # p = 0: masked curves are the evaluation curve: never above it, same rise
+    assert m["slice_above_eval"][0] == 0.0
+    assert m["slice_rise_ratio"][0] == pytest.approx(1.0, rel=1e-12)
+    assert all(0.0 <= v <= 1.0 for v in m["slice_above_eval"])
+    ev, mk = result.slice_eval[:, 2], result.slice_masks[:, 2]
+    assert m["slice_above_eval"][2] == np.mean(mk > ev[:, None, :])
+
+
 def test_runs_differing_only_in_p_share_data_and_initialisation(result):
     # evaluation-mode validation loss at step 0 depends only on data and initial weights
     first = result.val_loss[:, :, 0]
@@ -139,7 +149,8 @@ BAD = [
     ({"n_grad_masks": 1}, ValueError, "'n_grad_masks' parameter of noisy-loss"),
     ({"n_slice_masks": 1}, ValueError, "'n_slice_masks' parameter of noisy-loss"),
     ({"alpha_max": 0.0}, ValueError, "'alpha_max' parameter of noisy-loss"),
-    ({"n_alphas": 2}, ValueError, "'n_alphas' parameter of noisy-loss"),
+    ({"n_alphas": 1}, ValueError, "'n_alphas' parameter of noisy-loss"),
+    ({"n_alphas": 30}, ValueError, "'n_alphas' parameter of noisy-loss must be an odd int"),
     ({"contour_rate": 0.4}, ValueError, "'contour_rate' .* one of the dropout_rates"),
     ({"contour_rate": 0.0}, ValueError, "'contour_rate' parameter of noisy-loss"),
     ({"n_contour": 2}, ValueError, "'n_contour' parameter of noisy-loss"),

@@ -23,6 +23,10 @@ One *cell* = one (replicate, p). Its measures:
   of ``α`` in ``[-alpha_max, alpha_max]`` along one filter-normalised direction ``d``, in
   evaluation mode and under ``n_slice_masks`` fixed masks; the **loss spread** is
   :func:`~dropout_study.measures.landscape.across_mask_spread` of the fixed-mask curves (nats);
+  also the share of slice points where a masked curve lies above the evaluation-mode curve,
+  and the *rise ratio*: the mean over ``α`` of ``J(α) - J(0)`` for the masked curves divided
+  by the same for the evaluation-mode curve (> 1: the masked surface is steeper around
+  ``θ*``; NaN for a seed whose evaluation-mode curve does not rise on average);
 - **gradient noise** at each step in ``checkpoints`` of its own trajectory (step 0 is the
   shared initialisation): the variance across ``n_grad_masks`` masks of the full-batch
   gradient and the SNR ``||E g||² / E||g - E g||²``
@@ -89,14 +93,14 @@ DEFAULTS: dict = {
     "momentum": 0.9,
     "batch_size": 32,
     "n_steps": 600,
-    "eval_every": 5,
+    "eval_every": 10,
     "target_loss": 0.25,
     "target_acc": 0.9,
     "checkpoints": [0, 50, 200, 600],
     "n_grad_masks": 32,
-    "n_slice_masks": 10,
+    "n_slice_masks": 8,
     "alpha_max": 1.0,
-    "n_alphas": 31,
+    "n_alphas": 25,
     "contour_rate": 0.5,
     "n_contour": 25,
 }
@@ -149,6 +153,8 @@ def check_params(params: dict) -> dict:
     out["n_slice_masks"] = check_int(p["n_slice_masks"], "n_slice_masks", o, low=2)
     out["alpha_max"] = check_float(p["alpha_max"], "alpha_max", o, low=0.0, low_open=True)
     out["n_alphas"] = check_int(p["n_alphas"], "n_alphas", o, low=3)
+    if out["n_alphas"] % 2 == 0:
+        fail("n_alphas", o, "an odd int >= 3 (so that alpha = 0 is on the grid)", p["n_alphas"])
     cr = check_float(p["contour_rate"], "contour_rate", o, low=0.0, high=1.0, low_open=True)
     if cr not in rates:
         fail("contour_rate", o, f"one of the dropout_rates {rates} and > 0", p["contour_rate"])
@@ -376,6 +382,17 @@ def _summarise(params: dict, res: dict) -> dict:
     }
     m["spread"] = ci_lists(res["spread"])
     m["train_loss_star"] = ci_lists(res["train_loss_star"])
+    # shape of the fixed-mask slices against the evaluation-mode slice, per rate:
+    # the share of (seed, mask, alpha) points where the masked loss is higher, and how far the
+    # curves rise from their value at alpha = 0 (the middle of the grid), masked / eval
+    ev, mk = res["slice_eval"], res["slice_masks"]
+    mid = ev.shape[-1] // 2
+    m["slice_above_eval"] = np.mean(mk > ev[:, :, None, :], axis=(0, 2, 3)).tolist()
+    rise_eval = np.mean(ev - ev[:, :, mid : mid + 1], axis=-1)  # (S, P)
+    rise_mask = np.mean(mk - mk[:, :, :, mid : mid + 1], axis=(-2, -1))  # (S, P)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(rise_eval > 0, rise_mask / rise_eval, np.nan)
+    m["slice_rise_ratio"] = np.mean(ratio, axis=0).tolist()
     rs = _rho(x, res["spread"].ravel(), groups)
     m["rho_spread"], m["rho_spread_low"], m["rho_spread_high"] = rs["rho"], rs["low"], rs["high"]
     for name in ("loss", "acc"):
