@@ -364,3 +364,20 @@ def test_readings_of_a_real_run(tiny_result):
         "trend_breast_cancer",
         "toy_trend",
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# The chapter source agrees with the experiment
+# ---------------------------------------------------------------------------------------------
+def test_chapter_source_defaults_and_profiles_are_valid():
+    from dropout_study import chapters
+
+    spec = chapters.load("linearity")
+    assert spec.experiment == "dropout_study.experiments.linearity"
+    # the parameters cell is the book profile: the same values as the experiment's defaults
+    assert spec.defaults() == exp.DEFAULTS
+    for name in ("smoke", "full"):
+        checked = exp.check_params(spec.defaults() | spec.profiles[name])
+        assert set(checked) == set(exp.DEFAULTS)
+    assert spec.profiles["smoke"]["n_seeds"] == 2
+    assert spec.profiles["full"]["n_seeds"] > exp.DEFAULTS["n_seeds"]

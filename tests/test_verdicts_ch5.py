@@ -58,7 +58,7 @@ def test_partly_when_only_the_trend_holds(ds):
 def test_sentence_says_when_no_replicate_matched():
     v = linearity(_metrics(moons=_ds(n_matched=0, diff=(float("nan"),) * 3)))
     assert v.word == PARTLY
-    assert "no replicate of moons matched" in v.sentence
+    assert "undefined on moons (no replicate matched)" in v.sentence
 
 
 @pytest.mark.parametrize(

@@ -473,7 +473,7 @@ def linearity(metrics) -> Verdict:
         enough = n_matched >= int(metrics["min_matched"])
         matched_ok &= bool(enough and dhigh < 0)
         if n_matched == 0:
-            match_parts.append(f"no replicate of {label} matched")
+            match_parts.append(f"undefined on {label} (no replicate matched)")
         else:
             match_parts.append(
                 f"{dest:+.3f} [{dlow:+.3f}, {dhigh:+.3f}] on {label} "
