@@ -21,9 +21,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from dropout_study.validation import check_choice, check_float, check_int, fail
+from dropout_study.validation import (
+    check_choice,
+    check_float,
+    check_float_dtype,
+    check_int,
+    described,
+    fail,
+)
 
-__all__ = ["Dense", "ReLU", "Tanh", "Dropout", "INITS"]
+__all__ = ["Dense", "ReLU", "Tanh", "Dropout", "INITS", "keep_mask"]
 
 INITS = ("he", "glorot")
 
@@ -69,9 +76,7 @@ class Dense:
         check_choice(init, "init", owner, INITS)
         if not isinstance(rng, np.random.Generator):
             fail("rng", owner, "a numpy.random.Generator", rng, TypeError)
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            fail("dtype", owner, "float32 or float64", dtype, TypeError)
+        dtype = check_float_dtype(dtype, owner)
         if init == "he":
             W = rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)
         else:
@@ -151,13 +156,46 @@ class Tanh:
         return dX
 
 
+def keep_mask(
+    p: float, shape: tuple[int, ...], rng: np.random.Generator, out: np.ndarray | None = None
+) -> np.ndarray:
+    """A keep mask (bool array of ``shape``) with ``P(keep) = 1 - p`` exactly, i.i.d. per entry.
+
+    Scheme (cheaper than a float uniform per entry, and exact): each entry gets 16 random bits
+    ``U`` (four per 64-bit word of ``rng``'s bit generator). With ``t = p · 2¹⁶``,
+    ``h = floor(t)`` and ``f = t - h`` (both exact in floating point), the entry is kept if
+    ``U > h``, dropped if ``U < h``, and for a tie ``U = h`` (probability ``2⁻¹⁶``) kept if a
+    float64 uniform ``V >= f`` (drawn only for the tied entries, in order). Hence
+    ``P(keep) = (2¹⁶ - 1 - h)/2¹⁶ + (1 - f)/2¹⁶ = 1 - p`` up to the 53-bit resolution of
+    ``V``. The stream consumed depends only on ``shape`` and the draws, never on a dtype, so
+    float32 and float64 networks draw the same masks from the same generator state.
+    """
+    n = int(np.prod(shape, dtype=np.int64))
+    words = rng.bit_generator.random_raw(-(-n // 4))
+    bits = words.view(np.uint16)[:n].reshape(shape)
+    if out is None:
+        out = np.empty(shape, dtype=np.bool_)
+    t = p * 65536.0
+    h = int(t)
+    f = t - h
+    if f == 0:
+        # P(U >= h) = 1 - h / 2¹⁶ = 1 - p exactly.
+        np.greater_equal(bits, h, out=out)
+    else:
+        np.greater(bits, h, out=out)
+        ties = np.flatnonzero(bits == h)
+        if ties.size:
+            out.flat[ties] = rng.random(ties.size) >= f
+    return out
+
+
 class Dropout:
     """Inverted dropout with drop probability ``p`` in ``[0, 1)``.
 
-    Training: ``Y = X · m / (1 - p)`` with a keep mask ``m`` (bool, shape of ``X``), drawn as
-    ``m = U >= p`` for ``U ~ Uniform[0, 1)`` from the ``rng`` passed to :meth:`forward`, or
-    given as ``mask`` (frozen / injected masks). Evaluation: ``Y = X``. Backward uses the same
-    scaled mask: ``dX = dY · m / (1 - p)``.
+    Training: ``Y = X · m / (1 - p)`` with a keep mask ``m`` (bool, shape of ``X``) drawn by
+    :func:`keep_mask` (``P(keep) = 1 - p`` exactly, so ``E_m[Y] = X``) from the ``rng`` passed
+    to :meth:`forward`, or given as ``mask`` (frozen / injected masks). Evaluation: ``Y = X``.
+    Backward uses the same scaled mask: ``dX = dY · m / (1 - p)``.
 
     After a training forward, :attr:`mask_` holds the keep mask that was used (a buffer
     reused by the next call: copy it to keep it).
@@ -176,10 +214,11 @@ class Dropout:
     ) -> np.ndarray:
         """A fresh keep mask (bool array of ``shape``) with ``P(keep) = 1 - p``.
 
-        Draws exactly what :meth:`forward` draws from the same ``rng`` state for inputs of
-        ``dtype``, so drawing masks first and injecting them reproduces a training forward.
+        Draws exactly what :meth:`forward` draws from the same ``rng`` state (see
+        :func:`keep_mask`), so drawing masks first and injecting them reproduces a training
+        forward. ``dtype`` is accepted for compatibility and does not change the draw.
         """
-        return rng.random(shape, dtype=np.dtype(dtype).type) >= self.p
+        return keep_mask(self.p, tuple(shape), rng)
 
     def forward(
         self,
@@ -189,18 +228,15 @@ class Dropout:
         mask: np.ndarray | None = None,
         rng: np.random.Generator | None = None,
     ) -> np.ndarray:
+        """``X`` of shape ``(n, width)`` → ``Y`` of the same shape and dtype (see class)."""
         if not training or self.p == 0.0:
             self._active = False
             self.mask_ = None
             return X
-        self._active = True
         if mask is None:
-            if rng is None:
+            if not isinstance(rng, np.random.Generator):
                 fail("rng", "Dropout.forward", "a numpy.random.Generator in training mode", rng)
-            uniform = self._buf.get("u", X.shape, X.dtype)
-            rng.random(out=uniform, dtype=X.dtype)
-            keep = self._buf.get("keep", X.shape, np.bool_)
-            np.greater_equal(uniform, self.p, out=keep)
+            keep = keep_mask(self.p, X.shape, rng, out=self._buf.get("keep", X.shape, np.bool_))
         else:
             keep = np.asarray(mask)
             if keep.shape != X.shape or keep.dtype != np.bool_:
@@ -208,17 +244,19 @@ class Dropout:
                     "mask",
                     "Dropout.forward",
                     f"a bool array of shape {X.shape}",
-                    f"{keep.dtype} array of shape {keep.shape}",
+                    described(f"{keep.dtype} array of shape {keep.shape}"),
                 )
+        self._active = True
         self.mask_ = keep
         scaled = self._buf.get("scaled", X.shape, X.dtype)
-        np.multiply(keep, self.scale, out=scaled)
+        np.multiply(keep, X.dtype.type(self.scale), out=scaled)
         self._scaled = scaled
         out = self._buf.get("out", X.shape, X.dtype)
         np.multiply(X, scaled, out=out)
         return out
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
+        """``dY`` → ``dX = dY · m / (1 - p)`` (``dY`` itself in evaluation mode or for p = 0)."""
         if not self._active:
             return dY
         dX = self._buf.get("dX", dY.shape, dY.dtype)

@@ -26,7 +26,13 @@ import math
 
 import numpy as np
 
-from dropout_study.validation import check_base, check_labels, check_probabilities
+from dropout_study.validation import (
+    check_base,
+    check_labels,
+    check_probabilities,
+    described,
+    fail,
+)
 
 __all__ = [
     "entropy",
@@ -82,29 +88,27 @@ def _clip(p: np.ndarray) -> np.ndarray:
 
 
 def _as_float_array(x, name: str, func: str) -> np.ndarray:
+    """``x`` as a float array (integers and bools become float64); finite values only."""
     try:
         arr = np.asarray(x, dtype=None)
-    except Exception as exc:  # pragma: no cover - numpy raises for ragged input
-        raise TypeError(f"The '{name}' parameter of {func} must be array-like; got {x!r}.") from exc
+    except (TypeError, ValueError):
+        fail(name, func, "array-like", described(type(x).__name__), TypeError)
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
     ):
-        raise TypeError(
-            f"The '{name}' parameter of {func} must be a numeric array; got dtype {arr.dtype}."
-        )
+        fail(name, func, "a numeric array", described(f"dtype {arr.dtype}"), TypeError)
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        fail(name, func, "a real array", described(f"dtype {arr.dtype}"), TypeError)
     if not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float64)
     if arr.size and not np.all(np.isfinite(arr)):
-        raise ValueError(f"The '{name}' parameter of {func} must be finite; got a NaN or inf.")
+        fail(name, func, "finite", described("a NaN or inf"))
     return arr
 
 
 def _same_shape(a: np.ndarray, b: np.ndarray, names: tuple[str, str], func: str) -> None:
     if a.shape != b.shape:
-        raise ValueError(
-            f"The '{names[0]}' and '{names[1]}' parameters of {func} must have the same shape; "
-            f"got {a.shape} and {b.shape}."
-        )
+        fail(names[1], func, f"of the shape of '{names[0]}', {a.shape}", described(f"{b.shape}"))
 
 
 def _binary_shapes(y_true, y_pred, func):
@@ -115,17 +119,20 @@ def _binary_shapes(y_true, y_pred, func):
     if z.ndim == 2 and z.shape[1] == 1:
         z = z[:, 0]
     if z.ndim != 1:
-        raise ValueError(
-            f"The 'y_pred' parameter of {func} must have shape (n,) or (n, 1); got {z.shape}."
-        )
+        fail("y_pred", func, "of shape (n,) or (n, 1)", described(f"shape {z.shape}"))
     _same_shape(y, z, ("y_true", "y_pred"), func)
     if y.size == 0:
-        raise ValueError(f"The 'y_true' parameter of {func} must hold at least one sample; got 0.")
+        fail("y_true", func, "at least one sample", described("0 samples"))
     if np.any((y < 0) | (y > 1)):
-        raise ValueError(
-            f"The 'y_true' parameter of {func} must lie in [0, 1]; got {y.min()}..{y.max()}."
-        )
+        fail("y_true", func, "in [0, 1]", described(f"values in [{y.min():g}, {y.max():g}]"))
     return y, z
+
+
+def _two_d(z: np.ndarray, func: str) -> None:
+    if z.ndim != 2:
+        fail("y_pred", func, "of shape (n, k)", described(f"shape {z.shape}"))
+    if z.shape[0] == 0 or z.shape[1] == 0:
+        fail("y_pred", func, "non-empty", described(f"shape {z.shape}"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,11 +196,8 @@ def categorical_cross_entropy(
     check_base(base, func)
     y = _as_float_array(y_true, "y_true", func)
     z = _as_float_array(y_pred, "y_pred", func)
-    if z.ndim != 2:
-        raise ValueError(f"The 'y_pred' parameter of {func} must have shape (n, k); got {z.shape}.")
+    _two_d(z, func)
     _same_shape(y, z, ("y_true", "y_pred"), func)
-    if y.shape[0] == 0:
-        raise ValueError(f"The 'y_true' parameter of {func} must hold at least one sample; got 0.")
     check_probabilities(y, "y_true", func)
     if from_logits:
         logq = log_softmax(z)
@@ -213,8 +217,7 @@ def sparse_categorical_cross_entropy(
     func = "sparse_categorical_cross_entropy"
     check_base(base, func)
     z = _as_float_array(y_pred, "y_pred", func)
-    if z.ndim != 2:
-        raise ValueError(f"The 'y_pred' parameter of {func} must have shape (n, k); got {z.shape}.")
+    _two_d(z, func)
     lab = check_labels(labels, "labels", func, n=z.shape[0], n_classes=z.shape[1])
     rows = np.arange(z.shape[0])
     if from_logits:
@@ -236,7 +239,7 @@ def mean_squared_error(y_true, y_pred) -> float:
         y = y[:, 0]
     _same_shape(y, q, ("y_true", "y_pred"), func)
     if y.size == 0:
-        raise ValueError(f"The 'y_true' parameter of {func} must hold at least one sample; got 0.")
+        fail("y_true", func, "at least one sample", described("0 samples"))
     return float(np.mean((y - q) ** 2))
 
 

@@ -33,8 +33,10 @@ from dropout_study.validation import (
     as_generator,
     check_choice,
     check_float,
+    check_float_dtype,
     check_int,
     check_labels,
+    described,
     fail,
 )
 
@@ -55,19 +57,27 @@ class _SigmoidHead:
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if y.ndim != 1 or y.shape[0] != n:
-            fail("y", "MLP (sigmoid head)", f"an array of shape ({n},)", f"shape {y.shape}")
+            fail(
+                "y",
+                "MLP (sigmoid head)",
+                f"an array of shape ({n},)",
+                described(f"shape {y.shape}"),
+            )
         if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_):
             fail(
                 "y",
                 "MLP (sigmoid head)",
                 "numeric targets in [0, 1]",
-                f"dtype {y.dtype}",
+                described(f"dtype {y.dtype}"),
                 TypeError,
             )
         y = y.astype(dtype)
         if np.any((y < 0) | (y > 1)) or not np.all(np.isfinite(y)):
             fail(
-                "y", "MLP (sigmoid head)", "targets in [0, 1]", f"values in [{y.min()}, {y.max()}]"
+                "y",
+                "MLP (sigmoid head)",
+                "finite targets in [0, 1]",
+                described(f"values in [{y.min()}, {y.max()}]"),
             )
         return y.reshape(n, 1)
 
@@ -115,10 +125,20 @@ class _IdentityHead:
         if y.ndim == 1:
             y = y.reshape(-1, 1)
         if y.shape != (n, k):
-            fail("y", "MLP (identity head)", f"an array of shape ({n}, {k})", f"shape {y.shape}")
-        if not np.issubdtype(y.dtype, np.number):
-            fail("y", "MLP (identity head)", "numeric targets", f"dtype {y.dtype}", TypeError)
-        return y.astype(dtype)
+            fail(
+                "y",
+                "MLP (identity head)",
+                f"an array of shape ({n}, {k})" + (f" or ({n},)" if k == 1 else ""),
+                described(f"shape {y.shape}"),
+            )
+        if not np.issubdtype(y.dtype, np.number) or np.issubdtype(y.dtype, np.complexfloating):
+            fail(
+                "y", "MLP (identity head)", "real targets", described(f"dtype {y.dtype}"), TypeError
+            )
+        y = y.astype(dtype)
+        if not np.all(np.isfinite(y)):
+            fail("y", "MLP (identity head)", "finite targets", described("a NaN or inf"))
+        return y
 
     def loss(self, z: np.ndarray, y: np.ndarray) -> float:
         return float(np.mean((z - y) ** 2))
@@ -174,6 +194,8 @@ class MLP:
         dtype=np.float64,
     ) -> None:
         owner = "MLP"
+        if isinstance(layer_sizes, np.ndarray) and layer_sizes.ndim == 1:
+            layer_sizes = layer_sizes.tolist()
         if isinstance(layer_sizes, str | bytes) or not isinstance(layer_sizes, Sequence):
             fail("layer_sizes", owner, "a list of at least two ints >= 1", layer_sizes, TypeError)
         if len(layer_sizes) < 2:
@@ -214,9 +236,7 @@ class MLP:
         if init is None:
             init = "he" if activation == "relu" else "glorot"
         self.init = check_choice(init, "init", owner, ("he", "glorot"))
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            fail("dtype", owner, "float32 or float64", dtype, TypeError)
+        dtype = check_float_dtype(dtype, owner)
         self.dtype = dtype
         rng = as_generator(rng, "rng", owner)
 
@@ -274,7 +294,12 @@ class MLP:
         """Write a flat vector (as from :meth:`get_params`) into the parameters."""
         theta = np.asarray(theta)
         if theta.shape != (self.n_params,):
-            fail("theta", "MLP.set_params", f"a vector of shape ({self.n_params},)", theta.shape)
+            fail(
+                "theta",
+                "MLP.set_params",
+                f"a vector of shape ({self.n_params},)",
+                described(f"shape {theta.shape}"),
+            )
         i = 0
         for p in self.params:
             p[...] = theta[i : i + p.size].reshape(p.shape)
@@ -323,18 +348,39 @@ class MLP:
     # Forward / backward
     # -----------------------------------------------------------------------------------------
     def _check_X(self, X) -> np.ndarray:
+        """``X`` as a C-contiguous ``(n, n_features)`` array of the network's dtype (no copy if
+        it already is one); finite numbers only."""
         X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
-            fail("X", "MLP", f"an array of shape (n, {self.layer_sizes[0]})", f"shape {X.shape}")
+        d = self.layer_sizes[0]
+        if X.ndim != 2 or X.shape[1] != d:
+            fail("X", "MLP", f"an array of shape (n, {d})", described(f"shape {X.shape}"))
         if X.shape[0] == 0:
-            fail("X", "MLP", "non-empty", "0 samples")
-        if not np.issubdtype(X.dtype, np.number):
-            fail("X", "MLP", "a numeric array", f"dtype {X.dtype}", TypeError)
-        return np.ascontiguousarray(X, dtype=self.dtype)
+            fail("X", "MLP", "non-empty", described("0 samples"))
+        if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_) or np.issubdtype(
+            X.dtype, np.complexfloating
+        ):
+            fail("X", "MLP", "a real numeric array", described(f"dtype {X.dtype}"), TypeError)
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        if not np.isfinite(X).all():
+            fail("X", "MLP", "finite", described("a NaN or inf"))
+        return X
 
     def _check_masks(self, masks, n: int) -> list:
+        if isinstance(masks, np.ndarray | str | bytes) or not isinstance(masks, Sequence):
+            fail(
+                "masks",
+                "MLP",
+                f"a list of {len(self.dropouts)} masks",
+                described(type(masks).__name__),
+                TypeError,
+            )
         if len(masks) != len(self.dropouts):
-            fail("masks", "MLP", f"a list of {len(self.dropouts)} masks", f"{len(masks)} masks")
+            fail(
+                "masks",
+                "MLP",
+                f"a list of {len(self.dropouts)} masks",
+                described(f"{len(masks)} masks"),
+            )
         shapes = self.mask_shapes(n)
         out = []
         for m, d, shape in zip(masks, self.dropouts, shapes, strict=True):
@@ -345,7 +391,12 @@ class MLP:
                 continue
             m = np.asarray(m)
             if m.shape != shape or m.dtype != np.bool_:
-                fail("masks", "MLP", f"bool arrays of shape {shape}", f"{m.dtype} {m.shape}")
+                fail(
+                    "masks",
+                    "MLP",
+                    f"bool arrays of shape {shape}",
+                    described(f"a {m.dtype} array of shape {m.shape}"),
+                )
             out.append(m)
         return out
 

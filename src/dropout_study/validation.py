@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "fail",
+    "described",
     "check_int",
     "check_float",
     "check_choice",
@@ -24,11 +25,33 @@ __all__ = [
     "check_float_list",
     "check_int_list",
     "as_generator",
+    "check_float_dtype",
 ]
 
 
+class _Described(str):
+    """A description standing in for a value in a message; shown without quotes."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def described(text: str) -> str:
+    """Wrap ``text`` (e.g. ``"shape (3, 2)"``) so that :func:`fail` shows it without quotes.
+
+    Use it when the value itself is too large to print (an array) and a summary is clearer.
+    """
+    return _Described(text)
+
+
 def fail(name: str, owner: str, allowed: str, value, exc: type[Exception] = ValueError):
-    """Raise ``exc`` with the project's message template."""
+    """Raise ``exc`` with the project's message template.
+
+    ``The '<name>' parameter of <owner> must be <allowed>; got <repr(value)>.`` — a value made
+    with :func:`described` is shown as its text.
+    """
     raise exc(f"The '{name}' parameter of {owner} must be {allowed}; got {value!r}.")
 
 
@@ -162,46 +185,72 @@ def check_probabilities(
 ) -> None:
     """Check entries in [0, 1] and, if asked, that the last axis sums to 1 (within ``atol``)."""
     if p.size == 0:
-        fail(name, owner, "non-empty", p.shape)
+        fail(name, owner, "non-empty", described(f"shape {p.shape}"))
     if np.any(p < 0) or np.any(p > 1):
-        fail(name, owner, "probabilities in [0, 1]", f"values in [{p.min():g}, {p.max():g}]")
+        fail(
+            name,
+            owner,
+            "probabilities in [0, 1]",
+            described(f"values in [{p.min():g}, {p.max():g}]"),
+        )
     if rows_sum_to_one:
         s = p.sum(axis=-1)
         if np.any(np.abs(s - 1.0) > atol):
             bad = float(np.atleast_1d(s)[np.argmax(np.abs(np.atleast_1d(s) - 1.0))])
-            fail(name, owner, "rows that sum to 1", f"a row summing to {bad:g}")
+            fail(name, owner, "rows that sum to 1", described(f"a row summing to {bad:g}"))
 
 
 def check_labels(labels, name: str, owner: str, *, n: int | None, n_classes: int) -> np.ndarray:
     """Integer class labels of shape ``(n,)`` in ``[0, n_classes)``; returned as ``intp``."""
     lab = np.asarray(labels)
     if lab.ndim != 1:
-        fail(name, owner, "a 1-D array of integer labels", f"shape {lab.shape}")
+        fail(name, owner, "a 1-D array of integer labels", described(f"shape {lab.shape}"))
     if lab.size and not np.issubdtype(lab.dtype, np.integer):
-        if np.issubdtype(lab.dtype, np.floating) and np.all(lab == np.round(lab)):
+        if (
+            np.issubdtype(lab.dtype, np.floating)
+            and np.all(np.isfinite(lab))
+            and np.all(lab == np.round(lab))
+        ):
             lab = lab.astype(np.intp)
         else:
-            fail(name, owner, "integer class labels", f"dtype {lab.dtype}", TypeError)
+            fail(name, owner, "integer class labels", described(f"dtype {lab.dtype}"), TypeError)
     if n is not None and lab.shape[0] != n:
-        fail(name, owner, f"of length {n} (one label per sample)", f"length {lab.shape[0]}")
+        fail(
+            name,
+            owner,
+            f"of length {n} (one label per sample)",
+            described(f"length {lab.shape[0]}"),
+        )
     if lab.size == 0:
-        fail(name, owner, "non-empty", "0 labels")
+        fail(name, owner, "non-empty", described("0 labels"))
     if lab.min() < 0 or lab.max() >= n_classes:
         fail(
             name,
             owner,
             f"labels in [0, {n_classes - 1}]",
-            f"labels in [{lab.min()}, {lab.max()}]",
+            described(f"labels in [{lab.min()}, {lab.max()}]"),
         )
     return lab.astype(np.intp, copy=False)
 
 
 def as_generator(rng, name: str, owner: str) -> np.random.Generator:
     """Accept a ``numpy.random.Generator`` or an int seed; never the legacy global state."""
+    # A negative seed is reported as a TypeError, like any other non-seed (callers rely on it).
     if isinstance(rng, np.random.Generator):
         return rng
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0:
-        return np.random.default_rng(int(rng))
     if isinstance(rng, np.random.SeedSequence):
         return np.random.default_rng(rng)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0:
+        return np.random.default_rng(int(rng))
     fail(name, owner, "a numpy.random.Generator or a non-negative int seed", rng, TypeError)
+
+
+def check_float_dtype(dtype, owner: str) -> np.dtype:
+    """``dtype`` as ``numpy.dtype``: float32 or float64 only."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt not in (np.float32, np.float64):
+        fail("dtype", owner, "float32 or float64", dtype, TypeError)
+    return dt
