@@ -104,6 +104,9 @@ def test_fixture_book_builds_with_warnings_as_errors(tmp_path, monkeypatch):
     assert f"{word} — {m['verdict']['sentence']}" in page  # glued verdict, no quotes
     assert f"The mean is {m['glued']['mean']:.3f}." in page
     assert "Parameters of this run (profile smoke)" in page
+    raw = (html / "book" / "generated" / "tiny" / "tiny.html").read_text()
+    assert "{admonition}" not in raw and "dropdown" in raw  # the directive was parsed
+    assert "{doc}" not in (html / "book" / "intro.html").read_text()
     assert "centre of the draws" in page  # the parameters table
     assert "# Parameters" not in page and "injected" not in page  # parameter cells removed
     assert "Figure 1" in page  # numbered figure from the glued figure

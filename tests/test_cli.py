@@ -175,7 +175,7 @@ def test_readme_command(project, capsys, monkeypatch):
     assert "run `make book` before" in capsys.readouterr().err
     assert cli.main(["build"], project) == 0
     assert cli.main(["readme"], project) == 0
-    assert "| `tiny` |" in readme.read_text()
+    assert "| `tiny` | **" in readme.read_text()
 
 
 def test_console_script_is_installed_and_fails_cleanly():
