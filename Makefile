@@ -8,8 +8,9 @@ PROFILE ?= book
 
 .PHONY: book test lint bench clean
 
+# An existing .venv is kept (only the install step reruns when pyproject.toml changes).
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $(STAMP)
 

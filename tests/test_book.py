@@ -147,3 +147,19 @@ def test_this_book_builds_at_the_smoke_profile(tmp_path, monkeypatch):
             root / "_build" / "html" / "book" / "generated" / r.chapter / f"{r.chapter}.html"
         ).is_file()
     assert (root / "_build" / "html" / "index.html").is_file()
+
+
+def test_citation_file_has_what_cff_requires():
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0"
+    for key in ("message", "title", "authors", "version", "license"):
+        assert cff[key], key
+    assert all("name" in a or "family-names" in a for a in cff["authors"])
+
+
+def test_readme_has_the_generated_verdict_block_and_the_two_commands():
+    from dropout_study.pipeline import README_END, README_START
+
+    text = (ROOT / "README.md").read_text()
+    assert text.count(README_START) == 1 and text.count(README_END) == 1
+    assert "make book" in text and "make test" in text and "CITATION.cff" in text
