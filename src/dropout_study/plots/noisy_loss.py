@@ -149,7 +149,16 @@ def gradient_noise(result):
     for ax in axes:
         ax.set_yscale("log")
         ax.set_xlabel("dropout rate p")
-    axes[0].legend(frameon=False, fontsize=8.5, title="checkpoint", title_fontsize=8.5)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=len(labels),
+        frameon=False,
+        title="checkpoint (median over seeds; band: quartiles)",
+        title_fontsize=8.5,
+    )
     return fig
 
 
