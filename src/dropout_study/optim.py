@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dropout_study.validation import check_choice, check_float
+from dropout_study.validation import check_choice, check_float, described, fail
 
 __all__ = ["SGD", "Adam", "make_optimizer"]
 
@@ -96,7 +96,21 @@ class Adam:
         return f"Adam(lr={self.lr:g}, beta1={self.beta1:g}, beta2={self.beta2:g}, eps={self.eps:g})"
 
 
+_OPTIONS = {"sgd": ("momentum",), "adam": ("beta1", "beta2", "eps")}
+
+
 def make_optimizer(name: str, lr: float, **kwargs):
-    """``"sgd"`` or ``"adam"`` with learning rate ``lr``."""
+    """``"sgd"`` (options: ``momentum``) or ``"adam"`` (``beta1``, ``beta2``, ``eps``) with
+    learning rate ``lr``."""
     check_choice(name, "optimizer", "make_optimizer", ("sgd", "adam"))
+    unknown = [k for k in kwargs if k not in _OPTIONS[name]]
+    if unknown:
+        allowed = ", ".join(repr(k) for k in _OPTIONS[name])
+        fail(
+            "kwargs",
+            "make_optimizer",
+            f"options of {name!r} (any of {allowed})",
+            described(", ".join(repr(k) for k in unknown)),
+            TypeError,
+        )
     return SGD(lr, **kwargs) if name == "sgd" else Adam(lr, **kwargs)

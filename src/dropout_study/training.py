@@ -18,6 +18,7 @@ through a random mask and in evaluation mode. A non-finite loss stops training w
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -134,6 +135,8 @@ def train(
         if batch_rng is None:
             fail("batch_rng", owner, "a Generator or seed for minibatch training", batch_rng)
         batch_rng = as_generator(batch_rng, "batch_rng", owner)
+    if isinstance(checkpoints, str | bytes) or not isinstance(checkpoints, Iterable):
+        fail("checkpoints", owner, "an iterable of ints", checkpoints, TypeError)
     ckpts = set()
     for c in checkpoints:
         ckpts.add(check_int(c, "checkpoints", owner, low=0, high=n_steps))
@@ -175,43 +178,46 @@ def train(
     pos = n  # forces a fresh permutation at the first minibatch step
     bufs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    j = 0
-    for t in range(n_steps):
-        if t in ckpts:
-            hist.checkpoints[t] = model.get_params()
-        if j < n_eval and eval_steps[j] == t:
-            evaluate(j, t)
-            j += 1
-        if full_batch:
-            Xb, yb = X, y
-        else:
-            if pos >= n:
-                order = batch_rng.permutation(n)
-                pos = 0
-            idx = order[pos : pos + batch_size]
-            pos += batch_size
-            m = idx.shape[0]
-            if m not in bufs:
-                bufs[m] = (
-                    np.empty((m, X.shape[1]), X.dtype),
-                    np.empty((m,) + y.shape[1:], y.dtype),
-                )
-            Xb, yb = bufs[m]
-            np.take(X, idx, axis=0, out=Xb)
-            np.take(y, idx, axis=0, out=yb)
-        loss = model._loss_backward(Xb, yb, True, None, mask_rng)
-        if not np.isfinite(loss):
-            _diverged(t, loss, optimizer)
-        hist.step_loss[t] = loss
-        hist.step_objective[t] = loss + (penalty.value(weights) if penalty is not None else 0.0)
-        if penalty is not None:
-            penalty.add_grad(weights, weight_grads)
-        optimizer.step(params, grads)
-        if proximal:
-            penalty.prox(weights, optimizer.lr)
-    if n_steps in ckpts:
-        hist.checkpoints[n_steps] = model.get_params()
-    evaluate(j, n_steps)
+    # Overflow on the way to a non-finite loss is reported once, as TrainingDiverged, rather
+    # than as a stream of numpy warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        j = 0
+        for t in range(n_steps):
+            if t in ckpts:
+                hist.checkpoints[t] = model.get_params()
+            if j < n_eval and eval_steps[j] == t:
+                evaluate(j, t)
+                j += 1
+            if full_batch:
+                Xb, yb = X, y
+            else:
+                if pos >= n:
+                    order = batch_rng.permutation(n)
+                    pos = 0
+                idx = order[pos : pos + batch_size]
+                pos += batch_size
+                m = idx.shape[0]
+                if m not in bufs:
+                    bufs[m] = (
+                        np.empty((m, X.shape[1]), X.dtype),
+                        np.empty((m,) + y.shape[1:], y.dtype),
+                    )
+                Xb, yb = bufs[m]
+                np.take(X, idx, axis=0, out=Xb)
+                np.take(y, idx, axis=0, out=yb)
+            loss = model._loss_backward(Xb, yb, True, None, mask_rng)
+            if not np.isfinite(loss):
+                _diverged(t, loss, optimizer)
+            hist.step_loss[t] = loss
+            hist.step_objective[t] = loss + (penalty.value(weights) if penalty is not None else 0.0)
+            if penalty is not None:
+                penalty.add_grad(weights, weight_grads)
+            optimizer.step(params, grads)
+            if proximal:
+                penalty.prox(weights, optimizer.lr)
+        if n_steps in ckpts:
+            hist.checkpoints[n_steps] = model.get_params()
+        evaluate(j, n_steps)
     return hist
 
 

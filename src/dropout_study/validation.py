@@ -234,7 +234,8 @@ def check_labels(labels, name: str, owner: str, *, n: int | None, n_classes: int
 
 
 def as_generator(rng, name: str, owner: str) -> np.random.Generator:
-    """Accept a ``numpy.random.Generator`` or an int seed; never the legacy global state."""
+    """Accept a ``numpy.random.Generator``, a ``SeedSequence`` or an int seed ``>= 0``; never
+    the legacy global state."""
     # A negative seed is reported as a TypeError, like any other non-seed (callers rely on it).
     if isinstance(rng, np.random.Generator):
         return rng
@@ -246,9 +247,9 @@ def as_generator(rng, name: str, owner: str) -> np.random.Generator:
 
 
 def check_float_dtype(dtype, owner: str) -> np.dtype:
-    """``dtype`` as ``numpy.dtype``: float32 or float64 only."""
+    """``dtype`` as ``numpy.dtype``: float32 or float64 only (``None`` is not a dtype here)."""
     try:
-        dt = np.dtype(dtype)
+        dt = None if dtype is None else np.dtype(dtype)
     except TypeError:
         dt = None
     if dt is None or dt not in (np.float32, np.float64):
