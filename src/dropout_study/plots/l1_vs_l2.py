@@ -8,13 +8,15 @@ inputs).
 
 from __future__ import annotations
 
+import html
+
 import matplotlib as mpl
 import numpy as np
 from matplotlib.lines import Line2D
 
 from dropout_study.figures import COLORS, subplots
 
-__all__ = ["paths", "histograms", "sparsity", "pitfall", "oracle_table"]
+__all__ = ["paths", "histograms", "sparsity", "pitfall", "oracle_rows", "oracle_table"]
 
 _GREY = "0.55"
 _PEN = {"l1": ("L1 (proximal)", COLORS[0]), "l2": ("L2", COLORS[1])}
@@ -168,7 +170,7 @@ def sparsity(result):
 
 def pitfall(result):
     """Proximal L1 versus sub-gradient L1 at the same λ (all seeds pooled): the magnitudes of
-    the non-zero weights (log scale, with the proximal threshold lr·λ marked), and the
+    the non-zero weights (log scales, with the proximal threshold lr·λ marked), and the
     fractions exactly zero and near zero."""
     m = result.metrics
     lam = m["pitfall_lambda"]
@@ -187,6 +189,7 @@ def pitfall(result):
     ax.axvline(np.log10(thr), color="black", ls=":", lw=1.0)
     ax.annotate("threshold lr·λ", (np.log10(thr), 0.95), xycoords=("data", "axes fraction"),
                 xytext=(4, 0), textcoords="offset points", fontsize=8)  # fmt: skip
+    ax.set_yscale("log")
     ax.set_xlabel("log₁₀ |w| (non-zero weights)")
     ax.set_ylabel("number of weights (all seeds)")
     ax.set_title(f"L1 at λ = {lam:g}: magnitudes")
@@ -209,21 +212,34 @@ def pitfall(result):
     return fig
 
 
-def oracle_table(result) -> str:
-    """A Markdown table: for each oracle λ, scikit-learn's iterations, whether it converged,
-    and how our solution compares (largest coefficient difference where it converged, the
-    objective gap ours − theirs where it did not)."""
-    lines = [
-        "| penalty | λ | solver | iterations | converged | max \\|Δ coef\\| | zeros "
-        "(ours / sklearn) | objective ours − sklearn (nats) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+def oracle_rows(result) -> list[dict]:
+    """One dict of strings per oracle fit (L1 with saga, then L2 with lbfgs), keyed by the
+    column names of :func:`oracle_table`."""
+    rows = []
     for pen, solver in (("l1", "saga"), ("l2", "lbfgs")):
         for r in result.oracle[pen]:
-            diff = f"{r['max_abs_diff']:.1e}" if r["converged"] else "—"
-            lines.append(
-                f"| {pen.upper()} | {r['lam']:.3g} | {solver} | {r['n_iter']} | "
-                f"{'yes' if r['converged'] else 'no'} | {diff} | "
-                f"{r['n_zeros_ours']} / {r['n_zeros_theirs']} | {r['objective_gap']:.1e} |"
+            rows.append(
+                {
+                    "penalty": pen.upper(),
+                    "λ": f"{r['lam']:.3g}",
+                    "solver": solver,
+                    "iterations": str(r["n_iter"]),
+                    "converged": "yes" if r["converged"] else "no",
+                    "max |Δ coef|": f"{r['max_abs_diff']:.1e}" if r["converged"] else "—",
+                    "zeros (ours / sklearn)": f"{r['n_zeros_ours']} / {r['n_zeros_theirs']}",
+                    "objective ours − sklearn (nats)": f"{r['objective_gap']:.1e}",
+                }
             )
-    return "\n".join(lines)
+    return rows
+
+
+def oracle_table(result) -> str:
+    """An HTML table of :func:`oracle_rows`: for each oracle λ, scikit-learn's iterations,
+    whether it converged, and how our solution compares (largest coefficient difference where
+    it converged; the objective gap ours − theirs everywhere)."""
+    rows = oracle_rows(result)
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r.values()) + "</tr>" for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
