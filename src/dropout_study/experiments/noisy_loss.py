@@ -56,7 +56,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from dropout_study import data as datasets
-from dropout_study import paths, seeds
+from dropout_study import seeds
 from dropout_study.measures.landscape import (
     across_mask_spread,
     filter_normalized_direction,
@@ -441,15 +441,17 @@ def _summarise(params: dict, res: dict) -> dict:
     return m
 
 
-def run(params: dict, *, cache_dir=paths.SWEEP_CACHE, n_jobs: int | None = None) -> Result:
+def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Result:
     """Run the chapter's experiment (see the module docstring).
 
     Parameters
     ----------
     params : dict
         The chapter's parameters (missing ones take :data:`DEFAULTS`); checked first.
-    cache_dir : path or None
-        Where :func:`dropout_study.sweep.run_sweep` keeps finished cells; ``None`` keeps none.
+    cache_dir : path, None or "default"
+        Where :func:`dropout_study.sweep.run_sweep` keeps finished cells; ``None`` keeps none;
+        ``"default"`` is ``DROPOUT_STUDY_SWEEP_CACHE`` if set (a path, or ``off``), else
+        ``.cache/sweeps``.
     n_jobs : int, optional
         Worker processes (default: ``DROPOUT_STUDY_JOBS`` or the number of CPUs, but one for
         sweeps of at most ``_SERIAL_STEPS`` SGD steps in all, such as the smoke profile).
