@@ -425,6 +425,8 @@ X3 = np.ones((2, 3))
         (lambda: SIG.predict_proba(np.ones((2, 2))), ValueError, r"'X' parameter of MLP"),
         (lambda: SIG.set_params(np.ones(3)), ValueError, r"'theta' .* vector of shape \(21,\)"),
         (lambda: SIG.draw_masks(0, 0), ValueError, r"'n' parameter of MLP.draw_masks must be"),
+        (lambda: SIG.mask_shapes(0), ValueError, r"'n' parameter of MLP.mask_shapes must be an"),
+        (lambda: SIG.mask_shapes(2.0), TypeError, r"'n' parameter of MLP.mask_shapes"),
         (lambda: SIG.draw_masks(2, None), TypeError, r"'rng' parameter of MLP.draw_masks"),
         (lambda: SIG.hidden(X3, 1), ValueError, r"'layer' .* int in the range \[-1, 0\]; got 1"),
         (lambda: SIG.hidden(X3, 0.0), TypeError, r"'layer' parameter of MLP.hidden"),

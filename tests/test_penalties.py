@@ -112,6 +112,8 @@ def test_make_penalty_and_repr():
         (lambda: L1(0.1, "ista"), ValueError, r"'mode' .* one of 'proximal', 'subgradient'"),
         (lambda: soft_threshold(np.ones(2), -1), ValueError, r"'t' parameter of soft_threshold"),
         (lambda: soft_threshold(np.ones(2), "a"), TypeError, r"'t' parameter of soft_threshold"),
+        (lambda: L1(0.1).prox([np.ones(2)], 0.0), ValueError, r"'lr' parameter of L1.prox"),
+        (lambda: L1(0.1).prox([np.ones(2)], None), TypeError, r"'lr' parameter of L1.prox"),
         (lambda: make_penalty("l0", 0.1), ValueError, r"'kind' parameter of make_penalty must"),
         (lambda: make_penalty(None, 0.1), TypeError, r"'kind' parameter of make_penalty"),
         (lambda: make_penalty("l2", -2.0), ValueError, r"'lam' parameter of L2"),

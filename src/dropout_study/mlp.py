@@ -318,6 +318,7 @@ class MLP:
     # -----------------------------------------------------------------------------------------
     def mask_shapes(self, n: int) -> list[tuple[int, int]]:
         """Shapes of the keep masks for a batch of ``n`` samples, one per dropout layer."""
+        n = check_int(n, "n", "MLP.mask_shapes", low=1)
         shapes = []
         width = self.layer_sizes[0]
         for layer in self.layers:

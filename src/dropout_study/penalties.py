@@ -94,6 +94,7 @@ class L1:
 
     def prox(self, weights: Sequence[np.ndarray], lr: float) -> None:
         """Proximal step on the network's own weights, in place: ``w ← S_{lr·lam}(w)``."""
+        lr = check_float(lr, "lr", "L1.prox", low=0.0, low_open=True)
         if self.mode == "proximal" and self.lam:
             t = lr * self.lam
             for w in weights:
