@@ -188,3 +188,11 @@ def test_figures_have_labelled_axes(result):
         assert any(ax.get_xlabel() for ax in shown), name
         assert any(ax.get_ylabel() for ax in shown), name
         plt.close(fig)
+
+
+def test_default_cache_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DROPOUT_STUDY_SWEEP_CACHE", str(tmp_path))
+    small = {**SMALL, "dropout_rates": [0.0, 0.5], "contour_rate": 0.5}
+    first = exp.run(small, n_jobs=1)
+    assert any(tmp_path.rglob("*.pkl"))
+    assert exp.run(small, n_jobs=1).seconds["cells_cached"] == first.seconds["cells_computed"]
