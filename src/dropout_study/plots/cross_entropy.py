@@ -8,9 +8,11 @@ from matplotlib.colors import TwoSlopeNorm
 
 from dropout_study.figures import COLORS, subplots
 from dropout_study.losses import entropy
+from dropout_study.verdicts import CURVATURE_TOL
 
 __all__ = [
-    "entropy_and_likelihood",
+    "hampers",
+    "likelihood",
     "convexity",
     "hidden_segment",
     "digits_training",
@@ -20,12 +22,10 @@ __all__ = [
 _DOWN = COLORS[3]  # where a cost curves down (negative second difference)
 
 
-def entropy_and_likelihood(result):
-    """Left: entropy (bits) of a two-kind hamper against the share of the first kind, with
-    the tutorial's three hampers. Right: mean cross-entropy (nats) of a constant prediction
-    θ of the breast-cancer labels, minimised at their mean (the maximum-likelihood
-    estimate)."""
-    fig, (ax, bx) = subplots(1, 2, width=7.0, height=2.8)
+def hampers(result):
+    """Entropy (bits) of a hamper of two kinds of candy against the share of the first kind,
+    with the tutorial's three hampers marked."""
+    fig, ax = subplots(width=4.2, height=2.7)
     share = np.linspace(0.0, 1.0, 201)
     ax.plot(share, [entropy([s, 1 - s], base=2) for s in share], color=COLORS[0])
     offsets = {"3/7": (8, -14), "5/5": (0, 8), "10/0": (-8, 8)}
@@ -44,8 +44,14 @@ def entropy_and_likelihood(result):
     ax.set_xlabel("share of the first kind of candy")
     ax.set_ylabel("entropy (bits)")
     ax.set_ylim(-0.05, 1.15)
-    ax.set_title("entropy of a hamper")
+    return fig
 
+
+def likelihood(result):
+    """Mean cross-entropy (nats) of one constant prediction θ = P(benign) for every
+    breast-cancer training label, against θ; it is lowest at the mean label, the
+    maximum-likelihood estimate."""
+    fig, bx = subplots(width=4.2, height=2.7)
     b = result.mle["bernoulli"]
     bx.plot(b["thetas"], b["ce"], color=COLORS[0], label="mean CE of predicting θ")
     bx.axvline(b["mean_y"], color=COLORS[3], ls="--", lw=1.2, label=f"label mean {b['mean_y']:.3f}")
@@ -53,16 +59,15 @@ def entropy_and_likelihood(result):
     bx.set_xlabel("constant prediction θ = P(benign)")
     bx.set_ylabel("mean cross-entropy (nats)")
     bx.set_ylim(0.5, 2.0)
-    bx.set_title("minimum CE = maximum likelihood")
     bx.legend(loc="upper center", frameon=False, fontsize=8)
     return fig
 
 
-def _slice_panel(ax, axis, values, h, color, ylabel, title):
+def _slice_panel(ax, axis, values, h, color, ylabel, title, b):
     ax.plot(axis, values, color=color, lw=1.6)
     curv = (values[2:] - 2 * values[1:-1] + values[:-2]) / h**2
     scale = np.max(np.abs(curv))
-    down = np.r_[False, curv < -1e-6 * scale, False]
+    down = np.r_[False, curv < -CURVATURE_TOL * scale, False]
     ax.plot(
         np.where(down, axis, np.nan),
         np.where(down, values, np.nan),
@@ -71,7 +76,7 @@ def _slice_panel(ax, axis, values, h, color, ylabel, title):
         alpha=0.8,
         label="curves down",
     )
-    ax.set_xlabel("weight w (intercept b fixed)")
+    ax.set_xlabel(f"weight w (intercept b = {b:.2f})")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9.5)
 
@@ -85,7 +90,9 @@ def convexity(result):
     axis, h = lo["axis"], lo["h"]
     iw, ib = np.unravel_index(np.argmin(lo["ce"]), lo["ce"].shape)
     fig, axes = subplots(2, 2, width=7.0, height=5.6)
-    _slice_panel(axes[0, 0], axis, lo["ce"][:, ib], h, COLORS[0], "mean CE (nats)", "cross-entropy")
+    _slice_panel(
+        axes[0, 0], axis, lo["ce"][:, ib], h, COLORS[0], "mean CE (nats)", "cross-entropy", axis[ib]
+    )
     _slice_panel(
         axes[0, 1],
         axis,
@@ -94,6 +101,7 @@ def convexity(result):
         COLORS[0],
         "mean squared error",
         "squared error of σ(wx + b)",
+        axis[ib],
     )
     axes[0, 1].legend(loc="upper right", frameon=False, fontsize=8)
     inner = axis[1:-1]
@@ -104,8 +112,17 @@ def convexity(result):
         c = lo[f"{key}_curvature"]
         scale = np.max(np.abs(c))
         norm = TwoSlopeNorm(vcenter=0.0, vmin=min(-1e-3 * scale, c.min()), vmax=c.max())
-        mesh = ax.pcolormesh(inner, inner, c.T, cmap="RdBu", norm=norm, shading="nearest")
-        share = float(np.mean(c < -1e-6 * scale))
+        half = (inner[1] - inner[0]) / 2
+        mesh = ax.imshow(
+            c.T,
+            origin="lower",
+            extent=(inner[0] - half, inner[-1] + half, inner[0] - half, inner[-1] + half),
+            cmap="RdBu",
+            norm=norm,
+            interpolation="nearest",
+            aspect="auto",
+        )
+        share = float(np.mean(c < -CURVATURE_TOL * scale))
         ax.plot(axis[iw], axis[ib], "k+", ms=8)
         ax.set_xlabel("weight w")
         ax.set_ylabel("intercept b")
