@@ -214,4 +214,4 @@ def test_oracle_table_lists_every_oracle_fit(result):
         assert r["iterations"] == str(o["n_iter"])
     table = plots.oracle_table(result)
     assert table.count("<tr>") == 1 + 6
-    assert "max |Δ coef|" in table
+    assert "max |Δw|" in table

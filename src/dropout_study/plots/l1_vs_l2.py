@@ -55,8 +55,8 @@ def paths(result):
         _lam_axis(ax)
         ax.set_title(f"{_PEN[pen][0]} paths")
     axes[0].set_ylabel("coefficient (per standard deviation)")
-    axes[0].annotate("λ_max", (lmax, 0), xytext=(4, 18), textcoords="offset points", fontsize=8,
-                     color="0.3")  # fmt: skip
+    axes[0].annotate("λ_max", (lmax, 0.03), xycoords=("data", "axes fraction"), xytext=(4, 0),
+                     textcoords="offset points", fontsize=8, color="0.3")  # fmt: skip
     ax = axes[2]
     for pen in ("l1", "l2"):
         lg = result.logistic[pen]
@@ -225,9 +225,9 @@ def oracle_rows(result) -> list[dict]:
                     "solver": solver,
                     "iterations": str(r["n_iter"]),
                     "converged": "yes" if r["converged"] else "no",
-                    "max |Δ coef|": f"{r['max_abs_diff']:.1e}" if r["converged"] else "—",
-                    "zeros (ours / sklearn)": f"{r['n_zeros_ours']} / {r['n_zeros_theirs']}",
-                    "objective ours − sklearn (nats)": f"{r['objective_gap']:.1e}",
+                    "max |Δw|": f"{r['max_abs_diff']:.1e}" if r["converged"] else "—",
+                    "zeros ours / sklearn": f"{r['n_zeros_ours']} / {r['n_zeros_theirs']}",
+                    "J ours − J sklearn (nats)": f"{r['objective_gap']:.1e}",
                 }
             )
     return rows
@@ -238,8 +238,10 @@ def oracle_table(result) -> str:
     whether it converged, and how our solution compares (largest coefficient difference where
     it converged; the objective gap ours − theirs everywhere)."""
     rows = oracle_rows(result)
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0])
+    cell = '<{tag} style="white-space: nowrap; padding: 0 0.6em">{text}</{tag}>'
+    head = "".join(cell.format(tag="th", text=html.escape(k)) for k in rows[0])
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r.values()) + "</tr>" for r in rows
+        "<tr>" + "".join(cell.format(tag="td", text=html.escape(v)) for v in r.values()) + "</tr>"
+        for r in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
