@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from dropout_study import data, seeds
 from dropout_study.measures.linearity import (
@@ -225,7 +226,15 @@ def sweep_cell(cell: dict) -> dict:
     ``"l1"``), ``values`` (rates or λ), and the training/measure settings ``hidden_sizes``,
     ``n_steps``, ``batch_size``, ``learning_rate``, ``step``, ``robustness_steps``,
     ``n_directions``. Returns a dict of float lists, one entry per value.
+
+    BLAS runs single-threaded inside a cell: the matrices are small, cells run in parallel,
+    and multi-threaded BLAS on a busy 2-core machine was measured 50× slower on the probes.
     """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _sweep_cell(cell)
+
+
+def _sweep_cell(cell: dict) -> dict:
     ss = _replicate(cell)
     ds = data.load(cell["dataset"], rng=seeds.streams(ss).split)
     steps = [cell["step"], *cell["robustness_steps"]]
@@ -269,6 +278,11 @@ def sweep_cell(cell: dict) -> dict:
 
 def toy_cell(cell: dict) -> dict:
     """The 1-D toy for one replicate: curves on ``grid`` and Z for every rate of ``rates``."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _toy_cell(cell)
+
+
+def _toy_cell(cell: dict) -> dict:
     ss = _replicate(cell)
     ds = data.load("toy1d", rng=seeds.streams(ss).split)
     x_all = np.concatenate([ds.X_train, ds.X_val, ds.X_test])[:, 0]
