@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import joblib
-from tqdm.auto import tqdm
+from tqdm import tqdm  # not tqdm.auto: in a kernel without ipywidgets it warns on stderr
 
 from dropout_study import paths, provenance
 from dropout_study.validation import check_int, fail
