@@ -148,7 +148,7 @@ def hidden_segment(result):
     ax.set_ylabel("mean CE (nats)")
     ax.set_yscale("log")
     ax.set_title("cost along θ → swapped θ")
-    ax.legend(loc="upper center", frameon=False, fontsize=8)
+    ax.legend(loc="lower center", frameon=False, fontsize=8)
     a = h0["alphas"][1:-1]
     c = h0["curvature"]
     bx.plot(a, c, color=COLORS[0])
