@@ -98,6 +98,7 @@ class Dense:
         return [self.dW, self.db]
 
     def forward(self, X: np.ndarray) -> np.ndarray:
+        """``(n, n_in)`` → ``Y = X W + b`` of shape ``(n, n_out)``; keeps a reference to ``X``."""
         self._X = X
         out = self._buf.get("out", (X.shape[0], self.W.shape[1]), self.W.dtype)
         np.matmul(X, self.W, out=out)
@@ -105,6 +106,8 @@ class Dense:
         return out
 
     def backward(self, dY: np.ndarray, *, need_dX: bool = True) -> np.ndarray | None:
+        """``dY`` ``(n, n_out)`` → ``dW = Xᵀ dY``, ``db = Σ_rows dY`` (stored) and ``dX = dY Wᵀ``
+        ``(n, n_in)``, returned unless ``need_dX`` is False (the first layer skips it)."""
         np.matmul(self._X.T, dY, out=self.dW)
         np.sum(dY, axis=0, out=self.db)
         if not need_dX:
