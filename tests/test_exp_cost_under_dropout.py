@@ -248,3 +248,26 @@ def test_runs_differing_only_in_p_share_initial_weights(small_result):
 def test_a_diverging_pitfall_step_names_the_parameter():
     with pytest.raises(ValueError, match=r"'pitfall_lr' parameter of cost-under-dropout"):
         exp.run({**SMALL, "pitfall_lr": 1e12}, cache_dir=None, n_jobs=1)
+
+
+def test_mask_and_gap_sample_counts_are_validated():
+    model, X, y = _tiny(0.5)
+    with pytest.raises(ValueError, match=r"'n_masks' parameter of mask_losses"):
+        exp.mask_losses(model, X, y, 0, 0)
+    with pytest.raises(ValueError, match=r"'n_masks' parameter of gap_samples"):
+        exp.gap_samples(model, X, y, [0.5], 0, 0)
+
+
+@pytest.mark.parametrize("name", ["loss_curves", "mask_histograms", "gap_curve", "up_fractions"])
+def test_figures_have_labelled_axes(small_result, name):
+    import matplotlib.pyplot as plt
+
+    from dropout_study.plots import cost_under_dropout as plots
+
+    fig = getattr(plots, name)(small_result)
+    try:
+        for ax in fig.axes:
+            assert ax.get_xlabel(), (name, ax.get_title())
+        assert any(ax.get_ylabel() for ax in fig.axes)
+    finally:
+        plt.close(fig)

@@ -295,3 +295,28 @@ def test_run_is_deterministic_and_cached(small_result, tmp_path):
         assert r.metrics == small_result.metrics
         np.testing.assert_array_equal(r.hidden[1]["cost"], small_result.hidden[1]["cost"])
         np.testing.assert_array_equal(r.digits[1]["val_loss"], small_result.digits[1]["val_loss"])
+
+
+def test_remaining_validation_branches():
+    with pytest.raises(ValueError, match=r"'n_bins' parameter of reliability"):
+        exp.reliability(np.full((2, 2), 0.5), [0, 1], n_bins=0)
+    with pytest.raises(ValueError, match=r"'i' parameter of swap_hidden_units"):
+        exp.swap_hidden_units(MLP([2, 3, 1], rng=0), -1, 1)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["hampers", "likelihood", "convexity", "hidden_segment", "digits_training", "reliability"],
+)
+def test_figures_have_labelled_axes(small_result, name):
+    import matplotlib.pyplot as plt
+
+    from dropout_study.plots import cross_entropy as plots
+
+    fig = getattr(plots, name)(small_result)
+    try:
+        main = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+        for ax in main:
+            assert ax.get_xlabel() and ax.get_ylabel(), (name, ax.get_title())
+    finally:
+        plt.close(fig)

@@ -52,6 +52,7 @@ def loss_curves(result, replicate: int = 0):
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
         )
         bx.plot(t_eval[tail], eval_curve[i][tail], color=COLORS[0], lw=1.2)
+        ax.set_xlabel("step t")
         bx.set_xlabel("step t")
     axes[0, 0].set_ylabel("cost (nats)")
     axes[1, 0].set_ylabel("$J(\\theta_t)$ (nats)")

@@ -237,7 +237,7 @@ def reliability(result, replicate: int = 0):
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.05)
         ax.set_xlabel("confidence (largest predicted probability)")
+        ax.set_ylabel("accuracy in bin")
         ax.set_title(f"{title}\nECE = {rel['ece']:.3f}", fontsize=9)
-    axes[0].set_ylabel("accuracy")
     axes[0].legend(loc="upper left", frameon=False, fontsize=7.5)
     return fig
