@@ -271,3 +271,17 @@ def test_figures_have_labelled_axes(small_result, name):
         assert any(ax.get_ylabel() for ax in fig.axes)
     finally:
         plt.close(fig)
+
+
+def test_chapter_source_defaults_and_profiles_are_valid():
+    from dropout_study import chapters
+
+    spec = chapters.load("cost-under-dropout")
+    assert spec.experiment == "dropout_study.experiments.cost_under_dropout"
+    assert spec.defaults() == exp.DEFAULTS  # the parameters cell is the book profile
+    for name in ("smoke", "full"):
+        assert set(exp.check_params(spec.defaults() | spec.profiles[name])) == set(exp.DEFAULTS)
+    assert spec.profiles["smoke"]["n_seeds"] == 2
+    assert exp.DEFAULTS["n_seeds"] >= 8 and exp.DEFAULTS["n_masks"] >= 1000
+    assert spec.profiles["full"]["n_seeds"] > exp.DEFAULTS["n_seeds"]
+    assert exp.DEFAULTS["dropout_rates"] == [0.0, 0.2, 0.5]

@@ -320,3 +320,15 @@ def test_figures_have_labelled_axes(small_result, name):
             assert ax.get_xlabel() and ax.get_ylabel(), (name, ax.get_title())
     finally:
         plt.close(fig)
+
+
+def test_chapter_source_defaults_and_profiles_are_valid():
+    from dropout_study import chapters
+
+    spec = chapters.load("cross-entropy")
+    assert spec.experiment == "dropout_study.experiments.cross_entropy"
+    assert spec.defaults() == exp.DEFAULTS  # the parameters cell is the book profile
+    for name in ("smoke", "full"):
+        assert set(exp.check_params(spec.defaults() | spec.profiles[name])) == set(exp.DEFAULTS)
+    assert spec.profiles["smoke"]["n_seeds"] == 2
+    assert spec.profiles["full"]["n_seeds"] > exp.DEFAULTS["n_seeds"] >= 8

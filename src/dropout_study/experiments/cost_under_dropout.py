@@ -98,9 +98,9 @@ DEFAULTS: dict = {
     "dropout_rates": [0.0, 0.2, 0.5],
     "lr": 0.1,
     "n_steps": 300,
-    "n_masks": 2000,
+    "n_masks": 1000,
     "gap_rates": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],
-    "n_gap_masks": 300,
+    "n_gap_masks": 150,
     "pitfall_lr": 1.0,
     "pitfall_adam_lr": 0.05,
 }
