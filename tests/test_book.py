@@ -43,6 +43,7 @@ def test_config_renders_executed_copies_and_excludes_the_rest():
 def test_toc_starts_with_the_intro_ends_with_reproduce_and_lists_chapters_in_order():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     assert toc["format"] == "jb-book" and toc["root"] == "book/intro"
+    assert toc["defaults"]["numbered"] == 1  # figures numbered per chapter
     files = [c["file"] for c in toc["chapters"]]
     assert files[-1] == "book/reproduce"
     ids = [f.split("/")[-1] for f in files[:-1]]
