@@ -97,6 +97,18 @@ def test_fixture_book_builds_with_warnings_as_errors(tmp_path, monkeypatch):
     root = tmp_path / "book-root"
     use_fixtures(monkeypatch, root)
     project = make_project(root, ("tiny", "tiny-two"))
+    # stray documents that a checkout has and the book must ignore (-W fails otherwise)
+    for stray in (
+        ".pytest_cache/README.md",
+        ".venv/lib/x.md",
+        "results/tiny/x.ipynb",
+        "README.md",
+        "HACKING.md",
+        "tests/x.md",
+        "book/chapters/other.md",
+    ):
+        (root / stray).parent.mkdir(parents=True, exist_ok=True)
+        (root / stray).write_text("# stray\n" if stray.endswith(".md") else "{}")
     lines = []
     build(project, profile="smoke", log=lines.append)
     html = root / "_build" / "html"
