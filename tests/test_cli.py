@@ -211,3 +211,26 @@ def test_real_chapters_reject_invalid_input_before_running(
     assert message.format(id=chapter_id) in proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert snapshot(out) == {"keep.txt": b"earlier results\n"}
+
+
+def test_a_dropout_rate_of_one_and_a_half_is_rejected_by_name(tmp_path):
+    """The brief's own example: p = 1.5 for the cost-under-dropout chapter."""
+    proc = subprocess.run(
+        [
+            str(EXE),
+            "run",
+            "cost-under-dropout",
+            "-p",
+            "dropout_rates=[0,1.5]",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(
+        "dropout-study: error: The 'dropout_rates' parameter of cost-under-dropout must be"
+    )
+    assert "; got [0.0, 1.5]." in proc.stderr
+    assert not (tmp_path / "out").exists()
