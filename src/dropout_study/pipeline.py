@@ -11,8 +11,9 @@ are tagged ``remove-cell`` and a small table of the parameters used follows them
 :func:`build` executes the chapters listed in ``_toc.yml`` that changed — the cache key is the
 SHA-256 of the chapter source, the resolved parameters, the profile, the package's source
 files and the dependency versions, stored in ``run.json`` beside the executed chapter — writes
-the generated tables (:mod:`dropout_study.tables`-like helpers below) and runs
-``jupyter-book build . -W -n --keep-going``.
+the generated tables (``book/generated/verdicts.md`` for the intro, ``parameters.md`` for the
+reproduce page; :func:`write_generated`) and runs ``jupyter-book build . -W -n --keep-going``.
+:func:`update_readme` writes the README's verdict block from the same results.
 """
 
 from __future__ import annotations
@@ -431,7 +432,7 @@ def jupyter_book_build(project: Project, *, log: Callable[[str], None] = print) 
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=project.root)
     dt = time.perf_counter() - t0
     if proc.returncode != 0:
-        lines = (proc.stdout + proc.stderr).splitlines()
+        lines = _ANSI.sub("", proc.stdout + proc.stderr).splitlines()
         problems = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln] or lines[-30:]
         raise BuildFailed("jupyter-book build failed:\n" + "\n".join(problems))
     index = Path(project.root).resolve() / "_build" / "html" / "index.html"
