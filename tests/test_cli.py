@@ -234,3 +234,11 @@ def test_a_dropout_rate_of_one_and_a_half_is_rejected_by_name(tmp_path):
     )
     assert "; got [0.0, 1.5]." in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_list_into_a_closed_pipe_exits_quietly():
+    proc = subprocess.run(
+        f"'{EXE}' list | head -n 1", shell=True, capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.count("\n") == 1
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr

@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None, project: Project | None = None) -> int:
     except (ChapterFailed, BuildFailed) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0
 
 
