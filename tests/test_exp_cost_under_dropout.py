@@ -39,7 +39,7 @@ def test_defaults_pass_and_are_filled():
 @pytest.mark.parametrize(
     ("override", "exc", "match"),
     [
-        ({"nope": 1}, ValueError, r"The 'nope' parameter of cost-under-dropout must be one of"),
+        ({"nope": 1}, ValueError, r"'nope' parameter of cost-under-dropout must be a declared"),
         ({"seed": -1}, ValueError, r"'seed' parameter of cost-under-dropout .*got -1"),
         ({"seed": True}, TypeError, r"'seed' parameter"),
         ({"n_seeds": 1}, ValueError, r"'n_seeds' parameter .*got 1"),

@@ -168,7 +168,11 @@ BAD = [
     ({"pitfall_lambda": 0.05}, ValueError, r"'pitfall_lambda' .* one of the lambdas"),
     ({"pitfall_lambda": -1.0}, ValueError, r"'pitfall_lambda' parameter of l1-vs-l2"),
     ({"seed": -1}, ValueError, r"'seed' parameter of l1-vs-l2"),
-    ({"colour": 1}, ValueError, r"'colour' parameter of l1-vs-l2 must be one of seed"),
+    (
+        {"colour": 1},
+        ValueError,
+        r"'colour' parameter of l1-vs-l2 must be a declared parameter \(one of seed",
+    ),
 ]
 
 

@@ -121,7 +121,11 @@ def test_check_params_does_not_mutate():
         ({"n_directions": 0}, ValueError, r"'n_directions' parameter of linearity"),
         ({"toy_rates": [0.96]}, ValueError, r"'toy_rates' .* \[0, 0.95\]"),
         ({"toy_steps": 0}, ValueError, r"'toy_steps' parameter of linearity"),
-        ({"bogus": 1}, ValueError, r"'bogus' parameter of linearity must be one of seed,"),
+        (
+            {"bogus": 1},
+            ValueError,
+            r"'bogus' parameter of linearity must be a declared parameter \(one of seed,",
+        ),
     ],
 )
 def test_check_params_rejects(override, exc, match):

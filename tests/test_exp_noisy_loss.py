@@ -155,7 +155,11 @@ BAD = [
     ({"contour_rate": 0.0}, ValueError, "'contour_rate' parameter of noisy-loss"),
     ({"n_contour": 2}, ValueError, "'n_contour' parameter of noisy-loss"),
     ({"seed": -1}, ValueError, "'seed' parameter of noisy-loss"),
-    ({"colour": 1}, ValueError, "'colour' parameter of noisy-loss must be one of seed"),
+    (
+        {"colour": 1},
+        ValueError,
+        "'colour' parameter of noisy-loss must be a declared parameter \\(one of seed",
+    ),
 ]
 
 

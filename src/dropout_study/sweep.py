@@ -3,7 +3,8 @@
 A *cell* is a dict of JSON-able values (e.g. ``{"dataset": "moons", "p": 0.3, "replicate": 4,
 "seed": 0, ...}``) and ``fn(cell)`` computes its result (any picklable object). :func:`run_sweep`
 
-- evaluates the cells not already on disk with :class:`joblib.Parallel` (processes), showing a
+- evaluates the cells not already on disk with :class:`joblib.Parallel` (processes), each
+  cell with single-threaded BLAS, showing a
   ``tqdm`` progress bar when standard error is a terminal (never inside an executed notebook);
 - writes each finished cell at once, atomically, to
   ``<cache_dir>/<fn name>/<hash>.pkl`` where the hash covers ``key``, ``fn``'s qualified name,
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import joblib
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm  # not tqdm.auto: in a kernel without ipywidgets it warns on stderr
 
 from dropout_study import paths, provenance
@@ -67,7 +69,11 @@ def cell_path(fn: Callable, cell: dict, key: str, cache_dir: Path) -> Path:
 
 
 def _compute_and_store(fn: Callable, cell: dict, path: Path | None):
-    result = fn(cell)
+    # One BLAS thread per cell: the study's matrices are small, cells already run in
+    # parallel, and a second BLAS thread fighting for two shared cores was measured to make
+    # small matrix products 10-50x slower here.
+    with threadpool_limits(limits=1, user_api="blas"):
+        result = fn(cell)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")

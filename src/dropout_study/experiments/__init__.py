@@ -3,3 +3,22 @@
 The module of chapter ``some-id`` is ``dropout_study.experiments.some_id``
 (see :func:`dropout_study.chapters.experiment_module`).
 """
+
+from __future__ import annotations
+
+from dropout_study.validation import fail
+
+__all__ = ["with_defaults"]
+
+
+def with_defaults(chapter: str, params, defaults: dict) -> dict:
+    """``defaults`` updated with ``params`` (a new dict), after rejecting a non-dict and any
+    name that is not a parameter of ``chapter`` (the first unknown name, sorted, is named)."""
+    if not isinstance(params, dict):
+        fail("params", chapter, "a dict of parameters", type(params).__name__, TypeError)
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        name = unknown[0]
+        allowed = "a declared parameter (one of " + ", ".join(defaults) + ")"
+        fail(name, chapter, allowed, params[name])
+    return {**defaults, **params}

@@ -53,10 +53,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.stats import norm
-from threadpoolctl import threadpool_limits
 
 from dropout_study import data as datasets
 from dropout_study import seeds
+from dropout_study.experiments import with_defaults
 from dropout_study.mlp import MLP
 from dropout_study.optim import SGD, Adam
 from dropout_study.stats import bootstrap_ci, spearman_ci
@@ -114,12 +114,7 @@ def check_params(params: dict) -> dict:
     parameter of cost-under-dropout must be ...; got ...", naming the first offending one.
     """
     o = CHAPTER
-    if not isinstance(params, dict):
-        fail("params", o, "a dict of parameters", type(params).__name__, TypeError)
-    unknown = sorted(set(params) - set(DEFAULTS))
-    if unknown:
-        fail(unknown[0], o, "one of " + ", ".join(DEFAULTS), "an unknown parameter name")
-    p = {**DEFAULTS, **params}
+    p = with_defaults(o, params, DEFAULTS)
     out = {"seed": check_int(p["seed"], "seed", o, low=0)}
     out["n_seeds"] = check_int(p["n_seeds"], "n_seeds", o, low=2)
     out["dataset"] = check_choice(p["dataset"], "dataset", o, DATASETS)
@@ -297,17 +292,6 @@ def _model(cell: dict, ds, p, rng) -> MLP:
     return MLP([ds.n_features, *cell["hidden"], ds.n_outputs], head=ds.head, dropout=p, rng=rng)
 
 
-def run_cell(cell: dict) -> dict:
-    """Train and measure one replicate (see the module docstring); a dict of arrays.
-
-    ``cell`` holds the checked parameters (without ``n_seeds``) plus ``replicate`` (int).
-    Deterministic given the cell. BLAS runs single-threaded: the matrices are small and a
-    second BLAS thread competing for two cores only slows every step down.
-    """
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _run_cell(cell)
-
-
 def _train(cell, ds, p, optimizer, streams, what: str):
     model = _model(cell, ds, p, streams.init)
     try:
@@ -328,7 +312,13 @@ def _train(cell, ds, p, optimizer, streams, what: str):
     return model, hist
 
 
-def _run_cell(cell: dict) -> dict:
+def run_cell(cell: dict) -> dict:
+    """Train and measure one replicate (see the module docstring); a dict of arrays.
+
+    ``cell`` holds the checked parameters (without ``n_seeds``) plus ``replicate`` (int).
+    Deterministic given the cell (run by :func:`~dropout_study.sweep.run_sweep`, with
+    single-threaded BLAS).
+    """
     t0 = time.perf_counter()
     rep = cell["replicate"]
     ss = seeds.replicates(cell["seed"], rep + 1)[rep]

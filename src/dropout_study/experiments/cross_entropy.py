@@ -53,6 +53,7 @@ from threadpoolctl import threadpool_limits
 
 from dropout_study import data as datasets
 from dropout_study import seeds
+from dropout_study.experiments import with_defaults
 from dropout_study.losses import (
     binary_cross_entropy,
     categorical_cross_entropy,
@@ -130,12 +131,7 @@ def check_params(params: dict) -> dict:
     parameter of cross-entropy must be ...; got ...", naming the first offending parameter.
     """
     o = CHAPTER
-    if not isinstance(params, dict):
-        fail("params", o, "a dict of parameters", type(params).__name__, TypeError)
-    unknown = sorted(set(params) - set(DEFAULTS))
-    if unknown:
-        fail(unknown[0], o, "one of " + ", ".join(DEFAULTS), "an unknown parameter name")
-    p = {**DEFAULTS, **params}
+    p = with_defaults(o, params, DEFAULTS)
     out = {"seed": check_int(p["seed"], "seed", o, low=0)}
     out["n_seeds"] = check_int(p["n_seeds"], "n_seeds", o, low=2)
     q = check_float_list(p["ce_example"], "ce_example", o, low=0.0, high=1.0, min_len=2)
@@ -407,13 +403,13 @@ def run_cell(cell: dict) -> dict:
     """The replicate-dependent parts (5: network; 6: digits); a dict of arrays and floats.
 
     ``cell`` holds the checked parameters (without ``n_seeds``) plus ``replicate``.
-    Deterministic given the cell; BLAS single-threaded (small matrices, two cores shared).
+    Deterministic given the cell (run by :func:`~dropout_study.sweep.run_sweep`, with
+    single-threaded BLAS).
     """
-    with threadpool_limits(limits=1, user_api="blas"):
-        t0 = time.perf_counter()
-        out = {"hidden": _hidden_layer(cell), "digits": _digits(cell)}
-        out["seconds"] = time.perf_counter() - t0
-        return out
+    t0 = time.perf_counter()
+    out = {"hidden": _hidden_layer(cell), "digits": _digits(cell)}
+    out["seconds"] = time.perf_counter() - t0
+    return out
 
 
 def _hidden_layer(cell: dict) -> dict:

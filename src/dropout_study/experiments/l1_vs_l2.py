@@ -46,10 +46,10 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from dropout_study import data as datasets
 from dropout_study import linear, paths, seeds
+from dropout_study.experiments import with_defaults
 from dropout_study.measures.sparsity import exact_zero_fraction, near_zero_fraction, norm_ratio
 from dropout_study.mlp import MLP
 from dropout_study.optim import SGD
@@ -100,12 +100,7 @@ def check_params(params: dict) -> dict:
     parameter of l1-vs-l2 must be ...; got ...", naming the first offending parameter.
     """
     o = CHAPTER
-    if not isinstance(params, dict):
-        fail("params", o, "a dict of parameters", type(params).__name__, TypeError)
-    unknown = sorted(set(params) - set(DEFAULTS))
-    if unknown:
-        fail(unknown[0], o, "one of " + ", ".join(DEFAULTS), "an unknown parameter name")
-    p = {**DEFAULTS, **params}
+    p = with_defaults(o, params, DEFAULTS)
     out = {"seed": check_int(p["seed"], "seed", o, low=0)}
     out["n_lambdas"] = check_int(p["n_lambdas"], "n_lambdas", o, low=3)
     out["lambda_ratio"] = check_float(
@@ -241,17 +236,16 @@ def _mlp_cell(cell: dict) -> dict:
 def run_cell(cell: dict) -> dict:
     """One cell of the sweep: ``cell["kind"]`` is ``"logistic"`` (a whole path of one
     penalty), ``"oracle"`` (scikit-learn at one λ of that path) or ``"mlp"`` (one network,
-    one regulariser, one replicate). Deterministic given the cell; BLAS single-threaded (the
-    matrices are small and two worker processes share two cores)."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        kind = cell["kind"]
-        if kind == "logistic":
-            return _logistic_cell(cell)
-        if kind == "oracle":
-            return _oracle_cell(cell)
-        if kind == "mlp":
-            return _mlp_cell(cell)
-        fail("kind", "l1_vs_l2.run_cell", "one of 'logistic', 'oracle', 'mlp'", kind)
+    one regulariser, one replicate). Deterministic given the cell (run by
+    :func:`~dropout_study.sweep.run_sweep`, with single-threaded BLAS)."""
+    kind = cell["kind"]
+    if kind == "logistic":
+        return _logistic_cell(cell)
+    if kind == "oracle":
+        return _oracle_cell(cell)
+    if kind == "mlp":
+        return _mlp_cell(cell)
+    fail("kind", "l1_vs_l2.run_cell", "one of 'logistic', 'oracle', 'mlp'", kind)
 
 
 _LOGISTIC_KEYS = ("seed", "n_lambdas", "lambda_ratio")

@@ -35,9 +35,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from dropout_study import data, seeds
+from dropout_study.experiments import with_defaults
 from dropout_study.measures.linearity import (
     affine_misfit,
     hidden_function,
@@ -120,12 +120,7 @@ def check_params(params: dict) -> dict:
     ``The 'dropout_rates' parameter of linearity must be a list of at least 2 floats, each in
     [0, 1); got [1.5].``
     """
-    if not isinstance(params, dict):
-        fail("params", CHAPTER, "a dict", params, TypeError)
-    unknown = sorted(set(params) - set(DEFAULTS))
-    if unknown:
-        fail(unknown[0], CHAPTER, "one of " + ", ".join(DEFAULTS), unknown[0])
-    p = {**DEFAULTS, **params}
+    p = with_defaults(CHAPTER, params, DEFAULTS)
     out: dict = {}
     out["seed"] = check_int(p["seed"], "seed", CHAPTER, low=0)
     out["n_seeds"] = check_int(p["n_seeds"], "n_seeds", CHAPTER, low=2, high=200)
@@ -227,14 +222,8 @@ def sweep_cell(cell: dict) -> dict:
     ``n_steps``, ``batch_size``, ``learning_rate``, ``step``, ``robustness_steps``,
     ``n_directions``. Returns a dict of float lists, one entry per value.
 
-    BLAS runs single-threaded inside a cell: the matrices are small, cells run in parallel,
-    and multi-threaded BLAS on a busy 2-core machine was measured 50× slower on the probes.
+    Run by :func:`~dropout_study.sweep.run_sweep`, with single-threaded BLAS.
     """
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _sweep_cell(cell)
-
-
-def _sweep_cell(cell: dict) -> dict:
     ss = _replicate(cell)
     ds = data.load(cell["dataset"], rng=seeds.streams(ss).split)
     steps = [cell["step"], *cell["robustness_steps"]]
@@ -278,11 +267,6 @@ def _sweep_cell(cell: dict) -> dict:
 
 def toy_cell(cell: dict) -> dict:
     """The 1-D toy for one replicate: curves on ``grid`` and Z for every rate of ``rates``."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _toy_cell(cell)
-
-
-def _toy_cell(cell: dict) -> dict:
     ss = _replicate(cell)
     ds = data.load("toy1d", rng=seeds.streams(ss).split)
     x_all = np.concatenate([ds.X_train, ds.X_val, ds.X_test])[:, 0]

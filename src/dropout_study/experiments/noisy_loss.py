@@ -53,10 +53,10 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from dropout_study import data as datasets
 from dropout_study import seeds
+from dropout_study.experiments import with_defaults
 from dropout_study.measures.landscape import (
     across_mask_spread,
     filter_normalized_direction,
@@ -114,12 +114,7 @@ def check_params(params: dict) -> dict:
     parameter of noisy-loss must be ...; got ...", naming the first offending parameter.
     """
     o = CHAPTER
-    if not isinstance(params, dict):
-        fail("params", o, "a dict of parameters", type(params).__name__, TypeError)
-    unknown = sorted(set(params) - set(DEFAULTS))
-    if unknown:
-        fail(unknown[0], o, "one of " + ", ".join(DEFAULTS), "an unknown parameter name")
-    p = {**DEFAULTS, **params}
+    p = with_defaults(o, params, DEFAULTS)
     out = {"seed": check_int(p["seed"], "seed", o, low=0)}
     out["n_seeds"] = check_int(p["n_seeds"], "n_seeds", o, low=2)
     rates = check_float_list(
@@ -194,15 +189,9 @@ def run_cell(cell: dict) -> dict:
     """Train one network and measure it (see the module docstring); a dict of arrays.
 
     ``cell`` holds the checked parameters plus ``replicate`` (int), ``p`` (float) and
-    ``contour`` (bool). Deterministic given the cell. BLAS runs single-threaded: the
-    matrices are small, and a second BLAS thread competing with the other worker process
-    for two cores made each gradient ~10x slower in a measurement on this machine.
+    ``contour`` (bool). Deterministic given the cell (run by
+    :func:`~dropout_study.sweep.run_sweep`, with single-threaded BLAS).
     """
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _run_cell(cell)
-
-
-def _run_cell(cell: dict) -> dict:
     st, ds, model, dir_rng, slice_rng, grad_rng = _setup(cell)
     opt = SGD(cell["lr"], momentum=cell["momentum"])
     t0 = time.perf_counter()
