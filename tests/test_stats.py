@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from dropout_study.stats import bootstrap_ci, spearman_ci
+from dropout_study.stats import bootstrap_ci, mean_ci, mean_ci_columns, spearman_ci
 
 
 def test_bootstrap_mean_matches_normal_theory_for_large_sample():
@@ -122,3 +122,14 @@ def test_spearman_constant_y_without_groups_gives_nan():
 def test_spearman_validation(x, y, groups, match):
     with pytest.raises(ValueError, match=match):
         spearman_ci(x, y, groups=groups)
+
+
+def test_mean_ci_and_columns_are_the_bootstrap_in_json_form():
+    x = np.random.default_rng(5).normal(size=(9, 2))
+    iv = bootstrap_ci(x[:, 0])
+    assert mean_ci(x[:, 0]) == {"mean": iv.estimate, "low": iv.low, "high": iv.high}
+    cols = mean_ci_columns(x)
+    assert cols["mean"] == pytest.approx(x.mean(axis=0).tolist())
+    assert cols["low"][1] == bootstrap_ci(x[:, 1]).low
+    with pytest.raises(ValueError, match="'values' parameter of mean_ci_columns"):
+        mean_ci_columns(x[:, 0])

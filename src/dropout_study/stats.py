@@ -21,7 +21,14 @@ from scipy import stats as sps
 
 from dropout_study.validation import as_generator, check_float, check_int, fail
 
-__all__ = ["Interval", "SpearmanResult", "bootstrap_ci", "spearman_ci"]
+__all__ = [
+    "Interval",
+    "SpearmanResult",
+    "bootstrap_ci",
+    "mean_ci",
+    "mean_ci_columns",
+    "spearman_ci",
+]
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,25 @@ def bootstrap_ci(
     )
     ci = res.confidence_interval
     return Interval(est, float(ci.low), float(ci.high), level, int(arr.shape[0]))
+
+
+def mean_ci(values, **kwargs) -> dict:
+    """``{"mean", "low", "high"}`` of :func:`bootstrap_ci` over 1-D ``values`` (JSON-able)."""
+    iv = bootstrap_ci(np.asarray(values, dtype=float), **kwargs)
+    return {"mean": iv.estimate, "low": iv.low, "high": iv.high}
+
+
+def mean_ci_columns(values, **kwargs) -> dict:
+    """For ``values`` of shape ``(n_seeds, k)``: ``{"mean": [k], "low": [k], "high": [k]}``."""
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 2:
+        fail("values", "mean_ci_columns", "a 2-D array (seeds, columns)", f"shape {arr.shape}")
+    cis = [bootstrap_ci(arr[:, j], **kwargs) for j in range(arr.shape[1])]
+    return {
+        "mean": [c.estimate for c in cis],
+        "low": [c.low for c in cis],
+        "high": [c.high for c in cis],
+    }
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:

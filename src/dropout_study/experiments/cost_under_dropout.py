@@ -59,7 +59,7 @@ from dropout_study import seeds
 from dropout_study.experiments import with_defaults
 from dropout_study.mlp import MLP
 from dropout_study.optim import SGD, Adam
-from dropout_study.stats import bootstrap_ci, spearman_ci
+from dropout_study.stats import mean_ci, mean_ci_columns, spearman_ci
 from dropout_study.sweep import run_sweep
 from dropout_study.training import TrainingDiverged, train
 from dropout_study.validation import (
@@ -435,16 +435,6 @@ def _cells(params: dict) -> list[dict]:
     return [{**common, "replicate": r} for r in range(params["n_seeds"])]
 
 
-def _ci(values) -> dict:
-    iv = bootstrap_ci(np.asarray(values, dtype=float))
-    return {"mean": iv.estimate, "low": iv.low, "high": iv.high}
-
-
-def _columns(arr: np.ndarray) -> dict:
-    cols = [_ci(arr[:, j]) for j in range(arr.shape[1])]
-    return {k: [c[k] for c in cols] for k in ("mean", "low", "high")}
-
-
 def _summarise(params: dict, res: dict, outs: list[dict]) -> dict:
     rates = params["dropout_rates"]
     S, P = res["eval_up"].shape
@@ -456,11 +446,11 @@ def _summarise(params: dict, res: dict, outs: list[dict]) -> dict:
         "n_steps": params["n_steps"],
         "lr": params["lr"],
         "rates": rates,
-        "train_up": _columns(res["train_up"]),
-        "eval_up": _columns(res["eval_up"]),
-        "gap": _columns(res["gap"]),
+        "train_up": mean_ci_columns(res["train_up"]),
+        "eval_up": mean_ci_columns(res["eval_up"]),
+        "gap": mean_ci_columns(res["gap"]),
         "gap_rates": params["gap_rates"],
-        "gap_curve": _columns(res["gap_curve"]),
+        "gap_curve": mean_ci_columns(res["gap_curve"]),
         "p0_identical": all(o["p0_identical"] for o in outs),
         "p0_train_equals_eval": all(o["p0_train_equals_eval"] for o in outs),
         "p0_eval_up_steps": int(sum(o["p0_eval_up_steps"] for o in outs)),
@@ -469,8 +459,8 @@ def _summarise(params: dict, res: dict, outs: list[dict]) -> dict:
         "pitfall": {
             "lr": params["pitfall_lr"],
             "adam_lr": params["pitfall_adam_lr"],
-            "large_step_up": _ci([o["pitfall_up"]["large_step"] for o in outs]),
-            "adam_up": _ci([o["pitfall_up"]["adam"] for o in outs]),
+            "large_step_up": mean_ci([o["pitfall_up"]["large_step"] for o in outs]),
+            "adam_up": mean_ci([o["pitfall_up"]["adam"] for o in outs]),
         },
     }
     grid = np.repeat(np.asarray(rates)[None, :], S, axis=0).ravel()

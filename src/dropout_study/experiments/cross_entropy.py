@@ -64,7 +64,7 @@ from dropout_study.losses import (
 )
 from dropout_study.mlp import MLP
 from dropout_study.optim import SGD, Adam
-from dropout_study.stats import bootstrap_ci
+from dropout_study.stats import mean_ci
 from dropout_study.sweep import run_sweep
 from dropout_study.training import train
 from dropout_study.validation import (
@@ -538,11 +538,6 @@ def _cells(params: dict) -> list[dict]:
     return [{**common, "replicate": r} for r in range(params["n_seeds"])]
 
 
-def _ci(values) -> dict:
-    iv = bootstrap_ci(np.asarray(values, dtype=float))
-    return {"mean": iv.estimate, "low": iv.low, "high": iv.high}
-
-
 def _overconfidence(rel: dict) -> float:
     """Mean top-label confidence minus accuracy (> 0: over-confident)."""
     return rel["mean_confidence"] - rel["accuracy_overall"]
@@ -588,28 +583,30 @@ def _summarise(params, ent, three, mle, logi, hidden, digits) -> dict:
             "prior_entropy_val": digits[0]["prior_entropy_val"],
             "constant_predictor_ce": digits[0]["constant_predictor_ce"],
             "kl_val_train_prior": digits[0]["kl_val_train_prior"],
-            "best_step": _ci([d["best_step"] for d in digits]),
-            "val_ce_best": _ci(d_best),
-            "val_ce_end": _ci(d_end),
-            "val_ce_rise": _ci(np.subtract(d_end, d_best)),
-            "val_acc_best": _ci(a_best),
-            "val_acc_end": _ci(a_end),
-            "val_acc_change": _ci(np.subtract(a_end, a_best)),
+            "best_step": mean_ci([d["best_step"] for d in digits]),
+            "val_ce_best": mean_ci(d_best),
+            "val_ce_end": mean_ci(d_end),
+            "val_ce_rise": mean_ci(np.subtract(d_end, d_best)),
+            "val_acc_best": mean_ci(a_best),
+            "val_acc_end": mean_ci(a_end),
+            "val_acc_change": mean_ci(np.subtract(a_end, a_best)),
             "n_acc_not_lower": int(np.sum(np.asarray(a_end) >= np.asarray(a_best))),
-            "train_ce_end": _ci([d["train_loss"][-1] for d in digits]),
-            "overconfidence_best": _ci([_overconfidence(d["reliability_best"]) for d in digits]),
-            "overconfidence_end": _ci([_overconfidence(d["reliability_end"]) for d in digits]),
-            "overconfidence_change": _ci(
+            "train_ce_end": mean_ci([d["train_loss"][-1] for d in digits]),
+            "overconfidence_best": mean_ci(
+                [_overconfidence(d["reliability_best"]) for d in digits]
+            ),
+            "overconfidence_end": mean_ci([_overconfidence(d["reliability_end"]) for d in digits]),
+            "overconfidence_change": mean_ci(
                 [
                     _overconfidence(d["reliability_end"]) - _overconfidence(d["reliability_best"])
                     for d in digits
                 ]
             ),
-            "ece_best": _ci([d["reliability_best"]["ece"] for d in digits]),
-            "ece_end": _ci([d["reliability_end"]["ece"] for d in digits]),
-            "confidence_end": _ci([d["reliability_end"]["mean_confidence"] for d in digits]),
-            "perplexity_end": _ci(np.exp(d_end)),
-            "bits_end": _ci(np.asarray(d_end) / math.log(2)),
+            "ece_best": mean_ci([d["reliability_best"]["ece"] for d in digits]),
+            "ece_end": mean_ci([d["reliability_end"]["ece"] for d in digits]),
+            "confidence_end": mean_ci([d["reliability_end"]["mean_confidence"] for d in digits]),
+            "perplexity_end": mean_ci(np.exp(d_end)),
+            "bits_end": mean_ci(np.asarray(d_end) / math.log(2)),
         },
         "n_seeds": params["n_seeds"],
     }

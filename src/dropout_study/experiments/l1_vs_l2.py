@@ -54,7 +54,7 @@ from dropout_study.measures.sparsity import exact_zero_fraction, near_zero_fract
 from dropout_study.mlp import MLP
 from dropout_study.optim import SGD
 from dropout_study.penalties import make_penalty
-from dropout_study.stats import bootstrap_ci
+from dropout_study.stats import mean_ci, mean_ci_columns
 from dropout_study.sweep import run_sweep
 from dropout_study.training import train
 from dropout_study.validation import (
@@ -315,20 +315,6 @@ class Result:
     seconds: dict = field(default_factory=dict)
 
 
-def _ci(values) -> dict:
-    c = bootstrap_ci(np.asarray(values, dtype=float))
-    return {"mean": c.estimate, "low": c.low, "high": c.high}
-
-
-def _ci_lists(a: np.ndarray) -> dict:
-    cis = [bootstrap_ci(a[:, j]) for j in range(a.shape[1])]
-    return {
-        "mean": [c.estimate for c in cis],
-        "low": [c.low for c in cis],
-        "high": [c.high for c in cis],
-    }
-
-
 def _compare_oracle(logistic: dict, oracle_outs: dict) -> dict:
     table = {}
     for pen, outs in oracle_outs.items():
@@ -406,27 +392,29 @@ def _summarise(params: dict, logistic: dict, oracle: dict, mlp: dict) -> dict:
     # ----- MLP
     acc_none = float(np.mean(mlp["none"]["val_acc"]))
     m["acc_none"] = acc_none
-    m["acc_none_ci"] = _ci(mlp["none"]["val_acc"][:, 0])
+    m["acc_none_ci"] = mean_ci(mlp["none"]["val_acc"][:, 0])
     for reg in ("l1", "l2"):
         for name in ("val_acc", "exact_zero", "near_zero", "norm_ratio", "train_loss"):
-            m[f"{reg}_{name}"] = _ci_lists(mlp[reg][name])
+            m[f"{reg}_{name}"] = mean_ci_columns(mlp[reg][name])
     for reg in ("none", "l1-sub", "dropout"):
         key = reg.replace("-", "_")
         m[key] = {
-            name: _ci(mlp[reg][name][:, 0])
+            name: mean_ci(mlp[reg][name][:, 0])
             for name in ("val_acc", "exact_zero", "near_zero", "norm_ratio", "train_loss")
         }
     j_pit = int(np.flatnonzero(lams == params["pitfall_lambda"])[0])
     m["pitfall_lambda"] = params["pitfall_lambda"]
-    m["pitfall_prox_exact_zero"] = _ci(mlp["l1"]["exact_zero"][:, j_pit])
-    m["pitfall_prox_near_zero"] = _ci(mlp["l1"]["near_zero"][:, j_pit])
+    m["pitfall_prox_exact_zero"] = mean_ci(mlp["l1"]["exact_zero"][:, j_pit])
+    m["pitfall_prox_near_zero"] = mean_ci(mlp["l1"]["near_zero"][:, j_pit])
     m["pitfall_sub_exact_zero"] = m["l1_sub"]["exact_zero"]
     m["pitfall_sub_near_zero"] = m["l1_sub"]["near_zero"]
     sub_w = np.abs(mlp["l1-sub"]["weights"][:, 0, :])
     prox_w = mlp["l1"]["weights"][:, j_pit, :]
     # where the proximal run has exact zeros, how large are the sub-gradient run's weights?
     hover = [np.median(sub_w[s][prox_w[s] == 0]) for s in range(sub_w.shape[0])]
-    m["pitfall_sub_median_abs_where_prox_zero"] = _ci(hover) if np.all(np.isfinite(hover)) else None
+    m["pitfall_sub_median_abs_where_prox_zero"] = (
+        mean_ci(hover) if np.all(np.isfinite(hover)) else None
+    )
     m["pitfall_threshold"] = params["lr"] * params["pitfall_lambda"]
 
     # ----- the verdict's selection rule
@@ -440,14 +428,14 @@ def _summarise(params: dict, logistic: dict, oracle: dict, mlp: dict) -> dict:
         m[f"near_zero_{reg}_star"] = float(np.mean(source["near_zero"]))
         m[f"exact_zero_{reg}_star"] = float(np.mean(source["exact_zero"]))
         ratio = np.ones(params["n_seeds"]) if j is None else source["norm_ratio"][:, 0]
-        c = _ci(ratio)
+        c = mean_ci(ratio)
         m[f"norm_ratio_{reg}_star"] = c["mean"]
         m[f"norm_ratio_{reg}_star_low"] = c["low"]
         m[f"norm_ratio_{reg}_star_high"] = c["high"]
         star[reg] = source
 
     diff = star["l1"]["near_zero"][:, 0] - star["l2"]["near_zero"][:, 0]
-    c = _ci(diff)
+    c = mean_ci(diff)
     m["near_zero_diff"], m["near_zero_diff_low"], m["near_zero_diff_high"] = (
         c["mean"],
         c["low"],

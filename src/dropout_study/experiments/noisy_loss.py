@@ -66,7 +66,7 @@ from dropout_study.measures.landscape import (
 from dropout_study.measures.noise import mask_gradient_noise
 from dropout_study.mlp import MLP
 from dropout_study.optim import SGD
-from dropout_study.stats import bootstrap_ci, spearman_ci
+from dropout_study.stats import mean_ci_columns, spearman_ci
 from dropout_study.sweep import run_sweep
 from dropout_study.training import train
 from dropout_study.validation import (
@@ -351,14 +351,6 @@ def _summarise(params: dict, res: dict) -> dict:
     groups = np.repeat(np.arange(S), P)
     cap = params["n_steps"] + params["eval_every"]
 
-    def ci_lists(a: np.ndarray) -> dict:
-        cis = bootstrap_ci(a)
-        return {
-            "mean": [c.estimate for c in cis],
-            "low": [c.low for c in cis],
-            "high": [c.high for c in cis],
-        }
-
     m: dict = {
         "dataset": "moons",
         "dropout_rates": rates.tolist(),
@@ -369,8 +361,8 @@ def _summarise(params: dict, res: dict) -> dict:
         "n_steps": params["n_steps"],
         "checkpoints": list(params["checkpoints"]),
     }
-    m["spread"] = ci_lists(res["spread"])
-    m["train_loss_star"] = ci_lists(res["train_loss_star"])
+    m["spread"] = mean_ci_columns(res["spread"])
+    m["train_loss_star"] = mean_ci_columns(res["train_loss_star"])
     # shape of the fixed-mask slices against the evaluation-mode slice, per rate:
     # the share of (seed, mask, alpha) points where the masked loss is higher, and how far the
     # curves rise from their value at alpha = 0 (the middle of the grid), masked / eval
@@ -400,8 +392,8 @@ def _summarise(params: dict, res: dict) -> dict:
         m["rho_steps_loss_low"],
         m["rho_steps_loss_high"],
     )
-    m["final_val_loss"] = ci_lists(res["final_val_loss"])
-    m["final_val_acc"] = ci_lists(res["final_val_acc"])
+    m["final_val_loss"] = mean_ci_columns(res["final_val_loss"])
+    m["final_val_acc"] = mean_ci_columns(res["final_val_acc"])
     r = _rho(x, res["final_val_loss"].ravel(), groups)
     m["rho_final_loss"], m["rho_final_loss_low"], m["rho_final_loss_high"] = (
         r["rho"],
