@@ -27,8 +27,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dropout_study.layers import Dense, Dropout, ReLU, Tanh
-from dropout_study.losses import log_sigmoid, log_softmax, sigmoid, softmax
+from dropout_study.layers import INITS, Dense, Dropout, ReLU, Tanh
+from dropout_study.losses import (
+    binary_cross_entropy_grad,
+    log_sigmoid,
+    log_softmax,
+    mean_squared_error_grad,
+    sigmoid,
+    softmax,
+    sparse_categorical_cross_entropy_grad,
+)
 from dropout_study.validation import (
     as_generator,
     check_choice,
@@ -86,7 +94,7 @@ class _SigmoidHead:
         return float(-np.mean(y * log_sigmoid(z) + (1.0 - y) * log_sigmoid(-z)))
 
     def grad(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return (sigmoid(z) - y) / z.shape[0]
+        return binary_cross_entropy_grad(y, z)
 
     def proba(self, z: np.ndarray) -> np.ndarray:
         return sigmoid(z[:, 0])
@@ -105,10 +113,7 @@ class _SoftmaxHead:
         return float(-np.mean(log_softmax(z)[np.arange(z.shape[0]), y]))
 
     def grad(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
-        g = softmax(z)
-        g[np.arange(z.shape[0]), y] -= 1.0
-        g /= z.shape[0]
-        return g
+        return sparse_categorical_cross_entropy_grad(y, z)
 
     def proba(self, z: np.ndarray) -> np.ndarray:
         return softmax(z)
@@ -144,7 +149,7 @@ class _IdentityHead:
         return float(np.mean((z - y) ** 2))
 
     def grad(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return 2.0 * (z - y) / z.size
+        return mean_squared_error_grad(y, z)
 
     def proba(self, z: np.ndarray) -> np.ndarray:
         return z.copy()
@@ -235,7 +240,7 @@ class MLP:
         )
         if init is None:
             init = "he" if activation == "relu" else "glorot"
-        self.init = check_choice(init, "init", owner, ("he", "glorot"))
+        self.init = check_choice(init, "init", owner, INITS)
         dtype = check_float_dtype(dtype, owner)
         self.dtype = dtype
         rng = as_generator(rng, "rng", owner)
@@ -262,7 +267,6 @@ class MLP:
                     d = Dropout(rates[i])
                     self.layers.append(d)
                     self.dropouts.append(d)
-        self._z: np.ndarray | None = None
 
     # -----------------------------------------------------------------------------------------
     # Parameters
@@ -336,7 +340,7 @@ class MLP:
         n = check_int(n, "n", "MLP.draw_masks", low=1)
         rng = as_generator(rng, "rng", "MLP.draw_masks")
         return [
-            None if d.p == 0 else d.draw_mask(shape, rng, self.dtype)
+            None if d.p == 0 else d.draw_mask(shape, rng)
             for d, shape in zip(self.dropouts, self.mask_shapes(n), strict=True)
         ]
 
@@ -412,7 +416,6 @@ class MLP:
                 k += 1
             else:
                 h = layer.forward(h)
-        self._z = h
         return h
 
     def _backward(self, dz: np.ndarray) -> None:
