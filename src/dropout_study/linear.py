@@ -39,8 +39,8 @@ import numpy as np
 
 from dropout_study.losses import binary_cross_entropy
 from dropout_study.mlp import MLP
-from dropout_study.penalties import L1, L2
-from dropout_study.validation import check_choice, check_float, check_int, fail
+from dropout_study.penalties import L1, L2, make_penalty
+from dropout_study.validation import check_choice, check_float, check_int, described, fail
 
 __all__ = [
     "PENALTIES",
@@ -66,22 +66,22 @@ def _check_Xy(X, y, owner: str) -> tuple[np.ndarray, np.ndarray]:
     """``X`` as a C-contiguous float64 ``(n, d)`` array, ``y`` as float64 ``(n,)`` in {0, 1}."""
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[0] < 2 or X.shape[1] < 1:
-        fail("X", owner, "a 2-D array of shape (n >= 2, d >= 1)", f"shape {X.shape}")
+        fail("X", owner, "a 2-D array of shape (n >= 2, d >= 1)", described(f"shape {X.shape}"))
     if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
-        fail("X", owner, "a real numeric array", f"dtype {X.dtype}", TypeError)
+        fail("X", owner, "a real numeric array", described(f"dtype {X.dtype}"), TypeError)
     X = np.ascontiguousarray(X, dtype=np.float64)
     if not np.all(np.isfinite(X)):
-        fail("X", owner, "finite", "an array with NaN or inf")
+        fail("X", owner, "finite", described("an array with NaN or inf"))
     y = np.asarray(y)
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        fail("y", owner, f"a 1-D array of {X.shape[0]} labels", f"shape {y.shape}")
+        fail("y", owner, f"a 1-D array of {X.shape[0]} labels", described(f"shape {y.shape}"))
     if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_):
-        fail("y", owner, "labels in {0, 1}", f"dtype {y.dtype}", TypeError)
+        fail("y", owner, "labels in {0, 1}", described(f"dtype {y.dtype}"), TypeError)
     y = y.astype(np.float64)
     if not np.all((y == 0) | (y == 1)):
-        fail("y", owner, "labels in {0, 1}", f"values {np.unique(y)[:5].tolist()}")
+        fail("y", owner, "labels in {0, 1}", described(f"values {np.unique(y)[:5].tolist()}"))
     if y.min() == y.max():
-        fail("y", owner, "labels of both classes", f"only class {int(y[0])}")
+        fail("y", owner, "labels of both classes", described(f"only class {int(y[0])}"))
     return X, y
 
 
@@ -146,14 +146,6 @@ def sklearn_logistic(
     return LogisticRegression(**kwargs)
 
 
-def _penalty(penalty: str, lam: float):
-    if penalty == "l1":
-        return L1(lam, "proximal")
-    if penalty == "l2":
-        return L2(lam)
-    return None
-
-
 def logistic_objective(X, y, coef, intercept, *, penalty: str, lam: float) -> float:
     """``J(w, b)`` of the module docstring (nats): mean log-loss plus the penalty on ``coef``.
 
@@ -167,10 +159,15 @@ def logistic_objective(X, y, coef, intercept, *, penalty: str, lam: float) -> fl
     lam = check_float(lam, "lam", owner, low=0.0)
     coef = np.asarray(coef, dtype=np.float64).ravel()
     if coef.shape != (X.shape[1],):
-        fail("coef", owner, f"a vector of {X.shape[1]} coefficients", f"shape {coef.shape}")
+        fail(
+            "coef",
+            owner,
+            f"a vector of {X.shape[1]} coefficients",
+            described(f"shape {coef.shape}"),
+        )
     intercept = check_float(float(np.asarray(intercept).ravel()[0]), "intercept", owner)
     value = binary_cross_entropy(y, X @ coef + intercept, from_logits=True)
-    pen = _penalty(penalty, lam)
+    pen = make_penalty(penalty, lam)
     return value + (pen.value([coef]) if pen is not None else 0.0)
 
 
@@ -242,8 +239,11 @@ class PenalisedLogistic:
         theta = np.zeros(d + 1)
         if coef_init is not None:
             c = np.asarray(coef_init, dtype=np.float64).ravel()
-            if c.shape != (d,) or not np.all(np.isfinite(c)):
-                fail("coef_init", owner, f"a finite vector of {d} coefficients", f"shape {c.shape}")
+            allowed = f"a finite vector of {d} coefficients"
+            if c.shape != (d,):
+                fail("coef_init", owner, allowed, described(f"shape {c.shape}"))
+            if not np.all(np.isfinite(c)):
+                fail("coef_init", owner, allowed, described("a vector with NaN or inf"))
             theta[:d] = c
         ybar = y.mean()
         b0 = math.log(ybar / (1.0 - ybar)) if intercept_init is None else intercept_init
@@ -256,14 +256,15 @@ class PenalisedLogistic:
         L = float(np.linalg.norm(X1, 2) ** 2 / (4.0 * n)) + l2_lam
         model = MLP([d, 1], head="sigmoid", dropout=None, rng=0)
         y2 = model._head.targets(y, n, 1, np.float64)
+        l2 = L2(l2_lam) if l2_lam else None
 
         def grad(theta_v: np.ndarray) -> np.ndarray:
             model.set_params(theta_v)
             z = model._forward(X, False, None, None)
             model._backward(model._head.grad(z, y2))  # the sigmoid head: (σ(z) − y) / n
             g = model.get_grads()
-            if l2_lam:
-                g[:d] += L2(l2_lam).grad([theta_v[:d]])[0]
+            if l2 is not None:
+                g[:d] += l2.grad([theta_v[:d]])[0]
             return g
 
         if l1 and self.l1_mode == "subgradient":
@@ -317,14 +318,20 @@ class PenalisedLogistic:
     # -----------------------------------------------------------------------------------------
     def _fitted(self) -> None:
         if not hasattr(self, "coef_"):
-            fail("self", "PenalisedLogistic", "fitted (call fit first)", "an unfitted model")
+            fail(
+                "self",
+                "PenalisedLogistic",
+                "fitted (call fit first)",
+                described("an unfitted model"),
+            )
 
     def decision_function(self, X) -> np.ndarray:
         """Logits ``X w + b``, shape ``(n,)``."""
         self._fitted()
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.coef_.shape[0]:
-            fail("X", "PenalisedLogistic", f"an array of shape (n, {self.coef_.shape[0]})", X.shape)
+            allowed = f"an array of shape (n, {self.coef_.shape[0]})"
+            fail("X", "PenalisedLogistic", allowed, described(f"shape {X.shape}"))
         return X @ self.coef_ + self.intercept_
 
     def predict(self, X) -> np.ndarray:
