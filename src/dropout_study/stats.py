@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats as sps
 
-from dropout_study.validation import as_generator, check_float, check_int, fail
+from dropout_study.validation import as_generator, check_float, check_int, described, fail
 
 __all__ = [
     "Interval",
@@ -70,7 +70,7 @@ def _finite_1d(values, name: str, owner: str) -> np.ndarray:
             name,
             owner,
             "finite (censored values must be capped or counted by the caller)",
-            "an array with NaN or inf",
+            described("an array with NaN or inf"),
         )
     return arr
 
@@ -113,7 +113,7 @@ def bootstrap_ci(
             for j in range(arr.shape[1])
         ]
     if arr.ndim != 1:
-        fail("values", owner, "a 1-D or 2-D array", f"shape {arr.shape}")
+        fail("values", owner, "a 1-D or 2-D array", described(f"shape {arr.shape}"))
     est = float(statistic(arr, axis=-1))
     if arr.shape[0] == 1 or np.all(arr == arr[0]):
         return Interval(est, est, est, level, int(arr.shape[0]))
@@ -140,7 +140,8 @@ def mean_ci_columns(values, **kwargs) -> dict:
     """For ``values`` of shape ``(n_seeds, k)``: ``{"mean": [k], "low": [k], "high": [k]}``."""
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 2:
-        fail("values", "mean_ci_columns", "a 2-D array (seeds, columns)", f"shape {arr.shape}")
+        allowed = "a 2-D array (seeds, columns)"
+        fail("values", "mean_ci_columns", allowed, described(f"shape {arr.shape}"))
     cis = [bootstrap_ci(arr[:, j], **kwargs) for j in range(arr.shape[1])]
     return {
         "mean": [c.estimate for c in cis],
@@ -187,7 +188,8 @@ def spearman_ci(
     xa = _finite_1d(x, "x", owner)
     ya = _finite_1d(y, "y", owner)
     if xa.ndim != 1 or ya.shape != xa.shape:
-        fail("y", owner, f"a 1-D array of the same shape as x {xa.shape}", f"shape {ya.shape}")
+        allowed = f"a 1-D array of the same shape as x {xa.shape}"
+        fail("y", owner, allowed, described(f"shape {ya.shape}"))
     level = check_float(level, "level", owner, low=0.0, high=1.0, low_open=True, high_open=True)
     n_resamples = check_int(n_resamples, "n_resamples", owner, low=100)
     rng = as_generator(rng, "rng", owner)
@@ -201,7 +203,7 @@ def spearman_ci(
         return SpearmanResult(rho, low, high, level, int(xa.shape[0]), int(xa.shape[0]), 0)
     g = np.asarray(groups)
     if g.shape != xa.shape:
-        fail("groups", owner, f"an array of shape {xa.shape}", f"shape {g.shape}")
+        fail("groups", owner, f"an array of shape {xa.shape}", described(f"shape {g.shape}"))
     labels, inverse = np.unique(g, return_inverse=True)
     per_group = np.array(
         [_spearman(xa[inverse == k], ya[inverse == k]) for k in range(labels.shape[0])]

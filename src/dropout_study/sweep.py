@@ -89,9 +89,13 @@ def _compute_and_store(fn: Callable, cell: dict, path: Path | None):
 
 def _default_jobs() -> int:
     env = os.environ.get("DROPOUT_STUDY_JOBS")
-    if env:
-        return check_int(int(env), "DROPOUT_STUDY_JOBS", "run_sweep", low=1)
-    return os.cpu_count() or 1
+    if not env:
+        return os.cpu_count() or 1
+    try:
+        jobs = int(env)
+    except ValueError:
+        fail("DROPOUT_STUDY_JOBS", "run_sweep", "an int in the range [1, inf)", env)
+    return check_int(jobs, "DROPOUT_STUDY_JOBS", "run_sweep", low=1)
 
 
 def run_sweep(
