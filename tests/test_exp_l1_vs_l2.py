@@ -144,6 +144,14 @@ def test_adding_a_seed_reuses_cached_cells(tmp_path):
     assert more.seconds["cells_cached"] == first.seconds["cells_computed"]
 
 
+def test_default_cache_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DROPOUT_STUDY_SWEEP_CACHE", str(tmp_path))
+    small = {**SMALL, "lambdas": [0.01, 0.1], "n_steps": 20}
+    first = exp.run(small, n_jobs=1)
+    assert any(tmp_path.rglob("*.pkl"))
+    assert exp.run(small, n_jobs=1).seconds["cells_cached"] == first.seconds["cells_computed"]
+
+
 BAD = [
     ({"n_seeds": 1}, ValueError, r"'n_seeds' parameter of l1-vs-l2"),
     ({"n_seeds": 2.0}, TypeError, r"'n_seeds' parameter of l1-vs-l2"),

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dropout_study import data as datasets
-from dropout_study import linear, paths, seeds
+from dropout_study import linear, seeds
 from dropout_study.experiments import with_defaults
 from dropout_study.measures.sparsity import exact_zero_fraction, near_zero_fraction, norm_ratio
 from dropout_study.mlp import MLP
@@ -444,15 +444,16 @@ def _summarise(params: dict, logistic: dict, oracle: dict, mlp: dict) -> dict:
     return m
 
 
-def run(params: dict, *, cache_dir=paths.SWEEP_CACHE, n_jobs: int | None = None) -> Result:
+def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Result:
     """Run the chapter's experiment (see the module docstring).
 
     Parameters
     ----------
     params : dict
         The chapter's parameters (missing ones take :data:`DEFAULTS`); checked first.
-    cache_dir : path or None
-        Where :func:`dropout_study.sweep.run_sweep` keeps finished cells; ``None`` keeps none.
+    cache_dir : path, None or "default"
+        Where :func:`dropout_study.sweep.run_sweep` keeps finished cells (``"default"``:
+        ``DROPOUT_STUDY_SWEEP_CACHE`` or ``.cache/sweeps``); ``None`` keeps none.
     n_jobs : int, optional
         Worker processes (default: ``DROPOUT_STUDY_JOBS`` or the number of CPUs; one, in
         this process, when the networks take fewer than 20 000 training steps in all).
