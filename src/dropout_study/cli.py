@@ -120,11 +120,6 @@ def _run(args, project: Project) -> None:
     print(f"verdict: {record['verdict']['word']} — {record['verdict']['sentence']}")
 
 
-def _build(args, project: Project) -> None:
-    profile = params.check_profile(args.profile, f"{PROG} build")
-    build(project, profile=profile, force=args.force)
-
-
 def main(argv: list[str] | None = None, project: Project | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 a chapter or the book failed, 2 invalid
     input). ``project`` defaults to this checkout (tests pass another)."""
@@ -136,7 +131,7 @@ def main(argv: list[str] | None = None, project: Project | None = None) -> int:
         elif args.command == "run":
             _run(args, project)
         elif args.command == "build":
-            _build(args, project)
+            build(project, profile=args.profile, force=args.force)  # checks the profile
         elif args.command == "readme":
             print(f"updated {update_readme(project)}")
     except _UsageError as exc:

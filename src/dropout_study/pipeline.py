@@ -38,7 +38,6 @@ from dropout_study.params import check_profile, resolve
 from dropout_study.provenance import (
     canonical_json,
     dependency_versions,
-    git_commit,
     package_hash,
     sha256_bytes,
 )
@@ -416,7 +415,7 @@ def build(
         results.append(RunResult(spec.id, dest, not fresh, dt, record))
     if failures:
         raise BuildFailed("\n".join(failures))
-    write_generated(project, ids, profile=profile)
+    write_generated(project, ids)
     if html:
         jupyter_book_build(project, log=log)
     return results
@@ -578,7 +577,7 @@ def _write_if_changed(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def write_generated(project: Project, ids: list[str] | None = None, *, profile: str = "book"):
+def write_generated(project: Project, ids: list[str] | None = None) -> None:
     """Write ``book/generated/verdicts.md`` and ``book/generated/parameters.md``."""
     ids = toc_chapters(project) if ids is None else ids
     _write_if_changed(
@@ -631,11 +630,3 @@ def update_readme(project: Project | None = None) -> Path:
     new = f"{head}{README_START}\n{readme_block(project)}\n{README_END}{tail}"
     _write_if_changed(readme, new)
     return readme
-
-
-def current_commit() -> str:
-    """Short description of the package's commit, for messages."""
-    g = git_commit()
-    if not g["commit"]:
-        return "unknown commit"
-    return g["commit"][:10] + (" (dirty)" if g["dirty"] else "")
