@@ -486,16 +486,13 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
 
     runs = _mlp_runs(params)
     S = params["n_seeds"]
-    by_reg: dict = {}
-    for reg in REGULARISERS:
-        idx = [k for k, (r, _) in enumerate(runs) if r == reg]
-        by_reg[reg] = idx
+    by_reg = {reg: [k for k, (r, _) in enumerate(runs) if r == reg] for reg in REGULARISERS}
     outs_arr = [[o for (c, o) in mlp_outs if c["replicate"] == r] for r in range(S)]
+    ref = np.stack([outs_arr[s][by_reg["none"][0]]["weights"] for s in range(S)])
+    rel = params["near_zero_rel"]
     mlp: dict = {}
     for reg, idx in by_reg.items():
         weights = np.stack([[outs_arr[s][k]["weights"] for k in idx] for s in range(S)])
-        ref = np.stack([outs_arr[s][by_reg["none"][0]]["weights"] for s in range(S)])
-        rel = params["near_zero_rel"]
         mlp[reg] = {
             "weights": weights,
             "val_acc": np.array([[outs_arr[s][k]["val_acc"] for k in idx] for s in range(S)]),
