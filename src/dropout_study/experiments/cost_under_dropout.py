@@ -328,7 +328,6 @@ def run_cell(cell: dict) -> dict:
     rates = cell["dropout_rates"]
     gap_rng, curve_rng, hist_rng, check_rng = st.measure.spawn(4)
     out: dict = {"n_train": int(X.shape[0]), "eval_curve": [], "train_curve": [], "gap": []}
-    out["gap_se"] = []
     models = {}
     for p in rates:
         model, hist = _train(cell, ds, p, SGD(cell["lr"]), seeds.streams(ss), "lr")
@@ -338,16 +337,11 @@ def run_cell(cell: dict) -> dict:
         if p > 0:
             g = mask_losses(model, X, y, cell["n_gap_masks"], gap_rng) - model.loss(X, y)
             out["gap"].append(float(g.mean()))
-            out["gap_se"].append(float(g.std(ddof=1) / np.sqrt(g.size)))
         else:
             out["gap"].append(0.0)
-            out["gap_se"].append(0.0)
-        if p == 0:
             ref_hist = hist
-    for key in ("eval_curve", "train_curve"):
+    for key in ("eval_curve", "train_curve", "gap"):
         out[key] = np.asarray(out[key])
-    out["gap"] = np.asarray(out["gap"])
-    out["gap_se"] = np.asarray(out["gap_se"])
     out["eval_up"] = np.array([up_fraction(c) for c in out["eval_curve"]])
     out["train_up"] = np.array([up_fraction(c) for c in out["train_curve"]])
     out["p0_eval_up_steps"] = int(np.sum(np.diff(out["eval_curve"][0]) > 0))
