@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from dropout_study.validation import check_choice, fail
+from dropout_study.validation import check_choice, fail, fail_undeclared
 
 __all__ = [
     "PROFILES",
@@ -112,12 +112,7 @@ def resolve(spec, profile: str = "book", overrides: Mapping | None = None, *, ch
     for values in layers:
         for name, value in values.items():
             if name not in declared:
-                fail(
-                    str(name),
-                    owner,
-                    "a declared parameter (one of " + ", ".join(declared) + ")",
-                    value,
-                )
+                fail_undeclared(name, owner, declared, value)
             out[name] = check_type(value, spec.param(name).type, name, owner)
     out = {name: out[name] for name in declared}
     if check:

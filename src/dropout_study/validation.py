@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "fail",
+    "fail_undeclared",
     "described",
     "check_int",
     "check_float",
@@ -55,16 +56,27 @@ def fail(name: str, owner: str, allowed: str, value, exc: type[Exception] = Valu
     raise exc(f"The '{name}' parameter of {owner} must be {allowed}; got {value!r}.")
 
 
+def fail_undeclared(name, owner: str, declared: Iterable[str], value):
+    """Raise ``ValueError`` for ``name``, which is not one of the ``declared`` parameter names
+    of ``owner`` (a chapter): the one wording of the pipeline and the experiments."""
+    allowed = "a declared parameter (one of " + ", ".join(declared) + ")"
+    fail(str(name), owner, allowed, value)
+
+
 def _interval(low, high, low_open, high_open) -> str:
-    lo = "(" if low_open else "["
-    hi = ")" if high_open else "]"
+    """The interval as text, e.g. ``[0, 1)``; a ``None`` bound is an open infinite end."""
+    lo = "(" if low is None or low_open else "["
+    hi = ")" if high is None or high_open else "]"
     low_s = "-inf" if low is None else f"{low:g}"
     high_s = "inf" if high is None else f"{high:g}"
-    if high is None:
-        hi = ")"
-    if low is None:
-        lo = "("
     return f"{lo}{low_s}, {high_s}{hi}"
+
+
+def _outside(v, low, high, low_open: bool = False, high_open: bool = False) -> bool:
+    """True if ``v`` is not in the interval (``None`` bounds are infinite)."""
+    below = low is not None and (v < low or (low_open and v == low))
+    above = high is not None and (v > high or (high_open and v == high))
+    return below or above
 
 
 def check_float(
@@ -84,9 +96,7 @@ def check_float(
     v = float(value)
     if not np.isfinite(v):
         fail(name, owner, f"a finite float in the range {interval}", value)
-    if low is not None and (v < low or (low_open and v == low)):
-        fail(name, owner, f"in {interval}", value)
-    if high is not None and (v > high or (high_open and v == high)):
+    if _outside(v, low, high, low_open, high_open):
         fail(name, owner, f"in {interval}", value)
     return v
 
@@ -99,7 +109,7 @@ def check_int(
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         fail(name, owner, f"an int in the range {interval}", value, TypeError)
     v = int(value)
-    if (low is not None and v < low) or (high is not None and v > high):
+    if _outside(v, low, high):
         fail(name, owner, f"an int in the range {interval}", value)
     return v
 
@@ -142,11 +152,7 @@ def check_float_list(
         if isinstance(v, bool) or not isinstance(v, numbers.Real):
             fail(name, owner, allowed, value, TypeError)
         fv = float(v)
-        if not np.isfinite(fv):
-            fail(name, owner, allowed, value)
-        if low is not None and (fv < low or (low_open and fv == low)):
-            fail(name, owner, allowed, value)
-        if high is not None and (fv > high or (high_open and fv == high)):
+        if not np.isfinite(fv) or _outside(fv, low, high, low_open, high_open):
             fail(name, owner, allowed, value)
         out.append(fv)
     return out
@@ -194,9 +200,10 @@ def check_probabilities(
             described(f"values in [{p.min():g}, {p.max():g}]"),
         )
     if rows_sum_to_one:
-        s = p.sum(axis=-1)
-        if np.any(np.abs(s - 1.0) > atol):
-            bad = float(np.atleast_1d(s)[np.argmax(np.abs(np.atleast_1d(s) - 1.0))])
+        sums = np.atleast_1d(p.sum(axis=-1))
+        off = np.abs(sums - 1.0)
+        if np.any(off > atol):
+            bad = float(sums[np.argmax(off)])
             fail(name, owner, "rows that sum to 1", described(f"a row summing to {bad:g}"))
 
 

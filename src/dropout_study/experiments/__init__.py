@@ -6,7 +6,7 @@ The module of chapter ``some-id`` is ``dropout_study.experiments.some_id``
 
 from __future__ import annotations
 
-from dropout_study.validation import fail
+from dropout_study.validation import fail, fail_undeclared
 
 __all__ = ["with_defaults"]
 
@@ -18,7 +18,5 @@ def with_defaults(chapter: str, params, defaults: dict) -> dict:
         fail("params", chapter, "a dict of parameters", type(params).__name__, TypeError)
     unknown = sorted(set(params) - set(defaults))
     if unknown:
-        name = unknown[0]
-        allowed = "a declared parameter (one of " + ", ".join(defaults) + ")"
-        fail(name, chapter, allowed, params[name])
+        fail_undeclared(unknown[0], chapter, defaults, params[unknown[0]])
     return {**defaults, **params}
