@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
+from dropout_study.experiments.cost_under_dropout import up_fraction
 from dropout_study.figures import COLORS, subplots
 
 __all__ = ["loss_curves", "mask_histograms", "gap_curve", "up_fractions"]
@@ -38,8 +39,7 @@ def loss_curves(result, replicate: int = 0):
         ax, bx = axes[0, i], axes[1, i]
         ax.plot(t_train, train_curve[i], color=COLORS[1], lw=0.8, alpha=0.9, label=_TRAIN)
         ax.plot(t_eval, eval_curve[i], color=COLORS[0], lw=1.8, label=_EVAL)
-        up_t = float(np.mean(np.diff(train_curve[i]) > 0))
-        up_e = float(np.mean(np.diff(eval_curve[i]) > 0))
+        up_t, up_e = result.train_up[replicate, i], result.eval_up[replicate, i]
         ax.set_title(f"p = {p:g}" + (" (the two curves coincide)" if p == 0 else ""), fontsize=9)
         ax.text(
             0.97,
@@ -156,8 +156,8 @@ def up_fractions(result):
         (result.pitfall_curve["adam"][0], f"Adam, lr = {pit['adam_lr']:g}", colors[2]),
     )
     for c, label, color in curves:
-        up = float(np.mean(np.diff(c) > 0))
-        bx.plot(np.arange(c.size), c, color=color, lw=1.2, label=f"{label} (up {_pct(up)})")
+        up = _pct(up_fraction(c))
+        bx.plot(np.arange(c.size), c, color=color, lw=1.2, label=f"{label} (up {up})")
     bx.set_yscale("log")
     bx.yaxis.set_major_formatter(ScalarFormatter())
     bx.yaxis.set_minor_formatter(NullFormatter())
