@@ -162,7 +162,8 @@ def parse(chapter_id: str, nb, source: Path) -> ChapterSpec:
             f"{source}: needs exactly one code cell tagged 'parameters'; found {len(cells)}."
         )
     params = _parse_parameters(cells[0].source, source)
-    if "seed" not in [p.name for p in params] or _find(params, "seed").type != "int":
+    types = {p.name: p.type for p in params}
+    if types.get("seed") != "int":
         raise ChapterSourceError(f"{source}: the parameters cell must declare 'seed: int'.")
     _cross_check_papermill(cells[0], params, source)
     profiles = meta.get("profiles", {}) or {}
@@ -177,13 +178,13 @@ def parse(chapter_id: str, nb, source: Path) -> ChapterSpec:
         if not isinstance(values, dict):
             raise ChapterSourceError(f"{source}: profile {name!r} must map names to values.")
         for key, value in values.items():
-            if key not in [p.name for p in params]:
+            if key not in types:
                 raise ChapterSourceError(
                     f"{source}: profile {name!r} sets {key!r}, which the parameters cell does "
                     "not declare."
                 )
             try:
-                check_type(value, _find(params, key).type, key, f"profile {name!r} of {source}")
+                check_type(value, types[key], key, f"profile {name!r} of {source}")
             except (TypeError, ValueError) as exc:
                 raise ChapterSourceError(str(exc)) from exc
     return ChapterSpec(
@@ -194,10 +195,6 @@ def parse(chapter_id: str, nb, source: Path) -> ChapterSpec:
         params=tuple(params),
         profiles={k: dict(v) for k, v in profiles.items()},
     )
-
-
-def _find(params, name):
-    return next(p for p in params if p.name == name)
 
 
 def _comments(text: str) -> dict[int, str]:

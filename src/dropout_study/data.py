@@ -149,23 +149,17 @@ def load(
     def std(a):
         return (np.asarray(a, dtype=float) - mean) / scale
 
-    if task == "regression":
-        conv = np.asarray
-    else:
-
-        def conv(a):
-            return np.asarray(a, dtype=np.intp)
-
+    label_dtype = None if task == "regression" else np.intp  # targets as they are; labels intp
     return Dataset(
         name=name,
         task=task,
         n_classes=0 if task == "regression" else int(np.max(y) + 1),
         X_train=std(X_train),
-        y_train=conv(y_train),
+        y_train=np.asarray(y_train, dtype=label_dtype),
         X_val=std(X_val),
-        y_val=conv(y_val),
+        y_val=np.asarray(y_val, dtype=label_dtype),
         X_test=std(X_test),
-        y_test=conv(y_test),
+        y_test=np.asarray(y_test, dtype=label_dtype),
         mean_=mean.copy(),
         scale_=scale.copy(),
     )
