@@ -215,16 +215,14 @@ def run_cell(cell: dict) -> dict:
     n_ck = len(cell["checkpoints"])
     snr = np.empty(n_ck)
     variance = np.empty(n_ck)
-    signal = np.empty(n_ck)
     for i, (c, rng) in enumerate(zip(cell["checkpoints"], grad_rng.spawn(n_ck), strict=True)):
         gn = mask_gradient_noise(
             model, ds.X_train, ds.y_train, cell["n_grad_masks"], rng, theta=hist.checkpoints[c]
         )
-        snr[i], variance[i], signal[i] = gn.snr, gn.variance, gn.signal
+        snr[i], variance[i] = gn.snr, gn.variance
     t_noise = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    theta = model.get_params()
     d1 = filter_normalized_direction(model, dir_rng)
     d2 = filter_normalized_direction(model, dir_rng)
     alphas = np.linspace(-cell["alpha_max"], cell["alpha_max"], cell["n_alphas"])
@@ -247,7 +245,6 @@ def run_cell(cell: dict) -> dict:
         "train_loss_star": float(hist.train_loss[-1]),
         "snr": snr,
         "grad_variance": variance,
-        "grad_signal": signal,
         "alphas": alphas,
         "slice_eval": eval_curve,
         "slice_masks": mask_curves,
@@ -260,7 +257,6 @@ def run_cell(cell: dict) -> dict:
             "betas": grid,
             "eval": slice_2d(model, ds.X_train, ds.y_train, d1, d2, grid, grid),
             "masked": slice_2d(model, ds.X_train, ds.y_train, d1, d2, grid, grid, masks=masks[0]),
-            "theta": theta,
         }
     out["seconds"] = {
         "train": t_train,
@@ -473,9 +469,7 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
             "slice_masks",
         )
     }
-    contour_cell = next(o for o in outs if "contour" in o)
-    contour = {k: v for k, v in contour_cell["contour"].items() if k != "theta"}
-    contour["p"] = params["contour_rate"]
+    contour = {**next(o for o in outs if "contour" in o)["contour"], "p": params["contour_rate"]}
     metrics = _summarise(params, res)
     seconds = {
         part: float(sum(o["seconds"][part] for o in outs)) for part in ("train", "noise", "slices")
