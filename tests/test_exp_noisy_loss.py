@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from dropout_study import chapters  # noqa: E402
+from dropout_study import data as datasets  # noqa: E402
 from dropout_study.experiments import noisy_loss as exp  # noqa: E402
 from dropout_study.plots import noisy_loss as plots  # noqa: E402
 from dropout_study.verdicts import WORDS, noisy_loss  # noqa: E402
@@ -56,6 +57,11 @@ def test_shapes_and_metric_keys(result):
     assert len(m["snr_median"]) == 3 and len(m["snr_median"][0]) == P
     v = noisy_loss(m)
     assert v.word in WORDS
+
+
+def test_n_train_is_the_size_of_the_training_split(result):
+    ds = datasets.load("moons", n_samples=SMALL["n_samples"])
+    assert result.n_train == ds.X_train.shape[0]
 
 
 def test_p0_has_no_mask_noise_and_p_positive_has_some(result):

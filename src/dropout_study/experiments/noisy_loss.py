@@ -235,6 +235,7 @@ def run_cell(cell: dict) -> dict:
     out = {
         "replicate": cell["replicate"],
         "p": cell["p"],
+        "n_train": int(ds.X_train.shape[0]),
         "eval_step": hist.eval_step,
         "val_loss": hist.val_loss,
         "val_acc": hist.val_acc,
@@ -285,6 +286,7 @@ class Result:
     - ``alphas`` ``(A,)``; ``slice_eval`` ``(S, P, A)``; ``slice_masks`` ``(S, P, K, A)``;
     - ``contour``: ``{"p", "alphas", "betas", "eval", "masked"}`` (``(N, N)`` arrays indexed
       ``[alpha, beta]``), replicate 0 at ``contour_rate``;
+    - ``n_train``: training points of each replicate's split;
     - ``seconds``: wall-clock of the whole run and summed per-part times of the cells.
     """
 
@@ -306,6 +308,7 @@ class Result:
     slice_eval: np.ndarray
     slice_masks: np.ndarray
     contour: dict
+    n_train: int
     seconds: dict = field(default_factory=dict)
 
 
@@ -484,6 +487,7 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
         eval_step=np.asarray(outs[0]["eval_step"]),
         alphas=np.asarray(outs[0]["alphas"]),
         contour=contour,
+        n_train=outs[0]["n_train"],
         seconds=seconds,
         **res,
     )
