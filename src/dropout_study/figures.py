@@ -44,12 +44,18 @@ def apply_style() -> None:
 
 
 def subplots(
-    nrows: int = 1, ncols: int = 1, *, width: float = PAGE_WIDTH, aspect: float = 0.62, **kwargs
+    nrows: int = 1,
+    ncols: int = 1,
+    *,
+    width: float = PAGE_WIDTH,
+    aspect: float = 0.62,
+    height: float | None = None,
+    **kwargs,
 ):
-    """``plt.subplots`` in the study's style; the figure is ``width`` inches wide and
-    ``width * aspect * nrows / ncols`` (bounded to a sensible range) tall."""
+    """``plt.subplots`` in the study's style; the figure is ``width`` inches wide and ``height``
+    inches tall, by default ``width * aspect * nrows / ncols`` (times 1.35 with several columns)
+    clipped to [2.2, 9] inches."""
     apply_style()
-    height = kwargs.pop("height", None)
     if height is None:
         height = max(
             2.2, min(9.0, width * aspect * nrows / max(ncols, 1) * (1.0 if ncols == 1 else 1.35))
@@ -59,7 +65,8 @@ def subplots(
 
 
 def rate_colors(values) -> list:
-    """One colour per value of an ordered parameter (e.g. dropout rates), light to dark."""
+    """One colour per value of an ordered parameter (e.g. dropout rates), dark to light
+    (viridis from 0 to 0.9)."""
     cmap = mpl.colormaps["viridis"]
     values = list(values)
     n = max(len(values) - 1, 1)
