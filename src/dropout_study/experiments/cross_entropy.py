@@ -293,9 +293,9 @@ def reliability(proba, labels, n_bins: int = 10) -> dict:
 # ---------------------------------------------------------------------------------------------
 # Parts computed once (replicate 0's data split)
 # ---------------------------------------------------------------------------------------------
-def _streams(params: dict, replicate: int):
-    ss = seeds.replicates(params["seed"], replicate + 1)[replicate]
-    return ss, seeds.streams(ss)
+def _streams(params: dict, replicate: int) -> seeds.Streams:
+    """Fresh streams of ``replicate`` (generators in the same state on every call)."""
+    return seeds.streams(seeds.replicates(params["seed"], replicate + 1)[replicate])
 
 
 def _entropy_and_example(params: dict) -> dict:
@@ -413,7 +413,7 @@ def run_cell(cell: dict) -> dict:
 
 
 def _hidden_layer(cell: dict) -> dict:
-    _, st = _streams(cell, cell["replicate"])
+    st = _streams(cell, cell["replicate"])
     ds = datasets.load("breast_cancer", rng=st.split)
     X, y = ds.X_train, ds.y_train
     model = MLP([ds.n_features, cell["mlp_width"], 1], activation="tanh", dropout=None, rng=st.init)
@@ -449,7 +449,7 @@ def _hidden_layer(cell: dict) -> dict:
 
 
 def _digits(cell: dict) -> dict:
-    _, st = _streams(cell, cell["replicate"])
+    st = _streams(cell, cell["replicate"])
     ds = _load_digits(cell, st.split)
     sizes = [ds.n_features, *cell["digits_hidden"], ds.n_classes]
     model = MLP(sizes, head="softmax", dropout=None, rng=st.init)
@@ -638,10 +638,8 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
     hidden = [o["hidden"] for o in sweep.results]
     digits = [o["digits"] for o in sweep.results]
     with threadpool_limits(limits=1, user_api="blas"):
-        _, st = _streams(params, 0)
-        ds_bc = datasets.load("breast_cancer", rng=st.split)
-        _, st = _streams(params, 0)
-        ds_digits = _load_digits(params, st.split)
+        ds_bc = datasets.load("breast_cancer", rng=_streams(params, 0).split)
+        ds_digits = _load_digits(params, _streams(params, 0).split)
         ent = _entropy_and_example(params)
         three = _three_names(ds_bc)
         mle = _maximum_likelihood(ds_bc, ds_digits)
