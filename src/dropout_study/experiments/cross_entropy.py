@@ -261,7 +261,8 @@ def reliability(proba, labels, n_bins: int = 10) -> dict:
     right-closed like ``sklearn.calibration.calibration_curve``. Returns a dict of arrays:
     ``edges`` ``(n_bins + 1,)``; ``count``, ``confidence`` (mean confidence), ``accuracy``
     ``(n_bins,)`` (NaN for empty bins); and floats ``ece`` (expected calibration error,
-    ``Σ_b n_b / n · |accuracy_b − confidence_b|``), ``mean_confidence``, ``accuracy``.
+    ``Σ_b n_b / n · |accuracy_b − confidence_b|``), ``mean_confidence`` and
+    ``accuracy_overall`` (over all ``n`` predictions).
     """
     owner = "reliability"
     P = np.asarray(proba, dtype=float)
