@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-__all__ = ["Verdict", "WORDS", "SUPPORTED", "PARTLY", "NOT_SUPPORTED"]
+__all__ = ["Verdict", "WORDS", "SUPPORTED", "PARTLY", "NOT_SUPPORTED", "curves_down"]
 
 SUPPORTED = "supported"
 PARTLY = "partly supported"
@@ -47,8 +47,11 @@ CURVATURE_TOL = 1e-6
 largest absolute second difference of the same function (round-off is far smaller)."""
 
 
-def _curves_down(minimum: float, scale: float) -> bool:
-    return bool(float(minimum) < -CURVATURE_TOL * float(scale))
+def curves_down(second_difference, scale):
+    """Whether a second difference counts as negative curvature: below ``−CURVATURE_TOL``
+    times ``scale`` (the largest absolute second difference of the same function). Works
+    elementwise on a numpy array (a bool array) as on a float (a bool)."""
+    return second_difference < -CURVATURE_TOL * scale
 
 
 def cross_entropy(metrics) -> Verdict:
@@ -92,9 +95,9 @@ def cross_entropy(metrics) -> Verdict:
             f"mlp_scale and mlp_midpoint_excess per seed; got {len(mlp_min)}, "
             f"{len(mlp_scale)} and {len(excess)}."
         )
-    ce_convex = not _curves_down(ce_min, ce_scale)
-    mse_down = _curves_down(mse_min, mse_scale)
-    n_down = sum(_curves_down(m, s) for m, s in zip(mlp_min, mlp_scale, strict=True))
+    ce_convex = not curves_down(float(ce_min), float(ce_scale))
+    mse_down = curves_down(float(mse_min), float(mse_scale))
+    n_down = sum(curves_down(float(m), float(s)) for m, s in zip(mlp_min, mlp_scale, strict=True))
     n = len(mlp_min)
     if not ce_convex:
         word = NOT_SUPPORTED

@@ -75,6 +75,7 @@ from dropout_study.validation import (
     check_int_list,
     fail,
 )
+from dropout_study.verdicts import curves_down
 
 __all__ = [
     "CHAPTER",
@@ -394,6 +395,7 @@ def _logistic_convexity(params: dict, ds) -> dict:
         out[f"{name}_curvature"] = c
         out[f"{name}_min_curvature"] = float(c.min())
         out[f"{name}_scale"] = float(np.max(np.abs(c)))
+        out[f"{name}_down_share"] = float(np.mean(curves_down(c, out[f"{name}_scale"])))
     return out
 
 
@@ -515,7 +517,9 @@ class Result:
     - ``mle``: ``{"bernoulli": {"thetas", "ce", "theta_hat", "mean_y", ...},
       "categorical": {"freq", "q_hat", ...}}``;
     - ``logistic``: ``{"axis" (G,), "h", "ce", "mse" (G, G) indexed [w, b] (nats and squared
-      probability), "ce_curvature", "mse_curvature" (G−2, G−2)}``;
+      probability), "ce_curvature", "mse_curvature" (G−2, G−2), and per cost its smallest
+      value ("ce_min_curvature"), largest absolute value ("ce_scale") and the share of
+      interior grid points where it curves down ("ce_down_share"; likewise "mse_…")}``;
     - ``hidden``: per replicate, the segment between a network and its unit-swapped twin:
       ``alphas`` (A,), ``cost`` (A,) nats, ``curvature`` (A−2,) nats per unit α²;
     - ``digits``: per replicate, the training record (``eval_step``, ``train_loss``,

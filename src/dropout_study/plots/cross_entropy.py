@@ -8,7 +8,7 @@ from matplotlib.colors import TwoSlopeNorm
 
 from dropout_study.figures import COLORS, subplots
 from dropout_study.losses import entropy
-from dropout_study.verdicts import CURVATURE_TOL
+from dropout_study.verdicts import curves_down
 
 __all__ = [
     "hampers",
@@ -67,7 +67,7 @@ def _slice_panel(ax, axis, values, h, color, ylabel, title, b):
     ax.plot(axis, values, color=color, lw=1.6)
     curv = (values[2:] - 2 * values[1:-1] + values[:-2]) / h**2
     scale = np.max(np.abs(curv))
-    down = np.r_[False, curv < -CURVATURE_TOL * scale, False]
+    down = np.r_[False, curves_down(curv, scale), False]
     ax.plot(
         np.where(down, axis, np.nan),
         np.where(down, values, np.nan),
@@ -110,7 +110,7 @@ def convexity(result):
         (axes[1, 1], "mse", "squared error"),
     ):
         c = lo[f"{key}_curvature"]
-        scale = np.max(np.abs(c))
+        scale = lo[f"{key}_scale"]
         norm = TwoSlopeNorm(vcenter=0.0, vmin=min(-1e-3 * scale, c.min()), vmax=c.max())
         half = (inner[1] - inner[0]) / 2
         mesh = ax.imshow(
@@ -122,7 +122,7 @@ def convexity(result):
             interpolation="nearest",
             aspect="auto",
         )
-        share = float(np.mean(c < -CURVATURE_TOL * scale))
+        share = lo[f"{key}_down_share"]
         ax.plot(axis[iw], axis[ib], "k+", ms=8)
         ax.set_xlabel("weight w")
         ax.set_ylabel("intercept b")
