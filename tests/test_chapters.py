@@ -75,7 +75,7 @@ def test_papermill_help_notebook_describes_the_same_parameters(tmp_path):
         assert p.help in out
 
 
-def test_unregistered_id_is_rejected_before_reading_the_file(tmp_path):
+def test_unregistered_id_is_rejected_before_reading_the_file():
     with pytest.raises(ValueError, match=r"The 'chapter' parameter of dropout-study must be one"):
         load("tiny", TINY)  # not in the real registry
 
@@ -161,7 +161,7 @@ def test_sources_that_break_the_contract_are_rejected_with_the_file_named(
     assert "bad.md" in str(info.value)
 
 
-def test_a_hash_sign_inside_a_string_default_is_read_correctly_by_our_parser(tmp_path):
+def test_a_hash_sign_inside_a_string_default_is_read_correctly_by_our_parser():
     # our tokenizer gets it right; the papermill cross-check is what rejects it (above)
     from dropout_study.chapters import _parse_parameters
 

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixtures.tinybook import make_project, snapshot, use_fixtures
+from fixtures.tinybook import make_project, package_copy, snapshot, use_fixtures
 
-from dropout_study import cli, paths
+from dropout_study import cli
 from dropout_study.chapters import CHAPTERS
 
 EXE = Path(sys.executable).parent / "dropout-study"
@@ -136,13 +136,10 @@ def test_a_failing_chapter_exits_1_and_keeps_the_earlier_outputs(good_run, capsy
 
 
 def test_build_without_html_reports_each_chapter(project, capsys, monkeypatch, tmp_path):
-    import shutil
-
     from dropout_study import pipeline
 
     # key the cache on a copy of the package: others may edit the real one meanwhile
-    pkg = tmp_path / "pkg"
-    shutil.copytree(paths.PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    pkg = package_copy(tmp_path)
     project = pipeline.Project(root=project.root, chapters=project.chapters, package_dir=pkg)
     calls = []
     monkeypatch.setattr(pipeline, "jupyter_book_build", lambda p, log: calls.append(p))

@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import central_diff
 from scipy.stats import spearmanr
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.exceptions import ConvergenceWarning
@@ -120,19 +121,12 @@ def test_sklearn_C():
 # ---------------------------------------------------------------------------------------------
 # Optimality by central finite differences
 # ---------------------------------------------------------------------------------------------
-def _fd_grad(X, y, coef, intercept, h=1e-6):
+def _fd_grad(X, y, coef, intercept):
     """Central differences of the mean log-loss (no penalty) w.r.t. (coef, intercept)."""
-    theta = np.append(coef, intercept)
-    g = np.empty_like(theta)
-    for j in range(theta.size):
-        e = np.zeros_like(theta)
-        e[j] = h
-        up, down = theta + e, theta - e
-        g[j] = (
-            logistic_objective(X, y, up[:-1], up[-1], penalty="none", lam=0.0)
-            - logistic_objective(X, y, down[:-1], down[-1], penalty="none", lam=0.0)
-        ) / (2 * h)
-    return g
+    return central_diff(
+        lambda t: logistic_objective(X, y, t[:-1], t[-1], penalty="none", lam=0.0),
+        np.append(coef, intercept),
+    )
 
 
 def test_l1_solution_satisfies_kkt(small):

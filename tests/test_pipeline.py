@@ -8,12 +8,12 @@ last test runs the real chapters. Each executed notebook costs a kernel start (~
 from __future__ import annotations
 
 import json
-import shutil
 
 import nbformat
 import pytest
 from fixtures.tinybook import (
     make_project,
+    package_copy,
     smoke_book,
     smoke_chapter,
     snapshot,
@@ -127,16 +127,8 @@ def test_a_notebook_that_never_finishes_its_report_fails(project, tmp_path):
     assert not (tmp_path / "d").exists()
 
 
-def _package_copy(tmp_path):
-    """A copy of the package source: its hash keys the cache in these tests, so that edits
-    other engineers make to the real checkout meanwhile cannot change the keys."""
-    pkg = tmp_path / "pkg"
-    shutil.copytree(paths.PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    return pkg
-
-
 def test_cache_key_changes_with_what_the_chapter_depends_on(project, tmp_path):
-    pkg = _package_copy(tmp_path)
+    pkg = package_copy(tmp_path)
     spec = project.spec("tiny")
     p = resolve(spec, "smoke")
     k = cache_key(spec, p, "smoke", pkg)
@@ -153,7 +145,7 @@ def test_cache_key_changes_with_what_the_chapter_depends_on(project, tmp_path):
 
 def test_cache_executes_only_what_changed(project, tmp_path):
     lines = []
-    pkg = _package_copy(tmp_path)
+    pkg = package_copy(tmp_path)
     project = Project(root=project.root, chapters=project.chapters, package_dir=pkg)
 
     def executed(results):

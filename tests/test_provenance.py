@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from datetime import datetime
 from importlib.metadata import version
 
 import numpy as np
 import pytest
+from fixtures.tinybook import package_copy
 
 from dropout_study import paths, provenance
 
@@ -25,8 +25,7 @@ def _git(cwd, *args):
 
 
 def test_package_hash_follows_every_source_file(tmp_path):
-    pkg = tmp_path / "pkg"
-    shutil.copytree(paths.PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    pkg = package_copy(tmp_path)
     h0 = provenance.package_hash(pkg)
     assert provenance.package_hash(pkg) == h0  # stable
     assert h0 == provenance.package_hash(paths.PACKAGE)  # a faithful copy hashes the same

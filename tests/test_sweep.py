@@ -26,7 +26,7 @@ def _cells(n, **extra):
     return [{"x": i, "seed": 100 + i, **extra} for i in range(n)]
 
 
-def test_results_follow_cell_order_and_parallel_equals_serial(tmp_path):
+def test_results_follow_cell_order_and_parallel_equals_serial():
     cells = _cells(7)
     serial = sweep.run_sweep(square_cell, cells, n_jobs=1, cache_dir=None)
     parallel = sweep.run_sweep(square_cell, cells, n_jobs=2, cache_dir=None)
@@ -75,7 +75,7 @@ def test_truncated_cache_file_is_recomputed(tmp_path):
     assert res.n_computed == 1
 
 
-def test_env_var_turns_cache_off(tmp_path, monkeypatch):
+def test_env_var_turns_cache_off(monkeypatch):
     monkeypatch.setenv("DROPOUT_STUDY_SWEEP_CACHE", "off")
     res = sweep.run_sweep(square_cell, _cells(2), n_jobs=1)
     again = sweep.run_sweep(square_cell, _cells(2), n_jobs=1)
