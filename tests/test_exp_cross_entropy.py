@@ -283,6 +283,9 @@ def test_run_shapes(small_result):
     r = small_result
     assert r.logistic["ce"].shape == (21, 21)
     assert r.logistic["ce_curvature"].shape == (19, 19)
+    # the share of the grid that curves down: none for CE, some for MSE (as in the metrics)
+    assert r.logistic["ce_down_share"] == 0.0
+    assert 0.0 < r.logistic["mse_down_share"] < 1.0
     assert len(r.hidden) == len(r.digits) == 2
     assert r.hidden[0]["cost"].shape == (41,)
     d = r.digits[0]
