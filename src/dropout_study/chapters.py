@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 
 from dropout_study import paths
-from dropout_study.params import check_type
+from dropout_study.params import PARAM_TYPES, check_type
 from dropout_study.validation import fail
 
 __all__ = [
@@ -44,9 +44,6 @@ __all__ = [
 
 CHAPTERS = ("cross-entropy", "cost-under-dropout", "noisy-loss", "l1-vs-l2", "linearity")
 """Chapter ids in book order."""
-
-PARAM_TYPES = ("int", "float", "bool", "str", "list[int]", "list[float]", "list[str]")
-"""Annotations a parameter may carry."""
 
 PROFILE_NAMES = ("smoke", "full")
 """Profiles a chapter's front matter may define (``book`` is the cell's defaults)."""

@@ -24,6 +24,7 @@ import yaml
 from dropout_study.validation import check_choice, fail, fail_undeclared
 
 __all__ = [
+    "PARAM_TYPES",
     "PROFILES",
     "check_profile",
     "check_type",
@@ -45,6 +46,9 @@ _ALLOWED = {
     "list[float]": "a list of floats",
     "list[str]": "a list of strings",
 }
+
+PARAM_TYPES = tuple(_ALLOWED)
+"""Annotations a parameter may carry (what :func:`check_type` converts to)."""
 
 
 def check_profile(profile, owner: str = "dropout-study") -> str:
@@ -74,13 +78,13 @@ def _scalar(value, kind: str):
 
 
 def check_type(value, type_name: str, name: str, owner: str):
-    """Return ``value`` converted to ``type_name`` (one of ``chapters.PARAM_TYPES``).
+    """Return ``value`` converted to ``type_name`` (one of :data:`PARAM_TYPES`).
 
     Raises ``TypeError`` with the project's template if it has another type.
     """
     allowed = _ALLOWED.get(type_name)
     if allowed is None:
-        fail("type", owner, "one of " + ", ".join(_ALLOWED), type_name)
+        fail("type", owner, "one of " + ", ".join(PARAM_TYPES), type_name)
     try:
         if type_name.startswith("list["):
             if not isinstance(value, list | tuple):

@@ -19,6 +19,7 @@ myst-nb (without display) when running inside IPython; elsewhere they are only r
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import math
@@ -118,8 +119,6 @@ def start(chapter_id: str, namespace: Mapping) -> dict:
         if name not in namespace:
             fail(name, chapter_id, "defined by the parameters cell", "nothing")
         params[name] = check_type(namespace[name], type_name, name, chapter_id)
-    import importlib
-
     importlib.import_module(experiment).check_params(dict(params))
 
     from dropout_study.figures import apply_style
