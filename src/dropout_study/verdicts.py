@@ -3,12 +3,14 @@
 A verdict word is one of :data:`WORDS`; its sentence carries the numbers it was decided on, so
 a reader who reruns a chapter with other parameters reads a verdict that follows their data.
 Each function only reads the metrics dict it is given (no I/O, no randomness) and is tested
-branch by branch on synthetic metrics in ``tests/test_verdicts.py``.
+branch by branch on synthetic metrics in ``tests/test_verdicts_ch*.py``.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+
+from dropout_study.validation import fail
 
 __all__ = ["Verdict", "WORDS", "SUPPORTED", "PARTLY", "NOT_SUPPORTED", "curves_down"]
 
@@ -29,13 +31,21 @@ class Verdict:
 
     def __post_init__(self) -> None:
         if self.word not in WORDS:
-            raise ValueError(
-                f"The 'word' parameter of Verdict must be one of {', '.join(map(repr, WORDS))}; "
-                f"got {self.word!r}."
-            )
+            fail("word", "Verdict", "one of " + ", ".join(map(repr, WORDS)), self.word)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def _pick(metrics, need: tuple[str, ...], owner: str) -> dict:
+    """``{key: metrics[key]}`` for the keys in ``need``; names the first missing one."""
+    missing = [k for k in need if k not in metrics]
+    if missing:
+        raise ValueError(
+            f"The 'metrics' parameter of {owner} must hold {', '.join(need)}; "
+            f"got no {missing[0]!r}."
+        )
+    return {k: metrics[k] for k in need}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,13 +306,7 @@ def noisy_loss(metrics) -> Verdict:
         "steps_censored_total",
         "n_runs",
     )
-    missing = [k for k in need if k not in metrics]
-    if missing:
-        raise ValueError(
-            f"The 'metrics' parameter of noisy_loss must hold {', '.join(need)}; "
-            f"got no {missing[0]!r}."
-        )
-    m = {k: metrics[k] for k in need}
+    m = _pick(metrics, need, "noisy_loss")
     noisier = bool(m["rho_spread_low"] > 0)  # NaN compares False
     slower = bool(m["rho_steps_low"] > 0)
     word = SUPPORTED if noisier and slower else PARTLY if noisier or slower else NOT_SUPPORTED
@@ -370,13 +374,7 @@ def l1_vs_l2(metrics) -> Verdict:
         "near_zero_rel",
         "n_seeds",
     )
-    missing = [k for k in need if k not in metrics]
-    if missing:
-        raise ValueError(
-            f"The 'metrics' parameter of l1_vs_l2 must hold {', '.join(need)}; "
-            f"got no {missing[0]!r}."
-        )
-    m = {k: metrics[k] for k in need}
+    m = _pick(metrics, need, "l1_vs_l2")
     has_l1, has_l2 = m["lambda_star_l1"] > 0, m["lambda_star_l2"] > 0
     sparse = bool(has_l1 and m["near_zero_diff_low"] > 0)  # NaN compares False
     shrink = bool(has_l2 and m["norm_ratio_l2_star_high"] < 1)
