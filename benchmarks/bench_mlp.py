@@ -57,9 +57,13 @@ def data(sizes, batch, seed=0):
 # ---------------------------------------------------------------------------------------------
 # numpy
 # ---------------------------------------------------------------------------------------------
-def numpy_stepper(sizes, batch):
+def numpy_model(sizes):
     head = "sigmoid" if sizes[-1] == 1 else "softmax"
-    model = MLP(sizes, head=head, dropout=P, rng=0, dtype=np.float32)
+    return MLP(sizes, head=head, dropout=P, rng=0, dtype=np.float32)
+
+
+def numpy_stepper(sizes, batch):
+    model = numpy_model(sizes)
     X, y = data(sizes, batch)
     X = model._check_X(X)  # what train() does once, before its loop
     y = model._head.targets(y, batch, sizes[-1], model.dtype)
@@ -82,8 +86,7 @@ def check_numpy_step_is_train_step(sizes, batch, n=3):
     step, model = numpy_stepper(sizes, batch)
     for _ in range(n):
         step()
-    head = "sigmoid" if sizes[-1] == 1 else "softmax"
-    ref = MLP(sizes, head=head, dropout=P, rng=0, dtype=np.float32)
+    ref = numpy_model(sizes)
     X, y = data(sizes, batch)
     train(ref, X, y, optimizer=SGD(LR), n_steps=n, mask_rng=np.random.default_rng(1))
     if not np.array_equal(ref.get_params(), model.get_params()):
