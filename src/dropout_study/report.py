@@ -223,15 +223,15 @@ def finish(verdict, metrics: Mapping) -> None:
         "profile": st["profile"],
         "parameters": st["params"],
         "verdict": {"word": word, "sentence": sentence, "claim": claim},
-        "metrics": to_jsonable(metrics),
-        "glued": to_jsonable(st["glued"]),
+        "metrics": metrics,  # _dumps converts the whole record with to_jsonable
+        "glued": st["glued"],
         "figures": [f"fig-{st['chapter']}-{n}" for n in st["figures"]],
         "provenance": provenance(),
         "run": {"finished_at": timestamp()},
     }
+    content = _dumps(record)  # raises for values that are not JSON-able, before any I/O
     st["outdir"].mkdir(parents=True, exist_ok=True)
-    path = st["outdir"] / "metrics.json"
-    path.write_text(_dumps(record), encoding="utf-8")
+    (st["outdir"] / "metrics.json").write_text(content, encoding="utf-8")
 
 
 def _verdict_fields(verdict) -> tuple[str, str, str | None]:
