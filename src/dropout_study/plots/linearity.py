@@ -9,8 +9,10 @@ The logit is a log-odds, so mean|D2| and mean|D1| are in nats.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.lines import Line2D
 
 from dropout_study.data import toy_function
+from dropout_study.experiments.linearity import FAMILIES
 from dropout_study.figures import COLORS, PAGE_WIDTH, rate_colors, subplots
 
 __all__ = ["toy", "z_vs_rate", "terms", "fit", "regularisers", "matched", "robustness", "LABELS"]
@@ -22,7 +24,6 @@ LABELS = {
     "digits": "digits",
 }
 FAMILY_COLORS = {"dropout": COLORS[0], "l2": COLORS[1], "l1": COLORS[2]}
-FAMILIES = ("dropout", "l2", "l1")
 FAMILY_LABELS = {"dropout": "dropout (p)", "l2": "L2 (λ)", "l1": "L1 (λ)"}
 Z_LABEL = "Z = mean|D2| / mean|D1|"
 
@@ -127,8 +128,6 @@ def fit(result):
 def regularisers(result):
     """Z against validation loss along each family's grid (mean over replicates), with the
     target loss of dropout at ``match_rate`` and the matched points."""
-    from matplotlib.lines import Line2D
-
     names = _datasets(result)
     fig, axes = subplots(1, len(names), squeeze=False, aspect=0.8)
     p_star = result.metrics["match_rate"]
@@ -200,7 +199,7 @@ def matched(result):
             ys = np.array([c[s] for c in cols])
             ok = np.isfinite(ys)
             ax.plot(np.arange(3)[ok], ys[ok], color="0.6", linewidth=0.8, zorder=1)
-        for k, (fam, col) in enumerate(zip(("dropout", "l2", "l1"), cols, strict=True)):
+        for k, (fam, col) in enumerate(zip(FAMILIES, cols, strict=True)):
             ok = np.isfinite(col)
             ax.scatter(np.full(ok.sum(), k), col[ok], color=FAMILY_COLORS[fam], s=22, zorder=3)
         ticks = [f"dropout\np = {p_star:g}"]
