@@ -64,9 +64,10 @@ def paths(result):
         ax.plot(lg["lams"], np.sum(lg["coefs"] == 0, axis=1), color=color, marker=".", label=name)
     ax.axvline(lmax, color=_GREY, ls=":", lw=1.0)
     _lam_axis(ax)
+    n_features = result.logistic["l1"]["coefs"].shape[1]
     ax.set_ylabel("coefficients exactly 0")
-    ax.set_ylim(-1, result.logistic["l1"]["coefs"].shape[1] + 1)
-    ax.set_title("exact zeros (of 30)")
+    ax.set_ylim(-1, n_features + 1)
+    ax.set_title(f"exact zeros (of {n_features})")
     ax.legend(loc="center right", frameon=False)
     handles, labels = axes[0].get_legend_handles_labels()
     ours = Line2D([], [], color=cmap(0.5), lw=0.9, label="ours (one line per coefficient)")
