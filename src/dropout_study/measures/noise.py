@@ -38,8 +38,9 @@ class GradientNoise:
     """Estimates from ``n_masks`` gradients (see the module docstring for the formulas).
 
     ``mean_grad`` is ``ḡ`` (shape ``(n_params,)``); ``signal`` is ``S``; ``variance`` is ``V``
-    (total over parameters, squared nats per unit parameter); ``variance_per_param`` is
-    ``V / n_params``; ``snr`` is ``S / V`` (``inf`` if ``V = 0 < S``, NaN if both are 0).
+    (summed over parameters, in the gradient's units squared: (nats per unit parameter)²);
+    ``variance_per_param`` is ``V / n_params``; ``snr`` is ``S / V`` (``inf`` if ``V = 0 < S``,
+    NaN if both are 0).
     """
 
     mean_grad: np.ndarray
