@@ -245,6 +245,8 @@ def test_reliability_by_hand():
 def test_reliability_validates():
     with pytest.raises(ValueError, match=r"'labels' parameter of reliability"):
         exp.reliability(np.full((3, 2), 0.5), [0, 1])
+    with pytest.raises(ValueError, match=r"'proba' parameter of reliability .*\(n, k\)"):
+        exp.reliability(np.full(3, 0.5), [0, 1, 1])
 
 
 # ---------------------------------------------------------------------------------------------

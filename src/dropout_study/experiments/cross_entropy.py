@@ -268,7 +268,9 @@ def reliability(proba, labels, n_bins: int = 10) -> dict:
     owner = "reliability"
     P = np.asarray(proba, dtype=float)
     lab = np.asarray(labels)
-    if P.ndim != 2 or lab.shape != (P.shape[0],):
+    if P.ndim != 2:
+        fail("proba", owner, "a 2-D array of shape (n, k)", f"shape {P.shape}")
+    if lab.shape != (P.shape[0],):
         fail("labels", owner, f"an array of shape ({P.shape[0]},)", f"shape {lab.shape}")
     n_bins = check_int(n_bins, "n_bins", owner, low=1)
     conf = P.max(axis=1)
