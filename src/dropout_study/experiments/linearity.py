@@ -167,7 +167,12 @@ def check_params(params: dict) -> dict:
         "a list of steps in (0, 10]",
     )
     if out["step"] in out["robustness_steps"]:
-        fail("robustness_steps", CHAPTER, f"steps other than step={out['step']:g}", p["step"])
+        fail(
+            "robustness_steps",
+            CHAPTER,
+            f"steps other than step={out['step']:g}",
+            p["robustness_steps"],
+        )
     out["n_directions"] = check_int(p["n_directions"], "n_directions", CHAPTER, low=1, high=1000)
     out["toy_rates"] = _distinct_sorted(
         check_float_list(p["toy_rates"], "toy_rates", CHAPTER, low=0.0, high=0.95),
