@@ -93,3 +93,25 @@ def test_env_var_turns_cache_off(monkeypatch):
 def test_validation(fn, cells, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         sweep.run_sweep(fn, cells, cache_dir=None, **kwargs)
+
+
+def pid_cell(cell):
+    return os.getpid()
+
+
+def test_small_sweeps_run_in_process_unless_told_otherwise(monkeypatch):
+    monkeypatch.delenv("DROPOUT_STUDY_JOBS", raising=False)
+    cells = _cells(4)
+    small = sweep.run_sweep(pid_cell, cells, cache_dir=None, steps=sweep.IN_PROCESS_BELOW - 1)
+    assert set(small.results) == {os.getpid()}
+    if (os.cpu_count() or 1) > 1:
+        big = sweep.run_sweep(pid_cell, cells, cache_dir=None, steps=sweep.IN_PROCESS_BELOW)
+        assert os.getpid() not in set(big.results)
+        forced = sweep.run_sweep(pid_cell, cells, cache_dir=None, steps=1, n_jobs=2)
+        assert os.getpid() not in set(forced.results)
+    monkeypatch.setenv("DROPOUT_STUDY_JOBS", "1")
+    env = sweep.run_sweep(pid_cell, cells, cache_dir=None, steps=10**9)
+    assert set(env.results) == {os.getpid()}
+    monkeypatch.setenv("DROPOUT_STUDY_JOBS", "two")
+    with pytest.raises(ValueError, match="'DROPOUT_STUDY_JOBS' parameter of run_sweep"):
+        sweep.run_sweep(pid_cell, cells, cache_dir=None)

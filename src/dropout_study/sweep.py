@@ -87,9 +87,17 @@ def _compute_and_store(fn: Callable, cell: dict, path: Path | None):
     return result
 
 
-def _default_jobs() -> int:
+IN_PROCESS_BELOW = 20_000
+"""With no ``n_jobs`` and no ``DROPOUT_STUDY_JOBS``, a sweep whose cells take fewer training
+steps than this in all runs in this process: starting worker processes costs 1-7 s here,
+more than such a sweep (the smoke profiles) takes."""
+
+
+def _default_jobs(steps: int | None) -> int:
     env = os.environ.get("DROPOUT_STUDY_JOBS")
     if not env:
+        if steps is not None and steps < IN_PROCESS_BELOW:
+            return 1
         return os.cpu_count() or 1
     try:
         jobs = int(env)
@@ -107,6 +115,7 @@ def run_sweep(
     desc: str | None = None,
     cache_dir: str | os.PathLike | None = "default",
     progress: bool | None = None,
+    steps: int | None = None,
 ) -> SweepResult:
     """Evaluate ``fn`` on every cell, reusing finished cells from ``cache_dir``.
 
@@ -118,8 +127,9 @@ def run_sweep(
         Anything else the results depend on that is not in the cell (e.g. a chapter id and
         a version tag of the experiment).
     n_jobs : int >= 1, optional
-        Worker processes; default ``DROPOUT_STUDY_JOBS`` or the number of CPUs. With one job
-        (or one missing cell) the cells run in this process.
+        Worker processes; default ``DROPOUT_STUDY_JOBS`` or, for a sweep of fewer than
+        :data:`IN_PROCESS_BELOW` ``steps``, one; else the number of CPUs. With one job (or
+        one missing cell) the cells run in this process.
     desc : str, optional
         Label of the progress bar.
     cache_dir : path, None or "default"
@@ -128,6 +138,9 @@ def run_sweep(
         ``.cache/sweeps`` in the project.
     progress : bool, optional
         Show a progress bar; default: only when standard error is a terminal.
+    steps : int, optional
+        The training steps all cells take together (the sweep's size, for the default
+        ``n_jobs``).
     """
     owner = "run_sweep"
     if not callable(fn):
@@ -136,7 +149,7 @@ def run_sweep(
     for c in cells:
         if not isinstance(c, dict):
             fail("cells", owner, "a sequence of dicts", c, TypeError)
-    n_jobs = _default_jobs() if n_jobs is None else check_int(n_jobs, "n_jobs", owner, low=1)
+    n_jobs = _default_jobs(steps) if n_jobs is None else check_int(n_jobs, "n_jobs", owner, low=1)
     if progress is None:
         progress = sys.stderr.isatty()
     if isinstance(cache_dir, str) and cache_dir == "default":

@@ -15,7 +15,7 @@ Coefficients are compared only where the oracle converged (``n_iter_ < max_iter`
 the two objectives are compared, both computed by :func:`linear.logistic_objective`.
 
 **MLP** ``[30, *hidden, 1]`` (ReLU, sigmoid head) on breast cancer, ``n_seeds`` replicates.
-Replicate ``r`` uses ``seeds.streams(seeds.replicates(seed, n_seeds)[r])``: its data split and
+Replicate ``r`` uses ``seeds.streams(seeds.replicate(seed, r))``: its data split and
 initial weights are shared by every regulariser (common random numbers). Training is plain
 full-batch gradient descent (``SGD(lr)``, no momentum) for ``n_steps`` steps, so the proximal
 L1 step soft-thresholds by exactly ``lr · λ`` after each gradient step
@@ -40,7 +40,6 @@ norm ratio get bootstrap intervals; :func:`dropout_study.verdicts.l1_vs_l2` stat
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -72,8 +71,6 @@ _VERSION = "v1"  # bump when a cell's meaning changes without a source change
 LOGISTIC_TOL = 1e-9  # stopping tolerance of our logistic solver (gradient mapping, max-norm)
 ORACLE_TOL = 1e-8  # scikit-learn's tol
 REGULARISERS = ("none", "l1", "l2", "l1-sub", "dropout")
-_IN_PROCESS_STEPS = 20_000  # below this many network training steps in all, use one process
-
 DEFAULTS: dict = {
     "seed": 0,
     "n_lambdas": 20,
@@ -198,7 +195,7 @@ def _oracle_cell(cell: dict) -> dict:
 
 def _mlp_cell(cell: dict) -> dict:
     rep = cell["replicate"]
-    st = seeds.streams(seeds.replicates(cell["seed"], rep + 1)[rep])
+    st = seeds.streams(seeds.replicate(cell["seed"], rep))
     ds = datasets.load("breast_cancer", rng=st.split)
     reg = cell["reg"]
     model = MLP(
@@ -455,16 +452,12 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
         Where :func:`dropout_study.sweep.run_sweep` keeps finished cells (``"default"``:
         ``DROPOUT_STUDY_SWEEP_CACHE`` or ``.cache/sweeps``); ``None`` keeps none.
     n_jobs : int, optional
-        Worker processes (default: ``DROPOUT_STUDY_JOBS`` or the number of CPUs; one, in
-        this process, when the networks take fewer than 20 000 training steps in all).
+        Worker processes (default: see :func:`~dropout_study.sweep.run_sweep`; one for a
+        sweep as small as the smoke profile's).
     """
     params = check_params(params)
     t0 = time.perf_counter()
     cells = _cells(params)
-    if n_jobs is None and "DROPOUT_STUDY_JOBS" not in os.environ:
-        # starting worker processes costs seconds: not worth it for a smoke-sized run
-        n_mlp_steps = sum(c["n_steps"] for c in cells if c["kind"] == "mlp")
-        n_jobs = 1 if n_mlp_steps < _IN_PROCESS_STEPS else None
     sweep = run_sweep(
         run_cell,
         cells,
@@ -472,6 +465,7 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
         n_jobs=n_jobs,
         desc=CHAPTER,
         cache_dir=cache_dir,
+        steps=sum(c["n_steps"] for c in cells if c["kind"] == "mlp"),
     )
     outs = sweep.results
     logistic, oracle_outs, mlp_outs = {}, {"l1": [], "l2": []}, []

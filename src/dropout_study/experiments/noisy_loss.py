@@ -12,7 +12,7 @@ nats), inverted dropout with rate ``p`` after every hidden layer; SGD with momen
 minibatches of ``batch_size``, ``n_steps`` updates; validation loss and accuracy every
 ``eval_every`` steps.
 
-Pairing (common random numbers): replicate ``r`` uses ``seeds.replicates(seed, n_seeds)[r]``
+Pairing (common random numbers): replicate ``r`` uses ``seeds.replicate(seed, r)``
 and :func:`dropout_study.seeds.streams` of it for every rate, so runs that differ only in ``p``
 share data split, initial weights, minibatch order, the seed of the mask stream and the
 Gaussian draws behind the random directions.
@@ -177,7 +177,7 @@ def steps_to_target(eval_steps, values, target: float, *, below: bool = True) ->
 
 def _setup(cell: dict):
     rep = cell["replicate"]
-    ss = seeds.replicates(cell["seed"], rep + 1)[rep]
+    ss = seeds.replicate(cell["seed"], rep)
     st = seeds.streams(ss)
     ds = datasets.load("moons", rng=st.split, n_samples=cell["n_samples"], noise=cell["noise"])
     model = MLP([ds.n_features, *cell["hidden"], 1], dropout=cell["p"], rng=st.init)
@@ -313,9 +313,6 @@ class Result:
 
 
 _SWEPT = ("n_seeds", "dropout_rates", "contour_rate")
-_SERIAL_STEPS = 5000
-"""Sweeps of at most this many SGD steps in all run in-process by default: starting worker
-processes (about 1-2 s on this machine, more when it is busy) costs more than it saves."""
 
 
 def _cells(params: dict) -> list[dict]:
@@ -433,14 +430,12 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
         ``"default"`` is ``DROPOUT_STUDY_SWEEP_CACHE`` if set (a path, or ``off``), else
         ``.cache/sweeps``.
     n_jobs : int, optional
-        Worker processes (default: ``DROPOUT_STUDY_JOBS`` or the number of CPUs, but one for
-        sweeps of at most ``_SERIAL_STEPS`` SGD steps in all, such as the smoke profile).
+        Worker processes (default: see :func:`~dropout_study.sweep.run_sweep`; one for a
+        sweep as small as the smoke profile's).
     """
     params = check_params(params)
     t0 = time.perf_counter()
     cells = _cells(params)
-    if n_jobs is None and len(cells) * params["n_steps"] <= _SERIAL_STEPS:
-        n_jobs = 1
     sweep = run_sweep(
         run_cell,
         cells,
@@ -448,6 +443,7 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
         n_jobs=n_jobs,
         desc=CHAPTER,
         cache_dir=cache_dir,
+        steps=len(cells) * params["n_steps"],
     )
     S, P = params["n_seeds"], len(params["dropout_rates"])
     outs = sweep.results
