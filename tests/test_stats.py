@@ -133,3 +133,11 @@ def test_mean_ci_and_columns_are_the_bootstrap_in_json_form():
     assert cols["low"][1] == bootstrap_ci(x[:, 1]).low
     with pytest.raises(ValueError, match="'values' parameter of mean_ci_columns"):
         mean_ci_columns(x[:, 0])
+
+
+def test_columns_with_a_seed_are_each_the_interval_they_would_get_alone():
+    x = np.random.default_rng(6).normal(size=(8, 3))
+    together = bootstrap_ci(x, rng=7)
+    alone = [bootstrap_ci(x[:, j], rng=7) for j in range(3)]
+    assert together == alone
+    assert mean_ci_columns(x, rng=7)["low"] == [c.low for c in alone]

@@ -94,6 +94,8 @@ def bootstrap_ci(
     level : float in (0, 1)
     n_resamples : int >= 100
     rng : Generator or int seed
+        For 2-D input a seed restarts for every column (each column's interval is the one
+        it would get alone); a Generator is shared by the columns in order.
 
     Returns
     -------
@@ -104,14 +106,16 @@ def bootstrap_ci(
     arr = _finite_1d(values, "values", owner)
     level = check_float(level, "level", owner, low=0.0, high=1.0, low_open=True, high_open=True)
     n_resamples = check_int(n_resamples, "n_resamples", owner, low=100)
-    rng = as_generator(rng, "rng", owner)
     if arr.ndim == 2:
+        # each column gets ``rng`` as given: a seed restarts for every column, so a column's
+        # interval does not depend on which columns precede it
         return [
             bootstrap_ci(
                 arr[:, j], statistic=statistic, level=level, n_resamples=n_resamples, rng=rng
             )
             for j in range(arr.shape[1])
         ]
+    rng = as_generator(rng, "rng", owner)
     if arr.ndim != 1:
         fail("values", owner, "a 1-D or 2-D array", described(f"shape {arr.shape}"))
     est = float(statistic(arr, axis=-1))
@@ -140,9 +144,13 @@ def mean_ci_columns(values, **kwargs) -> dict:
     """For ``values`` of shape ``(n_seeds, k)``: ``{"mean": [k], "low": [k], "high": [k]}``."""
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 2:
-        allowed = "a 2-D array (seeds, columns)"
-        fail("values", "mean_ci_columns", allowed, described(f"shape {arr.shape}"))
-    cis = [bootstrap_ci(arr[:, j], **kwargs) for j in range(arr.shape[1])]
+        fail(
+            "values",
+            "mean_ci_columns",
+            "a 2-D array (seeds, columns)",
+            described(f"shape {arr.shape}"),
+        )
+    cis = bootstrap_ci(arr, **kwargs)
     return {
         "mean": [c.estimate for c in cis],
         "low": [c.low for c in cis],
