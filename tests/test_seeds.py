@@ -77,3 +77,14 @@ def test_global_random_state_is_untouched():
 def test_seed_validation(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_replicate_is_the_ith_of_replicates():
+    from dropout_study.seeds import replicate, replicates
+
+    many = replicates(5, 6)
+    for i in (0, 3, 5):
+        a, b = replicate(5, i), many[i]
+        assert (a.entropy, a.spawn_key) == (b.entropy, b.spawn_key)
+    with pytest.raises(ValueError, match="'i' parameter of replicate"):
+        replicate(5, -1)

@@ -20,9 +20,10 @@ import numpy as np
 
 from dropout_study.validation import check_int, fail
 
-__all__ = ["Streams", "STREAM_NAMES", "streams", "replicates"]
+__all__ = ["Streams", "STREAM_NAMES", "streams", "replicate", "replicates"]
 
 STREAM_NAMES = ("split", "init", "masks", "batches", "measure")
+_REPLICATE_KEY = 1_000_003  # keeps replicate seeds apart from the streams of the seed itself
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,15 @@ def streams(seed) -> Streams:
     return Streams(*(np.random.default_rng(c) for c in children))
 
 
+def replicate(seed, i: int) -> np.random.SeedSequence:
+    """Replicate ``i``'s child seed of ``seed``: the same as ``replicates(seed, n)[i]`` for any
+    ``n > i``."""
+    ss = _seed_sequence(seed, "replicate")
+    i = check_int(i, "i", "replicate", low=0)
+    # child i of SeedSequence(entropy, spawn_key=k) is SeedSequence(entropy, spawn_key=k+(i,))
+    return np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key + (_REPLICATE_KEY, i))
+
+
 def replicates(seed, n: int) -> list[np.random.SeedSequence]:
     """``n`` independent child seeds of ``seed``, one per replicate of a sweep.
 
@@ -64,6 +74,4 @@ def replicates(seed, n: int) -> list[np.random.SeedSequence]:
     """
     ss = _seed_sequence(seed, "replicates")
     n = check_int(n, "n", "replicates", low=1)
-    # child i of SeedSequence(entropy, spawn_key=k) is SeedSequence(entropy, spawn_key=k+(i,))
-    base = np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key + (1_000_003,))
-    return [np.random.SeedSequence(base.entropy, spawn_key=base.spawn_key + (i,)) for i in range(n)]
+    return [replicate(ss, i) for i in range(n)]

@@ -16,7 +16,7 @@ updates, so the only randomness in a step is the dropout mask. At every step ``t
 training loop records ``J(θ_t, m_t)`` (training mode) and ``J(θ_t)`` (evaluation mode) of the
 same parameters (:func:`dropout_study.training.train` with ``eval_every=1``).
 
-Pairing (common random numbers): replicate ``r`` uses ``seeds.replicates(seed, n_seeds)[r]``
+Pairing (common random numbers): replicate ``r`` uses ``seeds.replicate(seed, r)``
 and :func:`dropout_study.seeds.streams` of it for every rate, so runs that differ only in ``p``
 share the data, the initial weights and the mask stream. One sweep *cell* is one replicate
 with every rate in it. Per replicate:
@@ -321,7 +321,7 @@ def run_cell(cell: dict) -> dict:
     """
     t0 = time.perf_counter()
     rep = cell["replicate"]
-    ss = seeds.replicates(cell["seed"], rep + 1)[rep]
+    ss = seeds.replicate(cell["seed"], rep)
     st = seeds.streams(ss)
     ds = datasets.load(cell["dataset"], rng=st.split)
     X, y = ds.X_train, ds.y_train

@@ -299,7 +299,7 @@ def reliability(proba, labels, n_bins: int = 10) -> dict:
 # ---------------------------------------------------------------------------------------------
 def _streams(params: dict, replicate: int) -> seeds.Streams:
     """Fresh streams of ``replicate`` (generators in the same state on every call)."""
-    return seeds.streams(seeds.replicates(params["seed"], replicate + 1)[replicate])
+    return seeds.streams(seeds.replicate(params["seed"], replicate))
 
 
 def _entropy_and_example(params: dict) -> dict:

@@ -64,6 +64,7 @@ __all__ = [
     "DATASETS",
     "FAMILIES",
     "MIN_MATCHED",
+    "NARRATED",
     "DEFAULTS",
     "Result",
     "check_params",
@@ -80,7 +81,6 @@ DATASETS = ("moons", "circles", "breast_cancer", "digits")
 FAMILIES = ("dropout", "l2", "l1")
 MIN_MATCHED = 3  # replicates with a matched fit needed before Z at matched fit is compared
 _KEY = "linearity-v1"
-_PARALLEL_ABOVE = 20_000  # training steps in a run below which cells run in this process
 
 # The book profile (the notebook's parameters cell repeats these values).
 DEFAULTS: dict = {
@@ -113,6 +113,10 @@ def _distinct_sorted(values: list[float], name: str, what: str) -> list[float]:
     return values
 
 
+NARRATED = ("moons", "breast_cancer")
+"""The data sets the chapter's page narrates; others may be added to ``datasets``."""
+
+
 def check_params(params: dict) -> dict:
     """Range and consistency checks; returns a new dict (defaults filled in for missing keys).
 
@@ -131,6 +135,9 @@ def check_params(params: dict) -> dict:
         check_choice(name, "datasets", CHAPTER, DATASETS)
     if len(set(ds)) != len(ds):
         fail("datasets", CHAPTER, "a list without repeats", ds)
+    if not set(NARRATED) <= set(ds):
+        # the page and the verdict's "both data sets" are written about these two
+        fail("datasets", CHAPTER, "a list that includes " + " and ".join(NARRATED), ds)
     out["datasets"] = list(ds)
     out["dropout_rates"] = _distinct_sorted(
         check_float_list(
@@ -187,7 +194,7 @@ def check_params(params: dict) -> dict:
 # One cell of the sweep: a data set, a replicate, a family and its grid of settings
 # ---------------------------------------------------------------------------------------------
 def _replicate(cell: dict) -> np.random.SeedSequence:
-    return seeds.replicates(cell["seed"], cell["replicate"] + 1)[cell["replicate"]]
+    return seeds.replicate(cell["seed"], cell["replicate"])
 
 
 def _fit(ds, ss, hidden, *, p, penalty, n_steps, batch_size, lr):
@@ -406,8 +413,12 @@ def _train_settings(params: dict) -> dict:
     return {k: params[k] for k in keys}
 
 
-def run(params: dict) -> Result:
-    """Run the chapter's experiments (see the module docstring); validates ``params`` first."""
+def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Result:
+    """Run the chapter's experiments (see the module docstring); validates ``params`` first.
+
+    ``cache_dir`` and ``n_jobs`` go to :func:`~dropout_study.sweep.run_sweep` (defaults: its
+    own; one process for a sweep as small as the smoke profile's).
+    """
     params = check_params(params)
     n = params["n_seeds"]
     rates = params["dropout_rates"]
@@ -433,12 +444,11 @@ def run(params: dict) -> Result:
         }
         for r in range(n)
     ]
-    # Small runs (the smoke profile) finish before worker processes would have started.
-    work = sum(len(c["values"]) for c in cells) * params["n_steps"]
-    work += n * len(params["toy_rates"]) * params["toy_steps"]
-    n_jobs = 1 if work < _PARALLEL_ABOVE else None
-    swept = run_sweep(sweep_cell, cells, key=_KEY, n_jobs=n_jobs, desc="linearity sweep").results
-    toys = run_sweep(toy_cell, toy_cells, key=_KEY, n_jobs=n_jobs, desc="linearity toy").results
+    steps = sum(len(c["values"]) for c in cells) * params["n_steps"]
+    steps += n * len(params["toy_rates"]) * params["toy_steps"]
+    common = dict(key=_KEY, n_jobs=n_jobs, cache_dir=cache_dir, steps=steps)
+    swept = run_sweep(sweep_cell, cells, desc="linearity sweep", **common).results
+    toys = run_sweep(toy_cell, toy_cells, desc="linearity toy", **common).results
 
     arrays: dict = {}
     metrics: dict = {
