@@ -99,6 +99,7 @@ def test_check_params_does_not_mutate():
         ({"datasets": []}, TypeError, r"'datasets' .* non-empty list"),
         ({"datasets": ["iris"]}, ValueError, r"'datasets' parameter of linearity must be one of"),
         ({"datasets": ["moons", "moons"]}, ValueError, r"'datasets' .* without repeats"),
+        ({"datasets": ["moons"]}, ValueError, r"'datasets' .* includes moons and breast_cancer"),
         ({"dropout_rates": [0.5]}, ValueError, r"'dropout_rates' .* at least 2 floats"),
         ({"dropout_rates": [0.0, 1.5]}, ValueError, r"'dropout_rates' .* \[0, 0.95\]"),
         ({"dropout_rates": [0.5, 0.0]}, ValueError, r"'dropout_rates' .* increasing"),
