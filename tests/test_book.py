@@ -14,7 +14,8 @@ from fixtures.tinybook import locked, make_project, smoke_book, smoke_chapter, u
 
 from dropout_study import paths
 from dropout_study.chapters import CHAPTERS
-from dropout_study.pipeline import build, toc_chapters
+from dropout_study.pipeline import build
+from dropout_study.project import toc_chapters
 from dropout_study.verdicts import WORDS
 
 ROOT = paths.ROOT
@@ -167,7 +168,7 @@ def test_citation_file_has_what_cff_requires():
 
 
 def test_readme_has_the_generated_verdict_block_and_the_two_commands():
-    from dropout_study.pipeline import README_END, README_START
+    from dropout_study.generated import README_END, README_START
 
     text = (ROOT / "README.md").read_text()
     assert text.count(README_START) == 1 and text.count(README_END) == 1

@@ -137,10 +137,11 @@ def test_a_failing_chapter_exits_1_and_keeps_the_earlier_outputs(good_run, capsy
 
 def test_build_without_html_reports_each_chapter(project, capsys, monkeypatch, tmp_path):
     from dropout_study import pipeline
+    from dropout_study.project import Project
 
     # key the cache on a copy of the package: others may edit the real one meanwhile
     pkg = package_copy(tmp_path)
-    project = pipeline.Project(root=project.root, chapters=project.chapters, package_dir=pkg)
+    project = Project(root=project.root, chapters=project.chapters, package_dir=pkg)
     calls = []
     monkeypatch.setattr(pipeline, "jupyter_book_build", lambda p, log: calls.append(p))
     assert cli.main(["build", "--profile", "smoke"], project) == 0
@@ -164,10 +165,11 @@ def test_build_fails_on_a_missing_chapter_source(project, capsys):
 
 def test_readme_command(project, capsys, monkeypatch):
     from dropout_study import pipeline
+    from dropout_study.generated import README_END, README_START
 
     monkeypatch.setattr(pipeline, "jupyter_book_build", lambda p, log: None)
     readme = project.root / "README.md"
-    readme.write_text(f"x\n{pipeline.README_START}\n{pipeline.README_END}\n")
+    readme.write_text(f"x\n{README_START}\n{README_END}\n")
     assert cli.main(["readme"], project) == 1  # no results yet
     assert "run `make book` before" in capsys.readouterr().err
     assert cli.main(["build"], project) == 0

@@ -16,7 +16,8 @@ from sklearn.metrics import log_loss, mean_squared_error
 
 from dropout_study.experiments import cross_entropy as exp
 from dropout_study.mlp import MLP
-from dropout_study.verdicts import WORDS, cross_entropy
+from dropout_study.verdicts import WORDS
+from dropout_study.verdicts.cross_entropy import decide as cross_entropy
 
 SMALL = {
     "n_seeds": 2,

@@ -18,7 +18,8 @@ import pytest  # noqa: E402
 from dropout_study import chapters  # noqa: E402
 from dropout_study.experiments import l1_vs_l2 as exp  # noqa: E402
 from dropout_study.plots import l1_vs_l2 as plots  # noqa: E402
-from dropout_study.verdicts import WORDS, l1_vs_l2  # noqa: E402
+from dropout_study.verdicts import WORDS  # noqa: E402
+from dropout_study.verdicts.l1_vs_l2 import decide as l1_vs_l2  # noqa: E402
 
 SMALL = {
     "n_lambdas": 6,

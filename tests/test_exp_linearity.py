@@ -17,7 +17,7 @@ from dropout_study.optim import Adam
 from dropout_study.plots import linearity as plots
 from dropout_study.training import train
 from dropout_study.verdicts import WORDS
-from dropout_study.verdicts import linearity as decide
+from dropout_study.verdicts.linearity import decide
 
 matplotlib.use("Agg")
 

@@ -17,7 +17,8 @@ from dropout_study import chapters  # noqa: E402
 from dropout_study import data as datasets  # noqa: E402
 from dropout_study.experiments import noisy_loss as exp  # noqa: E402
 from dropout_study.plots import noisy_loss as plots  # noqa: E402
-from dropout_study.verdicts import WORDS, noisy_loss  # noqa: E402
+from dropout_study.verdicts import WORDS  # noqa: E402
+from dropout_study.verdicts.noisy_loss import decide as noisy_loss  # noqa: E402
 
 SMALL = {
     "n_seeds": 2,

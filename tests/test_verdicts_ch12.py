@@ -6,15 +6,11 @@ import copy
 
 import pytest
 
-from dropout_study.verdicts import (
-    CURVATURE_TOL,
-    EVAL_UP_TOL,
-    NOT_SUPPORTED,
-    PARTLY,
-    SUPPORTED,
-    cost_under_dropout,
-    cross_entropy,
-)
+from dropout_study.verdicts import NOT_SUPPORTED, PARTLY, SUPPORTED
+from dropout_study.verdicts.cost_under_dropout import EVAL_UP_TOL
+from dropout_study.verdicts.cost_under_dropout import decide as cost_under_dropout
+from dropout_study.verdicts.cross_entropy import CURVATURE_TOL
+from dropout_study.verdicts.cross_entropy import decide as cross_entropy
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,3 +181,36 @@ def test_cud_bad_metrics_raise():
         cost_under_dropout(_cud_metrics(rates=[0.1, 0.2, 0.5]))
     with pytest.raises(ValueError, match=r"one value per rate"):
         cost_under_dropout(_cud_metrics(train_up={"mean": [0.0, 0.4]}))
+
+
+# ---------------------------------------------------------------------------------------------
+# the vocabulary and the robustness table (shared by every chapter)
+# ---------------------------------------------------------------------------------------------
+def test_vocabulary_has_inconclusive_with_symbol_and_colour():
+    from dropout_study.verdicts import COLOURS, INCONCLUSIVE, SYMBOLS, WORDS, Verdict, badge
+
+    assert INCONCLUSIVE in WORDS
+    assert set(SYMBOLS) == set(WORDS) == set(COLOURS)
+    assert len(set(SYMBOLS.values())) == len(WORDS)  # each word its own symbol
+    assert badge(INCONCLUSIVE) == "{bdg-info}`? inconclusive`"
+    Verdict("c", INCONCLUSIVE, "s")
+    with pytest.raises(ValueError, match="'word' parameter of Verdict"):
+        Verdict("c", "maybe", "s")
+
+
+def test_robustness_counts_agreement_flips_and_inconclusive():
+    from dropout_study.verdicts import INCONCLUSIVE, robustness
+
+    rob = robustness(
+        SUPPORTED,
+        [("a", SUPPORTED), ("b", SUPPORTED, "x"), ("c", PARTLY), ("d", INCONCLUSIVE)],
+    )
+    assert (rob.n, rob.agree, rob.flips, rob.to_inconclusive) == (4, 2, 1, 1)
+    assert rob.summary() == "2 of 4 alternatives agree (1 flip, 1 only inconclusive)"
+    one_flip = robustness(PARTLY, [("a", PARTLY), ("b", PARTLY), ("c", NOT_SUPPORTED)])
+    assert one_flip.summary().startswith("2 of 3 alternatives agree")
+    assert one_flip.as_dict()["flips"] == 1
+    # from an inconclusive primary, a definite alternative is a flip
+    assert robustness(INCONCLUSIVE, [("a", SUPPORTED)]).flips == 1
+    md = rob.markdown()
+    assert md.startswith("```{list-table}") and "{bdg-warning}`◐ partly supported`" in md

@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from dropout_study.verdicts import NOT_SUPPORTED, PARTLY, SUPPORTED, Verdict, noisy_loss
+from dropout_study.verdicts import NOT_SUPPORTED, PARTLY, SUPPORTED, Verdict
+from dropout_study.verdicts.noisy_loss import decide as noisy_loss
 
 
 def metrics(spread=(0.9, 0.8, 1.0), steps=(0.7, 0.4, 0.9), **extra):

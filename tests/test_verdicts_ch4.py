@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from dropout_study.verdicts import NOT_SUPPORTED, PARTLY, SUPPORTED, Verdict, l1_vs_l2
+from dropout_study.verdicts import NOT_SUPPORTED, PARTLY, SUPPORTED, Verdict
+from dropout_study.verdicts.l1_vs_l2 import decide as l1_vs_l2
 
 
 def metrics(diff=(0.85, 0.80, 0.90), ratio=(0.19, 0.18, 0.20), star=(0.1, 0.1), **extra) -> dict:

@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from dropout_study.verdicts import NOT_SUPPORTED, PARTLY, SUPPORTED, Verdict, linearity
+from dropout_study.verdicts import NOT_SUPPORTED, PARTLY, SUPPORTED, Verdict
+from dropout_study.verdicts.linearity import decide as linearity
 
 
 def _ds(rho=(-0.9, -0.95, -0.8), diff=(-0.05, -0.09, -0.01), n_matched=8, n_seeds=8):

@@ -22,14 +22,9 @@ import time
 from pathlib import Path
 
 from dropout_study import __version__, chapters, params
-from dropout_study.pipeline import (
-    BuildFailed,
-    ChapterFailed,
-    Project,
-    build,
-    execute,
-    update_readme,
-)
+from dropout_study.generated import update_readme
+from dropout_study.pipeline import build, execute
+from dropout_study.project import BuildFailed, ChapterFailed, Project
 
 __all__ = ["main"]
 

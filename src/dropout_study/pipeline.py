@@ -28,40 +28,21 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from dropout_study import chapters, paths
+from dropout_study import chapters
+from dropout_study.cache import cache_key, is_fresh
+from dropout_study.generated import cell, fmt_value, write_generated
 from dropout_study.params import check_profile, resolve
-from dropout_study.provenance import (
-    canonical_json,
-    dependency_versions,
-    package_hash,
-    sha256_bytes,
-)
+from dropout_study.project import BuildFailed, ChapterFailed, Project, RunResult, toc_chapters
 from dropout_study.report import RUN_FILE
 from dropout_study.verdicts import WORDS
 
 __all__ = [
-    "Project",
-    "ChapterFailed",
-    "BuildFailed",
-    "RunResult",
-    "cache_key",
-    "is_fresh",
     "execute",
     "write_context",
     "parameter_table",
     "build",
-    "toc_chapters",
-    "verdict_rows",
-    "verdicts_markdown",
-    "parameters_markdown",
-    "write_generated",
-    "readme_block",
-    "update_readme",
     "jupyter_book_build",
 ]
 
@@ -82,99 +63,12 @@ def _kernel_manager_class():
     return _IPCKernelManager
 
 
-_TOC_CHAPTER = re.compile(r"^book/generated/([^/]+)/([^/]+?)(?:\.ipynb)?$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-class ChapterFailed(RuntimeError):
-    """A chapter's notebook raised or did not write its metrics; the message says which."""
-
-
-class BuildFailed(RuntimeError):
-    """The book could not be built; the message says why."""
-
-
-@dataclass(frozen=True)
-class Project:
-    """Where a book lives. ``Project()`` is this checkout with the registered chapters; tests
-    point ``root`` at a copy and may register other chapter ids. ``package_dir`` is the
-    source tree whose hash keys the cache (default: the installed package)."""
-
-    root: Path = field(default_factory=lambda: paths.ROOT)
-    chapters: tuple[str, ...] = chapters.CHAPTERS
-    package_dir: Path | None = None
-
-    @property
-    def book(self) -> Path:
-        return Path(self.root) / "book"
-
-    @property
-    def sources(self) -> Path:
-        return self.book / "chapters"
-
-    @property
-    def generated(self) -> Path:
-        return self.book / "generated"
-
-    @property
-    def toc(self) -> Path:
-        return Path(self.root) / "_toc.yml"
-
-    def source(self, chapter_id: str) -> Path:
-        return chapters.source_path(chapter_id, self.sources)
-
-    def spec(self, chapter_id: str) -> chapters.ChapterSpec:
-        return chapters.load(chapter_id, self.source(chapter_id), chapters=self.chapters)
-
-    def dest(self, chapter_id: str) -> Path:
-        """Where the book's executed copy of a chapter lives."""
-        return self.generated / chapter_id
-
-
-@dataclass(frozen=True)
-class RunResult:
-    chapter: str
-    dest: Path
-    executed: bool  # False: the cached copy was up to date
-    seconds: float
-    metrics: dict
 
 
 # ------------------------------------------------------------------------------------------
 # one chapter
 # ------------------------------------------------------------------------------------------
-
-
-def cache_key(
-    spec: chapters.ChapterSpec, params: Mapping, profile: str, package_dir: Path | None = None
-) -> str:
-    """SHA-256 of everything an executed chapter depends on (see module docstring)."""
-    return sha256_bytes(
-        canonical_json(
-            {
-                "chapter": spec.id,
-                "source": sha256_bytes(Path(spec.source).read_bytes()),
-                "parameters": dict(params),
-                "profile": profile,
-                "package": package_hash(package_dir),
-                "dependencies": dependency_versions(),
-            }
-        ).encode()
-    )
-
-
-def is_fresh(dest: Path, chapter_id: str, key: str) -> bool:
-    """True if ``dest`` holds a complete executed copy made with cache key ``key``."""
-    dest = Path(dest)
-    run = dest / RUN_FILE
-    if not (run.is_file() and (dest / f"{chapter_id}.ipynb").is_file()):
-        return False
-    if not (dest / "metrics.json").is_file():
-        return False
-    try:
-        return json.loads(run.read_text(encoding="utf-8")).get("key") == key
-    except ValueError:
-        return False
 
 
 def execute(
@@ -282,11 +176,11 @@ def _postprocess(path: Path, spec: chapters.ChapterSpec, params: Mapping, profil
 
     nb = nbformat.read(path, as_version=4)
     last = None
-    for i, cell in enumerate(nb.cells):
-        tags = cell.metadata.get("tags", [])
+    for i, nb_cell in enumerate(nb.cells):
+        tags = nb_cell.metadata.get("tags", [])
         if "parameters" in tags or "injected-parameters" in tags:
             if "remove-cell" not in tags:
-                cell.metadata["tags"] = [*tags, "remove-cell"]
+                nb_cell.metadata["tags"] = [*tags, "remove-cell"]
             last = i
     if last is not None:
         nb.cells.insert(
@@ -295,18 +189,10 @@ def _postprocess(path: Path, spec: chapters.ChapterSpec, params: Mapping, profil
     nbformat.write(nb, path)
 
 
-def _fmt(value) -> str:
-    return "`" + json.dumps(value) + "`"
-
-
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def parameter_table(spec: chapters.ChapterSpec, params: Mapping, profile: str) -> str:
     """The markdown shown after the (removed) parameters cells of an executed chapter."""
     rows = "\n".join(
-        f"| `{p.name}` | {_fmt(params[p.name])} | {_cell(p.help)} |" for p in spec.params
+        f"| `{p.name}` | {fmt_value(params[p.name])} | {cell(p.help)} |" for p in spec.params
     )
     # a colon fence: a backtick fence's info string may not contain backticks
     return (
@@ -322,48 +208,6 @@ def parameter_table(spec: chapters.ChapterSpec, params: Mapping, profile: str) -
 # ------------------------------------------------------------------------------------------
 # the book
 # ------------------------------------------------------------------------------------------
-
-
-def toc_chapters(project: Project) -> list[str]:
-    """Chapter ids listed in ``_toc.yml`` as ``book/generated/<id>/<id>``, in order.
-
-    Raises :class:`BuildFailed` naming the entry if an id is not registered or its source
-    does not exist.
-    """
-    if not project.toc.is_file():
-        raise BuildFailed(f"No table of contents: {project.toc} does not exist.")
-    toc = yaml.safe_load(project.toc.read_text(encoding="utf-8"))
-    files: list[str] = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if isinstance(node.get("file"), str):
-                files.append(node["file"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(toc)
-    ids = []
-    for f in files:
-        m = _TOC_CHAPTER.match(f.strip())
-        if not m:
-            continue
-        cid, name = m.groups()
-        if cid != name or cid not in project.chapters:
-            raise BuildFailed(
-                f"_toc.yml lists '{f}'; a chapter entry must be book/generated/<id>/<id> with "
-                f"<id> one of {', '.join(project.chapters)}."
-            )
-        if not project.source(cid).is_file():
-            raise BuildFailed(
-                f"_toc.yml lists chapter '{cid}' but its source "
-                f"{_rel(project.source(cid), project.root)} does not exist."
-            )
-        ids.append(cid)
-    return ids
 
 
 def build(
@@ -437,196 +281,3 @@ def jupyter_book_build(project: Project, *, log: Callable[[str], None] = print) 
     index = Path(project.root).resolve() / "_build" / "html" / "index.html"
     log(f"built in {dt:.1f} s: {index}")
     return index
-
-
-# ------------------------------------------------------------------------------------------
-# generated tables
-# ------------------------------------------------------------------------------------------
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def verdict_rows(project: Project, ids: list[str] | None = None) -> list[dict]:
-    """One row per chapter (default: those in ``_toc.yml``) read from its ``metrics.json``:
-    ``chapter``, ``claim``, ``word`` (``None`` if it has not run), ``sentence``, ``profile``,
-    ``commit``, ``dirty``."""
-    ids = toc_chapters(project) if ids is None else ids
-    rows = []
-    for cid in ids:
-        f = project.dest(cid) / "metrics.json"
-        if f.is_file():
-            m = json.loads(f.read_text(encoding="utf-8"))
-            git = m.get("provenance", {}).get("git", {})
-            rows.append(
-                {
-                    "chapter": cid,
-                    "claim": m["claim"],
-                    "word": m["verdict"]["word"],
-                    "sentence": m["verdict"]["sentence"],
-                    "profile": m.get("profile"),
-                    "commit": git.get("commit"),
-                    "dirty": git.get("dirty"),
-                }
-            )
-        else:
-            spec = project.spec(cid)
-            rows.append(
-                {
-                    "chapter": cid,
-                    "claim": spec.claim,
-                    "word": None,
-                    "sentence": "",
-                    "profile": None,
-                    "commit": None,
-                    "dirty": None,
-                }
-            )
-    return rows
-
-
-def _origin(rows: list[dict]) -> str:
-    profiles = sorted({r["profile"] for r in rows if r["profile"]})
-    commits = sorted(
-        {
-            (r["commit"][:10] + (" with uncommitted changes" if r["dirty"] else ""))
-            for r in rows
-            if r["commit"]
-        }
-    )
-    prof = ", ".join(f"`{p}`" for p in profiles) or "none"
-    com = "; ".join(commits) or "unknown"
-    return f"profile {prof}; package at commit {com}"
-
-
-def _list_table(header: list[str], rows: list[list[str]], widths: list[int]) -> list[str]:
-    """A MyST ``list-table`` (column widths, no escaping of ``|``)."""
-    out = [
-        "```{list-table}",
-        ":header-rows: 1",
-        ":widths: " + " ".join(str(w) for w in widths),
-        "",
-    ]
-    for row in [header, *rows]:
-        out += [f"* - {row[0]}"] + [f"  - {cell}" for cell in row[1:]]
-    out += ["```", ""]
-    return out
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def verdicts_markdown(rows: list[dict]) -> str:
-    """The intro's verdict table (MyST), each claim linking its chapter page."""
-    body = []
-    for r in rows:
-        claim = _one_line(r["claim"]).replace("<", "\\<").replace("`", "")
-        body.append(
-            [
-                f"{{doc}}`{claim} </book/generated/{r['chapter']}/{r['chapter']}>`",
-                f"**{r['word']}**" if r["word"] else "*not run yet*",
-                _one_line(r["sentence"]) or "—",
-            ]
-        )
-    lines = _list_table(["Claim (links to its chapter)", "Verdict", "Evidence"], body, [30, 14, 56])
-    lines += [
-        f"Read from each chapter's `metrics.json` by `dropout-study build` ({_origin(rows)}).",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def parameters_markdown(project: Project, ids: list[str]) -> str:
-    """The reproduce page's tables: every chapter's parameters with book/smoke/full values."""
-    out = []
-    for cid in ids:
-        spec = project.spec(cid)
-        out += [
-            f"({'params-' + cid})=",
-            f"### `{cid}`",
-            "",
-            f"{_one_line(spec.claim)} Page: {{doc}}`/book/generated/{cid}/{cid}`.",
-            "",
-        ]
-        body = []
-        for p in spec.params:
-            smoke = spec.profiles.get("smoke", {}).get(p.name, p.default)
-            full = spec.profiles.get("full", {}).get(p.name, p.default)
-            body.append(
-                [
-                    f"`{p.name}` ({p.type})",
-                    _fmt(p.default),
-                    _fmt(smoke),
-                    _fmt(full),
-                    _one_line(p.help),
-                ]
-            )
-        header = ["Parameter", "`book` (default)", "`smoke`", "`full`", "Meaning"]
-        out += _list_table(header, body, [24, 14, 12, 14, 36])
-    return "\n".join(out)
-
-
-def _write_if_changed(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
-
-
-def write_generated(project: Project, ids: list[str] | None = None) -> None:
-    """Write ``book/generated/verdicts.md`` and ``book/generated/parameters.md``."""
-    ids = toc_chapters(project) if ids is None else ids
-    _write_if_changed(
-        project.generated / "verdicts.md", verdicts_markdown(verdict_rows(project, ids))
-    )
-    _write_if_changed(project.generated / "parameters.md", parameters_markdown(project, ids))
-
-
-# ------------------------------------------------------------------------------------------
-# README
-# ------------------------------------------------------------------------------------------
-
-README_START = "<!-- verdicts:start (generated by `dropout-study readme`; do not edit) -->"
-README_END = "<!-- verdicts:end -->"
-
-
-def readme_block(project: Project) -> str:
-    """The README's verdict table (GitHub markdown) from the ``book``-profile results."""
-    ids = toc_chapters(project)
-    rows = verdict_rows(project, ids)
-    missing = [r["chapter"] for r in rows if r["word"] is None]
-    if missing:
-        raise BuildFailed(
-            f"No results for {', '.join(missing)}: run `make book` before `dropout-study readme`."
-        )
-    other = [r["chapter"] for r in rows if r["profile"] != "book"]
-    if other:
-        raise BuildFailed(
-            f"The results of {', '.join(other)} are not from the book profile: run `make book` "
-            "before `dropout-study readme`."
-        )
-    lines = ["| Claim | Chapter | Verdict | Evidence |", "|---|---|---|---|"]
-    for r in rows:
-        lines.append(
-            f"| {_cell(r['claim'])} | `{r['chapter']}` | **{r['word']}** | {_cell(r['sentence'])} |"
-        )
-    lines += ["", f"*Generated by `dropout-study readme` from {_origin(rows)}.*"]
-    return "\n".join(lines)
-
-
-def update_readme(project: Project | None = None) -> Path:
-    """Rewrite the marked verdict block of ``README.md`` (see :func:`readme_block`)."""
-    project = project or Project()
-    readme = Path(project.root) / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    if README_START not in text or README_END not in text:
-        raise BuildFailed(f"{readme} has no verdict block ({README_START} … {README_END}).")
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    new = f"{head}{README_START}\n{readme_block(project)}\n{README_END}{tail}"
-    _write_if_changed(readme, new)
-    return readme

@@ -34,7 +34,7 @@ from dropout_study import chapters, paths
 from dropout_study.params import check_type
 from dropout_study.provenance import provenance, sha256_bytes, timestamp
 from dropout_study.validation import fail
-from dropout_study.verdicts import WORDS
+from dropout_study.verdicts import WORDS, Robustness
 
 __all__ = ["RUN_FILE", "start", "figure", "number", "text", "finish", "to_jsonable", "state"]
 
@@ -204,17 +204,33 @@ def text(key: str, value: str) -> None:
     _glue(key, _Text(value))
 
 
-def finish(verdict, metrics: Mapping) -> None:
-    """Write ``metrics.json`` and glue ``verdict`` (the word) and ``verdict_sentence``.
+def finish(verdict, metrics: Mapping, robustness=None) -> None:
+    """Write ``metrics.json`` and glue ``verdict`` (the word), ``verdict_sentence`` and,
+    given a robustness table, ``robustness_summary`` ("k of n alternatives agree …").
 
     ``verdict``: a ``verdicts.Verdict`` (or a mapping with ``word``, ``sentence`` and
     optionally ``claim``); ``metrics``: a mapping of JSON-able values (numpy scalars and
-    arrays are converted; NaN and infinities are written as ``null``).
+    arrays are converted; NaN and infinities are written as ``null``); ``robustness``: a
+    :class:`dropout_study.verdicts.Robustness` whose primary word must equal the verdict's,
+    recorded under ``robustness`` in ``metrics.json`` (the intro's table reads its count).
     """
     st = _require("report.finish")
     word, sentence, claim = _verdict_fields(verdict)
     if not isinstance(metrics, Mapping):
         fail("metrics", "report.finish", "a mapping", type(metrics).__name__, TypeError)
+    rob = None
+    if robustness is not None:
+        if not isinstance(robustness, Robustness):
+            fail("robustness", "report.finish", "a Robustness or None", robustness, TypeError)
+        if robustness.primary != word:
+            fail(
+                "robustness",
+                "report.finish",
+                f"a table whose primary verdict is the verdict's ({word!r})",
+                robustness.primary,
+            )
+        rob = robustness.as_dict()
+        text("robustness_summary", rob["summary"])
     text("verdict", word)
     text("verdict_sentence", sentence)
     record = {
@@ -223,6 +239,7 @@ def finish(verdict, metrics: Mapping) -> None:
         "profile": st["profile"],
         "parameters": st["params"],
         "verdict": {"word": word, "sentence": sentence, "claim": claim},
+        "robustness": rob,
         "metrics": metrics,  # _dumps converts the whole record with to_jsonable
         "glued": st["glued"],
         "figures": [f"fig-{st['chapter']}-{n}" for n in st["figures"]],

@@ -14,6 +14,14 @@ Step ``t`` (``t = 0 .. n_steps-1``) starts from parameters ``θ_t``:
 So ``step_loss[t]`` and ``train_loss`` at ``eval_step == t`` are the same parameters seen
 through a random mask and in evaluation mode. A non-finite loss stops training with
 :class:`TrainingDiverged`, naming the step.
+
+Stopping rule (STUDY.md, "Training budgets"): with ``stop=EarlyStopping(patience, min_delta)``
+training ends at the first evaluation at which the monitored evaluation-mode loss (validation,
+or training for ``monitor="train"``: convergence) has not improved on its best by more than
+``min_delta`` nats for ``patience`` consecutive evaluations; ``n_steps`` is then only the cap.
+With ``restore_best`` the model is left at the best evaluated parameters. The history says
+where it stopped (``stopped_at``), where the best was (``best_step``) and whether the cap was
+hit first (``capped``) — runs that hit the cap are counted and reported, never hidden.
 """
 
 from __future__ import annotations
@@ -26,11 +34,36 @@ import numpy as np
 from dropout_study.mlp import MLP
 from dropout_study.validation import as_generator, check_int, fail
 
-__all__ = ["History", "TrainingDiverged", "train"]
+__all__ = ["EarlyStopping", "History", "TrainingDiverged", "train"]
 
 
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite during training."""
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """Stop when the monitored loss has not improved for ``patience`` evaluations.
+
+    ``patience`` : int >= 1, counted in evaluations (``eval_every`` steps each);
+    ``min_delta`` : float >= 0, nats — an improvement must beat the best so far by more;
+    ``monitor`` : ``"val"`` (early stopping on validation loss) or ``"train"`` (convergence of
+    the evaluation-mode training loss); ``restore_best`` : leave the model at the best
+    evaluated parameters (default) or at the last ones.
+    """
+
+    patience: int = 10
+    min_delta: float = 1e-4
+    monitor: str = "val"
+    restore_best: bool = True
+
+    def __post_init__(self) -> None:
+        owner = "EarlyStopping"
+        check_int(self.patience, "patience", owner, low=1)
+        if not (isinstance(self.min_delta, int | float) and 0 <= self.min_delta < float("inf")):
+            fail("min_delta", owner, "a finite float >= 0 (nats)", self.min_delta)
+        if self.monitor not in ("val", "train"):
+            fail("monitor", owner, "'val' or 'train'", self.monitor)
 
 
 @dataclass
@@ -54,6 +87,12 @@ class History:
         ``R(w)`` at the evaluated parameters (0 without a penalty).
     checkpoints : dict[int, ndarray]
         Flat parameter vectors ``θ_t`` at the requested checkpoint steps.
+    stopped_at : int
+        Number of parameter updates actually made (``n_steps`` unless a stopping rule fired).
+    best_step : int
+        Evaluated step with the lowest monitored loss (``-1`` without a stopping rule).
+    capped : bool
+        A stopping rule was given but training reached the step cap before it fired.
     """
 
     step_loss: np.ndarray
@@ -65,6 +104,9 @@ class History:
     val_acc: np.ndarray
     penalty: np.ndarray
     checkpoints: dict[int, np.ndarray] = field(default_factory=dict)
+    stopped_at: int = -1
+    best_step: int = -1
+    capped: bool = False
 
     @property
     def n_steps(self) -> int:
@@ -86,6 +128,7 @@ def train(
     mask_rng=None,
     batch_rng=None,
     checkpoints=(),
+    stop: EarlyStopping | None = None,
 ) -> History:
     """Train ``model`` in place for ``n_steps`` parameter updates and return its history.
 
@@ -107,6 +150,9 @@ def train(
         Streams for the dropout masks and the minibatch order.
     checkpoints : iterable of int
         Steps ``t`` in ``[0, n_steps]`` whose parameters ``θ_t`` are kept.
+    stop : :class:`EarlyStopping` or None
+        Stopping rule; ``n_steps`` is then the cap. With ``monitor="val"`` validation data are
+        required. The history's arrays end at the step where training stopped.
     """
     owner = "train"
     if not isinstance(model, MLP):
@@ -142,6 +188,11 @@ def train(
         ckpts.add(check_int(c, "checkpoints", owner, low=0, high=n_steps))
     if penalty is not None and not hasattr(penalty, "value"):
         fail("penalty", owner, "an L1 or L2 penalty or None", penalty, TypeError)
+    if stop is not None:
+        if not isinstance(stop, EarlyStopping):
+            fail("stop", owner, "an EarlyStopping or None", stop, TypeError)
+        if stop.monitor == "val" and not has_val:
+            fail("stop", owner, "monitor='train' when no validation data are given", stop)
 
     eval_steps = sorted(set(range(0, n_steps, eval_every)) | {n_steps})
     n_eval = len(eval_steps)
@@ -173,6 +224,19 @@ def train(
         if not np.isfinite(hist.train_loss[j]):
             _diverged(t, hist.train_loss[j], optimizer)
 
+    best = {"loss": np.inf, "step": -1, "theta": None, "since": 0}
+
+    def should_stop(j: int, t: int) -> bool:
+        """Update the stopping rule after evaluation ``j`` (at step ``t``)."""
+        loss = (hist.val_loss if stop.monitor == "val" else hist.train_loss)[j]
+        if loss < best["loss"] - stop.min_delta or best["step"] < 0:
+            best.update(loss=min(loss, best["loss"]), step=t, since=0)
+            if stop.restore_best:
+                best["theta"] = model.get_params()
+            return False
+        best["since"] += 1
+        return best["since"] >= stop.patience
+
     # batch index buffers
     order = np.arange(n)
     pos = n  # forces a fresh permutation at the first minibatch step
@@ -182,12 +246,16 @@ def train(
     # than as a stream of numpy warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         j = 0
+        stopped = None
         for t in range(n_steps):
             if t in ckpts:
                 hist.checkpoints[t] = model.get_params()
             if j < n_eval and eval_steps[j] == t:
                 evaluate(j, t)
                 j += 1
+                if stop is not None and should_stop(j - 1, t):
+                    stopped = t
+                    break
             if full_batch:
                 Xb, yb = X, y
             else:
@@ -215,10 +283,29 @@ def train(
             optimizer.step(params, grads)
             if proximal:
                 penalty.prox(weights, optimizer.lr)
-        if n_steps in ckpts:
-            hist.checkpoints[n_steps] = model.get_params()
-        evaluate(j, n_steps)
+        if stopped is None:
+            if n_steps in ckpts:
+                hist.checkpoints[n_steps] = model.get_params()
+            evaluate(j, n_steps)
+            j += 1
+            if stop is not None:
+                should_stop(j - 1, n_steps)
+    hist.stopped_at = n_steps if stopped is None else stopped
+    if stop is not None:
+        hist.best_step = best["step"]
+        hist.capped = stopped is None
+        _truncate(hist, hist.stopped_at, j)
+        if stop.restore_best and best["theta"] is not None:
+            model.set_params(best["theta"])
     return hist
+
+
+def _truncate(hist: History, n_steps: int, n_eval: int) -> None:
+    """Cut the history's arrays to the steps and evaluations actually made."""
+    hist.step_loss = hist.step_loss[:n_steps]
+    hist.step_objective = hist.step_objective[:n_steps]
+    for name in ("eval_step", "train_loss", "train_acc", "val_loss", "val_acc", "penalty"):
+        setattr(hist, name, getattr(hist, name)[:n_eval])
 
 
 def _diverged(t: int, value: float, optimizer) -> None:

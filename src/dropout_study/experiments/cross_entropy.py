@@ -75,7 +75,7 @@ from dropout_study.validation import (
     check_int_list,
     fail,
 )
-from dropout_study.verdicts import curves_down
+from dropout_study.verdicts.cross_entropy import curves_down
 
 __all__ = [
     "CHAPTER",

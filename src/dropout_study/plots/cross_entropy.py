@@ -8,7 +8,7 @@ from matplotlib.colors import TwoSlopeNorm
 
 from dropout_study.figures import COLORS, subplots
 from dropout_study.losses import entropy
-from dropout_study.verdicts import curves_down
+from dropout_study.verdicts.cross_entropy import curves_down
 
 __all__ = [
     "hampers",

@@ -1,0 +1,175 @@
+"""Dropout's explicit regulariser on one linear layer: exact, Monte Carlo and two theories.
+
+Setting (STUDY.md, chapter 2; also Wager et al. 2013 for input dropout on a GLM). One output
+logit is a sum of per-unit *contributions* ``a_ij`` (example ``i``, unit ``j``) plus a bias:
+for dropout on the last hidden layer ``a_ij = w_j h_ij``; for input dropout on logistic
+regression ``a_ij = w_j x_ij``. Inverted dropout with drop probability ``p`` keeps unit ``j``
+with ``m_j ~ Bernoulli(1 − p)`` and rescales the kept ones::
+
+    z_i(m) = Σ_j a_ij m_j / (1 − p) + b,      z̄_i = E_m z_i(m) = Σ_j a_ij + b.
+
+The **explicit regulariser** (Wei, Kakade & Ma 2020) is the gap between the mean loss over
+masks and the loss of the deterministic (evaluation-mode) network::
+
+    R(p) = mean_i [ E_m ℓ(z_i(m); y_i) − ℓ(z̄_i; y_i) ]                       (nats)
+
+It is ≥ 0 for a convex ℓ (Jensen: E z = z̄). Two approximations:
+
+1. **Second order** (delta method; Wager et al. 2013, Baldi & Sadowski 2013, Wei et al. 2020):
+   ``Var_m z_i = p/(1 − p) · Σ_j a_ij²``, so ``R ≈ ½ · mean_i ℓ''(z̄_i) · Var_m z_i``. Exact
+   for squared error; for cross-entropy exact only as the contributions shrink (``a → εa``),
+   where ℓ is close to its quadratic over the range z moves.
+2. **Single-drop slope** (exact as p → 0, any weights): to first order in p either no unit
+   drops (z shifts by ``p(z̄ − b)``) or exactly one unit j drops (``z ≈ z̄ − a_j``), so
+   ``R = p · S + O(p²)`` with ``S = mean_i Σ_j D_ℓ(z̄_i − a_ij ‖ z̄_i)`` and the Bregman
+   divergence ``D_ℓ(u ‖ v) = ℓ(u) − ℓ(v) − (u − v) ℓ'(v)``: the cost of dropping one unit at a
+   time. Replacing ``D_ℓ`` by its quadratic ``½ ℓ''(v) (u − v)²`` gives back (1) at small p.
+
+Worked example (closed form): one unit, squared error ``ℓ(z) = (z − y)²``, ``a = 1, b = 0,
+y = 1``: z is ``1/(1 − p)`` with probability ``1 − p`` and 0 otherwise, so
+``E ℓ = (1 − p)(p/(1 − p))² + p = p/(1 − p)`` and ``ℓ(z̄) = 0``: R = p/(1 − p), which both
+the second-order formula (ℓ'' = 2) and ``p · S`` with ``S = D(0 ‖ 1) = 1`` reproduce to first
+order. Pitfall: a *confident* network (a few large ``a_ij`` carry the logit) has ℓ far from
+quadratic over a single drop, so (1) can be several times too small even at tiny p while (2)
+stays exact there; neither is accurate at p = 0.5.
+
+Losses (``loss=``): ``"binary_ce"``, the binary cross-entropy of a logit with a 0/1 label,
+``ℓ(z; y) = log(1 + e^z) − y z`` (ℓ' = σ(z) − y, ℓ'' = σ(z)(1 − σ(z))), and ``"squared"``,
+``ℓ(z; y) = (z − y)²``. All functions work in float64 and return means over examples (nats
+for cross-entropy).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dropout_study.validation import as_generator, check_float, check_int, described, fail
+
+__all__ = [
+    "LOSSES",
+    "MAX_EXACT_UNITS",
+    "loss_value",
+    "regulariser_exact",
+    "regulariser_mc",
+    "regulariser_second_order",
+    "single_drop_slope",
+    "bregman",
+]
+
+LOSSES = ("binary_ce", "squared")
+MAX_EXACT_UNITS = 16
+"""Exact enumeration visits all ``2^k`` masks; beyond this many units it is refused."""
+
+
+def _check(a, b, y, loss: str, owner: str):
+    A = np.asarray(a, dtype=np.float64)
+    if A.ndim != 2 or A.shape[0] == 0 or A.shape[1] == 0:
+        fail("a", owner, "a non-empty 2-D array (examples, units)", described(f"shape {A.shape}"))
+    if not np.all(np.isfinite(A)):
+        fail("a", owner, "finite", described("an array with NaN or inf"))
+    n = A.shape[0]
+    B = np.broadcast_to(np.asarray(b, dtype=np.float64), (n,))
+    Y = np.asarray(y, dtype=np.float64)
+    if Y.shape != (n,):
+        fail("y", owner, f"an array of shape ({n},)", described(f"shape {Y.shape}"))
+    if loss not in LOSSES:
+        fail("loss", owner, "one of " + ", ".join(map(repr, LOSSES)), loss)
+    if loss == "binary_ce" and not np.all((Y == 0) | (Y == 1)):
+        fail("y", owner, "labels in {0, 1} for binary_ce", described("other values"))
+    return A, B, Y
+
+
+def _p(p, owner: str, *, allow_zero: bool = True) -> float:
+    return check_float(p, "p", owner, low=0.0, high=1.0, low_open=not allow_zero, high_open=True)
+
+
+def loss_value(z, y, loss: str = "binary_ce") -> np.ndarray:
+    """Elementwise ℓ(z; y) (float64, same shape as ``z``; ``y`` broadcasts)."""
+    z = np.asarray(z, dtype=np.float64)
+    if loss == "binary_ce":
+        return np.logaddexp(0.0, z) - y * z
+    if loss == "squared":
+        return (z - y) ** 2
+    fail("loss", "loss_value", "one of " + ", ".join(map(repr, LOSSES)), loss)
+
+
+def _d1(z, y, loss):
+    if loss == "binary_ce":
+        return 0.5 * (1.0 + np.tanh(0.5 * z)) - y  # σ(z) − y, overflow-free
+    return 2.0 * (z - y)
+
+
+def _d2(z, loss):
+    if loss == "binary_ce":
+        s = 0.5 * (1.0 + np.tanh(0.5 * z))
+        return s * (1.0 - s)
+    return np.full_like(z, 2.0)
+
+
+def bregman(u, v, y, loss: str = "binary_ce") -> np.ndarray:
+    """Bregman divergence ``D_ℓ(u ‖ v) = ℓ(u) − ℓ(v) − (u − v) ℓ'(v)`` (≥ 0 for convex ℓ)."""
+    u = np.asarray(u, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    return loss_value(u, y, loss) - loss_value(v, y, loss) - (u - v) * _d1(v, y, loss)
+
+
+def regulariser_exact(a, b, y, p, *, loss: str = "binary_ce") -> float:
+    """``R(p)`` by enumerating all ``2^k`` masks (``k ≤ MAX_EXACT_UNITS``), each weighted by
+    ``(1 − p)^{kept} p^{dropped}``. ``a``: (n, k) contributions; ``b``: bias, scalar or (n,);
+    ``y``: (n,) targets. Returns the mean over examples (float). ``R(0) = 0`` exactly."""
+    owner = "regulariser_exact"
+    A, B, Y = _check(a, b, y, loss, owner)
+    p = _p(p, owner)
+    k = A.shape[1]
+    if k > MAX_EXACT_UNITS:
+        fail("a", owner, f"at most {MAX_EXACT_UNITS} units for exact enumeration", k)
+    zbar = A.sum(axis=1) + B
+    base = loss_value(zbar, Y, loss)
+    if p == 0.0:
+        return 0.0
+    masks = ((np.arange(2**k)[:, None] >> np.arange(k)[None, :]) & 1).astype(np.float64)
+    kept = masks.sum(axis=1)
+    weight = (1.0 - p) ** kept * p ** (k - kept)  # (2^k,)
+    total = np.zeros(A.shape[0])
+    chunk = max(1, 2**22 // max(1, A.shape[0]))
+    for s in range(0, masks.shape[0], chunk):
+        z = A @ masks[s : s + chunk].T / (1.0 - p) + B[:, None]  # (n, chunk)
+        total += loss_value(z, Y[:, None], loss) @ weight[s : s + chunk]
+    return float(np.mean(total - base))
+
+
+def regulariser_mc(a, b, y, p, *, n_masks: int = 1000, rng=0, loss: str = "binary_ce"):
+    """Monte-Carlo ``R(p)`` over ``n_masks`` masks (one mask shared by all examples per draw,
+    as in a full-batch step). Returns ``(estimate, standard_error)`` over the draws."""
+    owner = "regulariser_mc"
+    A, B, Y = _check(a, b, y, loss, owner)
+    p = _p(p, owner)
+    n_masks = check_int(n_masks, "n_masks", owner, low=2)
+    rng = as_generator(rng, "rng", owner)
+    zbar = A.sum(axis=1) + B
+    base = float(np.mean(loss_value(zbar, Y, loss)))
+    keep = (rng.random((n_masks, A.shape[1])) >= p).astype(np.float64)
+    per_mask = np.empty(n_masks)
+    for t in range(n_masks):
+        z = A @ keep[t] / (1.0 - p) + B
+        per_mask[t] = np.mean(loss_value(z, Y, loss))
+    gaps = per_mask - base
+    return float(gaps.mean()), float(gaps.std(ddof=1) / np.sqrt(n_masks))
+
+
+def regulariser_second_order(a, b, y, p, *, loss: str = "binary_ce") -> float:
+    """Delta-method ``R ≈ ½ · mean_i ℓ''(z̄_i) · p/(1 − p) · Σ_j a_ij²`` (see module doc)."""
+    owner = "regulariser_second_order"
+    A, B, Y = _check(a, b, y, loss, owner)
+    p = _p(p, owner)
+    zbar = A.sum(axis=1) + B
+    var = p / (1.0 - p) * np.sum(A * A, axis=1)
+    return float(0.5 * np.mean(_d2(zbar, loss) * var))
+
+
+def single_drop_slope(a, b, y, *, loss: str = "binary_ce") -> float:
+    """``S = mean_i Σ_j D_ℓ(z̄_i − a_ij ‖ z̄_i)``: the exact slope ``dR/dp`` at ``p = 0``, so
+    ``R(p) = p · S + O(p²)`` (see module doc)."""
+    A, B, Y = _check(a, b, y, loss, "single_drop_slope")
+    zbar = (A.sum(axis=1) + B)[:, None]
+    return float(np.mean(np.sum(bregman(zbar - A, zbar, Y[:, None], loss), axis=1)))
