@@ -4,7 +4,8 @@
 
     dropout-study list
     dropout-study run CHAPTER [--profile P] [-p NAME=VALUE ...] [-f params.yml] [--out DIR]
-    dropout-study build [--profile P] [--force]
+                          [--scheduler ADDRESS]
+    dropout-study build [--profile P] [--force] [--scheduler ADDRESS]
     dropout-study readme
 
 Every input is checked before a kernel starts; an invalid one ends the command with exit
@@ -21,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from dropout_study import __version__, chapters, params
+from dropout_study import __version__, chapters, cluster, params
 from dropout_study.generated import update_readme
 from dropout_study.pipeline import build, execute
 from dropout_study.project import BuildFailed, ChapterFailed, Project
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("-f", dest="file", metavar="PARAMS.yml", help="YAML file of parameters")
     r.add_argument("--out", metavar="DIR", help="output directory (default results/<chapter>)")
+    _scheduler_option(r)
 
     b = sub.add_parser(
         "build",
@@ -77,9 +79,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--profile", default="book", help="smoke, book (default) or full")
     b.add_argument("--force", action="store_true", help="execute every chapter")
+    _scheduler_option(b)
 
     sub.add_parser("readme", help="rewrite README.md's verdict table from the book results")
     return p
+
+
+def _scheduler_option(parser) -> None:
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the sweeps' cells on this Dask scheduler (tcp://HOST:PORT; default "
+        f"${cluster.ENV}); needs the 'cluster' extra",
+    )
+
+
+def _use_scheduler(args) -> None:
+    """Check the Dask scheduler (``--scheduler`` or the environment) before any kernel starts
+    and hand it to the kernels through the environment they inherit."""
+    addr = args.scheduler if args.scheduler is not None else cluster.address()
+    if addr is not None:
+        cluster.use_scheduler(addr, f"{PROG} {args.command}")
 
 
 def _list(project: Project) -> None:
@@ -106,6 +126,7 @@ def _run(args, project: Project) -> None:
         name, value = params.parse_assignment(text)
         overrides[name] = value
     resolved = params.resolve(spec, profile, overrides)
+    _use_scheduler(args)
     out = Path(args.out) if args.out else Path("results") / cid
     print(f"running {cid} (profile {profile}) ...", flush=True)
     t0 = time.perf_counter()
@@ -126,6 +147,7 @@ def main(argv: list[str] | None = None, project: Project | None = None) -> int:
         elif args.command == "run":
             _run(args, project)
         elif args.command == "build":
+            _use_scheduler(args)
             build(project, profile=args.profile, force=args.force)  # checks the profile
         elif args.command == "readme":
             print(f"updated {update_readme(project)}")

@@ -3,8 +3,10 @@
 A *cell* is a dict of JSON-able values (e.g. ``{"dataset": "moons", "p": 0.3, "replicate": 4,
 "seed": 0, ...}``) and ``fn(cell)`` computes its result (any picklable object). :func:`run_sweep`
 
-- evaluates the cells not already on disk with :class:`joblib.Parallel` (processes), each
-  cell with single-threaded BLAS, showing a
+- evaluates the cells not already on disk with :class:`joblib.Parallel` (processes) — or, when
+  ``DASK_SCHEDULER_ADDRESS`` names a Dask scheduler (:mod:`dropout_study.cluster`), on that
+  cluster's workers through joblib's Dask backend — each cell with single-threaded BLAS,
+  showing a
   ``tqdm`` progress bar when standard error is a terminal (never inside an executed notebook);
 - writes each finished cell at once, atomically, to
   ``<cache_dir>/<fn name>/<hash>.pkl`` where the hash covers ``key``, ``fn``'s qualified name,
@@ -32,7 +34,7 @@ import joblib
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm  # not tqdm.auto: in a kernel without ipywidgets it warns on stderr
 
-from dropout_study import paths, provenance
+from dropout_study import cluster, paths, provenance
 from dropout_study.validation import check_int, fail
 
 __all__ = ["SweepResult", "run_sweep", "package_source_hash", "cell_path"]
@@ -68,12 +70,23 @@ def cell_path(fn: Callable, cell: dict, key: str, cache_dir: Path) -> Path:
     return Path(cache_dir) / _fn_name(fn) / f"{digest}.pkl"
 
 
-def _compute_and_store(fn: Callable, cell: dict, path: Path | None):
+def _compute(fn: Callable, cell: dict):
     # One BLAS thread per cell: the study's matrices are small, cells already run in
     # parallel, and a second BLAS thread fighting for two shared cores was measured to make
-    # small matrix products 10-50x slower here.
+    # small matrix products 10-50x slower here. The same on a Dask worker, so that a cell's
+    # numbers do not depend on where it runs.
     with threadpool_limits(limits=1, user_api="blas"):
-        result = fn(cell)
+        return fn(cell)
+
+
+def _compute_and_store(fn: Callable, cell: dict, path: Path | None):
+    result = _compute(fn, cell)
+    _store(result, path)
+    return result
+
+
+def _store(result, path: Path | None) -> None:
+    """Write ``result`` to ``path`` atomically (nothing for ``None``)."""
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -84,7 +97,6 @@ def _compute_and_store(fn: Callable, cell: dict, path: Path | None):
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-    return result
 
 
 IN_PROCESS_BELOW = 20_000
@@ -116,6 +128,7 @@ def run_sweep(
     cache_dir: str | os.PathLike | None = "default",
     progress: bool | None = None,
     steps: int | None = None,
+    scheduler: str | None = "default",
 ) -> SweepResult:
     """Evaluate ``fn`` on every cell, reusing finished cells from ``cache_dir``.
 
@@ -129,7 +142,8 @@ def run_sweep(
     n_jobs : int >= 1, optional
         Worker processes; default ``DROPOUT_STUDY_JOBS`` or, for a sweep of fewer than
         :data:`IN_PROCESS_BELOW` ``steps``, one; else the number of CPUs. With one job (or
-        one missing cell) the cells run in this process.
+        one missing cell) the cells run in this process. With a Dask scheduler (below) and no
+        explicit ``n_jobs = 1``, the missing cells run on the cluster's workers instead.
     desc : str, optional
         Label of the progress bar.
     cache_dir : path, None or "default"
@@ -141,6 +155,11 @@ def run_sweep(
     steps : int, optional
         The training steps all cells take together (the sweep's size, for the default
         ``n_jobs``).
+    scheduler : str, None or "default"
+        Address of a Dask scheduler to run the missing cells on (joblib's Dask backend);
+        ``"default"`` is ``DASK_SCHEDULER_ADDRESS`` if set (see :mod:`dropout_study.cluster`),
+        ``None`` runs locally. Workers return results; this process writes the cell cache,
+        so a cluster without a shared file system still resumes.
     """
     owner = "run_sweep"
     if not callable(fn):
@@ -149,7 +168,10 @@ def run_sweep(
     for c in cells:
         if not isinstance(c, dict):
             fail("cells", owner, "a sequence of dicts", c, TypeError)
+    explicit_one = n_jobs is not None and check_int(n_jobs, "n_jobs", owner, low=1) == 1
     n_jobs = _default_jobs(steps) if n_jobs is None else check_int(n_jobs, "n_jobs", owner, low=1)
+    if isinstance(scheduler, str) and scheduler == "default":
+        scheduler = cluster.address()
     if progress is None:
         progress = sys.stderr.isatty()
     if isinstance(cache_dir, str) and cache_dir == "default":
@@ -172,7 +194,16 @@ def run_sweep(
         todo.append(i)
 
     bar = tqdm(total=len(todo), desc=desc or _fn_name(fn), disable=not progress or not todo)
-    if len(todo) <= 1 or n_jobs == 1:
+    if scheduler and todo and not explicit_one:
+        with joblib.parallel_config(backend="dask", client=cluster.client(scheduler)):
+            outs = joblib.Parallel(n_jobs=-1, return_as="generator")(
+                joblib.delayed(_compute)(fn, cells[i]) for i in todo
+            )
+            for i, out in zip(todo, outs, strict=True):
+                _store(out, cell_paths[i])
+                results[i] = out
+                bar.update()
+    elif len(todo) <= 1 or n_jobs == 1:
         for i in todo:
             results[i] = _compute_and_store(fn, cells[i], cell_paths[i])
             bar.update()

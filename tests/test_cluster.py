@@ -1,0 +1,123 @@
+"""Sweeps on a Dask cluster (the 'cluster' extra): same numbers as the local run, cache kept,
+an unreachable scheduler refused in one line before any kernel starts."""
+
+import json
+import socket
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")  # the 'cluster' extra; CI installs it
+
+from dropout_study import cli, cluster, sweep  # noqa: E402
+from dropout_study.experiments import linearity  # noqa: E402
+
+# A chapter's own sweep, small enough for a test: two data sets, three families, two seeds.
+TINY = {
+    "n_seeds": 2,
+    "datasets": ["moons", "breast_cancer"],
+    "dropout_rates": [0.0, 0.5],
+    "l2_lambdas": [1e-3, 1e-1],
+    "l1_lambdas": [1e-3],
+    "match_rate": 0.5,
+    "hidden_sizes": [8, 8],
+    "n_steps": 15,
+    "batch_size": 64,
+    "robustness_steps": [0.25],
+    "n_directions": 4,
+    "toy_hidden_sizes": [8],
+    "toy_steps": 10,
+}
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as lc:
+        yield lc.scheduler_address
+        cluster.close_clients()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_chapter_sweep_on_dask_equals_local_run_and_fills_the_cache(
+    local_cluster, tmp_path, monkeypatch
+):
+    monkeypatch.delenv(cluster.ENV, raising=False)
+    local = linearity.run(dict(TINY), cache_dir=None, n_jobs=1)
+
+    monkeypatch.setenv(cluster.ENV, local_cluster)
+    cache = tmp_path / "cells"
+    # where the cells ran: every one on a worker process, none in this one
+    on_dask = linearity.run(dict(TINY), cache_dir=cache)
+    assert json.dumps(on_dask.metrics, default=str) == json.dumps(local.metrics, default=str)
+    for ds, arrays in local.arrays.items():
+        for name, value in arrays.items():
+            np.testing.assert_array_equal(on_dask.arrays[ds][name], value)
+    np.testing.assert_array_equal(on_dask.toy["curves"], local.toy["curves"])
+
+    # the cells the cluster computed were cached by this process: a local rerun reads them all
+    monkeypatch.delenv(cluster.ENV)
+    n_cells = len(list(cache.rglob("*.pkl")))
+    assert n_cells == 2 * 3 * 2 + 2  # (datasets × families × seeds) + toy seeds
+    again = linearity.run(dict(TINY), cache_dir=cache, n_jobs=1)
+    assert json.dumps(again.metrics, default=str) == json.dumps(local.metrics, default=str)
+
+
+def _where(cell):
+    import os
+
+    return os.getpid()
+
+
+def test_cells_run_on_the_workers_and_resume_from_the_cache(local_cluster, tmp_path):
+    import os
+
+    cells = [{"i": i} for i in range(6)]
+    first = sweep.run_sweep(_where, cells[:3], cache_dir=tmp_path, scheduler=local_cluster)
+    assert first.n_computed == 3 and os.getpid() not in first.results
+    with distributed.Client(local_cluster, set_as_default=False) as c:
+        workers = c.run(os.getpid)
+    assert set(first.results) <= set(workers.values())
+    second = sweep.run_sweep(_where, cells, cache_dir=tmp_path, scheduler=local_cluster)
+    assert second.n_cached == 3 and second.n_computed == 3
+    assert second.results[:3] == first.results
+
+
+def test_unreachable_scheduler_fails_in_one_line_before_any_kernel(monkeypatch, capsys):
+    started = []
+    monkeypatch.setattr(cli, "execute", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(cli, "build", lambda *a, **k: started.append(a))
+    monkeypatch.setenv(cluster.ENV, "")  # unset for the CLI; restored after the test
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    for argv in (["run", "linearity", "--scheduler", address], ["build", "--scheduler", address]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1
+        assert "'scheduler'" in err and address in err and "reachable" in err
+    assert started == []
+    assert cluster.address() is None
+
+
+@pytest.mark.parametrize("bad", ["", "http://host:8786", "tcp://host", "tcp://host:port"])
+def test_malformed_scheduler_address_is_refused(bad):
+    with pytest.raises(ValueError, match="'scheduler' parameter"):
+        cluster.check_scheduler(bad)
+
+
+def test_scheduler_reaches_the_kernel_through_the_environment(local_cluster, monkeypatch):
+    seen = {}
+    monkeypatch.setenv(cluster.ENV, "")  # the CLI sets it; monkeypatch restores it after
+
+    def fake_execute(*a, **k):
+        seen["env"] = __import__("os").environ.get(cluster.ENV)
+        return {"verdict": {"word": "supported", "sentence": "."}}
+
+    monkeypatch.setattr(cli, "execute", fake_execute)
+    assert cli.main(["run", "linearity", "--profile", "smoke", "--scheduler", local_cluster]) == 0
+    assert seen["env"] == local_cluster
