@@ -1,13 +1,20 @@
 """Sweeps on a Dask cluster (the 'cluster' extra): same numbers as the local run, cache kept,
 an unreachable scheduler refused in one line before any kernel starts."""
 
+import importlib
 import json
+import os
 import socket
 
 import numpy as np
 import pytest
 
-distributed = pytest.importorskip("distributed")  # the 'cluster' extra; CI installs it
+# The 'cluster' extra. Without it these tests skip — unless DROPOUT_STUDY_REQUIRE_CLUSTER=1
+# (CI sets it after installing the extra), when a missing 'distributed' fails them instead.
+if os.environ.get("DROPOUT_STUDY_REQUIRE_CLUSTER") == "1":
+    distributed = importlib.import_module("distributed")
+else:
+    distributed = pytest.importorskip("distributed")
 
 from dropout_study import cli, cluster, sweep  # noqa: E402
 from dropout_study.experiments import linearity  # noqa: E402
@@ -70,14 +77,10 @@ def test_chapter_sweep_on_dask_equals_local_run_and_fills_the_cache(
 
 
 def _where(cell):
-    import os
-
     return os.getpid()
 
 
 def test_cells_run_on_the_workers_and_resume_from_the_cache(local_cluster, tmp_path):
-    import os
-
     cells = [{"i": i} for i in range(6)]
     first = sweep.run_sweep(_where, cells[:3], cache_dir=tmp_path, scheduler=local_cluster)
     assert first.n_computed == 3 and os.getpid() not in first.results
@@ -115,7 +118,7 @@ def test_scheduler_reaches_the_kernel_through_the_environment(local_cluster, mon
     monkeypatch.setenv(cluster.ENV, "")  # the CLI sets it; monkeypatch restores it after
 
     def fake_execute(*a, **k):
-        seen["env"] = __import__("os").environ.get(cluster.ENV)
+        seen["env"] = os.environ.get(cluster.ENV)
         return {"verdict": {"word": "supported", "sentence": "."}}
 
     monkeypatch.setattr(cli, "execute", fake_execute)

@@ -19,6 +19,8 @@ identity, and ``p = 0`` is an exact identity in both modes.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dropout_study.validation import (
@@ -33,6 +35,7 @@ from dropout_study.validation import (
 __all__ = ["Dense", "ReLU", "Tanh", "Dropout", "INITS", "keep_mask"]
 
 INITS = ("he", "glorot")
+_BOOL = np.dtype(np.bool_)
 
 
 class _Buffers:
@@ -43,10 +46,10 @@ class _Buffers:
     def __init__(self) -> None:
         self._store: dict[tuple, np.ndarray] = {}
 
-    def get(self, key: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    def get(self, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         # Keyed by shape too, so that alternating batch sizes (a minibatch, then the full
         # training set for an evaluation) do not reallocate on every switch.
-        full_key = (key, shape, np.dtype(dtype).char)
+        full_key = (key, shape, dtype)
         buf = self._store.get(full_key)
         if buf is None:
             buf = np.empty(shape, dtype=dtype)
@@ -131,7 +134,7 @@ class ReLU:
         return out
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
-        positive = self._buf.get("pos", dY.shape, np.bool_)
+        positive = self._buf.get("pos", dY.shape, _BOOL)
         np.greater(self._Y, 0, out=positive)
         dX = self._buf.get("dX", dY.shape, dY.dtype)
         np.multiply(dY, positive, out=dX)
@@ -173,7 +176,7 @@ def keep_mask(
     ``V``. The stream consumed depends only on ``shape`` and the draws, never on a dtype, so
     float32 and float64 networks draw the same masks from the same generator state.
     """
-    n = int(np.prod(shape, dtype=np.int64))
+    n = math.prod(shape)
     words = rng.bit_generator.random_raw(-(-n // 4))
     bits = words.view(np.uint16)[:n].reshape(shape)
     if out is None:
@@ -209,7 +212,6 @@ class Dropout:
         self.scale = 1.0 / (1.0 - self.p)
         self._buf = _Buffers()
         self._active = False
-        self._scaled: np.ndarray | None = None
         self.mask_: np.ndarray | None = None
 
     def draw_mask(
@@ -239,7 +241,7 @@ class Dropout:
         if mask is None:
             if not isinstance(rng, np.random.Generator):
                 fail("rng", "Dropout.forward", "a numpy.random.Generator in training mode", rng)
-            keep = keep_mask(self.p, X.shape, rng, out=self._buf.get("keep", X.shape, np.bool_))
+            keep = keep_mask(self.p, X.shape, rng, out=self._buf.get("keep", X.shape, _BOOL))
         else:
             keep = np.asarray(mask)
             if keep.shape != X.shape or keep.dtype != np.bool_:
@@ -251,11 +253,12 @@ class Dropout:
                 )
         self._active = True
         self.mask_ = keep
-        scaled = self._buf.get("scaled", X.shape, X.dtype)
-        np.multiply(keep, X.dtype.type(self.scale), out=scaled)
-        self._scaled = scaled
+        # Y = (X / (1 - p)) · m: the scaling first, then the bool mask in place — the same
+        # numbers as X · (m / (1 - p)) (a product with 1 or 0 is exact) without a float copy
+        # of the mask, which costs a pass over memory each way.
         out = self._buf.get("out", X.shape, X.dtype)
-        np.multiply(X, scaled, out=out)
+        np.multiply(X, X.dtype.type(self.scale), out=out)
+        out *= keep
         return out
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
@@ -263,5 +266,6 @@ class Dropout:
         if not self._active:
             return dY
         dX = self._buf.get("dX", dY.shape, dY.dtype)
-        np.multiply(dY, self._scaled, out=dX)
+        np.multiply(dY, dY.dtype.type(self.scale), out=dX)
+        dX *= self.mask_
         return dX

@@ -267,6 +267,24 @@ class MLP:
                     d = Dropout(rates[i])
                     self.layers.append(d)
                     self.dropouts.append(d)
+        self._pack_parameters()
+
+    def _pack_parameters(self) -> None:
+        """Make the layers' ``W``, ``b`` (and ``dW``, ``db``) consecutive views of one flat
+        vector each, in the order of :attr:`params`: values unchanged, but an optimiser then
+        updates all parameters in one pass (see :mod:`dropout_study.optim`)."""
+        n = sum(p.size for p in self.params)
+        theta = np.empty(n, dtype=self.dtype)
+        grad = np.zeros(n, dtype=self.dtype)
+        i = 0
+        for d in self.dense:
+            for name, gname in (("W", "dW"), ("b", "db")):
+                value = getattr(d, name)
+                view = theta[i : i + value.size].reshape(value.shape)
+                view[...] = value
+                setattr(d, name, view)
+                setattr(d, gname, grad[i : i + value.size].reshape(value.shape))
+                i += value.size
 
     # -----------------------------------------------------------------------------------------
     # Parameters

@@ -4,6 +4,13 @@
 :attr:`MLP.params` / :attr:`MLP.grads`) and updates the parameters in place, reusing its own
 state buffers (no allocation per step).
 
+Speed (internals only; the arithmetic per element is exactly the formula below): when the
+parameter arrays are consecutive views of one flat buffer (as :class:`~dropout_study.mlp.MLP`
+keeps them, and their gradients likewise), a step updates that buffer in one go instead of
+array by array — a small network's step is then a dozen ufunc calls, not a dozen per array —
+and it walks the buffer in chunks of :data:`CHUNK` elements so that the update's passes over
+``θ``, ``g``, ``m``, ``v`` stay in the CPU cache.
+
 - :class:`SGD`: ``v ← μ v + g``; ``θ ← θ - lr · v`` (``μ = 0``: plain gradient descent).
 - :class:`Adam`: Kingma & Ba (2015) with bias correction, as PyTorch writes it:
   ``θ ← θ - (lr / (1 - β₁ᵗ)) · m / (sqrt(v) / sqrt(1 - β₂ᵗ) + ε)``.
@@ -11,6 +18,7 @@ state buffers (no allocation per step).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,6 +26,63 @@ import numpy as np
 from dropout_study.validation import check_choice, check_float, described, fail
 
 __all__ = ["SGD", "Adam", "make_optimizer"]
+
+CHUNK = 8192
+"""Elements per chunk of an update (5 float64 arrays of this size fit a 512 KB cache)."""
+
+
+def _tiled_by(arrays: Sequence[np.ndarray]) -> np.ndarray | None:
+    """The 1-D array that ``arrays`` tile end to end in order (C-contiguous views of one
+    buffer), or None."""
+    base = arrays[0].base if arrays else None
+    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    address, offset = base.ctypes.data, 0
+    for a in arrays:
+        if a.base is not base or not a.flags.c_contiguous:
+            return None
+        if a.ctypes.data != address + offset * base.itemsize:
+            return None
+        offset += a.size
+    return base if offset == base.size else None
+
+
+class _Layout:
+    """Remembers whether a list of parameters and one of gradients each tile a flat buffer,
+    so the check runs once per set of arrays, not every step."""
+
+    __slots__ = ("_seen", "_flat")
+
+    def __init__(self) -> None:
+        self._seen: tuple = ()
+        self._flat: tuple | None = None
+
+    def __call__(self, params, grads) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        arrays = (*params, *grads)
+        if len(arrays) != len(self._seen) or not all(map(operator.is_, arrays, self._seen)):
+            self._seen = arrays
+            p, g = _tiled_by(params), _tiled_by(grads)
+            ok = p is not None and g is not None and p.dtype == g.dtype
+            self._flat = ([p], [g]) if ok else None
+        if self._flat is not None:
+            return self._flat
+        return list(params), list(grads)
+
+
+def _scratch(params: Sequence[np.ndarray]) -> np.ndarray:
+    """One scratch vector, as long as the largest piece :func:`_chunks` makes."""
+    n = max(min(p.size, CHUNK) if p.ndim == 1 else p.size for p in params)
+    return np.empty(n, dtype=params[0].dtype)
+
+
+def _chunks(p: np.ndarray):
+    """Index expressions that split ``p`` (1-D) into chunks of :data:`CHUNK`; a whole array of
+    another shape is one piece."""
+    if p.ndim != 1:
+        yield ...
+        return
+    for start in range(0, p.size, CHUNK):
+        yield slice(start, min(start + CHUNK, p.size))
 
 
 class SGD:
@@ -29,23 +94,27 @@ class SGD:
         self.lr = check_float(lr, "lr", "SGD", low=0.0, low_open=True)
         self.momentum = check_float(momentum, "momentum", "SGD", low=0.0, high=1.0, high_open=True)
         self._v: list[np.ndarray] | None = None
-        self._tmp: list[np.ndarray] | None = None
+        self._tmp: np.ndarray | None = None
+        self._layout = _Layout()
 
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        params, grads = self._layout(params, grads)
         if self._tmp is None:
-            self._tmp = [np.empty_like(p) for p in params]
+            self._tmp = _scratch(params)
             if self.momentum:
-                self._v = [np.zeros_like(p) for p in params]
-        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-            tmp = self._tmp[i]
-            if self.momentum:
-                v = self._v[i]
-                v *= self.momentum
-                v += g
-                np.multiply(v, self.lr, out=tmp)
-            else:
-                np.multiply(g, self.lr, out=tmp)
-            p -= tmp
+                self._v = [np.zeros(p.shape, p.dtype) for p in params]
+        for i, (p_all, g_all) in enumerate(zip(params, grads, strict=True)):
+            for c in _chunks(p_all):
+                p, g = p_all[c], g_all[c]
+                tmp = self._tmp[: p.size].reshape(p.shape)
+                if self.momentum:
+                    v = self._v[i][c]
+                    v *= self.momentum
+                    v += g
+                    np.multiply(v, self.lr, out=tmp)
+                else:
+                    np.multiply(g, self.lr, out=tmp)
+                p -= tmp
 
     def __repr__(self) -> str:
         return f"SGD(lr={self.lr:g}, momentum={self.momentum:g})"
@@ -66,31 +135,41 @@ class Adam:
         self.t = 0
         self._m: list[np.ndarray] | None = None
         self._v: list[np.ndarray] | None = None
-        self._tmp: list[np.ndarray] | None = None
+        self._tmp: np.ndarray | None = None
+        self._layout = _Layout()
 
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        params, grads = self._layout(params, grads)
         if self._m is None:
-            self._m = [np.zeros_like(p) for p in params]
-            self._v = [np.zeros_like(p) for p in params]
-            self._tmp = [np.empty_like(p) for p in params]
+            self._m = [np.zeros(p.shape, p.dtype) for p in params]
+            self._v = [np.zeros(p.shape, p.dtype) for p in params]
+            self._tmp = _scratch(params)
         self.t += 1
         b1, b2 = self.beta1, self.beta2
         step_size = self.lr / (1.0 - b1**self.t)
         root_bc2 = np.sqrt(1.0 - b2**self.t)
-        for p, g, m, v, tmp in zip(params, grads, self._m, self._v, self._tmp, strict=True):
-            m *= b1
-            np.multiply(g, 1.0 - b1, out=tmp)
-            m += tmp
-            v *= b2
-            np.multiply(g, g, out=tmp)
-            tmp *= 1.0 - b2
-            v += tmp
-            np.sqrt(v, out=tmp)
-            tmp /= root_bc2
-            tmp += self.eps
-            np.divide(m, tmp, out=tmp)
-            tmp *= step_size
-            p -= tmp
+        for p_all, g_all, m_all, v_all in zip(params, grads, self._m, self._v, strict=True):
+            for c in _chunks(p_all):
+                self._update(p_all[c], g_all[c], m_all[c], v_all[c], step_size, root_bc2)
+
+    def _update(self, p, g, m, v, step_size, root_bc2) -> None:
+        """``m ← β₁m + (1-β₁)g``; ``v ← β₂v + (1-β₂)g²``;
+        ``p ← p - step_size · m / (sqrt(v) / root_bc2 + ε)`` on one chunk, in place."""
+        b1, b2 = self.beta1, self.beta2
+        tmp = self._tmp[: p.size].reshape(p.shape)
+        m *= b1
+        np.multiply(g, 1.0 - b1, out=tmp)
+        m += tmp
+        v *= b2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp /= root_bc2
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= step_size
+        p -= tmp
 
     def __repr__(self) -> str:
         return f"Adam(lr={self.lr:g}, beta1={self.beta1:g}, beta2={self.beta2:g}, eps={self.eps:g})"
