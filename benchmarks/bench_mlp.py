@@ -119,7 +119,7 @@ def check_numpy_step_is_train_step(sizes, batch, dtype, n=3) -> None:
 def floor_stepper(sizes, batch, dtype):
     """The step's matrix products alone, into preallocated outputs."""
     rng = np.random.default_rng(0)
-    Ws = [rng.standard_normal((a, b)).astype(dtype) for a, b in zip(sizes, sizes[1:])]
+    Ws = [rng.standard_normal((a, b)).astype(dtype) for a, b in zip(sizes, sizes[1:], strict=False)]
     hs = [rng.standard_normal((batch, w)).astype(dtype) for w in sizes]
     gs = [np.empty_like(h) for h in hs]
     dWs = [np.empty_like(W) for W in Ws]
@@ -300,9 +300,7 @@ def bench(sizes, batch, dtype, peers, rounds: int, block_s: float) -> dict:
         fastest = max(peer_names, key=lambda n: best[n])
         out["fastest"] = fastest
         out["ratio"] = best["numpy"] / best[fastest]
-        paired = [
-            a / max(rates[n][i] for n in peer_names) for i, a in enumerate(rates["numpy"])
-        ]
+        paired = [a / max(rates[n][i] for n in peer_names) for i, a in enumerate(rates["numpy"])]
         out["paired"] = statistics.median(paired)
     out["over_floor"] = best["floor"] / best["numpy"]  # step time / floor time
     return out
