@@ -1,0 +1,111 @@
+"""The speed internals change no number: the benchmark's numpy step is train()'s step, the
+optimisers' flat chunked pass equals the array-by-array formula, dropout equals its formula."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dropout_study import optim
+from dropout_study.layers import Dropout
+from dropout_study.mlp import MLP
+from dropout_study.optim import SGD, Adam
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_mlp.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_mlp", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # imports neither torch nor jax
+    return module
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("sizes", "batch"), [([2, 32, 32, 1], 64), ([64, 40, 30, 10], 48)])
+def test_benchmark_numpy_step_is_the_training_step(bench, sizes, batch, dtype):
+    bench.check_numpy_step_is_train_step(sizes, batch, dtype, n=4)
+
+
+def test_the_check_would_notice_a_different_step(bench, monkeypatch):
+    original = bench.numpy_stepper
+
+    def other(sizes, batch, dtype):
+        step, model = original(sizes, batch, dtype)
+
+        def nudged():  # one extra tiny change per step: no longer train()'s step
+            step()
+            model.dense[0].b[0] += 1e-12
+
+        return nudged, model
+
+    monkeypatch.setattr(bench, "numpy_stepper", other)
+    with pytest.raises(AssertionError, match="differs"):
+        bench.check_numpy_step_is_train_step([2, 8, 1], 16, np.float64)
+
+
+def _separate_and_flat(rng, shapes, dtype=np.float64):
+    """The same values as separate arrays and as consecutive views of one flat buffer."""
+    sizes = [int(np.prod(s)) for s in shapes]
+    flat_p, flat_g = (rng.standard_normal(sum(sizes)).astype(dtype) for _ in range(2))
+    views_p, views_g, i = [], [], 0
+    for s, n in zip(shapes, sizes, strict=True):
+        views_p.append(flat_p[i : i + n].reshape(s))
+        views_g.append(flat_g[i : i + n].reshape(s))
+        i += n
+    sep_p = [v.copy() for v in views_p]
+    sep_g = [v.copy() for v in views_g]
+    return (views_p, views_g, flat_p), (sep_p, sep_g)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: Adam(0.01), lambda: SGD(0.1), lambda: SGD(0.1, momentum=0.9)]
+)
+def test_flat_chunked_update_equals_array_by_array(make):
+    rng = np.random.default_rng(5)
+    # larger than a chunk, so the chunked walk is exercised, plus a bias-sized piece
+    shapes = [(150, 120), (120,), (120, 3), (3,)]
+    assert 150 * 120 > optim.CHUNK
+    (views_p, views_g, flat_p), (sep_p, sep_g) = _separate_and_flat(rng, shapes)
+    assert optim._tiled_by(views_p) is flat_p and optim._tiled_by(sep_p) is None
+    a, b = make(), make()
+    for step in range(4):
+        for g in views_g:  # a new gradient each step, the same in both
+            g[...] = rng.standard_normal(g.shape)
+        for g, v in zip(sep_g, views_g, strict=True):
+            g[...] = v
+        a.step(views_p, views_g)
+        b.step(sep_p, sep_g)
+        for x, y in zip(views_p, sep_p, strict=True):
+            np.testing.assert_array_equal(x, y, err_msg=f"step {step}")
+
+
+def test_mlp_parameters_and_gradients_tile_flat_vectors():
+    model = MLP([5, 7, 3, 2], head="softmax", dropout=0.3, rng=1)
+    theta = optim._tiled_by(model.params)
+    grad = optim._tiled_by(model.grads)
+    assert theta is not None and grad is not None
+    np.testing.assert_array_equal(theta, model.get_params())
+    model.set_params(np.arange(model.n_params, dtype=float))
+    np.testing.assert_array_equal(theta, np.arange(model.n_params))
+    X = np.random.default_rng(0).standard_normal((6, 5))
+    _, g = model.loss_and_grad(X, [0, 1, 0, 1, 1, 0], training=True, rng=3)
+    np.testing.assert_array_equal(grad, g)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_is_x_times_mask_over_keep_probability(dtype):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((40, 30)).astype(dtype)
+    X[0, 0] = np.inf
+    dY = rng.standard_normal((40, 30)).astype(dtype)
+    layer = Dropout(0.3)
+    Y = layer.forward(X, training=True, rng=np.random.default_rng(9)).copy()
+    m = layer.mask_.copy()
+    scaled = m * dtype(1 / (1 - 0.3))  # the formula, with the mask as floats
+    np.testing.assert_array_equal(Y, X * scaled)
+    np.testing.assert_array_equal(np.signbit(Y), np.signbit(X * scaled))
+    np.testing.assert_array_equal(layer.backward(dY), dY * scaled)
+    assert Y.dtype == dtype
