@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from dropout_study import __version__, chapters, cluster, params
+from dropout_study import __version__, chapters, cluster, params, timing
 from dropout_study.generated import update_readme
 from dropout_study.pipeline import build, execute
 from dropout_study.project import BuildFailed, ChapterFailed, Project
@@ -133,6 +133,7 @@ def _run(args, project: Project) -> None:
     record = execute(spec, resolved, out, profile=profile)
     dt = time.perf_counter() - t0
     print(f"executed in {dt:.1f} s; notebook, metrics.json and figures/ in {out}")
+    print(f"time: {timing.summary(out)}")
     print(f"verdict: {record['verdict']['word']} — {record['verdict']['sentence']}")
 
 

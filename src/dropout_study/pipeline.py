@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from dropout_study import chapters
+from dropout_study import chapters, timing
 from dropout_study.cache import cache_key, is_fresh
 from dropout_study.generated import cell, fmt_value, write_generated
 from dropout_study.params import check_profile, resolve
@@ -88,6 +88,7 @@ def execute(
     import jupytext
     import papermill as pm
 
+    started = time.time()
     dest = Path(dest).resolve()
     dest.parent.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix=f".{dest.name}.run-", dir=dest.parent))
@@ -121,6 +122,7 @@ def execute(
                 "(does its last cell call report.finish?)."
             )
         _postprocess(out, spec, params, profile)
+        timing.finish_run(run_dir, out, started)
         record = json.loads(metrics_file.read_text(encoding="utf-8"))
         if record.get("verdict", {}).get("word") not in WORDS:
             raise ChapterFailed(f"Chapter '{spec.id}' wrote a metrics.json without a verdict.")
@@ -256,6 +258,8 @@ def build(
             f"[{i}/{len(plan)}] {spec.id:<{width}}  {state:<8}  {dt:6.1f} s  "
             f"{record['verdict']['word']}"
         )
+        if not fresh:
+            log(f"    {timing.summary(dest)}")
         results.append(RunResult(spec.id, dest, not fresh, dt, record))
     if failures:
         raise BuildFailed("\n".join(failures))

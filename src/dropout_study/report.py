@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dropout_study import chapters, paths
+from dropout_study import chapters, paths, timing
 from dropout_study.params import check_type
 from dropout_study.provenance import provenance, sha256_bytes, timestamp
 from dropout_study.validation import fail
@@ -102,6 +102,7 @@ def start(chapter_id: str, namespace: Mapping) -> dict:
     ``globals()``); returns them as a new dict. Types are checked against the parameters
     cell's annotations, then ``experiments.<module>.check_params`` checks ranges; both raise
     ``TypeError``/``ValueError`` with the project's template. Applies the figure style."""
+    timing.mark("start")
     if not isinstance(chapter_id, str):
         fail("chapter_id", "report.start", "a chapter id (str)", chapter_id, TypeError)
     if not isinstance(namespace, Mapping):
@@ -137,6 +138,7 @@ def start(chapter_id: str, namespace: Mapping) -> dict:
     return dict(params)
 
 
+@timing.timed("figures")
 def figure(fig, name: str) -> None:
     """Save ``fig`` as ``figures/<name>.svg``/``.png`` with ``figures/<name>.json`` beside
     them, glue it as ``fig-<chapter>-<name>`` (not displayed) and close it.
@@ -249,6 +251,7 @@ def finish(verdict, metrics: Mapping, robustness=None) -> None:
     content = _dumps(record)  # raises for values that are not JSON-able, before any I/O
     st["outdir"].mkdir(parents=True, exist_ok=True)
     (st["outdir"] / "metrics.json").write_text(content, encoding="utf-8")
+    timing.save(st["outdir"])
 
 
 def _verdict_fields(verdict) -> tuple[str, str, str | None]:

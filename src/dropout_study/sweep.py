@@ -34,7 +34,7 @@ import joblib
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm  # not tqdm.auto: in a kernel without ipywidgets it warns on stderr
 
-from dropout_study import cluster, paths, provenance
+from dropout_study import cluster, paths, provenance, timing
 from dropout_study.validation import check_int, fail
 
 __all__ = ["SweepResult", "run_sweep", "package_source_hash", "cell_path"]
@@ -118,6 +118,7 @@ def _default_jobs(steps: int | None) -> int:
     return check_int(jobs, "DROPOUT_STUDY_JOBS", "run_sweep", low=1)
 
 
+@timing.timed("sweeps")
 def run_sweep(
     fn: Callable[[dict], object],
     cells: Sequence[dict],

@@ -1,0 +1,122 @@
+"""Where a chapter's time goes: kernel start, imports, sweeps, figures, and the rest.
+
+Two sides write it down:
+
+- in the kernel, :func:`timed` wraps :func:`dropout_study.sweep.run_sweep` (phase ``sweeps``)
+  and :func:`dropout_study.report.figure` (phase ``figures``: drawing, saving svg + png and
+  gluing), :func:`mark` ``("start")`` is called by :func:`dropout_study.report.start`, and
+  :func:`save` (from :func:`dropout_study.report.finish`) writes them to ``timing.json`` in
+  the run directory;
+- the process that executes the notebook (:func:`dropout_study.pipeline.execute`) calls
+  :func:`finish_run`, which adds the wall-clock total and the start of the first cell (from
+  papermill's cell metadata) and writes the breakdown back into ``timing.json``.
+
+Phases (wall-clock seconds): ``kernel`` — from the start of the execution to the first cell
+(reading the source, starting the kernel); ``imports`` — from the first cell to
+``report.start`` (parameters and import cells); ``sweeps``; ``figures``; ``other`` — the rest
+(analysis, glue, verdict, writing the notebook). :func:`summary` formats them on one line.
+Timings are measurements, not results: they are never part of a chapter's metrics or cache key.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+__all__ = ["FILE", "PHASES", "timed", "mark", "save", "finish_run", "read", "summary"]
+
+FILE = "timing.json"
+PHASES = ("kernel", "imports", "sweeps", "figures", "other")
+
+_phases: dict[str, float] = {}
+_marks: dict[str, float] = {}
+_depth: dict[str, int] = {}
+
+
+def timed(phase: str) -> Callable:
+    """Decorator: add the wall time of each call to ``phase`` (nested calls counted once)."""
+
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            if _depth.get(phase):
+                return fn(*args, **kwargs)
+            _depth[phase] = 1
+            t0 = time.time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _phases[phase] = _phases.get(phase, 0.0) + time.time() - t0
+                _depth[phase] = 0
+
+        return inner
+
+    return wrap
+
+
+def mark(name: str) -> None:
+    """Remember the wall-clock time (seconds since the epoch) of event ``name``."""
+    _marks[name] = time.time()
+
+
+def save(directory) -> Path:
+    """Write this process's phases and marks to ``<directory>/timing.json``."""
+    path = Path(directory) / FILE
+    path.write_text(json.dumps({"phases": _phases, "marks": _marks}, indent=1), encoding="utf-8")
+    return path
+
+
+def _first_cell_start(notebook: Path) -> float | None:
+    try:
+        nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for cell in nb.get("cells", []):
+        stamp = (cell.get("metadata", {}).get("papermill") or {}).get("start_time")
+        if stamp:
+            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    return None
+
+
+def finish_run(run_dir, notebook, started: float) -> dict:
+    """Complete ``<run_dir>/timing.json`` with the breakdown of a run that began at
+    ``started`` (``time.time()``) and executed ``notebook``; returns the breakdown."""
+    run_dir = Path(run_dir)
+    now = time.time()
+    try:
+        kernel_side = json.loads((run_dir / FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        kernel_side = {"phases": {}, "marks": {}}
+    first = _first_cell_start(notebook)
+    start_mark = kernel_side.get("marks", {}).get("start")
+    total = now - started
+    b = {"total": total}
+    b["kernel"] = max(0.0, first - started) if first is not None else 0.0
+    b["imports"] = max(0.0, start_mark - first) if first and start_mark else 0.0
+    b["sweeps"] = kernel_side.get("phases", {}).get("sweeps", 0.0)
+    b["figures"] = kernel_side.get("phases", {}).get("figures", 0.0)
+    b["other"] = max(0.0, total - sum(b[p] for p in PHASES[:-1]))
+    (run_dir / FILE).write_text(json.dumps(b, indent=1) + "\n", encoding="utf-8")
+    return b
+
+
+def read(directory) -> dict | None:
+    """The breakdown stored in ``<directory>/timing.json`` by :func:`finish_run`, if any."""
+    try:
+        b = json.loads((Path(directory) / FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return b if "total" in b else None
+
+
+def summary(directory) -> str:
+    """``"kernel 2.1 s · imports 3.0 s · sweeps 12.4 s · figures 4.2 s · other 1.0 s"``, or
+    ``""`` when the directory holds no breakdown."""
+    b = read(directory)
+    if b is None:
+        return ""
+    return " · ".join(f"{p} {b.get(p, 0.0):.1f} s" for p in PHASES)
