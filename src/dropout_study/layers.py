@@ -112,7 +112,7 @@ class Dense:
         """``dY`` ``(n, n_out)`` → ``dW = Xᵀ dY``, ``db = Σ_rows dY`` (stored) and ``dX = dY Wᵀ``
         ``(n, n_in)``, returned unless ``need_dX`` is False (the first layer skips it)."""
         np.matmul(self._X.T, dY, out=self.dW)
-        np.sum(dY, axis=0, out=self.db)
+        np.add.reduce(dY, axis=0, out=self.db)  # np.sum without its Python wrapper
         if not need_dX:
             return None
         dX = self._buf.get("dX", self._X.shape, self.W.dtype)

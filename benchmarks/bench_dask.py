@@ -1,0 +1,85 @@
+"""Speed-up of 2 Dask workers over 1 on one chapter's sweep (the linearity chapter's cells).
+
+Each round runs the same cells (the chapter's ``book`` parameters, ``--seeds`` replicates) on a
+``distributed.LocalCluster`` of 1 worker and of 2 workers (one thread each, processes), in
+alternating order, through :func:`dropout_study.sweep.run_sweep` with the cell cache off; the
+clusters are started before the clock starts. It checks that both give identical results, then
+prints each round's times and the speed-up ``t(1 worker) / t(2 workers)`` of the best rounds
+(and the median of the per-round ratios). On a machine shared with other work, the second
+worker may not get a core of its own: read the speed-up with the machine's load beside it.
+
+Run: ``.venv/bin/python benchmarks/bench_dask.py [--seeds N] [--rounds R]`` (needs the
+``cluster`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+from distributed import LocalCluster
+
+from dropout_study import chapters, cluster, params, sweep
+from dropout_study.experiments import linearity
+
+
+def cells(n_seeds: int) -> list[dict]:
+    spec = chapters.load("linearity")
+    p = linearity.check_params(params.resolve(spec, "book") | {"n_seeds": n_seeds})
+    grids = {"dropout": p["dropout_rates"], "l2": p["l2_lambdas"], "l1": p["l1_lambdas"]}
+    settings = linearity._train_settings(p)
+    return [
+        {"dataset": ds, "seed": p["seed"], "replicate": r, "family": fam, "values": grids[fam]}
+        | settings
+        for ds in p["datasets"]
+        for fam in linearity.FAMILIES
+        for r in range(n_seeds)
+    ]
+
+
+def timed_run(address: str, todo: list[dict]) -> tuple[float, list]:
+    t0 = time.perf_counter()
+    res = sweep.run_sweep(linearity.sweep_cell, todo, cache_dir=None, scheduler=address)
+    return time.perf_counter() - t0, res.results
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", type=int, default=4, help="replicates (cells = 12 × seeds)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds")
+    args = ap.parse_args(argv)
+    todo = cells(args.seeds)
+    kw = dict(threads_per_worker=1, processes=True, dashboard_address=None)
+    with LocalCluster(n_workers=1, **kw) as one, LocalCluster(n_workers=2, **kw) as two:
+        addrs = {1: one.scheduler_address, 2: two.scheduler_address}
+        for a in addrs.values():  # warm-up: workers import the package
+            sweep.run_sweep(linearity.sweep_cell, todo[:2], cache_dir=None, scheduler=a)
+        times: dict[int, list[float]] = {1: [], 2: []}
+        reference = None
+        for r in range(args.rounds):
+            for n in (1, 2) if r % 2 == 0 else (2, 1):
+                dt, results = timed_run(addrs[n], todo)
+                times[n].append(dt)
+                if reference is None:
+                    reference = results
+                elif repr(results) != repr(reference):
+                    raise AssertionError("results differ between the clusters")
+            print(
+                f"round {r + 1}: 1 worker {times[1][-1]:.1f} s, 2 workers {times[2][-1]:.1f} s "
+                f"(load average {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+        cluster.close_clients()
+    ratios = [a / b for a, b in zip(times[1], times[2], strict=True)]
+    print(
+        f"{len(todo)} cells of the linearity sweep (book parameters, {args.seeds} seeds): "
+        f"speed-up of 2 workers over 1 = {min(times[1]) / min(times[2]):.2f} "
+        f"(best rounds; median of per-round ratios {statistics.median(ratios):.2f}); "
+        "results identical"
+    )
+
+
+if __name__ == "__main__":
+    main()
