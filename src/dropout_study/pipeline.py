@@ -265,10 +265,8 @@ def build(
         state = "cached" if fresh else "executed"
         log(
             f"[{i}/{len(plan)}] {spec.id:<{width}}  {state:<8}  {dt:6.1f} s  "
-            f"{record['verdict']['word']}"
+            f"{record['verdict']['word']}" + ("" if fresh else f"  ({timing.summary(dest)})")
         )
-        if not fresh:
-            log(f"    {timing.summary(dest)}")
         results.append(RunResult(spec.id, dest, not fresh, dt, record))
     if failures:
         raise BuildFailed("\n".join(failures))

@@ -8,8 +8,9 @@ Two sides write it down:
   :func:`save` (from :func:`dropout_study.report.finish`) writes them to ``timing.json`` in
   the run directory;
 - the process that executes the notebook (:func:`dropout_study.pipeline.execute`) calls
-  :func:`finish_run`, which adds the wall-clock total and the start of the first cell (from
-  papermill's cell metadata) and writes the breakdown back into ``timing.json``.
+  :func:`finish_run`, which reads (and removes) that file, adds the wall-clock total and the
+  start of the first cell (from papermill's cell metadata) and stores the breakdown under
+  ``"timing"`` in the run directory's ``run.json``.
 
 Phases (wall-clock seconds): ``kernel`` — from the start of the execution to the first cell
 (reading the source, starting the kernel); ``imports`` — from the first cell to
@@ -30,6 +31,7 @@ from pathlib import Path
 __all__ = ["FILE", "PHASES", "timed", "mark", "save", "finish_run", "read", "summary"]
 
 FILE = "timing.json"
+RUN_FILE = "run.json"  # dropout_study.report.RUN_FILE (not imported: report imports this module)
 PHASES = ("kernel", "imports", "sweeps", "figures", "other")
 
 _phases: dict[str, float] = {}
@@ -91,6 +93,7 @@ def finish_run(run_dir, notebook, started: float) -> dict:
         kernel_side = json.loads((run_dir / FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         kernel_side = {"phases": {}, "marks": {}}
+    (run_dir / FILE).unlink(missing_ok=True)
     first = _first_cell_start(notebook)
     start_mark = kernel_side.get("marks", {}).get("start")
     total = now - started
@@ -100,17 +103,23 @@ def finish_run(run_dir, notebook, started: float) -> dict:
     b["sweeps"] = kernel_side.get("phases", {}).get("sweeps", 0.0)
     b["figures"] = kernel_side.get("phases", {}).get("figures", 0.0)
     b["other"] = max(0.0, total - sum(b[p] for p in PHASES[:-1]))
-    (run_dir / FILE).write_text(json.dumps(b, indent=1) + "\n", encoding="utf-8")
+    run_file = run_dir / RUN_FILE
+    try:
+        context = json.loads(run_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        context = {}
+    context["timing"] = b
+    run_file.write_text(json.dumps(context, indent=2) + "\n", encoding="utf-8")
     return b
 
 
 def read(directory) -> dict | None:
-    """The breakdown stored in ``<directory>/timing.json`` by :func:`finish_run`, if any."""
+    """The breakdown :func:`finish_run` stored in ``<directory>/run.json``, if any."""
     try:
-        b = json.loads((Path(directory) / FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        b = json.loads((Path(directory) / RUN_FILE).read_text(encoding="utf-8")).get("timing")
+    except (OSError, ValueError, AttributeError):
         return None
-    return b if "total" in b else None
+    return b if isinstance(b, dict) and "total" in b else None
 
 
 def summary(directory) -> str:
