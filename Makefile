@@ -25,7 +25,9 @@ test: lint
 	$(BIN)/pytest -n 2
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[bench,cluster]"
 	$(BIN)/python benchmarks/bench_mlp.py
+	$(BIN)/python benchmarks/bench_dask.py
 
 clean:
 	rm -rf _build book/generated .cache
