@@ -65,7 +65,7 @@ def test_breakdown_from_kernel_side_file_and_notebook(tmp_path):
     assert timing.read(tmp_path) == b
     assert not (tmp_path / timing.FILE).exists()  # folded into run.json
     line = timing.summary(tmp_path)
-    assert line.startswith("kernel 2.0 s · imports 3.0 s · sweeps 1.5 s · figures 0.5 s")
+    assert line.startswith(f"ran {b['total']:.1f} s: kernel 2.0 s · imports 3.0 s · sweeps 1.5 s")
 
 
 def test_missing_files_give_an_empty_summary(tmp_path):

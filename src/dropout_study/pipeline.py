@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from dropout_study import chapters, confirm, timing
+from dropout_study import chapters, confirm, sidebyside, timing
 from dropout_study.cache import cache_key, is_fresh
 from dropout_study.generated import cell, fmt_value, write_generated
 from dropout_study.params import check_profile, resolve
@@ -244,7 +244,10 @@ def build(
         plan.append((spec, params, cache_key(spec, params, profile, project.package_dir)))
     results, failures = [], []
     width = max((len(c) for c in ids), default=0)
-    for i, (spec, params, key) in enumerate(plan, 1):
+    ahead = sidebyside.start(
+        plan, project, execute, force=force, profile=profile, confirm_root=project.root
+    )
+    for i, (spec, _params, key) in enumerate(plan, 1):
         dest = project.dest(spec.id)
         t0 = time.perf_counter()
         fresh = not force and is_fresh(dest, spec.id, key)
@@ -252,9 +255,7 @@ def build(
             if fresh:
                 record = json.loads((dest / "metrics.json").read_text(encoding="utf-8"))
             else:
-                record = execute(
-                    spec, params, dest, profile=profile, key=key, confirm_root=project.root
-                )
+                record = ahead.result(spec.id)  # execute(...), started side by side
         except ChapterFailed as exc:
             failures.append(str(exc))
             log(

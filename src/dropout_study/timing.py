@@ -123,9 +123,9 @@ def read(directory) -> dict | None:
 
 
 def summary(directory) -> str:
-    """``"kernel 2.1 s · imports 3.0 s · sweeps 12.4 s · figures 4.2 s · other 1.0 s"``, or
-    ``""`` when the directory holds no breakdown."""
+    """``"ran 22.7 s: kernel 2.1 s · imports 3.0 s · sweeps 12.4 s · figures 4.2 s · other
+    1.0 s"``, or ``""`` when the directory holds no breakdown."""
     b = read(directory)
     if b is None:
         return ""
-    return " · ".join(f"{p} {b.get(p, 0.0):.1f} s" for p in PHASES)
+    return f"ran {b['total']:.1f} s: " + " · ".join(f"{p} {b.get(p, 0.0):.1f} s" for p in PHASES)
