@@ -141,6 +141,7 @@ DEFAULTS: dict = {
     "toy_rates": [0.0, 0.2, 0.5],
     "toy_hidden_sizes": [64, 64],
     "toy_steps": 3000,
+    "coverage_sims": 1000,  # simulated samples of the page's interval-coverage check
 }
 
 
@@ -239,6 +240,9 @@ def check_params(params: dict) -> dict:
         "a list of at least 2 rates in [0, 0.95]",
     )
     out["toy_steps"] = check_int(p["toy_steps"], "toy_steps", CHAPTER, low=1, high=100_000)
+    out["coverage_sims"] = check_int(
+        p["coverage_sims"], "coverage_sims", CHAPTER, low=10, high=100_000
+    )
     return out
 
 
