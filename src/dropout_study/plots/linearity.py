@@ -80,7 +80,7 @@ def toy(result):
     ax.set_xlabel("x (raw units of the toy)")
     ax.set_ylabel("y, fitted f(x)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncols=3)
-    ax.set_title("1-D toy: fitted curves (replicate 0); Z over all replicates")
+    ax.set_title("1-D toy: fitted curves (seed 0); Z over all seeds")
     return fig
 
 
@@ -253,7 +253,7 @@ def steps(result):
     ckpts = np.asarray(result.params["z_checkpoints"], dtype=float)
     rates = result.params["dropout_rates"]
     p1 = result.params["trajectory_rate"]
-    colors = {0.0: FAMILY_COLORS["l2"], p1: FAMILY_COLORS["dropout"]}
+    colors = {0.0: "0.2", p1: FAMILY_COLORS["dropout"]}
     for ax, ds in zip(axes.flat, names, strict=False):
         a = result.arrays[ds]
         for p in (0.0, p1):

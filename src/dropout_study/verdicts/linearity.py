@@ -165,6 +165,7 @@ def decide_parts(parts: dict, toy=None, point: str = "primary") -> Verdict:
     comp = f"at {where}, Z(dropout) − Z(L2) is {'; '.join(diff_txt)}"
     up = [n for n, s in rho_side.items() if s == ABOVE]
     mid = [n for n, s in rho_side.items() if s == STRADDLES]
+
     def names(xs: list) -> str:
         xs = [label(x) for x in xs]
         return xs[0] if len(xs) == 1 else ", ".join(xs[:-1]) + " and " + xs[-1]
