@@ -1,6 +1,7 @@
 """Speed-up of 2 Dask workers over 1 on one chapter's sweep (the linearity chapter's cells).
 
-Each round runs the same cells (the chapter's ``book`` parameters, ``--seeds`` replicates) on a
+Each round runs the same cells (the chapter's main sweep, as ``linearity.run`` builds it from
+the ``book`` parameters with ``--seeds`` replicates) on a
 ``distributed.LocalCluster`` of 1 worker and of 2 workers (one thread each, processes), in
 alternating order, through :func:`dropout_study.sweep.run_sweep` with the cell cache off; the
 clusters are started before the clock starts. It checks that both give identical results, then
@@ -25,42 +26,52 @@ from dropout_study import chapters, cluster, params, sweep
 from dropout_study.experiments import linearity
 
 
-def cells(n_seeds: int) -> list[dict]:
+class _Captured(Exception):
+    pass
+
+
+def cells(n_seeds: int) -> tuple:
+    """``(fn, cells)`` of the chapter's main sweep with its ``book`` parameters and
+    ``n_seeds`` replicates: what ``linearity.run`` hands to ``run_sweep`` first."""
     spec = chapters.load("linearity")
-    p = linearity.check_params(params.resolve(spec, "book") | {"n_seeds": n_seeds})
-    grids = {"dropout": p["dropout_rates"], "l2": p["l2_lambdas"], "l1": p["l1_lambdas"]}
-    settings = linearity._train_settings(p)
-    return [
-        {"dataset": ds, "seed": p["seed"], "replicate": r, "family": fam, "values": grids[fam]}
-        | settings
-        for ds in p["datasets"]
-        for fam in linearity.FAMILIES
-        for r in range(n_seeds)
-    ]
+    p = params.resolve(spec, "book") | {"n_seeds": n_seeds}
+
+    def capture(fn, todo, **kwargs):
+        raise _Captured(fn, list(todo))
+
+    original = linearity.run_sweep
+    linearity.run_sweep = capture
+    try:
+        linearity.run(p, cache_dir=None)
+    except _Captured as got:
+        return got.args
+    finally:
+        linearity.run_sweep = original
+    raise AssertionError("linearity.run made no sweep")
 
 
-def timed_run(address: str, todo: list[dict]) -> tuple[float, list]:
+def timed_run(fn, address: str, todo: list[dict]) -> tuple[float, list]:
     t0 = time.perf_counter()
-    res = sweep.run_sweep(linearity.sweep_cell, todo, cache_dir=None, scheduler=address)
+    res = sweep.run_sweep(fn, todo, cache_dir=None, scheduler=address)
     return time.perf_counter() - t0, res.results
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", type=int, default=4, help="replicates (cells = 12 × seeds)")
+    ap.add_argument("--seeds", type=int, default=4, help="replicates per setting")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     args = ap.parse_args(argv)
-    todo = cells(args.seeds)
+    fn, todo = cells(args.seeds)
     kw = dict(threads_per_worker=1, processes=True, dashboard_address=None)
     with LocalCluster(n_workers=1, **kw) as one, LocalCluster(n_workers=2, **kw) as two:
         addrs = {1: one.scheduler_address, 2: two.scheduler_address}
         for a in addrs.values():  # warm-up: workers import the package
-            sweep.run_sweep(linearity.sweep_cell, todo[:2], cache_dir=None, scheduler=a)
+            sweep.run_sweep(fn, todo[:2], cache_dir=None, scheduler=a)
         times: dict[int, list[float]] = {1: [], 2: []}
         reference = None
         for r in range(args.rounds):
             for n in (1, 2) if r % 2 == 0 else (2, 1):
-                dt, results = timed_run(addrs[n], todo)
+                dt, results = timed_run(fn, addrs[n], todo)
                 times[n].append(dt)
                 if reference is None:
                     reference = results

@@ -16,25 +16,11 @@ if os.environ.get("DROPOUT_STUDY_REQUIRE_CLUSTER") == "1":
 else:
     distributed = pytest.importorskip("distributed")
 
+# A chapter's own sweep, at the size the chapter's tests use.
+from test_exp_linearity import TINY  # noqa: E402
+
 from dropout_study import cli, cluster, sweep  # noqa: E402
 from dropout_study.experiments import linearity  # noqa: E402
-
-# A chapter's own sweep, small enough for a test: two data sets, three families, two seeds.
-TINY = {
-    "n_seeds": 2,
-    "datasets": ["moons", "breast_cancer"],
-    "dropout_rates": [0.0, 0.5],
-    "l2_lambdas": [1e-3, 1e-1],
-    "l1_lambdas": [1e-3],
-    "match_rate": 0.5,
-    "hidden_sizes": [8, 8],
-    "n_steps": 15,
-    "batch_size": 64,
-    "robustness_steps": [0.25],
-    "n_directions": 4,
-    "toy_hidden_sizes": [8],
-    "toy_steps": 10,
-}
 
 
 @pytest.fixture(scope="module")
@@ -55,24 +41,34 @@ def _free_port() -> int:
 def test_chapter_sweep_on_dask_equals_local_run_and_fills_the_cache(
     local_cluster, tmp_path, monkeypatch
 ):
-    monkeypatch.delenv(cluster.ENV, raising=False)
+    sweeps = []  # (n_computed, n_cached) of each run_sweep the chapter makes
+
+    def counting(*args, **kwargs):
+        res = sweep.run_sweep(*args, **kwargs)
+        sweeps.append((res.n_computed, res.n_cached))
+        return res
+
+    monkeypatch.setattr(linearity, "run_sweep", counting)
+    monkeypatch.setenv(cluster.ENV, "")
     local = linearity.run(dict(TINY), cache_dir=None, n_jobs=1)
 
     monkeypatch.setenv(cluster.ENV, local_cluster)
     cache = tmp_path / "cells"
-    # where the cells ran: every one on a worker process, none in this one
+    sweeps.clear()
     on_dask = linearity.run(dict(TINY), cache_dir=cache)
+    n_cells = sum(c for c, _ in sweeps)
+    assert n_cells > 2 and all(cached == 0 for _, cached in sweeps)
     assert json.dumps(on_dask.metrics, default=str) == json.dumps(local.metrics, default=str)
     for ds, arrays in local.arrays.items():
         for name, value in arrays.items():
             np.testing.assert_array_equal(on_dask.arrays[ds][name], value)
-    np.testing.assert_array_equal(on_dask.toy["curves"], local.toy["curves"])
 
     # the cells the cluster computed were cached by this process: a local rerun reads them all
-    monkeypatch.delenv(cluster.ENV)
-    n_cells = len(list(cache.rglob("*.pkl")))
-    assert n_cells == 2 * 3 * 2 + 2  # (datasets × families × seeds) + toy seeds
+    monkeypatch.setenv(cluster.ENV, "")
+    assert len(list(cache.rglob("*.pkl"))) == n_cells
+    sweeps.clear()
     again = linearity.run(dict(TINY), cache_dir=cache, n_jobs=1)
+    assert sum(c for c, _ in sweeps) == 0 and sum(c for _, c in sweeps) == n_cells
     assert json.dumps(again.metrics, default=str) == json.dumps(local.metrics, default=str)
 
 
