@@ -35,6 +35,7 @@ def test_two_workers_run_two_chapters_at_the_same_time_in_other_processes():
 def test_a_failing_chapter_raises_its_error_and_the_others_still_finish():
     jobs = [("a", functools.partial(_value, 1)), ("b", _bad), ("c", functools.partial(_value, 3))]
     ahead = sidebyside.Ahead(jobs, workers=2)
+    assert "b" in ahead and "d" not in ahead
     assert ahead.result("a") == 1
     with pytest.raises(ChapterFailed, match="cell 3"):
         ahead.result("b")

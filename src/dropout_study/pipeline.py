@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from dropout_study import chapters, confirm, sidebyside, timing
-from dropout_study.cache import cache_key, is_fresh
+from dropout_study.cache import cache_key
 from dropout_study.generated import cell, fmt_value, write_generated
 from dropout_study.params import check_profile, resolve
 from dropout_study.project import BuildFailed, ChapterFailed, Project, RunResult, toc_chapters
@@ -247,10 +247,10 @@ def build(
     ahead = sidebyside.start(
         plan, project, execute, force=force, profile=profile, confirm_root=project.root
     )
-    for i, (spec, _params, key) in enumerate(plan, 1):
+    for i, (spec, _params, _key) in enumerate(plan, 1):
         dest = project.dest(spec.id)
         t0 = time.perf_counter()
-        fresh = not force and is_fresh(dest, spec.id, key)
+        fresh = spec.id not in ahead  # decided once, before any chapter ran (is_fresh)
         try:
             if fresh:
                 record = json.loads((dest / "metrics.json").read_text(encoding="utf-8"))

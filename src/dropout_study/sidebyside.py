@@ -64,6 +64,10 @@ class Ahead:
                 self._futures[cid] = self._pool.submit(fn)
             self._pool.shutdown(wait=False)  # workers exit when the queue is done
 
+    def __contains__(self, chapter_id: str) -> bool:
+        """Whether ``chapter_id`` is one of the jobs (a chapter this build executes)."""
+        return chapter_id in self._jobs
+
     def result(self, chapter_id: str):
         """The value of ``chapter_id``'s job (waiting for it), or its exception raised."""
         if chapter_id in self._futures:
