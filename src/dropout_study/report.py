@@ -204,6 +204,17 @@ def text(key: str, value: str) -> None:
     _glue(key, _Text(value))
 
 
+def markdown(key: str, value: str) -> None:
+    """Glue a Markdown/MyST string under ``key`` for ``{glue:md}`key``` (e.g. a robustness
+    table from :meth:`dropout_study.verdicts.Robustness.markdown`); not displayed."""
+    st = _require("report.markdown")
+    _check_key(key, "report.markdown")
+    if not isinstance(value, str):
+        fail("value", "report.markdown", "a str", value, TypeError)
+    st["glued"][key] = value
+    _glue(key, _Text(value))  # its Markdown repr is the text itself
+
+
 def finish(verdict, metrics: Mapping, robustness=None) -> None:
     """Write ``metrics.json`` and glue ``verdict`` (the word), ``verdict_sentence`` and,
     given a robustness table, ``robustness_summary`` ("k of n alternatives agree …").
