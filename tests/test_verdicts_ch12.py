@@ -12,12 +12,13 @@ from dropout_study.verdicts.cost_under_dropout import interval_word
 from dropout_study.verdicts.cost_under_dropout import robustness as cud_robustness
 from dropout_study.verdicts.cross_entropy import CURVATURE_TOL
 from dropout_study.verdicts.cross_entropy import decide as cross_entropy
+from dropout_study.verdicts.cross_entropy import robustness as ce_robustness
 
 
 # ---------------------------------------------------------------------------------------------
-# Chapter 1: "cross-entropy makes the cost function convex"
+# Chapter 1: "cross-entropy is introduced to make the cost function convex"
 # ---------------------------------------------------------------------------------------------
-def _ce_metrics(ce_min=1.5e-4, mse_min=-0.09, mlp_min=(-0.7, -1.7, -0.9)) -> dict:
+def _ce_metrics(ce_min=1.5e-4, mse_min=-0.09, mlp_min=(-0.7, -1.7, -0.9), alternatives=()) -> dict:
     return {
         "convexity": {
             "logreg_ce_min_curvature": ce_min,
@@ -28,21 +29,35 @@ def _ce_metrics(ce_min=1.5e-4, mse_min=-0.09, mlp_min=(-0.7, -1.7, -0.9)) -> dic
             "mlp_scale": [abs(m) if m < 0 else 1.0 for m in mlp_min],
             "mlp_midpoint_excess": [0.03] * len(mlp_min),
             "mlp_width": 8,
-        }
+            "alternatives": list(alternatives),
+        },
+        "mle": {"bernoulli_ce_at_mean": 0.66, "bernoulli_nll_over_n": 0.66},
+    }
+
+
+def _alt(choice, ce_min, mse_min):
+    return {
+        "choice": choice,
+        "logreg_ce_min_curvature": ce_min,
+        "logreg_ce_scale": 0.25,
+        "logreg_mse_min_curvature": mse_min,
+        "logreg_mse_scale": 0.14,
     }
 
 
 def test_ce_partly_when_convex_for_logistic_regression_only():
     v = cross_entropy(_ce_metrics())
     assert v.word == PARTLY
-    assert "logistic regression only" in v.sentence
-    assert "3 of 3 seeds" in v.sentence
+    assert "comes from maximum likelihood" in v.sentence
+    assert "consequence of that choice, not its motive" in v.sentence
+    assert "non-convex for certain" in v.sentence and "3 of 3 seeds" in v.sentence
     assert "+0.00015" in v.sentence and "-0.09" in v.sentence
 
 
-def test_ce_supported_when_the_network_cost_never_curves_down():
+def test_ce_never_supported_even_if_the_network_segment_shows_nothing():
+    # the hidden-layer segment is shown, not decided: it cannot make the verdict "supported"
     v = cross_entropy(_ce_metrics(mlp_min=(0.01, 0.02, 0.0)))
-    assert v.word == SUPPORTED
+    assert v.word == PARTLY
     assert "0 of 3 seeds" in v.sentence
 
 
@@ -52,41 +67,42 @@ def test_ce_not_supported_when_the_logistic_ce_cost_curves_down():
     assert "not convex" in v.sentence
 
 
-def test_ce_partly_when_mse_is_convex_too_and_the_network_is_convex():
-    v = cross_entropy(_ce_metrics(mse_min=0.001, mlp_min=(0.1, 0.2)))
-    assert v.word == PARTLY
-    assert "squared error was too" in v.sentence
-
-
-def test_ce_not_supported_when_mse_is_convex_and_the_network_is_not():
+def test_ce_inconclusive_when_neither_cost_curves_down_on_the_grid():
     v = cross_entropy(_ce_metrics(mse_min=0.001))
-    assert v.word == NOT_SUPPORTED
-    assert "no difference" in v.sentence
+    assert v.word == INCONCLUSIVE
+    assert "cannot attribute" in v.sentence
 
 
 def test_ce_round_off_below_the_tolerance_counts_as_convex():
     tiny = -0.5 * CURVATURE_TOL * 0.25
     assert cross_entropy(_ce_metrics(ce_min=tiny)).word == PARTLY
     assert cross_entropy(_ce_metrics(ce_min=-2 * CURVATURE_TOL * 0.25)).word == NOT_SUPPORTED
+    # and the tolerance is a parameter (robustness)
+    assert cross_entropy(_ce_metrics(ce_min=tiny), tol=1e-9).word == NOT_SUPPORTED
 
 
-def test_ce_one_seed_curving_down_is_enough():
-    v = cross_entropy(_ce_metrics(mlp_min=(0.1, 0.2, -0.5)))
-    assert v.word == PARTLY
-    assert "1 of 3 seeds" in v.sentence
+def test_ce_robustness_counts_flips_and_moves_to_inconclusive():
+    alts = [
+        _alt("grid ×2", 1e-7, -0.08),  # agrees
+        _alt("small grid", 0.005, 0.002),  # MSE convex there: only inconclusive
+        _alt("other data", -0.02, -0.1),  # CE curves down: a flip
+    ]
+    rob = ce_robustness(_ce_metrics(alternatives=alts))
+    assert rob.primary == PARTLY
+    assert rob.n == 2 + 3  # two tolerances and three alternatives
+    words = {a.choice: a.word for a in rob.alternatives}
+    assert words["small grid"] == INCONCLUSIVE and words["other data"] == NOT_SUPPORTED
+    assert rob.agree == 3 and rob.flips == 1 and rob.to_inconclusive == 1
+    assert rob.summary() == "3 of 5 alternatives agree (1 flip, 1 only inconclusive)"
 
 
 def test_ce_missing_or_inconsistent_metrics_raise():
     with pytest.raises(ValueError, match=r"The 'metrics' parameter of cross_entropy must hold"):
         cross_entropy({})
-    m = _ce_metrics()
-    del m["convexity"]["logreg_mse_scale"]
-    with pytest.raises(ValueError, match=r"'metrics' parameter of cross_entropy .*logreg_mse"):
-        cross_entropy(m)
-    m = _ce_metrics()
-    m["convexity"]["mlp_scale"] = [1.0]
-    with pytest.raises(ValueError, match=r"one mlp_min_curvature, mlp_scale"):
-        cross_entropy(m)
+    bad = _ce_metrics()
+    bad["convexity"]["mlp_midpoint_excess"] = [0.1]
+    with pytest.raises(ValueError, match=r"The 'metrics' parameter of cross_entropy"):
+        cross_entropy(bad)
 
 
 # ---------------------------------------------------------------------------------------------

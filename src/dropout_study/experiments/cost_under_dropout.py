@@ -259,6 +259,7 @@ def run_cell(cell: dict) -> dict:
     ``cell`` holds the checked parameters (without ``n_seeds``) plus ``replicate`` (int).
     Deterministic given the cell.
     """
+    c0 = time.process_time()
     t0 = time.perf_counter()
     ss = seeds.replicate(cell["seed"], cell["replicate"])
     st = seeds.streams(ss)
@@ -359,6 +360,7 @@ def run_cell(cell: dict) -> dict:
             "eval": mp.loss(X, y),
         }
     out["seconds"] = time.perf_counter() - t0
+    out["cpu_seconds"] = time.process_time() - c0  # this process only (BLAS single-threaded)
     return out
 
 
@@ -414,6 +416,7 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
     seconds = {
         "wall": time.perf_counter() - t0,
         "cells": float(sum(o["seconds"] for o in outs)),
+        "cells_cpu": float(sum(o.get("cpu_seconds", 0.0) for o in outs)),
         "cells_computed": sweep.n_computed,
         "cells_cached": sweep.n_cached,
     }
