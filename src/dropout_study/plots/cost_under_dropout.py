@@ -173,7 +173,7 @@ def along_training(result):
     bx.set_xlabel("cost on training set (nats)")
     bx.set_ylabel("number of masks")
     bx.set_title(f"replicate 0, $\\theta^*_p$, p = {m['primary_rate']:g}", fontsize=9)
-    bx.legend(frameon=False, fontsize=7.5)
+    bx.legend(loc="upper left", bbox_to_anchor=(0.05, 1.0), frameon=False, fontsize=7.5)
     return fig
 
 

@@ -115,7 +115,7 @@ def decide(metrics, *, convexity=None, tol: float = CURVATURE_TOL) -> Verdict:
     )
     origin = (
         f"Cross-entropy is the negative log-likelihood (mean CE and NLL/n differ by "
-        f"{ml_gap:.0e} nats here), so it comes from maximum likelihood"
+        f"{ml_gap:.1e} nats here), so it comes from maximum likelihood"
     )
     hidden = (
         f"with a hidden layer of {width} tanh units the cost is non-convex for certain by the "
