@@ -206,3 +206,17 @@ def test_mc_rates_within_standard_error_of_exact_and_reproducible(trained):
         th.regulariser_mc_rates(a, b, y, [1.0])
     with pytest.raises(TypeError, match="'model' parameter of last_layer_contributions"):
         th.last_layer_contributions(object(), X)
+
+
+def test_mc_rates_control_variate_is_unbiased_and_reduces_the_error_at_small_p(trained):
+    model, X, y = trained
+    a, b = th.last_layer_contributions(model, X)
+    p = 0.02
+    exact = th.regulariser_exact(a, b, y, p)
+    plain, se_plain = th.regulariser_mc_rates(
+        a, b, y, [p], n_masks=800, rng=5, control_variate=False
+    )
+    cv, se_cv = th.regulariser_mc_rates(a, b, y, [p], n_masks=800, rng=5)
+    assert abs(plain[0] - exact) < 4 * se_plain[0]
+    assert abs(cv[0] - exact) < 4 * se_cv[0]
+    assert se_cv[0] < se_plain[0]
