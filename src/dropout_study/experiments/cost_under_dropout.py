@@ -28,7 +28,8 @@ weights, mask stream). Per replicate (:func:`run_cell`):
   contributions (the formula the theory uses);
 - **step check**: the number of steps in which the ``p = 0`` cost went up (must be 0);
 - **R** by Monte Carlo (``n_theory_masks`` per-example masks, common random numbers across
-  rates, :func:`~dropout_study.measures.dropout_theory.regulariser_mc_rates`) with the
+  rates, the single-drop sum as a control variate,
+  :func:`~dropout_study.measures.dropout_theory.regulariser_mc_rates`) with the
   second-order formula and the single-drop slope, at ``θ*_0`` and at ``θ*_{primary_rate}``
   for every rate of ``curve_rates`` (the union of ``theory_rates`` and the trained rates),
   and at each ``θ*_p`` at its own ``p``;

@@ -233,7 +233,17 @@ def reliability(result):
         for left, w, acc, n in zip(
             edges[:-1][ok], width[ok], rel["accuracy"][ok], rel["count"][ok], strict=True
         ):
-            ax.text(left + w / 2, min(acc, 0.93) + 0.02, f"{int(n)}", ha="center", fontsize=6)
+            inside = acc > 0.12  # the count at the foot of the bar, clear of the dot
+            ax.text(
+                left + w / 2,
+                0.03 if inside else acc + 0.02,
+                f"{int(n)}",
+                ha="center",
+                fontsize=6,
+                rotation=90 if n >= 1000 else 0,
+                va="bottom",
+                color="white" if inside else "black",
+            )
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.05)
         ax.set_xlabel("confidence (largest predicted probability)")
