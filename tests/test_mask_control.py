@@ -123,3 +123,18 @@ def test_bad_inputs_raise_one_line_errors():
             batch_rng=0,
             fixed_masks=sur.masks,
         )
+
+
+def test_train_mask_averaged_is_gradient_descent_on_k_mask_averaged_gradients():
+    model, X, y = _net()
+    a = model.copy()
+    h = train_mask_averaged(a, X, y, 3, optimizer=SGD(0.05), n_steps=4, mask_rng=9)
+    rng = np.random.default_rng(9)
+    b = model.copy()
+    for t in range(4):
+        loss, g = mask_averaged_grad(b, X, y, 3, rng)
+        assert h.step_loss[t] == pytest.approx(loss, rel=1e-12)
+        b.set_params(b.get_params() - 0.05 * g)
+    np.testing.assert_allclose(a.get_params(), b.get_params(), rtol=1e-12, atol=1e-15)
+    # evaluations see the n training rows once
+    assert h.train_loss[0] == pytest.approx(model.loss(X, y), rel=1e-12)

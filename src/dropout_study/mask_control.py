@@ -74,16 +74,15 @@ def train_mask_averaged(model, X, y, k: int, **kwargs) -> History:
     over ``k`` fresh mask sets (``mask_rng`` draws them; ``k = 1`` is plain dropout, the very
     same run as ``train(model, X, y, ...)``). ``batch_size`` must be absent or ``None``.
 
-    The history's ``train_loss`` is the evaluation-mode loss on the stacked data, which equals
-    the loss on ``X`` (``k`` copies of the same rows).
+    Implemented by ``train(..., mask_average=k)``: the gradient pass runs on the data stacked
+    ``k`` times, the evaluations on ``X`` once.
     """
     owner = "train_mask_averaged"
     _model(model, owner)
     k = check_int(k, "k", owner, low=1)
     if kwargs.get("batch_size") is not None:
         fail("batch_size", owner, "None (full-batch steps)", kwargs["batch_size"])
-    Xs, ys = stack(model._check_X(X), y, k)
-    return train(model, Xs, ys, **kwargs)
+    return train(model, X, y, mask_average=k, **kwargs)
 
 
 def fresh_mask_loss(model, X, y, n_masks: int, rng, *, theta=None) -> float:

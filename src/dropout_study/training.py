@@ -130,6 +130,7 @@ def train(
     checkpoints=(),
     stop: EarlyStopping | None = None,
     fixed_masks=None,
+    mask_average: int = 1,
 ) -> History:
     """Train ``model`` in place for ``n_steps`` parameter updates and return its history.
 
@@ -158,6 +159,10 @@ def train(
         A mask set for all ``n`` training rows (as from ``model.draw_masks(n, rng)``) used in
         *every* step instead of fresh masks from ``mask_rng``: gradient descent on the fixed
         objective ``J(θ, m)`` (full-batch only; see :mod:`dropout_study.mask_control`).
+    mask_average : int >= 1
+        Full-batch only: each step's gradient is the mean of the gradients under this many
+        fresh mask sets (one pass over the data stacked ``mask_average`` times; ``1`` is plain
+        dropout). Evaluations still use the ``n`` training rows once.
     """
     owner = "train"
     if not isinstance(model, MLP):
@@ -193,6 +198,9 @@ def train(
         ckpts.add(check_int(c, "checkpoints", owner, low=0, high=n_steps))
     if penalty is not None and not hasattr(penalty, "value"):
         fail("penalty", owner, "an L1 or L2 penalty or None", penalty, TypeError)
+    mask_average = check_int(mask_average, "mask_average", owner, low=1)
+    if mask_average > 1 and (not full_batch or fixed_masks is not None):
+        fail("mask_average", owner, "1 for minibatch or fixed-mask training", mask_average)
     if fixed_masks is not None:
         if not full_batch:
             fail("fixed_masks", owner, "None for minibatch training", "a mask set")
@@ -246,6 +254,9 @@ def train(
         best["since"] += 1
         return best["since"] >= stop.patience
 
+    if mask_average > 1:  # block j of the stacked rows gets mask set j
+        X_avg = np.tile(X, (mask_average, 1))
+        y_avg = np.tile(y, (mask_average,) + (1,) * (y.ndim - 1))
     # batch index buffers
     order = np.arange(n)
     pos = n  # forces a fresh permutation at the first minibatch step
@@ -266,7 +277,7 @@ def train(
                     stopped = t
                     break
             if full_batch:
-                Xb, yb = X, y
+                Xb, yb = (X, y) if mask_average == 1 else (X_avg, y_avg)
             else:
                 if pos >= n:
                     order = batch_rng.permutation(n)
