@@ -38,12 +38,15 @@ described in :mod:`dropout_study.verdicts.noisy_loss`.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from dropout_study import paths
 from dropout_study.experiments import with_defaults
 from dropout_study.experiments.noisy_loss_cells import run_kmask, run_main, run_surrogate
 from dropout_study.measures.landscape import across_mask_spread
@@ -54,7 +57,7 @@ from dropout_study.measures.time_to_target import (
     steps_to_own_fraction,
 )
 from dropout_study.stats import mean_ci_columns, seed_interval, spearman_ci
-from dropout_study.sweep import run_sweep
+from dropout_study.sweep import cell_path, run_sweep
 from dropout_study.validation import (
     check_bool,
     check_float,
@@ -64,7 +67,7 @@ from dropout_study.validation import (
     fail,
 )
 
-__all__ = ["CHAPTER", "DEFAULTS", "Result", "check_params", "run"]
+__all__ = ["CHAPTER", "DEFAULTS", "Result", "check_params", "run", "cached_run", "trend_words"]
 
 CHAPTER = "noisy-loss"
 _VERSION = "v2"
@@ -133,8 +136,15 @@ def check_params(params: dict) -> dict:
         ):
             fail(name, o, allowed, v)
         out[name] = list(v)
-    if any(d not in out["datasets"] for d in out["control_datasets"]):
-        fail("control_datasets", o, f"names from datasets {out['datasets']}", p["control_datasets"])
+    if set(out["datasets"]) != set(DATASETS):  # the rule and the page need both
+        fail("datasets", o, "a list holding both moons and breast_cancer", p["datasets"])
+    if out["control_datasets"][0] != "moons":
+        fail(
+            "control_datasets",
+            o,
+            "a list starting with moons (the primary control)",
+            p["control_datasets"],
+        )
     rates = check_float_list(
         p["dropout_rates"], "dropout_rates", o, low=0.0, high=1.0, high_open=True, min_len=3
     )
@@ -436,8 +446,7 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
     t0 = time.perf_counter()
     cells = _cells(params)
     all_cells = cells["main"] + cells["kmask"] + cells["surrogate"]
-    # one sweep over every cell, so that the workers stay busy across the kinds
-    tagged = [{"kind": k, **c} for k in ("main", "kmask", "surrogate") for c in cells[k]]
+    tagged = _tagged(cells)
     results, n_comp, n_cached = _sweep(_dispatch, tagged, params, n_jobs, cache_dir)
     n_main, n_k = len(cells["main"]), len(cells["kmask"])
     main, kout, sout = results[:n_main], results[n_main : n_main + n_k], results[n_main + n_k :]
@@ -451,6 +460,10 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
         "n_seeds": S,
         "n_runs": len(all_cells),
         "target_fraction": params["target_fraction"],
+        "checkpoints": params["checkpoints"],
+        "control_rate": params["control_rate"],
+        "lr": params["lr"],
+        "lr_grid": params["lr_grid"],
         "max_steps": params["max_steps"],
         "by_dataset": {},
         "control": {},
@@ -476,6 +489,41 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
         "train": float(sum(o["seconds"]["train"] for o in results)),
     }
     return Result(params, m, rates, runs, control, seconds)
+
+
+def _tagged(cells: dict) -> list[dict]:
+    """Every cell with its kind, in one list: one sweep keeps the workers busy across kinds."""
+    return [{"kind": k, **c} for k in ("main", "kmask", "surrogate") for c in cells[k]]
+
+
+def cached_run(profile: str, *, cache_dir="default") -> Result | None:
+    """The chapter's result at ``profile`` (its front-matter parameters) if every cell of it
+    is in the sweep cache (same package source), else ``None`` — so the book page can show a
+    ``full`` run that exists without starting one. ``cache_dir`` as in :func:`run`."""
+    from dropout_study import chapters
+    from dropout_study.params import resolve
+
+    params = check_params(resolve(chapters.load(CHAPTER), profile))
+    if isinstance(cache_dir, str) and cache_dir == "default":
+        env = os.environ.get("DROPOUT_STUDY_SWEEP_CACHE")
+        cache_dir = None if env == "off" else (env or paths.SWEEP_CACHE)
+    if cache_dir is None:
+        return None
+    key = f"{CHAPTER}/{_VERSION}"
+    for cell in _tagged(_cells(params)):
+        if not cell_path(_dispatch, cell, key, Path(cache_dir)).exists():
+            return None
+    return run(params, cache_dir=cache_dir, n_jobs=1)
+
+
+def trend_words(iv: dict, up: str = "rises with p", down: str = "falls with p") -> str:
+    """Direction words for a ρ interval ``{"low", "high"}``: ``up`` if it lies above 0,
+    ``down`` if below, else "shows no clear trend in p" (glued into the page's prose)."""
+    if iv["low"] > 0:
+        return up
+    if iv["high"] < 0:
+        return down
+    return "shows no clear trend in p"
 
 
 def _dispatch(cell: dict) -> dict:
