@@ -80,7 +80,8 @@ def spread(result):
         ax.set_title(_rho_title(_name(d), m["rho_spread0"], "(p>0)"), fontsize=9.5)
         ax.set_xlabel("dropout rate p")
     axes[0].set_ylabel("SD of the loss across masks (nats)")
-    axes[0].legend(frameon=False, loc="upper left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
     return fig
 
 
@@ -164,12 +165,13 @@ def levels(result):
         r, m = result.runs[d], result.metrics["by_dataset"][d]
         for row in r["best"]:
             ax.plot(rates, row, color=_GREY, lw=0.7, alpha=0.6)
-        _mean_ci(ax, rates, r["best"], color="black", label="best")
+        _mean_ci(ax, rates, r["best"], color="black", label="best (grey: one line per seed)")
         _mean_ci(ax, rates + 0.008, r["final"], color="#0072B2", label="final (at the stop)")
         ax.set_title(_rho_title(_name(d), m["rho_best"], "(best)"), fontsize=9.5)
         ax.set_xlabel("dropout rate p")
     axes[0].set_ylabel("validation loss (nats)")
-    axes[0].legend(frameon=False, loc="upper left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
     return fig
 
 
