@@ -66,6 +66,7 @@ from dropout_study.measures.landscape import (
 from dropout_study.measures.noise import mask_gradient_noise
 from dropout_study.mlp import MLP
 from dropout_study.optim import SGD
+from dropout_study.params import follow_member
 from dropout_study.stats import mean_ci_columns, spearman_ci
 from dropout_study.sweep import run_sweep
 from dropout_study.training import train
@@ -80,6 +81,11 @@ from dropout_study.validation import (
 __all__ = ["CHAPTER", "DEFAULTS", "Result", "check_params", "run", "run_cell", "steps_to_target"]
 
 CHAPTER = "noisy-loss"
+
+# contour_rate follows dropout_rates when the user did not set it (params.resolve applies it)
+DEPENDENT_DEFAULTS = {
+    "contour_rate": follow_member("contour_rate", "dropout_rates", lambda r: r > 0)
+}
 _VERSION = "v1"  # bump when a cell's meaning changes without a source change
 
 DEFAULTS: dict = {
