@@ -269,15 +269,10 @@ def check_labels(labels, name: str, owner: str, *, n: int | None, n_classes: int
     lab = np.asarray(labels)
     if lab.ndim != 1:
         fail(name, owner, "a 1-D array of integer labels", described(f"shape {lab.shape}"))
-    if lab.size and not np.issubdtype(lab.dtype, np.integer):
-        if (
-            np.issubdtype(lab.dtype, np.floating)
-            and np.all(np.isfinite(lab))
-            and np.all(lab == np.round(lab))
-        ):
-            lab = lab.astype(np.intp)
-        else:
-            fail(name, owner, "integer class labels", described(f"dtype {lab.dtype}"), TypeError)
+    if lab.dtype == np.bool_ or not (
+        np.issubdtype(lab.dtype, np.integer) or np.issubdtype(lab.dtype, np.floating)
+    ):
+        fail(name, owner, "integer class labels", described(f"dtype {lab.dtype}"), TypeError)
     if n is not None and lab.shape[0] != n:
         fail(
             name,
@@ -287,12 +282,23 @@ def check_labels(labels, name: str, owner: str, *, n: int | None, n_classes: int
         )
     if lab.size == 0:
         fail(name, owner, "non-empty", described("0 labels"))
-    if lab.min() < 0 or lab.max() >= n_classes:
+    # checks on the values as given, before any cast (a label of 1e20 is reported as 1e20)
+    if np.issubdtype(lab.dtype, np.floating) and not (
+        np.all(np.isfinite(lab)) and np.all(lab == np.round(lab))
+    ):
+        bad = lab[~np.isfinite(lab) | (lab != np.round(lab))][0]
         fail(
             name,
             owner,
-            f"labels in [0, {n_classes - 1}]",
-            described(f"labels in [{lab.min()}, {lab.max()}]"),
+            "integer class labels",
+            described(f"dtype {lab.dtype} with the label {float(bad):g}"),
+            TypeError,
+        )
+    lo, hi = lab.min(), lab.max()
+    if lo < 0 or hi >= n_classes:
+        lo_s, hi_s = (f"{v:g}" if isinstance(v, np.floating) else f"{v}" for v in (lo, hi))
+        fail(
+            name, owner, f"labels in [0, {n_classes - 1}]", described(f"labels in [{lo_s}, {hi_s}]")
         )
     return lab.astype(np.intp, copy=False)
 
