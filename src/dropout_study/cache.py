@@ -39,6 +39,7 @@ __all__ = [
     "mark_reused",
     "provenance_cell",
     "provenance_text",
+    "prune_sweep_cache",
 ]
 
 PROVENANCE_TAG = "dropout-study-provenance"
@@ -171,3 +172,33 @@ def mark_reused(dest: Path, chapter_id: str) -> None:
     ctx["code_identical_to"] = now
     ctx["files"] = file_hashes(dest)
     (dest / RUN_FILE).write_text(json.dumps(ctx, indent=2) + "\n", encoding="utf-8")
+
+
+def prune_sweep_cache(cache_dir=None) -> list[Path]:
+    """Delete the sweep-cache folders no chapter can use any more: those of other code
+    versions (``<cache_dir>/<code hash>/``, see :func:`dropout_study.sweep.cell_path`) and
+    the per-function folders of the older flat layout. Returns the folders deleted.
+    ``cache_dir`` defaults to where :func:`~dropout_study.sweep.run_sweep` keeps cells."""
+    import os
+    import re
+    import shutil
+
+    from dropout_study.sweep import package_source_hash
+
+    if cache_dir is None:
+        env = os.environ.get("DROPOUT_STUDY_SWEEP_CACHE")
+        if env == "off":
+            return []
+        cache_dir = env or paths.SWEEP_CACHE
+    cache_dir = Path(cache_dir)
+    if not cache_dir.is_dir():
+        return []
+    current = package_source_hash()[:16]
+    gone = []
+    for d in sorted(cache_dir.iterdir()):
+        stale_code = re.fullmatch(r"[0-9a-f]{16}", d.name) and d.name != current
+        old_layout = d.name.startswith("dropout_study.")
+        if d.is_dir() and (stale_code or old_layout):
+            shutil.rmtree(d, ignore_errors=True)
+            gone.append(d)
+    return gone

@@ -21,7 +21,13 @@ import importlib.util
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["normalised_hash", "imported_modules", "module_closure", "code_hash"]
+__all__ = [
+    "normalised_hash",
+    "imported_modules",
+    "module_closure",
+    "code_hash",
+    "package_code_hash",
+]
 
 PACKAGE = "dropout_study"
 
@@ -156,3 +162,15 @@ def experiment_file(module: str) -> Path | None:
     except (ImportError, ValueError):
         return None
     return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
+
+
+def package_code_hash(package_dir: Path) -> str:
+    """SHA-256 over the relative paths and normalised hashes of every ``*.py`` file of the
+    package: unchanged by comment, docstring or formatting edits."""
+    root = Path(package_dir)
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        if "__pycache__" in f.parts:
+            continue
+        h.update(f"{f.relative_to(root).as_posix()}\0{normalised_hash(f)}\0".encode())
+    return h.hexdigest()

@@ -8,8 +8,8 @@ defaults, so a new parameter never breaks an estimate; an unknown chapter gets
 :func:`_generic`, which multiplies what it can recognise (``n_seeds``, ``*steps``, rate lists,
 ``hidden`` widths).
 
-The time is ``work / MACS_PER_SECOND``, a rate measured for the study's small float64 matrix
-products on this 2-core machine (order of magnitude only: the estimate is meant to tell a
+The time is ``FIXED_SECONDS + work / MACS_PER_SECOND``, a rate for the study's small float64
+matrix products on this 2-core machine (order of magnitude only: the estimate is meant to tell a
 minute from a day). :func:`check` refuses a run whose largest arrays do not fit in the
 available memory and one above :data:`CONFIRM_SECONDS` without ``--yes``; both before any
 kernel starts.
@@ -36,6 +36,9 @@ __all__ = [
 MACS_PER_SECOND = 3e8
 """Multiply-adds per second of the study's small float64 products here (order of magnitude)."""
 
+FIXED_SECONDS = 20.0
+"""Kernel start, imports, figures and notebook post-processing of any chapter."""
+
 CONFIRM_SECONDS = 2 * 3600.0
 """A run estimated above this needs ``--yes``."""
 
@@ -59,7 +62,7 @@ class Estimate:
 
     @property
     def seconds(self) -> float:
-        return self.work / MACS_PER_SECOND
+        return FIXED_SECONDS + self.work / MACS_PER_SECOND
 
     def text(self) -> str:
         return (

@@ -28,7 +28,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from dropout_study import chapters, executed, kernel, outputs
-from dropout_study.cache import cache_key, file_hashes, is_fresh, mark_reused, provenance_cell
+from dropout_study.cache import (
+    cache_key,
+    file_hashes,
+    is_fresh,
+    mark_reused,
+    provenance_cell,
+    prune_sweep_cache,
+)
 from dropout_study.generated import cell, fmt_value, write_generated
 from dropout_study.params import check_profile, resolve
 from dropout_study.project import BuildFailed, ChapterFailed, Project, RunResult, toc_chapters
@@ -285,6 +292,7 @@ def build(
         results.append(RunResult(spec.id, dest, not fresh, dt, record))
     if failures:
         raise BuildFailed("\n".join(failures))
+    prune_sweep_cache()  # every chapter ran with this code: other code versions' cells go
     write_generated(project, ids)
     if html:
         jupyter_book_build(project, log=log)
