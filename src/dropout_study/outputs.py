@@ -17,9 +17,10 @@ A run writes into a fresh *run directory* ``.<name>.run-XXXX`` beside the destin
 - :func:`recover` — run under the lock before each run: deletes leftover ``.<name>.run-*``
   directories (runs killed before or after their swap) and restores or deletes
   ``.<name>.old-*`` ones.
-- :func:`locked` — a :mod:`filelock` lock on ``.<name>.lock`` beside the destination held for
-  the whole run; a second writer waits up to :data:`LOCK_WAIT` seconds, then stops with
-  :class:`OutputBusy` (one line).
+- :func:`locked` — a :mod:`filelock` lock (a file in the temporary directory named by the
+  destination's resolved path, so nothing is left beside it) held for the whole run; a
+  second writer waits up to :data:`LOCK_WAIT` seconds, then stops with :class:`OutputBusy`
+  (one line).
 """
 
 from __future__ import annotations
@@ -134,7 +135,14 @@ def check_destination(
 
 
 def _lock_path(dest: Path) -> Path:
-    return dest.parent / f".{dest.name}.lock"
+    """A lock file per destination in the temporary directory (keyed by the resolved path),
+    so nothing is left beside the user's folder."""
+    import hashlib
+
+    key = hashlib.sha256(os.fsencode(Path(dest).resolve())).hexdigest()[:24]
+    folder = Path(tempfile.gettempdir()) / "dropout-study-locks"
+    folder.mkdir(mode=0o1777, exist_ok=True)
+    return folder / f"{key}.lock"
 
 
 @contextlib.contextmanager

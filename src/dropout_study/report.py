@@ -19,7 +19,9 @@ its defaults before applying the study's style, so no user rc file changes a fig
 Metrics that are infinite or absurdly large (``|x| > ABSURD``) make :func:`finish` raise
 ``ValueError`` naming the metric, so a chapter built on overflowed numbers fails instead of
 deciding a verdict; NaN stands for "undefined" (an empty bin, a target never reached) and is
-written as ``null``. Numbers and texts are glued with
+written as ``null``. An experiment module may name top-level metrics that are legitimately
+infinite in ``NONFINITE_METRICS`` (e.g. a signal-to-noise ratio without noise); they are
+written as ``null`` too. Numbers and texts are glued with
 myst-nb (without display) when running inside IPython; elsewhere they are only recorded.
 """
 
@@ -141,6 +143,7 @@ def start(chapter_id: str, namespace: Mapping) -> dict:
         claim=claim,
         profile=profile,
         params=params,
+        experiment=experiment,
         outdir=outdir,
         figures=[],
         glued={},
@@ -262,7 +265,8 @@ def finish(verdict, metrics: Mapping, robustness=None) -> None:
         "figures": [f"fig-{st['chapter']}-{n}" for n in st["figures"]],
         "provenance": provenance(),
     }
-    _check_finite(metrics, "metrics")
+    exempt = set(getattr(importlib.import_module(st["experiment"]), "NONFINITE_METRICS", ()))
+    _check_finite({k: v for k, v in metrics.items() if k not in exempt}, "metrics")
     content = _dumps(record)  # raises for values that are not JSON-able, before any I/O
     st["outdir"].mkdir(parents=True, exist_ok=True)
     (st["outdir"] / "metrics.json").write_text(content, encoding="utf-8")

@@ -83,6 +83,8 @@ __all__ = ["CHAPTER", "DEFAULTS", "Result", "check_params", "run", "run_cell", "
 CHAPTER = "noisy-loss"
 
 # contour_rate follows dropout_rates when the user did not set it (params.resolve applies it)
+# the SNR without dropout is infinite (no mask noise): report.finish lets it through as null
+NONFINITE_METRICS = ("snr_median",)
 DEPENDENT_DEFAULTS = {
     "contour_rate": follow_member("contour_rate", "dropout_rates", lambda r: r > 0)
 }
