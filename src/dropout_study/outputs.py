@@ -110,14 +110,14 @@ def check_destination(
             option,
             owner,
             "a path whose parents are directories",
-            described(f"'{dest}' ({parent} is a file)"),
+            described(f"'{dest}', where {parent} is a file"),
         )
     if not os.access(parent, os.W_OK | os.X_OK):
         fail(
             option,
             owner,
             "in a writable directory",
-            described(f"'{dest}' ({parent} is not writable)"),
+            described(f"'{dest}', where {parent} is not writable"),
         )
     if dest.is_symlink() and not dest.exists():
         fail(option, owner, allowed, described(f"'{dest}' (a broken symbolic link)"))

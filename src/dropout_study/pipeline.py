@@ -149,7 +149,8 @@ def _kernel_failure(exc: Exception) -> str:
     first = text[0] if text else ""
     if name == "DeadKernelError":
         return f"its kernel died ({first or 'killed'})."
-    if isinstance(exc, TimeoutError) or "timeout" in first.lower() or "timed out" in first.lower():
+    low = first.lower()
+    if isinstance(exc, TimeoutError) or any(w in low for w in ("timeout", "timed out", "respond")):
         return f"its kernel did not start or answer in time ({name}: {first})."
     return f"{name}: {first}"
 

@@ -79,7 +79,7 @@ def short_repr(value) -> str:
         )
     else:
         text = repr(value)
-    if len(text) > MAX_CHARS:
+    if len(text) > MAX_CHARS and not isinstance(value, _Described):  # our summaries stay whole
         text = text[: MAX_CHARS - 1] + "…"
     return text
 
