@@ -26,7 +26,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from dropout_study import chapters, paths
+from dropout_study import chapters, confirm, paths
 from dropout_study.codehash import code_hash, experiment_file
 from dropout_study.provenance import canonical_json, dependency_versions, git_commit, sha256_bytes
 from dropout_study.report import RUN_FILE
@@ -77,6 +77,8 @@ def cache_key(
                 "profile": profile,
                 "code": chapter_code_hash(spec, package_dir),
                 "dependencies": dependency_versions(),
+                # the page says whether the fresh-seed (full) run confirmed its verdict
+                "confirmation": confirm.load(spec.id, Path(spec.source).parents[2]),
             }
         ).encode()
     )

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from dropout_study import chapters, executed, kernel, outputs
+from dropout_study import chapters, confirm, executed, kernel, outputs
 from dropout_study.cache import (
     cache_key,
     file_hashes,
@@ -70,6 +70,7 @@ def execute(
     *,
     profile: str = "book",
     key: str | None = None,
+    confirm_root: Path | None = None,
 ) -> dict:
     """Execute a chapter with already-resolved ``params`` (see :func:`params.resolve`) and
     put ``<id>.ipynb``, ``metrics.json``, ``figures/`` and ``run.json`` into ``dest``.
@@ -78,7 +79,10 @@ def execute(
     of the same chapter (``ValueError`` otherwise, see :mod:`dropout_study.outputs`); it is
     locked for the whole run and replaced atomically on success. Raises
     :class:`ChapterFailed` (one line) and leaves ``dest`` untouched if the run fails in any
-    way — an exception in a cell, a kernel that dies or does not start.
+    way — an exception in a cell, a kernel that dies or does not start. A run with exactly
+    the ``full`` profile's parameters is recorded as the chapter's fresh-seed confirmation
+    (:func:`dropout_study.confirm.record`, under ``confirm_root``, default the project that
+    holds the chapter's source).
     """
     dest = Path(dest).absolute()
     with outputs.locked(dest):
@@ -94,6 +98,9 @@ def execute(
         finally:
             if run_dir.exists():
                 shutil.rmtree(run_dir, ignore_errors=True)
+    if profile == "full" and dict(params) == resolve(spec, "full", check=False):
+        root = confirm_root or Path(spec.source).resolve().parents[2]  # book/chapters/x.md
+        confirm.record(record, params, root=root)
     return record
 
 
@@ -277,7 +284,9 @@ def build(
                 record = json.loads((dest / "metrics.json").read_text(encoding="utf-8"))
                 mark_reused(dest, spec.id)
             else:
-                record = execute(spec, params, dest, profile=profile, key=key)
+                record = execute(
+                    spec, params, dest, profile=profile, key=key, confirm_root=project.root
+                )
         except ChapterFailed as exc:
             failures.append(str(exc))
             log(
