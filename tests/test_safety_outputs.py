@@ -420,7 +420,12 @@ def test_the_kernel_environment_drops_the_users_settings(tmp_path):
     assert env["MPLBACKEND"] == kernel.INLINE_BACKEND and env["PATH"] == "/bin"
     assert "MATPLOTLIBRC" not in env and "PYTHONSTARTUP" not in env
     for key in ("MPLCONFIGDIR", "IPYTHONDIR", "JUPYTER_CONFIG_DIR"):
-        assert Path(env[key]).is_dir() and not any(Path(env[key]).iterdir())
+        assert Path(env[key]).is_dir() and env[key] != os.environ.get(key)
+    # configuration that appears there is removed before the next kernel
+    (Path(env["MPLCONFIGDIR"]) / "matplotlibrc").write_text("lines.linewidth: 9\n")
+    again = kernel.kernel_env({})
+    assert again["MPLCONFIGDIR"] == env["MPLCONFIGDIR"]
+    assert not (Path(env["MPLCONFIGDIR"]) / "matplotlibrc").exists()
 
 
 def _nb_with_glue(name, mimes, text=""):
@@ -618,3 +623,21 @@ def test_a_chapter_whose_glued_figure_is_text_fails(project, tmp_path):
 
 def test_chapter_text_helper_still_renames(project):
     assert 'report.start("tiny-two"' in chapter_text("tiny-two")
+
+
+def test_a_killed_kernel_during_run_is_one_line(project, tmp_path, capsys):
+    _replace_in_source(project, "tiny", SLEEP, DYING)
+    out = tmp_path / "o"
+    assert cli.main(["run", "tiny", "--profile", "smoke", "--out", str(out)], project) == 1
+    err = one_line(capsys.readouterr().err)
+    assert "Chapter 'tiny' failed: its kernel died" in err
+    assert not out.exists() and outputs.leftovers(out) == []
+
+
+def test_the_divergence_reproducer_fails_instead_of_deciding(tmp_path, capsys):
+    out = tmp_path / "o"
+    argv = ["run", "cost-under-dropout", "--profile", "smoke", "-p", "lr=1000"]
+    assert cli.main([*argv, "--out", str(out)]) == 1
+    err = one_line(capsys.readouterr().err)
+    assert "Chapter 'cost-under-dropout' failed" in err and "diverge" in err
+    assert not out.exists()

@@ -15,7 +15,9 @@ its group) — used on Ctrl-C and on any failure.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import tempfile
 from collections.abc import Mapping
@@ -41,10 +43,28 @@ _EMPTY: dict[str, str] = {}
 
 
 def _empty_dir(kind: str) -> str:
+    """A directory of this process for the kernels' ``kind`` configuration, removed at exit.
+    Only our kernels use it: they may leave caches there (matplotlib's font list, IPython's
+    history), but no configuration — any rc, style or start-up file found is deleted."""
     path = _EMPTY.get(kind)
-    if path is None or not os.path.isdir(path) or os.listdir(path):
+    if path is None or not os.path.isdir(path):
         path = tempfile.mkdtemp(prefix=f"dropout-study-{kind}-")
         _EMPTY[kind] = path
+        atexit.register(shutil.rmtree, path, True)
+    for sub in (
+        "matplotlibrc",
+        "stylelib",
+        "profile_default/startup",
+        "profile_default/ipython_config.py",
+        "profile_default/ipython_kernel_config.py",
+        "jupyter_config.json",
+        "jupyter_config.py",
+    ):
+        target = os.path.join(path, sub)
+        if os.path.isdir(target):
+            shutil.rmtree(target, ignore_errors=True)
+        elif os.path.exists(target):
+            os.remove(target)
     return path
 
 
