@@ -12,8 +12,14 @@ Step ``t`` (``t = 0 .. n_steps-1``) starts from parameters ``θ_t``:
    proximal L1 penalty soft-thresholds the weights by ``lr · λ``.
 
 So ``step_loss[t]`` and ``train_loss`` at ``eval_step == t`` are the same parameters seen
-through a random mask and in evaluation mode. A non-finite loss stops training with
-:class:`TrainingDiverged`, naming the step.
+through a random mask and in evaluation mode.
+
+Divergence (float32 and float64 alike): training stops with :class:`TrainingDiverged`, naming
+the step and the learning rate, when a step's loss or an evaluated training loss is NaN or
+infinite, or exceeds ``diverge_factor`` (default :data:`DIVERGENCE_FACTOR` = 100) times
+``max(start, DIVERGENCE_FLOOR)`` with ``start`` the loss of step 0 and the floor 1 nat (so a
+start near 0 does not make small fluctuations count). Pass ``diverge_factor=None`` to check
+only for non-finite losses.
 
 Stopping rule (STUDY.md, "Training budgets"): with ``stop=EarlyStopping(patience, min_delta)``
 training ends at the first evaluation at which the monitored evaluation-mode loss (validation,
@@ -34,11 +40,23 @@ import numpy as np
 from dropout_study.mlp import MLP
 from dropout_study.validation import as_generator, check_int, fail
 
-__all__ = ["EarlyStopping", "History", "TrainingDiverged", "train"]
+__all__ = [
+    "EarlyStopping",
+    "History",
+    "TrainingDiverged",
+    "train",
+    "DIVERGENCE_FACTOR",
+    "DIVERGENCE_FLOOR",
+]
+
+DIVERGENCE_FACTOR = 100.0
+"""Training has diverged once the loss exceeds this many times its start (see module doc)."""
+DIVERGENCE_FLOOR = 1.0
+"""Nats: the start loss used for the limit is at least this."""
 
 
 class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite during training."""
+    """The loss became NaN or infinite, or grew beyond ``diverge_factor`` times its start."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +149,7 @@ def train(
     stop: EarlyStopping | None = None,
     fixed_masks=None,
     mask_average: int = 1,
+    diverge_factor: float | None = DIVERGENCE_FACTOR,
 ) -> History:
     """Train ``model`` in place for ``n_steps`` parameter updates and return its history.
 
@@ -163,6 +182,8 @@ def train(
         Full-batch only: each step's gradient is the mean of the gradients under this many
         fresh mask sets (one pass over the data stacked ``mask_average`` times; ``1`` is plain
         dropout). Evaluations still use the ``n`` training rows once.
+    diverge_factor : float > 1 or None
+        Divergence limit relative to the start loss (see the module docstring).
     """
     owner = "train"
     if not isinstance(model, MLP):
@@ -205,6 +226,18 @@ def train(
         if not full_batch:
             fail("fixed_masks", owner, "None for minibatch training", "a mask set")
         fixed_masks = model._check_masks(fixed_masks, n)
+    if diverge_factor is not None and not (
+        isinstance(diverge_factor, int | float)
+        and not isinstance(diverge_factor, bool)
+        and 1 < diverge_factor < float("inf")
+    ):
+        fail("diverge_factor", owner, "a finite float > 1 or None", diverge_factor)
+    limit = {"value": float("inf")}
+
+    def check_loss(t: int, value: float) -> None:
+        if not np.isfinite(value) or value > limit["value"]:
+            _diverged(t, value, optimizer, diverge_factor if np.isfinite(value) else None)
+
     if stop is not None:
         if not isinstance(stop, EarlyStopping):
             fail("stop", owner, "an EarlyStopping or None", stop, TypeError)
@@ -238,8 +271,7 @@ def train(
             hist.val_acc[j] = np.mean(head.correct(zv, y_val))
         if penalty is not None:
             hist.penalty[j] = penalty.value(weights)
-        if not np.isfinite(hist.train_loss[j]):
-            _diverged(t, hist.train_loss[j], optimizer)
+        check_loss(t, hist.train_loss[j])
 
     best = {"loss": np.inf, "step": -1, "theta": None, "since": 0}
 
@@ -294,8 +326,9 @@ def train(
                 np.take(X, idx, axis=0, out=Xb)
                 np.take(y, idx, axis=0, out=yb)
             loss = model._loss_backward(Xb, yb, True, fixed_masks, mask_rng)
-            if not np.isfinite(loss):
-                _diverged(t, loss, optimizer)
+            if t == 0 and diverge_factor is not None and np.isfinite(loss):
+                limit["value"] = diverge_factor * max(float(loss), DIVERGENCE_FLOOR)
+            check_loss(t, loss)
             hist.step_loss[t] = loss
             hist.step_objective[t] = loss + (penalty.value(weights) if penalty is not None else 0.0)
             if penalty is not None:
@@ -328,8 +361,11 @@ def _truncate(hist: History, n_steps: int, n_eval: int) -> None:
         setattr(hist, name, getattr(hist, name)[:n_eval])
 
 
-def _diverged(t: int, value: float, optimizer) -> None:
+def _diverged(t: int, value: float, optimizer, factor: float | None = None) -> None:
+    how = (
+        f"grew beyond {factor:g} times its start (to {value:.4g})" if factor else f"became {value}"
+    )
     raise TrainingDiverged(
-        f"The loss became {value} at step {t} of training with {optimizer!r}; "
+        f"The loss {how} at step {t} of training with {optimizer!r}; "
         f"try a smaller learning rate (lr={optimizer.lr:g})."
     )
