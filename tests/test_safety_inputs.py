@@ -152,15 +152,16 @@ def test_every_list_documented_as_increasing_is_checked(cid, name):
 
 def test_a_dependent_default_follows_its_parent():
     spec = chapters.load("noisy-loss")
-    # the reproducer: the user sets dropout_rates without 0.5, never typed contour_rate
+    # the reproducer (v1: contour_rate; v2: control_rate): the user sets dropout_rates
+    # without 0.5 and never typed control_rate
     got = params.resolve(spec, "smoke", {"dropout_rates": [0.0, 0.2, 0.4]})
-    assert got["contour_rate"] == 0.4
+    assert got["control_rate"] == 0.4
     got = params.resolve(spec, "smoke", {"dropout_rates": [0.0, 0.6, 0.9]})
-    assert got["contour_rate"] == 0.6  # nearest member > 0
+    assert got["control_rate"] == 0.6  # nearest member > 0
     # the user's own value is kept and checked
-    with pytest.raises(ValueError, match="'contour_rate' parameter of noisy-loss"):
-        params.resolve(spec, "smoke", {"dropout_rates": [0.0, 0.2], "contour_rate": 0.5})
-    assert params.resolve(spec, "smoke")["contour_rate"] == 0.5  # the default when valid
+    with pytest.raises(ValueError, match="'control_rate' parameter of noisy-loss"):
+        params.resolve(spec, "smoke", {"dropout_rates": [0.0, 0.2, 0.3], "control_rate": 0.5})
+    assert params.resolve(spec, "smoke")["control_rate"] == 0.5  # the default when valid
 
 
 def test_follow_member_rule():
