@@ -36,7 +36,17 @@ from dropout_study.provenance import provenance, sha256_bytes, timestamp
 from dropout_study.validation import fail
 from dropout_study.verdicts import WORDS, Robustness
 
-__all__ = ["RUN_FILE", "start", "figure", "number", "text", "finish", "to_jsonable", "state"]
+__all__ = [
+    "RUN_FILE",
+    "start",
+    "figure",
+    "number",
+    "text",
+    "markdown",
+    "finish",
+    "to_jsonable",
+    "state",
+]
 
 RUN_FILE = "run.json"
 """Written by the pipeline into the run directory before the kernel starts."""
@@ -202,6 +212,20 @@ def text(key: str, value: str) -> None:
         fail("value", "report.text", "a str", value, TypeError)
     st["glued"][key] = value
     _glue(key, _Text(value))
+
+
+def markdown(key: str, value: str) -> None:
+    """Glue MyST markdown (e.g. :meth:`Robustness.markdown`, a list-table) under ``key`` as an
+    ``IPython.display.Markdown`` (not displayed), for the ``{glue:md}`` directive with
+    ``:format: myst``; the text is recorded in ``metrics.json`` under ``glued``."""
+    st = _require("report.markdown")
+    _check_key(key, "report.markdown")
+    if not isinstance(value, str):
+        fail("value", "report.markdown", "a str", value, TypeError)
+    st["glued"][key] = value
+    from IPython.display import Markdown
+
+    _glue(key, Markdown(value))
 
 
 def finish(verdict, metrics: Mapping, robustness=None) -> None:
