@@ -79,8 +79,12 @@ def test_scaled_step_equals_per_coordinate_soft_thresholding():
     d = [rng.uniform(0.05, 3.0, size=a.shape) for a in w]
     lr, lam = 0.2, 0.7
     expected = [
-        np.array([soft_threshold(np.array([x]), lr * lam / dx)[0] for x, dx in
-                  zip(a.ravel(), b.ravel(), strict=True)]).reshape(a.shape)  # fmt: skip
+        np.array(
+            [
+                soft_threshold(np.array([x]), lr * lam / dx)[0]
+                for x, dx in zip(a.ravel(), b.ravel(), strict=True)
+            ]
+        ).reshape(a.shape)  # fmt: skip
         for a, b in zip(w, d, strict=True)
     ]
     got = [a.copy() for a in w]

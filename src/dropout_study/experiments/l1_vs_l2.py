@@ -310,6 +310,12 @@ def _steps_summary(params: dict, mlp: dict) -> dict:
     }
 
 
+def _listed(a: np.ndarray) -> list:
+    """Nested lists with ``None`` for undefined (NaN) values, as ``metrics.json`` stores them
+    (so metrics compare equal across runs; ``np.asarray(x, float)`` turns None back into NaN)."""
+    return np.where(np.isfinite(a), a, None).tolist()
+
+
 def _summarise(params: dict, mlp: dict, n_val: int) -> dict:
     lams = np.asarray(params["lambdas"])
     m: dict = {
@@ -324,8 +330,8 @@ def _summarise(params: dict, mlp: dict, n_val: int) -> dict:
         "steps": _steps_summary(params, mlp),
     }
     keep = [k for k in MEASURES if k not in ("steps", "capped")]
-    m["paths"] = {pen: {k: mlp[pen][k].tolist() for k in keep} for pen in ("l1", "l2")}
-    m["none_runs"] = {k: mlp["none"][k][:, 0].tolist() for k in keep}
+    m["paths"] = {pen: {k: _listed(mlp[pen][k]) for k in keep} for pen in ("l1", "l2")}
+    m["none_runs"] = {k: _listed(mlp["none"][k][:, 0]) for k in keep if k != "norm_ratio_ref"}
     acc_none = mlp["none"]["val_acc"][:, 0]
     m["acc_none"] = float(acc_none.mean())
     m["acc_none_ci"] = mean_ci(acc_none)

@@ -124,7 +124,7 @@ def compare_oracle(logistic: dict, oracle_outs: dict) -> dict:
 
 
 def _path_hoyer(coefs: np.ndarray) -> list:
-    return [hoyer(c) if np.count_nonzero(c) else float("nan") for c in coefs]
+    return [hoyer(c) if np.count_nonzero(c) else None for c in coefs]  # None: all zero
 
 
 def summarise(params: dict, logistic: dict, oracle: dict) -> dict:
