@@ -200,7 +200,7 @@ def sparsity(result):
     handles, labels = [], []
     for ax in (ax_z, ax_a, ax_h, ax_s):
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lab not in labels:
+            if lab not in labels and lab not in ("L1 (proximal)", "L2"):
                 handles.append(h)
                 labels.append(lab)
     fig.legend(handles, labels, loc="outside lower center", ncols=3, frameon=False, fontsize=8)
