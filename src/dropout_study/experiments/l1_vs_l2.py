@@ -79,7 +79,7 @@ DEFAULTS: dict = {
     "n_lambdas": 20,
     "lambda_ratio": 1e-3,
     "n_oracle": 6,
-    "oracle_max_iter": 2000,
+    "oracle_max_iter": 3000,
     "n_seeds": 8,
     "hidden": [16],
     "lambdas": [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0],

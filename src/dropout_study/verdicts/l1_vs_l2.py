@@ -174,6 +174,11 @@ def evaluate(metrics, *, margin=None, delta=None, anchor="l1", layer="mean",
     s2 = strongest_within_margin(lams, _arr(p2, "val_acc", owner), acc_none, margin)
     out["star_l1"] = None if s1 is None else float(lams[s1])
     out["star_l2"] = None if s2 is None else float(lams[s2])
+    if "n_val" in metrics:
+        for pen, j in (("l1", s1), ("l2", s2)):
+            out[f"collapse_{pen}"] = collapse(
+                lams, _arr(m["paths"][pen], "val_acc", owner), j, acc_none, margin, metrics["n_val"]
+            )
     if s1 is None or (anchor != "l1" and s2 is None):
         who = "L1" if s1 is None else "L2"
         out.update(word=NOT_SUPPORTED if s1 is None else INCONCLUSIVE, reason=f"no_{who}")
@@ -243,15 +248,36 @@ def _fmt_iv(d: dict) -> str:
     return f"{d['estimate']:.3f} [{d['low']:.3f}, {d['high']:.3f}]"
 
 
-def _detail(e: dict) -> str:
+def _collapse_text(e: dict) -> str:
+    parts = []
+    for pen in ("l1", "l2"):
+        c = e.get(f"collapse_{pen}")
+        if c and c["slack"] is not None:
+            nxt = (
+                ""
+                if c["next_lambda"] is None
+                else (f", next λ ×{c['next_ratio']:.2g}: accuracy {c['next_acc']:.3f}")
+            )
+            parts.append(f"λ*({pen.upper()}) {c['slack']:.2f} validation examples above the "
+                         f"floor{nxt}")  # fmt: skip
+    return "; ".join(parts)
+
+
+def _detail(e: dict, *, margin_row: bool = False, units_row: bool = False) -> str:
     if e["reason"] in ("no_L1", "no_L2"):
-        return f"no {e['reason'][3:]} λ > 0 within the margin"
-    text = f"L1 λ = {e['lam_l1']:g}, L2 λ = {e['lam_l2']:g}"
-    if "diff" in e:
-        what = "near-zero share" if e["bound"] == 0.0 else "Hoyer"
-        text += f"; {what} L1 − L2 = {_fmt_iv(e['diff'])} vs {e['bound']:g}"
+        text = f"no {e['reason'][3:]} λ > 0 within the margin"
     else:
-        text += f"; {e['n_qualified']} of {e['n_seeds']} seeds qualified"
+        text = f"L1 λ = {e['lam_l1']:g}, L2 λ = {e['lam_l2']:g}"
+        if "diff" in e:
+            what = "near-zero share" if e["bound"] == 0.0 else "Hoyer"
+            text += f"; {what} L1 − L2 = {_fmt_iv(e['diff'])} vs {e['bound']:g}"
+        else:
+            text += f"; {e['n_qualified']} of {e['n_seeds']} seeds qualified"
+    if units_row and "units" in e:
+        u = e["units"]
+        text += f"; dead units L2 − none = {u['diff']:.2f} [{u['low']:.2f}, {u['high']:.2f}]"
+    if margin_row and _collapse_text(e):
+        text += f" ({_collapse_text(e)})"
     return text
 
 
@@ -331,4 +357,14 @@ def alternatives(metrics) -> list[tuple[str, dict]]:
 def robustness(metrics) -> Robustness:
     """The primary verdict re-decided under each alternative of :func:`alternatives`."""
     primary = decide(metrics).word
-    return _table(primary, [(c, e["word"], _detail(e)) for c, e in alternatives(metrics)])
+    rows = [
+        (
+            c,
+            e["word"],
+            _detail(
+                e, margin_row=c.startswith("accuracy margin"), units_row=c.startswith("dead units")
+            ),
+        )  # fmt: skip
+        for c, e in alternatives(metrics)
+    ]
+    return _table(primary, rows)
