@@ -146,12 +146,15 @@ def test_too_few_qualifying_seeds_is_inconclusive():
     v = rule.decide(m)
     assert v.word == INCONCLUSIVE
     assert "only 4 of 8 seeds had a defined Hoyer index" in v.sentence
+    assert "at least 5 seeds and at least half of them are needed" in v.sentence
     two = metrics()
     for pen in ("l1", "l2"):
         for k, val in two["paths"][pen].items():
             two["paths"][pen][k] = val[:2]
     two["none_runs"] = {k: v[:2] for k, v in two["none_runs"].items()}
-    assert rule.decide({**two, "n_seeds": 2}).word == INCONCLUSIVE  # smoke: 2 seeds
+    v2 = rule.decide({**two, "n_seeds": 2})
+    assert v2.word == INCONCLUSIVE  # smoke: 2 seeds
+    assert "2 seeds are too few for a definite verdict" in v2.sentence
 
 
 def test_no_l1_lambda_within_the_margin_is_not_supported():

@@ -58,6 +58,7 @@ from dropout_study.verdicts import robustness as _table
 
 __all__ = [
     "L1_VS_L2_CLAIM",
+    "few_seeds_text",
     "MARGINS",
     "MIN_SEEDS",
     "strongest_within_margin",
@@ -244,6 +245,17 @@ def evaluate(metrics, *, margin=None, delta=None, anchor="l1", layer="mean",
     return out
 
 
+def few_seeds_text(e: dict) -> str:
+    """Why too few seeds qualified, in words (an :func:`evaluate` result's inconclusive reason)."""
+    need = f"at least {MIN_SEEDS} seeds and at least half of them are needed"
+    if e["n_qualified"] == e["n_seeds"]:
+        return f"{e['n_seeds']} seeds are too few for a definite verdict ({need})"
+    return (
+        f"only {e['n_qualified']} of {e['n_seeds']} seeds had a defined Hoyer index under "
+        f"both penalties ({need})"
+    )
+
+
 def _fmt_iv(d: dict) -> str:
     return f"{d['estimate']:.3f} [{d['low']:.3f}, {d['high']:.3f}]"
 
@@ -297,10 +309,7 @@ def decide(metrics) -> Verdict:
     head += f" (λ*(L1) = {e['lam_l1']:g}), matched in validation loss by L2 at λ = {e['lam_l2']:g}"
     head += f" ({e['val_loss_l1']:.3f} vs {e['val_loss_l2']:.3f} nats)"
     if e["reason"] == "few_seeds":
-        sentence = (
-            f"{head}, only {e['n_qualified']} of {e['n_seeds']} seeds had a defined Hoyer index "
-            f"under both penalties (at least {MIN_SEEDS} and half are needed)."
-        )
+        sentence = f"{head}, {few_seeds_text(e)}."
         return Verdict(L1_VS_L2_CLAIM, e["word"], sentence)
     d = e["diff"]
     parts = [
