@@ -136,6 +136,8 @@ def train(
     batch_rng=None,
     checkpoints=(),
     stop: EarlyStopping | None = None,
+    fixed_masks=None,
+    mask_average: int = 1,
 ) -> History:
     """Train ``model`` in place for ``n_steps`` parameter updates and return its history.
 
@@ -160,6 +162,14 @@ def train(
     stop : :class:`EarlyStopping` or None
         Stopping rule; ``n_steps`` is then the cap. With ``monitor="val"`` validation data are
         required. The history's arrays end at the step where training stopped.
+    fixed_masks : list of masks or None
+        A mask set for all ``n`` training rows (as from ``model.draw_masks(n, rng)``) used in
+        *every* step instead of fresh masks from ``mask_rng``: gradient descent on the fixed
+        objective ``J(θ, m)`` (full-batch only; see :mod:`dropout_study.mask_control`).
+    mask_average : int >= 1
+        Full-batch only: each step's gradient is the mean of the gradients under this many
+        fresh mask sets (one pass over the data stacked ``mask_average`` times; ``1`` is plain
+        dropout). Evaluations still use the ``n`` training rows once.
     """
     owner = "train"
     if not isinstance(model, MLP):
@@ -182,7 +192,7 @@ def train(
         y_val = model._head.targets(y_val, X_val.shape[0], model.layer_sizes[-1], model.dtype)
     needs_masks = any(d.p > 0 for d in model.dropouts)
     mask_rng = as_generator(mask_rng, "mask_rng", owner) if mask_rng is not None else None
-    if needs_masks and mask_rng is None:
+    if needs_masks and mask_rng is None and fixed_masks is None:
         fail("mask_rng", owner, "a Generator or seed when the model has dropout", mask_rng)
     if not full_batch:
         if batch_rng is None:
@@ -195,6 +205,13 @@ def train(
         ckpts.add(check_int(c, "checkpoints", owner, low=0, high=n_steps))
     if penalty is not None and not hasattr(penalty, "value"):
         fail("penalty", owner, "an L1 or L2 penalty or None", penalty, TypeError)
+    mask_average = check_int(mask_average, "mask_average", owner, low=1)
+    if mask_average > 1 and (not full_batch or fixed_masks is not None):
+        fail("mask_average", owner, "1 for minibatch or fixed-mask training", mask_average)
+    if fixed_masks is not None:
+        if not full_batch:
+            fail("fixed_masks", owner, "None for minibatch training", "a mask set")
+        fixed_masks = model._check_masks(fixed_masks, n)
     if stop is not None:
         if not isinstance(stop, EarlyStopping):
             fail("stop", owner, "an EarlyStopping or None", stop, TypeError)
@@ -247,6 +264,9 @@ def train(
         best["since"] += 1
         return best["since"] >= stop.patience
 
+    if mask_average > 1:  # block j of the stacked rows gets mask set j
+        X_avg = np.tile(X, (mask_average, 1))
+        y_avg = np.tile(y, (mask_average,) + (1,) * (y.ndim - 1))
     # batch index buffers
     order = np.arange(n)
     pos = n  # forces a fresh permutation at the first minibatch step
@@ -267,7 +287,7 @@ def train(
                     stopped = t
                     break
             if full_batch:
-                Xb, yb = X, y
+                Xb, yb = (X, y) if mask_average == 1 else (X_avg, y_avg)
             else:
                 if pos >= n:
                     order = batch_rng.permutation(n)
@@ -283,7 +303,7 @@ def train(
                 Xb, yb = bufs[m]
                 np.take(X, idx, axis=0, out=Xb)
                 np.take(y, idx, axis=0, out=yb)
-            loss = model._loss_backward(Xb, yb, True, None, mask_rng)
+            loss = model._loss_backward(Xb, yb, True, fixed_masks, mask_rng)
             if not np.isfinite(loss):
                 _diverged(t, loss, optimizer)
             hist.step_loss[t] = loss
