@@ -11,6 +11,12 @@ Step ``t`` (``t = 0 .. n_steps-1``) starts from parameters ``θ_t``:
 3. the penalty's gradient (L2, or L1 sub-gradient) is added, the optimiser steps, and a
    proximal L1 penalty soft-thresholds the weights by ``lr · λ``.
 
+The threshold ``lr · λ`` is the proximal step of plain gradient descent (ISTA). After an Adam
+or a momentum step it is not a proximal method, so that combination is refused (ValueError
+naming ``penalty``, before any step). For Adam, ``L1(λ, mode="scaled_proximal")`` asks by name
+for the proximal step in Adam's metric: each weight soft-thresholded by
+``lr · λ / (sqrt(v̂) + ε)`` (:meth:`dropout_study.optim.Adam.denominators`).
+
 So ``step_loss[t]`` and ``train_loss`` at ``eval_step == t`` are the same parameters seen
 through a random mask and in evaluation mode.
 
@@ -38,7 +44,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dropout_study.mlp import MLP
-from dropout_study.validation import as_generator, check_int, fail
+from dropout_study.optim import Adam
+from dropout_study.validation import as_generator, check_int, described, fail
 
 __all__ = [
     "EarlyStopping",
@@ -260,6 +267,9 @@ def train(
     params, grads = model.params, model.grads
     weights, weight_grads = params[0::2], grads[0::2]
     proximal = penalty is not None and getattr(penalty, "proximal", False)
+    scaled = proximal and getattr(penalty, "mode", None) == "scaled_proximal"
+    if proximal:
+        _check_proximal(penalty, optimizer, scaled)
 
     def evaluate(j: int, t: int) -> None:
         z = model._forward(X, False, None, None)
@@ -334,7 +344,9 @@ def train(
             if penalty is not None:
                 penalty.add_grad(weights, weight_grads)
             optimizer.step(params, grads)
-            if proximal:
+            if scaled:
+                penalty.prox_scaled(weights, optimizer.lr, optimizer.denominators()[0::2])
+            elif proximal:
                 penalty.prox(weights, optimizer.lr)
         if stopped is None:
             if n_steps in ckpts:
@@ -351,6 +363,29 @@ def train(
         if stop.restore_best and best["theta"] is not None:
             model.set_params(best["theta"])
     return hist
+
+
+def _check_proximal(penalty, optimizer, scaled: bool) -> None:
+    """Refuse a proximal L1 step whose threshold has no meaning after ``optimizer``'s step."""
+    adaptive = isinstance(optimizer, Adam)
+    momentum = bool(getattr(optimizer, "momentum", 0.0))
+    if scaled and not adaptive:
+        fail(
+            "penalty",
+            "train",
+            "L1 with mode='scaled_proximal' only together with an Adam optimiser "
+            "(its threshold lr·λ/(sqrt(v̂)+ε) needs Adam's second moments)",
+            penalty,
+        )
+    if not scaled and (adaptive or momentum):
+        fail(
+            "penalty",
+            "train",
+            "a proximal L1 with the plain threshold lr·λ only after a plain gradient step "
+            "(SGD without momentum); after Adam ask for L1(λ, mode='scaled_proximal'), "
+            "or use mode='subgradient'",
+            described(f"{penalty!r} with {optimizer!r}"),
+        )
 
 
 def _truncate(hist: History, n_steps: int, n_eval: int) -> None:
