@@ -130,3 +130,23 @@ def test_capped_runs_are_counted():
         assert runs[k].stopped_at == 55 and runs[k].step_loss.shape == (55,)
     assert runs["stops"].stopped_at == (1 + 4) * 5
     assert runs["late best"].stopped_at == (3 + 4) * 5
+
+
+def test_a_huge_cap_costs_no_memory_until_used():
+    """With a stopping rule the step cap only bounds the loop: the history grows as needed
+    (a cap of 10⁹ steps would need 8 GB per array if allocated up front)."""
+    X, y = _data()
+    Xv, yv = _data(1, 40)
+    h = train(
+        _model(),
+        X,
+        y,
+        optimizer=SGD(lr=2.0),
+        n_steps=10**9,
+        X_val=Xv,
+        y_val=yv,
+        stop=EarlyStopping(patience=3, min_delta=0.0),
+    )
+    assert not h.capped and h.stopped_at < 5000
+    assert h.step_loss.shape == (h.stopped_at,) and h.eval_step.shape == h.val_loss.shape
+    assert np.all(np.diff(h.eval_step) == 1) and np.all(np.isfinite(h.val_loss))

@@ -251,18 +251,35 @@ def train(
         if stop.monitor == "val" and not has_val:
             fail("stop", owner, "monitor='train' when no validation data are given", stop)
 
-    eval_steps = sorted(set(range(0, n_steps, eval_every)) | {n_steps})
-    n_eval = len(eval_steps)
+    # evaluations at t = 0, eval_every, 2·eval_every, … < n_steps, and after the last step
+    n_eval = -(-n_steps // eval_every) + 1
+    # With a stopping rule n_steps is only a cap: the arrays start small and grow (doubling),
+    # so a generous cap costs no memory until it is used.
+    size, size_eval = (n_steps, n_eval) if stop is None else (min(n_steps, 1024), min(n_eval, 256))
     hist = History(
-        step_loss=np.empty(n_steps),
-        step_objective=np.empty(n_steps),
-        eval_step=np.asarray(eval_steps, dtype=int),
-        train_loss=np.empty(n_eval),
-        train_acc=np.empty(n_eval),
-        val_loss=np.full(n_eval, np.nan),
-        val_acc=np.full(n_eval, np.nan),
-        penalty=np.zeros(n_eval),
+        step_loss=np.empty(size),
+        step_objective=np.empty(size),
+        eval_step=np.empty(size_eval, dtype=int),
+        train_loss=np.empty(size_eval),
+        train_acc=np.empty(size_eval),
+        val_loss=np.full(size_eval, np.nan),
+        val_acc=np.full(size_eval, np.nan),
+        penalty=np.zeros(size_eval),
     )
+
+    def room(names, i: int) -> None:
+        """Grow the named history arrays (doubling) so that index ``i`` exists."""
+        cur = getattr(hist, names[0]).shape[0]
+        if i < cur:
+            return
+        new = max(2 * cur, i + 1)
+        for name in names:
+            old = getattr(hist, name)
+            fill = np.nan if name in ("val_loss", "val_acc") else 0
+            grown = np.full(new, fill, dtype=old.dtype)
+            grown[:cur] = old
+            setattr(hist, name, grown)
+
     head = model._head
     params, grads = model.params, model.grads
     weights, weight_grads = params[0::2], grads[0::2]
@@ -272,6 +289,8 @@ def train(
         _check_proximal(penalty, optimizer, scaled)
 
     def evaluate(j: int, t: int) -> None:
+        room(_EVAL_ARRAYS, j)
+        hist.eval_step[j] = t
         z = model._forward(X, False, None, None)
         hist.train_loss[j] = head.loss(z, y)
         hist.train_acc[j] = np.mean(head.correct(z, y))
@@ -312,7 +331,7 @@ def train(
         for t in range(n_steps):
             if t in ckpts:
                 hist.checkpoints[t] = model.get_params()
-            if j < n_eval and eval_steps[j] == t:
+            if t % eval_every == 0:
                 evaluate(j, t)
                 j += 1
                 if stop is not None and should_stop(j - 1, t):
@@ -339,6 +358,7 @@ def train(
             if t == 0 and diverge_factor is not None and np.isfinite(loss):
                 limit["value"] = diverge_factor * max(float(loss), DIVERGENCE_FLOOR)
             check_loss(t, loss)
+            room(("step_loss", "step_objective"), t)
             hist.step_loss[t] = loss
             hist.step_objective[t] = loss + (penalty.value(weights) if penalty is not None else 0.0)
             if penalty is not None:
@@ -386,6 +406,9 @@ def _check_proximal(penalty, optimizer, scaled: bool) -> None:
             "or use mode='subgradient'",
             described(f"{penalty!r} with {optimizer!r}"),
         )
+
+
+_EVAL_ARRAYS = ("eval_step", "train_loss", "train_acc", "val_loss", "val_acc", "penalty")
 
 
 def _truncate(hist: History, n_steps: int, n_eval: int) -> None:
