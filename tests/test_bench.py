@@ -109,3 +109,16 @@ def test_dropout_is_x_times_mask_over_keep_probability(dtype):
     np.testing.assert_array_equal(np.signbit(Y), np.signbit(X * scaled))
     np.testing.assert_array_equal(layer.backward(dY), dY * scaled)
     assert Y.dtype == dtype
+
+
+def test_adam_denominators_come_back_per_parameter_array_from_a_flat_step():
+    rng = np.random.default_rng(8)
+    (views_p, views_g, _), (sep_p, sep_g) = _separate_and_flat(rng, [(150, 120), (120,), (7, 3)])
+    a, b = Adam(0.01), Adam(0.01)
+    for _ in range(2):
+        a.step(views_p, views_g)
+        b.step(sep_p, sep_g)
+    da, db = a.denominators(), b.denominators()
+    assert [d.shape for d in da] == [(150, 120), (120,), (7, 3)]
+    for x, y in zip(da, db, strict=True):
+        np.testing.assert_array_equal(x, y)

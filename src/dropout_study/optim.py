@@ -20,6 +20,7 @@ and it walks the buffer in chunks of :data:`CHUNK` elements so that the update's
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Sequence
 
@@ -53,22 +54,36 @@ class _Layout:
     """Remembers whether a list of parameters and one of gradients each tile a flat buffer,
     so the check runs once per set of arrays, not every step."""
 
-    __slots__ = ("_seen", "_flat")
+    __slots__ = ("_seen", "_flat", "shapes")
 
     def __init__(self) -> None:
         self._seen: tuple = ()
         self._flat: tuple | None = None
+        self.shapes: list[tuple[int, ...]] = []  # of the params last given, as given
 
     def __call__(self, params, grads) -> tuple[list[np.ndarray], list[np.ndarray]]:
         arrays = (*params, *grads)
         if len(arrays) != len(self._seen) or not all(map(operator.is_, arrays, self._seen)):
             self._seen = arrays
+            self.shapes = [a.shape for a in params]
             p, g = _tiled_by(params), _tiled_by(grads)
             ok = p is not None and g is not None and p.dtype == g.dtype
             self._flat = ([p], [g]) if ok else None
         if self._flat is not None:
             return self._flat
         return list(params), list(grads)
+
+    def split(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """Per-step arrays (one flat one when the parameters tile a buffer) → one array per
+        parameter array, in the shapes given to the step (views of the flat one)."""
+        if self._flat is None or len(arrays) != 1:
+            return arrays
+        out, i = [], 0
+        for shape in self.shapes:
+            n = math.prod(shape)
+            out.append(arrays[0][i : i + n].reshape(shape))
+            i += n
+        return out
 
 
 def _scratch(params: Sequence[np.ndarray]) -> np.ndarray:
@@ -186,7 +201,7 @@ class Adam:
         if self._v is None or self.t == 0:
             fail("t", "Adam.denominators", "at least 1 (call step first)", self.t)
         root_bc2 = np.sqrt(1.0 - self.beta2**self.t)
-        return [np.sqrt(v) / root_bc2 + self.eps for v in self._v]
+        return self._layout.split([np.sqrt(v) / root_bc2 + self.eps for v in self._v])
 
     def __repr__(self) -> str:
         return f"Adam(lr={self.lr:g}, beta1={self.beta1:g}, beta2={self.beta2:g}, eps={self.eps:g})"
