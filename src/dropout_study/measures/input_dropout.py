@@ -234,6 +234,7 @@ def fit_logistic(X, y, p: float, *, kind: str, n_masks: int = 64, rng=0) -> np.n
     else:
         args = (X, y, p)
         fun = logistic_quadratic_objective
-    res = minimize(fun, theta0, args=args, jac=True, method="L-BFGS-B",
-                   options={"maxiter": 2000, "gtol": 1e-9})
+    res = minimize(
+        fun, theta0, args=args, jac=True, method="L-BFGS-B", options={"maxiter": 2000, "gtol": 1e-9}
+    )
     return res.x
