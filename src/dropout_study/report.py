@@ -36,7 +36,17 @@ from dropout_study.provenance import provenance, sha256_bytes, timestamp
 from dropout_study.validation import fail
 from dropout_study.verdicts import WORDS, Robustness
 
-__all__ = ["RUN_FILE", "start", "figure", "number", "text", "finish", "to_jsonable", "state"]
+__all__ = [
+    "RUN_FILE",
+    "start",
+    "figure",
+    "number",
+    "text",
+    "markdown",
+    "finish",
+    "to_jsonable",
+    "state",
+]
 
 RUN_FILE = "run.json"
 """Written by the pipeline into the run directory before the kernel starts."""
@@ -202,6 +212,12 @@ def text(key: str, value: str) -> None:
         fail("value", "report.text", "a str", value, TypeError)
     st["glued"][key] = value
     _glue(key, _Text(value))
+
+
+def markdown(key: str, value: str) -> None:
+    """Glue a Markdown/MyST string under ``key`` for ``{glue:md}`key``` (e.g. a table from
+    ``Robustness.markdown()``); recorded like :func:`text`."""
+    text(key, value)
 
 
 def finish(verdict, metrics: Mapping, robustness=None) -> None:

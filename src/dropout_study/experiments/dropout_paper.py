@@ -36,7 +36,7 @@ from sklearn.datasets import load_diabetes
 
 from dropout_study import seeds
 from dropout_study.experiments import with_defaults
-from dropout_study.experiments.dropout_paper_cells import ACT_BINS, cell
+from dropout_study.experiments.dropout_paper_cells import ACT_BINS, UNIT_BINS, cell
 from dropout_study.experiments.dropout_paper_summary import readings, summarise
 from dropout_study.measures import input_dropout as inp
 from dropout_study.sweep import run_sweep
@@ -46,6 +46,7 @@ __all__ = [
     "CHAPTER",
     "DEFAULTS",
     "ACT_BINS",
+    "UNIT_BINS",
     "Result",
     "check_params",
     "run",
@@ -55,7 +56,7 @@ __all__ = [
 ]
 
 CHAPTER = "dropout-paper"
-_KEY = "dropout-paper-v2"
+_KEY = "dropout-paper-v3"
 
 DEFAULTS: dict = {
     "seed": 0,

@@ -16,11 +16,13 @@ from dropout_study.mlp import MLP
 from dropout_study.optim import Adam
 from dropout_study.training import EarlyStopping, train
 
-__all__ = ["ACT_BINS", "N_DIGITS", "cell"]
+__all__ = ["ACT_BINS", "UNIT_BINS", "N_DIGITS", "cell"]
 
 N_DIGITS = 1797
 ACT_BINS = np.linspace(0.0, 6.0, 31)
 """Histogram bins of hidden activations (the last bin also counts larger values)."""
+UNIT_BINS = np.linspace(0.0, 2.0, 41)
+"""Histogram bins of each unit's mean activation (the last bin also counts larger values)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -69,7 +71,7 @@ def _net_cell(c: dict) -> dict:
         "mean_act": float(h.mean()),
         "frac_active": float((h > 0).mean()),
         "act_hist": np.histogram(np.minimum(h, ACT_BINS[-1]), ACT_BINS)[0],
-        "unit_mean_hist": np.histogram(np.minimum(h.mean(axis=0), ACT_BINS[-1]), ACT_BINS)[0],
+        "unit_mean_hist": np.histogram(np.minimum(h.mean(axis=0), UNIT_BINS[-1]), UNIT_BINS)[0],
     }
     if c["mc"]:
         out["mc_err"] = ensemble.mc_error_curve(

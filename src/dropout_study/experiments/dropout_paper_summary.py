@@ -197,6 +197,7 @@ def readings(metrics: dict) -> dict[str, str]:
         "act_dir": _direction(act[:, 1] - act[:, 0], "lower", "higher", "not clearly different"),
         "frac_dir": _direction(frac[:, 1] - frac[:, 0], "lower", "higher", "not clearly different"),
         "n_capped": f"{dg['n_capped']} of {dg['n_nets']}",
+        "n_test": str(g["n_test"]),
         "steps_median": f"{dg['steps_median']:.0f}",
     }
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dropout_study.experiments.dropout_paper import ACT_BINS
+from dropout_study.experiments.dropout_paper import ACT_BINS, UNIT_BINS
 from dropout_study.figures import COLORS, subplots
 from dropout_study.stats import seed_interval
 from dropout_study.verdicts.dropout_paper import MC_MARGIN, WAGER_RATIO_MARGIN
@@ -41,34 +41,48 @@ def _retention_axis(ax):
 
 
 def mc_vs_weight_scaling(result):
-    """Fig. 11 analogue: test error of MC averaging over k thinned networks versus k, and the
-    weight-scaled network's error (band), on digits."""
+    """Fig. 11 analogue on digits: (a) test error of MC averaging over k thinned networks and
+    of the weight-scaled network (means over replicates; thin lines: replicates); (b) the
+    paired difference MC − weight scaling with its interval and the margin."""
     m = result.metrics["digits"]
     g = m["groups"]["main"]
     ks = np.asarray(m["ks"])
-    fig, ax = subplots(aspect=0.5)
-    _band(
-        ax, ks, g["mc_err"], COLORS[0], f"MC average of k thinned networks (p = {m['mc_rate']:g})"
+    mc, ws = 100 * np.asarray(g["mc_err"]), 100 * np.asarray(g["err_ws"])
+    fig, (ax1, ax2) = subplots(1, 2, aspect=0.6)
+    for i, row in enumerate(mc):
+        ax1.plot(ks, row, color=COLORS[0], alpha=0.3, linewidth=0.8)
+        ax1.axhline(ws[i], color=COLORS[1], alpha=0.3, linewidth=0.8)
+    ax1.plot(
+        ks,
+        mc.mean(axis=0),
+        color=COLORS[0],
+        marker="o",
+        markersize=4,
+        label=f"MC average (p = {m['mc_rate']:g})",
     )
-    ws = np.asarray(g["err_ws"]) * 100
-    i = seed_interval(ws)
-    ax.axhspan(i.low, i.high, color=COLORS[1], alpha=0.25, linewidth=0)
-    ax.axhline(i.estimate, color=COLORS[1], label="weight-scaled network (same networks)")
-    ax.axhline(
-        i.estimate + 100 * MC_MARGIN,
-        color=COLORS[1],
-        linestyle=":",
-        linewidth=1,
+    ax1.axhline(ws.mean(), color=COLORS[1], label="weight-scaled")
+    ax1.axhline(
+        100 * np.mean(g["err_none"]), color="0.4", linestyle="--", linewidth=1, label="no dropout"
+    )
+    ax1.set_ylabel("test error (%)")
+    ax1.set_title("(a) error", fontsize=9.5)
+    ax1.legend(loc="upper right")
+    _band(ax2, ks, mc - ws[:, None], COLORS[0], "MC − weight-scaled", scale=1.0)
+    ax2.axhspan(
+        -100 * MC_MARGIN,
+        100 * MC_MARGIN,
+        color="0.88",
+        zorder=0,
         label=f"± {100 * MC_MARGIN:g} points (the margin)",
     )
-    ax.axhline(i.estimate - 100 * MC_MARGIN, color=COLORS[1], linestyle=":", linewidth=1)
-    i0 = seed_interval(np.asarray(g["err_none"]) * 100)
-    ax.axhline(i0.estimate, color="0.4", linestyle="--", linewidth=1, label="no dropout (p = 0)")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(ks, [str(k) for k in ks])
-    ax.set_xlabel("number of thinned networks averaged, k")
-    ax.set_ylabel("test error (%)")
-    ax.legend(loc="upper right")
+    ax2.axhline(0, color="0.3", linewidth=0.8)
+    ax2.set_ylabel("paired difference (points)")
+    ax2.set_title("(b) MC − weight scaling, 95 % interval", fontsize=9.5)
+    ax2.legend(loc="upper right")
+    for ax in (ax1, ax2):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ks, [str(k) for k in ks])
+        ax.set_xlabel("thinned networks averaged, k")
     return fig
 
 
@@ -115,7 +129,7 @@ def ridge(result):
     ax1.axhspan(-3, 3, color="0.85", zorder=0)
     ax1.set_xlabel("drop rate p (q = 1 − p)")
     ax1.set_ylabel("(MC − closed form) / s.e.")
-    ax1.legend(loc="lower left", fontsize=7.5)
+    ax1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), fontsize=8, frameon=False)
     tr = result.arrays["sgd_trace"]
     steps = np.linspace(0, r["sgd"]["steps"], tr.shape[1] + 1)[1:]
     for row in tr:
@@ -178,11 +192,10 @@ def sparsity(result):
     m = result.metrics["digits"]
     a = result.arrays
     fig, (ax1, ax2) = subplots(1, 2, aspect=0.55)
-    centres = 0.5 * (ACT_BINS[1:] + ACT_BINS[:-1])
-    width = ACT_BINS[1] - ACT_BINS[0]
     for k, (p, c) in enumerate(zip((0.0, m["mc_rate"]), (COLORS[3], COLORS[0]), strict=True)):
         label = "no dropout" if p == 0 else f"dropout p = {p:g}"
-        for ax, key in ((ax1, "act_hist"), (ax2, "unit_mean_hist")):
+        for ax, key, bins in ((ax1, "act_hist", ACT_BINS), (ax2, "unit_mean_hist", UNIT_BINS)):
+            centres, width = 0.5 * (bins[1:] + bins[:-1]), bins[1] - bins[0]
             h = np.asarray(a[key][p], dtype=float)
             ax.bar(
                 centres + (k - 0.5) * width / 2, h / h.sum(), width=width / 2, color=c, label=label

@@ -351,3 +351,18 @@ def robustness(metrics):
             (choice, v.word, ", ".join(f"{FINDINGS[k][0]}: {w}" for k, (w, _) in f.items()))
         )
     return _robustness(primary, rows)
+
+
+def rules_text() -> dict[str, str]:
+    """The margins as the page states them (glued, so the page and the rule cannot differ)."""
+    return {
+        "mc_margin": f"{100 * MC_MARGIN:g}",
+        "baldi_margin": f"{BALDI_MARGIN:g}",
+        "ridge_z": f"{RIDGE_Z:g}",
+        "sgd_margin": f"{100 * SGD_MARGIN:g}",
+        "wager_ratio_margin": f"{100 * WAGER_RATIO_MARGIN:g}",
+        "wager_err_margin": f"{100 * WAGER_ERR_MARGIN:g}",
+        "nwgm_tol": f"{NWGM_TOL:.0e}",
+        "range_9a": f"{RANGE_9A[0]:g}–{RANGE_9A[1]:g}",
+        "range_9a_q": f"{1 - RANGE_9A[1]:g}–{1 - RANGE_9A[0]:g}",
+    }
