@@ -126,6 +126,7 @@ def ridge(result):
         label="inverted masks, paper's formula (q = 1 − p)",
     )
     ax1.set_yscale("symlog", linthresh=3)
+    ax1.set_yticks([-300, -100, -30, -10, -3, 0, 3], ["−300", "−100", "−30", "−10", "−3", "0", "3"])
     ax1.axhspan(-3, 3, color="0.85", zorder=0)
     ax1.set_xlabel("drop rate p (q = 1 − p)")
     ax1.set_ylabel("(MC − closed form) / s.e.")
