@@ -319,3 +319,25 @@ def test_check_params_messages():
         experiment.check_params({"dropout_rates": [0.2, 0.5]})
     with pytest.raises(ValueError, match="'baldi_units' parameter of dropout-paper"):
         experiment.check_params({"baldi_units": 20})
+
+
+def test_parameters_cell_matches_defaults_and_profiles():
+    from dropout_study import chapters
+
+    spec = chapters.load("dropout-paper")
+    assert spec.defaults() == experiment.DEFAULTS
+    assert experiment.check_params(dict(experiment.DEFAULTS)) == experiment.DEFAULTS
+    full = spec.profiles["full"]
+    assert full["n_seeds"] >= 32 and full["n_theory_seeds"] >= 32 and full["seed"] >= 1000
+    assert experiment.DEFAULTS["n_seeds"] <= 4 and experiment.DEFAULTS["n_theory_seeds"] >= 8
+    for name in ("smoke", "full"):
+        experiment.check_params({**experiment.DEFAULTS, **spec.profiles[name]})
+
+
+def test_one_replicate_decides_nothing():
+    m = _metrics()
+    assert rule.within([0.0], 1.0) == rule.UNDECIDED
+    words = {k: w for k, (w, _) in rule.findings(m, half=0).items()}
+    assert words["baldi"] == SUPPORTED  # 3 of 6 replicates still decide
+    one = _metrics(n=2)
+    assert rule.findings(one, half=0)["baldi"][0] == INCONCLUSIVE

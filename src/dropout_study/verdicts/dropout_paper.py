@@ -97,12 +97,18 @@ FINDINGS = {
 
 
 def _iv(values):
-    i = seed_interval(np.asarray(values, dtype=float))
+    """Mean and 95 % interval; a single replicate has no interval (−inf, inf): undecided."""
+    arr = np.asarray(values, dtype=float)
+    if arr.size < 2:
+        return float(arr.mean()) if arr.size else float("nan"), -np.inf, np.inf
+    i = seed_interval(arr)
     return i.estimate, i.low, i.high
 
 
 def _fmt(values, scale=1.0, fmt="+.2f"):
     e, lo, hi = _iv(np.asarray(values, dtype=float) * scale)
+    if not np.isfinite(lo):
+        return f"{e:{fmt}} (one replicate, no interval)"
     return f"{e:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
 
 
