@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dropout_study import chapters, paths
+from dropout_study import chapters, confirm, paths
 from dropout_study.params import check_type
 from dropout_study.provenance import provenance, sha256_bytes, timestamp
 from dropout_study.validation import fail
@@ -215,14 +215,26 @@ def text(key: str, value: str) -> None:
 
 
 def markdown(key: str, value: str) -> None:
-    """Glue a Markdown/MyST string under ``key`` for ``{glue:md}`key``` (e.g. a table from
-    ``Robustness.markdown()``); recorded like :func:`text`."""
-    text(key, value)
+    """Glue MyST markdown (a table, a badge) without display, for ``{glue:md}`key```; the
+    text is also recorded in ``metrics.json`` under ``glued``."""
+    st = _require("report.markdown")
+    _check_key(key, "report.markdown")
+    if not isinstance(value, str):
+        fail("value", "report.markdown", "a str of MyST markdown", value, TypeError)
+    st["glued"][key] = value
+    try:
+        from IPython.display import Markdown
+    except ImportError:  # pragma: no cover - IPython ships with ipykernel
+        return
+    _glue(key, Markdown(value))
 
 
 def finish(verdict, metrics: Mapping, robustness=None) -> None:
-    """Write ``metrics.json`` and glue ``verdict`` (the word), ``verdict_sentence`` and,
-    given a robustness table, ``robustness_summary`` ("k of n alternatives agree …").
+    """Write ``metrics.json`` and glue ``verdict`` (the word), ``verdict_sentence``,
+    ``confirmation`` (whether the primary verdict held on the fresh seeds of the ``full``
+    profile, :func:`dropout_study.confirm.sentence`) and, given a robustness table,
+    ``robustness_summary`` ("k of n alternatives agree …") and ``robustness_table`` (its
+    MyST table, for ``{glue:md}`robustness_table```).
 
     ``verdict``: a ``verdicts.Verdict`` (or a mapping with ``word``, ``sentence`` and
     optionally ``claim``); ``metrics``: a mapping of JSON-able values (numpy scalars and
@@ -247,6 +259,8 @@ def finish(verdict, metrics: Mapping, robustness=None) -> None:
             )
         rob = robustness.as_dict()
         text("robustness_summary", rob["summary"])
+        markdown("robustness_table", robustness.markdown())
+    text("confirmation", confirm.sentence(st["chapter"], st["profile"], word))
     text("verdict", word)
     text("verdict_sentence", sentence)
     record = {
