@@ -84,7 +84,7 @@ def _baldi_cell(c: dict) -> dict:
     ds = _digits(c, c["n_train"])
     yb = [np.asarray(y % 2, dtype=float) for y in (ds.y_train, ds.y_val, ds.y_test)]
     model, hist, _ = _fit(c, ds, [64, c["units"], 1], c["p"], "sigmoid", yb[0], yb[1])
-    a, b = ensemble.last_layer_contributions(model, ds.X_test)
+    a, b = theory.last_layer_contributions(model, ds.X_test)
     mom = ensemble.sigmoid_moments(a, b, c["p"])
     gap = mom["mean_sigma"] - mom["sigma_mean"]
     return {

@@ -37,7 +37,6 @@ __all__ = [
     "mc_average_proba",
     "mc_error_curve",
     "sigmoid_moments",
-    "last_layer_contributions",
 ]
 
 MAX_ENUMERATED_UNITS = 16
@@ -206,13 +205,3 @@ def sigmoid_moments(a, b, p: float) -> dict:
         "mean_s": mean_s,
         "sd_sigma": np.sqrt(np.maximum(m2 - m1 * m1, 0.0)),
     }
-
-
-def last_layer_contributions(model: MLP, X) -> tuple[np.ndarray, float]:
-    """``(a, b)`` for a sigmoid-head network: ``a_ij = w_j h_ij`` of the last hidden layer
-    (evaluation mode), shape ``(n, width)``, and the output bias."""
-    if model.head_name != "sigmoid":
-        fail("model", "last_layer_contributions", "a network with a sigmoid head", model)
-    h = model.hidden(X, -1)
-    last = model.dense[-1]
-    return h * last.W[:, 0], float(last.b[0])
