@@ -341,3 +341,9 @@ def test_one_replicate_decides_nothing():
     assert words["baldi"] == SUPPORTED  # 3 of 6 replicates still decide
     one = _metrics(n=2)
     assert rule.findings(one, half=0)["baldi"][0] == INCONCLUSIVE
+
+
+def test_verdict_claim_is_the_front_matter_claim():
+    from dropout_study import chapters
+
+    assert rule.CLAIM == chapters.load("dropout-paper").claim

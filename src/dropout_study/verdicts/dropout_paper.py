@@ -56,9 +56,10 @@ from dropout_study.verdicts import (
 )
 
 CLAIM = (
-    "Srivastava et al. (2014) at laptop scale: weight scaling matches averaging thinned "
-    "networks, input dropout on linear regression is ridge, dropout acts as an adaptive L2, "
-    "moderate rates help an overfitting network, and dropout makes activations sparse."
+    "What the dropout paper found holds at laptop scale: weight scaling matches averaging "
+    "thinned networks, input dropout on linear regression is ridge, dropout on logistic "
+    "regression is an adaptive L2, moderate rates help an overfitting network, and dropout "
+    "makes hidden activations sparse."
 )
 MC_MARGIN = 0.005
 BALDI_MARGIN = 0.02
