@@ -206,7 +206,7 @@ def test_a_run_that_cannot_fit_in_memory_is_refused_before_a_kernel(tmp_path, ca
 
 def test_a_long_run_needs_yes(tmp_path, capsys, monkeypatch):
     out = tmp_path / "o"
-    argv = ["run", "cost-under-dropout", "--profile", "smoke", "-p", "n_steps=100000000"]
+    argv = ["run", "cost-under-dropout", "--profile", "smoke", "-p", "max_steps=100000000"]
     assert cli.main([*argv, "--out", str(out)]) == 2
     err = one_line_error(capsys)
     assert "add --yes" in err and "estimate for cost-under-dropout" in err

@@ -33,8 +33,10 @@ __all__ = [
     "available_memory",
 ]
 
-MACS_PER_SECOND = 3e8
-"""Multiply-adds per second of the study's small float64 products here (order of magnitude)."""
+MACS_PER_SECOND = 3e9
+"""Multiply-adds per second of the study's small products on this 2-core machine (order of
+magnitude; calibrated on the version-2 book profiles, whose CPU time was 20–90 s per chapter
+against 5e10–3.3e11 multiply-adds counted here)."""
 
 FIXED_SECONDS = 20.0
 """Kernel start, imports, figures and notebook post-processing of any chapter."""
@@ -125,37 +127,58 @@ def _cross_entropy(p: Mapping) -> tuple[float, float]:
     return seeds * (mlp + digits) + grid, memory
 
 
+STOP_FRACTION = 0.15
+"""Chapters that train to a stopping rule run, per network, about this share of their step cap
+(measured at the book profile: median steps / cap between 0.05 and 0.15)."""
+
+
+def _stopped(p: Mapping, cap_key: str = "max_steps", cap: float = 3000) -> float:
+    """Expected steps of one early-stopped run: a share of the cap, at least its patience."""
+    patience = _n(p, "patience", 10) * _n(p, "eval_every", 1)
+    return max(min(_n(p, cap_key, cap), 2 * patience), STOP_FRACTION * _n(p, cap_key, cap))
+
+
 def _cost_under_dropout(p: Mapping) -> tuple[float, float]:
     n, d, k = _data(p.get("dataset", "moons"))
-    w = _weights(d, p.get("hidden", [32, 32]), k)
+    hidden = p.get("hidden", [32, 32])
+    w = _weights(d, hidden, k)
     seeds = _n(p, "n_seeds", 8)
-    train = 3 * _n(p, "n_steps", 300) * n * w * (_n(p, "dropout_rates", 3) + 2)
-    masks = (_n(p, "n_masks", 1000) + _n(p, "gap_rates", 7) * _n(p, "n_gap_masks", 150)) * n * w
-    memory = max(_n(p, "n_masks", 1000), _n(p, "n_gap_masks", 150)) * n * 8 * 2
-    return seeds * (train + masks), memory
+    train = 3 * _stopped(p, cap=4000) * n * w * (_n(p, "dropout_rates", 4) + 1)
+    pitfall = 3 * 2 * _n(p, "pitfall_steps", 150) * n * w
+    last = int(hidden[-1]) if hidden else 1
+    theory = _n(p, "theory_rates", 8) * _n(p, "n_theory_masks", 400) * n * last * 2
+    masks = _n(p, "n_masks", 1000) * n * w * (_n(p, "checkpoints", 6) + 1)
+    memory = max(_n(p, "n_theory_masks", 400) * n * last * 8, _n(p, "n_masks", 1000) * n * 8)
+    return seeds * (train + pitfall + theory + masks), memory
 
 
 def _noisy_loss(p: Mapping) -> tuple[float, float]:
-    n, d, k = _data("moons", p.get("n_samples", 1000))
-    w = _weights(d, p.get("hidden", [32, 32]), k)
+    work, memory = 0.0, 0.0
     seeds, rates = _n(p, "n_seeds", 8), _n(p, "dropout_rates", 5)
-    steps = _n(p, "n_steps", 600)
-    train = (
-        3 * steps * min(_n(p, "batch_size", 32), n) * w + steps / _n(p, "eval_every", 10) * n * w
-    )
-    grads = 3 * _n(p, "checkpoints", 4) * _n(p, "n_grad_masks", 32) * n * w
-    slices = _n(p, "n_alphas", 25) * _n(p, "n_slice_masks", 8) * n * w * 2
-    contour = _n(p, "n_contour", 25) ** 2 * n * w
-    memory = max(_n(p, "n_contour", 25) ** 2 * n * 8, _n(p, "n_grad_masks", 32) * w * 8)
-    return seeds * rates * (train + grads + slices) + contour, memory
+    ks = p.get("control_ks", [1, 2, 4, 8, 16])
+    k_total = sum(int(k) for k in ks) if isinstance(ks, list) else 31
+    for name in p.get("datasets", ["moons", "breast_cancer"]):
+        n, d, k = _data(name, p.get("n_samples") if name == "moons" else None)
+        w = _weights(d, p.get("hidden", [32, 32]), k)
+        train = 3 * _stopped(p) * n * w  # full batch
+        lrs = _n(p, "lr_grid", 2)
+        grads = 3 * _n(p, "checkpoints", 3) * _n(p, "n_grad_masks", 32) * n * w
+        slices = _n(p, "n_alphas", 21) * _n(p, "n_slice_masks", 8) * n * w
+        work += seeds * rates * (train * (1 + lrs) + grads + slices)
+        if name in p.get("control_datasets", ["moons"]):
+            work += seeds * k_total * train
+        memory = max(memory, _n(p, "n_grad_masks", 32) * w * 8, k_total * n * d * 8)
+    if p.get("surrogate"):
+        work += seeds * _n(p, "surrogate_masks", 64) * 3 * _stopped(p) * 600 * 1200
+    return work, memory
 
 
 def _l1_vs_l2(p: Mapping) -> tuple[float, float]:
     n, d, k = _data("breast_cancer")
     w = _weights(d, p.get("hidden", [16]), k)
     nets = _n(p, "n_seeds", 8) * (2 * _n(p, "lambdas", 7) + 2)
-    train = 3 * nets * _n(p, "n_steps", 600) * n * w
-    path = _n(p, "n_lambdas", 20) * _n(p, "oracle_max_iter", 5000) * n * d * 0.2
+    train = 3 * nets * _stopped(p, cap=5000) * n * w
+    path = _n(p, "n_lambdas", 20) * _n(p, "oracle_max_iter", 3000) * n * d * 0.2
     memory = _n(p, "n_lambdas", 20) * n * d * 8
     return train + path, memory
 
@@ -163,15 +186,20 @@ def _l1_vs_l2(p: Mapping) -> tuple[float, float]:
 def _linearity(p: Mapping) -> tuple[float, float]:
     work, memory = 0.0, 0.0
     models = _n(p, "dropout_rates", 8) + _n(p, "l2_lambdas", 6) + _n(p, "l1_lambdas", 5)
-    for name in p.get("datasets", ["moons", "breast_cancer"]):
-        n, d, k = _data(name)
-        w = _weights(d, p.get("hidden_sizes", [32, 32]), k)
-        train = 3 * _n(p, "n_steps", 200) * min(_n(p, "batch_size", 64), n) * w
-        probes = _n(p, "n_directions", 16) * n * w * (2 + 2 * _n(p, "robustness_steps", 3))
+    for name in p.get("datasets", ["moons", "breast_cancer", "noisy_moons"]):
+        wide = name in ("noisy_moons", "digits_small")
+        n, d, k = _data({"noisy_moons": "moons", "digits_small": "digits"}.get(name, name))
+        if wide:
+            n = 100
+        hidden = p.get("wide_hidden_sizes" if wide else "hidden_sizes", [32, 32])
+        w = _weights(d, hidden, k)
+        train = 3 * _stopped(p) * min(_n(p, "batch_size", 64), n) * w
+        probes = _n(p, "n_directions", 16) * n * w * (2 + 2 * _n(p, "robustness_steps", 2))
+        probes *= 1 + _n(p, "z_checkpoints", 8) / models
         work += _n(p, "n_seeds", 8) * models * (train + probes)
         memory = max(memory, _n(p, "n_directions", 16) * n * d * 8 * 2)
     w_toy = _weights(1, p.get("toy_hidden_sizes", [64, 64]), 1)
-    work += 3 * _n(p, "toy_rates", 3) * _n(p, "toy_steps", 1000) * 40 * w_toy
+    work += 3 * _n(p, "toy_rates", 3) * _stopped(p, "toy_steps") * 40 * w_toy
     return work, memory
 
 
