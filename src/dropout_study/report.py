@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from dropout_study import chapters, paths
+from dropout_study.answer import glue_answer
 from dropout_study.params import check_type
 from dropout_study.provenance import provenance, sha256_bytes, timestamp
 from dropout_study.validation import fail
@@ -178,8 +179,14 @@ def figure(fig, name: str) -> None:
     }
     (figdir / f"{name}.json").write_text(_dumps(record), encoding="utf-8")
     st["figures"].append(name)
-    _glue(label, fig)
+    _glue(label, _svg(files["svg"]))  # the page shows the SVG (sharp at any density)
     plt.close(fig)
+
+
+def _svg(data: bytes):
+    from IPython.display import SVG
+
+    return SVG(data=data)
 
 
 def number(key: str, value) -> None:
@@ -233,6 +240,7 @@ def finish(verdict, metrics: Mapping, robustness=None) -> None:
         text("robustness_summary", rob["summary"])
     text("verdict", word)
     text("verdict_sentence", sentence)
+    glue_answer(word, st["claim"], text, _glue)  # the box each chapter opens with
     record = {
         "chapter": st["chapter"],
         "claim": st["claim"],
