@@ -222,6 +222,8 @@ def test_built_pages_are_self_contained_and_say_what_they_are(tmp_path_factory, 
             cap,
             re.S,
         ), cap
+    short = (html / "noisy-loss.html").read_text()  # a short address for each chapter
+    assert 'url=book/generated/noisy-loss/noisy-loss.html"' in short
     repro = _html_text(html / "book" / "reproduce.html")
     assert "fig-cross-entropy-" in repro and "This book was built with the smoke profile" in repro
     assert "is what this book was built with" not in repro

@@ -288,3 +288,24 @@ def test_every_chapter_opens_with_the_answer_box():
         assert title, src
         after = text[title.end() :].lstrip("\n")
         assert after.startswith(SNIPPET), f"{src.name}: the answer box must follow the title"
+
+
+def test_number_formatting_has_no_python_exponents():
+    from dropout_study.numfmt import plain, sci
+
+    assert sci(0.0) == "0" and sci(-0.0) == "0"
+    assert sci(3.2e-9) == "3.2 × 10⁻⁹" and sci(-1.25e12, 2) == "−1.25 × 10¹²"
+    assert sci(4.0) == "4.0" and sci(float("inf")) == "∞"
+    assert plain(-0.0004) == "0.000" and plain(-0.083) == "−0.083"
+    for x in (1e-300, 7.77e-5, 123456.0, -9.99e-10):  # the value survives the round trip
+        m, e = sci(x, 6).replace("−", "-").split(" × 10")
+        e = int(e.translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")))
+        assert abs(float(m) * 10.0**e - x) <= 1e-6 * abs(x)
+
+
+def test_figure_list_never_cuts_a_formula():
+    from dropout_study.generated import _first_sentence
+
+    assert _first_sentence("Left: $a. b$ and more. Right: x.") == "Left: $a. b$ and more"
+    assert _first_sentence("One sentence only.") == "One sentence only"
+    assert _first_sentence("Ends in maths $x$. Then.") == "Ends in maths $x$"

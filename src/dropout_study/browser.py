@@ -187,7 +187,7 @@ _PAGE_STATE = """async () => {
       .forEach(e => e.remove());
   const text = clone.textContent;
   const raw = [];
-  for (const tok of ['\\\\(', '\\\\[', '$$', '{glue:', '{cite}', '{doc}', '{numref}']) {
+  for (const tok of ['\\\\(', '\\\\[', '$$', '{glue:', '{cite', '{doc}', '{numref}', '{bdg-']) {
     const i = text.indexOf(tok);
     if (i >= 0) { raw.push(text.slice(Math.max(0, i - 30), i + 40).replace(/\\s+/g, ' ')); }
   }

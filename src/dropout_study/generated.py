@@ -178,15 +178,25 @@ def built_with_markdown(rows: list[dict]) -> str:
     return text
 
 
+def _first_sentence(text: str) -> str:
+    """Up to the first ". " that lies outside ``$…$`` maths (never cut inside a formula)."""
+    i = 0
+    while True:
+        j = text.find(". ", i)
+        if j < 0:
+            return text.rstrip().rstrip(".")
+        if text[:j].count("$") % 2 == 0 and text[:j].count("`") % 2 == 0:
+            return text[:j]
+        i = j + 2
+
+
 def figures_markdown(project: Project, ids: list[str]) -> str:
     """The reproduce page's list of every figure: number and link, label, caption."""
     from dropout_study.citing import figures
 
     out = []
     for _cid, fig_label, caption in figures(project, ids):
-        short = caption.split(". ")[0].rstrip(".")
-        if len(short) > 160:
-            short = short[:157].rstrip() + "…"
+        short = _first_sentence(caption)
         out.append(f"- {{numref}}`Figure {{number}} <{fig_label}>` `{fig_label}` — {short}.")
     if not out:
         return "No figures yet.\n"

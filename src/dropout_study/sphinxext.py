@@ -15,6 +15,7 @@ What Jupyter Book 1's configuration cannot say by itself:
 from __future__ import annotations
 
 import datetime as _dt
+import html
 import json
 import os
 from pathlib import Path
@@ -59,12 +60,8 @@ def banner_html(profiles: list[str]) -> str:
     parts = []
     for p in other:
         what = BANNERS.get(p, "not the study's canonical profile")
-        parts.append(f"<code>{p}</code> profile: {what}")
-    return (
-        '<span class="ds-profile-banner">Built with the '
-        + "; ".join(parts)
-        + ". The canonical results are the <code>book</code> profile.</span>"
-    )
+        parts.append(f"<code>{p}</code> profile — {what}")
+    return '<span class="ds-profile-banner">Built with the ' + "; ".join(parts) + ".</span>"
 
 
 def _config_inited(app, config) -> None:
@@ -131,11 +128,40 @@ def alt_from_captions(app, doctree, docname) -> None:
                 img["alt"] = text
 
 
+_REDIRECT = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{title}</title>
+<link rel="canonical" href="{target}">
+<meta http-equiv="refresh" content="0; url={target}">
+</head><body><p><a href="{target}">{title}</a></p></body></html>
+"""
+
+
+def short_urls(app, exc) -> None:
+    """``<site>/<chapter>.html`` for every chapter page ``book/generated/<id>/<id>``: a
+    redirect to the page, so a chapter has a short address (Jupyter Book 1 places each page
+    where its source lives, and the executed copies live in ``book/generated/<id>/``)."""
+    if exc is not None or app.builder.name != "html":
+        return
+    for docname in app.env.found_docs:
+        parts = docname.split("/")
+        if len(parts) == 4 and parts[:2] == ["book", "generated"] and parts[2] == parts[3]:
+            out = Path(app.outdir) / f"{parts[2]}.html"
+            if not out.exists():
+                title = app.env.titles.get(docname)
+                text = title.astext() if title is not None else parts[2]
+                out.write_text(
+                    _REDIRECT.format(title=html.escape(text), target=f"{docname}.html"),
+                    encoding="utf-8",
+                )
+
+
 def _author_year_style():
-    """A pybtex formatting style whose labels read "Srivastava et al. 2014" (the text's
+    """A pybtex formatting style whose labels read "Srivastava et al., 2014" (the text's
     author-year citations and the list then use one style), sorted by author and year."""
     from pybtex.style.formatting.unsrt import Style as Unsrt
     from pybtex.style.labels import BaseLabelStyle
+    from pybtex.style.sorting.author_year_title import SortingStyle as AuthorYearTitle
 
     class AuthorYearLabels(BaseLabelStyle):
         def format_labels(self, sorted_entries):
@@ -156,7 +182,7 @@ def _author_year_style():
                         names = f"{lasts[0]} and {lasts[1]}"
                     else:
                         names = f"{lasts[0]} et al."
-                label = f"{names} {entry.fields.get('year', 'n.d.')}"
+                label = f"{names}, {entry.fields.get('year', 'n.d.')}"
                 seen[label] = seen.get(label, 0) + 1
                 labels.append(label)
             counts: dict[str, int] = {}
@@ -167,9 +193,21 @@ def _author_year_style():
                 else:
                     yield label
 
+    class ByLabel(AuthorYearTitle):
+        """Alphabetical by the name the label shows (an organisation counts as a name)."""
+
+        def sorting_key(self, entry):
+            author, year, title = super().sorting_key(entry)
+            if not author:
+                org = entry.fields.get("organization") or entry.fields.get("author") or title
+                author = str(org).strip("{}").lower()
+            # braces ("{Cross Validated contributors}") must not sort after "z"
+            author = author.replace("{", "").replace("}", "")
+            return (author.lower(), year, title)
+
     class AuthorYearStyle(Unsrt):
         default_label_style = AuthorYearLabels
-        default_sorting_style = "author_year_title"
+        default_sorting_style = ByLabel
 
     return AuthorYearStyle
 
@@ -183,5 +221,6 @@ def setup(app):
     app.connect("config-inited", _config_inited)
     app.connect("html-page-context", _html_page_context, priority=900)
     app.connect("doctree-read", label_captions)
+    app.connect("build-finished", short_urls)
     app.connect("doctree-resolved", alt_from_captions)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
