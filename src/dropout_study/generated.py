@@ -91,12 +91,16 @@ def _origin(rows: list[dict]) -> str:
     return f"profile {prof}; package at commit {com}"
 
 
-def _list_table(header: list[str], rows: list[list[str]], widths: list[int]) -> list[str]:
-    """A MyST ``list-table`` (column widths, no escaping of ``|``)."""
+def _list_table(
+    header: list[str], rows: list[list[str]], widths: list[int], cls: str = ""
+) -> list[str]:
+    """A MyST ``list-table`` (column widths, no escaping of ``|``); ``cls``: CSS classes
+    (``ds-stack …`` stacks the cells of a row on a phone, see book/_static)."""
     out = [
         "```{list-table}",
         ":header-rows: 1",
         ":widths: " + " ".join(str(w) for w in widths),
+        *([f":class: {cls}"] if cls else []),
         "",
     ]
     for row in [header, *rows]:
@@ -134,7 +138,7 @@ def verdicts_markdown(rows: list[dict]) -> str:
             ]
         )
     header = ["Claim (links to its chapter)", "Verdict", "Robustness", "Evidence"]
-    lines = _list_table(header, body, [26, 14, 12, 48])
+    lines = _list_table(header, body, [26, 14, 12, 48], "ds-stack ds-verdicts")
     lines += [
         f"Read from each chapter's `metrics.json` by `dropout-study build` ({_origin(rows)}).",
         "",
@@ -229,7 +233,7 @@ def parameters_markdown(project: Project, ids: list[str]) -> str:
                 ]
             )
         header = ["Parameter", "`book` (default)", "`smoke`", "`full`", "Meaning"]
-        out += _list_table(header, body, [24, 14, 12, 14, 36])
+        out += _list_table(header, body, [24, 14, 12, 14, 36], "ds-stack ds-params")
     return "\n".join(out)
 
 
