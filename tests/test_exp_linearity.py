@@ -15,7 +15,7 @@ from dropout_study.measures.linearity import linearity_terms, logit_function
 from dropout_study.mlp import MLP
 from dropout_study.optim import Adam
 from dropout_study.plots import linearity as plots
-from dropout_study.training import train
+from dropout_study.training import EarlyStopping, train
 from dropout_study.verdicts import WORDS
 from dropout_study.verdicts.linearity import decide
 
@@ -23,18 +23,24 @@ matplotlib.use("Agg")
 
 TINY = {
     "n_seeds": 2,
-    "datasets": ["moons", "breast_cancer"],
+    "datasets": ["moons", "breast_cancer", "noisy_moons"],
     "dropout_rates": [0.0, 0.5],
     "l2_lambdas": [1e-3, 1e-1],
     "l1_lambdas": [1e-3],
     "match_rate": 0.5,
+    "trajectory_rate": 0.5,
     "hidden_sizes": [8, 8],
-    "n_steps": 15,
+    "wide_hidden_sizes": [16],
+    "max_steps": 60,
+    "eval_every": 10,
+    "patience": 2,
+    "budget": 20,
     "batch_size": 64,
     "robustness_steps": [0.25],
     "n_directions": 4,
+    "z_checkpoints": [10, 30],
     "toy_hidden_sizes": [8],
-    "toy_steps": 10,
+    "toy_steps": 30,
 }
 
 
@@ -60,12 +66,18 @@ def tiny_result():
 def _cell(family, values, **kw):
     settings = {
         "hidden_sizes": [8, 8],
-        "n_steps": 12,
+        "max_steps": 60,
+        "eval_every": 10,
+        "patience": 2,
+        "min_delta": 1e-4,
+        "budget": 20,
         "batch_size": 32,
         "learning_rate": 0.01,
         "step": 0.5,
         "robustness_steps": [0.25],
         "n_directions": 4,
+        "z_checkpoints": [10, 30],
+        "trajectory_rates": [0.0, 0.3],
     }
     cell = {"dataset": "moons", "seed": 3, "replicate": 1, "family": family, "values": values}
     return cell | settings | kw
@@ -79,7 +91,8 @@ def test_defaults_are_valid_and_the_book_profile_has_at_least_8_seeds():
     assert p == exp.check_params(dict(exp.DEFAULTS))
     assert p["n_seeds"] >= 8
     assert p["dropout_rates"] == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
-    assert set(p["datasets"]) == {"moons", "breast_cancer"}
+    assert set(p["datasets"]) == {"moons", "breast_cancer", "noisy_moons"}
+    assert p["max_steps"] >= 1000 and p["budget"] < p["max_steps"]
 
 
 def test_check_params_does_not_mutate():
@@ -108,11 +121,18 @@ def test_check_params_does_not_mutate():
         ({"l1_lambdas": [1e-2, 1e-3]}, ValueError, r"'l1_lambdas' .* increasing"),
         ({"l1_lambdas": "0.1"}, TypeError, r"'l1_lambdas' parameter of linearity"),
         ({"match_rate": 0.25}, ValueError, r"'match_rate' .* one of dropout_rates"),
-        ({"match_rate": 1.0}, ValueError, r"'match_rate' .* \[0, 0.95\]"),
+        ({"match_rate": 1.0}, ValueError, r"'match_rate' .* \(0, 0.95\]"),
         ({"hidden_sizes": [0]}, ValueError, r"'hidden_sizes' .* ints, each >= 1"),
         ({"hidden_sizes": [2048]}, ValueError, r"'hidden_sizes' .* \[1, 1024\]"),
         ({"toy_hidden_sizes": []}, ValueError, r"'toy_hidden_sizes' .* at least 1 ints"),
-        ({"n_steps": 0}, ValueError, r"'n_steps' parameter of linearity"),
+        ({"max_steps": 0}, ValueError, r"'max_steps' parameter of linearity"),
+        ({"budget": 205}, ValueError, r"'budget' .* multiple of eval_every=10"),
+        ({"budget": 5000}, ValueError, r"'budget' parameter of linearity"),
+        ({"patience": 0}, ValueError, r"'patience' parameter of linearity"),
+        ({"dropout_rates": [0.1, 0.5]}, ValueError, r"'dropout_rates' .* starting with 0.0"),
+        ({"trajectory_rate": 0.0}, ValueError, r"'trajectory_rate' parameter of linearity"),
+        ({"z_checkpoints": [10, 5000]}, ValueError, r"'z_checkpoints' .* <= max_steps"),
+        ({"coverage_sims": 1}, ValueError, r"'coverage_sims' parameter of linearity"),
         ({"batch_size": 0}, ValueError, r"'batch_size' parameter of linearity"),
         ({"learning_rate": 0.0}, ValueError, r"'learning_rate' .* \(0, 1\]"),
         ({"step": 0.0}, ValueError, r"'step' parameter of linearity .* \(0, 10\]"),
@@ -193,6 +213,8 @@ def test_unregularised_run_is_identical_in_every_family():
     a = exp.sweep_cell(_cell("dropout", [0.0]))
     b = exp.sweep_cell(_cell("l2", [0.0]))
     c = exp.sweep_cell(_cell("l1", [0.0]))
+    for out in (a, b, c):
+        out.pop("z_trajectory")  # followed along training in the dropout family only
     assert a == b == c
 
 
@@ -215,16 +237,19 @@ def test_sweep_cell_matches_a_run_built_by_hand():
     ds = data.load("moons", rng=seeds.streams(ss).split)
     st = seeds.streams(ss)
     model = MLP([2, 8, 8, 1], dropout=0.3, rng=st.init)
-    train(
+    hist = train(
         model,
         ds.X_train,
         ds.y_train,
         optimizer=Adam(0.01),
-        n_steps=12,
+        n_steps=60,
         batch_size=32,
-        eval_every=12,
+        X_val=ds.X_val,
+        y_val=ds.y_val,
+        eval_every=10,
         mask_rng=st.masks,
         batch_rng=st.batches,
+        stop=EarlyStopping(patience=2, min_delta=1e-4),
     )
     t = linearity_terms(
         logit_function(model), ds.X_test, step=0.5, n_directions=4, rng=seeds.streams(ss).measure
@@ -232,6 +257,30 @@ def test_sweep_cell_matches_a_run_built_by_hand():
     assert out["z"][0] == t.z
     assert out["d2"][0] == t.mean_abs_d2
     assert out["test_acc"][0] == model.accuracy(ds.X_test, ds.y_test)
+    assert out["steps"][0] == hist.stopped_at and out["capped"][0] == float(hist.capped)
+    assert out["val_loss"][0] == model.loss(ds.X_val, ds.y_val) == np.min(hist.val_loss)
+
+
+def test_budget_alternative_equals_a_run_capped_at_the_budget():
+    # Z and validation loss "at the budget" are recovered from checkpoints of the long run;
+    # the oracle is a separate run whose cap is the budget (same rule, same streams).
+    cell = _cell("l2", [1e-3], max_steps=200, patience=50, budget=40)
+    out = exp.sweep_cell(cell)
+    short = exp.sweep_cell(cell | {"max_steps": 40, "z_checkpoints": [10, 30]})
+    assert out["steps"][0] > 40  # the long run went past the budget
+    assert out["z_budget"][0] == short["z"][0]
+    assert out["val_budget"][0] == short["val_loss"][0]
+    assert out["capped_budget"][0] == 1.0 and short["capped"][0] == 1.0
+
+
+def test_trajectory_is_measured_until_the_stop_and_only_for_the_chosen_rates():
+    cell = _cell("dropout", [0.0, 0.1, 0.3], z_checkpoints=[10, 30, 60], patience=1)
+    out = exp.sweep_cell(cell)
+    traj = np.asarray(out["z_trajectory"])
+    assert np.all(np.isnan(traj[1]))  # p = 0.1 is not a trajectory rate
+    for i in (0, 2):
+        reached = np.asarray([10, 30, 60]) <= out["steps"][i]
+        assert np.all(np.isfinite(traj[i][reached])) and np.all(np.isnan(traj[i][~reached]))
 
 
 def test_toy_cell_shapes_and_determinism():
@@ -240,7 +289,10 @@ def test_toy_cell_shapes_and_determinism():
         "replicate": 0,
         "rates": [0.0, 0.5],
         "hidden_sizes": [8],
-        "n_steps": 5,
+        "max_steps": 30,
+        "eval_every": 10,
+        "patience": 2,
+        "min_delta": 1e-4,
         "learning_rate": 0.01,
         "step": 0.5,
         "n_directions": 3,
@@ -248,7 +300,8 @@ def test_toy_cell_shapes_and_determinism():
     a, b = exp.toy_cell(cell), exp.toy_cell(dict(cell))
     assert a["curves"].shape == (2, 201)
     np.testing.assert_array_equal(a["curves"], b["curves"])
-    assert a["z"] == b["z"]
+    assert a["z"] == b["z"] and a["d2"] == b["d2"] and a["d1"] == b["d1"]
+    assert all(s <= 30 for s in a["steps"])
     # the grid spans the data in raw units
     assert a["grid_raw"].min() == pytest.approx(a["x_train_raw"].min(), abs=1.0)
     assert np.all(np.diff(a["grid_raw"]) > 0)
@@ -259,7 +312,7 @@ def test_toy_cell_shapes_and_determinism():
 # ---------------------------------------------------------------------------------------------
 def test_run_shapes_and_metrics(tiny_result):
     r = tiny_result
-    assert set(r.arrays) == {"moons", "breast_cancer"}
+    assert set(r.arrays) == {"moons", "breast_cancer", "noisy_moons"}
     a = r.arrays["moons"]
     assert a["dropout/z"].shape == (2, 2)
     assert a["dropout/z_steps"].shape == (2, 2, 1)
@@ -275,7 +328,11 @@ def test_run_shapes_and_metrics(tiny_result):
         mm = m["matched"][fam]
         assert mm["n_matched"] + mm["n_never_reached"] + mm["n_always_below"] == mm["n_seeds"] == 2
     assert r.toy["curves"].shape == (3, 201)
-    assert r.toy["z"].shape == (2, 3)
+    assert r.toy["z"].shape == (2, 3) and r.toy["d2"].shape == (2, 3)
+    t = m["training"]
+    assert t["n_runs"] == 2 * (2 + 2 + 1) and 0 <= t["n_capped"] <= t["n_runs"]
+    assert set(m["variants"]) >= {"primary", "matched", "matched_fill", "h=0.25", "budget"}
+    assert m["variants"]["matched"]["l2"]["n_required"] == exp.MIN_MATCHED == 5
 
 
 def test_run_metrics_are_jsonable_and_feed_the_verdict(tiny_result):
@@ -298,8 +355,10 @@ def test_run_is_reproducible(no_cache, tiny_result):
 # Figures
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "name", ["toy", "z_vs_rate", "terms", "fit", "regularisers", "matched", "robustness"]
-)
+    "name",
+    ["toy", "toy_terms", "z_vs_rate", "terms", "fit", "regularisers", "matched", "steps",
+     "robustness"],
+)  # fmt: skip
 def test_figures_have_labelled_axes(tiny_result, name):
     from matplotlib.figure import Figure
 
@@ -339,7 +398,8 @@ def _terms_metrics(d2, d1):
         "by_rate_d1": ci1,
         "rho_z": {"rho": -0.9, "low": -1, "high": -0.8},
     }
-    return {"datasets": {"moons": ds}, "toy": {"rho_z": None}}
+    toy = {"rho_z": None, "rates": [0.0, 0.5], "d2": ci, "d1": ci1}
+    return {"datasets": {"moons": ds}, "toy": toy}
 
 
 @pytest.mark.parametrize(
@@ -348,7 +408,7 @@ def _terms_metrics(d2, d1):
         ((2.0, 0.5), (2.0, 1.0), "mean|D2| fell by 75 % and mean|D1| fell by 50 %: both fell"),
         ((2.0, 1.5), (1.0, 2.0), "mean|D1| rose by 100 %: the logit got steeper"),
         ((1.0, 1.5), (1.0, 2.0), "the curvature grew, but the slope grew more"),
-        ((1.0, 0.9), (1.0, 0.5), "so Z did not fall"),
+        ((1.0, 0.9), (1.0, 0.5), "the slope fell more than the curvature, so Z rose"),
         ((1.0, float("nan")), (1.0, 0.5), "undefined"),
     ],
 )
@@ -365,9 +425,12 @@ def test_readings_of_a_real_run(tiny_result):
     assert set(r) == {
         "terms_moons",
         "terms_breast_cancer",
+        "terms_noisy_moons",
         "trend_moons",
         "trend_breast_cancer",
+        "trend_noisy_moons",
         "toy_trend",
+        "toy_terms",
     }
 
 
@@ -385,4 +448,76 @@ def test_chapter_source_defaults_and_profiles_are_valid():
         checked = exp.check_params(spec.defaults() | spec.profiles[name])
         assert set(checked) == set(exp.DEFAULTS)
     assert spec.profiles["smoke"]["n_seeds"] == 2
-    assert spec.profiles["full"]["n_seeds"] > exp.DEFAULTS["n_seeds"]
+    assert spec.profiles["full"]["n_seeds"] >= 32
+    # full runs on a seed range disjoint from book's
+    book_seeds = {exp.DEFAULTS["seed"] + i for i in range(exp.DEFAULTS["n_seeds"])}
+    full = spec.profiles["full"]
+    assert not book_seeds & {full["seed"] + i for i in range(full["n_seeds"])}
+    assert "digits_small" in full["datasets"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Own-best selection reads validation data only
+# ---------------------------------------------------------------------------------------------
+def test_own_best_is_the_argmin_of_validation_loss():
+    val = np.array([[0.3, 0.2, 0.25], [0.1, np.nan, 0.4], [np.nan, np.nan, np.nan]])
+    np.testing.assert_array_equal(exp.own_best(val), [1, 0, -1])
+
+
+def test_own_best_selection_never_sees_the_test_split(tiny_result):
+    # Scramble everything measured on the test split (Z, losses, accuracy) and keep the
+    # validation losses: the chosen p and λ must not move. Then perturb one validation loss:
+    # the choice must follow it.
+    from dropout_study.experiments.linearity_summary import summarise
+
+    a = tiny_result.arrays["moons"]
+    params = tiny_result.params
+    rng = np.random.default_rng(0)
+    scrambled = {
+        k: (v if k.endswith("val_loss") or k.endswith("val_budget") else rng.permutation(
+            v.ravel()).reshape(v.shape) + rng.normal(size=v.shape))
+        for k, v in a.items() if not k.startswith("matched/")
+    }  # fmt: skip
+    base = summarise({k: v.copy() for k, v in a.items()}, params)["own_best"]
+    again = summarise(scrambled, params)["own_best"]
+    for fam in ("dropout", "l2", "l1"):
+        assert base[fam]["chosen"] == again[fam]["chosen"]
+    moved = {k: v.copy() for k, v in a.items()}
+    moved["l2/val_loss"][:, -1] = -1.0  # the largest λ now has the lowest validation loss
+    chosen = summarise(moved, params)["own_best"]["l2"]["chosen"]
+    assert chosen == [params["l2_lambdas"][-1]] * params["n_seeds"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The interval's coverage at the seed counts this chapter uses
+# ---------------------------------------------------------------------------------------------
+def _chapter_seed_counts() -> list[int]:
+    from dropout_study import chapters
+
+    spec = chapters.load("linearity")
+    counts = {spec.profiles["smoke"]["n_seeds"], exp.DEFAULTS["n_seeds"], exp.MIN_MATCHED}
+    counts.add(spec.profiles["full"]["n_seeds"])
+    return sorted(counts)
+
+
+@pytest.mark.parametrize("n", _chapter_seed_counts())
+def test_seed_interval_covers_95_percent_at_the_chapters_seed_counts(n):
+    """Band: Student-t (n < 20) within [0.93, 0.97] over 2000 normal samples (Monte-Carlo
+    SE ≈ 0.005); BCa (n ≥ 20) within [0.90, 0.98] over 300 samples (SE ≈ 0.013; BCa
+    under-covers slightly at small n)."""
+    from dropout_study.stats import simulated_coverage
+
+    if n < 20:
+        c = simulated_coverage(n, n_sims=2000, rng=n)
+        assert c["method"] == "t" and 0.93 <= c["coverage"] <= 0.97
+    else:
+        c = simulated_coverage(n, n_sims=300, n_resamples=1000, rng=n)
+        assert c["method"] == "BCa" and 0.90 <= c["coverage"] <= 0.98
+
+
+def test_simulated_coverage_follows_the_level():
+    # a sharp property that a broken simulation (wrong true mean, wrong counting) fails
+    from dropout_study.stats import simulated_coverage
+
+    c = simulated_coverage(8, n_sims=2000, level=0.5, rng=1)
+    assert 0.46 <= c["coverage"] <= 0.54

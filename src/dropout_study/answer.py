@@ -28,10 +28,8 @@ SNIPPET = """\
 """MyST markup of the box (a colon fence, so it nests in any page)."""
 
 
-def glue_answer(word: str, claim: str, glue_text, glue) -> None:
-    """Glue ``claim`` with ``glue_text`` (the report's text glue) and ``verdict_badge`` as
-    Markdown with ``glue`` (the report's raw glue)."""
-    from IPython.display import Markdown
-
+def glue_answer(word: str, claim: str, glue_text, glue_markdown) -> None:
+    """Glue ``claim`` with ``glue_text`` and ``verdict_badge`` with ``glue_markdown`` (the
+    report's ``text`` and ``markdown``)."""
     glue_text("claim", " ".join(str(claim).split()))
-    glue("verdict_badge", Markdown(badge(word)))
+    glue_markdown("verdict_badge", badge(word))

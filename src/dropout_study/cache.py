@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from dropout_study import chapters
+from dropout_study import chapters, confirm
 from dropout_study.provenance import canonical_json, dependency_versions, package_hash, sha256_bytes
 from dropout_study.report import RUN_FILE
 
@@ -26,6 +26,8 @@ def cache_key(
                 "profile": profile,
                 "package": package_hash(package_dir),
                 "dependencies": dependency_versions(),
+                # the page says whether the fresh-seed (full) run confirmed its verdict
+                "confirmation": confirm.load(spec.id, Path(spec.source).parents[2]),
             }
         ).encode()
     )

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from dropout_study import chapters
+from dropout_study import chapters, confirm
 from dropout_study.cache import cache_key, is_fresh
 from dropout_study.generated import cell, fmt_value, write_generated
 from dropout_study.params import check_profile, resolve
@@ -78,12 +78,16 @@ def execute(
     *,
     profile: str = "book",
     key: str | None = None,
+    confirm_root: Path | None = None,
 ) -> dict:
     """Execute a chapter with already-resolved ``params`` (see :func:`params.resolve`) and
     put ``<id>.ipynb``, ``metrics.json``, ``figures/`` and ``run.json`` into ``dest``.
 
     Returns the chapter's metrics record. Raises :class:`ChapterFailed` (with the exception
-    the notebook raised) and leaves ``dest`` untouched if the run fails.
+    the notebook raised) and leaves ``dest`` untouched if the run fails. A run with exactly
+    the ``full`` profile's parameters is recorded as the chapter's fresh-seed confirmation
+    (:func:`dropout_study.confirm.record`, under ``confirm_root``, default the project that
+    holds the chapter's source).
     """
     import jupytext
     import papermill as pm
@@ -125,6 +129,9 @@ def execute(
         if record.get("verdict", {}).get("word") not in WORDS:
             raise ChapterFailed(f"Chapter '{spec.id}' wrote a metrics.json without a verdict.")
         _replace_dir(run_dir, dest)
+        if profile == "full" and dict(params) == resolve(spec, "full", check=False):
+            root = confirm_root or Path(spec.source).resolve().parents[2]  # book/chapters/x.md
+            confirm.record(record, params, root=root)
     finally:
         if run_dir.exists():
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -243,7 +250,9 @@ def build(
             if fresh:
                 record = json.loads((dest / "metrics.json").read_text(encoding="utf-8"))
             else:
-                record = execute(spec, params, dest, profile=profile, key=key)
+                record = execute(
+                    spec, params, dest, profile=profile, key=key, confirm_root=project.root
+                )
         except ChapterFailed as exc:
             failures.append(str(exc))
             log(

@@ -30,14 +30,24 @@ from pathlib import Path
 
 import numpy as np
 
-from dropout_study import chapters, paths
+from dropout_study import chapters, confirm, paths
 from dropout_study.answer import glue_answer
 from dropout_study.params import check_type
 from dropout_study.provenance import provenance, sha256_bytes, timestamp
 from dropout_study.validation import fail
 from dropout_study.verdicts import WORDS, Robustness
 
-__all__ = ["RUN_FILE", "start", "figure", "number", "text", "finish", "to_jsonable", "state"]
+__all__ = [
+    "RUN_FILE",
+    "start",
+    "figure",
+    "number",
+    "text",
+    "markdown",
+    "finish",
+    "to_jsonable",
+    "state",
+]
 
 RUN_FILE = "run.json"
 """Written by the pipeline into the run directory before the kernel starts."""
@@ -211,9 +221,27 @@ def text(key: str, value: str) -> None:
     _glue(key, _Text(value))
 
 
+def markdown(key: str, value: str) -> None:
+    """Glue MyST markdown (a table, a badge) without display, for ``{glue:md}`key```; the
+    text is also recorded in ``metrics.json`` under ``glued``."""
+    st = _require("report.markdown")
+    _check_key(key, "report.markdown")
+    if not isinstance(value, str):
+        fail("value", "report.markdown", "a str of MyST markdown", value, TypeError)
+    st["glued"][key] = value
+    try:
+        from IPython.display import Markdown
+    except ImportError:  # pragma: no cover - IPython ships with ipykernel
+        return
+    _glue(key, Markdown(value))
+
+
 def finish(verdict, metrics: Mapping, robustness=None) -> None:
-    """Write ``metrics.json`` and glue ``verdict`` (the word), ``verdict_sentence`` and,
-    given a robustness table, ``robustness_summary`` ("k of n alternatives agree …").
+    """Write ``metrics.json`` and glue ``verdict`` (the word), ``verdict_sentence``,
+    ``confirmation`` (whether the primary verdict held on the fresh seeds of the ``full``
+    profile, :func:`dropout_study.confirm.sentence`) and, given a robustness table,
+    ``robustness_summary`` ("k of n alternatives agree …") and ``robustness_table`` (its
+    MyST table, for ``{glue:md}`robustness_table```).
 
     ``verdict``: a ``verdicts.Verdict`` (or a mapping with ``word``, ``sentence`` and
     optionally ``claim``); ``metrics``: a mapping of JSON-able values (numpy scalars and
@@ -238,9 +266,11 @@ def finish(verdict, metrics: Mapping, robustness=None) -> None:
             )
         rob = robustness.as_dict()
         text("robustness_summary", rob["summary"])
+        markdown("robustness_table", robustness.markdown())
+    text("confirmation", confirm.sentence(st["chapter"], st["profile"], word))
     text("verdict", word)
     text("verdict_sentence", sentence)
-    glue_answer(word, st["claim"], text, _glue)  # the box each chapter opens with
+    glue_answer(word, st["claim"], text, markdown)  # the box each chapter opens with
     record = {
         "chapter": st["chapter"],
         "claim": st["claim"],

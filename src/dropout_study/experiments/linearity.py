@@ -5,28 +5,36 @@
 ``1 - R²`` of the best affine fit), on the test inputs:
 
 1. **Toy** — the 1-D regression toy (``data.load("toy1d")``), fitted with each rate of
-   ``toy_rates``: the fitted curves (first replicate) and their Z (every replicate).
+   ``toy_rates``: the fitted curves (first replicate), Z, mean|D2| and mean|D1| (every
+   replicate).
 2. **Dropout sweep** — every data set of ``datasets`` × ``dropout_rates`` × ``n_seeds``
-   replicates: Z (at ``step`` and at every ``robustness_steps``), mean|D2|, mean|D1|,
-   ``1 - R²``, Z of the last hidden layer, test accuracy and the validation loss.
+   replicates: Z at ``step`` and at every ``robustness_steps``, mean|D2|, mean|D1|,
+   ``1 - R²``, Z of the first and last hidden layer, test and validation loss, steps trained.
 3. **Penalty sweeps** — the same for L2 over ``l2_lambdas`` and L1 over ``l1_lambdas`` (no
    dropout). The unregularised run (p = 0, λ = 0) is shared by all three families.
-4. **Matched fit** — per data set and replicate, the validation loss of dropout at
-   ``match_rate`` is the target; each penalty family is interpolated (linearly between
-   neighbouring grid points, Z against validation loss) to the point where its validation
-   loss equals the target. If several λ reach it, the largest λ is used (the most regularised
-   match: the comparison then favours the penalty). A replicate whose penalty sweep never
-   reaches the target has no match and is counted, with the side it missed on.
 
-Replicates are paired: runs that differ only in p or λ share data split, initial weights,
-minibatch order, the uniforms behind the dropout masks and the measure's random directions
-(``seeds.replicates`` → ``seeds.streams``). Training is minibatch Adam on the mean
-cross-entropy (nats) plus the penalty; L1 enters as its sub-gradient (``lam · sign(w)``) —
-proximal L1 under Adam has no well-defined threshold (chapter 4), and exact zeros are not
-the point here.
+**Stopping rule.** Every network (toy included) is trained by minibatch Adam with early
+stopping on validation loss (:class:`~dropout_study.training.EarlyStopping`: evaluate every
+``eval_every`` steps, stop after ``patience`` evaluations without an improvement larger than
+``min_delta`` nats, restore the best evaluated parameters) and a cap of ``max_steps`` steps;
+the steps trained and the runs that hit the cap are recorded. The *budget* alternative of the
+robustness table is the same rule with the cap ``budget``: training is identical up to that
+step, so its network is the best evaluated checkpoint at or before ``budget`` (recovered from
+checkpoints, not retrained). For ``p = 0`` and ``p = trajectory_rate`` Z is also measured at
+the steps ``z_checkpoints`` (until the run stopped).
 
-Trends are Spearman ρ within replicates, averaged, with a bootstrap interval over replicates
-(:func:`dropout_study.stats.spearman_ci`); means carry bootstrap intervals over replicates.
+L1 enters as its sub-gradient (``lam · sign(w)``) under Adam — proximal L1 under Adam has no
+well-defined threshold (chapter 4), and exact zeros are not the point here.
+
+Data sets: ``moons`` and ``breast_cancer`` (the narrated pair), ``circles``, ``digits``, and
+two on which the unregularised network overfits, trained with ``wide_hidden_sizes``:
+``noisy_moons`` (moons with noise 0.4 and 250 points: 100 for training, 75 validation,
+75 test) and ``digits_small`` (digits with 20 % of the data for training).
+
+Replicates are paired (``seeds.replicate`` → ``seeds.streams``): runs that differ only in p
+or λ share data split, initial weights, minibatch order, the uniforms behind the dropout
+masks and the measure's random directions. Summaries (own-best comparison, matched fit,
+intervals, robustness variants) are in :mod:`dropout_study.experiments.linearity_summary`.
 Cells run through :func:`dropout_study.sweep.run_sweep` (parallel, resumable cache).
 """
 
@@ -38,6 +46,14 @@ import numpy as np
 
 from dropout_study import data, seeds
 from dropout_study.experiments import with_defaults
+from dropout_study.experiments.linearity_summary import (
+    match_loss,
+    own_best,
+    readings,
+    summarise,
+    summarise_toy,
+    trend_word,
+)
 from dropout_study.measures.linearity import (
     affine_misfit,
     hidden_function,
@@ -47,9 +63,8 @@ from dropout_study.measures.linearity import (
 from dropout_study.mlp import MLP
 from dropout_study.optim import Adam
 from dropout_study.penalties import L1, L2
-from dropout_study.stats import bootstrap_ci, spearman_ci
 from dropout_study.sweep import run_sweep
-from dropout_study.training import train
+from dropout_study.training import EarlyStopping, train
 from dropout_study.validation import (
     check_choice,
     check_float,
@@ -58,10 +73,12 @@ from dropout_study.validation import (
     check_int_list,
     fail,
 )
+from dropout_study.verdicts.linearity import MIN_MATCHED
 
 __all__ = [
     "CHAPTER",
     "DATASETS",
+    "OVERFIT",
     "FAMILIES",
     "MIN_MATCHED",
     "NARRATED",
@@ -72,49 +89,69 @@ __all__ = [
     "sweep_cell",
     "toy_cell",
     "match_loss",
+    "own_best",
     "trend_word",
     "readings",
 ]
 
 CHAPTER = "linearity"
-DATASETS = ("moons", "circles", "breast_cancer", "digits")
+# name -> (source data set, keyword arguments of data.load)
+_SPECS: dict[str, tuple[str, dict]] = {
+    "moons": ("moons", {}),
+    "circles": ("circles", {}),
+    "breast_cancer": ("breast_cancer", {}),
+    "digits": ("digits", {}),
+    "noisy_moons": (
+        "moons",
+        {"n_samples": 250, "noise": 0.4, "val_fraction": 0.3, "test_fraction": 0.3},
+    ),
+    "digits_small": ("digits", {"val_fraction": 0.2, "test_fraction": 0.6}),
+}
+DATASETS = tuple(_SPECS)
+OVERFIT = ("noisy_moons", "digits_small")
+"""Data sets chosen so that the unregularised network overfits; trained with the wide net."""
 FAMILIES = ("dropout", "l2", "l1")
-MIN_MATCHED = 3  # replicates with a matched fit needed before Z at matched fit is compared
-_KEY = "linearity-v1"
+NARRATED = ("moons", "breast_cancer")
+"""The data sets every profile must include (the page's figures and verdict rest on them)."""
+_KEY = "linearity-v2"
 
 # The book profile (the notebook's parameters cell repeats these values).
 DEFAULTS: dict = {
     "seed": 0,
     "n_seeds": 8,
-    "datasets": ["moons", "breast_cancer"],
+    "datasets": ["moons", "breast_cancer", "noisy_moons"],
     "dropout_rates": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],
     "l2_lambdas": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
     "l1_lambdas": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
     "match_rate": 0.5,
+    "trajectory_rate": 0.5,
     "hidden_sizes": [32, 32],
-    "n_steps": 200,
+    "wide_hidden_sizes": [128, 128],
+    "max_steps": 3000,
+    "eval_every": 10,
+    "patience": 10,
+    "min_delta": 1e-4,
+    "budget": 200,
     "batch_size": 64,
     "learning_rate": 0.01,
     "step": 0.5,
-    "robustness_steps": [0.1, 0.25, 1.0],
+    "robustness_steps": [0.25, 1.0],
     "n_directions": 16,
+    "z_checkpoints": [10, 20, 50, 100, 200, 400, 800, 1600],
     "toy_rates": [0.0, 0.2, 0.5],
     "toy_hidden_sizes": [64, 64],
-    "toy_steps": 1000,
+    "toy_steps": 3000,
+    "coverage_sims": 1000,  # simulated samples of the page's interval-coverage check
 }
 
 
 # ---------------------------------------------------------------------------------------------
 # Parameters
 # ---------------------------------------------------------------------------------------------
-def _distinct_sorted(values: list[float], name: str, what: str) -> list[float]:
+def _distinct_sorted(values: list, name: str, what: str) -> list:
     if len(set(values)) != len(values) or sorted(values) != values:
         fail(name, CHAPTER, f"{what}, increasing and without repeats", values)
     return values
-
-
-NARRATED = ("moons", "breast_cancer")
-"""The data sets the chapter's page narrates; others may be added to ``datasets``."""
 
 
 def check_params(params: dict) -> dict:
@@ -122,7 +159,7 @@ def check_params(params: dict) -> dict:
 
     Raises ``ValueError``/``TypeError`` with the project's message template, e.g.
     ``The 'dropout_rates' parameter of linearity must be a list of at least 2 floats, each in
-    [0, 1); got [1.5].``
+    [0, 0.95]; got [1.5].``
     """
     p = with_defaults(CHAPTER, params, DEFAULTS)
     out: dict = {}
@@ -136,7 +173,6 @@ def check_params(params: dict) -> dict:
     if len(set(ds)) != len(ds):
         fail("datasets", CHAPTER, "a list without repeats", ds)
     if not set(NARRATED) <= set(ds):
-        # the page and the verdict's "both data sets" are written about these two
         fail("datasets", CHAPTER, "a list that includes " + " and ".join(NARRATED), ds)
     out["datasets"] = list(ds)
     out["dropout_rates"] = _distinct_sorted(
@@ -146,21 +182,31 @@ def check_params(params: dict) -> dict:
         "dropout_rates",
         "at least 2 rates in [0, 0.95]",
     )
+    if out["dropout_rates"][0] != 0.0:
+        # the unregularised run (p = 0) is the shared start of all three families
+        fail("dropout_rates", CHAPTER, "a list starting with 0.0", p["dropout_rates"])
     for name in ("l2_lambdas", "l1_lambdas"):
         out[name] = _distinct_sorted(
             check_float_list(p[name], name, CHAPTER, low=0.0, high=10.0, low_open=True),
             name,
             "a list of λ in (0, 10]",
         )
-    out["match_rate"] = check_float(p["match_rate"], "match_rate", CHAPTER, low=0.0, high=0.95)
-    if out["match_rate"] not in out["dropout_rates"]:
-        fail("match_rate", CHAPTER, f"one of dropout_rates {out['dropout_rates']}", p["match_rate"])
-    for name in ("hidden_sizes", "toy_hidden_sizes"):
+    for name in ("match_rate", "trajectory_rate"):
+        out[name] = check_float(p[name], name, CHAPTER, low=0.0, high=0.95, low_open=True)
+        if out[name] not in out["dropout_rates"]:
+            fail(name, CHAPTER, f"one of dropout_rates {out['dropout_rates']} above 0", p[name])
+    for name in ("hidden_sizes", "wide_hidden_sizes", "toy_hidden_sizes"):
         sizes = check_int_list(p[name], name, CHAPTER, low=1)
         if max(sizes) > 1024:
             fail(name, CHAPTER, "a list of ints in [1, 1024]", sizes)
         out[name] = sizes
-    out["n_steps"] = check_int(p["n_steps"], "n_steps", CHAPTER, low=1, high=100_000)
+    out["max_steps"] = check_int(p["max_steps"], "max_steps", CHAPTER, low=1, high=100_000)
+    out["eval_every"] = check_int(p["eval_every"], "eval_every", CHAPTER, low=1, high=1000)
+    out["patience"] = check_int(p["patience"], "patience", CHAPTER, low=1, high=1000)
+    out["min_delta"] = check_float(p["min_delta"], "min_delta", CHAPTER, low=0.0, high=1.0)
+    out["budget"] = check_int(p["budget"], "budget", CHAPTER, low=1, high=out["max_steps"])
+    if out["budget"] % out["eval_every"]:
+        fail("budget", CHAPTER, f"a multiple of eval_every={out['eval_every']}", p["budget"])
     out["batch_size"] = check_int(p["batch_size"], "batch_size", CHAPTER, low=1)
     out["learning_rate"] = check_float(
         p["learning_rate"], "learning_rate", CHAPTER, low=0.0, high=1.0, low_open=True
@@ -181,217 +227,211 @@ def check_params(params: dict) -> dict:
             p["robustness_steps"],
         )
     out["n_directions"] = check_int(p["n_directions"], "n_directions", CHAPTER, low=1, high=1000)
+    out["z_checkpoints"] = _distinct_sorted(
+        check_int_list(p["z_checkpoints"], "z_checkpoints", CHAPTER, low=0),
+        "z_checkpoints",
+        "a list of steps >= 0",
+    )
+    if max(out["z_checkpoints"]) > out["max_steps"]:
+        fail("z_checkpoints", CHAPTER, f"steps <= max_steps={out['max_steps']}", p["z_checkpoints"])
     out["toy_rates"] = _distinct_sorted(
-        check_float_list(p["toy_rates"], "toy_rates", CHAPTER, low=0.0, high=0.95),
+        check_float_list(p["toy_rates"], "toy_rates", CHAPTER, low=0.0, high=0.95, min_len=2),
         "toy_rates",
-        "a list of rates in [0, 0.95]",
+        "a list of at least 2 rates in [0, 0.95]",
     )
     out["toy_steps"] = check_int(p["toy_steps"], "toy_steps", CHAPTER, low=1, high=100_000)
+    out["coverage_sims"] = check_int(
+        p["coverage_sims"], "coverage_sims", CHAPTER, low=10, high=100_000
+    )
     return out
 
 
 # ---------------------------------------------------------------------------------------------
-# One cell of the sweep: a data set, a replicate, a family and its grid of settings
+# Training and measuring one network
 # ---------------------------------------------------------------------------------------------
+def load_dataset(name: str, rng) -> data.Dataset:
+    """The data set ``name`` of :data:`DATASETS` split with the ``split`` stream ``rng``."""
+    check_choice(name, "name", "load_dataset", DATASETS)
+    source, kwargs = _SPECS[name]
+    return data.load(source, rng=rng, **kwargs)
+
+
+def _stop(cell: dict) -> EarlyStopping:
+    return EarlyStopping(patience=cell["patience"], min_delta=cell["min_delta"], monitor="val")
+
+
+def _best_until(hist, budget: int, min_delta: float) -> int:
+    """The evaluated step the stopping rule would have restored with the cap ``budget``:
+    the same update rule as :func:`~dropout_study.training.train` over evaluations <= budget."""
+    best_loss, best_step = np.inf, -1
+    for t, loss in zip(hist.eval_step, hist.val_loss, strict=True):
+        if t > budget:
+            break
+        if best_step < 0 or loss < best_loss - min_delta:
+            best_loss, best_step = min(loss, best_loss), int(t)
+    return best_step
+
+
+def _z(f, X, ss, h, n_directions):
+    t = linearity_terms(f, X, step=h, n_directions=n_directions, rng=seeds.streams(ss).measure)
+    return t
+
+
+def _fit_and_measure(ds, ss, cell, *, p, penalty, hidden, trajectory: bool) -> dict:
+    """Train one network under the stopping rule and measure it (see the module docstring)."""
+    st = seeds.streams(ss)
+    model = MLP([ds.n_features, *hidden, ds.n_outputs], head=ds.head, dropout=p, rng=st.init)
+    budget, every = cell["budget"], cell["eval_every"]
+    ckpts = set(range(0, budget + 1, every))
+    if trajectory:
+        ckpts |= set(cell["z_checkpoints"])
+    hist = train(
+        model,
+        ds.X_train,
+        ds.y_train,
+        optimizer=Adam(cell["learning_rate"]),
+        n_steps=cell["max_steps"],
+        batch_size=cell["batch_size"],
+        penalty=penalty,
+        X_val=ds.X_val,
+        y_val=ds.y_val,
+        eval_every=every,
+        mask_rng=st.masks,
+        batch_rng=st.batches,
+        checkpoints=sorted(c for c in ckpts if c <= cell["max_steps"]),
+        stop=_stop(cell),
+    )
+    X, h, k = ds.X_test, cell["step"], cell["n_directions"]
+    f = logit_function(model)
+    main = _z(f, X, ss, h, k)
+    row = {
+        "z": main.z,
+        "d2": main.mean_abs_d2,
+        "d1": main.mean_abs_d1,
+        "z_steps": [_z(f, X, ss, hh, k).z for hh in cell["robustness_steps"]],
+        "misfit": affine_misfit(f, X),
+        "z_hidden": _z(hidden_function(model, -1), X, ss, h, k).z,
+        "z_first": _z(hidden_function(model, 0), X, ss, h, k).z,
+        "test_acc": model.accuracy(X, ds.y_test),
+        "test_loss": model.loss(X, ds.y_test),
+        "val_loss": model.loss(ds.X_val, ds.y_val),
+        "train_loss": model.loss(ds.X_train, ds.y_train),
+        "val_rise": float(hist.val_loss[-1] - np.min(hist.val_loss)),
+        "steps": float(hist.stopped_at),
+        "best_step": float(hist.best_step),
+        "capped": float(hist.capped),
+    }
+    final = model.get_params()
+    # the budget alternative: same rule, cap = budget
+    b = _best_until(hist, budget, cell["min_delta"])
+    model.set_params(hist.checkpoints[b])
+    row["z_budget"] = _z(f, X, ss, h, k).z
+    row["val_budget"] = model.loss(ds.X_val, ds.y_val)
+    # capped at the budget: the rule had not fired by then
+    row["capped_budget"] = float(
+        hist.stopped_at > budget or (hist.stopped_at == budget and hist.capped)
+    )
+    traj = []
+    for c in cell["z_checkpoints"]:
+        if trajectory and c in hist.checkpoints:
+            model.set_params(hist.checkpoints[c])
+            traj.append(_z(f, X, ss, h, k).z)
+        else:
+            traj.append(float("nan"))
+    row["z_trajectory"] = traj
+    model.set_params(final)
+    return row
+
+
 def _replicate(cell: dict) -> np.random.SeedSequence:
     return seeds.replicate(cell["seed"], cell["replicate"])
 
 
-def _fit(ds, ss, hidden, *, p, penalty, n_steps, batch_size, lr):
-    """Train one network; every call with the same ``ss`` gets fresh, identical streams."""
-    st = seeds.streams(ss)
-    model = MLP([ds.n_features, *hidden, ds.n_outputs], head=ds.head, dropout=p, rng=st.init)
-    train(
-        model,
-        ds.X_train,
-        ds.y_train,
-        optimizer=Adam(lr),
-        n_steps=n_steps,
-        batch_size=batch_size,
-        penalty=penalty,
-        eval_every=n_steps,
-        mask_rng=st.masks,
-        batch_rng=st.batches,
-    )
-    return model
-
-
-def _measure(model, X, ss, steps, n_directions) -> dict:
-    """Z and its terms at each step (same directions for every step and every model)."""
-    out: dict = {}
-    f = logit_function(model)
-    for h in steps:
-        t = linearity_terms(f, X, step=h, n_directions=n_directions, rng=seeds.streams(ss).measure)
-        out[h] = (t.z, t.mean_abs_d2, t.mean_abs_d1)
-    return out
+ROW_KEYS = (
+    "z", "d2", "d1", "z_steps", "misfit", "z_hidden", "z_first", "test_acc", "test_loss",
+    "val_loss", "train_loss", "val_rise", "steps", "best_step", "capped", "z_budget",
+    "val_budget", "capped_budget", "z_trajectory",
+)  # fmt: skip
 
 
 def sweep_cell(cell: dict) -> dict:
     """Train and measure every setting of one ``(dataset, replicate, family)`` cell.
 
     ``cell`` keys: ``dataset``, ``seed``, ``replicate``, ``family`` (``"dropout"``, ``"l2"``,
-    ``"l1"``), ``values`` (rates or λ), and the training/measure settings ``hidden_sizes``,
-    ``n_steps``, ``batch_size``, ``learning_rate``, ``step``, ``robustness_steps``,
-    ``n_directions``. Returns a dict of float lists, one entry per value.
-
-    Run by :func:`~dropout_study.sweep.run_sweep`, with single-threaded BLAS.
+    ``"l1"``), ``values`` (rates or λ), ``hidden_sizes`` (already the wide one for the
+    overfitting sets), ``trajectory_rates`` and the training/measure settings of
+    :data:`DEFAULTS`. Returns a dict of lists (one entry per value) under :data:`ROW_KEYS`.
     """
     ss = _replicate(cell)
-    ds = data.load(cell["dataset"], rng=seeds.streams(ss).split)
-    steps = [cell["step"], *cell["robustness_steps"]]
-    keys = ("z", "d2", "d1", "misfit", "z_hidden", "test_acc", "test_loss", "val_loss")
-    rows: dict[str, list] = {k: [] for k in keys}
-    rows["z_steps"] = []
+    ds = load_dataset(cell["dataset"], seeds.streams(ss).split)
+    rows: dict[str, list] = {k: [] for k in ROW_KEYS}
+    family = cell["family"]
     for v in cell["values"]:
-        family = cell["family"]
         p = v if family == "dropout" else 0.0
         penalty = L2(v) if family == "l2" else (L1(v, "subgradient") if family == "l1" else None)
-        model = _fit(
-            ds,
-            ss,
-            cell["hidden_sizes"],
-            p=p,
-            penalty=penalty,
-            n_steps=cell["n_steps"],
-            batch_size=cell["batch_size"],
-            lr=cell["learning_rate"],
+        traj = family == "dropout" and v in cell["trajectory_rates"]
+        row = _fit_and_measure(
+            ds, ss, cell, p=p, penalty=penalty, hidden=cell["hidden_sizes"], trajectory=traj
         )
-        m = _measure(model, ds.X_test, ss, steps, cell["n_directions"])
-        z, d2, d1 = m[cell["step"]]
-        rows["z"].append(z)
-        rows["d2"].append(d2)
-        rows["d1"].append(d1)
-        rows["z_steps"].append([m[h][0] for h in cell["robustness_steps"]])
-        rows["misfit"].append(affine_misfit(logit_function(model), ds.X_test))
-        hid = linearity_terms(
-            hidden_function(model, -1),
-            ds.X_test,
-            step=cell["step"],
-            n_directions=cell["n_directions"],
-            rng=seeds.streams(ss).measure,
-        )
-        rows["z_hidden"].append(hid.z)
-        rows["test_acc"].append(model.accuracy(ds.X_test, ds.y_test))
-        rows["test_loss"].append(model.loss(ds.X_test, ds.y_test))
-        rows["val_loss"].append(model.loss(ds.X_val, ds.y_val))
+        for k in ROW_KEYS:
+            rows[k].append(row[k])
     return rows
 
 
 def toy_cell(cell: dict) -> dict:
-    """The 1-D toy for one replicate: curves on ``grid`` and Z for every rate of ``rates``."""
+    """The 1-D toy for one replicate: curves on a grid, Z and its terms for every rate."""
     ss = _replicate(cell)
-    ds = data.load("toy1d", rng=seeds.streams(ss).split)
+    st0 = seeds.streams(ss)
+    ds = data.load("toy1d", rng=st0.split)
     x_all = np.concatenate([ds.X_train, ds.X_val, ds.X_test])[:, 0]
     grid = np.linspace(x_all.min(), x_all.max(), 201).reshape(-1, 1)
-    curves, zs, d2s, d1s, val = [], [], [], [], []
+    out: dict = {k: [] for k in ("curves", "z", "d2", "d1", "val_loss", "steps", "capped")}
     for p in cell["rates"]:
-        model = _fit(
-            ds,
-            ss,
-            cell["hidden_sizes"],
-            p=p,
-            penalty=None,
-            n_steps=cell["n_steps"],
-            batch_size=None,
-            lr=cell["learning_rate"],
+        st = seeds.streams(ss)
+        model = MLP([1, *cell["hidden_sizes"], 1], head=ds.head, dropout=p, rng=st.init)
+        hist = train(
+            model,
+            ds.X_train,
+            ds.y_train,
+            optimizer=Adam(cell["learning_rate"]),
+            n_steps=cell["max_steps"],
+            X_val=ds.X_val,
+            y_val=ds.y_val,
+            eval_every=cell["eval_every"],
+            mask_rng=st.masks,
+            stop=_stop(cell),
         )
-        curves.append(model.forward(grid)[:, 0])
-        t = linearity_terms(
-            logit_function(model),
-            grid,
-            step=cell["step"],
-            n_directions=cell["n_directions"],
-            rng=seeds.streams(ss).measure,
-        )
-        zs.append(t.z)
-        d2s.append(t.mean_abs_d2)
-        d1s.append(t.mean_abs_d1)
-        val.append(model.loss(ds.X_val, ds.y_val))
+        out["curves"].append(model.forward(grid)[:, 0])
+        t = _z(logit_function(model), grid, ss, cell["step"], cell["n_directions"])
+        out["z"].append(t.z)
+        out["d2"].append(t.mean_abs_d2)
+        out["d1"].append(t.mean_abs_d1)
+        out["val_loss"].append(model.loss(ds.X_val, ds.y_val))
+        out["steps"].append(float(hist.stopped_at))
+        out["capped"].append(float(hist.capped))
     raw = lambda a: np.asarray(a) * ds.scale_[0] + ds.mean_[0]  # noqa: E731
-    return {
-        "grid_raw": raw(grid[:, 0]),
-        "curves": np.asarray(curves),
-        "x_train_raw": raw(ds.X_train[:, 0]),
-        "y_train": np.asarray(ds.y_train, dtype=float),
-        "z": zs,
-        "d2": d2s,
-        "d1": d1s,
-        "val_loss": val,
-    }
+    out["curves"] = np.asarray(out["curves"])
+    out["grid_raw"] = raw(grid[:, 0])
+    out["x_train_raw"] = raw(ds.X_train[:, 0])
+    out["y_train"] = np.asarray(ds.y_train, dtype=float)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
-# Matching the validation loss
+# The whole chapter
 # ---------------------------------------------------------------------------------------------
-def match_loss(lams, val_loss, values, target: float) -> tuple[float, float, str]:
-    """Interpolate ``values`` at the point where ``val_loss`` crosses ``target``.
-
-    ``lams`` (increasing), ``val_loss`` and ``values`` are 1-D of one length. Between
-    neighbouring grid points ``i, i+1`` whose losses bracket ``target``, ``values`` is
-    interpolated linearly in the loss; if several pairs bracket it, the one with the
-    largest λ is used. Returns ``(value, λ, "matched")`` — λ interpolated on a log scale when
-    both ends are > 0 — or ``(nan, nan, "above")`` if every loss is above the target
-    (the family never fits that well), ``(nan, nan, "below")`` if every loss is below it.
-    """
-    lams = np.asarray(lams, dtype=float)
-    loss = np.asarray(val_loss, dtype=float)
-    vals = np.asarray(values, dtype=float)
-    if not (lams.ndim == 1 and lams.shape == loss.shape == vals.shape and lams.size >= 1):
-        fail("val_loss", "match_loss", f"1-D arrays of the shape of lams {lams.shape}", loss.shape)
-    gap = loss - target
-    for i in range(lams.size - 1, -1, -1):
-        if gap[i] == 0:
-            return float(vals[i]), float(lams[i]), "matched"
-        if i > 0 and gap[i - 1] * gap[i] < 0:
-            w = (target - loss[i - 1]) / (loss[i] - loss[i - 1])
-            value = vals[i - 1] + w * (vals[i] - vals[i - 1])
-            a, b = lams[i - 1], lams[i]
-            lam = np.exp(np.log(a) + w * (np.log(b) - np.log(a))) if a > 0 else a + w * (b - a)
-            return float(value), float(lam), "matched"
-    return float("nan"), float("nan"), "above" if np.all(gap > 0) else "below"
-
-
-# ---------------------------------------------------------------------------------------------
-# Summaries
-# ---------------------------------------------------------------------------------------------
-def _ci(values) -> dict:
-    """Mean and 95 % bootstrap interval over replicates of the finite values; counts NaN."""
-    v = np.asarray(values, dtype=float)
-    finite = v[np.isfinite(v)]
-    if finite.size == 0:
-        return {"estimate": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0}
-    iv = bootstrap_ci(finite)
-    return {"estimate": iv.estimate, "low": iv.low, "high": iv.high, "n": iv.n}
-
-
-def _rho(x_grid, table) -> dict:
-    """Within-replicate Spearman ρ of ``table`` (n_seeds, n_grid) against ``x_grid``.
-
-    Undefined cells (NaN) are left out and counted in ``n_undefined``.
-    """
-    table = np.asarray(table, dtype=float)
-    x = np.broadcast_to(np.asarray(x_grid, dtype=float), table.shape)
-    groups = np.broadcast_to(np.arange(table.shape[0])[:, None], table.shape)
-    ok = np.isfinite(table)
-    r = spearman_ci(x[ok], table[ok], groups=groups[ok])
-    return {
-        "rho": r.rho,
-        "low": r.low,
-        "high": r.high,
-        "n_groups": r.n_groups,
-        "n_undefined": int((~ok).sum()),
-    }
-
-
 @dataclass
 class Result:
     """What :func:`run` returns.
 
-    ``metrics`` is JSON-able (every number the verdict and the page use). ``arrays`` holds,
-    per data set, ``(n_seeds, n_values)`` float arrays per family and measure — keys like
+    ``metrics`` is JSON-able (every number the verdict and the page use; see
+    :func:`~dropout_study.experiments.linearity_summary.summarise`). ``arrays`` holds, per data
+    set, ``(n_seeds, n_values)`` float arrays per family and measure — keys like
     ``"dropout/z"``, ``"l2/val_loss"``, ``"dropout/z_steps"`` (``(n_seeds, n_rates,
-    n_robustness_steps)``), ``"matched/l2/z"`` (``(n_seeds,)``, NaN where unmatched) —
-    and ``toy`` the toy's curves (first replicate) and Z per ``(replicate, rate)``.
+    n_robustness_steps)``), ``"dropout/z_trajectory"`` (``(n_seeds, n_rates,
+    n_checkpoints)``, NaN after the stop and for rates without a trajectory),
+    ``"matched/l2/z"`` (``(n_seeds,)``, NaN where unmatched) — and ``toy`` the toy's curves
+    (first replicate) and Z, mean|D2|, mean|D1| per ``(replicate, rate)``.
     """
 
     params: dict
@@ -400,36 +440,37 @@ class Result:
     toy: dict = field(default_factory=dict)
 
 
-def _train_settings(params: dict) -> dict:
-    keys = (
-        "hidden_sizes",
-        "n_steps",
-        "batch_size",
-        "learning_rate",
-        "step",
-        "robustness_steps",
-        "n_directions",
-    )
-    return {k: params[k] for k in keys}
+_SETTINGS = (
+    "max_steps", "eval_every", "patience", "min_delta", "budget", "batch_size",
+    "learning_rate", "step", "robustness_steps", "n_directions", "z_checkpoints",
+)  # fmt: skip
 
 
 def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Result:
     """Run the chapter's experiments (see the module docstring); validates ``params`` first.
 
-    ``cache_dir`` and ``n_jobs`` go to :func:`~dropout_study.sweep.run_sweep` (defaults: its
-    own; one process for a sweep as small as the smoke profile's).
+    ``cache_dir`` and ``n_jobs`` go to :func:`~dropout_study.sweep.run_sweep`.
     """
     params = check_params(params)
     n = params["n_seeds"]
-    rates = params["dropout_rates"]
-    grids = {"dropout": rates, "l2": params["l2_lambdas"], "l1": params["l1_lambdas"]}
-    settings = _train_settings(params)
+    grids = {"dropout": params["dropout_rates"], "l2": params["l2_lambdas"]}
+    grids["l1"] = params["l1_lambdas"]
+    settings = {k: params[k] for k in _SETTINGS}
+    traj_rates = [0.0, params["trajectory_rate"]]
     cells = [
-        {"dataset": ds, "seed": params["seed"], "replicate": r, "family": fam, "values": grids[fam]}
+        {
+            "dataset": ds,
+            "seed": params["seed"],
+            "replicate": r,
+            "family": fam,
+            "values": grids[fam],
+            "hidden_sizes": params["wide_hidden_sizes" if ds in OVERFIT else "hidden_sizes"],
+            "trajectory_rates": traj_rates,
+        }
         | settings
         for ds in params["datasets"]
-        for fam in FAMILIES
         for r in range(n)
+        for fam in FAMILIES
     ]
     toy_cells = [
         {
@@ -437,179 +478,56 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
             "replicate": r,
             "rates": params["toy_rates"],
             "hidden_sizes": params["toy_hidden_sizes"],
-            "n_steps": params["toy_steps"],
+            "max_steps": params["toy_steps"],
+            "eval_every": params["eval_every"],
+            "patience": params["patience"],
+            "min_delta": params["min_delta"],
             "learning_rate": params["learning_rate"],
             "step": params["step"],
             "n_directions": params["n_directions"],
         }
         for r in range(n)
     ]
-    steps = sum(len(c["values"]) for c in cells) * params["n_steps"]
-    steps += n * len(params["toy_rates"]) * params["toy_steps"]
-    common = dict(key=_KEY, n_jobs=n_jobs, cache_dir=cache_dir, steps=steps)
-    swept = run_sweep(sweep_cell, cells, desc="linearity sweep", **common).results
-    toys = run_sweep(toy_cell, toy_cells, desc="linearity toy", **common).results
+    # a rough size (steps at the cap would overstate it: early stopping ends most runs early)
+    steps = sum(len(c["values"]) for c in cells) * min(params["max_steps"], 500)
+    common = dict(key=_KEY, n_jobs=n_jobs, cache_dir=cache_dir)
+    swept = run_sweep(sweep_cell, cells, desc="linearity sweep", steps=steps, **common).results
+    toys = run_sweep(
+        toy_cell, toy_cells, desc="linearity toy", steps=n * len(params["toy_rates"]) * 500,
+        **common,
+    ).results  # fmt: skip
 
     arrays: dict = {}
     metrics: dict = {
         "n_seeds": n,
         "match_rate": params["match_rate"],
+        "trajectory_rate": params["trajectory_rate"],
         "min_matched": MIN_MATCHED,
         "step": params["step"],
+        "max_steps": params["max_steps"],
+        "budget": params["budget"],
         "datasets": {},
     }
     it = iter(swept)
+    by_ds: dict = {ds: {fam: [] for fam in FAMILIES} for ds in params["datasets"]}
+    for c in cells:
+        by_ds[c["dataset"]][c["family"]].append(next(it))
     for ds in params["datasets"]:
         a: dict = {}
         for fam in FAMILIES:
-            res = [next(it) for _ in range(n)]
-            for k in res[0]:
+            res = by_ds[ds][fam]
+            for k in ROW_KEYS:
                 a[f"{fam}/{k}"] = np.asarray([r[k] for r in res], dtype=float)
+        metrics["datasets"][ds] = summarise(a, params)
         arrays[ds] = a
-        metrics["datasets"][ds] = _summarise(a, params)
-    metrics["toy"] = _summarise_toy(toys, params)
+    metrics["toy"] = summarise_toy(toys, params)
     toy = {
         "rates": params["toy_rates"],
         "grid_raw": toys[0]["grid_raw"],
         "curves": toys[0]["curves"],
         "x_train_raw": toys[0]["x_train_raw"],
         "y_train": toys[0]["y_train"],
-        "z": np.asarray([t["z"] for t in toys]),
-        "d2": np.asarray([t["d2"] for t in toys]),
-        "d1": np.asarray([t["d1"] for t in toys]),
     }
+    for k in ("z", "d2", "d1", "steps", "capped"):
+        toy[k] = np.asarray([t[k] for t in toys], dtype=float)
     return Result(params=params, metrics=metrics, arrays=arrays, toy=toy)
-
-
-def _with_baseline(a: dict, fam: str, key: str, params: dict):
-    """A penalty family's grid and table, with the shared λ = 0 run in front when p = 0 ran."""
-    lams = np.asarray(params[f"{fam}_lambdas"])
-    table = a[f"{fam}/{key}"]
-    if 0.0 in params["dropout_rates"]:
-        i0 = params["dropout_rates"].index(0.0)
-        lams = np.concatenate([[0.0], lams])
-        table = np.concatenate([a[f"dropout/{key}"][:, i0 : i0 + 1], table], axis=1)
-    return lams, table
-
-
-def _summarise(a: dict, params: dict) -> dict:
-    rates = params["dropout_rates"]
-    out: dict = {"rates": rates}
-    for key in ("z", "d2", "d1", "misfit", "z_hidden", "test_acc", "val_loss"):
-        out[f"rho_{key}"] = _rho(rates, a[f"dropout/{key}"])
-        out[f"by_rate_{key}"] = [_ci(a[f"dropout/{key}"][:, j]) for j in range(len(rates))]
-    out["rho_z_steps"] = {
-        f"{h:g}": _rho(rates, a["dropout/z_steps"][:, :, j])
-        for j, h in enumerate(params["robustness_steps"])
-    }
-    for fam in ("l2", "l1"):
-        lams, z = _with_baseline(a, fam, "z", params)
-        out[f"rho_z_{fam}"] = _rho(lams, z)
-        out[f"{fam}_lambdas"] = [float(v) for v in lams]
-        for key in ("z", "d2", "d1", "test_acc", "val_loss"):
-            _, t = _with_baseline(a, fam, key, params)
-            out[f"by_lambda_{fam}_{key}"] = [_ci(t[:, j]) for j in range(t.shape[1])]
-    out["matched"] = _matched(a, params)
-    return out
-
-
-def _matched(a: dict, params: dict) -> dict:
-    j = params["dropout_rates"].index(params["match_rate"])
-    target = a["dropout/val_loss"][:, j]
-    z_drop = a["dropout/z"][:, j]
-    out: dict = {"target_val_loss": _ci(target), "z_dropout": _ci(z_drop)}
-    for fam in ("l2", "l1"):
-        lams, loss = _with_baseline(a, fam, "val_loss", params)
-        _, z = _with_baseline(a, fam, "z", params)
-        zm = np.full(target.shape, np.nan)
-        lm = np.full(target.shape, np.nan)
-        status = []
-        for s in range(target.shape[0]):
-            zm[s], lm[s], st = match_loss(lams, loss[s], z[s], target[s])
-            status.append(st)
-        a[f"matched/{fam}/z"] = zm
-        a[f"matched/{fam}/lambda"] = lm
-        ok = np.isfinite(zm) & np.isfinite(z_drop)
-        diff = z_drop[ok] - zm[ok]
-        out[fam] = {
-            "n_matched": int(ok.sum()),
-            "n_seeds": int(target.shape[0]),
-            "n_never_reached": status.count("above"),
-            "n_always_below": status.count("below"),
-            "z_dropout": _ci(z_drop[ok]),
-            "z_penalty": _ci(zm[ok]),
-            "diff": _ci(diff),
-            "n_dropout_lower": int(np.sum(diff < 0)),
-            "lambda_median": float(np.median(lm[ok])) if ok.any() else float("nan"),
-        }
-    return out
-
-
-def _summarise_toy(toys: list, params: dict) -> dict:
-    z = np.asarray([t["z"] for t in toys])
-    return {
-        "rates": params["toy_rates"],
-        "z": [_ci(z[:, j]) for j in range(z.shape[1])],
-        "rho_z": _rho(params["toy_rates"], z) if len(params["toy_rates"]) > 1 else None,
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# Words for the page, decided by the numbers
-# ---------------------------------------------------------------------------------------------
-def trend_word(rho: dict | None) -> str:
-    """``"falls"`` / ``"rises"`` if the interval of ρ lies below / above 0, else
-    ``"shows no clear trend"`` (also for a missing or NaN interval)."""
-    if not rho:
-        return "shows no clear trend"
-    low = float("nan") if rho.get("low") is None else rho["low"]
-    high = float("nan") if rho.get("high") is None else rho["high"]
-    if high < 0:
-        return "falls"
-    if low > 0:
-        return "rises"
-    return "shows no clear trend"
-
-
-def _pct(first: float, last: float) -> str:
-    change = 100.0 * (last / first - 1.0)
-    return f"{'fell' if change < 0 else 'rose'} by {abs(change):.0f} %"
-
-
-def readings(metrics: dict) -> dict[str, str]:
-    """One sentence per data set (key ``terms_<dataset>``) reading the numerator and the
-    denominator of Z between the smallest and the largest dropout rate, and trend words
-    (``trend_<dataset>``, ``toy_trend``) — so the page's words follow the run's numbers."""
-    out: dict[str, str] = {}
-    for ds, m in metrics["datasets"].items():
-        rates = m["rates"]
-        d2 = [m["by_rate_d2"][0]["estimate"], m["by_rate_d2"][-1]["estimate"]]
-        d1 = [m["by_rate_d1"][0]["estimate"], m["by_rate_d1"][-1]["estimate"]]
-        head = (
-            f"between p = {rates[0]:g} and p = {rates[-1]:g}, mean|D2| {_pct(*d2)} and "
-            f"mean|D1| {_pct(*d1)}"
-        )
-        r2, r1 = d2[1] / d2[0], d1[1] / d1[0]
-        if not (np.isfinite(r2) and np.isfinite(r1)):
-            tail = "; the ratio is undefined for some runs"
-        elif r2 < r1 and r2 >= 1:
-            tail = (
-                ": the curvature grew, but the slope grew more, so Z fell only because the "
-                "logit got steeper"
-            )
-        elif r2 < r1 and r1 > 1:
-            tail = (
-                ": the logit got steeper, so part of the fall of Z is steepening, not less "
-                "curvature"
-            )
-        elif r2 < r1:
-            tail = (
-                ": both fell, the curvature faster, so the logit got flatter and, relative to "
-                "its slope, less curved"
-            )
-        else:
-            tail = ": the curvature did not fall relative to the slope, so Z did not fall"
-        out[f"terms_{ds}"] = head + tail
-        out[f"trend_{ds}"] = trend_word(m["rho_z"])
-    out["toy_trend"] = trend_word(metrics["toy"].get("rho_z"))
-    return out
