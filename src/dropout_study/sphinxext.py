@@ -75,6 +75,24 @@ def _config_inited(app, config) -> None:
     config.html_theme_options = options
 
 
+def own_static(app, exc) -> None:
+    """Copy the book's own static files (``html_static_path`` entries inside the project)
+    into the output every build: Sphinx 7.4 leaves an existing copy alone, so an edited
+    stylesheet would otherwise never reach the pages of an incremental build."""
+    import shutil
+
+    if exc is not None or not app.builder.name.endswith("html"):
+        return
+    confdir = Path(app.confdir).resolve()
+    for entry in getattr(app.config, "html_static_path", []) or []:
+        src = (confdir / entry).resolve()
+        if not src.is_dir() or confdir not in src.parents:
+            continue
+        for f in src.iterdir():
+            if f.is_file():
+                shutil.copy2(f, Path(app.outdir) / "_static" / f.name)
+
+
 def _html_page_context(app, pagename, templatename, context, doctree) -> None:
     # sphinx-thebe adds its configuration script to every page even with Thebe off; the
     # theme emits it a second time and the browser reports the duplicate as an error
@@ -222,5 +240,6 @@ def setup(app):
     app.connect("html-page-context", _html_page_context, priority=900)
     app.connect("doctree-read", label_captions)
     app.connect("build-finished", short_urls)
+    app.connect("build-finished", own_static)
     app.connect("doctree-resolved", alt_from_captions)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
