@@ -100,3 +100,123 @@ def test_invalid_inputs_name_the_parameter():
         th.single_drop_slope(a, b, y[:-1])
     with pytest.raises(ValueError, match="'loss' parameter"):
         th.regulariser_second_order(a, b, y, 0.5, loss="hinge")
+
+
+# ---------------------------------------------------------------------------------------------
+# A real trained MLP: dropout on its last hidden layer (6 units, all 2^6 masks enumerated)
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained():
+    from dropout_study import data as datasets
+    from dropout_study.experiments.cost_under_dropout import last_layer_model
+    from dropout_study.optim import SGD
+    from dropout_study.training import train
+
+    ds = datasets.load("moons", rng=0)
+    model = last_layer_model([2, 8, 6, 1], 0.0, "sigmoid", 1)
+    train(model, ds.X_train, ds.y_train, optimizer=SGD(0.5), n_steps=3000)
+    X, y = ds.X_train, np.asarray(ds.y_train, dtype=float).ravel()
+    return model, X, y
+
+
+def _with_rate(model, p, eps=1.0):
+    """The same parameters in a network with dropout at ``p`` on the last hidden layer, the
+    output layer's weights and bias scaled by ``eps``."""
+    from dropout_study.experiments.cost_under_dropout import last_layer_model
+
+    net = last_layer_model(list(model.layer_sizes), p, "sigmoid", 0)
+    net.set_params(model.get_params())
+    net.dense[-1].W[...] *= eps
+    net.dense[-1].b[...] *= eps
+    return net
+
+
+def _mlp_mask_average(net, X, y, p):
+    """E_m J(θ, m) from the network's own training-mode loss, every keep pattern of the last
+    hidden layer applied to every example, weighted by its probability (per-example masks
+    are independent, so the per-example expectation is this weighted sum)."""
+    k = net.layer_sizes[-2]
+    total = 0.0
+    for bits in itertools.product((False, True), repeat=k):
+        keep = np.broadcast_to(np.array(bits), (X.shape[0], k)).copy()
+        prob = (1 - p) ** keep[0].sum() * p ** (k - keep[0].sum())
+        masks = [None] * (len(net.dropouts) - 1) + [keep]
+        total += prob * net.loss(X, y, training=True, masks=masks)
+    return total
+
+
+def test_contributions_rebuild_the_logit(trained):
+    model, X, _ = trained
+    a, b = th.last_layer_contributions(model, X)
+    assert a.shape == (X.shape[0], 6)
+    np.testing.assert_allclose(a.sum(axis=1) + b, model.forward(X)[:, 0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5])
+def test_mlp_mask_average_equals_enumeration(trained, p):
+    model, X, y = trained
+    net = _with_rate(model, p)
+    a, b = th.last_layer_contributions(net, X)
+    expected = net.loss(X, y) + th.regulariser_exact(a, b, y, p)
+    assert _mlp_mask_average(net, X, y, p) == pytest.approx(expected, rel=1e-12)
+
+
+def test_trained_layer_small_p_slope_is_the_bregman_sum(trained):
+    model, X, y = trained
+    a, b = th.last_layer_contributions(model, X)
+    assert np.abs(a).max() > 5  # trained: large contributions
+    s = th.single_drop_slope(a, b, y)
+    errs = [abs(th.regulariser_exact(a, b, y, p) / p / s - 1) for p in (1e-2, 1e-3, 1e-4)]
+    assert errs[0] > errs[1] > errs[2] and errs[2] < 1e-3
+    # the quadratic is not the slope on these weights
+    assert abs(th.regulariser_second_order(a, b, y, 1e-4) / 1e-4 / s - 1) > 0.2
+
+
+def test_trained_layer_second_order_agrees_only_as_weights_shrink(trained):
+    model, X, y = trained
+    rel = []
+    for eps in (1.0, 0.1, 0.01):
+        a, b = th.last_layer_contributions(_with_rate(model, 0.3, eps), X)
+        r = th.regulariser_exact(a, b, y, 0.3)
+        rel.append(abs(th.regulariser_second_order(a, b, y, 0.3) / r - 1))
+    assert rel[0] > 0.2  # not on the trained weights
+    assert rel[0] > rel[1] > rel[2] and rel[2] < 2e-3
+
+
+def test_trained_layer_everything_zero_at_p0(trained):
+    model, X, y = trained
+    a, b = th.last_layer_contributions(model, X)
+    assert th.regulariser_exact(a, b, y, 0.0) == 0.0
+    assert th.regulariser_second_order(a, b, y, 0.0) == 0.0
+    est, se = th.regulariser_mc_rates(a, b, y, [0.0, 0.2], n_masks=20, rng=0)
+    assert est[0] == 0.0 and se[0] == 0.0 and est[1] > 0
+    assert _mlp_mask_average(_with_rate(model, 0.0), X, y, 0.0) == model.loss(X, y)
+
+
+def test_mc_rates_within_standard_error_of_exact_and_reproducible(trained):
+    model, X, y = trained
+    a, b = th.last_layer_contributions(model, X)
+    rates = [0.05, 0.3, 0.6]
+    est, se = th.regulariser_mc_rates(a, b, y, rates, n_masks=600, rng=3)
+    for p, e, s in zip(rates, est, se, strict=True):
+        assert abs(e - th.regulariser_exact(a, b, y, p)) < 4 * s
+    again, _ = th.regulariser_mc_rates(a, b, y, rates, n_masks=600, rng=3)
+    np.testing.assert_array_equal(est, again)
+    with pytest.raises(ValueError, match="'p' parameter of regulariser_mc_rates"):
+        th.regulariser_mc_rates(a, b, y, [1.0])
+    with pytest.raises(TypeError, match="'model' parameter of last_layer_contributions"):
+        th.last_layer_contributions(object(), X)
+
+
+def test_mc_rates_control_variate_is_unbiased_and_reduces_the_error_at_small_p(trained):
+    model, X, y = trained
+    a, b = th.last_layer_contributions(model, X)
+    p = 0.02
+    exact = th.regulariser_exact(a, b, y, p)
+    plain, se_plain = th.regulariser_mc_rates(
+        a, b, y, [p], n_masks=800, rng=5, control_variate=False
+    )
+    cv, se_cv = th.regulariser_mc_rates(a, b, y, [p], n_masks=800, rng=5)
+    assert abs(plain[0] - exact) < 4 * se_plain[0]
+    assert abs(cv[0] - exact) < 4 * se_cv[0]
+    assert se_cv[0] < se_plain[0]

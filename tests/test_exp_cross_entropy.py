@@ -295,6 +295,39 @@ def test_run_shapes(small_result):
     assert d["eval_step"].tolist() == list(range(0, 25, 4))
     assert d["val_loss"][d["best"]] == d["val_loss"].min()
     assert d["reliability_end"]["count"].sum() == d["n_val"]
+    # the page's diagram pools every seed's predictions: its bin counts are the sums of the
+    # per-seed counts, not one seed's
+    for key in ("best", "end"):
+        pooled = r.pooled[key]
+        assert pooled["count"].sum() == sum(x["n_val"] for x in r.digits)
+        per_seed = [x[f"reliability_{key}"]["count"] for x in r.digits]
+        np.testing.assert_array_equal(pooled["count"], np.sum(per_seed, axis=0))
+    assert r.metrics["digits"]["pooled_n"] == 2 * d["n_val"]
+
+
+def test_reliability_top_of_concatenated_seeds_equals_reliability_of_stacked_probabilities():
+    rng = np.random.default_rng(0)
+    P = rng.dirichlet(np.ones(4), size=60)
+    lab = rng.integers(0, 4, 60)
+    whole = exp.reliability(P, lab, n_bins=5)
+    parts = [(P[:25], lab[:25]), (P[25:], lab[25:])]
+    conf = np.concatenate([q.max(axis=1) for q, _ in parts])
+    correct = np.concatenate([(q.argmax(axis=1) == lb).astype(float) for q, lb in parts])
+    pooled = exp.reliability_top(conf, correct, n_bins=5)
+    for key in ("count", "confidence", "accuracy"):
+        np.testing.assert_array_equal(pooled[key], whole[key])
+    assert pooled["ece"] == whole["ece"]
+    with pytest.raises(ValueError, match=r"'correct' parameter of reliability_top"):
+        exp.reliability_top(conf, correct[:-1])
+
+
+def test_convexity_alternatives_are_in_the_metrics(small_result):
+    alts = small_result.metrics["convexity"]["alternatives"]
+    assert len(alts) == len(exp.CONVEXITY_ALTERNATIVES)
+    assert "41 × 41" in alts[3]["choice"] and "[−16, 16]" in alts[1]["choice"]
+    # the theorem holds on every alternative: the CE cost of logistic regression never
+    # curves down; squared error does on the primary grid
+    assert all(a["logreg_ce_min_curvature"] >= 0 for a in alts)
 
 
 def test_run_is_deterministic_and_cached(small_result, tmp_path):
@@ -341,4 +374,5 @@ def test_chapter_source_defaults_and_profiles_are_valid():
     for name in ("smoke", "full"):
         assert set(exp.check_params(spec.defaults() | spec.profiles[name])) == set(exp.DEFAULTS)
     assert spec.profiles["smoke"]["n_seeds"] == 2
-    assert spec.profiles["full"]["n_seeds"] > exp.DEFAULTS["n_seeds"] >= 8
+    assert spec.profiles["full"]["n_seeds"] >= 32 and exp.DEFAULTS["n_seeds"] >= 8
+    assert spec.profiles["full"]["seed"] >= exp.DEFAULTS["seed"] + exp.DEFAULTS["n_seeds"]

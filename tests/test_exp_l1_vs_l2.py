@@ -3,9 +3,12 @@
 Runs a small experiment once (module fixture, no cache on disk) and checks properties that
 could fail: pairing across regularisers (λ = 0 reproduces the unregularised run bit for bit),
 exact zeros from the proximal step and none from L2 or the sub-gradient, the scikit-learn
-oracle inside the experiment, the λ* selection rule, determinism across processes, the cache
-in a temporary directory, parameter checks, and the figures' labels.
+oracle inside the experiment, the stopping rule's counts (steps, capped runs), that the test
+split never enters the selection, determinism across processes, the cache in a temporary
+directory, parameter checks, and the figures' labels.
 """
+
+import dataclasses
 
 import matplotlib
 
@@ -19,6 +22,7 @@ from dropout_study import chapters  # noqa: E402
 from dropout_study.experiments import l1_vs_l2 as exp  # noqa: E402
 from dropout_study.plots import l1_vs_l2 as plots  # noqa: E402
 from dropout_study.verdicts import WORDS  # noqa: E402
+from dropout_study.verdicts import l1_vs_l2 as rule  # noqa: E402
 from dropout_study.verdicts.l1_vs_l2 import decide as l1_vs_l2  # noqa: E402
 
 SMALL = {
@@ -29,7 +33,9 @@ SMALL = {
     "n_seeds": 2,
     "hidden": [6],
     "lambdas": [0.001, 0.01, 0.1],
-    "n_steps": 80,
+    "max_steps": 400,
+    "eval_every": 10,
+    "patience": 5,
     "pitfall_lambda": 0.01,
 }
 
@@ -54,12 +60,16 @@ def test_shapes_and_metric_keys(result):
 def test_lambda_zero_reproduces_the_unregularised_run(result):
     """Pairing: a penalty with λ = 0 starts from the same weights and data as 'none'."""
     base = {"kind": "mlp", "replicate": 1, "lam": 0.0, "seed": 0, "hidden": [6]}
-    base.update({"dropout_rate": 0.5, "lr": 0.5, "n_steps": 80})
+    base.update({"dropout_rate": 0.5, "lr": 0.5, "max_steps": 400, "eval_every": 10})
+    base.update({"patience": 5, "min_delta": 1e-4})
     none = exp.run_cell({**base, "reg": "none"})
-    np.testing.assert_array_equal(none["weights"], result.mlp["none"]["weights"][1, 0])
+    flat = np.concatenate([w.ravel() for w in none["weights"]])
+    np.testing.assert_array_equal(flat, result.mlp["none"]["weights"][1, 0])
     for reg in ("l1", "l2", "l1-sub"):
         out = exp.run_cell({**base, "reg": reg})
-        np.testing.assert_array_equal(out["weights"], none["weights"], err_msg=reg)
+        assert out["steps"] == none["steps"]
+        for a, b in zip(out["weights"], none["weights"], strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=reg)
 
 
 def test_replicates_differ(result):
@@ -69,14 +79,20 @@ def test_replicates_differ(result):
 
 def test_exact_zeros_only_from_the_proximal_step(result):
     mlp = result.mlp
-    # proximal L1 at the largest λ zeroes most weights; zeros grow with λ within each seed
+    # proximal L1 at the largest λ zeroes most weights
     assert np.all(mlp["l1"]["exact_zero"][:, -1] > 0.5)
-    assert np.all(np.diff(mlp["l1"]["exact_zero"], axis=1) >= 0)
     for reg in ("none", "l2", "l1-sub", "dropout"):
         assert np.all(mlp[reg]["exact_zero"] == 0.0), reg
-    # L2 shrinks more as λ grows, and the reference has ratio 1
-    assert np.all(np.diff(mlp["l2"]["norm_ratio"], axis=1) < 0)
+    # the references have ratio 1: the unregularised run, and each path's smallest λ
     np.testing.assert_array_equal(mlp["none"]["norm_ratio"], 1.0)
+    for pen in ("l1", "l2"):
+        np.testing.assert_array_equal(mlp[pen]["norm_ratio_ref"][:, 0], 1.0)
+        assert np.all(mlp[pen]["norm_ratio_ref"][:, -1] < 1.0)
+    # Hoyer indices are in [0, 1] where defined, and dead units never exceed the width
+    for reg in exp.REGULARISERS:
+        h = mlp[reg]["hoyer"]
+        assert np.all((h[np.isfinite(h)] >= 0) & (h[np.isfinite(h)] <= 1)), reg
+        assert np.all((mlp[reg]["dead"] >= 0) & (mlp[reg]["dead"] <= 6)), reg
 
 
 def test_logistic_part_against_closed_form_and_oracle(result):
@@ -89,41 +105,66 @@ def test_logistic_part_against_closed_form_and_oracle(result):
         for row in result.oracle[pen]:
             assert row["index"] != 0  # λ_max itself is never an oracle point
             if row["converged"]:
-                assert row["max_abs_diff"] <= 1e-4, row
+                assert row["max_abs_diff"] <= exp.ORACLE_COEF_TOL, row
                 assert row["zeros_match"], row
             else:
                 assert row["objective_gap"] <= 1e-12, row
             assert "DeprecationWarning" not in row["warnings"]
             assert "FutureWarning" not in row["warnings"]
     m = result.metrics["oracle_l2"]
-    assert m["n_converged"] == 3 and m["max_abs_diff"] <= 1e-4
+    assert m["n_converged"] == 3 and m["max_abs_diff"] <= exp.ORACLE_COEF_TOL
+    assert m["n_within_tol"] == 3
 
 
-def test_strongest_lambda_within_margin():
-    lams = [0.001, 0.01, 0.1, 1.0]
-    f = exp._strongest_within_margin
-    assert f(lams, [0.97, 0.965, 0.96, 0.5], 0.97, 0.01) == 2
-    assert f(lams, [0.97, 0.95, 0.97, 0.5], 0.97, 0.01) == 2  # not the first drop: the largest
-    assert f(lams, [0.9, 0.9, 0.9, 0.9], 0.97, 0.01) is None
-    assert f(lams, [0.97, 0.97, 0.97, 0.97], 0.97, 0.0) == 3
+def test_stopping_rule_counts(result):
+    st = result.metrics["steps"]
+    steps = np.concatenate([result.mlp[r]["steps"].ravel() for r in exp.REGULARISERS])
+    capped = np.concatenate([result.mlp[r]["capped"].ravel() for r in exp.REGULARISERS])
+    assert st["n_runs"] == steps.size == 2 * (1 + 3 + 3 + 2)
+    assert st["total"] == steps.sum() and st["max"] <= st["cap"] == 400
+    assert st["n_capped"] == capped.sum() == np.sum(steps == 400)
+    assert np.all(steps % 10 == 0)  # training stops only at an evaluation
+    tiny = exp.run({**SMALL, "lambdas": [0.01, 0.1], "max_steps": 20, "n_seeds": 2},
+                   cache_dir=None, n_jobs=1)  # fmt: skip
+    assert tiny.metrics["steps"]["n_capped"] == tiny.metrics["steps"]["n_runs"]  # all capped
 
 
 def test_verdict_metrics_follow_the_selection(result):
     m = result.metrics
     lams = result.lambdas
+    acc_none = result.mlp["none"]["val_acc"][:, 0]
+    e = rule.evaluate(m)
     for pen in ("l1", "l2"):
-        star = m[f"lambda_star_{pen}"]
-        acc = np.asarray(m[f"{pen}_val_acc"]["mean"])
-        ok = acc >= m["acc_none"] - m["acc_margin"] - 1e-12
-        assert star == (lams[ok].max() if ok.any() else 0.0)
-        if star > 0:
-            j = int(np.flatnonzero(lams == star)[0])
-            assert m[f"near_zero_{pen}_star"] == pytest.approx(m[f"{pen}_near_zero"]["mean"][j])
-    j1 = np.flatnonzero(lams == m["lambda_star_l1"])
-    j2 = np.flatnonzero(lams == m["lambda_star_l2"])
-    if j1.size and j2.size:
-        diff = result.mlp["l1"]["near_zero"][:, j1[0]] - result.mlp["l2"]["near_zero"][:, j2[0]]
-        assert m["near_zero_diff"] == pytest.approx(np.mean(diff))
+        acc = result.mlp[pen]["val_acc"].mean(axis=0)
+        ok = acc >= acc_none.mean() - m["acc_margin"] - 1e-12
+        star = lams[ok].max() if ok.any() else None
+        assert e[f"star_{pen}"] == star
+        assert m["lambda_star"][f"{m['acc_margin']:g}"][pen] == star
+    if "j1" in e:
+        loss2 = result.mlp["l2"]["val_loss"].mean(axis=0)
+        target = result.mlp["l1"]["val_loss"][:, e["j1"]].mean()
+        assert e["j2"] == int(np.argmin(np.abs(loss2 - target)))
+
+
+def test_the_test_split_never_enters_the_selection(result, monkeypatch):
+    """Replace every test split by noise: selection, matching and verdict do not move."""
+    real = exp.datasets.load
+
+    def scrambled(*args, **kwargs):
+        ds = real(*args, **kwargs)
+        rng = np.random.default_rng(0)
+        return dataclasses.replace(
+            ds, X_test=rng.normal(size=ds.X_test.shape) * 50, y_test=1 - ds.y_test
+        )
+
+    monkeypatch.setattr(exp.datasets, "load", scrambled)
+    other = exp.run(SMALL, cache_dir=None, n_jobs=1)
+    for pen in ("l1", "l2"):
+        for key in ("val_acc", "val_loss", "hoyer", "exact_zero", "dead"):
+            np.testing.assert_array_equal(other.mlp[pen][key], result.mlp[pen][key])
+        assert not np.array_equal(other.mlp[pen]["test_acc"], result.mlp[pen]["test_acc"])
+    assert rule.evaluate(other.metrics) == rule.evaluate(result.metrics)
+    assert l1_vs_l2(other.metrics) == l1_vs_l2(result.metrics)
 
 
 def test_same_numbers_in_one_process_and_two(result, tmp_path):
@@ -137,7 +178,7 @@ def test_same_numbers_in_one_process_and_two(result, tmp_path):
 
 
 def test_adding_a_seed_reuses_cached_cells(tmp_path):
-    small = {**SMALL, "lambdas": [0.01, 0.1], "n_steps": 20}
+    small = {**SMALL, "lambdas": [0.01, 0.1], "max_steps": 20}
     first = exp.run(small, cache_dir=tmp_path, n_jobs=1)
     more = exp.run({**small, "n_seeds": 3}, cache_dir=tmp_path, n_jobs=1)
     per_seed = 1 + 2 + 2 + 2
@@ -147,7 +188,7 @@ def test_adding_a_seed_reuses_cached_cells(tmp_path):
 
 def test_default_cache_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("DROPOUT_STUDY_SWEEP_CACHE", str(tmp_path))
-    small = {**SMALL, "lambdas": [0.01, 0.1], "n_steps": 20}
+    small = {**SMALL, "lambdas": [0.01, 0.1], "max_steps": 20}
     first = exp.run(small, n_jobs=1)
     assert any(tmp_path.rglob("*.pkl"))
     assert exp.run(small, n_jobs=1).seconds["cells_cached"] == first.seconds["cells_computed"]
@@ -171,7 +212,13 @@ BAD = [
     ({"dropout_rate": 1.0}, ValueError, r"'dropout_rate' parameter of l1-vs-l2"),
     ({"lr": 0.0}, ValueError, r"'lr' parameter of l1-vs-l2"),
     ({"lr": 5.0}, ValueError, r"'lr' parameter of l1-vs-l2"),
-    ({"n_steps": 0}, ValueError, r"'n_steps' parameter of l1-vs-l2"),
+    ({"max_steps": 0}, ValueError, r"'max_steps' parameter of l1-vs-l2"),
+    ({"eval_every": 0}, ValueError, r"'eval_every' parameter of l1-vs-l2"),
+    ({"max_steps": 5, "eval_every": 10}, ValueError, r"'eval_every' parameter of l1-vs-l2"),
+    ({"patience": 0}, ValueError, r"'patience' parameter of l1-vs-l2"),
+    ({"min_delta": -1e-3}, ValueError, r"'min_delta' parameter of l1-vs-l2"),
+    ({"hoyer_delta": 1.0}, ValueError, r"'hoyer_delta' parameter of l1-vs-l2"),
+    ({"n_steps": 10}, ValueError, r"'n_steps' parameter of l1-vs-l2 must be a declared"),
     ({"acc_margin": -0.1}, ValueError, r"'acc_margin' parameter of l1-vs-l2"),
     ({"near_zero_rel": 1.0}, ValueError, r"'near_zero_rel' parameter of l1-vs-l2"),
     ({"pitfall_lambda": 0.05}, ValueError, r"'pitfall_lambda' .* one of the lambdas"),

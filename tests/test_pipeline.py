@@ -128,8 +128,10 @@ def test_cache_key_changes_with_what_the_chapter_depends_on(project, tmp_path):
     assert cache_key(spec, p, "book", pkg) != k
     assert cache_key(project.spec("tiny-two"), p, "smoke", pkg) != k
     (pkg / "mlp.py").write_text((pkg / "mlp.py").read_text() + "\n# edited\n")
+    assert cache_key(spec, p, "smoke", pkg) == k  # a comment is not code
+    (pkg / "seeds.py").write_text((pkg / "seeds.py").read_text() + "\nEXTRA = 1\n")
     k2 = cache_key(spec, p, "smoke", pkg)
-    assert k2 != k
+    assert k2 != k  # code the chapter imports (tiny_experiment -> seeds)
     _set_default(project, "tiny", 'label: str = "draws"', 'label: str = "other"')
     assert cache_key(project.spec("tiny"), p, "smoke", pkg) != k2  # the source text
 
@@ -159,7 +161,9 @@ def test_cache_executes_only_what_changed(project, tmp_path):
     assert m["parameters"]["n"] == 21
 
     (pkg / "losses.py").write_text((pkg / "losses.py").read_text() + "\n# edited\n")
-    assert run() == ["tiny", "tiny-two"]  # a package file invalidates every chapter
+    assert run() == []  # a comment re-executes nothing
+    (pkg / "seeds.py").write_text((pkg / "seeds.py").read_text() + "\nEXTRA = 1\n")
+    assert run() == ["tiny", "tiny-two"]  # code both chapters import invalidates both
     assert run() == []
     assert run(force=True) == ["tiny", "tiny-two"]
 

@@ -96,7 +96,7 @@ def test_outputs_and_their_provenance(tmp_path, monkeypatch, spec):
     assert m["glued"]["mean"] == m["metrics"]["mean"]
     assert m["glued"]["verdict"] == "supported" and m["glued"]["note"] == "plain text"
     assert m["figures"] == ["fig-tiny-draws"]
-    assert set(m["run"]) == {"finished_at"}
+    assert "run" not in m  # no time stamp: the run's times are in run.json
 
 
 def test_same_parameters_give_identical_files_and_another_seed_does_not(
@@ -236,3 +236,12 @@ def test_to_jsonable_converts_numpy_and_nested_values():
 def test_glued_text_shows_without_quotes():
     t = report._Text("supported")
     assert repr(t) == "supported" and t._repr_markdown_() == "supported"
+
+
+def test_markdown_is_recorded_and_validated(started):
+    with pytest.raises(TypeError, match=r"The 'value' parameter of report.markdown must be a str"):
+        report.markdown("k", 1)
+    with pytest.raises(ValueError, match=r"The 'key' parameter of report.markdown must be an id"):
+        report.markdown("has space", "x")
+    report.markdown("table", "* a\n* b\n")
+    assert report.state()["glued"]["table"] == "* a\n* b\n"

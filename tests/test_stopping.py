@@ -66,3 +66,67 @@ def test_invalid_rule_is_refused():
         EarlyStopping(monitor="test")
     with pytest.raises(ValueError, match="'stop' parameter of train"):
         train(_model(), X, y, optimizer=SGD(lr=0.1), n_steps=5, stop=EarlyStopping())
+
+
+# ---------------------------------------------------------------------------------------------
+# synthetic validation-loss curves: the rule itself, independent of any network
+# ---------------------------------------------------------------------------------------------
+class _ScriptedHead:
+    """Wraps a network head; the validation loss (batches of ``n_val`` rows) follows a script."""
+
+    def __init__(self, head, curve, n_val):
+        self._head, self._curve, self._n_val, self.calls = head, list(curve), n_val, 0
+
+    def __getattr__(self, name):
+        return getattr(self._head, name)
+
+    def loss(self, z, y):
+        if z.shape[0] != self._n_val:
+            return self._head.loss(z, y)
+        value = self._curve[min(self.calls, len(self._curve) - 1)]
+        self.calls += 1
+        return value
+
+
+def _scripted_run(curve, *, patience, min_delta=0.0, eval_every=5, n_steps=None):
+    X, y = _data(0, 60)
+    Xv, yv = _data(1, 23)
+    m = _model()
+    m._head = _ScriptedHead(m._head, curve, 23)
+    n_steps = n_steps or eval_every * (len(curve) - 1)
+    stop = EarlyStopping(patience=patience, min_delta=min_delta)
+    return train(m, X, y, optimizer=SGD(lr=0.1), n_steps=n_steps, X_val=Xv, y_val=yv,
+                 eval_every=eval_every, stop=stop)  # fmt: skip
+
+
+@pytest.mark.parametrize("patience", [1, 2, 3, 5])
+def test_stops_exactly_patience_evaluations_after_the_best(patience):
+    curve = [5.0, 4.0, 3.0, 2.0, 1.0] + [1.5] * 20  # best at evaluation 4, flat after
+    h = _scripted_run(curve, patience=patience)
+    assert h.best_step == 4 * 5
+    assert h.stopped_at == (4 + patience) * 5 and not h.capped
+    np.testing.assert_array_equal(h.val_loss, curve[: 4 + patience + 1])
+
+
+def test_improvements_below_min_delta_do_not_count():
+    curve = [1.0, 0.5, 0.4999, 0.4998, 0.4997, 0.4996, 0.4995] + [0.4995] * 10
+    h = _scripted_run(curve, patience=3, min_delta=1e-3)
+    assert h.best_step == 5 and h.stopped_at == 4 * 5  # 0.5 at eval 1; three small steps
+    h0 = _scripted_run(curve, patience=3, min_delta=0.0)
+    assert h0.best_step == 6 * 5  # without min_delta every small step counts
+
+
+def test_capped_runs_are_counted():
+    curves = {
+        "still falling": list(np.linspace(2.0, 1.0, 12)),
+        "stops": [2.0, 1.0] + [1.2] * 10,
+        "late best": [2.0, 1.9, 1.8, 1.0] + [1.1] * 8,
+        "falls slowly": [2.0 - 0.01 * k for k in range(12)],
+    }
+    runs = {k: _scripted_run(c, patience=4, n_steps=55) for k, c in curves.items()}
+    capped = sorted(k for k, h in runs.items() if h.capped)
+    assert capped == ["falls slowly", "still falling"]
+    for k in capped:
+        assert runs[k].stopped_at == 55 and runs[k].step_loss.shape == (55,)
+    assert runs["stops"].stopped_at == (1 + 4) * 5
+    assert runs["late best"].stopped_at == (3 + 4) * 5

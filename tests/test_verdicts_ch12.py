@@ -6,17 +6,19 @@ import copy
 
 import pytest
 
-from dropout_study.verdicts import NOT_SUPPORTED, PARTLY, SUPPORTED
-from dropout_study.verdicts.cost_under_dropout import EVAL_UP_TOL
+from dropout_study.verdicts import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED
 from dropout_study.verdicts.cost_under_dropout import decide as cost_under_dropout
+from dropout_study.verdicts.cost_under_dropout import interval_word
+from dropout_study.verdicts.cost_under_dropout import robustness as cud_robustness
 from dropout_study.verdicts.cross_entropy import CURVATURE_TOL
 from dropout_study.verdicts.cross_entropy import decide as cross_entropy
+from dropout_study.verdicts.cross_entropy import robustness as ce_robustness
 
 
 # ---------------------------------------------------------------------------------------------
-# Chapter 1: "cross-entropy makes the cost function convex"
+# Chapter 1: "cross-entropy is introduced to make the cost function convex"
 # ---------------------------------------------------------------------------------------------
-def _ce_metrics(ce_min=1.5e-4, mse_min=-0.09, mlp_min=(-0.7, -1.7, -0.9)) -> dict:
+def _ce_metrics(ce_min=1.5e-4, mse_min=-0.09, mlp_min=(-0.7, -1.7, -0.9), alternatives=()) -> dict:
     return {
         "convexity": {
             "logreg_ce_min_curvature": ce_min,
@@ -27,21 +29,35 @@ def _ce_metrics(ce_min=1.5e-4, mse_min=-0.09, mlp_min=(-0.7, -1.7, -0.9)) -> dic
             "mlp_scale": [abs(m) if m < 0 else 1.0 for m in mlp_min],
             "mlp_midpoint_excess": [0.03] * len(mlp_min),
             "mlp_width": 8,
-        }
+            "alternatives": list(alternatives),
+        },
+        "mle": {"bernoulli_ce_at_mean": 0.66, "bernoulli_nll_over_n": 0.66},
+    }
+
+
+def _alt(choice, ce_min, mse_min):
+    return {
+        "choice": choice,
+        "logreg_ce_min_curvature": ce_min,
+        "logreg_ce_scale": 0.25,
+        "logreg_mse_min_curvature": mse_min,
+        "logreg_mse_scale": 0.14,
     }
 
 
 def test_ce_partly_when_convex_for_logistic_regression_only():
     v = cross_entropy(_ce_metrics())
     assert v.word == PARTLY
-    assert "logistic regression only" in v.sentence
-    assert "3 of 3 seeds" in v.sentence
+    assert "comes from maximum likelihood" in v.sentence
+    assert "consequence of that choice, not its motive" in v.sentence
+    assert "non-convex for certain" in v.sentence and "3 of 3 seeds" in v.sentence
     assert "+0.00015" in v.sentence and "-0.09" in v.sentence
 
 
-def test_ce_supported_when_the_network_cost_never_curves_down():
+def test_ce_never_supported_even_if_the_network_segment_shows_nothing():
+    # the hidden-layer segment is shown, not decided: it cannot make the verdict "supported"
     v = cross_entropy(_ce_metrics(mlp_min=(0.01, 0.02, 0.0)))
-    assert v.word == SUPPORTED
+    assert v.word == PARTLY
     assert "0 of 3 seeds" in v.sentence
 
 
@@ -51,166 +67,148 @@ def test_ce_not_supported_when_the_logistic_ce_cost_curves_down():
     assert "not convex" in v.sentence
 
 
-def test_ce_partly_when_mse_is_convex_too_and_the_network_is_convex():
-    v = cross_entropy(_ce_metrics(mse_min=0.001, mlp_min=(0.1, 0.2)))
-    assert v.word == PARTLY
-    assert "squared error was too" in v.sentence
-
-
-def test_ce_not_supported_when_mse_is_convex_and_the_network_is_not():
+def test_ce_inconclusive_when_neither_cost_curves_down_on_the_grid():
     v = cross_entropy(_ce_metrics(mse_min=0.001))
-    assert v.word == NOT_SUPPORTED
-    assert "no difference" in v.sentence
+    assert v.word == INCONCLUSIVE
+    assert "cannot attribute" in v.sentence
 
 
 def test_ce_round_off_below_the_tolerance_counts_as_convex():
     tiny = -0.5 * CURVATURE_TOL * 0.25
     assert cross_entropy(_ce_metrics(ce_min=tiny)).word == PARTLY
     assert cross_entropy(_ce_metrics(ce_min=-2 * CURVATURE_TOL * 0.25)).word == NOT_SUPPORTED
+    # and the tolerance is a parameter (robustness)
+    assert cross_entropy(_ce_metrics(ce_min=tiny), tol=1e-9).word == NOT_SUPPORTED
 
 
-def test_ce_one_seed_curving_down_is_enough():
-    v = cross_entropy(_ce_metrics(mlp_min=(0.1, 0.2, -0.5)))
-    assert v.word == PARTLY
-    assert "1 of 3 seeds" in v.sentence
+def test_ce_robustness_counts_flips_and_moves_to_inconclusive():
+    alts = [
+        _alt("grid ×2", 1e-7, -0.08),  # agrees
+        _alt("small grid", 0.005, 0.002),  # MSE convex there: only inconclusive
+        _alt("other data", -0.02, -0.1),  # CE curves down: a flip
+    ]
+    rob = ce_robustness(_ce_metrics(alternatives=alts))
+    assert rob.primary == PARTLY
+    assert rob.n == 2 + 3  # two tolerances and three alternatives
+    words = {a.choice: a.word for a in rob.alternatives}
+    assert words["small grid"] == INCONCLUSIVE and words["other data"] == NOT_SUPPORTED
+    assert rob.agree == 3 and rob.flips == 1 and rob.to_inconclusive == 1
+    assert rob.summary() == "3 of 5 alternatives agree (1 flip, 1 only inconclusive)"
 
 
 def test_ce_missing_or_inconsistent_metrics_raise():
     with pytest.raises(ValueError, match=r"The 'metrics' parameter of cross_entropy must hold"):
         cross_entropy({})
-    m = _ce_metrics()
-    del m["convexity"]["logreg_mse_scale"]
-    with pytest.raises(ValueError, match=r"'metrics' parameter of cross_entropy .*logreg_mse"):
-        cross_entropy(m)
-    m = _ce_metrics()
-    m["convexity"]["mlp_scale"] = [1.0]
-    with pytest.raises(ValueError, match=r"one mlp_min_curvature, mlp_scale"):
-        cross_entropy(m)
+    bad = _ce_metrics()
+    bad["convexity"]["mlp_midpoint_excess"] = [0.1]
+    with pytest.raises(ValueError, match=r"The 'metrics' parameter of cross_entropy"):
+        cross_entropy(bad)
 
 
 # ---------------------------------------------------------------------------------------------
 # Chapter 2: "dropout does not change the cost function"
 # ---------------------------------------------------------------------------------------------
-def _cud_metrics(**change) -> dict:
+def _ci(mean, low, high):
+    return {"mean": mean, "low": low, "high": high}
+
+
+def _cud_metrics(r_prim=(0.027, 0.024, 0.030), **change) -> dict:
     m = {
-        "rates": [0.0, 0.2, 0.5],
-        "train_up": {"mean": [0.0, 0.47, 0.48]},
-        "eval_up": {"mean": [0.0, 0.03, 0.28]},
-        "gap": {
-            "mean": [0.0, 0.03, 0.064],
-            "low": [0.0, 0.027, 0.059],
-            "high": [0.0, 0.032, 0.069],
-        },
+        "rates": [0.0, 0.1, 0.5],
+        "primary_rate": 0.5,
+        "margin": 0.01,
+        "alt_margins": [0.005, 0.02],
+        "n_seeds": 8,
         "p0_identical": True,
-        "p0_train_equals_eval": True,
-        "expectation": {"ok": True, "max_abs_z": 3.6, "z_crit": 4.9},
-        "p0_eval_up_steps": 0,
-        "p0_steps_total": 2400,
+        "eval_deterministic": True,
+        "r_own": [_ci(0.0, 0.0, 0.0), _ci(0.007, 0.006, 0.009), _ci(*r_prim)],
+        "r_theta0": [None, _ci(0.034, 0.026, 0.042), _ci(0.37, 0.30, 0.44)],
+        "checkpoints": [0, 100, 400],
+        "along_primary": [_ci(0.11, 0.08, 0.14), _ci(0.030, 0.028, 0.032), None],
+        "along_reached": [8, 8, 3],
     }
     m = copy.deepcopy(m)
-    for key, value in change.items():
-        m[key] = value
+    m.update(change)
     return m
 
 
-def test_cud_partly_when_the_gap_is_positive():
+def test_cud_partly_when_r_is_above_the_margin():
     v = cost_under_dropout(_cud_metrics())
     assert v.word == PARTLY
-    assert "0.064 nats [0.059, 0.069] at p = 0.5" in v.sentence
-    assert "48%" in v.sentence and "28%" in v.sentence
-    assert "J + gap" in v.sentence
+    assert "+0.0270 [+0.0240, +0.0300] nats" in v.sentence
+    assert "above +0.01" in v.sentence and "J + R" in v.sentence
 
 
-def test_cud_supported_when_the_gap_is_zero_and_the_cost_descends():
-    m = _cud_metrics(
-        eval_up={"mean": [0.0, 0.0, EVAL_UP_TOL]},  # at the tolerance still counts as falling
-        gap={"mean": [0.0, 0.001, -0.002], "low": [0.0, -0.01, -0.02], "high": [0.0, 0.01, 0.01]},
-    )
-    v = cost_under_dropout(m)
-    assert v.word == SUPPORTED
-    assert "equals J(θ) within its interval" in v.sentence
-
-
-def test_cud_partly_when_gap_is_zero_but_the_eval_cost_rises():
-    m = _cud_metrics(
-        gap={"mean": [0.0, 0.001, 0.0], "low": [0.0, -0.01, -0.02], "high": [0.0, 0.01, 0.01]}
-    )
-    v = cost_under_dropout(m)
+def test_cud_partly_when_r_is_below_minus_the_margin():
+    # with dropout in earlier layers R may be negative; the rule is symmetric
+    v = cost_under_dropout(_cud_metrics(r_prim=(-0.03, -0.04, -0.02)))
     assert v.word == PARTLY
-    assert "does not simply descend J" in v.sentence
+    assert "below −0.01" in v.sentence
 
 
-def test_cud_partly_when_the_gap_is_negative():
-    m = _cud_metrics(
-        eval_up={"mean": [0.0, 0.0, 0.0]},
-        gap={"mean": [0.0, -0.02, -0.05], "low": [0.0, -0.03, -0.06], "high": [0.0, -0.01, -0.04]},
-    )
+def test_cud_supported_when_r_is_inside_the_margin():
+    v = cost_under_dropout(_cud_metrics(r_prim=(0.002, -0.004, 0.008)))
+    assert v.word == SUPPORTED
+    assert "inside ±0.01" in v.sentence
+
+
+@pytest.mark.parametrize("r", [(0.01, 0.005, 0.015), (-0.009, -0.012, -0.006), (0, -0.02, 0.02)])
+def test_cud_inconclusive_when_r_straddles_the_margin(r):
+    v = cost_under_dropout(_cud_metrics(r_prim=r))
+    assert v.word == INCONCLUSIVE
+    assert "cannot decide" in v.sentence
+
+
+@pytest.mark.parametrize("key", ["p0_identical", "eval_deterministic"])
+def test_cud_not_supported_when_an_exact_check_fails(key):
+    # even with R inside the margin: the function itself changed
+    v = cost_under_dropout(_cud_metrics(r_prim=(0.0, -0.001, 0.001), **{key: False}))
+    assert v.word == NOT_SUPPORTED
+    assert "function itself changed" in v.sentence
+
+
+def test_cud_the_margin_is_read_from_the_metrics_and_can_be_overridden():
+    m = _cud_metrics(r_prim=(0.015, 0.012, 0.018))
     assert cost_under_dropout(m).word == PARTLY
+    assert cost_under_dropout({**m, "margin": 0.02}).word == SUPPORTED
+    assert cost_under_dropout(m, margin=0.015).word == INCONCLUSIVE
 
 
-@pytest.mark.parametrize(
-    ("change", "text"),
-    [
-        ({"p0_identical": False}, "not bit-identical"),
-        ({"p0_train_equals_eval": False}, "not bit-identical"),
-        ({"expectation": {"ok": False, "max_abs_z": 12.0, "z_crit": 4.9}}, "max |z| = 12.0"),
-    ],
-)
-def test_cud_not_supported_when_the_function_changed(change, text):
-    v = cost_under_dropout(_cud_metrics(**change))
-    assert v.word == NOT_SUPPORTED
-    assert "function itself changed" in v.sentence and text in v.sentence
+def test_interval_word_edges():
+    assert interval_word(-0.0099, 0.0099, 0.01) == SUPPORTED
+    assert interval_word(-0.01, 0.005, 0.01) == INCONCLUSIVE  # touches the margin
+    assert interval_word(0.0101, 0.02, 0.01) == PARTLY
+    assert interval_word(-0.02, -0.0101, 0.01) == PARTLY
 
 
-def test_cud_not_supported_when_the_p0_cost_already_rises():
-    v = cost_under_dropout(_cud_metrics(p0_eval_up_steps=7))
-    assert v.word == NOT_SUPPORTED
-    assert "7 of 2400 steps" in v.sentence and "smaller" in v.sentence
+def test_cud_robustness_rows_and_counts():
+    rob = cud_robustness(_cud_metrics())
+    choices = [a.choice for a in rob.alternatives]
+    assert rob.primary == PARTLY
+    # p = 0.1 at θ*_p; p = 0.1 and 0.5 at θ*0; two margins; two checkpoints every seed reached
+    assert rob.n == 7
+    assert any("p = 0.1 at θ*_p" in c for c in choices)
+    assert sum("θ*₀" in c for c in choices) == 2
+    assert any("initialisation" in c for c in choices)
+    assert not any("step 400" in c for c in choices)  # reached by 3 of 8 seeds only
+    # p = 0.1 at θ*_p is inside the margin: the one flip
+    assert rob.agree == 6 and rob.flips == 1 and rob.to_inconclusive == 0
+    assert rob.summary() == "6 of 7 alternatives agree (1 flip, 0 only inconclusive)"
+    # the primary interval [0.024, 0.030] lies above δ = 0.02 too
+    assert dict((a.choice, a.word) for a in rob.alternatives)["margin δ = 0.02 nats"] == PARTLY
 
 
-def test_cud_not_supported_when_the_training_number_is_not_noisier():
-    v = cost_under_dropout(_cud_metrics(train_up={"mean": [0.0, 0.47, 0.2]}))
-    assert v.word == NOT_SUPPORTED
-    assert "p = 0.5" in v.sentence and "noisy sample" in v.sentence
+def test_cud_robustness_counts_a_move_to_inconclusive():
+    rob = cud_robustness(_cud_metrics(r_prim=(0.03, 0.018, 0.042)))
+    words = {a.choice: a.word for a in rob.alternatives}
+    assert words["margin δ = 0.02 nats"] == INCONCLUSIVE
+    assert rob.to_inconclusive >= 1
 
 
-def test_cud_bad_metrics_raise():
+def test_cud_missing_or_inconsistent_metrics_raise():
     with pytest.raises(ValueError, match=r"The 'metrics' parameter of cost_under_dropout"):
-        cost_under_dropout({"rates": [0.0, 0.5]})
-    with pytest.raises(ValueError, match=r"rates starting at 0"):
-        cost_under_dropout(_cud_metrics(rates=[0.1, 0.2, 0.5]))
-    with pytest.raises(ValueError, match=r"one value per rate"):
-        cost_under_dropout(_cud_metrics(train_up={"mean": [0.0, 0.4]}))
-
-
-# ---------------------------------------------------------------------------------------------
-# the vocabulary and the robustness table (shared by every chapter)
-# ---------------------------------------------------------------------------------------------
-def test_vocabulary_has_inconclusive_with_symbol_and_colour():
-    from dropout_study.verdicts import COLOURS, INCONCLUSIVE, SYMBOLS, WORDS, Verdict, badge
-
-    assert INCONCLUSIVE in WORDS
-    assert set(SYMBOLS) == set(WORDS) == set(COLOURS)
-    assert len(set(SYMBOLS.values())) == len(WORDS)  # each word its own symbol
-    assert badge(INCONCLUSIVE) == "{bdg-info}`? inconclusive`"
-    Verdict("c", INCONCLUSIVE, "s")
-    with pytest.raises(ValueError, match="'word' parameter of Verdict"):
-        Verdict("c", "maybe", "s")
-
-
-def test_robustness_counts_agreement_flips_and_inconclusive():
-    from dropout_study.verdicts import INCONCLUSIVE, robustness
-
-    rob = robustness(
-        SUPPORTED,
-        [("a", SUPPORTED), ("b", SUPPORTED, "x"), ("c", PARTLY), ("d", INCONCLUSIVE)],
-    )
-    assert (rob.n, rob.agree, rob.flips, rob.to_inconclusive) == (4, 2, 1, 1)
-    assert rob.summary() == "2 of 4 alternatives agree (1 flip, 1 only inconclusive)"
-    one_flip = robustness(PARTLY, [("a", PARTLY), ("b", PARTLY), ("c", NOT_SUPPORTED)])
-    assert one_flip.summary().startswith("2 of 3 alternatives agree")
-    assert one_flip.as_dict()["flips"] == 1
-    # from an inconclusive primary, a definite alternative is a flip
-    assert robustness(INCONCLUSIVE, [("a", SUPPORTED)]).flips == 1
-    md = rob.markdown()
-    assert md.startswith("```{list-table}") and "{bdg-warning}`◐ partly supported`" in md
+        cost_under_dropout({})
+    with pytest.raises(ValueError, match=r"primary_rate 0.3"):
+        cost_under_dropout(_cud_metrics(primary_rate=0.3))
+    with pytest.raises(ValueError, match=r"margin"):
+        cost_under_dropout(_cud_metrics(margin=0.0))

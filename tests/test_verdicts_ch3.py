@@ -1,76 +1,181 @@
-"""The verdict of chapter 3 (verdicts.noisy_loss), branch by branch on synthetic metrics."""
+"""Chapter 3's verdict rule (dropout_study.verdicts.noisy_loss) on synthetic metrics: every
+sub-outcome, every branch of the combining rule (including inconclusive), and the robustness
+table."""
 
+import copy
 import math
 
 import pytest
 
-from dropout_study.verdicts import NOT_SUPPORTED, PARTLY, SUPPORTED, Verdict
-from dropout_study.verdicts.noisy_loss import decide as noisy_loss
+from dropout_study.verdicts import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED
+from dropout_study.verdicts.noisy_loss import (
+    NO,
+    UNDECIDED,
+    YES,
+    because_outcome,
+    combine,
+    decide,
+    robustness,
+    trend_outcome,
+)
+
+UP = {"rho": 0.6, "low": 0.3, "high": 0.9}
+DOWN = {"rho": -0.6, "low": -0.9, "high": -0.3}
+FLAT = {"rho": 0.1, "low": -0.2, "high": 0.4}
+FASTER = {"estimate": -30.0, "low": -45.0, "high": -15.0, "margin": 10.0}  # yes
+SAME = {"estimate": 1.0, "low": -6.0, "high": 8.0, "margin": 10.0}  # no
+WIDE = {"estimate": -5.0, "low": -25.0, "high": 15.0, "margin": 10.0}  # inconclusive
 
 
-def metrics(spread=(0.9, 0.8, 1.0), steps=(0.7, 0.4, 0.9), **extra):
-    m = {
-        "rho_spread": spread[0],
-        "rho_spread_low": spread[1],
-        "rho_spread_high": spread[2],
-        "rho_steps": steps[0],
-        "rho_steps_low": steps[1],
-        "rho_steps_high": steps[2],
-        "n_seeds": 8,
-        "target_loss": 0.25,
-        "steps_censored_total": 3,
-        "n_runs": 40,
+def _ds(spread=UP, steps=UP):
+    return {
+        "rho_spread0": spread,
+        "rho_spread_avg": spread,
+        "rho_variance": [spread, spread],
+        "rho_snr": [DOWN if spread is UP else FLAT] * 2,
+        "steps": {
+            "primary": {**steps, "censored": 0},
+            "own 0.5": {**steps, "censored": 0},
+            "own 0.8": {**steps, "censored": 0},
+            "abs 1": {**steps, "censored": 0},
+            "abs 2": {**steps, "censored": 3},
+        },
+        "steps_best_lr": {**steps, "censored": 0},
+        "abs_targets": [0.5, 0.2],
     }
-    m.update(extra)
-    return m
 
 
-def test_both_intervals_above_zero_is_supported():
-    v = noisy_loss(metrics())
-    assert isinstance(v, Verdict)
-    assert v.word == SUPPORTED
-    assert "rises with p (Spearman ρ = 0.90, 95 % CI [0.80, 1.00])" in v.sentence
-    assert "rises with p (Spearman ρ = 0.70, 95 % CI [0.40, 0.90])" in v.sentence
-    assert "8 paired seeds" in v.sentence and "3 of 40 runs never reached" in v.sentence
-    assert "0.25 nats" in v.sentence
-    assert "noisier" in v.claim
+def metrics(spread=UP, steps=UP, because=FASTER, spread_bc=None, steps_bc=None):
+    return {
+        "datasets": ["moons", "breast_cancer"],
+        "control_datasets": ["moons"],
+        "n_seeds": 8,
+        "target_fraction": 0.9,
+        "checkpoints": [0, 30],
+        "by_dataset": {
+            "moons": _ds(spread, steps),
+            "breast_cancer": _ds(spread_bc or spread, steps_bc or steps),
+        },
+        "control": {"moons": {"extrapolated": because, "k_max": because}},
+    }
 
 
-def test_only_the_spread_is_partly_supported():
-    v = noisy_loss(metrics(steps=(0.1, -0.2, 0.4)))
-    assert v.word == PARTLY
-    assert (
-        "number of SGD steps to a validation loss of 0.25 nats shows no clear trend in p"
-        in v.sentence
-    )
+@pytest.mark.parametrize(
+    "ivs, sign, out",
+    [
+        ([UP, UP], 1, YES),
+        ([UP, DOWN], 1, NO),
+        ([UP, FLAT], 1, UNDECIDED),
+        ([DOWN, DOWN], -1, YES),
+        ([{"rho": math.nan, "low": math.nan, "high": math.nan}, UP], 1, UNDECIDED),
+        ([{"rho": 0.5, "low": 0.0, "high": 0.9}, UP], 1, UNDECIDED),  # touching 0 is not above
+    ],
+)
+def test_trend_outcome(ivs, sign, out):
+    assert trend_outcome(dict(enumerate(ivs)), sign) == out
 
 
-def test_only_the_steps_is_partly_supported():
-    v = noisy_loss(metrics(spread=(0.2, -0.1, 0.5)))
-    assert v.word == PARTLY
-    assert "spread across masks shows no clear trend in p" in v.sentence
+@pytest.mark.parametrize(
+    "diff, out",
+    [
+        (FASTER, YES),
+        (SAME, NO),
+        (WIDE, UNDECIDED),
+        ({"estimate": 30.0, "low": 15.0, "high": 45.0, "margin": 10.0}, UNDECIDED),  # slower
+        ({"estimate": -9.0, "low": -10.0, "high": -8.0, "margin": 10.0}, NO),  # edge: inside
+    ],
+)
+def test_because_outcome_with_the_ten_percent_band(diff, out):
+    assert because_outcome(diff) == out
 
 
-def test_neither_is_not_supported_and_a_falling_trend_is_named():
-    v = noisy_loss(metrics(spread=(0.1, -0.3, 0.4), steps=(-0.6, -0.9, -0.2)))
-    assert v.word == NOT_SUPPORTED
-    assert "falls with p (Spearman ρ = -0.60, 95 % CI [-0.90, -0.20])" in v.sentence
+@pytest.mark.parametrize(
+    "kw, word",
+    [
+        ({}, SUPPORTED),
+        ({"because": SAME}, PARTLY),
+        ({"because": WIDE}, PARTLY),
+        ({"spread": DOWN}, NOT_SUPPORTED),
+        ({"steps": DOWN}, NOT_SUPPORTED),
+        ({"steps_bc": DOWN}, NOT_SUPPORTED),  # below 0 on either data set
+        ({"steps": FLAT}, INCONCLUSIVE),
+        ({"spread_bc": FLAT}, INCONCLUSIVE),
+        ({"steps": FLAT, "because": SAME}, INCONCLUSIVE),
+    ],
+)
+def test_every_branch_of_the_combining_rule(kw, word):
+    v = decide(metrics(**kw))
+    assert v.word == word
+    assert "noisier:" in v.sentence and "slower:" in v.sentence
 
 
-def test_interval_touching_zero_is_not_above_zero():
-    assert noisy_loss(metrics(spread=(0.5, 0.0, 0.9))).word == PARTLY
+def test_combine_table():
+    assert combine(YES, YES, YES) == SUPPORTED
+    assert combine(YES, YES, NO) == PARTLY
+    assert combine(YES, YES, UNDECIDED) == PARTLY
+    assert combine(NO, UNDECIDED, YES) == NOT_SUPPORTED
+    assert combine(UNDECIDED, YES, YES) == INCONCLUSIVE
 
 
-def test_nan_interval_is_not_supported():
-    nan = math.nan
-    v = noisy_loss(metrics(spread=(nan, nan, nan), steps=(nan, nan, nan)))
-    assert v.word == NOT_SUPPORTED
+def test_sentence_carries_the_numbers():
+    s = decide(metrics()).sentence
+    assert "0.60 [0.30, 0.90] on moons" in s
+    assert "-30.0 steps [-45.0, -15.0], margin ±10.0" in s
+
+
+def test_robustness_all_agree_when_every_alternative_agrees():
+    rob = robustness(metrics())
+    assert rob.primary == SUPPORTED
+    assert rob.agree == rob.n and rob.n >= 10
+    assert rob.summary() == f"{rob.n} of {rob.n} alternatives agree"
+
+
+def test_robustness_one_flipping_alternative_is_n_minus_one_of_n():
+    m = metrics()
+    m["by_dataset"]["moons"]["steps"]["abs 2"] = {**DOWN, "censored": 3}
+    rob = robustness(m)
+    assert rob.primary == SUPPORTED
+    assert rob.agree == rob.n - 1
+    assert rob.flips == 1 and rob.to_inconclusive == 0
+    assert rob.summary().startswith(f"{rob.n - 1} of {rob.n} alternatives agree")
+    flipped = [a for a in rob.alternatives if a.word != SUPPORTED]
+    assert flipped[0].word == NOT_SUPPORTED and "absolute target 2" in flipped[0].choice
+    assert "{list-table}" in rob.markdown()
+
+
+def test_robustness_counts_a_move_to_inconclusive_apart():
+    m = metrics()
+    m["control"]["moons"]["k_max"] = WIDE
+    rob = robustness(m)
+    assert (rob.agree, rob.flips, rob.to_inconclusive) == (rob.n - 1, 1, 0)  # PARTLY is definite
+    m2 = copy.deepcopy(metrics())
+    m2["by_dataset"]["breast_cancer"]["steps_best_lr"] = {**FLAT, "censored": 0}
+    rob2 = robustness(m2)
+    assert (rob2.agree, rob2.flips, rob2.to_inconclusive) == (rob2.n - 1, 0, 1)
+
+
+def test_snr_row_reads_a_falling_snr_as_noisier():
+    rob = robustness(metrics())
+    row = next(a for a in rob.alternatives if "SNR" in a.choice)
+    assert row.word == SUPPORTED and "noisier: yes" in row.detail
+
+
+def test_optional_rows_appear_when_the_controls_ran():
+    m = metrics()
+    m["control_datasets"] = ["moons", "breast_cancer"]
+    m["control"]["breast_cancer"] = {"extrapolated": SAME, "k_max": SAME}
+    m["control"]["moons"]["surrogate"] = FASTER
+    rob = robustness(m)
+    choices = [a.choice for a in rob.alternatives]
+    assert "control on breast cancer" in choices
+    assert "fixed-mask surrogate on moons" in choices
+    assert rob.agree == rob.n - 1  # the breast-cancer control says "no" → partly supported
 
 
 def test_missing_metric_is_named():
     m = metrics()
-    del m["rho_steps_low"]
+    del m["control"]
     with pytest.raises(
-        ValueError, match="'metrics' parameter of noisy_loss must hold .*'rho_steps_low'"
+        ValueError, match="'metrics' parameter of noisy_loss must hold .*got no 'control'"
     ):
-        noisy_loss(m)
+        decide(m)

@@ -12,7 +12,11 @@
 Every input is checked before a kernel starts; an invalid one ends the command with exit
 status 2 and a one-line message naming the parameter, its value and what is allowed (no
 traceback), and leaves the output directory untouched. A chapter that fails while running
-ends it with status 1 and the chapter's error. ``DROPOUT_STUDY_DEBUG=1`` shows tracebacks.
+ends it with status 1 and the chapter's error; so does an ``OSError`` (one line naming the
+path). Ctrl-C ends the kernel and its workers, prints one line and exits 130. ``--out`` may
+only replace an absent or empty folder or a previous output of the same chapter, never one
+inside ``book/generated``; the run's estimated time and memory are printed first (a run above
+2 hours needs ``--yes``). ``DROPOUT_STUDY_DEBUG=1`` shows tracebacks.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-from dropout_study import __version__, catalog, chapters, citing, params, progress, render
+from dropout_study import __version__, catalog, chapters, citing, estimates, guard, kernel, params
+from dropout_study import progress, render
 from dropout_study.generated import update_readme
 from dropout_study.pipeline import build, execute
 from dropout_study.project import BuildFailed, ChapterFailed, Project
@@ -78,6 +83,7 @@ def _parser(argv: list[str] | None = None, project: Project | None = None):
     )
     r.add_argument("-f", dest="file", metavar="PARAMS.yml", help="YAML file of parameters")
     r.add_argument("--out", metavar="DIR", help="output directory (default results/<chapter>)")
+    r.add_argument("--yes", action="store_true", help="run even if estimated above 2 hours")
 
     b = sub.add_parser(
         "build",
@@ -102,6 +108,10 @@ def _run(args, project: Project) -> None:
         overrides[name] = value
     resolved = params.resolve(spec, profile, overrides)
     out = Path(args.out) if args.out else Path("results") / cid
+    out = guard.run_destination(out, cid, project)
+    est = estimates.estimate(cid, resolved)
+    estimates.check(est, yes=args.yes)
+    print(est.text(), flush=True)
     print(f"running {cid} (profile {profile}) ...", flush=True)
     t0 = time.perf_counter()
     with progress.watch():
@@ -153,6 +163,15 @@ def main(argv: list[str] | None = None, project: Project | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:  # Ctrl-C: one line, kernel and workers ended
+        kernel.end_kernels()
+        print(f"{PROG}: {guard.INTERRUPTED}", file=sys.stderr)
+        return 130
+    except OSError as exc:  # read-only or immutable destination, a path through a file
+        if os.environ.get("DROPOUT_STUDY_DEBUG"):
+            raise
+        print(f"{PROG}: error: {guard.oserror_line(exc)}", file=sys.stderr)
+        return 1
     return 0
 
 

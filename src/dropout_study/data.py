@@ -17,6 +17,7 @@ name               task                     source
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,6 +92,39 @@ def _raw(name: str, n_samples: int | None, noise: float | None, rng: np.random.G
     return x.reshape(-1, 1), y
 
 
+def _check_split(n: int, n_classes: int, val_fraction: float, test_fraction: float) -> None:
+    """Check, before scikit-learn splits, that every part gets enough samples (each class at
+    least once in each part of a stratified split); the error names our parameters."""
+    owner = "load"
+    need = max(1, n_classes)
+    n_test = math.ceil(test_fraction * n)
+    n_rest = n - n_test
+    n_val = math.ceil(val_fraction / (1.0 - test_fraction) * n_rest)
+    n_train = n_rest - n_val
+    if n_test < need:
+        fail(
+            "test_fraction",
+            owner,
+            f"large enough for {need} test samples out of {n}",
+            test_fraction,
+        )
+    if n_val < need:
+        fail(
+            "val_fraction",
+            owner,
+            f"large enough for {need} validation samples out of {n}",
+            val_fraction,
+        )
+    if n_train < max(2, need):
+        fail(
+            "val_fraction",
+            owner,
+            f"small enough, with test_fraction={test_fraction:g}, to leave {max(2, need)} "
+            f"training samples out of {n}",
+            val_fraction,
+        )
+
+
 def load(
     name: str,
     *,
@@ -130,6 +164,7 @@ def load(
     X, y = _raw(name, n_samples, noise, rng)
     task = "regression" if name == "toy1d" else ("multiclass" if name == "digits" else "binary")
     stratify = None if task == "regression" else y
+    _check_split(len(y), 0 if stratify is None else len(np.unique(y)), val_fraction, test_fraction)
     s1 = int(rng.integers(2**31 - 1))
     s2 = int(rng.integers(2**31 - 1))
     X_rest, X_test, y_rest, y_test = train_test_split(

@@ -325,22 +325,50 @@ class PenalisedLogistic:
                 described("an unfitted model"),
             )
 
-    def decision_function(self, X) -> np.ndarray:
-        """Logits ``X w + b``, shape ``(n,)``."""
-        self._fitted()
+    def _check_X(self, X, owner: str) -> np.ndarray:
+        """``X`` checked like :meth:`fit` checks it: real, finite, ``(n >= 1, d)`` with the
+        fitted ``d``."""
+        d = self.coef_.shape[0]
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] != d:
+            fail("X", owner, f"an array of shape (n, {d})", described(f"shape {X.shape}"))
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            fail("X", owner, "a real numeric array", described(f"dtype {X.dtype}"), TypeError)
         X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.coef_.shape[0]:
-            allowed = f"an array of shape (n, {self.coef_.shape[0]})"
-            fail("X", "PenalisedLogistic", allowed, described(f"shape {X.shape}"))
+        if not np.all(np.isfinite(X)):
+            fail("X", owner, "finite", described("an array with NaN or inf"))
+        return X
+
+    def decision_function(self, X) -> np.ndarray:
+        """Logits ``X w + b``, shape ``(n,)``; ``X`` is checked like :meth:`fit` checks it."""
+        self._fitted()
+        X = self._check_X(X, "PenalisedLogistic")
         return X @ self.coef_ + self.intercept_
 
     def predict(self, X) -> np.ndarray:
         """Class labels ``(n,)`` (int, 1 where the logit is > 0)."""
-        return (self.decision_function(X) > 0).astype(int)
+        self._fitted()
+        X = self._check_X(X, "PenalisedLogistic")
+        return (X @ self.coef_ + self.intercept_ > 0).astype(int)
 
     def score(self, X, y) -> float:
-        """Accuracy on ``(X, y)``."""
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+        """Accuracy on ``(X, y)``; ``y`` must be ``n`` labels in {0, 1} (as in :meth:`fit`,
+        one class alone is allowed here)."""
+        owner = "PenalisedLogistic"
+        self._fitted()
+        X = self._check_X(X, owner)
+        y = np.asarray(y)
+        if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            fail("y", owner, f"a 1-D array of {X.shape[0]} labels", described(f"shape {y.shape}"))
+        if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_) or np.issubdtype(
+            y.dtype, np.complexfloating
+        ):
+            fail("y", owner, "labels in {0, 1}", described(f"dtype {y.dtype}"), TypeError)
+        if not np.all((y == 0) | (y == 1)):
+            vals = np.unique(y[(y != 0) & (y != 1)])[:5].tolist()
+            fail("y", owner, "labels in {0, 1}", described(f"values {vals}"))
+        pred = (X @ self.coef_ + self.intercept_ > 0).astype(int)
+        return float(np.mean(pred == y.astype(int)))
 
     def __repr__(self) -> str:
         return (

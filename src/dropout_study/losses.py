@@ -12,9 +12,14 @@ Shapes
 - ``sparse_categorical_cross_entropy``: integer ``labels`` of shape ``(n,)`` and ``(n, k)``.
 - ``mean_squared_error``: any matching shapes; mean over every element.
 
-From logits the computation goes through a stable log-sigmoid / log-sum-exp, finite and exact
-for logits of ±1e4. Probability inputs are clipped to ``[eps, 1 - eps]`` with ``eps`` the
-machine epsilon of their floating dtype, so exact 0 and 1 give a large finite loss.
+Inputs may be float32 or float64 (integers and bools are read as float64); every loss is
+computed in float64 whatever the input dtype, so float32 and float64 inputs holding the same
+numbers give the same loss. From logits the computation goes through a stable log-sigmoid /
+log-sum-exp, exact for any finite logits whose loss is representable; a term whose target is
+0 contributes exactly 0 (never ``0 · ∞``), and the mean is taken without overflow whenever
+every term is finite. Probability inputs are clipped to ``[EPS, 1 − EPS]`` with one bound for
+every dtype, ``EPS`` = float64 machine epsilon (2.2e-16), so exact 0 and 1 give the same
+large finite loss, at most ``−log EPS ≈ 36.04`` nats per example.
 
 The ``*_grad`` functions return the gradient of the mean loss (in nats) with respect to the
 logits; the network's heads use them.
@@ -54,7 +59,7 @@ __all__ = [
 # Stable building blocks
 # ---------------------------------------------------------------------------------------------
 def log_sigmoid(z: np.ndarray) -> np.ndarray:
-    """``log σ(z) = -softplus(-z)``, elementwise, exact for large ``|z|``."""
+    """``log σ(z) = -softplus(-z)``, elementwise in float64, exact for large ``|z|``."""
     z = np.asarray(z, dtype=float)
     return -(np.maximum(-z, 0.0) + np.log1p(np.exp(-np.abs(z))))
 
@@ -67,10 +72,12 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise ``z - logsumexp(z)`` for ``z`` of shape ``(n, k)``."""
-    z = np.asarray(z)
+    """Row-wise ``z - logsumexp(z)`` for ``z`` of shape ``(n, k)`` (float64). An entry far
+    below its row's maximum (``z_max − z`` beyond the float range) is ``-inf``."""
+    z = np.asarray(z, dtype=np.float64)
     zmax = z.max(axis=-1, keepdims=True)
-    shifted = z - zmax
+    with np.errstate(over="ignore"):
+        shifted = z - zmax
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
@@ -81,10 +88,32 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+EPS = float(np.finfo(np.float64).eps)
+"""The clip bound of probability inputs, the same for every dtype (cap −log EPS ≈ 36.04 nats)."""
+
+SUPPORTED_DTYPES = (np.float32, np.float64)
+"""Floating dtypes the losses accept (integers and bools are read as float64)."""
+
+
 def _clip(p: np.ndarray) -> np.ndarray:
-    dtype = p.dtype if np.issubdtype(p.dtype, np.floating) else np.float64
-    eps = np.finfo(dtype).eps
-    return np.clip(p.astype(dtype, copy=False), eps, 1.0 - eps)
+    return np.clip(np.asarray(p, dtype=np.float64), EPS, 1.0 - EPS)
+
+
+def _weighted(y: np.ndarray, logq: np.ndarray) -> np.ndarray:
+    """``y · log q`` elementwise with a zero target contributing exactly 0."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.where(y > 0, y * logq, 0.0)
+
+
+def _mean(terms: np.ndarray) -> float:
+    """The mean of finite ``terms`` without overflow (scaled by the largest magnitude)."""
+    terms = np.asarray(terms, dtype=np.float64)
+    if not np.all(np.isfinite(terms)):
+        return float(np.mean(terms))
+    m = float(np.max(np.abs(terms))) if terms.size else 0.0
+    if m == 0.0 or m < 1e300:
+        return float(np.mean(terms))
+    return float(m * np.mean(terms / m))
 
 
 def _as_float_array(x, name: str, func: str) -> np.ndarray:
@@ -99,7 +128,9 @@ def _as_float_array(x, name: str, func: str) -> np.ndarray:
         fail(name, func, "a numeric array", described(f"dtype {arr.dtype}"), TypeError)
     if np.issubdtype(arr.dtype, np.complexfloating):
         fail(name, func, "a real array", described(f"dtype {arr.dtype}"), TypeError)
-    if not np.issubdtype(arr.dtype, np.floating):
+    if np.issubdtype(arr.dtype, np.floating) and arr.dtype not in SUPPORTED_DTYPES:
+        fail(name, func, "float32 or float64", described(f"dtype {arr.dtype}"), TypeError)
+    if arr.dtype != np.float64:
         arr = arr.astype(np.float64)
     if arr.size and not np.all(np.isfinite(arr)):
         fail(name, func, "finite", described("a NaN or inf"))
@@ -176,12 +207,12 @@ def binary_cross_entropy(
     check_base(base, func)
     y, z = _binary_shapes(y_true, y_pred, func)
     if from_logits:
-        losses = -(y * log_sigmoid(z) + (1.0 - y) * log_sigmoid(-z))
+        losses = -(_weighted(y, log_sigmoid(z)) + _weighted(1.0 - y, log_sigmoid(-z)))
     else:
         check_probabilities(z, "y_pred", func, rows_sum_to_one=False)
         q = _clip(z)
-        losses = -(y * np.log(q) + (1.0 - y) * np.log1p(-q))
-    return float(np.mean(losses) / math.log(base))
+        losses = -(_weighted(y, np.log(q)) + _weighted(1.0 - y, np.log1p(-q)))
+    return _mean(losses) / math.log(base)
 
 
 def categorical_cross_entropy(
@@ -204,7 +235,7 @@ def categorical_cross_entropy(
     else:
         check_probabilities(z, "y_pred", func)
         logq = np.log(_clip(z))
-    return float(np.mean(-(y * logq).sum(axis=1)) / math.log(base))
+    return _mean(-_weighted(y, logq).sum(axis=1)) / math.log(base)
 
 
 def sparse_categorical_cross_entropy(
@@ -225,7 +256,7 @@ def sparse_categorical_cross_entropy(
     else:
         check_probabilities(z, "y_pred", func)
         logq = np.log(_clip(z[rows, lab]))
-    return float(np.mean(-logq) / math.log(base))
+    return _mean(-logq) / math.log(base)
 
 
 def mean_squared_error(y_true, y_pred) -> float:

@@ -295,15 +295,44 @@ class MLP:
         return np.concatenate([p.ravel() for p in self.params])
 
     def set_params(self, theta: np.ndarray) -> None:
-        """Write a flat vector (as from :meth:`get_params`) into the parameters."""
+        """Write a flat vector (as from :meth:`get_params`) into the parameters.
+
+        The whole vector is checked first — shape ``(n_params,)``, a real numeric dtype, every
+        entry finite — so a bad vector raises with the model unchanged."""
+        owner = "MLP.set_params"
         theta = np.asarray(theta)
         if theta.shape != (self.n_params,):
             fail(
                 "theta",
-                "MLP.set_params",
+                owner,
                 f"a vector of shape ({self.n_params},)",
                 described(f"shape {theta.shape}"),
             )
+        if theta.dtype == np.bool_ or not np.issubdtype(theta.dtype, np.number):
+            fail(
+                "theta",
+                owner,
+                "a real numeric vector",
+                described(f"dtype {theta.dtype}"),
+                TypeError,
+            )
+        if np.issubdtype(theta.dtype, np.complexfloating):
+            fail(
+                "theta",
+                owner,
+                "a real numeric vector",
+                described(f"dtype {theta.dtype}"),
+                TypeError,
+            )
+        bad = ~np.isfinite(theta)
+        if bad.any():
+            j = int(np.argmax(bad))
+            fail("theta", owner, "finite", described(f"{theta[j]} at index {j}"))
+        with np.errstate(over="ignore"):
+            theta = theta.astype(self.dtype, copy=False)
+        if not np.all(np.isfinite(theta)):  # finite in float64 but overflowing float32
+            j = int(np.argmax(~np.isfinite(theta)))
+            fail("theta", owner, f"finite in {self.dtype}", described(f"an overflow at index {j}"))
         i = 0
         for p in self.params:
             p[...] = theta[i : i + p.size].reshape(p.shape)

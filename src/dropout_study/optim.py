@@ -7,6 +7,8 @@ state buffers (no allocation per step).
 - :class:`SGD`: ``v ← μ v + g``; ``θ ← θ - lr · v`` (``μ = 0``: plain gradient descent).
 - :class:`Adam`: Kingma & Ba (2015) with bias correction, as PyTorch writes it:
   ``θ ← θ - (lr / (1 - β₁ᵗ)) · m / (sqrt(v) / sqrt(1 - β₂ᵗ) + ε)``.
+  :meth:`Adam.denominators` gives the per-coordinate ``sqrt(v̂) + ε`` of the last step
+  (``v̂ = v / (1 - β₂ᵗ)``), the diagonal metric of the scaled proximal L1 step (chapter 4).
 """
 
 from __future__ import annotations
@@ -91,6 +93,21 @@ class Adam:
             np.divide(m, tmp, out=tmp)
             tmp *= step_size
             p -= tmp
+
+    def denominators(self) -> list[np.ndarray]:
+        """Per-coordinate ``sqrt(v̂) + ε`` after the last step, ``v̂ = v / (1 - β₂ᵗ)``: one new
+        float array per parameter array, in the order of the ``params`` given to :meth:`step`.
+
+        The proximal step of ``lr·λ‖w‖₁`` in Adam's diagonal metric
+        ``D = diag((sqrt(v̂) + ε) / lr)`` soft-thresholds coordinate ``i`` by
+        ``lr·λ / (sqrt(v̂ᵢ) + ε)`` (a scaled proximal step; e.g. Parikh & Boyd 2014,
+        *Proximal Algorithms*, §3.1 on proximal operators in a scaled norm).
+        Raises ``ValueError`` before the first step (there is no ``v̂`` yet).
+        """
+        if self._v is None or self.t == 0:
+            fail("t", "Adam.denominators", "at least 1 (call step first)", self.t)
+        root_bc2 = np.sqrt(1.0 - self.beta2**self.t)
+        return [np.sqrt(v) / root_bc2 + self.eps for v in self._v]
 
     def __repr__(self) -> str:
         return f"Adam(lr={self.lr:g}, beta1={self.beta1:g}, beta2={self.beta2:g}, eps={self.eps:g})"

@@ -7,6 +7,12 @@ unknown parameter names (papermill would only warn), types against the cell's an
 then the experiment module's ``check_params`` for ranges. Every message follows the template
 ``The 'p' parameter of cost-under-dropout must be ...; got ....``
 
+A parameter whose default depends on another (an experiment module's
+``DEPENDENT_DEFAULTS = {child: rule}``, e.g. :func:`follow_member`) follows it: when the user
+did not set the child, ``rule(params)`` gives its value after the other layers are merged.
+Values typed with ``-p``/``-f`` are read with YAML 1.2 rules (``010`` is 10, ``yes`` is a
+string) and a ``-f`` file that sets a key twice is refused.
+
 Type rules: an ``int`` is accepted for a ``float`` (and converted); ``bool`` is never an
 ``int`` or ``float``; a string is never a list.
 """
@@ -21,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from dropout_study.validation import check_choice, fail, fail_undeclared
+from dropout_study.validation import check_choice, described, fail, fail_undeclared
 
 __all__ = [
     "PARAM_TYPES",
@@ -32,6 +38,7 @@ __all__ = [
     "parse_value",
     "parse_assignment",
     "load_file",
+    "follow_member",
 ]
 
 PROFILES = ("smoke", "book", "full")
@@ -119,29 +126,96 @@ def resolve(spec, profile: str = "book", overrides: Mapping | None = None, *, ch
                 fail_undeclared(name, owner, declared, value)
             out[name] = check_type(value, spec.param(name).type, name, owner)
     out = {name: out[name] for name in declared}
-    if check:
+    user_set = set(overrides or ())
+    try:
         module = importlib.import_module(spec.experiment)
+    except ImportError:
+        if check:
+            raise
+        module = None
+    for child, rule in getattr(module, "DEPENDENT_DEFAULTS", {}).items():
+        if child in out and child not in user_set:
+            out[child] = check_type(rule(dict(out)), spec.param(child).type, child, owner)
+    if check:
         module.check_params(dict(out))
     return out
 
 
-# YAML 1.1 (PyYAML) reads 1e-3 as a string; accept it as a float like YAML 1.2 does.
-class _Loader(yaml.SafeLoader):
+_CORE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float", "null")}
+
+
+class _Duplicate(ValueError):
     pass
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 core-schema scalars (PyYAML implements YAML 1.1): ``010`` is the int 10,
+    never octal 8; ``1e-3`` is a float; only ``true``/``false`` (any case form of the 1.2
+    spec) are booleans — ``yes``, ``on``, ``y`` stay strings; no sexagesimal ``1:30`` and no
+    ``1_000``; ``0o17`` and ``0x1F`` are octal and hexadecimal as written. A mapping that
+    repeats a key raises :class:`_Duplicate`."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                if key in seen:
+                    raise _Duplicate(
+                        f"{key!r} set twice (lines {seen[key]} and {key_node.start_mark.line + 1})"
+                    )
+                seen[key] = key_node.start_mark.line + 1
+            except TypeError:  # unhashable key: the base class reports it
+                break
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _CORE_TAGS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _tag, _rx, _first in (
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
+    (
+        "float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        list("-+0123456789."),
+    ),
+):
+    _Loader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_rx), _first)
+
+
+def _construct_int(loader, node):
+    text = loader.construct_scalar(node)
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text, 10)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def _yaml(text: str):
+    return yaml.load(text, Loader=_Loader)
 
 
 def parse_value(text: str):
-    """A ``-p`` value parsed as YAML: ``0.5`` → float, ``[0, 0.25]`` → list, ``1e-3`` → float,
-    ``true`` → bool, ``abc`` → str."""
+    """A ``-p`` value parsed as YAML 1.2: ``0.5`` → float, ``010`` → 10, ``[0, 0.25]`` → list,
+    ``1e-3`` → float, ``true`` → bool, ``yes`` and ``abc`` → str."""
     try:
-        return yaml.load(text, Loader=_Loader)
+        return _yaml(text)
+    except _Duplicate as exc:
+        fail(
+            "-p",
+            "dropout-study run",
+            "a value that sets each key once",
+            described(f"{text!r}: {exc}"),
+        )
     except yaml.YAMLError as exc:
         msg = str(exc).splitlines()[0]
         raise ValueError(f"The value {text!r} is not valid YAML ({msg}).") from exc
@@ -159,17 +233,54 @@ def parse_assignment(text: str) -> tuple[str, object]:
 
 
 def load_file(path) -> dict:
-    """A YAML file mapping parameter names to values (``-f params.yml``)."""
+    """A YAML file mapping parameter names to values (``-f params.yml``), read as UTF-8 with
+    YAML 1.2 scalars; a key set twice is refused."""
+    owner = "dropout-study run"
     path = Path(path)
     if not path.is_file():
-        fail("-f", "dropout-study run", "an existing YAML file", str(path))
+        fail("-f", owner, "an existing YAML file", str(path))
+    data_bytes = path.read_bytes()
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        text = data_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        fail(
+            "-f",
+            owner,
+            "a UTF-8 encoded YAML file",
+            described(f"'{path}' (byte {exc.start} is not UTF-8)"),
+        )
+    try:
+        data = _yaml(text)
+    except _Duplicate as exc:
+        fail(
+            "-f",
+            owner,
+            "a YAML mapping that sets each parameter once",
+            described(f"'{path}': {exc}"),
+        )
     except yaml.YAMLError as exc:
         msg = str(exc).splitlines()[0]
         raise ValueError(f"{path} is not valid YAML ({msg}).") from exc
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
-        fail("-f", "dropout-study run", "a YAML mapping of parameter names to values", str(path))
+        fail("-f", owner, "a YAML mapping of parameter names to values", str(path))
     return data
+
+
+def follow_member(child: str, parent: str, where=None):
+    """A dependent default: ``child`` must be one of the list ``parent``. The rule keeps the
+    child's value if it is a member (satisfying ``where``), else takes the member nearest to
+    it (ties: the larger). Declare it in an experiment module as
+    ``DEPENDENT_DEFAULTS = {"contour_rate": follow_member("contour_rate", "dropout_rates",
+    where=lambda r: r > 0)}``."""
+
+    def rule(params: Mapping):
+        value, members = params[child], list(params[parent])
+        ok = [m for m in members if where is None or where(m)]
+        if value in ok or not ok:
+            return value
+        return min(ok, key=lambda m: (abs(m - value), -m))
+
+    rule.parents = (parent,)
+    return rule

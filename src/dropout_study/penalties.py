@@ -6,7 +6,12 @@ The objective trained is ``J(θ) = mean data loss + R(w)`` with
 - ``L1(lam)``: ``R(w) = lam · Σ |w|``, either as a **sub-gradient** ``lam · sign(w)`` added to
   the data gradient (``mode="subgradient"``), or as a **proximal step** after the gradient step,
   ``w ← S_t(w) = sign(w) · max(|w| - t, 0)`` with threshold ``t = lr · lam``
-  (``mode="proximal"``, i.e. ISTA), which produces exact zeros.
+  (``mode="proximal"``, i.e. ISTA), which produces exact zeros. The threshold ``lr · lam``
+  is the proximal step of *plain* gradient descent only: after an Adam or momentum step it has
+  no defined meaning, and :func:`dropout_study.training.train` refuses the combination;
+- ``L1(lam, mode="scaled_proximal")``: for Adam, the proximal step in Adam's diagonal metric,
+  threshold ``lr · lam / (sqrt(v̂) + ε)`` per coordinate (:meth:`L1.prox_scaled`,
+  :meth:`dropout_study.optim.Adam.denominators`), allowed only when asked for by this name.
 
 For logistic regression with mean log-loss, ``lam`` corresponds to scikit-learn's
 ``C = 1 / (n · lam)`` (scikit-learn sums the loss over samples and puts ``1/C`` on the penalty;
@@ -19,9 +24,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dropout_study.validation import check_choice, check_float
+from dropout_study.validation import check_choice, check_float, fail
 
-__all__ = ["L1", "L2", "soft_threshold", "make_penalty"]
+__all__ = ["L1", "L1_MODES", "L2", "soft_threshold", "make_penalty"]
+
+L1_MODES = ("proximal", "subgradient", "scaled_proximal")
 
 
 def soft_threshold(w: np.ndarray, t: float, out: np.ndarray | None = None) -> np.ndarray:
@@ -67,17 +74,20 @@ class L1:
     soft-thresholds each weight by ``lr · lam`` (:meth:`prox`), giving exact zeros.
     ``mode="subgradient"``: ``lam · sign(w)`` is added to the gradient; weights oscillate around
     zero and are almost never exactly zero.
+    ``mode="scaled_proximal"``: after an Adam step, each weight is soft-thresholded by its own
+    ``lr · lam / (sqrt(v̂) + ε)`` (:meth:`prox_scaled`).
     """
 
     name = "l1"
 
     def __init__(self, lam: float, mode: str = "proximal") -> None:
         self.lam = check_float(lam, "lam", "L1", low=0.0)
-        self.mode = check_choice(mode, "mode", "L1", ("proximal", "subgradient"))
+        self.mode = check_choice(mode, "mode", "L1", L1_MODES)
 
     @property
     def proximal(self) -> bool:
-        return self.mode == "proximal"
+        """A proximal step follows the optimiser's step (plain or scaled)."""
+        return self.mode in ("proximal", "scaled_proximal")
 
     def value(self, weights: Sequence[np.ndarray]) -> float:
         return self.lam * float(sum(np.abs(w).sum() for w in weights))
@@ -99,6 +109,21 @@ class L1:
             t = lr * self.lam
             for w in weights:
                 soft_threshold(w, t, out=w)
+
+    def prox_scaled(
+        self, weights: Sequence[np.ndarray], lr: float, denominators: Sequence[np.ndarray]
+    ) -> None:
+        """Scaled proximal step, in place: ``w ← sign(w)·max(|w| − lr·lam/d, 0)`` with ``d`` the
+        per-coordinate ``sqrt(v̂) + ε`` of an Adam step (same shapes as ``weights``)."""
+        lr = check_float(lr, "lr", "L1.prox_scaled", low=0.0, low_open=True)
+        if self.mode != "scaled_proximal" or not self.lam:
+            return
+        for w, d in zip(weights, denominators, strict=True):
+            if d.shape != w.shape:
+                fail("denominators", "L1.prox_scaled", f"arrays of shape {w.shape}", d.shape)
+            mag = np.abs(w) - (lr * self.lam) / d
+            np.maximum(mag, 0.0, out=mag)
+            np.multiply(np.sign(w), mag, out=w)
 
     def __repr__(self) -> str:
         return f"L1(lam={self.lam:g}, mode={self.mode!r})"

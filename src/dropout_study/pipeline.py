@@ -19,22 +19,27 @@ reproduce page; :func:`write_generated`) and runs ``jupyter-book build . -W -n -
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from dropout_study import chapters, confirm
-from dropout_study.cache import cache_key, is_fresh
+from dropout_study import chapters, confirm, executed, kernel, outputs
+from dropout_study.cache import (
+    cache_key,
+    file_hashes,
+    is_fresh,
+    mark_reused,
+    provenance_cell,
+    prune_sweep_cache,
+)
 from dropout_study.generated import cell, fmt_value, write_generated
 from dropout_study.params import check_profile, resolve
 from dropout_study.project import BuildFailed, ChapterFailed, Project, RunResult, toc_chapters
+from dropout_study.provenance import provenance, timestamp
 from dropout_study.report import RUN_FILE
 from dropout_study.verdicts import WORDS, label
 
@@ -47,21 +52,8 @@ __all__ = [
 ]
 
 KERNEL = "python3"
-
-
-def _kernel_manager_class():
-    """A kernel manager that talks to the kernel over local IPC sockets (files in Jupyter's
-    runtime directory) instead of TCP, so ipykernel has no reason to warn about plain-text
-    TCP on every run."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    class _IPCKernelManager(AsyncKernelManager):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.transport = "ipc"
-
-    return _IPCKernelManager
-
+START_TIMEOUT = 60.0
+"""Seconds a kernel may take to start before the chapter fails."""
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -83,59 +75,91 @@ def execute(
     """Execute a chapter with already-resolved ``params`` (see :func:`params.resolve`) and
     put ``<id>.ipynb``, ``metrics.json``, ``figures/`` and ``run.json`` into ``dest``.
 
-    Returns the chapter's metrics record. Raises :class:`ChapterFailed` (with the exception
-    the notebook raised) and leaves ``dest`` untouched if the run fails. A run with exactly
+    Returns the chapter's metrics record. ``dest`` must be absent, empty or a previous output
+    of the same chapter (``ValueError`` otherwise, see :mod:`dropout_study.outputs`); it is
+    locked for the whole run and replaced atomically on success. Raises
+    :class:`ChapterFailed` (one line) and leaves ``dest`` untouched if the run fails in any
+    way — an exception in a cell, a kernel that dies or does not start. A run with exactly
     the ``full`` profile's parameters is recorded as the chapter's fresh-seed confirmation
     (:func:`dropout_study.confirm.record`, under ``confirm_root``, default the project that
     holds the chapter's source).
     """
+    dest = Path(dest).absolute()
+    with outputs.locked(dest):
+        outputs.recover(dest)
+        dest = outputs.check_destination(dest, spec.id, option="dest", owner="pipeline.execute")
+        run_dir = outputs.make_run_dir(dest)
+        try:
+            record = _execute_in(run_dir, spec, params, profile=profile, key=key)
+            outputs.swap_in(run_dir, dest)
+        except BaseException:
+            kernel.end_kernels()
+            raise
+        finally:
+            if run_dir.exists():
+                shutil.rmtree(run_dir, ignore_errors=True)
+    if profile == "full" and dict(params) == resolve(spec, "full", check=False):
+        root = confirm_root or Path(spec.source).resolve().parents[2]  # book/chapters/x.md
+        confirm.record(record, params, root=root)
+    return record
+
+
+def _execute_in(
+    run_dir: Path, spec: chapters.ChapterSpec, params: Mapping, *, profile: str, key
+) -> dict:
     import jupytext
     import papermill as pm
 
-    dest = Path(dest).resolve()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    run_dir = Path(tempfile.mkdtemp(prefix=f".{dest.name}.run-", dir=dest.parent))
-    run_dir.chmod(0o755)
     out = run_dir / f"{spec.id}.ipynb"
+    started = timestamp()
+    write_context(run_dir, spec, params, profile=profile, key=key)
+    nb = jupytext.read(spec.source)
     try:
-        write_context(run_dir, spec, params, profile=profile, key=key)
-        nb = jupytext.read(spec.source)
-        try:
-            pm.execute_notebook(
-                nb,
-                str(out),
-                parameters=dict(params),
-                kernel_name=KERNEL,
-                language="python",
-                cwd=str(run_dir),
-                progress_bar=False,
-                log_output=False,
-                kernel_manager_class=_kernel_manager_class(),
-            )
-        except pm.PapermillExecutionError as exc:
-            evalue = _ANSI.sub("", str(exc.evalue)).strip().splitlines()
-            first = evalue[0] if evalue else ""
-            raise ChapterFailed(
-                f"Chapter '{spec.id}' failed in cell {exc.exec_count}: {exc.ename}: {first}"
-            ) from None
-        metrics_file = run_dir / "metrics.json"
-        if not metrics_file.is_file():
-            raise ChapterFailed(
-                f"Chapter '{spec.id}' ran but wrote no metrics.json "
-                "(does its last cell call report.finish?)."
-            )
-        _postprocess(out, spec, params, profile)
-        record = json.loads(metrics_file.read_text(encoding="utf-8"))
-        if record.get("verdict", {}).get("word") not in WORDS:
-            raise ChapterFailed(f"Chapter '{spec.id}' wrote a metrics.json without a verdict.")
-        _replace_dir(run_dir, dest)
-        if profile == "full" and dict(params) == resolve(spec, "full", check=False):
-            root = confirm_root or Path(spec.source).resolve().parents[2]  # book/chapters/x.md
-            confirm.record(record, params, root=root)
-    finally:
-        if run_dir.exists():
-            shutil.rmtree(run_dir, ignore_errors=True)
+        pm.execute_notebook(
+            nb,
+            str(out),
+            parameters=dict(params),
+            kernel_name=KERNEL,
+            language="python",
+            cwd=str(run_dir),
+            progress_bar=False,
+            log_output=False,
+            start_timeout=START_TIMEOUT,
+            kernel_manager_class=kernel.manager_class(),
+        )
+    except pm.PapermillExecutionError as exc:
+        evalue = _ANSI.sub("", str(exc.evalue)).strip().splitlines()
+        first = evalue[0] if evalue else ""
+        raise ChapterFailed(
+            f"Chapter '{spec.id}' failed in cell {exc.exec_count}: {exc.ename}: {first}"
+        ) from None
+    except Exception as exc:  # the kernel died, did not start, or papermill failed
+        raise ChapterFailed(f"Chapter '{spec.id}' failed: {_kernel_failure(exc)}") from None
+    metrics_file = run_dir / "metrics.json"
+    if not metrics_file.is_file():
+        raise ChapterFailed(
+            f"Chapter '{spec.id}' ran but wrote no metrics.json "
+            "(does its last cell call report.finish?)."
+        )
+    _postprocess(out, spec, params, profile)
+    record = json.loads(metrics_file.read_text(encoding="utf-8"))
+    if record.get("verdict", {}).get("word") not in WORDS:
+        raise ChapterFailed(f"Chapter '{spec.id}' wrote a metrics.json without a verdict.")
+    finish_context(run_dir, started=started)
     return record
+
+
+def _kernel_failure(exc: Exception) -> str:
+    """One line saying how the kernel failed."""
+    name = type(exc).__name__
+    text = _ANSI.sub("", str(exc)).strip().splitlines()
+    first = text[0] if text else ""
+    if name == "DeadKernelError":
+        return f"its kernel died ({first or 'killed'})."
+    low = first.lower()
+    if isinstance(exc, TimeoutError) or any(w in low for w in ("timeout", "timed out", "respond")):
+        return f"its kernel did not start or answer in time ({name}: {first})."
+    return f"{name}: {first}"
 
 
 def write_context(
@@ -161,20 +185,16 @@ def write_context(
     return path
 
 
-def _replace_dir(new: Path, dest: Path) -> None:
-    """Put directory ``new`` at ``dest`` (same file system), replacing what was there."""
-    old = None
-    if dest.exists():
-        old = dest.parent / f".{dest.name}.old-{uuid.uuid4().hex[:8]}"
-        os.rename(dest, old)
-    try:
-        os.rename(new, dest)
-    except OSError:
-        if old is not None:
-            os.rename(old, dest)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def finish_context(run_dir: Path, *, started: str) -> None:
+    """Add the run's times, the code it ran and the SHA-256 of every output file to
+    ``run.json`` (what :func:`cache.is_fresh` checks)."""
+    path = Path(run_dir) / RUN_FILE
+    context = json.loads(path.read_text(encoding="utf-8"))
+    context["started_at"] = started
+    context["finished_at"] = timestamp()
+    context["provenance"] = provenance()
+    context["files"] = file_hashes(run_dir)
+    path.write_text(json.dumps(context, indent=2) + "\n", encoding="utf-8")
 
 
 def _postprocess(path: Path, spec: chapters.ChapterSpec, params: Mapping, profile: str) -> None:
@@ -193,6 +213,19 @@ def _postprocess(path: Path, spec: chapters.ChapterSpec, params: Mapping, profil
         nb.cells.insert(
             last + 1, nbformat.v4.new_markdown_cell(parameter_table(spec, params, profile))
         )
+        nb.cells.insert(last + 2, provenance_cell(nbformat))
+    bad = executed.glued_figures_not_images(nb)
+    if bad:
+        raise ChapterFailed(
+            f"Chapter '{spec.id}' glued figures that are not images: {', '.join(bad)} "
+            "(glue figures with report.figure)."
+        )
+    executed.clean(
+        nb,
+        parameters=params,
+        input_path=f"chapters/{Path(spec.source).name}",
+        output_path=path.name,
+    )
     nbformat.write(nb, path)
 
 
@@ -249,6 +282,7 @@ def build(
         try:
             if fresh:
                 record = json.loads((dest / "metrics.json").read_text(encoding="utf-8"))
+                mark_reused(dest, spec.id)
             else:
                 record = execute(
                     spec, params, dest, profile=profile, key=key, confirm_root=project.root
@@ -268,6 +302,7 @@ def build(
         results.append(RunResult(spec.id, dest, not fresh, dt, record))
     if failures:
         raise BuildFailed("\n".join(failures))
+    prune_sweep_cache()  # every chapter ran with this code: other code versions' cells go
     write_generated(project, ids)
     if html:
         jupyter_book_build(project, log=log)

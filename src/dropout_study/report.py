@@ -9,11 +9,19 @@ when a notebook is run by hand. In it:
   parameters, seed, profile, package version and source hash, git commit with a ``dirty``
   flag, dependency versions, chapter, figure name and label, SHA-256 of both files);
 - ``metrics.json``: chapter, claim, profile, parameters, every metric, the verdict (word,
-  sentence, claim), every glued number and text, the figures, provenance, and — in the
-  separate field ``run`` — the only non-deterministic value, the time it was written.
+  sentence, claim), every glued number and text, the figures and provenance — no time stamp
+  (the pipeline writes the run's times into ``run.json``).
 
-Same parameters give byte-identical figures and ``metrics.json`` apart from ``run``: matplotlib
-is told not to stamp dates or versions into the files. Numbers and texts are glued with
+Same parameters give byte-identical figures and ``metrics.json``: matplotlib is told not to
+stamp dates or versions into the files, and :func:`start` resets matplotlib's rc parameters to
+its defaults before applying the study's style, so no user rc file changes a figure.
+
+Metrics that are infinite or absurdly large (``|x| > ABSURD``) make :func:`finish` raise
+``ValueError`` naming the metric, so a chapter built on overflowed numbers fails instead of
+deciding a verdict; NaN stands for "undefined" (an empty bin, a target never reached) and is
+written as ``null``. An experiment module may name top-level metrics that are legitimately
+infinite in ``NONFINITE_METRICS`` (e.g. a signal-to-noise ratio without noise); they are
+written as ``null`` too. Numbers and texts are glued with
 myst-nb (without display) when running inside IPython; elsewhere they are only recorded.
 """
 
@@ -33,7 +41,7 @@ import numpy as np
 from dropout_study import chapters, confirm, paths
 from dropout_study.answer import glue_answer
 from dropout_study.params import check_type
-from dropout_study.provenance import provenance, sha256_bytes, timestamp
+from dropout_study.provenance import provenance, sha256_bytes
 from dropout_study.validation import fail
 from dropout_study.verdicts import WORDS, Robustness
 
@@ -50,6 +58,8 @@ __all__ = [
 ]
 
 RUN_FILE = "run.json"
+ABSURD = 1e12
+"""Metrics larger than this in magnitude are taken as overflow, not as results."""
 """Written by the pipeline into the run directory before the kernel starts."""
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -132,8 +142,11 @@ def start(chapter_id: str, namespace: Mapping) -> dict:
         params[name] = check_type(namespace[name], type_name, name, chapter_id)
     importlib.import_module(experiment).check_params(dict(params))
 
+    import matplotlib
+
     from dropout_study.figures import apply_style
 
+    matplotlib.rcdefaults()  # no user matplotlibrc or style leaks into a figure
     apply_style()
     _STATE.clear()
     _STATE.update(
@@ -141,6 +154,7 @@ def start(chapter_id: str, namespace: Mapping) -> dict:
         claim=claim,
         profile=profile,
         params=params,
+        experiment=experiment,
         outdir=outdir,
         figures=[],
         glued={},
@@ -189,7 +203,9 @@ def figure(fig, name: str) -> None:
     }
     (figdir / f"{name}.json").write_text(_dumps(record), encoding="utf-8")
     st["figures"].append(name)
-    _glue(label, _svg(files["svg"]))  # the page shows the SVG (sharp at any density)
+    # SVG bytes: sharp at any screen density, and (like PNG bytes) cannot degrade to a text
+    # repr the way a glued matplotlib Figure can
+    _glue(label, _svg(files["svg"]))
     plt.close(fig)
 
 
@@ -282,11 +298,31 @@ def finish(verdict, metrics: Mapping, robustness=None) -> None:
         "glued": st["glued"],
         "figures": [f"fig-{st['chapter']}-{n}" for n in st["figures"]],
         "provenance": provenance(),
-        "run": {"finished_at": timestamp()},
     }
+    exempt = set(getattr(importlib.import_module(st["experiment"]), "NONFINITE_METRICS", ()))
+    _check_finite({k: v for k, v in metrics.items() if k not in exempt}, "metrics")
     content = _dumps(record)  # raises for values that are not JSON-able, before any I/O
     st["outdir"].mkdir(parents=True, exist_ok=True)
     (st["outdir"] / "metrics.json").write_text(content, encoding="utf-8")
+
+
+def _check_finite(obj, where: str) -> None:
+    """Raise ``ValueError`` for an infinite or absurd number anywhere in ``obj``."""
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            _check_finite(v, f"{where}.{k}")
+    elif isinstance(obj, np.ndarray) and obj.dtype.kind in "fiu":
+        finite = obj[~np.isnan(obj)] if obj.dtype.kind == "f" else obj
+        if finite.size and not (np.all(np.isfinite(finite)) and np.max(np.abs(finite)) <= ABSURD):
+            bad = finite[~np.isfinite(finite) | (np.abs(finite) > ABSURD)][0]
+            fail(where, "report.finish", f"finite and at most {ABSURD:g} in magnitude", float(bad))
+    elif isinstance(obj, list | tuple | np.ndarray):
+        for i, v in enumerate(obj):
+            _check_finite(v, f"{where}[{i}]")
+    elif isinstance(obj, numbers.Real) and not isinstance(obj, bool | np.bool_):
+        v = float(obj)
+        if not math.isnan(v) and (math.isinf(v) or abs(v) > ABSURD):
+            fail(where, "report.finish", f"finite and at most {ABSURD:g} in magnitude", v)
 
 
 def _verdict_fields(verdict) -> tuple[str, str, str | None]:

@@ -7,9 +7,10 @@ A *cell* is a dict of JSON-able values (e.g. ``{"dataset": "moons", "p": 0.3, "r
   cell with single-threaded BLAS, showing a
   ``tqdm`` progress bar when standard error is a terminal (never inside an executed notebook);
 - writes each finished cell at once, atomically, to
-  ``<cache_dir>/<fn name>/<hash>.pkl`` where the hash covers ``key``, ``fn``'s qualified name,
-  the cell and :func:`package_source_hash` — so an interrupted sweep resumes with only the
-  missing cells, and any edit of the package's code invalidates old cells;
+  ``<cache_dir>/<code hash>/<fn name>/<hash>.pkl`` where the hash covers ``key``, ``fn``'s
+  qualified name, the cell and :func:`package_source_hash` — so an interrupted sweep resumes
+  with only the missing cells, and any edit of the package's code (not of its comments or
+  docstrings) invalidates old cells, which ``cache.prune_sweep_cache`` then deletes;
 - returns the results in the order of ``cells``.
 
 Results must depend only on the cell (derive all randomness from the seeds it carries), so
@@ -32,8 +33,9 @@ import joblib
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm  # not tqdm.auto: in a kernel without ipywidgets it warns on stderr
 
-from dropout_study import paths, provenance
+from dropout_study import paths
 from dropout_study import progress as _progress
+from dropout_study.codehash import package_code_hash
 from dropout_study.validation import check_int, fail
 
 __all__ = ["SweepResult", "run_sweep", "package_source_hash", "cell_path"]
@@ -50,8 +52,9 @@ class SweepResult:
 
 @functools.cache
 def package_source_hash() -> str:
-    """:func:`dropout_study.provenance.package_hash`, computed once per process."""
-    return provenance.package_hash()
+    """The package's normalised code hash (:func:`dropout_study.codehash.package_code_hash`:
+    comments and docstrings do not count), computed once per process."""
+    return package_code_hash(paths.PACKAGE)
 
 
 def _fn_name(fn: Callable) -> str:
@@ -66,7 +69,8 @@ def cell_path(fn: Callable, cell: dict, key: str, cache_dir: Path) -> Path:
         default=str,
     )
     digest = hashlib.sha256(payload.encode()).hexdigest()[:32]
-    return Path(cache_dir) / _fn_name(fn) / f"{digest}.pkl"
+    # one folder per code version, so cache.prune_sweep_cache can drop the unusable ones
+    return Path(cache_dir) / package_source_hash()[:16] / _fn_name(fn) / f"{digest}.pkl"
 
 
 def _compute_and_store(fn: Callable, cell: dict, path: Path | None):

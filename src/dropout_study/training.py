@@ -11,9 +11,21 @@ Step ``t`` (``t = 0 .. n_steps-1``) starts from parameters ``θ_t``:
 3. the penalty's gradient (L2, or L1 sub-gradient) is added, the optimiser steps, and a
    proximal L1 penalty soft-thresholds the weights by ``lr · λ``.
 
+The threshold ``lr · λ`` is the proximal step of plain gradient descent (ISTA). After an Adam
+or a momentum step it is not a proximal method, so that combination is refused (ValueError
+naming ``penalty``, before any step). For Adam, ``L1(λ, mode="scaled_proximal")`` asks by name
+for the proximal step in Adam's metric: each weight soft-thresholded by
+``lr · λ / (sqrt(v̂) + ε)`` (:meth:`dropout_study.optim.Adam.denominators`).
+
 So ``step_loss[t]`` and ``train_loss`` at ``eval_step == t`` are the same parameters seen
-through a random mask and in evaluation mode. A non-finite loss stops training with
-:class:`TrainingDiverged`, naming the step.
+through a random mask and in evaluation mode.
+
+Divergence (float32 and float64 alike): training stops with :class:`TrainingDiverged`, naming
+the step and the learning rate, when a step's loss or an evaluated training loss is NaN or
+infinite, or exceeds ``diverge_factor`` (default :data:`DIVERGENCE_FACTOR` = 100) times
+``max(start, DIVERGENCE_FLOOR)`` with ``start`` the loss of step 0 and the floor 1 nat (so a
+start near 0 does not make small fluctuations count). Pass ``diverge_factor=None`` to check
+only for non-finite losses.
 
 Stopping rule (STUDY.md, "Training budgets"): with ``stop=EarlyStopping(patience, min_delta)``
 training ends at the first evaluation at which the monitored evaluation-mode loss (validation,
@@ -32,13 +44,26 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dropout_study.mlp import MLP
-from dropout_study.validation import as_generator, check_int, fail
+from dropout_study.optim import Adam
+from dropout_study.validation import as_generator, check_int, described, fail
 
-__all__ = ["EarlyStopping", "History", "TrainingDiverged", "train"]
+__all__ = [
+    "EarlyStopping",
+    "History",
+    "TrainingDiverged",
+    "train",
+    "DIVERGENCE_FACTOR",
+    "DIVERGENCE_FLOOR",
+]
+
+DIVERGENCE_FACTOR = 100.0
+"""Training has diverged once the loss exceeds this many times its start (see module doc)."""
+DIVERGENCE_FLOOR = 1.0
+"""Nats: the start loss used for the limit is at least this."""
 
 
 class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite during training."""
+    """The loss became NaN or infinite, or grew beyond ``diverge_factor`` times its start."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +154,9 @@ def train(
     batch_rng=None,
     checkpoints=(),
     stop: EarlyStopping | None = None,
+    fixed_masks=None,
+    mask_average: int = 1,
+    diverge_factor: float | None = DIVERGENCE_FACTOR,
 ) -> History:
     """Train ``model`` in place for ``n_steps`` parameter updates and return its history.
 
@@ -153,6 +181,16 @@ def train(
     stop : :class:`EarlyStopping` or None
         Stopping rule; ``n_steps`` is then the cap. With ``monitor="val"`` validation data are
         required. The history's arrays end at the step where training stopped.
+    fixed_masks : list of masks or None
+        A mask set for all ``n`` training rows (as from ``model.draw_masks(n, rng)``) used in
+        *every* step instead of fresh masks from ``mask_rng``: gradient descent on the fixed
+        objective ``J(θ, m)`` (full-batch only; see :mod:`dropout_study.mask_control`).
+    mask_average : int >= 1
+        Full-batch only: each step's gradient is the mean of the gradients under this many
+        fresh mask sets (one pass over the data stacked ``mask_average`` times; ``1`` is plain
+        dropout). Evaluations still use the ``n`` training rows once.
+    diverge_factor : float > 1 or None
+        Divergence limit relative to the start loss (see the module docstring).
     """
     owner = "train"
     if not isinstance(model, MLP):
@@ -175,7 +213,7 @@ def train(
         y_val = model._head.targets(y_val, X_val.shape[0], model.layer_sizes[-1], model.dtype)
     needs_masks = any(d.p > 0 for d in model.dropouts)
     mask_rng = as_generator(mask_rng, "mask_rng", owner) if mask_rng is not None else None
-    if needs_masks and mask_rng is None:
+    if needs_masks and mask_rng is None and fixed_masks is None:
         fail("mask_rng", owner, "a Generator or seed when the model has dropout", mask_rng)
     if not full_batch:
         if batch_rng is None:
@@ -188,6 +226,25 @@ def train(
         ckpts.add(check_int(c, "checkpoints", owner, low=0, high=n_steps))
     if penalty is not None and not hasattr(penalty, "value"):
         fail("penalty", owner, "an L1 or L2 penalty or None", penalty, TypeError)
+    mask_average = check_int(mask_average, "mask_average", owner, low=1)
+    if mask_average > 1 and (not full_batch or fixed_masks is not None):
+        fail("mask_average", owner, "1 for minibatch or fixed-mask training", mask_average)
+    if fixed_masks is not None:
+        if not full_batch:
+            fail("fixed_masks", owner, "None for minibatch training", "a mask set")
+        fixed_masks = model._check_masks(fixed_masks, n)
+    if diverge_factor is not None and not (
+        isinstance(diverge_factor, int | float)
+        and not isinstance(diverge_factor, bool)
+        and 1 < diverge_factor < float("inf")
+    ):
+        fail("diverge_factor", owner, "a finite float > 1 or None", diverge_factor)
+    limit = {"value": float("inf")}
+
+    def check_loss(t: int, value: float) -> None:
+        if not np.isfinite(value) or value > limit["value"]:
+            _diverged(t, value, optimizer, diverge_factor if np.isfinite(value) else None)
+
     if stop is not None:
         if not isinstance(stop, EarlyStopping):
             fail("stop", owner, "an EarlyStopping or None", stop, TypeError)
@@ -210,6 +267,9 @@ def train(
     params, grads = model.params, model.grads
     weights, weight_grads = params[0::2], grads[0::2]
     proximal = penalty is not None and getattr(penalty, "proximal", False)
+    scaled = proximal and getattr(penalty, "mode", None) == "scaled_proximal"
+    if proximal:
+        _check_proximal(penalty, optimizer, scaled)
 
     def evaluate(j: int, t: int) -> None:
         z = model._forward(X, False, None, None)
@@ -221,8 +281,7 @@ def train(
             hist.val_acc[j] = np.mean(head.correct(zv, y_val))
         if penalty is not None:
             hist.penalty[j] = penalty.value(weights)
-        if not np.isfinite(hist.train_loss[j]):
-            _diverged(t, hist.train_loss[j], optimizer)
+        check_loss(t, hist.train_loss[j])
 
     best = {"loss": np.inf, "step": -1, "theta": None, "since": 0}
 
@@ -237,6 +296,9 @@ def train(
         best["since"] += 1
         return best["since"] >= stop.patience
 
+    if mask_average > 1:  # block j of the stacked rows gets mask set j
+        X_avg = np.tile(X, (mask_average, 1))
+        y_avg = np.tile(y, (mask_average,) + (1,) * (y.ndim - 1))
     # batch index buffers
     order = np.arange(n)
     pos = n  # forces a fresh permutation at the first minibatch step
@@ -257,7 +319,7 @@ def train(
                     stopped = t
                     break
             if full_batch:
-                Xb, yb = X, y
+                Xb, yb = (X, y) if mask_average == 1 else (X_avg, y_avg)
             else:
                 if pos >= n:
                     order = batch_rng.permutation(n)
@@ -273,15 +335,18 @@ def train(
                 Xb, yb = bufs[m]
                 np.take(X, idx, axis=0, out=Xb)
                 np.take(y, idx, axis=0, out=yb)
-            loss = model._loss_backward(Xb, yb, True, None, mask_rng)
-            if not np.isfinite(loss):
-                _diverged(t, loss, optimizer)
+            loss = model._loss_backward(Xb, yb, True, fixed_masks, mask_rng)
+            if t == 0 and diverge_factor is not None and np.isfinite(loss):
+                limit["value"] = diverge_factor * max(float(loss), DIVERGENCE_FLOOR)
+            check_loss(t, loss)
             hist.step_loss[t] = loss
             hist.step_objective[t] = loss + (penalty.value(weights) if penalty is not None else 0.0)
             if penalty is not None:
                 penalty.add_grad(weights, weight_grads)
             optimizer.step(params, grads)
-            if proximal:
+            if scaled:
+                penalty.prox_scaled(weights, optimizer.lr, optimizer.denominators()[0::2])
+            elif proximal:
                 penalty.prox(weights, optimizer.lr)
         if stopped is None:
             if n_steps in ckpts:
@@ -300,6 +365,29 @@ def train(
     return hist
 
 
+def _check_proximal(penalty, optimizer, scaled: bool) -> None:
+    """Refuse a proximal L1 step whose threshold has no meaning after ``optimizer``'s step."""
+    adaptive = isinstance(optimizer, Adam)
+    momentum = bool(getattr(optimizer, "momentum", 0.0))
+    if scaled and not adaptive:
+        fail(
+            "penalty",
+            "train",
+            "L1 with mode='scaled_proximal' only together with an Adam optimiser "
+            "(its threshold lr·λ/(sqrt(v̂)+ε) needs Adam's second moments)",
+            penalty,
+        )
+    if not scaled and (adaptive or momentum):
+        fail(
+            "penalty",
+            "train",
+            "a proximal L1 with the plain threshold lr·λ only after a plain gradient step "
+            "(SGD without momentum); after Adam ask for L1(λ, mode='scaled_proximal'), "
+            "or use mode='subgradient'",
+            described(f"{penalty!r} with {optimizer!r}"),
+        )
+
+
 def _truncate(hist: History, n_steps: int, n_eval: int) -> None:
     """Cut the history's arrays to the steps and evaluations actually made."""
     hist.step_loss = hist.step_loss[:n_steps]
@@ -308,8 +396,11 @@ def _truncate(hist: History, n_steps: int, n_eval: int) -> None:
         setattr(hist, name, getattr(hist, name)[:n_eval])
 
 
-def _diverged(t: int, value: float, optimizer) -> None:
+def _diverged(t: int, value: float, optimizer, factor: float | None = None) -> None:
+    how = (
+        f"grew beyond {factor:g} times its start (to {value:.4g})" if factor else f"became {value}"
+    )
     raise TrainingDiverged(
-        f"The loss became {value} at step {t} of training with {optimizer!r}; "
+        f"The loss {how} at step {t} of training with {optimizer!r}; "
         f"try a smaller learning rate (lr={optimizer.lr:g})."
     )

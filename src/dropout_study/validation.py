@@ -27,7 +27,14 @@ __all__ = [
     "check_int_list",
     "as_generator",
     "check_float_dtype",
+    "check_increasing",
+    "did_you_mean",
+    "short_repr",
 ]
+
+MAX_ITEMS = 8
+"""Lists longer than this are cut in messages (``[0.1, 0.2, …, 0.9] (20 items)``)."""
+MAX_CHARS = 120
 
 
 class _Described(str):
@@ -51,16 +58,61 @@ def fail(name: str, owner: str, allowed: str, value, exc: type[Exception] = Valu
     """Raise ``exc`` with the project's message template.
 
     ``The '<name>' parameter of <owner> must be <allowed>; got <repr(value)>.`` — a value made
-    with :func:`described` is shown as its text.
+    with :func:`described` is shown as its text; long lists and strings are cut
+    (:func:`short_repr`).
     """
-    raise exc(f"The '{name}' parameter of {owner} must be {allowed}; got {value!r}.")
+    raise exc(f"The '{name}' parameter of {owner} must be {allowed}; got {short_repr(value)}.")
+
+
+def short_repr(value) -> str:
+    """``repr(value)``, with lists/tuples of more than :data:`MAX_ITEMS` items shown as their
+    first and last items and the count, and any text cut at :data:`MAX_CHARS` characters."""
+    if isinstance(value, list | tuple) and len(value) > MAX_ITEMS:
+        head = ", ".join(short_repr(v) for v in value[: MAX_ITEMS - 2])
+        text = f"[{head}, …, {short_repr(value[-1])}] ({len(value)} items)"
+    elif isinstance(value, list | tuple):
+        inner = ", ".join(short_repr(v) for v in value)
+        text = (
+            f"[{inner}]"
+            if isinstance(value, list)
+            else f"({inner}{',' if len(value) == 1 else ''})"
+        )
+    else:
+        text = repr(value)
+    if len(text) > MAX_CHARS and not isinstance(value, _Described):  # our summaries stay whole
+        text = text[: MAX_CHARS - 1] + "…"
+    return text
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """`` Did you mean 'x'?`` for the closest of ``choices`` (difflib), or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def check_increasing(values, name: str, owner: str, *, strict: bool = True, what: str = ""):
+    """Return ``values`` if each item is larger (``strict``) or not smaller than the one
+    before; ``ValueError`` with the template otherwise. ``what`` describes the items
+    (e.g. ``"floats in [0, 1)"``)."""
+    seq = list(values)
+    bad = any((b <= a) if strict else (b < a) for a, b in zip(seq, seq[1:], strict=False))
+    if bad:
+        order = "increasing" if strict else "non-decreasing"
+        fail(name, owner, f"an {order} list" + (f" of {what}" if what else ""), seq)
+    return values
 
 
 def fail_undeclared(name, owner: str, declared: Iterable[str], value):
     """Raise ``ValueError`` for ``name``, which is not one of the ``declared`` parameter names
     of ``owner`` (a chapter): the one wording of the pipeline and the experiments."""
+    declared = list(declared)
     allowed = "a declared parameter (one of " + ", ".join(declared) + ")"
-    fail(str(name), owner, allowed, value)
+    try:
+        fail(str(name), owner, allowed, value)
+    except ValueError as exc:
+        raise ValueError(str(exc) + did_you_mean(name, declared)) from None
 
 
 def _interval(low, high, low_open, high_open) -> str:
@@ -125,7 +177,12 @@ def check_choice(value, name: str, owner: str, choices: Iterable[str]) -> str:
     choices = list(choices)
     if not isinstance(value, str) or value not in choices:
         allowed = "one of " + ", ".join(repr(c) for c in choices)
-        fail(name, owner, allowed, value, ValueError if isinstance(value, str) else TypeError)
+        exc_type = ValueError if isinstance(value, str) else TypeError
+        try:
+            fail(name, owner, allowed, value, exc_type)
+        except exc_type as exc:
+            hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+            raise exc_type(str(exc) + hint) from None
     return value
 
 
@@ -212,15 +269,10 @@ def check_labels(labels, name: str, owner: str, *, n: int | None, n_classes: int
     lab = np.asarray(labels)
     if lab.ndim != 1:
         fail(name, owner, "a 1-D array of integer labels", described(f"shape {lab.shape}"))
-    if lab.size and not np.issubdtype(lab.dtype, np.integer):
-        if (
-            np.issubdtype(lab.dtype, np.floating)
-            and np.all(np.isfinite(lab))
-            and np.all(lab == np.round(lab))
-        ):
-            lab = lab.astype(np.intp)
-        else:
-            fail(name, owner, "integer class labels", described(f"dtype {lab.dtype}"), TypeError)
+    if lab.dtype == np.bool_ or not (
+        np.issubdtype(lab.dtype, np.integer) or np.issubdtype(lab.dtype, np.floating)
+    ):
+        fail(name, owner, "integer class labels", described(f"dtype {lab.dtype}"), TypeError)
     if n is not None and lab.shape[0] != n:
         fail(
             name,
@@ -230,12 +282,23 @@ def check_labels(labels, name: str, owner: str, *, n: int | None, n_classes: int
         )
     if lab.size == 0:
         fail(name, owner, "non-empty", described("0 labels"))
-    if lab.min() < 0 or lab.max() >= n_classes:
+    # checks on the values as given, before any cast (a label of 1e20 is reported as 1e20)
+    if np.issubdtype(lab.dtype, np.floating) and not (
+        np.all(np.isfinite(lab)) and np.all(lab == np.round(lab))
+    ):
+        bad = lab[~np.isfinite(lab) | (lab != np.round(lab))][0]
         fail(
             name,
             owner,
-            f"labels in [0, {n_classes - 1}]",
-            described(f"labels in [{lab.min()}, {lab.max()}]"),
+            "integer class labels",
+            described(f"dtype {lab.dtype} with the label {float(bad):g}"),
+            TypeError,
+        )
+    lo, hi = lab.min(), lab.max()
+    if lo < 0 or hi >= n_classes:
+        lo_s, hi_s = (f"{v:g}" if isinstance(v, np.floating) else f"{v}" for v in (lo, hi))
+        fail(
+            name, owner, f"labels in [0, {n_classes - 1}]", described(f"labels in [{lo_s}, {hi_s}]")
         )
     return lab.astype(np.intp, copy=False)
 

@@ -33,8 +33,9 @@ Parts (all losses are means over samples; nats unless a base is named)
 
 Replicates (``n_seeds``, paired by ``seeds.replicates``) repeat parts 5 (network) and 6;
 parts 1–5 (logistic regression) use replicate 0's data split. Statistics over replicates:
-means with 95 % percentile-bootstrap intervals. The verdict is
-:func:`dropout_study.verdicts.cross_entropy`.
+means with 95 % intervals from :func:`dropout_study.stats.seed_interval` (Student-t below 20
+seeds, BCa from 20); the reliability diagram pools every seed's validation predictions. The
+verdict and its robustness table are :mod:`dropout_study.verdicts.cross_entropy`.
 """
 
 from __future__ import annotations
@@ -92,10 +93,12 @@ __all__ = [
     "swap_hidden_units",
     "segment_costs",
     "reliability",
+    "reliability_top",
+    "CONVEXITY_ALTERNATIVES",
 ]
 
 CHAPTER = "cross-entropy"
-_VERSION = "v1"  # bump when a cell's meaning changes without a source change
+_VERSION = "v2"  # bump when a cell's meaning changes without a source change
 
 HAMPERS = {"3/7": (3, 7), "5/5": (5, 5), "10/0": (10, 0)}
 """The tutorial's three hampers: counts of the two kinds of candy."""
@@ -273,8 +276,19 @@ def reliability(proba, labels, n_bins: int = 10) -> dict:
     if lab.shape != (P.shape[0],):
         fail("labels", owner, f"an array of shape ({P.shape[0]},)", f"shape {lab.shape}")
     n_bins = check_int(n_bins, "n_bins", owner, low=1)
-    conf = P.max(axis=1)
-    correct = (P.argmax(axis=1) == lab).astype(float)
+    return reliability_top(P.max(axis=1), (P.argmax(axis=1) == lab).astype(float), n_bins)
+
+
+def reliability_top(confidence, correct, n_bins: int = 10) -> dict:
+    """:func:`reliability` from the top-label ``confidence`` ``(n,)`` (floats in [0, 1]) and
+    whether each top label was ``correct`` ``(n,)`` (0/1): pooling several seeds is
+    concatenating their arrays. Returns the dict of :func:`reliability`."""
+    owner = "reliability_top"
+    conf = np.asarray(confidence, dtype=float)
+    correct = np.asarray(correct, dtype=float)
+    if conf.ndim != 1 or conf.size == 0 or correct.shape != conf.shape:
+        fail("correct", owner, "a 1-D array as long as confidence", f"shape {correct.shape}")
+    n_bins = check_int(n_bins, "n_bins", owner, low=1)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     idx = np.searchsorted(edges[1:-1], conf, side="left")
     count = np.bincount(idx, minlength=n_bins).astype(float)
@@ -383,10 +397,26 @@ def _maximum_likelihood(ds_bc, ds_digits) -> dict:
     }
 
 
-def _logistic_convexity(params: dict, ds) -> dict:
-    x = ds.X_train[:, FEATURES.index(params["feature"])]
-    y = ds.y_train
-    r, n = params["grid_half_width"], params["n_grid"]
+CONVEXITY_ALTERNATIVES = (
+    ("grid half-width ×½", {"grid_half_width": 0.5}),
+    ("grid half-width ×2", {"grid_half_width": 2.0}),
+    ("grid resolution ×½", {"n_grid": 0.5}),
+    ("grid resolution ×2", {"n_grid": 2.0}),
+    ("feature: mean texture", {"feature": "mean texture"}),
+    ("feature: worst concave points", {"feature": "worst concave points"}),
+    ("data set: moons, first feature", {"dataset": "moons"}),
+)
+"""Alternative analysis choices of the logistic-regression convexity check (robustness
+table): grid extent and resolution scale the parameters; the curvature tolerance
+alternatives live in :mod:`dropout_study.verdicts.cross_entropy`."""
+
+
+def _logistic_convexity(params: dict, ds, *, x=None, y=None, r=None, n=None) -> dict:
+    if x is None:
+        x = ds.X_train[:, FEATURES.index(params["feature"])]
+        y = ds.y_train
+    r = params["grid_half_width"] if r is None else r
+    n = params["n_grid"] if n is None else n
     axis = np.linspace(-r, r, n)
     h = float(axis[1] - axis[0])
     W, B = np.meshgrid(axis, axis, indexing="ij")
@@ -401,6 +431,33 @@ def _logistic_convexity(params: dict, ds) -> dict:
     return out
 
 
+def _convexity_alternatives(params: dict, ds_bc, moons) -> list[dict]:
+    """The convexity numbers under each of :data:`CONVEXITY_ALTERNATIVES` (same data)."""
+    rows = []
+    for choice, change in CONVEXITY_ALTERNATIVES:
+        r, n = params["grid_half_width"], params["n_grid"]
+        x, y = ds_bc.X_train[:, FEATURES.index(params["feature"])], ds_bc.y_train
+        if "grid_half_width" in change:
+            r = r * change["grid_half_width"]
+        if "n_grid" in change:
+            n = max(5, int(round((n - 1) * change["n_grid"])) + 1)
+        if "feature" in change:
+            x = ds_bc.X_train[:, FEATURES.index(change["feature"])]
+        if "dataset" in change:
+            x, y = moons.X_train[:, 0], moons.y_train
+        lo = _logistic_convexity(params, None, x=x, y=y, r=r, n=n)
+        rows.append(
+            {
+                "choice": f"{choice} ({n} × {n} grid on [−{r:g}, {r:g}]²)",
+                "logreg_ce_min_curvature": lo["ce_min_curvature"],
+                "logreg_ce_scale": lo["ce_scale"],
+                "logreg_mse_min_curvature": lo["mse_min_curvature"],
+                "logreg_mse_scale": lo["mse_scale"],
+            }
+        )
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------
 # One cell: one replicate (the hidden-layer network and the digits run)
 # ---------------------------------------------------------------------------------------------
@@ -411,9 +468,11 @@ def run_cell(cell: dict) -> dict:
     Deterministic given the cell (run by :func:`~dropout_study.sweep.run_sweep`, with
     single-threaded BLAS).
     """
+    c0 = time.process_time()
     t0 = time.perf_counter()
     out = {"hidden": _hidden_layer(cell), "digits": _digits(cell)}
     out["seconds"] = time.perf_counter() - t0
+    out["cpu_seconds"] = time.process_time() - c0  # this process only (BLAS single-threaded)
     return out
 
 
@@ -473,10 +532,16 @@ def _digits(cell: dict) -> dict:
     )
     best = int(np.argmin(hist.val_loss))
     best_step = int(hist.eval_step[best])
-    rel_end = reliability(model.predict_proba(ds.X_val), ds.y_val, cell["n_bins"])
+    P_end = model.predict_proba(ds.X_val)
+    rel_end = reliability(P_end, ds.y_val, cell["n_bins"])
     net = model.copy()
     net.set_params(hist.checkpoints[best_step])
-    rel_best = reliability(net.predict_proba(ds.X_val), ds.y_val, cell["n_bins"])
+    P_best = net.predict_proba(ds.X_val)
+    rel_best = reliability(P_best, ds.y_val, cell["n_bins"])
+    top = {
+        name: (P.max(axis=1), (P.argmax(axis=1) == ds.y_val).astype(float))
+        for name, P in (("best", P_best), ("end", P_end))
+    }
     k = ds.n_classes
     prior_train = np.bincount(ds.y_train, minlength=k) / ds.y_train.size
     prior_val = np.bincount(ds.y_val, minlength=k) / ds.y_val.size
@@ -493,6 +558,7 @@ def _digits(cell: dict) -> dict:
         "best_step": best_step,
         "reliability_best": rel_best,
         "reliability_end": rel_end,
+        "top": top,
         "prior_entropy_train": entropy(prior_train, base=math.e),
         "prior_entropy_val": entropy(prior_val, base=math.e),
         "constant_predictor_ce": sparse_categorical_cross_entropy(ds.y_val, const),
@@ -526,7 +592,9 @@ class Result:
       ``alphas`` (A,), ``cost`` (A,) nats, ``curvature`` (A−2,) nats per unit α²;
     - ``digits``: per replicate, the training record (``eval_step``, ``train_loss``,
       ``val_loss`` nats, ``train_acc``, ``val_acc``) and reliability diagrams at the step of
-      lowest validation CE (``reliability_best``) and at the end (``reliability_end``).
+      lowest validation CE (``reliability_best``) and at the end (``reliability_end``);
+    - ``pooled``: ``{"best", "end"}`` → the reliability diagram of every seed's validation
+      predictions pooled (:func:`reliability_top`), the one the page shows.
     """
 
     params: dict
@@ -537,6 +605,7 @@ class Result:
     logistic: dict
     hidden: list
     digits: list
+    pooled: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
 
 
@@ -651,10 +720,25 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
         three = _three_names(ds_bc)
         mle = _maximum_likelihood(ds_bc, ds_digits)
         logi = _logistic_convexity(params, ds_bc)
+        moons = datasets.load("moons", rng=_streams(params, 0).split)
+        alternatives = _convexity_alternatives(params, ds_bc, moons)
     metrics = _summarise(params, ent, three, mle, logi, hidden, digits)
+    metrics["convexity"]["alternatives"] = alternatives
+    pooled = {
+        name: reliability_top(
+            np.concatenate([d["top"][name][0] for d in digits]),
+            np.concatenate([d["top"][name][1] for d in digits]),
+            params["n_bins"],
+        )
+        for name in ("best", "end")
+    }
+    metrics["digits"]["pooled_ece_best"] = pooled["best"]["ece"]
+    metrics["digits"]["pooled_ece_end"] = pooled["end"]["ece"]
+    metrics["digits"]["pooled_n"] = int(pooled["end"]["count"].sum())
     seconds = {
         "wall": time.perf_counter() - t0,
         "cells": float(sum(o["seconds"] for o in sweep.results)),
+        "cells_cpu": float(sum(o.get("cpu_seconds", 0.0) for o in sweep.results)),
         "cells_computed": sweep.n_computed,
         "cells_cached": sweep.n_cached,
     }
@@ -667,5 +751,6 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
         logistic=logi,
         hidden=hidden,
         digits=digits,
+        pooled=pooled,
         seconds=seconds,
     )

@@ -54,6 +54,8 @@ __all__ = [
     "regulariser_second_order",
     "single_drop_slope",
     "bregman",
+    "last_layer_contributions",
+    "regulariser_mc_rates",
 ]
 
 LOSSES = ("binary_ce", "squared")
@@ -173,3 +175,83 @@ def single_drop_slope(a, b, y, *, loss: str = "binary_ce") -> float:
     A, B, Y = _check(a, b, y, loss, "single_drop_slope")
     zbar = (A.sum(axis=1) + B)[:, None]
     return float(np.mean(np.sum(bregman(zbar - A, zbar, Y[:, None], loss), axis=1)))
+
+
+def last_layer_contributions(model, X) -> tuple[np.ndarray, float]:
+    """Contributions ``a_ij = h_ij w_j`` (float64, shape ``(n, k)``) of the ``k`` units of the
+    last hidden layer of a one-logit :class:`~dropout_study.mlp.MLP` to its logit, and the
+    output bias ``b``: in evaluation mode the logit is ``Σ_j a_ij + b``, and with inverted
+    dropout on that layer only, ``Σ_j a_ij m_ij / (1 − p) + b`` (STUDY.md, chapter 2).
+
+    ``model`` must have hidden layers and one output unit; ``X`` is ``(n, d)``. Dropout
+    before the last hidden layer is ignored here (evaluation-mode ``h``).
+    """
+    owner = "last_layer_contributions"
+    sizes = getattr(model, "layer_sizes", None)
+    if sizes is None or len(sizes) < 3 or sizes[-1] != 1:
+        fail("model", owner, "an MLP with hidden layers and one output unit", model, TypeError)
+    h = np.asarray(model.hidden(X, layer=-1), dtype=np.float64)
+    dense = model.dense[-1]
+    w = np.asarray(dense.W, dtype=np.float64)[:, 0]
+    return h * w, float(np.asarray(dense.b, dtype=np.float64).ravel()[0])
+
+
+def regulariser_mc_rates(
+    a,
+    b,
+    y,
+    rates,
+    *,
+    n_masks: int = 400,
+    rng=0,
+    loss: str = "binary_ce",
+    chunk: int = 50,
+    control_variate: bool = True,
+):
+    """Monte-Carlo ``R(p)`` for every rate in ``rates`` with **per-example** masks (as the
+    network's own dropout layer draws them: one independent keep mask per example and unit)
+    and common random numbers: draw ``t`` keeps unit ``j`` of example ``i`` where
+    ``U_tij >= p``, the same ``U`` for every rate.
+
+    ``a``: (n, k) contributions; ``b``: bias; ``y``: (n,) targets; ``rates``: floats in
+    [0, 1). Returns ``(estimate, standard_error)``, two float64 arrays of shape
+    ``(len(rates),)`` in nats: the mean over draws of ``g_t = mean_i ℓ(z_i(m_t)) − ℓ(z̄_i)``
+    and its standard error over the ``n_masks`` draws (exactly 0 and 0 at p = 0).
+
+    ``control_variate`` (default): the single-drop sum of the same draw,
+    ``c_t = mean_i Σ_j [m_tij = 0] · D_ℓ(z̄_i − a_ij ‖ z̄_i)``, has the exact mean ``p · S``
+    (:func:`single_drop_slope`), so ``g − β (c − p S)`` estimates R with the regression
+    coefficient ``β = cov(g, c) / var(c)`` (the standard control-variate estimator, bias of
+    order 1/n_masks); at small p, where one drop dominates, it removes most of the variance.
+    """
+    owner = "regulariser_mc_rates"
+    A, B, Y = _check(a, b, y, loss, owner)
+    ps = [_p(p, owner) for p in np.atleast_1d(np.asarray(rates, dtype=np.float64))]
+    n_masks = check_int(n_masks, "n_masks", owner, low=2)
+    chunk = check_int(chunk, "chunk", owner, low=1)
+    rng = as_generator(rng, "rng", owner)
+    zbar = A.sum(axis=1) + B
+    base = loss_value(zbar, Y, loss)
+    D = bregman(zbar[:, None] - A, zbar[:, None], Y[:, None], loss)  # (n, k)
+    S = float(np.mean(D.sum(axis=1)))
+    draws = np.zeros((len(ps), n_masks))
+    controls = np.zeros((len(ps), n_masks))
+    for s in range(0, n_masks, chunk):
+        u = rng.random((min(chunk, n_masks - s),) + A.shape)
+        sl = slice(s, s + u.shape[0])
+        for i, p in enumerate(ps):
+            if p == 0.0:
+                continue
+            keep = u >= p
+            z = np.einsum("tnk,nk->tn", keep, A) / (1.0 - p) + B
+            draws[i, sl] = np.mean(loss_value(z, Y, loss) - base, axis=1)
+            controls[i, sl] = np.einsum("tnk,nk->t", ~keep, D) / A.shape[0]
+    if control_variate:
+        for i, p in enumerate(ps):
+            var_c = controls[i].var()
+            if p > 0.0 and var_c > 0:
+                beta = np.mean((draws[i] - draws[i].mean()) * (controls[i] - controls[i].mean()))
+                draws[i] = draws[i] - beta / var_c * (controls[i] - p * S)
+    est = draws.mean(axis=1)
+    se = draws.std(axis=1, ddof=1) / np.sqrt(n_masks)
+    return est, se

@@ -11,7 +11,16 @@ entries of the set. All results are plain floats (fractions in [0, 1] or a ratio
 - :func:`norm_ratio`: ``‖w‖₂ / ‖w_ref‖₂`` over the pooled entries, e.g. weights trained with a
   penalty λ over the weights trained from the same initialisation without one (``< 1``:
   shrunk);
-- :func:`sparsity_summary`: the three in one dict.
+- :func:`sparsity_summary`: the three in one dict;
+- :func:`hoyer`: Hoyer's sparseness index ``H(w) = (√n − ‖w‖₁/‖w‖₂) / (√n − 1)`` (Hoyer 2004,
+  *Non-negative matrix factorization with sparseness constraints*, JMLR 5, eq. 1), in [0, 1]:
+  1 for a one-hot vector, 0 for a vector of equal magnitudes, unchanged by rescaling;
+- :func:`dead_units`: hidden ReLU units whose incoming weights are all near zero or which no
+  training example activates (per hidden layer, boolean masks);
+- :func:`living_weights` / :func:`hoyer_per_layer` / :func:`hoyer_network`: each weight
+  matrix restricted to the connections between living units, its Hoyer index, and the mean of
+  those indices weighted by each layer's number of living weights (a dead unit removed by a
+  penalty is counted by :func:`dead_units`, not by the within-layer sparseness).
 """
 
 from __future__ import annotations
@@ -28,6 +37,11 @@ __all__ = [
     "near_zero_fraction",
     "norm_ratio",
     "sparsity_summary",
+    "hoyer",
+    "dead_units",
+    "living_weights",
+    "hoyer_per_layer",
+    "hoyer_network",
 ]
 
 
@@ -100,3 +114,104 @@ def sparsity_summary(weights, reference=None, rel: float = 1e-3) -> dict:
         "near_zero": near_zero_fraction(weights, rel),
         "norm_ratio": float("nan") if reference is None else norm_ratio(weights, reference),
     }
+
+
+def hoyer(weights) -> float:
+    """Hoyer's sparseness ``(√n − ‖w‖₁/‖w‖₂) / (√n − 1)`` of the pooled entries (Hoyer 2004,
+    JMLR 5:1457–1469, eq. 1), a float in [0, 1].
+
+    1 for exactly one non-zero entry, 0 when all magnitudes are equal; ``H(c·w) = H(w)`` for
+    every ``c ≠ 0``; soft-thresholding never lowers it. Raises ``ValueError`` for fewer than 2
+    entries or an all-zero set (the index is undefined there).
+    """
+    owner = "hoyer"
+    w = pooled(weights, "weights", owner)
+    n = w.size
+    if n < 2:
+        fail("weights", owner, "a weight set of at least 2 entries", f"{n} entry")
+    l2 = float(np.linalg.norm(w))
+    if l2 == 0.0:
+        fail("weights", owner, "a weight set with a non-zero entry", "all zeros")
+    root = np.sqrt(n)
+    h = (root - float(np.abs(w).sum()) / l2) / (root - 1.0)
+    return float(min(max(h, 0.0), 1.0))  # rounding can step outside [0, 1] by ~1e-16
+
+
+def _check_layers(weights, owner: str) -> list[np.ndarray]:
+    if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or not weights:
+        fail("weights", owner, "a non-empty list of 2-D weight matrices (input layer first)",
+             type(weights).__name__, TypeError)  # fmt: skip
+    mats = [np.asarray(w, dtype=np.float64) for w in weights]
+    for i, w in enumerate(mats):
+        if w.ndim != 2 or (i and w.shape[0] != mats[i - 1].shape[1]):
+            fail("weights", owner, "2-D matrices (n_in, n_out) that chain", f"shape {w.shape}")
+    return mats
+
+
+def dead_units(weights, activations=None, rel: float = 1e-3) -> list[np.ndarray]:
+    """Boolean masks of dead hidden units, one ``(h_l,)`` mask per hidden layer.
+
+    ``weights``: the network's weight matrices ``[W_1 (d, h_1), …, W_L (h_{L-1}, k)]``
+    (:attr:`MLP.weights`); ``activations``: optional list of the hidden layers' ReLU outputs on
+    the training data, ``(n, h_l)`` each (:meth:`MLP.hidden`). Unit ``j`` of hidden layer ``l``
+    is dead if every incoming weight has ``|W_l[i, j]| < rel · max|W_l|`` (all-zero layer: all
+    dead), or if its activation is ``<= 0`` for every training example (it never fires, so it
+    gets no data gradient).
+    """
+    owner = "dead_units"
+    mats = _check_layers(weights, owner)
+    rel = check_float(rel, "rel", owner, low=0.0, high=1.0, low_open=True, high_open=True)
+    n_hidden = len(mats) - 1
+    if activations is not None:
+        if len(activations) != n_hidden:
+            fail("activations", owner, f"a list of {n_hidden} arrays", f"{len(activations)}")
+    out = []
+    for lay in range(n_hidden):
+        W = np.abs(mats[lay])
+        top = W.max()
+        dead = np.ones(W.shape[1], bool) if top == 0 else np.all(W < rel * top, axis=0)
+        if activations is not None:
+            a = np.asarray(activations[lay], dtype=np.float64)
+            if a.ndim != 2 or a.shape[1] != W.shape[1]:
+                fail("activations", owner, f"arrays (n, {W.shape[1]})", f"shape {a.shape}")
+            dead = dead | np.all(a <= 0.0, axis=0)
+        out.append(dead)
+    return out
+
+
+def living_weights(weights, dead) -> list[np.ndarray]:
+    """Each weight matrix restricted to living units: ``W_l[alive_{l-1}][:, alive_l]`` (inputs
+    and outputs are always alive). ``dead``: masks from :func:`dead_units`."""
+    owner = "living_weights"
+    mats = _check_layers(weights, owner)
+    if len(dead) != len(mats) - 1:
+        fail("dead", owner, f"{len(mats) - 1} masks (one per hidden layer)", len(dead))
+    alive = [np.ones(mats[0].shape[0], bool)]
+    alive += [~np.asarray(d, bool) for d in dead]
+    alive.append(np.ones(mats[-1].shape[1], bool))
+    return [w[alive[i]][:, alive[i + 1]] for i, w in enumerate(mats)]
+
+
+def hoyer_per_layer(weights, dead) -> np.ndarray:
+    """:func:`hoyer` of each layer over living units, ``(L,)`` float64; NaN for a layer with
+    fewer than 2 living weights or only zeros among them."""
+    out = []
+    for w in living_weights(weights, dead):
+        ok = w.size >= 2 and np.any(w != 0)
+        out.append(hoyer(w) if ok else np.nan)
+    return np.asarray(out, dtype=np.float64)
+
+
+def hoyer_network(weights, dead) -> float:
+    """Mean of :func:`hoyer_per_layer` weighted by each layer's number of living weights
+    (layers where the index is undefined are left out); NaN if it is undefined in every layer.
+
+    Each layer keeps its own scale (a Hoyer index of the pooled network would mix layers whose
+    weights differ in size by construction); the weighting counts every living weight once.
+    """
+    h = hoyer_per_layer(weights, dead)
+    sizes = np.array([w.size for w in living_weights(weights, dead)], dtype=float)
+    ok = np.isfinite(h)
+    if not ok.any():
+        return float("nan")
+    return float(np.sum(h[ok] * sizes[ok]) / np.sum(sizes[ok]))

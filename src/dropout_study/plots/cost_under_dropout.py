@@ -9,7 +9,7 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter
 from dropout_study.experiments.cost_under_dropout import up_fraction
 from dropout_study.figures import COLORS, subplots
 
-__all__ = ["loss_curves", "mask_histograms", "gap_curve", "up_fractions"]
+__all__ = ["loss_curves", "theory", "along_training", "up_fractions"]
 
 _TRAIN = "training mode $J(\\theta_t, m_t)$"
 _EVAL = "evaluation mode $J(\\theta_t)$"
@@ -19,114 +19,168 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def _col(cis, key):
+    return np.array([np.nan if c is None else c[key] for c in cis], dtype=float)
+
+
 def loss_curves(result, replicate: int = 0):
-    """Top row, one panel per dropout rate: the loss computed in each training step,
-    ``J(θ_t, m_t)``, and the evaluation-mode cost ``J(θ_t)`` of the same parameters (nats,
-    training set), for one replicate, with the share of steps each curve went up. Bottom
-    row: ``J(θ_t)`` alone over the last third of the steps, on its own scale."""
+    """One panel per dropout rate (replicate ``replicate``): the loss computed in each
+    training step, ``J(θ_t, m_t)``, and the evaluation-mode cost ``J(θ_t)`` of the same
+    parameters (nats, training set), up to the step where early stopping ended the run; a
+    dotted line marks the restored best step ``θ*_p``."""
+    cell = result.cells[replicate]
     rates = result.rates
     n = len(rates)
-    fig, axes = subplots(2, n, width=7.0, height=4.6, gridspec_kw={"height_ratios": [1.5, 1]})
-    axes = np.asarray(axes).reshape(2, n)
-    for i in range(1, n):
-        axes[0, i].sharey(axes[0, 0])
-    train_curve = result.train_curve[replicate]
-    eval_curve = result.eval_curve[replicate]
-    t_train = np.arange(train_curve.shape[1])
-    t_eval = np.arange(eval_curve.shape[1])
-    tail = t_eval >= (2 * t_eval[-1]) // 3
-    for i, p in enumerate(rates):
-        ax, bx = axes[0, i], axes[1, i]
-        ax.plot(t_train, train_curve[i], color=COLORS[1], lw=0.8, alpha=0.9, label=_TRAIN)
-        ax.plot(t_eval, eval_curve[i], color=COLORS[0], lw=1.8, label=_EVAL)
-        up_t, up_e = result.train_up[replicate, i], result.eval_up[replicate, i]
-        ax.set_title(f"p = {p:g}" + (" (the two curves coincide)" if p == 0 else ""), fontsize=9)
+    fig, axes = subplots(1, n, width=7.0, height=2.9, sharey=True)
+    axes = np.atleast_1d(axes)
+    for i, (ax, p) in enumerate(zip(axes, rates, strict=True)):
+        tc, ec = np.asarray(cell["train_curve"][i]), np.asarray(cell["eval_curve"][i])
+        ax.plot(np.arange(tc.size), tc, color=COLORS[1], lw=0.6, alpha=0.8, label=_TRAIN)
+        ax.plot(np.arange(ec.size), ec, color=COLORS[0], lw=1.6, label=_EVAL)
+        ax.axvline(
+            cell["best_step"][i], color="0.3", lw=0.8, ls=":", label="restored $\\theta^*_p$"
+        )
+        ax.set_title(f"p = {p:g}", fontsize=9)
         ax.text(
-            0.97,
+            0.96,
             0.95,
-            f"went up in\n{_pct(up_t)} of steps (train)\n{_pct(up_e)} of steps (eval)",
+            f"up: {_pct(up_fraction(tc))} (train)\n{_pct(up_fraction(ec))} (eval)",
             transform=ax.transAxes,
             ha="right",
             va="top",
-            fontsize=8,
+            fontsize=7.5,
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
         )
-        bx.plot(t_eval[tail], eval_curve[i][tail], color=COLORS[0], lw=1.2)
         ax.set_xlabel("step t")
-        bx.set_xlabel("step t")
-    axes[0, 0].set_ylabel("cost (nats)")
-    axes[1, 0].set_ylabel("$J(\\theta_t)$ (nats)")
-    axes[1, 0].set_title("last third, evaluation mode only (own scale)", fontsize=8, loc="left")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
-    return fig
-
-
-def mask_histograms(result):
-    """For each rate p > 0 (replicate 0, parameters at the end of its own run): histogram of
-    ``J(θ, m)`` over the masks, with ``J(θ)`` (evaluation mode) and the mean over masks."""
-    rates = [p for p in result.rates if p > 0]
-    fig, axes = subplots(1, len(rates), width=7.0, height=2.6)
-    axes = np.atleast_1d(axes)
-    for ax, p in zip(axes, rates, strict=True):
-        h = result.hist[p]
-        s = np.asarray(h["samples"])
-        ax.hist(s, bins=40, color=COLORS[1], alpha=0.75, label=f"$J(\\theta, m)$, {s.size} masks")
-        ax.axvline(h["eval"], color=COLORS[0], lw=2.0, label="$J(\\theta)$ (evaluation mode)")
-        ax.axvline(s.mean(), color="black", lw=1.2, ls="--", label="mean over masks")
-        ax.set_title(f"p = {p:g}")
-        ax.set_xlabel("cost on training set (nats)")
-        ax.set_ylabel("number of masks")
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_yticks([0.1, 0.2, 0.3, 0.5, 0.7])
+    axes[0].set_ylabel("cost on training set (nats)")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=3, frameon=False)
     return fig
 
 
-def gap_curve(result):
-    """The gap ``E_m J(θ, m) − J(θ)`` (nats) against the dropout rate: at the end of the
-    p = 0 run (mean over seeds with a 95 % bootstrap band; replicate 0 with its Monte Carlo
-    95 % interval), and at the end of each dropout run at its own rate."""
+def theory(result):
+    """Top: the explicit regulariser ``R(p)`` (nats, log–log) at ``θ*₀`` (left) and at
+    ``θ*_{primary}`` (right): Monte Carlo mean over seeds with its 95 % interval, the
+    second-order formula and the single-drop slope ``p · S``; squares on the right: R at
+    each ``θ*_p`` at its own p. Bottom: theory ÷ measured (mean of per-seed ratios with
+    95 % intervals); 1 is exact."""
     m = result.metrics
-    fig, ax = subplots(width=5.0, height=3.0)
-    gr = np.asarray(m["gap_rates"])
-    gc = m["gap_curve"]
-    ax.fill_between(gr, gc["low"], gc["high"], color=COLORS[0], alpha=0.2, lw=0)
-    ax.plot(gr, gc["mean"], color=COLORS[0], marker="o", ms=3, label="at θ trained without dropout")
-    ax.errorbar(
-        gr,
-        result.gap_curve[0],
-        yerr=1.96 * result.gap_curve_se[0],
-        fmt="none",
-        ecolor=COLORS[0],
-        elinewidth=0.8,
-        capsize=2,
-        alpha=0.8,
-    )
-    rates = np.asarray(m["rates"])
-    g = m["gap"]
-    pos = rates > 0
-    mean = np.asarray(g["mean"])[pos]
-    err = np.vstack([mean - np.asarray(g["low"])[pos], np.asarray(g["high"])[pos] - mean])
-    ax.errorbar(
-        rates[pos],
-        mean,
-        yerr=err,
-        fmt="s",
-        color=COLORS[3],
-        capsize=3,
-        label="at θ trained with dropout at that p",
-    )
-    ax.axhline(0.0, color="0.3", lw=0.8)
-    ax.set_xlabel("dropout rate p")
-    ax.set_ylabel("$E_m J(\\theta, m) - J(\\theta)$ (nats)")
-    ax.legend(loc="upper left", frameon=False)
+    cr = np.asarray(m["curve_rates"])
+    fig, axes = subplots(2, 2, width=7.0, height=5.2, sharex=True)
+    titles = {
+        "at_theta0": "at $\\theta^*_0$ (trained without dropout)",
+        "at_primary": f"at $\\theta^*_p$ trained with p = {m['primary_rate']:g}",
+    }
+    for j, key in enumerate(("at_theta0", "at_primary")):
+        d = m[key]
+        ax, bx = axes[0, j], axes[1, j]
+        meas = d["measured"]
+        ax.fill_between(cr, _col(meas, "low"), _col(meas, "high"), color=COLORS[0], alpha=0.2, lw=0)
+        ax.plot(
+            cr,
+            _col(meas, "mean"),
+            color=COLORS[0],
+            marker="o",
+            ms=3,
+            label="measured (Monte Carlo)",
+        )
+        ax.plot(cr, _col(d["second_order"], "mean"), color=COLORS[3], ls="--", label="second order")
+        ax.plot(
+            cr,
+            _col(d["slope"], "mean"),
+            color=COLORS[2],
+            ls="-.",
+            label="single-drop slope $p\\,S$",
+        )
+        if key == "at_primary":
+            rates = np.asarray(m["rates"])
+            own = m["r_own"]
+            pos = rates > 0
+            mean = _col(own, "mean")[pos]
+            err = np.vstack([mean - _col(own, "low")[pos], _col(own, "high")[pos] - mean])
+            ax.errorbar(
+                rates[pos],
+                mean,
+                yerr=err,
+                fmt="s",
+                color="black",
+                ms=4,
+                capsize=2,
+                label="at $\\theta^*_p$, own p",
+            )
+        ax.axhline(m["margin"], color="0.5", lw=0.8, ls=":")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(titles[key], fontsize=9)
+        ticks = [t for t in (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5) if cr[0] <= t <= cr[-1]]
+        bx.set_xticks(ticks or [cr[0], cr[-1]])
+        bx.xaxis.set_major_formatter(ScalarFormatter())
+        bx.xaxis.set_minor_formatter(NullFormatter())
+        for name, color, ls in (
+            ("ratio_second_order", COLORS[3], "--"),
+            ("ratio_slope", COLORS[2], "-."),
+        ):
+            r = d[name]
+            bx.fill_between(cr, _col(r, "low"), _col(r, "high"), color=color, alpha=0.15, lw=0)
+            bx.plot(cr, _col(r, "mean"), color=color, ls=ls, marker=".")
+        bx.axhline(1.0, color="0.3", lw=0.8)
+        bx.set_xlabel("dropout rate p (last hidden layer)")
+    axes[0, 0].set_ylabel("R(p) (nats)")
+    axes[1, 0].set_ylabel("theory ÷ measured")
+    axes[0, 1].text(0.02, 0.02, "dotted: margin δ", transform=axes[0, 1].transAxes, fontsize=7.5)
+    handles, labels = [], []
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, frameon=False, fontsize=8)
+    return fig
+
+
+def along_training(result):
+    """Left: R at the primary rate (nats, log scale) at the checkpoints of the run trained
+    without dropout and of the run trained at the primary rate (mean over seeds, 95 %
+    interval). Right: replicate 0, at ``θ*_p`` of the primary rate: histogram of
+    ``J(θ, m)`` over masks, with ``J(θ)`` and the mean over masks."""
+    m = result.metrics
+    fig, (ax, bx) = subplots(1, 2, width=7.0, height=2.9)
+    steps = np.asarray(m["checkpoints"], dtype=float)
+    x = np.where(steps == 0, 1.0, steps)
+    for key, label, color in (
+        ("along_p0", "trained without dropout", COLORS[0]),
+        ("along_primary", f"trained with p = {m['primary_rate']:g}", COLORS[1]),
+    ):
+        c = m[key]
+        mean = _col(c, "mean")
+        ax.fill_between(x, _col(c, "low"), _col(c, "high"), color=color, alpha=0.2, lw=0)
+        ax.plot(x, mean, color=color, marker="o", ms=3, label=label)
+    ax.axhline(m["margin"], color="0.5", lw=0.8, ls=":", label="margin δ")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("checkpoint step t (step 0 drawn at 1)")
+    ax.set_ylabel(f"R at p = {m['primary_rate']:g} (nats)")
+    ax.legend(frameon=False, fontsize=7.5)
+    s = np.asarray(result.cells[0]["hist"]["samples"])
+    ev = result.cells[0]["hist"]["eval"]
+    bx.hist(s, bins=40, color=COLORS[1], alpha=0.75, label=f"$J(\\theta, m)$, {s.size} masks")
+    bx.axvline(ev, color=COLORS[0], lw=2.0, label="$J(\\theta)$")
+    bx.axvline(s.mean(), color="black", lw=1.2, ls="--", label="mean over masks")
+    bx.set_xlabel("cost on training set (nats)")
+    bx.set_ylabel("number of masks")
+    bx.set_title(f"replicate 0, $\\theta^*_p$, p = {m['primary_rate']:g}", fontsize=9)
+    bx.legend(loc="upper left", bbox_to_anchor=(0.05, 1.0), frameon=False, fontsize=7.5)
     return fig
 
 
 def up_fractions(result):
     """Left: share of steps in which each curve went up, against p (mean over seeds, 95 %
-    bootstrap intervals). Right: the p = 0 cost under the chapter's small step, a large step
-    and Adam (replicate 0), log scale."""
+    intervals). Right: the p = 0 cost (replicate 0, nats, log scale) under the chapter's
+    step, a large step and Adam, with the share of steps it went up."""
     m = result.metrics
     fig, (ax, bx) = subplots(1, 2, width=7.0, height=2.9)
     rates = np.asarray(m["rates"])
@@ -135,35 +189,33 @@ def up_fractions(result):
         ("eval_up", _EVAL, COLORS[0], "s"),
     ):
         v = m[key]
-        mean = np.asarray(v["mean"])
-        err = np.vstack([mean - np.asarray(v["low"]), np.asarray(v["high"]) - mean])
+        mean = _col(v, "mean")
+        err = np.vstack([mean - _col(v, "low"), _col(v, "high") - mean])
         ax.errorbar(rates, mean, yerr=err, color=color, marker=marker, capsize=3, label=label)
     ax.set_xlabel("dropout rate p")
     ax.set_ylabel("share of steps the curve went up")
     ax.set_ylim(-0.03, 0.75)
     ax.legend(loc="upper left", frameon=False, fontsize=8)
-    ax.set_title("plain gradient descent, full batch")
-
+    ax.set_title("full-batch gradient descent", fontsize=9)
     pit = m["pitfall"]
-    colors = (COLORS[0], COLORS[2], COLORS[3])
+    cell = result.cells[0]
+    n = pit["steps"] + 1
     curves = (
-        (result.eval_curve[0, 0], f"gradient descent, lr = {result.params['lr']:g}", colors[0]),
-        (
-            result.pitfall_curve["large_step"][0],
-            f"gradient descent, lr = {pit['lr']:g}",
-            colors[1],
-        ),
-        (result.pitfall_curve["adam"][0], f"Adam, lr = {pit['adam_lr']:g}", colors[2]),
+        (np.asarray(cell["eval_curve"][0])[:n], f"GD, lr = {result.params['lr']:g}", COLORS[0]),
+        (cell["pitfall_curve"]["large_step"], f"GD, lr = {pit['lr']:g}", COLORS[2]),
+        (cell["pitfall_curve"]["adam"], f"Adam, lr = {pit['adam_lr']:g}", COLORS[3]),
     )
     for c, label, color in curves:
-        up = _pct(up_fraction(c))
-        bx.plot(np.arange(c.size), c, color=color, lw=1.2, label=f"{label} (up {up})")
+        c = np.asarray(c)
+        bx.plot(
+            np.arange(c.size), c, color=color, lw=1.2, label=f"{label} (up {_pct(up_fraction(c))})"
+        )
     bx.set_yscale("log")
     bx.yaxis.set_major_formatter(ScalarFormatter())
     bx.yaxis.set_minor_formatter(NullFormatter())
-    bx.set_yticks([0.05, 0.1, 0.2, 0.5, 1.0])
+    bx.set_yticks([0.1, 0.2, 0.5, 1.0])
     bx.set_xlabel("step t")
     bx.set_ylabel("$J(\\theta_t)$, p = 0 (nats)")
-    bx.set_title("the pitfall: no dropout, other optimisers")
-    bx.legend(loc="upper right", frameon=False, fontsize=8)
+    bx.set_title("the pitfall: no dropout, other optimisers", fontsize=9)
+    bx.legend(loc="upper right", frameon=False, fontsize=7.5)
     return fig

@@ -196,18 +196,18 @@ def digits_training(result):
     return fig
 
 
-def reliability(result, replicate: int = 0):
-    """Reliability diagrams on the validation split (one seed): accuracy within each bin of
-    top-label confidence against the bin's mean confidence, at the step of lowest validation
-    CE and at the end of training; the dashed diagonal is perfect calibration, the numbers
-    are the predictions per bin."""
-    d = result.digits[replicate]
+def reliability(result):
+    """Reliability diagrams on the validation split, every seed's predictions pooled:
+    accuracy within each bin of top-label confidence against the bin's mean confidence, at
+    each seed's step of lowest validation CE and at the end of training; the dashed diagonal
+    is perfect calibration, the numbers are the predictions per bin."""
+    n_seeds = len(result.digits)
     fig, axes = subplots(1, 2, width=7.0, height=3.0)
     for ax, key, title in (
-        (axes[0], "reliability_best", f"step {d['best_step']} (lowest validation CE)"),
-        (axes[1], "reliability_end", f"step {int(d['eval_step'][-1])} (end of training)"),
+        (axes[0], "best", f"lowest validation CE ({n_seeds} seeds pooled)"),
+        (axes[1], "end", f"end of training ({n_seeds} seeds pooled)"),
     ):
-        rel = d[key]
+        rel = result.pooled[key]
         edges = rel["edges"]
         width = np.diff(edges)
         ok = rel["count"] > 0
@@ -233,7 +233,17 @@ def reliability(result, replicate: int = 0):
         for left, w, acc, n in zip(
             edges[:-1][ok], width[ok], rel["accuracy"][ok], rel["count"][ok], strict=True
         ):
-            ax.text(left + w / 2, min(acc, 0.93) + 0.02, f"{int(n)}", ha="center", fontsize=6.5)
+            inside = acc > 0.12  # the count at the foot of the bar, clear of the dot
+            ax.text(
+                left + w / 2,
+                0.03 if inside else acc + 0.02,
+                f"{int(n)}",
+                ha="center",
+                fontsize=6,
+                rotation=90 if n >= 1000 else 0,
+                va="bottom",
+                color="white" if inside else "black",
+            )
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.05)
         ax.set_xlabel("confidence (largest predicted probability)")

@@ -16,7 +16,7 @@ from matplotlib.lines import Line2D
 
 from dropout_study.figures import COLORS, subplots
 
-__all__ = ["paths", "histograms", "sparsity", "pitfall", "oracle_rows", "oracle_table"]
+__all__ = ["paths", "histograms", "sparsity", "pitfall", "oracle_rows", "oracle_table", "primary"]
 
 _GREY = "0.55"
 _PEN = {"l1": ("L1 (proximal)", COLORS[0]), "l2": ("L2", COLORS[1])}
@@ -76,24 +76,24 @@ def paths(result):
     return fig
 
 
-def _star_index(result, pen: str) -> int | None:
-    lam = result.metrics[f"lambda_star_{pen}"]
-    hits = np.flatnonzero(result.lambdas == lam)
-    return int(hits[0]) if hits.size else None
+def primary(result) -> dict:
+    """The primary evaluation of the verdict rule (λ*, the matched pair, the intervals)."""
+    from dropout_study.verdicts.l1_vs_l2 import evaluate
+
+    return evaluate(result.metrics)
 
 
 def histograms(result, replicate: int = 0):
-    """Weights of one replicate's MLP (all layers, biases excluded): unregularised, L1 and L2
-    at their selected λ*, and dropout. Counts on a log scale; exact zeros counted apart."""
-    m = result.metrics
+    """Weights of one replicate's MLP (all layers, biases excluded): unregularised, L1 at
+    λ*(L1) and L2 at the λ matched to it in validation loss, and dropout. Counts on a log
+    scale; exact zeros counted apart."""
+    e = primary(result)
     panels = [("none", None, "no regulariser", _GREY)]
-    for pen in ("l1", "l2"):
-        j = _star_index(result, pen)
-        lam = m[f"lambda_star_{pen}"]
-        if j is None:
-            panels.append(("none", None, f"{_PEN[pen][0]}: no λ > 0 within margin", _GREY))
-        else:
-            panels.append((pen, j, f"{_PEN[pen][0]}, λ* = {lam:g}", _PEN[pen][1]))
+    if "j1" in e:
+        panels.append(("l1", e["j1"], f"{_PEN['l1'][0]}, λ*(L1) = {e['lam_l1']:g}", _PEN["l1"][1]))
+        panels.append(("l2", e["j2"], f"L2, matched λ = {e['lam_l2']:g}", _PEN["l2"][1]))
+    else:
+        panels += [("none", None, f"{_PEN[p][0]}: no λ > 0 within margin", _GREY) for p in _PEN]
     p = result.params["dropout_rate"]
     panels.append(("dropout", None, f"dropout p = {p:g}", COLORS[2]))
     weights = [
@@ -124,48 +124,86 @@ def _band(ax, lams, ci: dict, color, label, ls="-", marker="o"):
     ax.fill_between(lams, low, high, color=color, alpha=0.2, lw=0)
 
 
+def _path_band(ax, lams, values, color, label, ls="-", marker="o"):
+    """Mean over seeds (NaN-aware) with a min–max band, for measures that may be undefined."""
+    v = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        mean = np.array([np.nanmean(c) if np.isfinite(c).any() else np.nan for c in v.T])
+        low = np.array([np.nanmin(c) if np.isfinite(c).any() else np.nan for c in v.T])
+        high = np.array([np.nanmax(c) if np.isfinite(c).any() else np.nan for c in v.T])
+    ax.plot(lams, mean, color=color, ls=ls, marker=marker, ms=3.5, label=label)
+    ax.fill_between(lams, low, high, color=color, alpha=0.15, lw=0)
+
+
+_STAR_STYLE = {"l1": ("-.", "λ*(L1)"), "l2": ((0, (1, 1.5)), "λ*(L2)")}
+
+
 def sparsity(result):
-    """Versus λ (MLP, means over seeds with 95 % bootstrap bands): the near-zero and exact-zero
-    fractions of the weights, the norm ratio ``‖w_λ‖/‖w_0‖``, and validation accuracy with
-    the margin that selects λ*."""
+    """Versus λ (MLP; lines: means over seeds, bands: min–max over seeds): Hoyer index over
+    living units, exact and near zeros, norm ratio against the path's smallest λ, dead hidden
+    units, validation accuracy over its whole range (the collapse shows) with the margin and
+    both λ* lines (distinct styles, in the legend), and the steps each run trained."""
     m = result.metrics
+    e = primary(result)
     lams = result.lambdas
-    fig, axes = subplots(1, 3, height=3.0)
+    fig, axes = subplots(3, 2, sharex=True, height=7.6)
+    ax_h, ax_z, ax_n, ax_d, ax_a, ax_s = axes.ravel()
     rel = m["near_zero_rel"]
-    drop = m["dropout"]
+    drop = result.mlp["dropout"]
+    none = result.mlp["none"]
     for pen in ("l1", "l2"):
         name, color = _PEN[pen]
-        _band(axes[0], lams, m[f"{pen}_near_zero"], color, f"{name}: |w| < {rel:g}·max|w|")
-        _band(axes[0], lams, m[f"{pen}_exact_zero"], color, f"{name}: exactly 0", ls="--",
-              marker="s")  # fmt: skip
-        _band(axes[1], lams, m[f"{pen}_norm_ratio"], color, name)
-        _band(axes[2], lams, m[f"{pen}_val_acc"], color, name)
-        star = m[f"lambda_star_{pen}"]
-        if star > 0:
-            axes[2].axvline(star, color=color, ls=":", lw=1.2)
+        mp = result.mlp[pen]
+        _path_band(ax_h, lams, mp["hoyer"], color, name)
+        _path_band(ax_z, lams, mp["exact_zero"], color, f"{name}: exactly 0", ls="--", marker="s")
+        _path_band(ax_z, lams, mp["near_zero"], color, f"{name}: |w| < {rel:g}·max|w|")
+        _path_band(ax_n, lams, mp["norm_ratio_ref"], color, name)
+        _path_band(ax_d, lams, mp["dead"], color, name)
+        _path_band(ax_a, lams, mp["val_acc"], color, name)
+        _path_band(ax_s, lams, mp["steps"], color, name)
     p = result.params["dropout_rate"]
-    axes[0].axhline(drop["near_zero"]["mean"], color=COLORS[2], ls=":", label=f"dropout p={p:g}")
-    axes[1].axhline(drop["norm_ratio"]["mean"], color=COLORS[2], ls=":", label=f"dropout p={p:g}")
-    axes[1].axhline(1.0, color=_GREY, lw=0.8)
+    for ax, key in ((ax_h, "hoyer"), (ax_d, "dead"), (ax_s, "steps")):
+        ax.axhline(np.nanmean(none[key]), color="black", lw=0.9, label="no regulariser")
+        ax.axhline(np.nanmean(drop[key]), color=COLORS[2], ls=":", label=f"dropout p = {p:g}")
     floor = m["acc_none"] - m["acc_margin"]
-    axes[2].axhline(m["acc_none"], color="black", lw=1.0, label="no regulariser")
-    axes[2].axhline(floor, color="black", lw=1.0, ls="--", label=f"margin −{m['acc_margin']:g}")
-    axes[0].set_ylabel("fraction of weights")
-    axes[0].set_title("sparsity")
-    axes[1].set_ylabel("‖w_λ‖ / ‖w_0‖")
-    axes[1].set_title("norm ratio (shrinkage)")
-    axes[2].set_ylabel("validation accuracy")
-    axes[2].set_title("accuracy; dotted: λ*")
-    lo = min(np.min(m["l1_val_acc"]["low"]), np.min(m["l2_val_acc"]["low"]))
-    axes[2].set_ylim(max(lo - 0.02, floor - 0.15), 1.0)
-    for ax in axes:
+    ax_a.axhline(m["acc_none"], color="black", lw=0.9, label="no regulariser")
+    ax_a.axhline(floor, color="black", lw=0.9, ls="--", label=f"margin −{m['acc_margin']:g}")
+    for ax in axes.ravel():
+        for pen in ("l1", "l2"):
+            star = e.get(f"star_{pen}")
+            if star:
+                ls, lab = _STAR_STYLE[pen]
+                ax.axvline(star, color=_PEN[pen][1], ls=ls, lw=1.3, label=lab)
+    if "lam_l2" in e:
+        j2 = e["j2"]
+        ax_h.plot([e["lam_l2"]], [np.nanmean(result.mlp["l2"]["hoyer"][:, j2])], marker="D",
+                  ms=7, mfc="none", mec=_PEN["l2"][1], ls="none",
+                  label="L2 matched to λ*(L1)")  # fmt: skip
+    ax_h.set_ylabel("Hoyer index")
+    ax_h.set_title("sparseness (living units)")
+    ax_z.set_ylabel("fraction of weights")
+    ax_z.set_title("zeros")
+    ax_z.set_ylim(-0.02, 1.02)
+    ax_n.set_ylabel("‖w_λ‖ / ‖w_λmin‖")
+    ax_n.set_title("norm ratio (shrinkage)")
+    ax_d.set_ylabel("dead hidden units")
+    ax_d.set_title(f"dead units (of {sum(result.params['hidden'])})")
+    ax_a.set_ylabel("validation accuracy")
+    ax_a.set_title("accuracy (whole range)")
+    ax_s.set_ylabel("steps trained")
+    ax_s.set_title(f"stopping rule (cap {m['steps']['cap']})")
+    ax_s.set_yscale("log")
+    for ax in axes.ravel():
         ax.set_xscale("log")
+    for ax in axes[-1]:
         ax.set_xlabel("λ")
-    axes[0].set_ylim(-0.02, 1.02)
-    h0, l0 = axes[0].get_legend_handles_labels()
-    h2, l2 = axes[2].get_legend_handles_labels()
-    fig.legend(h0 + h2[2:], l0 + l2[2:], loc="outside lower center", ncols=3, frameon=False,
-               fontsize=8)  # fmt: skip
+    handles, labels = [], []
+    for ax in (ax_z, ax_a, ax_h, ax_s):
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels and lab not in ("L1 (proximal)", "L2"):
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, frameon=False, fontsize=8)
     return fig
 
 

@@ -1,237 +1,232 @@
 """Figures of chapter 3 (``noisy-loss``); each function takes the experiment's ``Result`` and
 returns a matplotlib figure (saved and glued by ``report.figure``).
 
-Losses are mean binary cross-entropies in nats; ``α`` and ``β`` are steps along
-filter-normalised directions (``α = 1`` moves every unit's incoming weights by the norm of
-those weights).
+Losses are mean binary cross-entropies in nats; steps are full-batch gradient-descent updates;
+``α`` is the step along a filter-normalised direction (``α = 1`` moves every unit's incoming
+weights by their own norm). Intervals over seeds are :func:`dropout_study.stats.seed_interval`.
 """
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 
-from dropout_study.figures import COLORS, PAGE_WIDTH, rate_colors, subplots
-from dropout_study.stats import bootstrap_ci
+from dropout_study.figures import PAGE_WIDTH, rate_colors, subplots
+from dropout_study.measures.time_to_target import reached_fraction
+from dropout_study.stats import seed_interval
 
-__all__ = ["slices", "spread", "contour", "gradient_noise", "steps", "curves"]
+__all__ = ["slices", "spread", "gradient_noise", "time_to_target", "levels", "control", "surrogate"]
 
-_GREY = "0.55"
+_GREY = "0.6"
+NAMES = {"moons": "moons", "breast_cancer": "breast cancer"}
 
 
-def _pick_rates(rates, max_panels: int = 6) -> list[int]:
-    idx = np.arange(len(rates))
-    if len(idx) <= max_panels:
-        return idx.tolist()
-    return np.unique(np.round(np.linspace(0, len(rates) - 1, max_panels)).astype(int)).tolist()
+def _name(d: str) -> str:
+    return NAMES.get(d, d)
+
+
+def _mean_ci(ax, x, values, **kw):
+    """Mean over seeds (rows of ``values``) with its seed interval as error bars."""
+    ivs = [seed_interval(values[:, j]) for j in range(values.shape[1])]
+    mean = np.array([iv.estimate for iv in ivs])
+    err = np.array([[iv.estimate - iv.low for iv in ivs], [iv.high - iv.estimate for iv in ivs]])
+    ax.errorbar(x, mean, yerr=err, marker="o", ms=4, capsize=3, **kw)
+
+
+def _rho_title(name: str, r: dict, what: str) -> str:
+    return f"{name}: ρ{what} = {r['rho']:.2f} [{r['low']:.2f}, {r['high']:.2f}]"
 
 
 def slices(result, replicate: int = 0):
-    """1-D slices ``L(θ* + α d)`` of one replicate: evaluation mode and ``K`` fixed masks."""
-    which = _pick_rates(result.rates)
-    ncols = min(3, len(which))
-    nrows = int(np.ceil(len(which) / ncols))
-    fig, axes = subplots(nrows, ncols, sharex=True, sharey=True, height=2.3 * nrows + 0.4)
-    axes = np.atleast_1d(axes).ravel()
-    a = result.alphas
-    colors = rate_colors(result.rates)
-    for ax, j in zip(axes, which, strict=False):
-        for k, curve in enumerate(result.slice_masks[replicate, j]):
-            label = "fixed masks (one line each)" if k == 0 else None
-            ax.plot(a, curve, color=colors[j], lw=0.9, alpha=0.75, label=label)
-        ax.plot(a, result.slice_eval[replicate, j], color="black", lw=2.0, label="evaluation mode")
-        ax.set_title(f"p = {result.rates[j]:g}")
-        ax.axvline(0.0, color=_GREY, lw=0.6, ls=":")
-    for r in range(nrows):
-        axes[r * ncols].set_ylabel("training loss (nats)")
-    for i in range(len(which)):
-        if i + ncols >= len(which):  # lowest panel of its column
-            axes[i].set_xlabel("step α along d")
-            axes[i].xaxis.set_tick_params(labelbottom=True)
-    handles, labels = axes[len(which) - 1].get_legend_handles_labels()
-    if len(which) < len(axes):
-        for ax in axes[len(which) :]:
-            ax.axis("off")
-        axes[len(which)].legend(handles, labels, loc="center", frameon=False)
-    else:
-        fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    """1-D slices of one replicate per data set: evaluation mode and the fixed-mask curves,
+    at ``p = 0``, a middle rate and the largest rate."""
+    rates = result.rates
+    which = sorted({0, len(rates) // 2, len(rates) - 1})
+    ds = result.params["datasets"]
+    fig, axes = subplots(len(ds), len(which), sharex=True, height=2.2 * len(ds) + 0.6)
+    axes = np.atleast_2d(axes)
+    colors = rate_colors(rates)
+    for i, d in enumerate(ds):
+        r = result.runs[d]
+        a = r["alphas"]
+        for ax, j in zip(axes[i], which, strict=True):
+            for k, curve in enumerate(r["slice_masks"][replicate, j]):
+                label = "one fixed mask each" if k == 0 else None
+                ax.plot(a, curve, color=colors[j], lw=0.9, alpha=0.8, label=label)
+            ax.plot(
+                a, r["slice_eval"][replicate, j], color="black", lw=1.8, label="evaluation mode"
+            )
+            ax.set_title(f"{_name(d)}, p = {rates[j]:g}")
+            ax.axvline(0.0, color=_GREY, lw=0.6, ls=":")
+        axes[i, 0].set_ylabel("training loss (nats)")
+    for ax in axes[-1]:
+        ax.set_xlabel("step α along d")
+    handles, labels = axes[0, -1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
     return fig
-
-
-def _paired(ax, rates, values, *, label_seeds: str = "one seed"):
-    """Per-seed lines (grey) and the mean with its 95 % bootstrap interval (black)."""
-    for s, row in enumerate(values):
-        label = label_seeds if s == 0 else None
-        ax.plot(rates, row, color=_GREY, lw=0.8, alpha=0.6, label=label)
-    cis = bootstrap_ci(values)
-    mean = np.array([c.estimate for c in cis])
-    err = np.array([[c.estimate - c.low for c in cis], [c.high - c.estimate for c in cis]])
-    ax.errorbar(
-        rates,
-        mean,
-        yerr=err,
-        color="black",
-        marker="o",
-        ms=4,
-        capsize=3,
-        lw=1.6,
-        label="mean, 95 % CI",
-    )
 
 
 def spread(result):
-    """Loss spread across masks (mean over α of the across-mask SD) versus p, paired seeds."""
-    fig, ax = subplots(width=PAGE_WIDTH * 0.62, aspect=0.7)
-    _paired(ax, result.rates, result.spread)
-    ax.set_xlabel("dropout rate p")
-    ax.set_ylabel("spread across masks (nats)")
-    m = result.metrics
-    lo, hi = m["rho_spread_low"], m["rho_spread_high"]
-    ax.set_title(f"Spearman ρ = {m['rho_spread']:.2f}, 95 % CI [{lo:.2f}, {hi:.2f}]")
-    ax.legend(frameon=False, loc="upper left")
-    return fig
-
-
-def contour(result):
-    """2-D slice around ``θ*``: evaluation mode next to one fixed mask, same contour levels."""
-    c = result.contour
-    A, B = np.meshgrid(c["alphas"], c["betas"], indexing="ij")
-    lo = min(c["eval"].min(), c["masked"].min())
-    hi = np.quantile(np.concatenate([c["eval"].ravel(), c["masked"].ravel()]), 0.95)
-    levels = np.geomspace(max(lo, 1e-3), hi, 14)
-    fig, axes = subplots(1, 2, sharex=True, sharey=True, height=3.3)
-    titles = ("evaluation mode", f"one fixed mask (p = {c['p']:g})")
-    for ax, key, title in zip(axes, ("eval", "masked"), titles, strict=True):
-        cs = ax.contourf(A, B, np.clip(c[key], None, hi), levels=levels, cmap="viridis")
-        ax.contour(A, B, c[key], levels=levels, colors="white", linewidths=0.4, alpha=0.6)
-        ax.plot(0, 0, ls="none", marker="+", color="red", ms=10, mew=2, label="θ* (trained)")
-        i, j = np.unravel_index(np.argmin(c[key]), c[key].shape)
-        ax.plot(
-            c["alphas"][i],
-            c["betas"][j],
-            ls="none",
-            marker="x",
-            color="white",
-            ms=7,
-            mew=1.8,
-            label="lowest grid point",
-        )
-        ax.set_title(title)
-        ax.set_xlabel("step α along d₁")
-        ax.grid(False)
-    axes[0].set_ylabel("step β along d₂")
-    axes[1].legend(loc="lower right", fontsize=8, framealpha=0.8)
-    cb = fig.colorbar(cs, ax=axes, shrink=0.9)
-    cb.set_label("training loss (nats)")
-    cb.ax.yaxis.set_major_formatter(plt.FormatStrFormatter("%.2f"))
+    """Spread across fixed masks at α = 0 and averaged over the slice, versus p (paired)."""
+    ds = result.params["datasets"]
+    fig, axes = subplots(1, len(ds), height=3.0)
+    axes = np.atleast_1d(axes)
+    rates = result.rates
+    for ax, d in zip(axes, ds, strict=True):
+        r, m = result.runs[d], result.metrics["by_dataset"][d]
+        for row in r["spread0"]:
+            ax.plot(rates, row, color=_GREY, lw=0.7, alpha=0.6)
+        _mean_ci(ax, rates, r["spread0"], color="black", label="at α = 0 (primary)")
+        _mean_ci(ax, rates + 0.008, r["spread_avg"], color="#D55E00", label="averaged over α")
+        ax.set_title(_rho_title(_name(d), m["rho_spread0"], "(p>0)"), fontsize=9.5)
+        ax.set_xlabel("dropout rate p")
+    axes[0].set_ylabel("SD of the loss across masks (nats)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
     return fig
 
 
 def gradient_noise(result):
-    """Gradient SNR and variance across masks versus p, one line per checkpoint (medians)."""
-    fig, axes = subplots(1, 2, height=3.0)
+    """Gradient SNR (symmetric-log axis: negative values are shown) and variance across masks
+    at the shared checkpoints, medians over seeds with quartiles."""
+    ds = result.params["datasets"]
+    ck = result.params["checkpoints"]
     rates = result.rates
     pos = rates > 0
-    ckpts = result.params["checkpoints"]
-    cols = [COLORS[i % len(COLORS)] for i in range(len(ckpts))]
-    for c, (step, col) in enumerate(zip(ckpts, cols, strict=True)):
-        label = "initialisation" if step == 0 else f"step {step}"
-        snr = result.snr[:, pos, c]
-        var = result.grad_variance[:, pos, c]
-        for ax, vals in ((axes[0], snr), (axes[1], var)):
-            q1, med, q3 = np.quantile(vals, [0.25, 0.5, 0.75], axis=0)
-            ax.plot(rates[pos], med, marker="o", ms=4, color=col, label=label)
-            ax.fill_between(rates[pos], q1, q3, color=col, alpha=0.15, lw=0)
-    axes[0].set_ylabel("SNR = ‖E g‖² / E‖g − E g‖²")
-    axes[1].set_ylabel("variance E‖g − E g‖² (nats²)")
-    axes[0].set_title("signal-to-noise ratio")
-    axes[1].set_title("variance across masks")
-    for ax in axes:
-        ax.set_yscale("log")
-        ax.set_xlabel("dropout rate p")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(
-        handles,
-        labels,
-        loc="outside lower center",
-        ncols=len(labels),
-        frameon=False,
-        title="checkpoint (median over seeds; band: quartiles)",
-        title_fontsize=8.5,
-    )
+    fig, axes = subplots(2, len(ds), sharex=True, height=5.0)
+    axes = np.atleast_2d(axes).reshape(2, len(ds))
+    colors = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#000000"]
+    for i, d in enumerate(ds):
+        r = result.runs[d]
+        for c, step in enumerate(ck):
+            for row, key in ((0, "snr"), (1, "grad_variance")):
+                v = r[key][:, pos, c]
+                ax = axes[row, i]
+                q1, med, q3 = np.nanpercentile(v, [25, 50, 75], axis=0)
+                col = colors[c % len(colors)]
+                label = "step 0 (initialisation)" if step == 0 else f"step {step}"
+                ax.plot(rates[pos], med, marker="o", ms=3, color=col, label=label)
+                ax.fill_between(rates[pos], q1, q3, color=col, alpha=0.15, lw=0)
+        axes[0, i].set_yscale("symlog", linthresh=0.1)
+        axes[0, i].axhline(0.0, color="black", lw=0.6)
+        axes[1, i].set_yscale("log")
+        axes[0, i].set_title(_name(d))
+        axes[1, i].set_xlabel("dropout rate p")
+    axes[0, 0].set_ylabel("SNR  (‖ḡ‖² − V/K) / V")
+    axes[1, 0].set_ylabel("variance V across masks")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(ck), frameon=False)
     return fig
 
 
-def _steps_panel(ax, result, values, cap, title):
+def time_to_target(result, abs_index: int = -1):
+    """Survival-style curves: share of runs that reached the primary target (top) and one
+    absolute target (bottom) by each step, one line per p; the end of each line below 1 is
+    the censored share."""
+    ds = result.params["datasets"]
     rates = result.rates
-    cens = np.isnan(values)
-    shown = np.where(cens, cap, values)
-    for s, row in enumerate(shown):
-        ax.plot(rates, row, color=_GREY, lw=0.8, alpha=0.6, label="one seed" if s == 0 else None)
-    if cens.any():
-        ii, jj = np.nonzero(cens)
-        ax.plot(
-            rates[jj],
-            np.full(ii.shape, cap),
-            ls="none",
-            marker="^",
-            mfc="white",
-            mec=COLORS[3],
-            ms=7,
-            mew=1.4,
-            label="not reached (censored, drawn at the cap)",
-        )
-    med = np.median(np.where(cens, np.inf, values), axis=0)
-    ok = np.isfinite(med)
-    ax.plot(rates[ok], med[ok], color="black", marker="o", ms=5, lw=1.8, label="median")
-    ax.axhline(cap, color=COLORS[3], lw=0.8, ls="--")
-    ax.set_xlabel("dropout rate p")
-    ax.set_title(f"{title}\n{int(cens.sum())} of {cens.size} runs censored", fontsize=9.5)
-
-
-def steps(result):
-    """Steps to the validation targets and the final validation loss versus p."""
-    m = result.metrics
-    cap = m["steps_cap"]
-    fig, axes = subplots(1, 3, height=3.0)
-    _steps_panel(
-        axes[0], result, result.steps_loss, cap, f"to val. loss ≤ {m['target_loss']:g} nats"
-    )
-    _steps_panel(axes[1], result, result.steps_acc, cap, f"to val. accuracy ≥ {m['target_acc']:g}")
-    axes[0].set_ylabel("SGD steps")
-    _paired(axes[2], result.rates, result.final_val_loss)
-    handles, labels = [], []
-    for ax in axes:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    handles.append(plt.Line2D([], [], color=COLORS[3], lw=0.8, ls="--"))
-    labels.append(f"cap = {cap} steps (ranked above every run that reached the target)")
-    fig.legend(handles, labels, loc="outside lower center", ncols=3, frameon=False, fontsize=8.5)
-    axes[2].set_xlabel("dropout rate p")
-    axes[2].set_ylabel("final validation loss (nats)")
-    axes[2].set_title(f"after {m['n_steps']} steps")
+    colors = rate_colors(rates)
+    fig, axes = subplots(2, len(ds), height=5.2)
+    axes = np.atleast_2d(axes).reshape(2, len(ds))
+    n_abs = result.params["n_abs_targets"]
+    key_abs = f"abs {n_abs if abs_index == -1 else abs_index + 1}"
+    pct = 100 * result.params["target_fraction"]
+    for i, d in enumerate(ds):
+        r, m = result.runs[d], result.metrics["by_dataset"][d]
+        for row, key in ((0, "primary"), (1, key_abs)):
+            times = r["times"][key]
+            finite = times[np.isfinite(times)]
+            top = max(float(finite.max()) if finite.size else 1.0, 1.0) * 1.15
+            grid = np.linspace(0, top, 300)
+            ax = axes[row, i]
+            for j, p in enumerate(rates):
+                frac = reached_fraction(times[:, j], grid)
+                ax.step(grid, frac, where="post", color=colors[j], label=f"p = {p:g}")
+            ax.set_ylim(-0.03, 1.03)
+            cens = int(np.isnan(times).sum())
+            if row == 0:
+                title = f"{_name(d)}: {pct:g} % of own improvement"
+            else:
+                title = f"{_name(d)}: val. loss ≤ {m['abs_targets'][abs_index]:.3f} nats"
+            ax.set_title(f"{title}\n({cens} of {times.size} runs censored)", fontsize=9)
+        axes[1, i].set_xlabel("steps")
+    for row in range(2):
+        axes[row, 0].set_ylabel("share of runs at target")
+    axes[0, -1].legend(frameon=False, fontsize=8, loc="lower right")
     return fig
 
 
-def curves(result):
-    """Validation loss against SGD steps, median over seeds for each p, with the target."""
-    fig, ax = subplots(width=PAGE_WIDTH * 0.8, aspect=0.55)
-    colors = rate_colors(result.rates)
-    t = result.eval_step
-    for j, p in enumerate(result.rates):
-        q1, med, q3 = np.quantile(result.val_loss[:, j], [0.25, 0.5, 0.75], axis=0)
-        ax.plot(t, med, color=colors[j], label=f"p = {p:g}")
-        ax.fill_between(t, q1, q3, color=colors[j], alpha=0.12, lw=0)
-    ax.axhline(result.metrics["target_loss"], color="black", ls="--", lw=1, label="target")
-    ax.set_xlabel("SGD step")
-    ax.set_ylabel("validation loss (nats)")
-    ax.set_yscale("log")
-    ticks = [0.1, 0.15, 0.2, 0.3, 0.5, 0.8]
-    ax.set_yticks(ticks, [f"{v:g}" for v in ticks])
-    ax.yaxis.set_minor_formatter(plt.NullFormatter())
-    ax.legend(
-        frameon=False, ncols=2, title="median over seeds (band: quartiles)", title_fontsize=8.5
+def levels(result):
+    """Where training levels off: best and final validation loss versus p (paired seeds)."""
+    ds = result.params["datasets"]
+    rates = result.rates
+    fig, axes = subplots(1, len(ds), height=3.0)
+    axes = np.atleast_1d(axes)
+    for ax, d in zip(axes, ds, strict=True):
+        r, m = result.runs[d], result.metrics["by_dataset"][d]
+        for row in r["best"]:
+            ax.plot(rates, row, color=_GREY, lw=0.7, alpha=0.6)
+        _mean_ci(ax, rates, r["best"], color="black", label="best (grey: one line per seed)")
+        _mean_ci(ax, rates + 0.008, r["final"], color="#0072B2", label="final (at the stop)")
+        ax.set_title(_rho_title(_name(d), m["rho_best"], "(best)"), fontsize=9.5)
+        ax.set_xlabel("dropout rate p")
+    axes[0].set_ylabel("validation loss (nats)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    return fig
+
+
+def control(result):
+    """The mask-averaging control: primary steps against 1/K per seed (grey), the mean with
+    its interval (black) and the mean of the per-seed fits a + b/K extrapolated to K → ∞."""
+    cds = list(result.control)
+    fig, axes = subplots(
+        1, len(cds), width=PAGE_WIDTH * (0.62 if len(cds) == 1 else 1.0), height=3.2
     )
+    axes = np.atleast_1d(axes)
+    ks = np.asarray(result.params["control_ks"], float)
+    for ax, d in zip(axes, cds, strict=True):
+        c, mc = result.control[d], result.metrics["control"][d]
+        inv = 1.0 / ks
+        for s, row in enumerate(c["steps"]):
+            ax.plot(inv, row, color=_GREY, lw=0.7, alpha=0.6, label="one seed" if s == 0 else None)
+        _mean_ci(ax, inv, c["steps"], color="black", label="mean, 95 % CI")
+        a = mc["steps_inf"]
+        ax.errorbar(
+            [0.0], [a["estimate"]], yerr=[[a["estimate"] - a["low"]], [a["high"] - a["estimate"]]],
+            marker="s", color="#D55E00", capsize=3, label="K → ∞ (fit a + b/K)",
+        )  # fmt: skip
+        ax.set_xticks(np.r_[0.0, inv], ["∞"] + [f"{k:g}" for k in ks])
+        ax.set_xlabel("masks averaged per step K (axis: 1/K)")
+        ax.set_title(f"{_name(d)}, p = {result.params['control_rate']:g}")
+    axes[0].set_ylabel("steps to primary target")
+    axes[0].legend(frameon=False, fontsize=8, loc="best")
+    return fig
+
+
+def surrogate(result):
+    """Fixed-mask surrogate runs: the surrogate objective, the fresh-mask E_m J and the
+    validation loss along training (median over seeds), per control data set."""
+    cds = [d for d in result.control if "surrogate" in result.control[d]]
+    fig, axes = subplots(1, len(cds), height=3.0)
+    axes = np.atleast_1d(axes)
+    for ax, d in zip(axes, cds, strict=True):
+        outs = result.control[d]["surrogate"]
+        n = min(len(o["eval_step"]) for o in outs)
+        steps = outs[0]["eval_step"][:n]
+        for key, col, label in (
+            (
+                "surrogate_loss",
+                "#D55E00",
+                f"surrogate J_K (K = {result.params['surrogate_masks']})",
+            ),
+            ("fresh_loss", "#0072B2", "fresh masks E_m J"),
+            ("val_loss", "black", "validation (evaluation mode)"),
+        ):
+            v = np.median(np.stack([o[key][:n] for o in outs]), axis=0)
+            ax.plot(steps, v, color=col, label=label)
+        ax.set_yscale("log")
+        ax.set_xlabel("steps")
+        ax.set_title(_name(d))
+    axes[0].set_ylabel("loss (nats, median over seeds)")
+    axes[0].legend(frameon=False, fontsize=8)
     return fig
