@@ -27,8 +27,18 @@ import sys
 import time
 from pathlib import Path
 
-from dropout_study import __version__, catalog, chapters, citing, estimates, guard, kernel, params
-from dropout_study import progress, render
+from dropout_study import (
+    __version__,
+    catalog,
+    chapters,
+    citing,
+    estimates,
+    guard,
+    kernel,
+    params,
+    progress,
+    render,
+)
 from dropout_study.generated import update_readme
 from dropout_study.pipeline import build, execute
 from dropout_study.project import BuildFailed, ChapterFailed, Project
