@@ -34,6 +34,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm  # not tqdm.auto: in a kernel without ipywidgets it warns on stderr
 
 from dropout_study import paths
+from dropout_study import progress as _progress
 from dropout_study.codehash import package_code_hash
 from dropout_study.validation import check_int, fail
 
@@ -176,6 +177,7 @@ def run_sweep(
         todo.append(i)
 
     bar = tqdm(total=len(todo), desc=desc or _fn_name(fn), disable=not progress or not todo)
+    bar = _progress.sweep_bar(bar, desc or _fn_name(fn))  # finished cells to the CLI's bar
     if len(todo) <= 1 or n_jobs == 1:
         for i in todo:
             results[i] = _compute_and_store(fn, cells[i], cell_paths[i])
