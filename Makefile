@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= book
 
-.PHONY: book test lint bench clean
+.PHONY: book pdf test lint bench clean
 
 # An existing .venv is kept (only the install step reruns when pyproject.toml changes).
 $(STAMP): pyproject.toml
@@ -16,6 +16,12 @@ $(STAMP): pyproject.toml
 
 book: $(STAMP)
 	$(BIN)/dropout-study build --profile $(PROFILE)
+
+# The PDF: the executed book's singlehtml printed by Debian's Chromium (see
+# dropout_study/pdf.py for why not pdfhtml or LaTeX). Needs `apt-get install chromium`.
+pdf: book
+	$(BIN)/python -m pip install -q -e ".[browser]"
+	$(BIN)/python -m dropout_study.pdf
 
 # The project's code only: never executed notebooks or the README's output folders
 # (runs/, results/), which a user's `dropout-study run --out ...` fills.

@@ -14,6 +14,43 @@ import numpy as np
 import pytest
 
 REQUIRE_TORCH_ENV = "DROPOUT_STUDY_REQUIRE_TORCH"
+REQUIRE_BROWSER_ENV = "DROPOUT_STUDY_REQUIRE_BROWSER"
+
+
+def browser_required(environ=None) -> bool:
+    """In CI (``CI=true``) or with ``DROPOUT_STUDY_REQUIRE_BROWSER=1`` (set by .ci/run) the
+    browser tests must run: a missing Chromium or Playwright is a failure, not a skip."""
+    environ = os.environ if environ is None else environ
+    return environ.get(REQUIRE_BROWSER_ENV, "") not in ("", "0") or environ.get(
+        "CI", ""
+    ).lower() in ("true", "1", "yes")
+
+
+def chromium_or_skip(environ=None) -> str:
+    """Debian's Chromium, driven by Playwright: its path, or skip (fail when required)."""
+    from dropout_study.browser import find_chromium
+
+    environ = os.environ if environ is None else environ
+    missing = []
+    try:
+        importlib.import_module("playwright.sync_api")
+    except ImportError as exc:
+        missing.append(f"Playwright ({exc}; pip install -e '.[browser]')")
+    exe = find_chromium()
+    if exe is None:
+        missing.append("Chromium (apt-get install -y --no-install-recommends chromium)")
+    if missing:
+        what = " and ".join(missing)
+        if browser_required(environ):
+            pytest.fail(f"the browser test is required here but needs {what}", pytrace=False)
+        pytest.skip(f"browser test skipped: no {what}; CI runs it (.ci/run)")
+    return exe
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Path of the Chromium the browser tests drive (see :func:`chromium_or_skip`)."""
+    return chromium_or_skip()
 
 
 def import_torch_or_skip(environ=None):

@@ -173,3 +173,55 @@ def test_readme_has_the_generated_verdict_block_and_the_two_commands():
     text = (ROOT / "README.md").read_text()
     assert text.count(README_START) == 1 and text.count(README_END) == 1
     assert "make book" in text and "make test" in text and "CITATION.cff" in text
+
+
+def test_the_pdf_of_the_smoke_book_has_more_pages_than_chapters(tmp_path_factory, monkeypatch):
+    from conftest import chromium_or_skip
+    from fixtures.tinybook import built_smoke_book
+
+    chromium_or_skip()
+    import pypdf
+
+    from dropout_study.pdf import build_pdf
+
+    project = built_smoke_book(tmp_path_factory, monkeypatch)
+    with locked(project.root / ".build.lock"):
+        out = build_pdf(project, log=lambda s: None)
+    reader = pypdf.PdfReader(str(out))  # an independent reader of the file
+    text = " ".join(page.extract_text() for page in reader.pages)
+    assert len(reader.pages) > len(toc_chapters(project))
+    assert "Figure 2.1" in text  # numbered figures
+    assert "Srivastava" in text  # the bibliography
+    assert "\\(" not in text  # maths typeset before printing
+    assert "not the study" in text  # a smoke PDF says so
+
+
+def test_built_pages_are_self_contained_and_say_what_they_are(tmp_path_factory, monkeypatch):
+    """Static checks of the HTML (the browser test checks behaviour): no CDN, the local
+    MathJax, the profile banner, the footer year, captions ending with their labels."""
+    import datetime
+
+    from fixtures.tinybook import built_smoke_book
+
+    project = built_smoke_book(tmp_path_factory, monkeypatch)
+    html = project.root / "_build" / "html"
+    year = str(datetime.datetime.now(datetime.UTC).year)
+    for page in [html / "book" / "intro.html", *html.glob("book/generated/*/*.html")]:
+        raw = page.read_text(encoding="utf-8")
+        assert not re.search(r"""(src|href)=["']https?://(?!127\.0\.0\.1)[^"']+\.(js|css)""", raw)
+        assert "_static/mathjax/tex-chtml.js" in raw
+        assert raw.count("text/x-thebe-config") <= 1  # emitted twice, it is a console error
+        assert "not the study&#39;s verdicts" in raw or "not the study's verdicts" in raw
+        assert f"© Copyright {year}" in raw or f"&copy; Copyright {year}" in raw
+    page = (html / "book" / "generated" / "cross-entropy" / "cross-entropy.html").read_text()
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", page, re.S)
+    assert captions
+    for cap in captions:  # the caption's text ends with the figure's label
+        text = re.sub(r'<a class="headerlink".*?</a>', "", cap, flags=re.S)
+        plain = re.sub(r"<[^>]+>", "", text).strip()
+        assert "ds-fig-label" in cap and re.search(r"\sfig-cross-entropy-[a-z0-9-]+$", plain), cap
+    short = (html / "noisy-loss.html").read_text()  # a short address for each chapter
+    assert 'url=book/generated/noisy-loss/noisy-loss.html"' in short
+    repro = _html_text(html / "book" / "reproduce.html")
+    assert "fig-cross-entropy-" in repro and "This book was built with the smoke profile" in repro
+    assert "is what this book was built with" not in repro

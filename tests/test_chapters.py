@@ -17,13 +17,14 @@ from dropout_study import chapters
 from dropout_study.chapters import CHAPTERS, ChapterSourceError, load
 
 
-def test_registry_lists_the_five_chapters_in_book_order():
+def test_registry_lists_the_six_chapters_in_book_order():
     assert CHAPTERS == (
         "cross-entropy",
         "cost-under-dropout",
         "noisy-loss",
         "l1-vs-l2",
         "linearity",
+        "dropout-paper",
     )
     assert chapters.default_experiment("l1-vs-l2") == "dropout_study.experiments.l1_vs_l2"
     assert chapters.source_path("linearity").name == "linearity.md"

@@ -13,6 +13,7 @@ from fixtures.tinybook import make_project, package_copy, snapshot, use_fixtures
 
 from dropout_study import cli
 from dropout_study.chapters import CHAPTERS
+from dropout_study.verdicts import SYMBOLS
 
 EXE = Path(sys.executable).parent / "dropout-study"
 
@@ -24,12 +25,16 @@ def project(tmp_path, monkeypatch):
     return make_project(root, ("tiny",))
 
 
-def test_list_shows_claims_and_parameters(project, capsys):
+def test_list_prints_one_line_per_chapter_with_claim_and_last_verdict(project, capsys):
     assert cli.main(["list"], project) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["tiny  not built  The mean of normal draws centred at p is positive."]
+    assert cli.main(["list", "-v"], project) == 0
     out = capsys.readouterr().out
     assert "tiny\n  claim: The mean of normal draws centred at p is positive." in out
-    assert "  rates: list[float] = [0.0, 0.5]  # rates to compare, each in [0, 1)" in out
-    assert "  profile smoke: n=20" in out
+    assert "  verdict: not built yet" in out
+    assert "    rates (list[float])" in out
+    assert "        book: [0.0, 0.5]   smoke: [0.0, 0.5]   full: [0.0, 0.25, 0.5, 0.75]" in out
 
 
 def test_list_marks_chapters_without_a_source(tmp_path, monkeypatch, capsys):
@@ -37,6 +42,8 @@ def test_list_marks_chapters_without_a_source(tmp_path, monkeypatch, capsys):
     project = make_project(tmp_path, ("tiny",))
     project = type(project)(root=project.root, chapters=("tiny", "later"))
     assert cli.main(["list"], project) == 0
+    assert "later  (no source yet)" in capsys.readouterr().out
+    assert cli.main(["list", "-v"], project) == 0
     assert "later\n  (no source yet:" in capsys.readouterr().out
 
 
@@ -75,7 +82,8 @@ def test_run_writes_outputs_and_prints_the_verdict(good_run):
     # -f sets n and p, -p overrides p: file < -p
     assert m["parameters"]["n"] == 30 and m["parameters"]["p"] == 0.25
     assert m["parameters"]["rates"] == [0.0, 0.25] and m["profile"] == "smoke"
-    assert f"verdict: {m['verdict']['word']} — {m['verdict']['sentence']}" in stdout
+    word = m["verdict"]["word"]
+    assert f"verdict: {SYMBOLS[word]} {word} — {m['verdict']['sentence']}" in stdout
     assert (out / "tiny.ipynb").is_file() and (out / "figures" / "draws.png").is_file()
 
 

@@ -42,7 +42,14 @@ __all__ = [
     "parse",
 ]
 
-CHAPTERS = ("cross-entropy", "cost-under-dropout", "noisy-loss", "l1-vs-l2", "linearity")
+CHAPTERS = (
+    "cross-entropy",
+    "cost-under-dropout",
+    "noisy-loss",
+    "l1-vs-l2",
+    "linearity",
+    "dropout-paper",
+)
 """Chapter ids in book order."""
 
 PROFILE_NAMES = ("smoke", "full")

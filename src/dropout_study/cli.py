@@ -2,10 +2,12 @@
 
 ::
 
-    dropout-study list
+    dropout-study list [-v]
+    dropout-study params CHAPTER
     dropout-study run CHAPTER [--profile P] [-p NAME=VALUE ...] [-f params.yml] [--out DIR]
                           [--scheduler ADDRESS]
     dropout-study build [--profile P] [--force] [--scheduler ADDRESS]
+    dropout-study cite [fig-<chapter>-<name>]
     dropout-study readme
 
 Every input is checked before a kernel starts; an invalid one ends the command with exit
@@ -26,10 +28,24 @@ import sys
 import time
 from pathlib import Path
 
-from dropout_study import __version__, chapters, cluster, estimates, guard, kernel, params, timing
+from dropout_study import (
+    __version__,
+    catalog,
+    chapters,
+    citing,
+    cluster,
+    estimates,
+    guard,
+    kernel,
+    params,
+    progress,
+    render,
+    timing,
+)
 from dropout_study.generated import update_readme
 from dropout_study.pipeline import build, execute
 from dropout_study.project import BuildFailed, ChapterFailed, Project
+from dropout_study.verdicts import label
 
 __all__ = ["main"]
 
@@ -45,7 +61,7 @@ class _UsageError(Exception):
     pass
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: list[str] | None = None, project: Project | None = None):
     p = _Parser(
         prog=PROG,
         description="Run the chapters of the dropout study and build its book.",
@@ -53,13 +69,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    sub.add_parser("list", help="list the chapters, their claims and parameters")
+    ls = sub.add_parser("list", help="one line per chapter: claim and last verdict")
+    ls.add_argument("-v", "--verbose", action="store_true", help="claims, verdicts, parameters")
+    pa = sub.add_parser("params", help="a chapter's parameters: type, values, range, meaning")
+    pa.add_argument("chapter", help="chapter id (see 'dropout-study list')")
+    ci = sub.add_parser("cite", help="BibTeX and CSL-JSON for the study, or one figure")
+    ci.add_argument("figure", nargs="?", help="a figure label fig-<chapter>-<name>")
 
     r = sub.add_parser(
         "run",
         help="run one chapter with your parameters",
         description="Run one chapter: writes the executed notebook, metrics.json and figures/ "
         "into --out and prints the verdict.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=catalog.run_help_epilog(argv, project),  # CHAPTER's parameters
     )
     r.add_argument("chapter", help="chapter id (see 'dropout-study list')")
     r.add_argument("--profile", default="book", help="smoke, book (default) or full")
@@ -107,21 +130,6 @@ def _use_scheduler(args) -> None:
         cluster.use_scheduler(addr, f"{PROG} {args.command}")
 
 
-def _list(project: Project) -> None:
-    for cid in project.chapters:
-        src = project.source(cid)
-        if not src.is_file():
-            print(f"{cid}\n  (no source yet: {src})\n")
-            continue
-        spec = project.spec(cid)
-        print(f"{cid}\n  claim: {spec.claim}")
-        for p in spec.params:
-            print(f"  {p.name}: {p.type} = {p.default!r}  # {p.help}")
-        for name, values in spec.profiles.items():
-            print(f"  profile {name}: " + ", ".join(f"{k}={v!r}" for k, v in values.items()))
-        print()
-
-
 def _run(args, project: Project) -> None:
     cid = chapters.check_chapter_id(args.chapter, f"{PROG} run", project.chapters)
     profile = params.check_profile(args.profile, f"{PROG} run")
@@ -139,11 +147,15 @@ def _run(args, project: Project) -> None:
     print(est.text(), flush=True)
     print(f"running {cid} (profile {profile}) ...", flush=True)
     t0 = time.perf_counter()
-    record = execute(spec, resolved, out, profile=profile)
+    with progress.watch():
+        record = execute(spec, resolved, out, profile=profile)
     dt = time.perf_counter() - t0
     print(f"executed in {dt:.1f} s; notebook, metrics.json and figures/ in {out}")
     print(f"time: {timing.summary(out)}")
-    print(f"verdict: {record['verdict']['word']} — {record['verdict']['sentence']}")
+    page = render.rerun_page(out, spec.id, project)  # the rerun as a readable HTML page
+    if page is not None:
+        print(f"page: {page}")
+    print(f"verdict: {label(record['verdict']['word'])} — {record['verdict']['sentence']}")
 
 
 def main(argv: list[str] | None = None, project: Project | None = None) -> int:
@@ -151,14 +163,25 @@ def main(argv: list[str] | None = None, project: Project | None = None) -> int:
     input). ``project`` defaults to this checkout (tests pass another)."""
     project = project or Project()
     try:
-        args = _parser().parse_args(argv)
+        args = _parser(sys.argv[1:] if argv is None else argv, project).parse_args(argv)
         if args.command == "list":
-            _list(project)
+            print(
+                catalog.list_verbose(project)
+                if args.verbose
+                else "\n".join(catalog.list_lines(project))
+            )
+        elif args.command == "params":
+            cid = chapters.check_chapter_id(args.chapter, f"{PROG} params", project.chapters)
+            print(catalog.params_text(project.spec(cid)))
+        elif args.command == "cite":
+            print(citing.cite_text(project, args.figure))
         elif args.command == "run":
             _run(args, project)
         elif args.command == "build":
             _use_scheduler(args)
-            build(project, profile=args.profile, force=args.force)  # checks the profile
+            with progress.watch():
+                results = build(project, profile=args.profile, force=args.force)  # checks profile
+            print(progress.summary(results))
         elif args.command == "readme":
             print(f"updated {update_readme(project)}")
     except _UsageError as exc:

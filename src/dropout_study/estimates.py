@@ -203,6 +203,37 @@ def _linearity(p: Mapping) -> tuple[float, float]:
     return work, memory
 
 
+def _dropout_paper(p: Mapping) -> tuple[float, float]:
+    """Digits networks (early stopping: about 5 patience windows, at most the cap), the
+    Monte-Carlo averages, all masks of the Baldi layer, SGD, the Wager fits, the ridge check."""
+    n_dig = 1797
+    n_train = _n(p, "n_train", 200)
+    n_test = n_dig * 0.8 - n_train
+    steps = min(_n(p, "max_steps", 3000), 5 * _n(p, "patience", 10) * _n(p, "eval_every", 10))
+    batch = _n(p, "batch_size", 32)
+    width, units = _n(p, "width", 256), _n(p, "pn_units", 32)
+    widths = [width] * int(_n(p, "dropout_rates", 6))
+    widths += [units / (1 - r) for r in p.get("pn_rates", [0.0, 0.2, 0.5, 0.6, 0.8])]
+    widths += [_n(p, "width_alt", 128)] * 2 + [width] * 2
+    evals = steps / _n(p, "eval_every", 10) * (n_train + 0.2 * n_dig)
+    train = sum((3 * steps * batch + evals) * 75 * w for w in widths)
+    mc = 3 * _n(p, "mc_repeats", 2) * max(p.get("mc_ks", [128]) or [128]) * n_test * width * 10
+    seeds = _n(p, "n_seeds", 4)
+    theory = _n(p, "n_theory_seeds", 8)
+    baldi = 2 ** _n(p, "baldi_units", 12) * n_test * (_n(p, "baldi_units", 12) + 6)
+    sgd = _n(p, "sgd_steps", 8000) * 16 * 11 * 4
+    wn = 569 * _TRAIN
+    wager = (
+        _n(p, "wager_rates", 3)
+        * wn
+        * 31
+        * (200 * _n(p, "wager_masks", 16) * 2 + _n(p, "wager_eval_masks", 1000))
+    )
+    ridge = 2 * _n(p, "ridge_rates", 4) * _n(p, "ridge_masks", 2000) * 442 * 10 * 2
+    memory = max(n_test * 32 * 10 * 8 * 2, 2**21 * 8 * 4)
+    return seeds * (train + mc) + theory * (baldi + sgd + wager) + ridge, memory
+
+
 def _generic(p: Mapping) -> tuple[float, float]:
     """Any chapter: n_seeds × every ``*steps`` × every rate list × a [32, 32] network."""
     work = 3 * 600 * _weights(2, p.get("hidden", [32, 32]), 1) * _n(p, "n_seeds", 1)
@@ -220,6 +251,7 @@ CHAPTERS: dict[str, Callable[[Mapping], tuple[float, float]]] = {
     "noisy-loss": _noisy_loss,
     "l1-vs-l2": _l1_vs_l2,
     "linearity": _linearity,
+    "dropout-paper": _dropout_paper,
 }
 
 

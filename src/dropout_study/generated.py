@@ -17,6 +17,9 @@ __all__ = [
     "verdicts_markdown",
     "parameters_markdown",
     "write_generated",
+    "multiplicity_markdown",
+    "figures_markdown",
+    "built_with_markdown",
     "README_START",
     "README_END",
     "readme_block",
@@ -88,12 +91,16 @@ def _origin(rows: list[dict]) -> str:
     return f"profile {prof}; package at commit {com}"
 
 
-def _list_table(header: list[str], rows: list[list[str]], widths: list[int]) -> list[str]:
-    """A MyST ``list-table`` (column widths, no escaping of ``|``)."""
+def _list_table(
+    header: list[str], rows: list[list[str]], widths: list[int], cls: str = ""
+) -> list[str]:
+    """A MyST ``list-table`` (column widths, no escaping of ``|``); ``cls``: CSS classes
+    (``ds-stack …`` stacks the cells of a row on a phone, see book/_static)."""
     out = [
         "```{list-table}",
         ":header-rows: 1",
         ":widths: " + " ".join(str(w) for w in widths),
+        *([f":class: {cls}"] if cls else []),
         "",
     ]
     for row in [header, *rows]:
@@ -131,12 +138,73 @@ def verdicts_markdown(rows: list[dict]) -> str:
             ]
         )
     header = ["Claim (links to its chapter)", "Verdict", "Robustness", "Evidence"]
-    lines = _list_table(header, body, [26, 14, 12, 48])
+    lines = _list_table(header, body, [26, 14, 12, 48], "ds-stack ds-verdicts")
     lines += [
         f"Read from each chapter's `metrics.json` by `dropout-study build` ({_origin(rows)}).",
         "",
+        multiplicity_markdown(rows),
+        "",
     ]
     return "\n".join(lines)
+
+
+def multiplicity_markdown(rows: list[dict]) -> str:
+    """How many decisions the book makes (verdicts and the alternative analyses of the
+    robustness tables), read from the results, and that the intervals are not adjusted."""
+    decided = [r for r in rows if r["word"]]
+    alternatives = sum((r.get("robustness") or {}).get("n", 0) or 0 for r in decided)
+    n = len(decided)
+    verdicts = f"{n} verdict{'s' if n != 1 else ''}"
+    alt = (
+        f" and re-decides them under {alternatives} alternative analysis choice"
+        f"{'s' if alternatives != 1 else ''} (the robustness tables)"
+        if alternatives
+        else ""
+    )
+    return (
+        f"*Multiplicity.* This build decides {verdicts}{alt}, {n + alternatives} decisions "
+        "in all. Every 95 % interval in the book is a per-comparison interval, not adjusted "
+        "for this multiplicity: among this many decisions one may cross a margin by chance, "
+        "which is why each verdict also states how many alternatives agree."
+    )
+
+
+def built_with_markdown(rows: list[dict]) -> str:
+    """The reproduce page's sentence on which profile this build used (from the results)."""
+    profiles = sorted({r["profile"] for r in rows if r["profile"]})
+    if not profiles:
+        return "No chapter has been executed yet: `dropout-study build` fills these pages."
+    names = " and ".join(f"`{p}`" for p in profiles)
+    col = "column" if len(profiles) == 1 else "columns"
+    text = f"This book was built with the {names} profile: the {names} {col} below."
+    if profiles != ["book"]:
+        text += " The study's own results are those of the `book` profile (`make book`)."
+    return text
+
+
+def _first_sentence(text: str) -> str:
+    """Up to the first ". " that lies outside ``$…$`` maths (never cut inside a formula)."""
+    i = 0
+    while True:
+        j = text.find(". ", i)
+        if j < 0:
+            return text.rstrip().rstrip(".")
+        if text[:j].count("$") % 2 == 0 and text[:j].count("`") % 2 == 0:
+            return text[:j]
+        i = j + 2
+
+
+def figures_markdown(project: Project, ids: list[str]) -> str:
+    """The reproduce page's list of every figure: number and link, label, caption."""
+    from dropout_study.citing import figures
+
+    out = []
+    for _cid, fig_label, caption in figures(project, ids):
+        short = _first_sentence(caption)
+        out.append(f"- {{numref}}`Figure {{number}} <{fig_label}>` `{fig_label}` — {short}.")
+    if not out:
+        return "No figures yet.\n"
+    return "\n".join(out) + "\n"
 
 
 def parameters_markdown(project: Project, ids: list[str]) -> str:
@@ -165,7 +233,7 @@ def parameters_markdown(project: Project, ids: list[str]) -> str:
                 ]
             )
         header = ["Parameter", "`book` (default)", "`smoke`", "`full`", "Meaning"]
-        out += _list_table(header, body, [24, 14, 12, 14, 36])
+        out += _list_table(header, body, [24, 14, 12, 14, 36], "ds-stack ds-params")
     return "\n".join(out)
 
 
@@ -181,7 +249,10 @@ def write_generated(project: Project, ids: list[str] | None = None) -> None:
     _write_if_changed(
         project.generated / "verdicts.md", verdicts_markdown(verdict_rows(project, ids))
     )
-    _write_if_changed(project.generated / "parameters.md", parameters_markdown(project, ids))
+    rows = verdict_rows(project, ids)
+    params_md = built_with_markdown(rows) + "\n\n" + parameters_markdown(project, ids)
+    _write_if_changed(project.generated / "parameters.md", params_md)
+    _write_if_changed(project.generated / "figures.md", figures_markdown(project, ids))
 
 
 # ------------------------------------------------------------------------------------------

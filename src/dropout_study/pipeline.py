@@ -40,7 +40,7 @@ from dropout_study.params import check_profile, resolve
 from dropout_study.project import BuildFailed, ChapterFailed, Project, RunResult, toc_chapters
 from dropout_study.provenance import provenance, timestamp
 from dropout_study.report import RUN_FILE
-from dropout_study.verdicts import WORDS
+from dropout_study.verdicts import WORDS, label
 
 __all__ = [
     "execute",
@@ -299,7 +299,7 @@ def build(
         state = "cached" if fresh else "executed"
         log(
             f"[{i}/{len(plan)}] {spec.id:<{width}}  {state:<8}  {dt:6.1f} s  "
-            f"{record['verdict']['word']}" + ("" if fresh else f"  ({timing.summary(dest)})")
+            f"{label(record['verdict']['word'])}" + ("" if fresh else f"  ({timing.summary(dest)})")
         )
         results.append(RunResult(spec.id, dest, not fresh, dt, record))
     if failures:

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from dropout_study import chapters, confirm, paths, timing
+from dropout_study.answer import glue_answer
 from dropout_study.params import check_type
 from dropout_study.provenance import provenance, sha256_bytes
 from dropout_study.validation import fail
@@ -204,14 +205,16 @@ def figure(fig, name: str) -> None:
     }
     (figdir / f"{name}.json").write_text(_dumps(record), encoding="utf-8")
     st["figures"].append(name)
-    _glue(label, _image(files["png"]))  # PNG bytes: cannot degrade to a text repr
+    # SVG bytes: sharp at any screen density, and (like PNG bytes) cannot degrade to a text
+    # repr the way a glued matplotlib Figure can
+    _glue(label, _svg(files["svg"]))
     plt.close(fig)
 
 
-def _image(png: bytes):
-    from IPython.display import Image
+def _svg(data: bytes):
+    from IPython.display import SVG
 
-    return Image(data=png, format="png")
+    return SVG(data=data)
 
 
 def number(key: str, value) -> None:
@@ -285,6 +288,7 @@ def finish(verdict, metrics: Mapping, robustness=None) -> None:
     text("confirmation", confirm.sentence(st["chapter"], st["profile"], word))
     text("verdict", word)
     text("verdict_sentence", sentence)
+    glue_answer(word, st["claim"], text, markdown)  # the box each chapter opens with
     record = {
         "chapter": st["chapter"],
         "claim": st["claim"],

@@ -36,6 +36,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm  # not tqdm.auto: in a kernel without ipywidgets it warns on stderr
 
 from dropout_study import cluster, paths, timing
+from dropout_study import progress as _progress
 from dropout_study.codehash import package_code_hash
 from dropout_study.validation import check_int, fail
 
@@ -199,6 +200,7 @@ def run_sweep(
         todo.append(i)
 
     bar = tqdm(total=len(todo), desc=desc or _fn_name(fn), disable=not progress or not todo)
+    bar = _progress.sweep_bar(bar, desc or _fn_name(fn))  # finished cells to the CLI's bar
     if scheduler and todo and not explicit_one:
         with joblib.parallel_config(backend="dask", client=cluster.client(scheduler)):
             outs = joblib.Parallel(n_jobs=-1, return_as="generator")(

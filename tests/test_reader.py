@@ -1,0 +1,311 @@
+"""What a reader meets at the terminal and on the page: ``params``, ``run --help``, ``cite``,
+the rerun page, the progress side channel, the profile banner, the footer year, the answer
+box, the multiplicity note and the figure list."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from fixtures.tinybook import make_project, use_fixtures
+
+from dropout_study import cli, paths, progress
+from dropout_study.generated import built_with_markdown, multiplicity_markdown
+from dropout_study.params import resolve
+from dropout_study.pipeline import execute
+from dropout_study.sphinxext import BANNERS, banner_html, build_year
+from dropout_study.sweep import run_sweep
+
+ROOT = paths.ROOT
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    use_fixtures(monkeypatch, root)
+    return make_project(root, ("tiny",))
+
+
+@pytest.fixture
+def built(project):
+    """The tiny chapter executed into the book's place (as `build` leaves it)."""
+    spec = project.spec("tiny")
+    record = execute(spec, resolve(spec, "smoke"), project.dest("tiny"), profile="smoke")
+    return project, record
+
+
+# ------------------------------------------------------------------------------------------
+# params / run --help
+# ------------------------------------------------------------------------------------------
+
+
+def _param_block(text: str, name: str) -> str:
+    m = re.search(rf"^  {name} \(.*?(?=^  \S|\Z)", text, re.M | re.S)
+    assert m, text
+    return m.group(0)
+
+
+def test_params_lists_type_profile_values_range_and_meaning(project, capsys):
+    assert cli.main(["params", "tiny"], project) == 0
+    out = capsys.readouterr().out
+    block = _param_block(out, "rates")
+    assert "rates (list[float])" in block
+    assert "book: [0.0, 0.5]   smoke: [0.0, 0.5]   full: [0.0, 0.25, 0.5, 0.75]" in block
+    assert "allowed: at least 1 item, each in [0, 1)" in block
+    assert "meaning: rates to compare, each in [0, 1)" in block
+    p = _param_block(out, "p")
+    assert "allowed: [0, 1)" in p and "book: 0.5" in p
+    assert "smoke: 20" in _param_block(out, "n")
+
+
+def test_the_printed_range_is_the_one_validation_enforces(project, capsys):
+    # the oracle is the validation itself: both ends of the printed interval behave as shown
+    assert cli.main(["params", "tiny"], project) == 0
+    allowed = re.search(r"allowed: \[(\S+), (\S+)\)", _param_block(capsys.readouterr().out, "p"))
+    low, high = float(allowed.group(1)), float(allowed.group(2))
+    spec = project.spec("tiny")
+    assert resolve(spec, "book", {"p": low})["p"] == low  # closed end accepted
+    with pytest.raises(ValueError, match="'p' parameter of tiny"):
+        resolve(spec, "book", {"p": high})  # open end rejected
+    with pytest.raises(ValueError, match="'p' parameter of tiny"):
+        resolve(spec, "book", {"p": low - 1e-9})
+
+
+def test_run_help_lists_the_chapters_parameters(project, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", "tiny", "--help"], project)
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "Parameters of tiny" in out and "allowed: [0, 1)" in out and "  explode (bool)" in out
+
+
+def test_params_of_an_unknown_chapter_is_one_line(project, capsys):
+    assert cli.main(["params", "nope"], project) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'chapter' parameter of dropout-study params" in err
+
+
+def test_every_real_chapter_lists_a_range_for_most_parameters():
+    from dropout_study.catalog import allowed_ranges
+    from dropout_study.project import Project
+
+    project = Project()
+    for cid in project.chapters:
+        if not project.source(cid).is_file():
+            continue
+        spec = project.spec(cid)
+        ranges = allowed_ranges(spec)
+        assert ranges.get("seed") == "[0, inf)", cid
+        assert len(ranges) >= len(spec.params) // 2, (cid, sorted(set(spec.names) - set(ranges)))
+
+
+# ------------------------------------------------------------------------------------------
+# cite
+# ------------------------------------------------------------------------------------------
+
+
+def test_cite_prints_bibtex_and_csl_json_from_citation_cff(capsys):
+    from pybtex.database import parse_string
+
+    from dropout_study.project import Project
+
+    assert cli.main(["cite"], Project()) == 0
+    out = capsys.readouterr().out
+    bib_text = out.split("% BibTeX\n", 1)[1].split("\n\n// CSL-JSON\n", 1)[0]
+    csl = json.loads(out.split("// CSL-JSON\n", 1)[1])
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    entry = parse_string(bib_text, "bibtex").entries["dropout_study"]  # pybtex parses it
+    assert entry.fields["version"] == version == cff["version"] == csl[0]["version"]
+    assert entry.fields["year"] == str(cff["date-released"])[:4]
+    assert csl[0]["type"] == "software" and csl[0]["title"] == cff["title"]
+    assert csl[0]["issued"]["date-parts"][0][0] == int(str(cff["date-released"])[:4])
+
+
+def test_citation_cff_has_version_date_and_abstract():
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(cff["date-released"]))
+    assert len(cff["abstract"].split()) > 20 and cff["version"]
+
+
+def test_cite_a_figure_gives_label_caption_provenance_and_anchor(built, capsys):
+    project, record = built
+    assert cli.main(["cite", "fig-tiny-draws"], project) == 0
+    out = capsys.readouterr().out
+    fields = dict(ln.split(":", 1) for ln in out.split("\n\n")[0].splitlines() if ":" in ln[:12])
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    meta = json.loads((project.dest("tiny") / "figures" / "draws.json").read_text())
+    expected_hash = hashlib.sha256(
+        json.dumps(meta["parameters"], sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()[:12]
+    assert fields["label"] == "fig-tiny-draws"
+    assert fields["caption"] == "Histogram of the draws."
+    assert fields["chapter"] == "tiny"
+    assert fields["version"] == record["provenance"]["version"]
+    assert fields["commit"].split()[0] == (record["provenance"]["git"]["commit"] or "unknown")
+    assert fields["parameters"] == f"sha256 {expected_hash}"
+    assert fields["anchor"] == "book/generated/tiny/tiny.html#fig-tiny-draws"
+    assert "@software{dropout_study" in out
+
+
+@pytest.mark.parametrize("label", ["fig-tiny-nope", "fig-other-draws", "draws"])
+def test_cite_an_unknown_figure_is_one_line(built, capsys, label):
+    project, _ = built
+    assert cli.main(["cite", label], project) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'figure' parameter of dropout-study cite" in err
+
+
+# ------------------------------------------------------------------------------------------
+# the rerun page
+# ------------------------------------------------------------------------------------------
+
+
+def test_run_writes_a_readable_page_of_the_rerun(project, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "tiny", "--profile", "smoke", "--out", "out"], project) == 0
+    stdout = capsys.readouterr().out
+    page = (tmp_path / "out" / "page" / "tiny.html").resolve()
+    assert f"page: {page}" in stdout
+    html = page.read_text(encoding="utf-8")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+    m = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert "{glue" not in html and "glue:text" not in text  # glue resolved
+    assert f"The mean is {m['glued']['mean']:.3f}." in text
+    assert "Figure 1" in text  # numbered figure
+    assert "Srivastava" in text and "2014" in text  # citation resolved, with its reference
+    assert "srivastava2014dropout" not in text
+    assert BANNERS["smoke"] in html.replace("&#39;", "'")  # a smoke rerun says so
+    assert "cdn.jsdelivr" not in html and "_static/mathjax/tex-chtml.js" in html
+    for img in re.findall(r'<img[^>]+src="([^"]+)"', html):
+        assert (page.parent / img).is_file(), img
+
+
+# ------------------------------------------------------------------------------------------
+# progress
+# ------------------------------------------------------------------------------------------
+
+
+def _square(cell):
+    return cell["x"] ** 2
+
+
+def test_progress_bar_counts_finished_sweep_cells_on_the_clis_stream(monkeypatch, tmp_path):
+    monkeypatch.setenv(progress.FORCE_ENV, "always")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run.json").write_text(json.dumps({"chapter": "tiny"}))
+    stream = io.StringIO()
+    with progress.watch(stream=stream, interval=0.01) as side:
+        res = run_sweep(
+            _square,
+            [{"x": i} for i in range(7)],
+            cache_dir=None,
+            n_jobs=1,
+            desc="squares",
+            progress=False,
+        )
+        state = json.loads(Path(side).read_text())
+    assert res.results == [i * i for i in range(7)]
+    assert state["done"] == 7 and state["total"] == 7 and state["chapter"] == "tiny"
+    drawn = stream.getvalue()
+    assert "tiny: squares" in drawn and "7/7" in drawn
+    assert progress.ENV not in __import__("os").environ  # restored afterwards
+
+
+def test_without_the_cli_a_sweep_reports_nothing(monkeypatch):
+    monkeypatch.delenv(progress.ENV, raising=False)
+    bar = object()
+    assert progress.sweep_bar(bar, "x") is bar
+
+
+def test_build_summary_lists_every_chapter_and_the_total():
+    from dropout_study.project import RunResult
+
+    rs = [RunResult("a", Path("."), True, 2.0, {}), RunResult("bb", Path("."), False, 0.5, {})]
+    text = progress.summary(rs, html_seconds=3.0)
+    assert text.splitlines() == [
+        "time per chapter:",
+        "  a         executed      2.0 s",
+        "  bb        cached        0.5 s",
+        "  chapters                2.5 s",
+        "  HTML                    3.0 s",
+    ]
+
+
+# ------------------------------------------------------------------------------------------
+# banner, footer, generated text
+# ------------------------------------------------------------------------------------------
+
+
+def test_banner_names_the_profile_and_is_absent_for_the_book_profile():
+    assert banner_html(["book"]) == "" and banner_html([]) == ""
+    assert "smoke" in banner_html(["smoke"]) and BANNERS["smoke"] in banner_html(["smoke"])
+    assert BANNERS["full"] in banner_html(["full"])
+    assert BANNERS["smoke"] == "not the study's verdicts"
+    assert BANNERS["full"] == "confirmatory rerun on fresh seeds"
+
+
+def test_footer_year_comes_from_the_build():
+    assert build_year({"SOURCE_DATE_EPOCH": "1700000000"}) == 2023  # 2023-11-14 UTC
+    import datetime
+
+    assert build_year({}) == datetime.datetime.now(datetime.UTC).year
+
+
+def test_multiplicity_counts_verdicts_and_alternatives():
+    rows = [
+        {"word": "supported", "robustness": {"n": 3}},
+        {"word": "inconclusive", "robustness": {"n": 4}},
+        {"word": None, "robustness": None},
+    ]
+    text = multiplicity_markdown(rows)
+    assert "decides 2 verdicts and re-decides them under 7 alternative" in text
+    assert "9 decisions" in text and "not adjusted" in text
+    assert "decides 1 verdict," in multiplicity_markdown([{"word": "supported"}])
+
+
+def test_reproduce_page_states_the_profile_the_build_used():
+    assert "`smoke` profile" in built_with_markdown([{"profile": "smoke"}])
+    assert "`book` profile (`make book`)" in built_with_markdown([{"profile": "smoke"}])
+    assert "`book` profile" in built_with_markdown([{"profile": "book"}])
+    assert "make book" not in built_with_markdown([{"profile": "book"}])
+    text = (ROOT / "book" / "reproduce.md").read_text()
+    assert "is what this book was built with" not in text  # no fixed claim about the build
+
+
+def test_every_chapter_opens_with_the_answer_box():
+    from dropout_study.answer import SNIPPET
+
+    for src in sorted((ROOT / "book" / "chapters").glob("*.md")):
+        text = src.read_text()
+        title = re.search(r"^# .+$", text, re.M)
+        assert title, src
+        after = text[title.end() :].lstrip("\n")
+        assert after.startswith(SNIPPET), f"{src.name}: the answer box must follow the title"
+
+
+def test_number_formatting_has_no_python_exponents():
+    from dropout_study.numfmt import plain, sci
+
+    assert sci(0.0) == "0" and sci(-0.0) == "0"
+    assert sci(3.2e-9) == "3.2 × 10⁻⁹" and sci(-1.25e12, 2) == "−1.25 × 10¹²"
+    assert sci(4.0) == "4.0" and sci(float("inf")) == "∞"
+    assert plain(-0.0004) == "0.000" and plain(-0.083) == "−0.083"
+    for x in (1e-300, 7.77e-5, 123456.0, -9.99e-10):  # the value survives the round trip
+        m, e = sci(x, 6).replace("−", "-").split(" × 10")
+        e = int(e.translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")))
+        assert abs(float(m) * 10.0**e - x) <= 1e-6 * abs(x)
+
+
+def test_figure_list_never_cuts_a_formula():
+    from dropout_study.generated import _first_sentence
+
+    assert _first_sentence("Left: $a. b$ and more. Right: x.") == "Left: $a. b$ and more"
+    assert _first_sentence("One sentence only.") == "One sentence only"
+    assert _first_sentence("Ends in maths $x$. Then.") == "Ends in maths $x$"
