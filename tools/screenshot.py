@@ -9,27 +9,18 @@ reader would; nothing in the build depends on it.
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
+from dropout_study.browser import ARGS, find_chromium
+
+FLAGS = ["--headless", *ARGS, "--hide-scrollbars"]
 
 
 def screenshot(page: Path, out: Path, width: int = 1280, height: int = 1600) -> Path:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    exe = find_chromium()
     if exe is None:
         sys.exit("chromium not found: apt-get install -y --no-install-recommends chromium")
     out.parent.mkdir(parents=True, exist_ok=True)

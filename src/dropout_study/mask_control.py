@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dropout_study.mlp import MLP
+from dropout_study.mlp import check_model
 from dropout_study.training import History, train
 from dropout_study.validation import as_generator, check_int, fail
 
@@ -34,12 +34,6 @@ __all__ = [
     "fresh_mask_loss",
     "FixedMaskSurrogate",
 ]
-
-
-def _model(model, owner: str) -> MLP:
-    if not isinstance(model, MLP):
-        fail("model", owner, "an MLP", type(model).__name__, TypeError)
-    return model
 
 
 def stack(X, y, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +55,7 @@ def mask_averaged_grad(model, X, y, k: int, rng) -> tuple[float, np.ndarray]:
     overwritten).
     """
     owner = "mask_averaged_grad"
-    _model(model, owner)
+    check_model(model, owner)
     k = check_int(k, "k", owner, low=1)
     rng = as_generator(rng, "rng", owner)
     Xs, ys = stack(model._check_X(X), y, k)
@@ -78,7 +72,7 @@ def train_mask_averaged(model, X, y, k: int, **kwargs) -> History:
     ``k`` times, the evaluations on ``X`` once.
     """
     owner = "train_mask_averaged"
-    _model(model, owner)
+    check_model(model, owner)
     k = check_int(k, "k", owner, low=1)
     if kwargs.get("batch_size") is not None:
         fail("batch_size", owner, "None (full-batch steps)", kwargs["batch_size"])
@@ -90,7 +84,7 @@ def fresh_mask_loss(model, X, y, n_masks: int, rng, *, theta=None) -> float:
     ``n_masks`` fresh mask sets from ``rng`` at ``theta`` (default: the model's parameters).
     The model is not modified."""
     owner = "fresh_mask_loss"
-    _model(model, owner)
+    check_model(model, owner)
     n_masks = check_int(n_masks, "n_masks", owner, low=1)
     rng = as_generator(rng, "rng", owner)
     work = model.copy()
@@ -120,7 +114,7 @@ class FixedMaskSurrogate:
 
     def __init__(self, model, X, y, k: int, rng) -> None:
         owner = "FixedMaskSurrogate"
-        _model(model, owner)
+        check_model(model, owner)
         self.k = check_int(k, "k", owner, low=1)
         rng = as_generator(rng, "rng", owner)
         self.X, self.y = stack(model._check_X(X), y, self.k)
@@ -129,7 +123,7 @@ class FixedMaskSurrogate:
     def loss_and_grad(self, model, theta=None) -> tuple[float, np.ndarray]:
         """``(J_K(θ), ∇J_K(θ))`` at ``theta`` (default: the model's parameters); the same
         ``θ`` gives the same gradient bit for bit (no randomness is drawn)."""
-        work = _model(model, "FixedMaskSurrogate.loss_and_grad").copy()
+        work = check_model(model, "FixedMaskSurrogate.loss_and_grad").copy()
         if theta is not None:
             work.set_params(theta)
         return work.loss_and_grad(self.X, self.y, training=True, masks=self.masks)

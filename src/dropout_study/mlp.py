@@ -48,7 +48,7 @@ from dropout_study.validation import (
     fail,
 )
 
-__all__ = ["MLP", "HEADS", "ACTIVATIONS"]
+__all__ = ["MLP", "HEADS", "ACTIVATIONS", "check_model"]
 
 HEADS = ("sigmoid", "softmax", "identity")
 ACTIVATIONS = ("relu", "tanh")
@@ -595,3 +595,10 @@ class MLP:
             f"head={self.head_name!r}, dropout={self.dropout}, "
             f"input_dropout={self.input_dropout}, dtype={self.dtype.name})"
         )
+
+
+def check_model(model, owner: str) -> MLP:
+    """``model`` if it is an :class:`MLP`; else the template ``TypeError`` naming ``owner``."""
+    if not isinstance(model, MLP):
+        fail("model", owner, "an MLP", type(model).__name__, TypeError)
+    return model

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dropout_study.mlp import MLP
+from dropout_study.mlp import MLP, check_model
 from dropout_study.validation import as_generator, fail
 
 __all__ = [
@@ -42,12 +42,6 @@ __all__ = [
     "slice_2d",
     "across_mask_spread",
 ]
-
-
-def _check_model(model, owner: str) -> MLP:
-    if not isinstance(model, MLP):
-        fail("model", owner, "an MLP", type(model).__name__, TypeError)
-    return model
 
 
 def _check_vector(v, name: str, owner: str, n: int) -> np.ndarray:
@@ -96,7 +90,7 @@ def filter_normalized_direction(model, rng, *, theta=None) -> np.ndarray:
         A column of ``W`` that is all zero gives an all-zero column of ``D``.
     """
     owner = "filter_normalized_direction"
-    model = _check_model(model, owner)
+    model = check_model(model, owner)
     rng = as_generator(rng, "rng", owner)
     theta = _theta(model, theta, owner)
     d = np.zeros(model.n_params)
@@ -138,7 +132,7 @@ def slice_1d(model, X, y, direction, alphas, *, theta=None, masks=None) -> np.nd
         loss ``J(θ, m)``); ``None`` is evaluation mode.
     """
     owner = "slice_1d"
-    model = _check_model(model, owner)
+    model = check_model(model, owner)
     theta = _theta(model, theta, owner)
     d = _check_vector(direction, "direction", owner, model.n_params)
     alphas = _check_grid(alphas, "alphas", owner)
@@ -152,7 +146,7 @@ def slice_2d(model, X, y, d1, d2, alphas, betas, *, theta=None, masks=None) -> n
     with ``betas`` (second axis).
     """
     owner = "slice_2d"
-    model = _check_model(model, owner)
+    model = check_model(model, owner)
     theta = _theta(model, theta, owner)
     d1 = _check_vector(d1, "d1", owner, model.n_params)
     d2 = _check_vector(d2, "d2", owner, model.n_params)
