@@ -141,11 +141,12 @@ def _execute_in(
             f"Chapter '{spec.id}' ran but wrote no metrics.json "
             "(does its last cell call report.finish?)."
         )
+    first_cell = timing.first_cell_start(out)  # before _postprocess strips the cell metadata
     _postprocess(out, spec, params, profile)
     record = json.loads(metrics_file.read_text(encoding="utf-8"))
     if record.get("verdict", {}).get("word") not in WORDS:
         raise ChapterFailed(f"Chapter '{spec.id}' wrote a metrics.json without a verdict.")
-    timing.finish_run(run_dir, out, clock)  # where the time went, into run.json
+    timing.finish_run(run_dir, out, clock, first_cell)  # where the time went, into run.json
     finish_context(run_dir, started=started)
     return record
 
@@ -296,6 +297,8 @@ def build(
             )
             continue
         dt = time.perf_counter() - t0
+        if not fresh:  # chapters run side by side: report the chapter's own time, not the wait
+            dt = (timing.read(dest) or {}).get("total", dt)
         state = "cached" if fresh else "executed"
         log(
             f"[{i}/{len(plan)}] {spec.id:<{width}}  {state:<8}  {dt:6.1f} s  "

@@ -28,7 +28,17 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-__all__ = ["FILE", "PHASES", "timed", "mark", "save", "finish_run", "read", "summary"]
+__all__ = [
+    "FILE",
+    "PHASES",
+    "timed",
+    "mark",
+    "save",
+    "first_cell_start",
+    "finish_run",
+    "read",
+    "summary",
+]
 
 FILE = "timing.json"
 RUN_FILE = "run.json"  # dropout_study.report.RUN_FILE (not imported: report imports this module)
@@ -72,7 +82,9 @@ def save(directory) -> Path:
     return path
 
 
-def _first_cell_start(notebook: Path) -> float | None:
+def first_cell_start(notebook: Path) -> float | None:
+    """When the first cell of an executed notebook started (papermill's cell metadata,
+    seconds since the epoch), or ``None``; read it before that metadata is stripped."""
     try:
         nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -84,9 +96,11 @@ def _first_cell_start(notebook: Path) -> float | None:
     return None
 
 
-def finish_run(run_dir, notebook, started: float) -> dict:
+def finish_run(run_dir, notebook, started: float, first_cell: float | None = None) -> dict:
     """Complete ``<run_dir>/timing.json`` with the breakdown of a run that began at
-    ``started`` (``time.time()``) and executed ``notebook``; returns the breakdown."""
+    ``started`` (``time.time()``) and executed ``notebook``; returns the breakdown.
+    ``first_cell``: when the first cell started (:func:`first_cell_start`, read before the
+    pipeline strips papermill's metadata); read from ``notebook`` when not given."""
     run_dir = Path(run_dir)
     now = time.time()
     try:
@@ -94,7 +108,7 @@ def finish_run(run_dir, notebook, started: float) -> dict:
     except (OSError, ValueError):
         kernel_side = {"phases": {}, "marks": {}}
     (run_dir / FILE).unlink(missing_ok=True)
-    first = _first_cell_start(notebook)
+    first = first_cell if first_cell is not None else first_cell_start(notebook)
     start_mark = kernel_side.get("marks", {}).get("start")
     total = now - started
     b = {"total": total}
