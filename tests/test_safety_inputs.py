@@ -164,6 +164,23 @@ def test_a_dependent_default_follows_its_parent():
     assert params.resolve(spec, "smoke")["control_rate"] == 0.5  # the default when valid
 
 
+@pytest.mark.parametrize(
+    "cid, parent, value, child, expected",
+    [
+        ("l1-vs-l2", "lambdas", [0.1, 1.0], "pitfall_lambda", 0.1),
+        ("linearity", "dropout_rates", [0.0, 0.2, 0.4], "match_rate", 0.4),
+        ("linearity", "dropout_rates", [0.0, 0.2, 0.4], "trajectory_rate", 0.4),
+    ],
+)
+def test_every_member_default_follows_its_list(cid, parent, value, child, expected):
+    # same class in the other chapters: setting the list alone must not fail on a child
+    # parameter the user never typed ("must be one of the lambdas [0.1, 1.0]; got 0.01")
+    spec = chapters.load(cid)
+    assert params.resolve(spec, "smoke", {parent: value})[child] == expected
+    with pytest.raises(ValueError, match=f"'{child}' parameter of {cid}"):
+        params.resolve(spec, "smoke", {parent: value, child: 0.3})
+
+
 def test_follow_member_rule():
     rule = params.follow_member("c", "r", where=lambda v: v > 0)
     assert rule({"c": 0.5, "r": [0.0, 0.5]}) == 0.5
