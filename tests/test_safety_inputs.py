@@ -221,6 +221,27 @@ def test_a_run_that_cannot_fit_in_memory_is_refused_before_a_kernel(tmp_path, ca
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    "cid, wide",
+    [
+        ("noisy-loss", "hidden=[99999999]"),  # was estimated at 12.8 GB, needed 89 GiB
+        ("l1-vs-l2", "hidden=[2000000000]"),  # memory did not depend on the width at all
+        ("linearity", "hidden_sizes=[1024,1024]"),  # stays small: a sanity bound, no refusal
+    ],
+)
+def test_the_memory_estimate_counts_the_network(cid, wide):
+    spec = chapters.load(cid)
+    name, value = wide.split("=")
+    base = estimates.estimate(cid, params.resolve(spec, "smoke"))
+    big = estimates.estimate(
+        cid, params.resolve(spec, "smoke", {name: [int(v) for v in value.strip("[]").split(",")]})
+    )
+    assert big.memory > base.memory
+    if cid != "linearity":
+        with pytest.raises(ValueError, match="small enough to fit in memory"):
+            estimates.check(big, yes=True)
+
+
 def test_a_long_run_needs_yes(tmp_path, capsys, monkeypatch):
     out = tmp_path / "o"
     argv = ["run", "cost-under-dropout", "--profile", "smoke", "-p", "n_steps=100000000"]
