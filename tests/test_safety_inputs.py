@@ -242,6 +242,16 @@ def test_the_memory_estimate_counts_the_network(cid, wide):
             estimates.check(big, yes=True)
 
 
+@pytest.mark.parametrize("cid", ["noisy-loss", "l1-vs-l2"])  # linearity caps max_steps at 1e5
+def test_the_memory_estimate_counts_the_step_cap(cid):
+    # training.train allocates its history for max_steps up front: a cap of 1e10 steps needs
+    # hundreds of GB (noisy-loss was estimated at 600 kB and started)
+    spec = chapters.load(cid)
+    big = estimates.estimate(cid, params.resolve(spec, "smoke", {"max_steps": 10**10}))
+    with pytest.raises(ValueError, match="small enough to fit in memory"):
+        estimates.check(big, yes=True)
+
+
 def test_a_long_run_needs_yes(tmp_path, capsys, monkeypatch):
     out = tmp_path / "o"
     argv = ["run", "cost-under-dropout", "--profile", "smoke", "-p", "n_steps=100000000"]

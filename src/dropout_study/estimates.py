@@ -109,6 +109,13 @@ def _net_memory(n: float, w: float, hidden) -> float:
     return max(4 * w * 8, 2 * n * widest * 8)
 
 
+def _history_memory(p: Mapping) -> float:
+    """Bytes of the per-step and per-evaluation history ``training.train`` allocates up front
+    for a run capped at ``max_steps`` (2 per-step and 5 per-evaluation float64 arrays)."""
+    steps = _n(p, "max_steps", 0)
+    return (2 * steps + 5 * steps / max(1.0, _n(p, "eval_every", 1))) * 8
+
+
 def _n(p: Mapping, key: str, default: float) -> float:
     v = p.get(key, default)
     return float(len(v)) if isinstance(v, list | tuple) else float(v)
@@ -155,7 +162,7 @@ def _noisy_loss(p: Mapping) -> tuple[float, float]:
     slices = _n(p, "n_alphas", 25) * _n(p, "n_slice_masks", 8) * n * w * 2
     contour = _n(p, "n_contour", 25) ** 2 * n * w
     memory = max(_n(p, "n_contour", 25) ** 2 * n * 8, _n(p, "n_grad_masks", 32) * w * 8)
-    memory = max(memory, _net_memory(n, w, p.get("hidden", [32, 32])))
+    memory = max(memory, _net_memory(n, w, p.get("hidden", [32, 32])), _history_memory(p))
     return seeds * rates * (train + grads + slices) + contour, memory
 
 
@@ -166,6 +173,7 @@ def _l1_vs_l2(p: Mapping) -> tuple[float, float]:
     train = 3 * nets * _n(p, "n_steps", 600) * n * w
     path = _n(p, "n_lambdas", 20) * _n(p, "oracle_max_iter", 5000) * n * d * 0.2
     memory = max(_n(p, "n_lambdas", 20) * n * d * 8, _net_memory(n, w, p.get("hidden", [16])))
+    memory = max(memory, _history_memory(p))
     return train + path, memory
 
 
@@ -182,6 +190,7 @@ def _linearity(p: Mapping) -> tuple[float, float]:
         for key in ("hidden_sizes", "wide_hidden_sizes"):
             hidden = p.get(key, [32, 32])
             memory = max(memory, _net_memory(n, _weights(d, hidden, k), hidden))
+    memory = max(memory, _history_memory(p))
     w_toy = _weights(1, p.get("toy_hidden_sizes", [64, 64]), 1)
     work += 3 * _n(p, "toy_rates", 3) * _n(p, "toy_steps", 1000) * 40 * w_toy
     return work, memory
