@@ -112,6 +112,12 @@ def test_a_typo_of_a_profile_gets_did_you_mean(project, capsys):
     assert "Did you mean 'smoke'?" in one_line_error(capsys)
 
 
+def test_a_typo_of_a_chapter_id_gets_did_you_mean(capsys):
+    assert cli.main(["run", "noisy-los", "--profile", "smoke"]) == 2
+    err = one_line_error(capsys)
+    assert "'chapter' parameter" in err and "Did you mean 'noisy-loss'?" in err
+
+
 def test_long_lists_are_cut_in_messages(project, capsys):
     rates = "[" + ", ".join(["0.1"] * 200) + ", 2.0]"
     assert cli.main(["run", "tiny", "-p", f"rates={rates}"], project) == 2
