@@ -112,6 +112,12 @@ def test_a_typo_of_a_profile_gets_did_you_mean(project, capsys):
     assert "Did you mean 'smoke'?" in one_line_error(capsys)
 
 
+def test_a_typo_of_a_chapter_id_gets_did_you_mean(capsys):
+    assert cli.main(["run", "noisy-los", "--profile", "smoke"]) == 2
+    err = one_line_error(capsys)
+    assert "'chapter' parameter" in err and "Did you mean 'noisy-loss'?" in err
+
+
 def test_long_lists_are_cut_in_messages(project, capsys):
     rates = "[" + ", ".join(["0.1"] * 200) + ", 2.0]"
     assert cli.main(["run", "tiny", "-p", f"rates={rates}"], project) == 2
@@ -164,6 +170,23 @@ def test_a_dependent_default_follows_its_parent():
     assert params.resolve(spec, "smoke")["control_rate"] == 0.5  # the default when valid
 
 
+@pytest.mark.parametrize(
+    "cid, parent, value, child, expected",
+    [
+        ("l1-vs-l2", "lambdas", [0.1, 1.0], "pitfall_lambda", 0.1),
+        ("linearity", "dropout_rates", [0.0, 0.2, 0.4], "match_rate", 0.4),
+        ("linearity", "dropout_rates", [0.0, 0.2, 0.4], "trajectory_rate", 0.4),
+    ],
+)
+def test_every_member_default_follows_its_list(cid, parent, value, child, expected):
+    # same class in the other chapters: setting the list alone must not fail on a child
+    # parameter the user never typed ("must be one of the lambdas [0.1, 1.0]; got 0.01")
+    spec = chapters.load(cid)
+    assert params.resolve(spec, "smoke", {parent: value})[child] == expected
+    with pytest.raises(ValueError, match=f"'{child}' parameter of {cid}"):
+        params.resolve(spec, "smoke", {parent: value, child: 0.3})
+
+
 def test_follow_member_rule():
     rule = params.follow_member("c", "r", where=lambda v: v > 0)
     assert rule({"c": 0.5, "r": [0.0, 0.5]}) == 0.5
@@ -202,6 +225,38 @@ def test_a_run_that_cannot_fit_in_memory_is_refused_before_a_kernel(tmp_path, ca
     err = one_line_error(capsys)
     assert "small enough to fit in memory" in err and "TB" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "cid, wide",
+    [
+        ("noisy-loss", "hidden=[99999999]"),  # was estimated at 12.8 GB, needed 89 GiB
+        ("l1-vs-l2", "hidden=[2000000000]"),  # memory did not depend on the width at all
+        ("linearity", "hidden_sizes=[1024,1024]"),  # stays small: a sanity bound, no refusal
+    ],
+)
+def test_the_memory_estimate_counts_the_network(cid, wide):
+    spec = chapters.load(cid)
+    name, value = wide.split("=")
+    base = estimates.estimate(cid, params.resolve(spec, "smoke"))
+    big = estimates.estimate(
+        cid, params.resolve(spec, "smoke", {name: [int(v) for v in value.strip("[]").split(",")]})
+    )
+    assert big.memory > base.memory
+    if cid != "linearity":
+        with pytest.raises(ValueError, match="small enough to fit in memory"):
+            estimates.check(big, yes=True)
+
+
+@pytest.mark.parametrize("cid", ["noisy-loss", "l1-vs-l2"])  # linearity caps max_steps at 1e5
+def test_a_huge_step_cap_needs_yes(cid):
+    # training.train grows its history as it goes, so a cap of 1e10 steps costs no memory up
+    # front (test_stopping), but the run's work grows with it: it must ask for --yes
+    spec = chapters.load(cid)
+    big = estimates.estimate(cid, params.resolve(spec, "smoke", {"max_steps": 10**10}))
+    assert big.seconds > estimates.CONFIRM_SECONDS
+    with pytest.raises(ValueError, match="add --yes"):
+        estimates.check(big)
 
 
 def test_a_long_run_needs_yes(tmp_path, capsys, monkeypatch):

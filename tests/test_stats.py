@@ -106,6 +106,20 @@ def test_spearman_constant_seed_counts_as_zero():
     assert res.rho == pytest.approx(0.5)
 
 
+def test_spearman_interval_stays_within_rho_range_at_two_seeds():
+    # two seeds that disagree (ρ = +1 and −1): the t interval over 2 values is ±12.7 wide
+    p = np.array([0.0, 0.5, 0.0, 0.5])
+    y = np.array([1.0, 2.0, 2.0, 1.0])
+    res = spearman_ci(p, y, groups=[0, 0, 1, 1], n_resamples=200)
+    assert res.rho == pytest.approx(0.0)
+    assert (res.low, res.high) == (-1.0, 1.0)
+    # seeds that nearly agree: the upper bound is cut at 1, the lower keeps its sign
+    p3 = np.tile([0.0, 0.2, 0.5], 2)
+    y3 = np.array([1.0, 2.0, 3.0, 2.0, 1.0, 3.0])
+    res3 = spearman_ci(p3, y3, groups=np.repeat([0, 1], 3), n_resamples=200)
+    assert -1.0 <= res3.low < 0.0 < res3.high <= 1.0
+
+
 def test_spearman_constant_y_without_groups_gives_nan():
     res = spearman_ci([0, 1, 2, 3], [1, 1, 1, 1], n_resamples=200)
     assert np.isnan(res.rho)

@@ -123,6 +123,14 @@ def test_sentence_carries_the_numbers():
     assert "-30.0 steps [-45.0, -15.0], margin ±10.0" in s
 
 
+def test_sentence_flags_a_degenerate_interval():
+    # smoke, 2 seeds: both gave ρ = 1 → [1.00, 1.00], a zero-width interval, not certainty
+    same = {"rho": 1.0, "low": 1.0, "high": 1.0, "degenerate": True}
+    s = decide(metrics(spread_bc=same)).sentence
+    assert "1.00 [1.00, 1.00] (degenerate) on breast cancer" in s
+    assert "0.60 [0.30, 0.90] on moons" in s  # not flagged
+
+
 def test_robustness_all_agree_when_every_alternative_agrees():
     rob = robustness(metrics())
     assert rob.primary == SUPPORTED

@@ -25,7 +25,7 @@ from types import ModuleType
 
 from dropout_study import paths
 from dropout_study.params import PARAM_TYPES, check_type
-from dropout_study.validation import fail
+from dropout_study.validation import check_choice, fail
 
 __all__ = [
     "CHAPTERS",
@@ -98,12 +98,10 @@ class ChapterSpec:
 
 def check_chapter_id(chapter_id, owner: str = "dropout-study", chapters=CHAPTERS) -> str:
     """Return ``chapter_id`` if it is a registered chapter; raise with the template otherwise."""
-    allowed = "one of " + ", ".join(repr(c) for c in chapters)
     if not isinstance(chapter_id, str):
+        allowed = "one of " + ", ".join(repr(c) for c in chapters)
         fail("chapter", owner, allowed, chapter_id, TypeError)
-    if chapter_id not in chapters:
-        fail("chapter", owner, allowed, chapter_id)
-    return chapter_id
+    return check_choice(chapter_id, "chapter", owner, chapters)  # a typo gets "Did you mean"
 
 
 def default_experiment(chapter_id: str) -> str:

@@ -103,6 +103,14 @@ def _data(name, n_samples=None) -> tuple[int, int, int]:
     return max(1, int(n * _TRAIN)), d, k
 
 
+def _net_memory(n: float, w: float, hidden) -> float:
+    """Bytes of one network's weights (with gradient and optimiser state, ×4) and of its
+    widest activation over ``n`` samples (forward and backward, ×2), float64: a lower bound
+    on what any run that trains it holds at once."""
+    widest = max([int(h) for h in (hidden or [])] + [1])
+    return max(4 * w * 8, 2 * n * widest * 8)
+
+
 def _n(p: Mapping, key: str, default: float) -> float:
     v = p.get(key, default)
     return float(len(v)) if isinstance(v, list | tuple) else float(v)
@@ -168,6 +176,7 @@ def _noisy_loss(p: Mapping) -> tuple[float, float]:
         if name in p.get("control_datasets", ["moons"]):
             work += seeds * k_total * train
         memory = max(memory, _n(p, "n_grad_masks", 32) * w * 8, k_total * n * d * 8)
+        memory = max(memory, _net_memory(n, w, p.get("hidden", [32, 32])))
     if p.get("surrogate"):
         work += seeds * _n(p, "surrogate_masks", 64) * 3 * _stopped(p) * 600 * 1200
     return work, memory
@@ -179,7 +188,7 @@ def _l1_vs_l2(p: Mapping) -> tuple[float, float]:
     nets = _n(p, "n_seeds", 8) * (2 * _n(p, "lambdas", 7) + 2)
     train = 3 * nets * _stopped(p, cap=5000) * n * w
     path = _n(p, "n_lambdas", 20) * _n(p, "oracle_max_iter", 3000) * n * d * 0.2
-    memory = _n(p, "n_lambdas", 20) * n * d * 8
+    memory = max(_n(p, "n_lambdas", 20) * n * d * 8, _net_memory(n, w, p.get("hidden", [16])))
     return train + path, memory
 
 
@@ -198,6 +207,9 @@ def _linearity(p: Mapping) -> tuple[float, float]:
         probes *= 1 + _n(p, "z_checkpoints", 8) / models
         work += _n(p, "n_seeds", 8) * models * (train + probes)
         memory = max(memory, _n(p, "n_directions", 16) * n * d * 8 * 2)
+        for key in ("hidden_sizes", "wide_hidden_sizes"):
+            hidden = p.get(key, [32, 32])
+            memory = max(memory, _net_memory(n, _weights(d, hidden, k), hidden))
     w_toy = _weights(1, p.get("toy_hidden_sizes", [64, 64]), 1)
     work += 3 * _n(p, "toy_rates", 3) * _stopped(p, "toy_steps") * 40 * w_toy
     return work, memory

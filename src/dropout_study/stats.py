@@ -247,10 +247,11 @@ def spearman_ci(
     groups : array of shape ``(n_cells,)``, optional
         The seed (replicate) of each cell of a paired sweep. Then ``rho`` is the **mean of the
         within-seed Spearman ρ** (the trend seen under common random numbers, free of
-        seed-to-seed offsets), and the interval is :func:`seed_interval` of the per-seed ρ
-        (Student-t below ``BCA_MIN_SEEDS`` seeds, BCa from there; ``degenerate`` when every
-        seed gives the same ρ, e.g. −1). A seed whose ``y`` (or ``x``) is constant has no
-        monotone association: it counts as ρ = 0 (reported in ``n_constant``). Without
+        seed-to-seed offsets), and the interval is :func:`seed_interval` of the per-seed ρ,
+        clipped to [−1, 1] (Student-t below ``BCA_MIN_SEEDS`` seeds, BCa from there;
+        ``degenerate`` when every seed gives the same ρ, e.g. −1). A seed whose ``y`` (or
+        ``x``) is constant has no monotone association: it counts as ρ = 0 (reported in
+        ``n_constant``). Without
         groups, ``rho`` is the ρ of all cells and a percentile bootstrap resamples cells.
     level, n_resamples, rng : as in :func:`bootstrap_ci`.
 
@@ -285,10 +286,13 @@ def spearman_ci(
     n_constant = int(np.sum(~np.isfinite(per_group)))
     per_group = np.where(np.isfinite(per_group), per_group, 0.0)
     iv = seed_interval(per_group, level=level, n_resamples=n_resamples, rng=rng)
+    # ρ lies in [-1, 1]; a Student-t interval over few seeds can reach far beyond (±12.7 at
+    # two seeds), which no reader can interpret: clip to the range of ρ (the sign of each
+    # bound, hence every "above/below 0" rule, is unchanged).
     return SpearmanResult(
         iv.estimate,
-        iv.low,
-        iv.high,
+        max(iv.low, -1.0),
+        min(iv.high, 1.0),
         level,
         int(xa.shape[0]),
         int(labels.shape[0]),

@@ -52,6 +52,7 @@ from dropout_study.measures.sparsity import (
 )
 from dropout_study.mlp import MLP
 from dropout_study.optim import SGD
+from dropout_study.params import follow_member
 from dropout_study.penalties import make_penalty
 from dropout_study.stats import mean_ci, mean_ci_columns
 from dropout_study.sweep import run_sweep
@@ -74,6 +75,9 @@ REGULARISERS = ("none", "l1", "l2", "l1-sub", "dropout")
 MEASURES = ("val_acc", "val_loss", "test_acc", "exact_zero", "near_zero", "norm_ratio",
             "norm_ratio_ref", "hoyer", "hoyer_first", "hoyer_unweighted", "dead", "steps",
             "capped")  # fmt: skip
+# pitfall_lambda follows lambdas when the user did not set it (params.resolve applies it)
+DEPENDENT_DEFAULTS = {"pitfall_lambda": follow_member("pitfall_lambda", "lambdas")}
+
 DEFAULTS: dict = {
     "seed": 0,
     "n_lambdas": 20,

@@ -62,6 +62,7 @@ from dropout_study.measures.linearity import (
 )
 from dropout_study.mlp import MLP
 from dropout_study.optim import Adam
+from dropout_study.params import follow_member
 from dropout_study.penalties import L1, L2
 from dropout_study.sweep import run_sweep
 from dropout_study.training import EarlyStopping, train
@@ -114,6 +115,13 @@ FAMILIES = ("dropout", "l2", "l1")
 NARRATED = ("moons", "breast_cancer")
 """The data sets every profile must include (the page's figures and verdict rest on them)."""
 _KEY = "linearity-v2"
+
+# match_rate and trajectory_rate follow dropout_rates when the user did not set them
+# (params.resolve applies it)
+DEPENDENT_DEFAULTS = {
+    name: follow_member(name, "dropout_rates", lambda r: r > 0)
+    for name in ("match_rate", "trajectory_rate")
+}
 
 # The book profile (the notebook's parameters cell repeats these values).
 DEFAULTS: dict = {

@@ -107,7 +107,9 @@ def combine(noisier: str, slower: str, because: str) -> str:
 
 
 def _rho_text(iv: Mapping) -> str:
-    return f"{iv['rho']:.2f} [{iv['low']:.2f}, {iv['high']:.2f}]"
+    # a zero-width interval (every seed gave the same ρ) is flagged, as in linearity's text
+    flag = " (degenerate)" if iv.get("degenerate") else ""
+    return f"{iv['rho']:.2f} [{iv['low']:.2f}, {iv['high']:.2f}]{flag}"
 
 
 def _trend_text(intervals: Mapping[str, Mapping]) -> str:
