@@ -20,6 +20,7 @@ from pathlib import Path
 
 from dropout_study import paths
 from dropout_study.provenance import canonical_json, sha256_bytes
+from dropout_study.verdicts import INCONCLUSIVE
 
 __all__ = ["DIR", "path", "record", "load", "sentence"]
 
@@ -32,8 +33,13 @@ def path(chapter_id: str, root: Path | None = None) -> Path:
     return base / f"{chapter_id}.json"
 
 
-def record(metrics_record: Mapping, params: Mapping, root: Path | None = None) -> Path:
-    """Write the confirmation file from a ``full``-profile run's ``metrics.json`` record."""
+def record(
+    metrics_record: Mapping, params: Mapping, root: Path | None = None, code: str | None = None
+) -> Path:
+    """Write the confirmation file from a ``full``-profile run's ``metrics.json`` record;
+    ``code``: the normalised hash of the code the chapter ran
+    (:func:`dropout_study.cache.chapter_code_hash`), so a later page can tell whether the
+    record still speaks for its code."""
     git = metrics_record.get("provenance", {}).get("git", {})
     rob = metrics_record.get("robustness") or {}
     entry = {
@@ -46,6 +52,7 @@ def record(metrics_record: Mapping, params: Mapping, root: Path | None = None) -
         "n_seeds": params.get("n_seeds"),
         "parameters_sha256": sha256_bytes(canonical_json(dict(params)).encode()),
         "commit": git.get("commit"),
+        "code": code,
     }
     out = path(entry["chapter"], root)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -67,8 +74,13 @@ def load(chapter_id: str, root: Path | None = None) -> dict | None:
         return None
 
 
-def sentence(chapter_id: str, profile: str, word: str, root: Path | None = None) -> str:
-    """One sentence for the page: the confirmation status of this run's primary verdict."""
+def sentence(
+    chapter_id: str, profile: str, word: str, root: Path | None = None, code: str | None = None
+) -> str:
+    """One sentence for the page: the confirmation status of this run's primary verdict.
+
+    ``code``: the normalised code hash this run ran with; when the record was made with other
+    code, the sentence says so (the record may be stale)."""
     if profile == "full":
         return (
             "This page is the confirmatory run: the `full` profile, on seeds disjoint from the "
@@ -82,8 +94,27 @@ def sentence(chapter_id: str, profile: str, word: str, root: Path | None = None)
         )
     commit = (rec.get("commit") or "unknown")[:10]
     seeds = f"{rec['n_seeds']} fresh seeds" if rec.get("n_seeds") else "fresh seeds"
-    held = "held" if rec["word"] == word else "did not hold"
-    return (
-        f"On {seeds} (profile `full`, seed {rec.get('seed')}, commit {commit}) the primary "
-        f"verdict was “{rec['word']}”, so this page's verdict (“{word}”) {held} there."
-    )
+    where = f"On {seeds} (profile `full`, seed {rec.get('seed')}, commit {commit})"
+    if profile != "book":
+        text = (
+            f"This run used the `{profile}` profile, not the study's; {where[0].lower()}"
+            f"{where[1:]} the confirmatory run's verdict was “{rec['word']}”."
+        )
+    elif rec["word"] == word:
+        text = f"{where} the primary verdict was “{rec['word']}”: this page's verdict held there."
+    elif INCONCLUSIVE in (word, rec["word"]):
+        text = (
+            f"{where} the primary verdict was “{rec['word']}”, against “{word}” here: one of "
+            "the two runs could not decide at the stated margin."
+        )
+    else:
+        text = (
+            f"{where} the primary verdict was “{rec['word']}”, so this page's verdict "
+            f"(“{word}”) did not hold there."
+        )
+    if code and rec.get("code") and rec["code"] != code:
+        text += (
+            " That run used other code than this page: rerun "
+            f"`dropout-study run {chapter_id} --profile full` to refresh it."
+        )
+    return text

@@ -19,6 +19,7 @@ import atexit
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 from collections.abc import Mapping
 
@@ -95,6 +96,12 @@ def manager_class():
             return await super()._async_pre_start_kernel(**kw)
 
         async def _async_launch_kernel(self, kernel_cmd, **kw):
+            # The kernel's own chatter (e.g. ZMQ errors while it is being ended on Ctrl-C)
+            # never reaches the user's terminal: a failure is reported as one line by the
+            # pipeline. DROPOUT_STUDY_DEBUG=1 keeps it.
+            if not os.environ.get("DROPOUT_STUDY_DEBUG"):
+                kw.setdefault("stdout", subprocess.DEVNULL)
+                kw.setdefault("stderr", subprocess.DEVNULL)
             await super()._async_launch_kernel(kernel_cmd, **kw)
             prov = self.provisioner
             pid = getattr(prov, "pid", None)

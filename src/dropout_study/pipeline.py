@@ -30,6 +30,7 @@ from pathlib import Path
 from dropout_study import chapters, confirm, executed, kernel, outputs, sidebyside, timing
 from dropout_study.cache import (
     cache_key,
+    chapter_code_hash,
     file_hashes,
     mark_reused,
     provenance_cell,
@@ -181,6 +182,7 @@ def write_context(
         ],
         "parameters": dict(params),
         "key": key,
+        "code": chapter_code_hash(spec),  # the page compares it with the confirmation's
     }
     path = Path(run_dir) / RUN_FILE
     path.write_text(json.dumps(context, indent=2) + "\n", encoding="utf-8")

@@ -156,6 +156,7 @@ def start(chapter_id: str, namespace: Mapping) -> dict:
         profile=profile,
         params=params,
         experiment=experiment,
+        code=(ctx or {}).get("code"),
         outdir=outdir,
         figures=[],
         glued={},
@@ -285,7 +286,7 @@ def finish(verdict, metrics: Mapping, robustness=None) -> None:
         rob = robustness.as_dict()
         text("robustness_summary", rob["summary"])
         markdown("robustness_table", robustness.markdown())
-    text("confirmation", confirm.sentence(st["chapter"], st["profile"], word))
+    text("confirmation", confirm.sentence(st["chapter"], st["profile"], word, code=st.get("code")))
     text("verdict", word)
     text("verdict_sentence", sentence)
     glue_answer(word, st["claim"], text, markdown)  # the box each chapter opens with
