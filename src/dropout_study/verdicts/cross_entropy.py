@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dropout_study.numfmt import sci
 from dropout_study.verdicts import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
@@ -115,7 +116,7 @@ def decide(metrics, *, convexity=None, tol: float = CURVATURE_TOL) -> Verdict:
     )
     origin = (
         f"Cross-entropy is the negative log-likelihood (mean CE and NLL/n differ by "
-        f"{ml_gap:.1e} nats here), so it comes from maximum likelihood"
+        f"{sci(ml_gap)} nats here), so it comes from maximum likelihood"
     )
     hidden = (
         f"with a hidden layer of {width} tanh units the cost is non-convex for certain by the "

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dropout_study.numfmt import sci
 from dropout_study.stats import seed_interval
 from dropout_study.verdicts import (
     INCONCLUSIVE,
@@ -204,7 +205,7 @@ def findings(
     out["baldi"] = (
         word,
         f"mean |E σ(S) − σ(E S)| = {_fmt(gap, 1, '.4f')}; max |NWGM − σ(E S)| "
-        f"= {max(bd['nwgm_err']):.1e}",
+        f"= {sci(max(bd['nwgm_err']))}",
     )
     rd = metrics["ridge"]
     zmax = max(abs(z) for f in ("inverted", "retention") for z in rd[f]["z"])
