@@ -545,3 +545,29 @@ def test_load_names_its_own_split_parameter(kw, name):
     with pytest.raises(ValueError, match=rf"^The '{name}' parameter of load must be") as info:
         load("moons", n_samples=20, **kw)
     assert "test_size" not in str(info.value)
+
+
+# ------------------------------------------------------------------------------------------
+# the study's environment variables and an empty --out are refused before any kernel starts
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DROPOUT_STUDY_JOBS", "abc"),
+        ("DROPOUT_STUDY_JOBS", "0"),
+        ("DROPOUT_STUDY_JOBS", "-3"),
+        ("DROPOUT_STUDY_SWEEP_CACHE", "/proc/x"),
+    ],
+)
+def test_bad_environment_is_one_line_before_a_kernel(name, value, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(name, value)
+    out = tmp_path / "o"
+    assert cli.main(["run", "noisy-loss", "--profile", "smoke", "--out", str(out)]) == 2
+    err = one_line_error(capsys)
+    assert f"'{name}'" in err and value in err
+    assert not out.exists()
+
+
+def test_an_empty_out_is_refused(capsys):
+    assert cli.main(["run", "noisy-loss", "--profile", "smoke", "--out", ""]) == 2
+    assert "'--out'" in one_line_error(capsys)

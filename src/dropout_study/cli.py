@@ -23,6 +23,7 @@ inside ``book/generated``; the run's estimated time and memory are printed first
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -139,8 +140,9 @@ def _run(args, project: Project) -> None:
         name, value = params.parse_assignment(text)
         overrides[name] = value
     resolved = params.resolve(spec, profile, overrides)
-    out = Path(args.out) if args.out else Path("results") / cid
+    out = args.out if args.out is not None else Path("results") / cid
     out = guard.run_destination(out, cid, project)
+    guard.check_environment(f"{PROG} run")
     est = estimates.estimate(cid, resolved)
     estimates.check(est, yes=args.yes)
     _use_scheduler(args)
@@ -162,6 +164,11 @@ def main(argv: list[str] | None = None, project: Project | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 a chapter or the book failed, 2 invalid
     input). ``project`` defaults to this checkout (tests pass another)."""
     project = project or Project()
+    if not os.environ.get("DROPOUT_STUDY_DEBUG"):
+        # papermill's and nbclient's own log lines (e.g. "Kernel died while waiting for
+        # execute reply.") would come on top of the one-line failure this command prints
+        for name in ("papermill", "nbclient", "traitlets"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         args = _parser(sys.argv[1:] if argv is None else argv, project).parse_args(argv)
         if args.command == "list":
@@ -178,6 +185,7 @@ def main(argv: list[str] | None = None, project: Project | None = None) -> int:
         elif args.command == "run":
             _run(args, project)
         elif args.command == "build":
+            guard.check_environment(f"{PROG} build")
             _use_scheduler(args)
             with progress.watch():
                 results = build(project, profile=args.profile, force=args.force)  # checks profile

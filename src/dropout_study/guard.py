@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from dropout_study import outputs
@@ -19,8 +20,39 @@ __all__ = ["run_destination", "oserror_line", "INTERRUPTED"]
 INTERRUPTED = "interrupted; the chapter's kernel and workers were stopped and nothing was written."
 
 
+def check_environment(owner: str) -> None:
+    """Check the study's environment variables before any kernel starts (``ValueError``
+    naming the variable): ``DROPOUT_STUDY_JOBS`` an int >= 1; ``DROPOUT_STUDY_SWEEP_CACHE``
+    ``off`` or a path whose nearest existing ancestor is a writable directory."""
+    jobs = os.environ.get("DROPOUT_STUDY_JOBS")
+    if jobs:
+        try:
+            ok = int(jobs.strip()) >= 1 and jobs.strip().lstrip("+").isdigit()
+        except ValueError:
+            ok = False
+        if not ok:
+            fail("DROPOUT_STUDY_JOBS", owner, "an int >= 1 (worker processes)", jobs)
+    cache = os.environ.get("DROPOUT_STUDY_SWEEP_CACHE")
+    if cache and cache != "off":
+        path = Path(cache).expanduser()
+        probe = path
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not (probe.is_dir() and os.access(probe, os.W_OK)) or str(path).startswith("/proc"):
+            fail(
+                "DROPOUT_STUDY_SWEEP_CACHE",
+                owner,
+                "'off' or a path under a writable directory",
+                cache,
+            )
+
+
 def run_destination(out, chapter_id: str, project: Project) -> Path:
     """The checked ``--out`` of ``dropout-study run`` (``ValueError`` naming ``--out``)."""
+    if str(out).strip() == "":
+        fail("--out", "dropout-study run", "a directory path (not empty)", out)
+    if str(Path(out).expanduser().resolve()).startswith("/proc"):
+        fail("--out", "dropout-study run", "a path outside /proc", out)
     out = Path(out).expanduser()
     if outputs.inside(out, project.generated):
         fail(
