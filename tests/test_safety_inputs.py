@@ -571,3 +571,12 @@ def test_bad_environment_is_one_line_before_a_kernel(name, value, tmp_path, caps
 def test_an_empty_out_is_refused(capsys):
     assert cli.main(["run", "noisy-loss", "--profile", "smoke", "--out", ""]) == 2
     assert "'--out'" in one_line_error(capsys)
+
+
+def test_a_list_that_must_include_a_value_follows_it():
+    # noisy-loss: `-p lr=0.2` used to fail on lr_grid = [0.1, 0.3], a value never typed
+    spec = chapters.load("noisy-loss")
+    assert params.resolve(spec, "smoke", {"lr": 0.2})["lr_grid"] == [0.1, 0.2, 0.3]
+    assert params.resolve(spec, "smoke")["lr_grid"] == [0.1, 0.3]  # lr = 0.1 already in
+    with pytest.raises(ValueError, match="'lr_grid' parameter of noisy-loss"):
+        params.resolve(spec, "smoke", {"lr": 0.2, "lr_grid": [0.1, 0.3]})  # the user's own

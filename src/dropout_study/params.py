@@ -284,3 +284,16 @@ def follow_member(child: str, parent: str, where=None):
 
     rule.parents = (parent,)
     return rule
+
+
+def include_member(child: str, parent: str):
+    """A dependent default the other way round: the list ``child`` must include the value
+    ``parent`` (e.g. a learning-rate grid must include the chapter's ``lr``). When the user
+    did not set the list, ``parent``'s value is added to it (kept sorted)."""
+
+    def rule(params: Mapping):
+        values = list(params[child])
+        return values if params[parent] in values else sorted([*values, params[parent]])
+
+    rule.parents = (parent,)
+    return rule

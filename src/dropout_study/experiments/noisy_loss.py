@@ -56,7 +56,7 @@ from dropout_study.measures.time_to_target import (
     first_reach,
     steps_to_own_fraction,
 )
-from dropout_study.params import follow_member
+from dropout_study.params import follow_member, include_member
 from dropout_study.stats import mean_ci_columns, seed_interval, spearman_ci
 from dropout_study.sweep import cell_path, run_sweep
 from dropout_study.validation import (
@@ -77,7 +77,8 @@ DATASETS = ("moons", "breast_cancer")
 NONFINITE_METRICS = ("snr_median",)
 # control_rate follows dropout_rates when the user did not set it (params.resolve applies it)
 DEPENDENT_DEFAULTS = {
-    "control_rate": follow_member("control_rate", "dropout_rates", lambda r: r > 0)
+    "control_rate": follow_member("control_rate", "dropout_rates", lambda r: r > 0),
+    "lr_grid": include_member("lr_grid", "lr"),
 }
 
 DEFAULTS: dict = {
