@@ -16,7 +16,7 @@ from dropout_study.chapters import load
 from dropout_study.figures import subplots
 from dropout_study.params import resolve
 from dropout_study.pipeline import write_context
-from dropout_study.verdicts import Verdict
+from dropout_study.verdicts import PARTLY, SUPPORTED, Verdict, robustness
 
 
 @pytest.fixture
@@ -245,3 +245,12 @@ def test_markdown_is_recorded_and_validated(started):
         report.markdown("has space", "x")
     report.markdown("table", "* a\n* b\n")
     assert report.state()["glued"]["table"] == "* a\n* b\n"
+
+
+def test_finish_records_and_glues_the_robustness_table(started):
+    rob = robustness(SUPPORTED, [("a", SUPPORTED), ("b", PARTLY)])
+    report.finish(Verdict("c", SUPPORTED, "s."), {}, robustness=rob)
+    record = json.loads((started / "metrics.json").read_text())
+    assert record["glued"]["robustness_table"].startswith("```{list-table}")
+    assert "1 of 2 alternatives agree" in record["glued"]["robustness_table"]
+    assert record["robustness"]["agree"] == 1

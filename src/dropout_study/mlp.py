@@ -326,15 +326,11 @@ class MLP:
                 f"a vector of shape ({self.n_params},)",
                 described(f"shape {theta.shape}"),
             )
-        if theta.dtype == np.bool_ or not np.issubdtype(theta.dtype, np.number):
-            fail(
-                "theta",
-                owner,
-                "a real numeric vector",
-                described(f"dtype {theta.dtype}"),
-                TypeError,
-            )
-        if np.issubdtype(theta.dtype, np.complexfloating):
+        if (
+            theta.dtype == np.bool_
+            or not np.issubdtype(theta.dtype, np.number)
+            or np.issubdtype(theta.dtype, np.complexfloating)
+        ):
             fail(
                 "theta",
                 owner,
