@@ -67,22 +67,13 @@ def slices(result, replicate: int = 0):
 
 def spread(result):
     """Spread across fixed masks at α = 0 and averaged over the slice, versus p (paired)."""
-    ds = result.params["datasets"]
-    fig, axes = subplots(1, len(ds), height=3.0)
-    axes = np.atleast_1d(axes)
-    rates = result.rates
-    for ax, d in zip(axes, ds, strict=True):
-        r, m = result.runs[d], result.metrics["by_dataset"][d]
-        for row in r["spread0"]:
-            ax.plot(rates, row, color=_GREY, lw=0.7, alpha=0.6)
-        _mean_ci(ax, rates, r["spread0"], color="black", label="at α = 0 (primary)")
-        _mean_ci(ax, rates + 0.008, r["spread_avg"], color="#D55E00", label="averaged over α")
-        ax.set_title(_rho_title(_name(d), m["rho_spread0"], "(p>0)"), fontsize=9.5)
-        ax.set_xlabel("dropout rate p")
-    axes[0].set_ylabel("SD of the loss across masks (nats)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
-    return fig
+    return _paired_panels(
+        result,
+        ("spread0", "at α = 0 (primary)"),
+        ("spread_avg", "averaged over α", "#D55E00"),
+        ("rho_spread0", "(p>0)"),
+        "SD of the loss across masks (nats)",
+    )
 
 
 def gradient_noise(result):
@@ -157,19 +148,32 @@ def time_to_target(result, abs_index: int = -1):
 
 def levels(result):
     """Where training levels off: best and final validation loss versus p (paired seeds)."""
+    return _paired_panels(
+        result,
+        ("best", "best (grey: one line per seed)"),
+        ("final", "final (at the stop)", "#0072B2"),
+        ("rho_best", "(best)"),
+        "validation loss (nats)",
+    )
+
+
+def _paired_panels(result, primary, second, rho, ylabel):
+    """One panel per data set: each seed's ``primary`` series in grey, then the mean and
+    interval of ``primary`` (black) and ``second`` (its colour) versus p, titled with ρ."""
+    (key_a, label_a), (key_b, label_b, color_b), (rho_key, tag) = primary, second, rho
     ds = result.params["datasets"]
     rates = result.rates
     fig, axes = subplots(1, len(ds), height=3.0)
     axes = np.atleast_1d(axes)
     for ax, d in zip(axes, ds, strict=True):
         r, m = result.runs[d], result.metrics["by_dataset"][d]
-        for row in r["best"]:
+        for row in r[key_a]:
             ax.plot(rates, row, color=_GREY, lw=0.7, alpha=0.6)
-        _mean_ci(ax, rates, r["best"], color="black", label="best (grey: one line per seed)")
-        _mean_ci(ax, rates + 0.008, r["final"], color="#0072B2", label="final (at the stop)")
-        ax.set_title(_rho_title(_name(d), m["rho_best"], "(best)"), fontsize=9.5)
+        _mean_ci(ax, rates, r[key_a], color="black", label=label_a)
+        _mean_ci(ax, rates + 0.008, r[key_b], color=color_b, label=label_b)
+        ax.set_title(_rho_title(_name(d), m[rho_key], tag), fontsize=9.5)
         ax.set_xlabel("dropout rate p")
-    axes[0].set_ylabel("validation loss (nats)")
+    axes[0].set_ylabel(ylabel)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
     return fig
