@@ -537,3 +537,22 @@ def test_cell_probes_reuse_gives_the_numbers_of_a_fresh_draw():
         for f in (logit_function(model), hidden_function(model, 0)):
             for h in (0.5, 0.25, 0.5):
                 assert probes.z(f, h) == _z(f, X, ss, h, 4)
+
+
+def test_probe_inputs_cap_large_test_sets_and_leave_small_ones_and_the_directions_alone():
+    from dropout_study import seeds
+    from dropout_study.experiments.linearity import _CellProbes, _z, probe_inputs
+
+    ss = seeds.replicate(0, 2)
+    X = np.random.default_rng(1).normal(size=(50, 3))
+    assert probe_inputs(X, ss, 50) is X and probe_inputs(X, ss, None) is X
+    sub = probe_inputs(X, ss, 20)
+    assert sub.shape == (20, 3)
+    rows = [int(np.flatnonzero((X == r).all(axis=1))[0]) for r in sub]
+    assert rows == sorted(set(rows))  # distinct rows of X, in their order
+    np.testing.assert_array_equal(probe_inputs(X, ss, 20), sub)  # the same every time
+    assert not np.array_equal(probe_inputs(X, seeds.replicate(0, 3), 20), sub)
+    model = MLP([3, 8, 1], dropout=0.3, rng=0)
+    f = logit_function(model)
+    # Z at the subset is Z of the same directions' draw at those inputs
+    assert _CellProbes(X, ss, 5, 20).z(f, 0.5) == _z(f, sub, ss, 0.5, 5)

@@ -203,7 +203,8 @@ def _linearity(p: Mapping) -> tuple[float, float]:
         hidden = p.get("wide_hidden_sizes" if wide else "hidden_sizes", [32, 32])
         w = _weights(d, hidden, k)
         train = 3 * _stopped(p) * min(_n(p, "batch_size", 64), n) * w
-        probes = _n(p, "n_directions", 16) * n * w * (2 + 2 * _n(p, "robustness_steps", 2))
+        n_probe = min(n, _n(p, "z_max_inputs", 256))
+        probes = _n(p, "n_directions", 16) * n_probe * w * (2 + 2 * _n(p, "robustness_steps", 2))
         probes *= 1 + _n(p, "z_checkpoints", 8) / models
         work += _n(p, "n_seeds", 8) * models * (train + probes)
         memory = max(memory, _n(p, "n_directions", 16) * n * d * 8 * 2)

@@ -147,6 +147,7 @@ DEFAULTS: dict = {
     "step": 0.5,
     "robustness_steps": [0.25, 1.0],
     "n_directions": 16,
+    "z_max_inputs": 256,
     "z_checkpoints": [10, 20, 50, 100, 200, 400, 800, 1600],
     "toy_rates": [0.0, 0.2, 0.5],
     "toy_hidden_sizes": [64, 64],
@@ -237,6 +238,7 @@ def check_params(params: dict) -> dict:
             p["robustness_steps"],
         )
     out["n_directions"] = check_int(p["n_directions"], "n_directions", CHAPTER, low=1, high=1000)
+    out["z_max_inputs"] = check_int(p["z_max_inputs"], "z_max_inputs", CHAPTER, low=10)
     out["z_checkpoints"] = _distinct_sorted(
         check_int_list(p["z_checkpoints"], "z_checkpoints", CHAPTER, low=0),
         "z_checkpoints",
@@ -287,14 +289,28 @@ def _z(f, X, ss, h, n_directions):
     return t
 
 
-class _CellProbes:
-    """Z at the test inputs ``X`` of one cell: the directions :func:`_z` would draw (the
-    first draw of the replicate's fresh ``measure`` stream, the same for every network of the
-    cell) and the stacked probe points of each step ``h``, built once and reused by every
-    network, layer and checkpoint the cell measures — the same numbers as :func:`_z`."""
+def probe_inputs(X, ss, max_inputs: int | None = None) -> np.ndarray:
+    """The test inputs Z is probed at: all rows of ``X``, or — when there are more than
+    ``max_inputs`` — ``max_inputs`` of them drawn without replacement (kept in their order)
+    by a child of the replicate's ``measure`` stream, which leaves the directions' draw
+    untouched. The cap bounds the cost of Z on large test sets (digits_small: 1079 inputs):
+    Z is a mean over inputs × directions, and its Monte-Carlo error is already far below the
+    spread over seeds at a few thousand probes."""
+    if max_inputs is None or X.shape[0] <= max_inputs:
+        return X
+    child = seeds.streams(ss).measure.spawn(1)[0]
+    return X[np.sort(child.choice(X.shape[0], max_inputs, replace=False))]
 
-    def __init__(self, X, ss, n_directions: int) -> None:
-        self.X, self.ss, self.k = X, ss, n_directions
+
+class _CellProbes:
+    """Z at the test inputs ``X`` of one cell (:func:`probe_inputs`): the directions
+    :func:`_z` would draw (the first draw of the replicate's fresh ``measure`` stream, the
+    same for every network of the cell) and the stacked probe points of each step ``h``,
+    built once and reused by every network, layer and checkpoint the cell measures — the
+    same numbers as :func:`_z` at those inputs."""
+
+    def __init__(self, X, ss, n_directions: int, max_inputs: int | None = None) -> None:
+        self.X, self.ss, self.k = probe_inputs(X, ss, max_inputs), ss, n_directions
         self._U = None
         self._by_h: dict = {}
 
@@ -395,7 +411,7 @@ def sweep_cell(cell: dict) -> dict:
     ss = _replicate(cell)
     ds = load_dataset(cell["dataset"], seeds.streams(ss).split)
     rows: dict[str, list] = {k: [] for k in ROW_KEYS}
-    probes = _CellProbes(ds.X_test, ss, cell["n_directions"])
+    probes = _CellProbes(ds.X_test, ss, cell["n_directions"], cell.get("z_max_inputs"))
     family = cell["family"]
     for v in cell["values"]:
         p = v if family == "dropout" else 0.0
@@ -480,7 +496,7 @@ class Result:
 
 _SETTINGS = (
     "max_steps", "eval_every", "patience", "min_delta", "budget", "batch_size",
-    "learning_rate", "step", "robustness_steps", "n_directions", "z_checkpoints",
+    "learning_rate", "step", "robustness_steps", "n_directions", "z_max_inputs", "z_checkpoints",
 )  # fmt: skip
 
 
