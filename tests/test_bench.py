@@ -63,11 +63,14 @@ def _separate_and_flat(rng, shapes, dtype=np.float64):
 @pytest.mark.parametrize(
     "make", [lambda: Adam(0.01), lambda: SGD(0.1), lambda: SGD(0.1, momentum=0.9)]
 )
-def test_flat_chunked_update_equals_array_by_array(make):
+@pytest.mark.parametrize("threads", [1, 3])
+def test_flat_chunked_update_equals_array_by_array(make, threads):
     rng = np.random.default_rng(5)
-    # larger than a chunk, so the chunked walk is exercised, plus a bias-sized piece
-    shapes = [(150, 120), (120,), (120, 3), (3,)]
-    assert 150 * 120 > optim.CHUNK
+    # larger than two chunks, so the chunked walk and the threads are exercised, plus a
+    # bias-sized piece
+    shapes = [(300, 250), (250,), (250, 3), (3,)]
+    assert 300 * 250 >= max(2 * optim.CHUNK, optim.THREADED_MIN)
+    optim.set_threads(threads)
     (views_p, views_g, flat_p), (sep_p, sep_g) = _separate_and_flat(rng, shapes)
     assert optim._tiled_by(views_p) is flat_p and optim._tiled_by(sep_p) is None
     a, b = make(), make()
@@ -80,6 +83,14 @@ def test_flat_chunked_update_equals_array_by_array(make):
         b.step(sep_p, sep_g)
         for x, y in zip(views_p, sep_p, strict=True):
             np.testing.assert_array_equal(x, y, err_msg=f"step {step}")
+    optim.set_threads(1)
+
+
+def test_set_threads_refuses_a_non_positive_count():
+    with pytest.raises(ValueError, match="'n' parameter of set_threads"):
+        optim.set_threads(0)
+    with pytest.raises(TypeError, match="'n' parameter of set_threads"):
+        optim.set_threads(2.0)
 
 
 def test_mlp_parameters_and_gradients_tile_flat_vectors():

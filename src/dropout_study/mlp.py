@@ -96,6 +96,24 @@ class _SigmoidHead:
     def grad(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         return binary_cross_entropy_grad(y, z)
 
+    def loss_and_grad(self, z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(loss(z, y), grad(z, y))`` bit for bit, sharing ``e = exp(-|z|)`` and
+        ``log1p(e)`` between ``log σ(z) = -(max(-z, 0) + log1p(e))``, ``log σ(-z)`` and
+        ``σ(z)``; the negations of the formula are taken once, on the mean (exact)."""
+        z64 = np.asarray(z, dtype=np.float64)
+        e = np.exp(-np.abs(z64))
+        l1p = np.log1p(e)
+        terms = y * (np.maximum(-z64, 0.0) + l1p)
+        terms += (1.0 - y) * (np.maximum(z64, 0.0) + l1p)
+        loss = float(np.add.reduce(terms, axis=None) / terms.size)  # = np.mean
+        if z.dtype != np.float64:  # σ(z) in z's dtype, as grad() computes it
+            e = np.exp(-np.abs(z))
+        one_e = 1.0 + e
+        s = np.where(z >= 0, 1.0 / one_e, e / one_e)
+        s -= y
+        s /= z.shape[0]
+        return loss, s
+
     def proba(self, z: np.ndarray) -> np.ndarray:
         return sigmoid(z[:, 0])
 
@@ -114,6 +132,23 @@ class _SoftmaxHead:
 
     def grad(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         return sparse_categorical_cross_entropy_grad(y, z)
+
+    def loss_and_grad(self, z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(loss(z, y), grad(z, y))`` bit for bit: ``log_softmax`` only at the labels,
+        sharing ``e = exp(z - max z)`` and its row sums with ``softmax`` (float64 logits;
+        other dtypes compute the two as :meth:`loss` and :meth:`grad` do)."""
+        if z.dtype != np.float64:
+            return self.loss(z, y), self.grad(z, y)
+        rows = np.arange(z.shape[0])
+        shifted = z - z.max(axis=-1, keepdims=True)
+        e = np.exp(shifted)
+        total = e.sum(axis=-1, keepdims=True)
+        picked = shifted[rows, y] - np.log(total[:, 0])
+        loss = float(-(np.add.reduce(picked) / picked.size))  # = -np.mean
+        e /= total
+        e[rows, y] -= 1.0
+        e /= z.shape[0]
+        return loss, e
 
     def proba(self, z: np.ndarray) -> np.ndarray:
         return softmax(z)
@@ -150,6 +185,11 @@ class _IdentityHead:
 
     def grad(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         return mean_squared_error_grad(y, z)
+
+    def loss_and_grad(self, z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(loss(z, y), grad(z, y))`` bit for bit, sharing ``z - y``."""
+        d = z - y
+        return float(np.mean(d**2)), 2.0 * d / z.size
 
     def proba(self, z: np.ndarray) -> np.ndarray:
         return z.copy()
@@ -514,8 +554,8 @@ class MLP:
     def _loss_backward(self, X, y, training, masks, rng) -> float:
         """One forward and backward pass on prepared inputs; grads left in the layers."""
         z = self._forward(X, training, masks, rng)
-        loss = self._head.loss(z, y)
-        self._backward(self._head.grad(z, y).astype(self.dtype, copy=False))
+        loss, dz = self._head.loss_and_grad(z, y)
+        self._backward(dz.astype(self.dtype, copy=False))
         return loss
 
     def input_gradient(self, X, y, *, training: bool = False, masks=None, rng=None) -> np.ndarray:
