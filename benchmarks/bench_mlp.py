@@ -50,6 +50,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from dropout_study import optim
 from dropout_study.mlp import MLP
 from dropout_study.optim import Adam
 from dropout_study.training import train
@@ -335,6 +336,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     peers = [p for p in args.peers.split(",") if p]
     _xla_threads(args.threads)
+    optim.set_threads(args.threads)  # large Adam updates shared among the same threads
     versions = [f"numpy {np.__version__}"]
     if "torch" in peers:
         import torch

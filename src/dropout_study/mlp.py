@@ -134,17 +134,18 @@ class _SoftmaxHead:
         return sparse_categorical_cross_entropy_grad(y, z)
 
     def loss_and_grad(self, z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-        """``(loss(z, y), grad(z, y))`` bit for bit: ``log_softmax`` only at the labels,
-        sharing ``e = exp(z - max z)`` and its row sums with ``softmax`` (float64 logits;
-        other dtypes compute the two as :meth:`loss` and :meth:`grad` do)."""
-        if z.dtype != np.float64:
-            return self.loss(z, y), self.grad(z, y)
+        """``(loss(z, y), grad(z, y))`` bit for bit: ``log_softmax`` (in float64) only at the
+        labels, and for float64 logits ``e = exp(z - max z)`` and its row sums shared with
+        ``softmax`` (other dtypes compute the gradient in their own dtype, as :meth:`grad`)."""
         rows = np.arange(z.shape[0])
-        shifted = z - z.max(axis=-1, keepdims=True)
+        z64 = np.asarray(z, dtype=np.float64)
+        shifted = z64 - z64.max(axis=-1, keepdims=True)
         e = np.exp(shifted)
         total = e.sum(axis=-1, keepdims=True)
         picked = shifted[rows, y] - np.log(total[:, 0])
         loss = float(-(np.add.reduce(picked) / picked.size))  # = -np.mean
+        if z.dtype != np.float64:
+            return loss, self.grad(z, y)
         e /= total
         e[rows, y] -= 1.0
         e /= z.shape[0]
@@ -506,11 +507,19 @@ class MLP:
         ``dW``/``db``; stops at the first dense layer (no gradient w.r.t. the inputs)."""
         g = dz
         first_dense = self.dense[0]
-        for layer in reversed(self.layers):
+        layers = self.layers
+        i = len(layers) - 1
+        while True:
+            layer = layers[i]
             if layer is first_dense:
                 layer.backward(g, need_dX=False)
                 return
-            g = layer.backward(g)
+            if layer.__class__ is Dropout and layer._active and layers[i - 1].__class__ is ReLU:
+                g = layer.backward_through_relu(g)  # = ReLU.backward(Dropout.backward(g))
+                i -= 2
+            else:
+                g = layer.backward(g)
+                i -= 1
 
     def forward(self, X, *, training: bool = False, masks=None, rng=None) -> np.ndarray:
         """Logits ``z`` of shape ``(n, k)`` (a copy).
