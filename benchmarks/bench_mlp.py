@@ -23,7 +23,9 @@ on a fixed batch, in float32 and in float64. Networks: the chapters' own sizes a
   can go; ``step/floor`` shows the share of a numpy step spent outside them.
 
 All use the same number of threads (``--threads``, default: all cores): numpy's BLAS through
-threadpoolctl, PyTorch through ``torch.set_num_threads``, XLA through its flags (one thread:
+threadpoolctl and its Adam updates of at least :data:`dropout_study.optim.THREADED_MIN`
+parameters through :func:`dropout_study.optim.set_threads`, PyTorch through
+``torch.set_num_threads``, XLA through its flags (one thread:
 ``--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``, set before jax is
 imported). Measurements are interleaved: each round times a block of steps of every framework
 back to back (rotating which goes first), after a warm-up; a block lasts about ``--block``
@@ -36,6 +38,16 @@ thread). The last line is ``min ratio numpy/fastest peer: X`` over every network
 
 Run: ``.venv/bin/python benchmarks/bench_mlp.py [--threads N] [--rounds R] [--block S]
 [--dtype float32|float64|both] [--peers torch,jax]`` (peers: ``pip install -e '.[bench]'``).
+
+Where a numpy step's time goes, and what limits it (HACKING.md, "Speed of the numpy step",
+has the tables): on the chapters' small networks (≤ 32×32 hidden units) the matrix products
+are a sixth of the step; the rest is about 60 ufunc calls at 1–2 µs of dispatch each (Python
+and numpy overhead, not arithmetic), so numpy wins there because JAX's per-call dispatch is
+larger still. On the large networks the step is the BLAS floor plus one memory pass per
+elementwise operation — 13 per Adam update (each a separate rounding of the formula, kept so
+float64 numbers stay bit-identical), about 8 per hidden layer, and the dropout masks'
+random bits (16 per unit, about 3 ns per 64-bit word of PCG64) — all in one thread unless
+:func:`dropout_study.optim.set_threads` shares Adam; XLA fuses each of these into one pass.
 """
 
 from __future__ import annotations
@@ -50,6 +62,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from dropout_study import optim
 from dropout_study.mlp import MLP
 from dropout_study.optim import Adam
 from dropout_study.training import train
@@ -335,6 +348,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     peers = [p for p in args.peers.split(",") if p]
     _xla_threads(args.threads)
+    optim.set_threads(args.threads)  # large Adam updates shared among the same threads
     versions = [f"numpy {np.__version__}"]
     if "torch" in peers:
         import torch

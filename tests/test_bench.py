@@ -63,11 +63,14 @@ def _separate_and_flat(rng, shapes, dtype=np.float64):
 @pytest.mark.parametrize(
     "make", [lambda: Adam(0.01), lambda: SGD(0.1), lambda: SGD(0.1, momentum=0.9)]
 )
-def test_flat_chunked_update_equals_array_by_array(make):
+@pytest.mark.parametrize("threads", [1, 3])
+def test_flat_chunked_update_equals_array_by_array(make, threads):
     rng = np.random.default_rng(5)
-    # larger than a chunk, so the chunked walk is exercised, plus a bias-sized piece
-    shapes = [(150, 120), (120,), (120, 3), (3,)]
-    assert 150 * 120 > optim.CHUNK
+    # larger than two chunks, so the chunked walk and the threads are exercised, plus a
+    # bias-sized piece
+    shapes = [(300, 250), (250,), (250, 3), (3,)]
+    assert 300 * 250 >= max(2 * optim.CHUNK, optim.THREADED_MIN)
+    optim.set_threads(threads)
     (views_p, views_g, flat_p), (sep_p, sep_g) = _separate_and_flat(rng, shapes)
     assert optim._tiled_by(views_p) is flat_p and optim._tiled_by(sep_p) is None
     a, b = make(), make()
@@ -80,6 +83,14 @@ def test_flat_chunked_update_equals_array_by_array(make):
         b.step(sep_p, sep_g)
         for x, y in zip(views_p, sep_p, strict=True):
             np.testing.assert_array_equal(x, y, err_msg=f"step {step}")
+    optim.set_threads(1)
+
+
+def test_set_threads_refuses_a_non_positive_count():
+    with pytest.raises(ValueError, match="'n' parameter of set_threads"):
+        optim.set_threads(0)
+    with pytest.raises(TypeError, match="'n' parameter of set_threads"):
+        optim.set_threads(2.0)
 
 
 def test_mlp_parameters_and_gradients_tile_flat_vectors():
@@ -122,3 +133,45 @@ def test_adam_denominators_come_back_per_parameter_array_from_a_flat_step():
     assert [d.shape for d in da] == [(150, 120), (120,), (7, 3)]
     for x, y in zip(da, db, strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_relu_dropout_backward_is_the_two_passes_signed_zeros_included(dtype):
+    from dropout_study.layers import ReLU
+
+    rng = np.random.default_rng(3)
+    Z = rng.standard_normal((50, 40)).astype(dtype)
+    Z[0, :6] = [np.inf, -np.inf, np.nan, 0.0, -0.0, np.finfo(dtype).smallest_subnormal]
+    dY = rng.standard_normal((50, 40)).astype(dtype)
+    dY[1, :4] = [np.inf, -np.inf, np.nan, -0.0]
+    dY[0, 6:9] = -0.0
+    relu, drop = ReLU(), Dropout(0.5)
+    with np.errstate(invalid="ignore"):  # inf · 0 on purpose
+        drop.forward(relu.forward(Z), training=True, rng=np.random.default_rng(4))
+        two = relu.backward(drop.backward(dY)).copy()
+        one = drop.backward_through_relu(dY)
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(np.signbit(one), np.signbit(two))
+    assert (drop.mask_ == 0).any() and (drop.mask_ == 1).any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("head", "k"), [("sigmoid", 1), ("softmax", 10), ("identity", 3)])
+def test_heads_loss_and_grad_together_are_loss_and_grad_bit_for_bit(head, k, dtype):
+    rng = np.random.default_rng(7)
+    model = MLP([4, 5, k], head=head, rng=0, dtype=dtype)
+    z = (rng.standard_normal((60, k)) * 5).astype(dtype)
+    z[:4] = np.array([80.0, -80.0, 700.0 if dtype == np.float64 else 80.0, 0.0])[:, None]
+    z[4, 0] = -0.0
+    if head == "softmax":
+        y = model._head.targets(rng.integers(0, k, 60), 60, k, dtype)
+    elif head == "sigmoid":
+        y = model._head.targets(rng.random(60), 60, k, dtype)  # soft targets too
+    else:
+        y = model._head.targets(rng.standard_normal((60, k)), 60, k, dtype)
+    loss, grad = model._head.loss_and_grad(z, y)
+    assert loss == model._head.loss(z, y)
+    ref = model._head.grad(z, y)
+    assert grad.dtype == ref.dtype
+    np.testing.assert_array_equal(grad, ref)
+    np.testing.assert_array_equal(np.signbit(grad), np.signbit(ref))

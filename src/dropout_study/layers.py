@@ -212,6 +212,7 @@ class Dropout:
         self.scale = 1.0 / (1.0 - self.p)
         self._buf = _Buffers()
         self._active = False
+        self._Y: np.ndarray | None = None
         self.mask_: np.ndarray | None = None
 
     def draw_mask(
@@ -259,6 +260,7 @@ class Dropout:
         out = self._buf.get("out", X.shape, X.dtype)
         np.multiply(X, X.dtype.type(self.scale), out=out)
         out *= keep
+        self._Y = out
         return out
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
@@ -268,4 +270,20 @@ class Dropout:
         dX = self._buf.get("dX", dY.shape, dY.dtype)
         np.multiply(dY, dY.dtype.type(self.scale), out=dX)
         dX *= self.mask_
+        return dX
+
+    def backward_through_relu(self, dY: np.ndarray) -> np.ndarray:
+        """``ReLU.backward(self.backward(dY))`` in one pass less, for a training forward whose
+        input was a ReLU's output ``R = max(Z, 0)``: ``dZ = (dY · 1/(1-p)) · g`` with the gain
+        ``g = [Y > 0]`` read off this layer's output ``Y = (R · 1/(1-p)) · m``.
+
+        ``Y > 0`` exactly when ``R > 0`` and ``m`` (``1/(1-p) >= 1`` cannot round a positive
+        ``R`` to 0; ``R`` NaN gives ``Y`` NaN, not ``> 0``, as ``ReLU`` treats it), and a
+        product with a 0/1 factor is exact, so the numbers are those of the two backward
+        passes one after the other, signed zeros included."""
+        gain = self._buf.get("gain", dY.shape, _BOOL)
+        np.greater(self._Y, 0, out=gain)
+        dX = self._buf.get("dX", dY.shape, dY.dtype)
+        np.multiply(dY, dY.dtype.type(self.scale), out=dX)
+        dX *= gain
         return dX

@@ -96,6 +96,24 @@ class _SigmoidHead:
     def grad(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         return binary_cross_entropy_grad(y, z)
 
+    def loss_and_grad(self, z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(loss(z, y), grad(z, y))`` bit for bit, sharing ``e = exp(-|z|)`` and
+        ``log1p(e)`` between ``log σ(z) = -(max(-z, 0) + log1p(e))``, ``log σ(-z)`` and
+        ``σ(z)``; the negations of the formula are taken once, on the mean (exact)."""
+        z64 = np.asarray(z, dtype=np.float64)
+        e = np.exp(-np.abs(z64))
+        l1p = np.log1p(e)
+        terms = y * (np.maximum(-z64, 0.0) + l1p)
+        terms += (1.0 - y) * (np.maximum(z64, 0.0) + l1p)
+        loss = float(np.add.reduce(terms, axis=None) / terms.size)  # = np.mean
+        if z.dtype != np.float64:  # σ(z) in z's dtype, as grad() computes it
+            e = np.exp(-np.abs(z))
+        one_e = 1.0 + e
+        s = np.where(z >= 0, 1.0 / one_e, e / one_e)
+        s -= y
+        s /= z.shape[0]
+        return loss, s
+
     def proba(self, z: np.ndarray) -> np.ndarray:
         return sigmoid(z[:, 0])
 
@@ -114,6 +132,24 @@ class _SoftmaxHead:
 
     def grad(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         return sparse_categorical_cross_entropy_grad(y, z)
+
+    def loss_and_grad(self, z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(loss(z, y), grad(z, y))`` bit for bit: ``log_softmax`` (in float64) only at the
+        labels, and for float64 logits ``e = exp(z - max z)`` and its row sums shared with
+        ``softmax`` (other dtypes compute the gradient in their own dtype, as :meth:`grad`)."""
+        rows = np.arange(z.shape[0])
+        z64 = np.asarray(z, dtype=np.float64)
+        shifted = z64 - z64.max(axis=-1, keepdims=True)
+        e = np.exp(shifted)
+        total = e.sum(axis=-1, keepdims=True)
+        picked = shifted[rows, y] - np.log(total[:, 0])
+        loss = float(-(np.add.reduce(picked) / picked.size))  # = -np.mean
+        if z.dtype != np.float64:
+            return loss, self.grad(z, y)
+        e /= total
+        e[rows, y] -= 1.0
+        e /= z.shape[0]
+        return loss, e
 
     def proba(self, z: np.ndarray) -> np.ndarray:
         return softmax(z)
@@ -150,6 +186,11 @@ class _IdentityHead:
 
     def grad(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         return mean_squared_error_grad(y, z)
+
+    def loss_and_grad(self, z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(loss(z, y), grad(z, y))`` bit for bit, sharing ``z - y``."""
+        d = z - y
+        return float(np.mean(d**2)), 2.0 * d / z.size
 
     def proba(self, z: np.ndarray) -> np.ndarray:
         return z.copy()
@@ -466,11 +507,19 @@ class MLP:
         ``dW``/``db``; stops at the first dense layer (no gradient w.r.t. the inputs)."""
         g = dz
         first_dense = self.dense[0]
-        for layer in reversed(self.layers):
+        layers = self.layers
+        i = len(layers) - 1
+        while True:
+            layer = layers[i]
             if layer is first_dense:
                 layer.backward(g, need_dX=False)
                 return
-            g = layer.backward(g)
+            if layer.__class__ is Dropout and layer._active and layers[i - 1].__class__ is ReLU:
+                g = layer.backward_through_relu(g)  # = ReLU.backward(Dropout.backward(g))
+                i -= 2
+            else:
+                g = layer.backward(g)
+                i -= 1
 
     def forward(self, X, *, training: bool = False, masks=None, rng=None) -> np.ndarray:
         """Logits ``z`` of shape ``(n, k)`` (a copy).
@@ -514,8 +563,8 @@ class MLP:
     def _loss_backward(self, X, y, training, masks, rng) -> float:
         """One forward and backward pass on prepared inputs; grads left in the layers."""
         z = self._forward(X, training, masks, rng)
-        loss = self._head.loss(z, y)
-        self._backward(self._head.grad(z, y).astype(self.dtype, copy=False))
+        loss, dz = self._head.loss_and_grad(z, y)
+        self._backward(dz.astype(self.dtype, copy=False))
         return loss
 
     def input_gradient(self, X, y, *, training: bool = False, masks=None, rng=None) -> np.ndarray:
