@@ -303,6 +303,80 @@ def test_number_formatting_has_no_python_exponents():
         assert abs(float(m) * 10.0**e - x) <= 1e-6 * abs(x)
 
 
+def test_general_is_pythons_g_without_its_exponent_notation():
+    from dropout_study.numfmt import general
+
+    for x in (0.5, 0.2, 1.0, 300.0, 0.0003, 0.0213, 4000.0, 12.5):  # :g has no exponent here
+        assert general(x) == f"{x:g}"
+    assert general(1e-05) == "1 × 10⁻⁵" and general(2.5e-9, 2) == "2.5 × 10⁻⁹"
+    assert (
+        general(-6.5e-8, 2, sign=True) == "−6.5 × 10⁻⁸"
+        and general(0.000153, 3, True) == "+0.000153"
+    )
+    assert (
+        general(1234567.0) == "1.23457 × 10⁶"
+        and general(-0.0) == "0"
+        and general(0.0, sign=True) == "0"
+    )
+    for x in (1e-300, 7.77e-5, 123456789.0, -9.99e-10):  # the value survives the round trip
+        m, _, e = general(x, 6).replace("−", "-").partition(" × 10")
+        e = int(e.translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")) or 0)
+        assert abs(float(m) * 10.0**e - x) <= 1e-5 * abs(x)
+    with pytest.raises((TypeError, ValueError)):
+        general("abc")
+
+
+_PAGES = sorted((ROOT / "book" / "chapters").glob("*.md")) + sorted((ROOT / "book").glob("*.md"))
+_ROLE = re.compile(r"\{glue(?::text)?\}`([^`:]+)(?::([^`]*))?`")
+_CODE_CELL = re.compile(r"^```\{code-cell\}.*?^```[ \t]*$", re.M | re.S)
+
+
+def _prose(text: str) -> str:
+    """A MyST page without its code cells."""
+    return _CODE_CELL.sub("", text)
+
+
+def test_no_glued_number_is_formatted_with_python_exponents():
+    """``{glue:text}`x:.1e``` prints ``1.0e-05``, and ``:g`` does as soon as a value is small:
+    a spec with e/E/g/G is refused (glue ``numfmt.sci``/``numfmt.general`` text instead), and
+    so is an exponent spec in the code that writes the book's text."""
+    bad = []
+    for page in _PAGES:
+        for m in _ROLE.finditer(page.read_text()):
+            if m.group(2) and re.search(r"[eEgG]", m.group(2)):
+                bad.append(f"{page.name}: {m.group(0)}")
+    exp_spec = re.compile(r"\{[^{}\n]*:[+ ]?\.?\d*[eE]\}")  # f"{x:.1e}" and the like
+    code = [*(ROOT / "book" / "chapters").glob("*.md")]
+    for sub in ("experiments", "plots", "verdicts"):
+        code += (paths.PACKAGE / sub).glob("*.py")
+    code += [paths.PACKAGE / n for n in ("generated.py", "report.py", "answer.py", "citing.py")]
+    for path in code:
+        for m in exp_spec.finditer(path.read_text()):
+            bad.append(f"{path.name}: {m.group(0)}")
+    for path in (ROOT / "book" / "chapters").glob("*.md"):  # e.g. ci(x, ".1e") in a code cell
+        for m in re.finditer(r"[\"'][+ ]?\.\d*[eE][\"']", path.read_text()):
+            bad.append(f"{path.name}: {m.group(0)}")
+    assert not bad, bad
+
+
+_VERDICT_WORDS = {"supported", "partly supported", "not supported", "inconclusive"}
+_VERDICT_ROLE = re.compile(r"^\{glue:text\}`(verdict|word_\w+|outcome_\w+)`$")
+
+
+def test_bold_is_only_for_verdicts():
+    """Bold marks a verdict word or a glued verdict (``verdict``, ``word_*``, ``outcome_*``);
+    run-in labels are italic."""
+    assert _VERDICT_ROLE.match("{glue:text}`verdict`") and not _VERDICT_ROLE.match("{glue:text}`x`")
+    bad = []
+    for page in _PAGES:
+        for m in re.finditer(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", _prose(page.read_text()), re.S):
+            inner = " ".join(m.group(1).split())
+            if inner.lower() not in _VERDICT_WORDS and not _VERDICT_ROLE.match(inner):
+                bad.append(f"{page.name}: **{inner[:60]}**")
+        assert "<b>" not in page.read_text() and "<strong>" not in page.read_text(), page.name
+    assert not bad, bad
+
+
 def test_figure_list_never_cuts_a_formula():
     from dropout_study.generated import _first_sentence
 
