@@ -83,9 +83,11 @@ def test_intro_and_reproduce_include_the_generated_tables():
 
 
 def _plain(text: str) -> str:
-    """Undo what Sphinx does to prose (entities, smart quotes and dashes, spacing)."""
+    """Undo what Sphinx does to prose (entities, smart quotes and dashes, spacing) and what
+    the book's extension does to glued numbers (true minus, no-break spaces)."""
     text = html.unescape(text)
-    for fancy, plain in (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("–", "--"), ("—", "---")):
+    pairs = (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("–", "--"), ("—", "---"))
+    for fancy, plain in (*pairs, ("\u2212", "-")):
         text = text.replace(fancy, plain)
     return re.sub(r"\s+", " ", text)
 

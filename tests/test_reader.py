@@ -304,24 +304,25 @@ def test_number_formatting_has_no_python_exponents():
 
 
 def test_general_is_pythons_g_without_its_exponent_notation():
-    from dropout_study.numfmt import general
+    from dropout_study.numfmt import general, sci
 
     for x in (0.5, 0.2, 1.0, 300.0, 0.0003, 0.0213, 4000.0, 12.5):  # :g has no exponent here
         assert general(x) == f"{x:g}"
-    assert general(1e-05) == "1 × 10⁻⁵" and general(2.5e-9, 2) == "2.5 × 10⁻⁹"
-    assert (
-        general(-6.5e-8, 2, sign=True) == "−6.5 × 10⁻⁸"
-        and general(0.000153, 3, True) == "+0.000153"
-    )
-    assert (
-        general(1234567.0) == "1.23457 × 10⁶"
-        and general(-0.0) == "0"
-        and general(0.0, sign=True) == "0"
-    )
-    for x in (1e-300, 7.77e-5, 123456789.0, -9.99e-10):  # the value survives the round trip
-        m, _, e = general(x, 6).replace("−", "-").partition(" × 10")
-        e = int(e.translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")) or 0)
-        assert abs(float(m) * 10.0**e - x) <= 1e-5 * abs(x)
+    assert general(1e-05) == "10⁻⁵" and general(2.5e-9, 2) == "2.5 × 10⁻⁹"
+    assert sci(1e-6, 0) == "10⁻⁶" and sci(-1e-8, 0) == "−10⁻⁸" and sci(1e-6) == "1.0 × 10⁻⁶"
+    assert general(-6.5e-8, 2, sign=True) == "−6.5 × 10⁻⁸"
+    assert general(0.000153, 3, True) == "+0.000153" and general(1e-6, 3, True) == "+10⁻⁶"
+    assert general(1234567.0) == "1.23457 × 10⁶" and general(-0.0) == "0"
+    assert general(0.0, sign=True) == "0"
+    sup = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+    for x in (1e-300, 7.77e-5, 123456789.0, -9.99e-10, 1e-7):  # the value survives the trip
+        text = general(x, 6).replace("−", "-")
+        m, _, e = (
+            text.rpartition("10") if "× 10" in text or text.startswith("10") else (text, "", "")
+        )
+        m = m.replace("×", "").strip() or "1"
+        e = int(e.translate(sup) or 0)
+        assert abs(float(m) * 10.0**e - x) <= 1e-5 * abs(x), (x, text)
     with pytest.raises((TypeError, ValueError)):
         general("abc")
 
@@ -375,6 +376,26 @@ def test_bold_is_only_for_verdicts():
                 bad.append(f"{page.name}: **{inner[:60]}**")
         assert "<b>" not in page.read_text() and "<strong>" not in page.read_text(), page.name
     assert not bad, bad
+
+
+def test_glued_numbers_get_a_true_minus_and_do_not_wrap():
+    from docutils import nodes
+    from docutils.utils import new_document
+
+    from dropout_study.sphinxext import number_typography
+
+    doc = new_document("<test>")
+    para = nodes.paragraph()
+    glued = "-0.094 [-0.1, -.5]; step 2014-05, x-1, p = 0.5: -45; 14 % [11, 17]; 5.6 × 10⁻¹⁷"
+    para += nodes.inline(glued, glued, classes=["pasted-text"])
+    para += nodes.Text(" typed -1 stays, 3 %")  # not glued: left alone
+    doc += para
+    number_typography(None, doc)
+    nb = "\u00a0"
+    assert para.astext() == (
+        f"−0.094 [−0.1, −.5]; step 2014-05, x-1, p = 0.5: −45; 14{nb}% [11, 17]; "
+        f"5.6{nb}×{nb}10⁻¹⁷ typed -1 stays, 3 %"
+    )
 
 
 def test_figure_list_never_cuts_a_formula():

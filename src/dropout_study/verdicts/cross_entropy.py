@@ -110,8 +110,9 @@ def decide(metrics, *, convexity=None, tol: float = CURVATURE_TOL) -> Verdict:
     word = _word(ce_down, mse_down)
     logreg = (
         f"for logistic regression the cross-entropy cost's smallest second difference on the "
-        f"grid is {ce_min:+.2g} ({'curves down' if ce_down else 'never curves down'}) against "
-        f"{mse_min:+.2g} with squared error "
+        f"grid is {general(ce_min, 2, sign=True)} "
+        f"({'curves down' if ce_down else 'never curves down'}) against "
+        f"{general(mse_min, 2, sign=True)} with squared error "
         f"({'curves down' if mse_down else 'never curves down on this grid either'})"
     )
     origin = (

@@ -269,7 +269,7 @@ def _collapse_text(e: dict) -> str:
             nxt = (
                 ""
                 if c["next_lambda"] is None
-                else (f", next λ ×{c['next_ratio']:.2g}: accuracy {c['next_acc']:.3f}")
+                else (f", next λ ×{general(c['next_ratio'], 2)}: accuracy {c['next_acc']:.3f}")
             )
             parts.append(f"λ*({pen.upper()}) {c['slack']:.2f} validation examples above the "
                          f"floor{nxt}")  # fmt: skip
