@@ -281,11 +281,16 @@ def oracle_table(result) -> str:
     """An HTML table of :func:`oracle_rows`: for each oracle λ, scikit-learn's iterations,
     whether it converged, and how our solution compares (largest coefficient difference where
     it converged; the objective gap ours − theirs everywhere)."""
-    rows = oracle_rows(result)
-    cell = '<{tag} style="white-space: nowrap; padding: 0 0.6em">{text}</{tag}>'
-    head = "".join(cell.format(tag="th", text=html.escape(k)) for k in rows[0])
+    rows = []
+    for r in oracle_rows(result):  # penalty and solver share a column: the table fits the page
+        r = dict(r)
+        r = {"penalty (solver)": f"{r.pop('penalty')} ({r.pop('solver')})", **r}
+        rows.append(r)
+    # headings wrap at their spaces, numbers never do
+    th = '<th style="padding: 0 0.45em; vertical-align: bottom">{text}</th>'
+    td = '<td style="white-space: nowrap; padding: 0 0.45em">{text}</td>'
+    head = "".join(th.format(text=html.escape(k)) for k in rows[0])
     body = "".join(
-        "<tr>" + "".join(cell.format(tag="td", text=html.escape(v)) for v in r.values()) + "</tr>"
-        for r in rows
+        "<tr>" + "".join(td.format(text=html.escape(v)) for v in r.values()) + "</tr>" for r in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
