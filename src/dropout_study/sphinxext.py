@@ -175,6 +175,7 @@ _REDIRECT = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{title}</title>
 <link rel="canonical" href="{target}">
+<script>location.replace("{target}" + location.hash);</script>
 <meta http-equiv="refresh" content="0; url={target}">
 </head><body><p><a href="{target}">{title}</a></p></body></html>
 """
@@ -182,15 +183,17 @@ _REDIRECT = """<!DOCTYPE html>
 
 def short_urls(app, exc) -> None:
     """``<site>/<chapter>.html`` for every chapter page ``book/generated/<id>/<id>``: a
-    redirect to the page, so a chapter has a short address (Jupyter Book 1 places each page
-    where its source lives, and the executed copies live in ``book/generated/<id>/``)."""
+    redirect to the page that keeps the ``#fig-…`` anchor (a script; the meta refresh, for
+    readers without scripts, drops it), so a chapter has a short address (Jupyter Book 1
+    places each page where its source lives, and the executed copies live in
+    ``book/generated/<id>/``). An earlier redirect is rewritten; any other file is kept."""
     if exc is not None or app.builder.name != "html":
         return
     for docname in app.env.found_docs:
         parts = docname.split("/")
         if len(parts) == 4 and parts[:2] == ["book", "generated"] and parts[2] == parts[3]:
             out = Path(app.outdir) / f"{parts[2]}.html"
-            if not out.exists():
+            if not out.exists() or 'http-equiv="refresh"' in out.read_text(encoding="utf-8"):
                 title = app.env.titles.get(docname)
                 text = title.astext() if title is not None else parts[2]
                 out.write_text(
