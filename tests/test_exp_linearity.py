@@ -521,3 +521,19 @@ def test_simulated_coverage_follows_the_level():
 
     c = simulated_coverage(8, n_sims=2000, level=0.5, rng=1)
     assert 0.46 <= c["coverage"] <= 0.54
+
+
+def test_cell_probes_reuse_gives_the_numbers_of_a_fresh_draw():
+    from dropout_study import seeds
+    from dropout_study.experiments.linearity import _CellProbes, _z
+    from dropout_study.measures.linearity import hidden_function, logit_function
+    from dropout_study.mlp import MLP
+
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    ss = seeds.replicate(3, 1)
+    probes = _CellProbes(X, ss, 4)
+    for p in (0.0, 0.5):
+        model = MLP([2, 8, 8, 1], dropout=p, rng=int(10 * p))
+        for f in (logit_function(model), hidden_function(model, 0)):
+            for h in (0.5, 0.25, 0.5):
+                assert probes.z(f, h) == _z(f, X, ss, h, 4)

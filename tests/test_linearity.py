@@ -351,3 +351,18 @@ def test_model_function_validation():
         hidden_function(model, 0.0)
     with pytest.raises(ValueError, match=r"'model' .* at least one hidden layer"):
         hidden_function(MLP([2, 1], rng=0))
+
+
+def test_probes_built_once_give_the_terms_of_linearity_terms_for_every_function():
+    from dropout_study.measures.linearity import Probes
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(12, 3))
+    U = random_directions(6, 12, 3, np.random.default_rng(9))
+    probes = Probes(X, U, 0.3)
+    for f in (lambda Z: np.sin(Z).sum(axis=1), lambda Z: Z**2, lambda Z: Z @ [1.0, -2.0, 0.5]):
+        assert probes.terms(f) == linearity_terms(
+            f, X, step=0.3, n_directions=6, rng=np.random.default_rng(9)
+        )
+    with pytest.raises(ValueError, match="'U' parameter"):
+        Probes(X, U[:, :5], 0.3)

@@ -70,6 +70,7 @@ def test_fixed_mask_surrogate_gradient_is_deterministic_bit_for_bit():
     l2, g2 = sur.loss_and_grad(model, theta)
     assert l1 == l2
     assert g1.tobytes() == g2.tobytes()
+    assert sur.loss(model, theta) == pytest.approx(l1, rel=1e-12)  # the loss alone
     # and it is the gradient of J_K: central finite difference along a random direction
     d = np.random.default_rng(1).normal(size=theta.shape)
     h = 1e-6

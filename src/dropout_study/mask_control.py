@@ -128,6 +128,14 @@ class FixedMaskSurrogate:
             work.set_params(theta)
         return work.loss_and_grad(self.X, self.y, training=True, masks=self.masks)
 
+    def loss(self, model, theta=None) -> float:
+        """``J_K(θ)`` (nats) at ``theta`` (default: the model's parameters), without the
+        gradient; the model is not modified."""
+        work = check_model(model, "FixedMaskSurrogate.loss").copy()
+        if theta is not None:
+            work.set_params(theta)
+        return work.loss(self.X, self.y, training=True, masks=self.masks)
+
     def train(self, model, **kwargs) -> History:
         """Full-batch :func:`~dropout_study.training.train` of ``model`` on ``J_K`` (the
         stored masks in every step); ``kwargs`` as for ``train`` (no ``batch_size``)."""

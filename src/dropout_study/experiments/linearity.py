@@ -55,10 +55,12 @@ from dropout_study.experiments.linearity_summary import (
     trend_word,
 )
 from dropout_study.measures.linearity import (
+    Probes,
     affine_misfit,
     hidden_function,
     linearity_terms,
     logit_function,
+    random_directions,
 )
 from dropout_study.mlp import MLP
 from dropout_study.optim import Adam
@@ -285,7 +287,27 @@ def _z(f, X, ss, h, n_directions):
     return t
 
 
-def _fit_and_measure(ds, ss, cell, *, p, penalty, hidden, trajectory: bool) -> dict:
+class _CellProbes:
+    """Z at the test inputs ``X`` of one cell: the directions :func:`_z` would draw (the
+    first draw of the replicate's fresh ``measure`` stream, the same for every network of the
+    cell) and the stacked probe points of each step ``h``, built once and reused by every
+    network, layer and checkpoint the cell measures — the same numbers as :func:`_z`."""
+
+    def __init__(self, X, ss, n_directions: int) -> None:
+        self.X, self.ss, self.k = X, ss, n_directions
+        self._U = None
+        self._by_h: dict = {}
+
+    def z(self, f, h):
+        if h not in self._by_h:
+            if self._U is None:
+                n, d = self.X.shape
+                self._U = random_directions(self.k, n, d, seeds.streams(self.ss).measure)
+            self._by_h[h] = Probes(self.X, self._U, h)
+        return self._by_h[h].terms(f)
+
+
+def _fit_and_measure(ds, ss, cell, *, p, penalty, hidden, trajectory: bool, probes) -> dict:
     """Train one network under the stopping rule and measure it (see the module docstring)."""
     st = seeds.streams(ss)
     model = MLP([ds.n_features, *hidden, ds.n_outputs], head=ds.head, dropout=p, rng=st.init)
@@ -309,17 +331,17 @@ def _fit_and_measure(ds, ss, cell, *, p, penalty, hidden, trajectory: bool) -> d
         checkpoints=sorted(c for c in ckpts if c <= cell["max_steps"]),
         stop=_stop(cell),
     )
-    X, h, k = ds.X_test, cell["step"], cell["n_directions"]
+    X, h = ds.X_test, cell["step"]
     f = logit_function(model)
-    main = _z(f, X, ss, h, k)
+    main = probes.z(f, h)
     row = {
         "z": main.z,
         "d2": main.mean_abs_d2,
         "d1": main.mean_abs_d1,
-        "z_steps": [_z(f, X, ss, hh, k).z for hh in cell["robustness_steps"]],
+        "z_steps": [probes.z(f, hh).z for hh in cell["robustness_steps"]],
         "misfit": affine_misfit(f, X),
-        "z_hidden": _z(hidden_function(model, -1), X, ss, h, k).z,
-        "z_first": _z(hidden_function(model, 0), X, ss, h, k).z,
+        "z_hidden": probes.z(hidden_function(model, -1), h).z,
+        "z_first": probes.z(hidden_function(model, 0), h).z,
         "test_acc": model.accuracy(X, ds.y_test),
         "test_loss": model.loss(X, ds.y_test),
         "val_loss": model.loss(ds.X_val, ds.y_val),
@@ -333,7 +355,7 @@ def _fit_and_measure(ds, ss, cell, *, p, penalty, hidden, trajectory: bool) -> d
     # the budget alternative: same rule, cap = budget
     b = _best_until(hist, budget, cell["min_delta"])
     model.set_params(hist.checkpoints[b])
-    row["z_budget"] = _z(f, X, ss, h, k).z
+    row["z_budget"] = probes.z(f, h).z
     row["val_budget"] = model.loss(ds.X_val, ds.y_val)
     # capped at the budget: the rule had not fired by then
     row["capped_budget"] = float(
@@ -343,7 +365,7 @@ def _fit_and_measure(ds, ss, cell, *, p, penalty, hidden, trajectory: bool) -> d
     for c in cell["z_checkpoints"]:
         if trajectory and c in hist.checkpoints:
             model.set_params(hist.checkpoints[c])
-            traj.append(_z(f, X, ss, h, k).z)
+            traj.append(probes.z(f, h).z)
         else:
             traj.append(float("nan"))
     row["z_trajectory"] = traj
@@ -373,13 +395,21 @@ def sweep_cell(cell: dict) -> dict:
     ss = _replicate(cell)
     ds = load_dataset(cell["dataset"], seeds.streams(ss).split)
     rows: dict[str, list] = {k: [] for k in ROW_KEYS}
+    probes = _CellProbes(ds.X_test, ss, cell["n_directions"])
     family = cell["family"]
     for v in cell["values"]:
         p = v if family == "dropout" else 0.0
         penalty = L2(v) if family == "l2" else (L1(v, "subgradient") if family == "l1" else None)
         traj = family == "dropout" and v in cell["trajectory_rates"]
         row = _fit_and_measure(
-            ds, ss, cell, p=p, penalty=penalty, hidden=cell["hidden_sizes"], trajectory=traj
+            ds,
+            ss,
+            cell,
+            p=p,
+            penalty=penalty,
+            hidden=cell["hidden_sizes"],
+            trajectory=traj,
+            probes=probes,
         )
         for k in ROW_KEYS:
             rows[k].append(row[k])

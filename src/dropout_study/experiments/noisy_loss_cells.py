@@ -154,11 +154,16 @@ def run_surrogate(cell: dict) -> dict:
     kw.pop("mask_rng")
     steps = sorted(set(range(0, cell["max_steps"], cell["eval_every"])) | {cell["max_steps"]})
     hist = sur.train(model, checkpoints=steps, **kw)
-    thetas = [hist.checkpoints[t] for t in hist.eval_step if t in hist.checkpoints]
+    evaluated = [t for t in hist.eval_step if t in hist.checkpoints]
     probe = model.copy()
     surrogate, fresh = [], []
-    for th, rng in zip(thetas, fresh_rng.spawn(len(thetas)), strict=True):
-        surrogate.append(sur.loss_and_grad(probe, th)[0])
+    for t, rng in zip(evaluated, fresh_rng.spawn(len(evaluated)), strict=True):
+        th = hist.checkpoints[t]
+        # J_K(θ_t) is the loss step t computed before its update (same masks, same rows);
+        # only θ after the last step needs a pass of its own.
+        surrogate.append(
+            float(hist.step_loss[t]) if t < len(hist.step_loss) else sur.loss(probe, th)
+        )
         fresh.append(
             fresh_mask_loss(probe, ds.X_train, ds.y_train, cell["n_fresh_masks"], rng, theta=th)
         )

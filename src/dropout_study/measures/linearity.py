@@ -45,6 +45,7 @@ from dropout_study.validation import as_generator, check_float, check_int, fail
 
 __all__ = [
     "LinearityTerms",
+    "Probes",
     "random_directions",
     "second_differences",
     "linearity_terms",
@@ -134,31 +135,64 @@ def random_directions(n_directions: int, n: int, d: int, rng) -> np.ndarray:
     return U / norms
 
 
+class Probes:
+    """The probe points of Z around the rows of ``X`` — ``x``, ``x + h u`` and ``x - h u``
+    for every row and direction — stacked once, so that many functions can be probed at the
+    same points without rebuilding them (chapter 5 measures every trained network, its hidden
+    layers and its checkpoints at the same test inputs and directions).
+
+    ``X``: ``(n, d)``; ``U``: ``(n_directions, n, d)`` unit rows (as from
+    :func:`random_directions`); ``step``: ``h > 0``. ``points`` is the float64
+    ``(n + 2 · n_directions · n, d)`` array ``[X; X + hU; X - hU]``. Raises ``ValueError`` /
+    ``TypeError`` (one line) for a bad ``X``, ``U`` or ``step``.
+    """
+
+    def __init__(self, X, U, step: float, *, owner: str = "Probes") -> None:
+        X = _check_X(X, owner)
+        self.step = check_float(step, "step", owner, low=0.0, low_open=True)
+        U = np.asarray(U, dtype=np.float64)
+        n, d = X.shape
+        if U.ndim != 3 or U.shape[1:] != (n, d):
+            fail("U", owner, f"an array of shape (n_directions, {n}, {d})", f"shape {U.shape}")
+        self.n, self.r = n, U.shape[0]
+        plus = (X[None] + self.step * U).reshape(self.r * n, d)
+        minus = (X[None] - self.step * U).reshape(self.r * n, d)
+        self.points = np.concatenate([X, plus, minus])
+
+    def differences(self, f, *, owner: str = "Probes.differences") -> tuple[np.ndarray, np.ndarray]:
+        """``(D2, D1)``, each ``(n_directions, n, k)`` float64; ``f`` is called once, on
+        :attr:`points`."""
+        f = _check_f(f, owner)
+        n, r = self.n, self.r
+        out = _call(f, self.points, owner)
+        k = out.shape[1]
+        f0 = out[:n][None]  # (1, n, k)
+        fp = out[n : n + r * n].reshape(r, n, k)
+        fm = out[n + r * n :].reshape(r, n, k)
+        return fp - 2.0 * f0 + fm, 0.5 * (fp - fm)
+
+    def terms(self, f, *, owner: str = "Probes.terms") -> LinearityTerms:
+        """:class:`LinearityTerms` of ``f`` at these probes (formulas in the module
+        docstring)."""
+        d2, d1 = self.differences(f, owner=owner)
+        m2 = float(np.mean(np.abs(d2)))
+        m1 = float(np.mean(np.abs(d1)))
+        z = m2 / m1 if m1 > 0 else float("nan")
+        return LinearityTerms(
+            z=z, mean_abs_d2=m2, mean_abs_d1=m1, step=self.step, n_evaluations=int(d2.size)
+        )
+
+
 def second_differences(f, X, U, step: float) -> tuple[np.ndarray, np.ndarray]:
     """``(D2, D1)``, each of shape ``(n_directions, n, k)``, float64, for directions ``U``.
 
     ``U`` has shape ``(n_directions, n, d)`` (unit rows, as from :func:`random_directions`).
-    ``f`` is called once, on the stacked ``(n + 2 · n_directions · n, d)`` array.
+    ``f`` is called once, on the stacked ``(n + 2 · n_directions · n, d)`` array
+    (:class:`Probes`).
     """
     owner = "second_differences"
     f = _check_f(f, owner)
-    X = _check_X(X, owner)
-    step = check_float(step, "step", owner, low=0.0, low_open=True)
-    U = np.asarray(U, dtype=np.float64)
-    n, d = X.shape
-    if U.ndim != 3 or U.shape[1:] != (n, d):
-        fail("U", owner, f"an array of shape (n_directions, {n}, {d})", f"shape {U.shape}")
-    r = U.shape[0]
-    plus = (X[None] + step * U).reshape(r * n, d)
-    minus = (X[None] - step * U).reshape(r * n, d)
-    out = _call(f, np.concatenate([X, plus, minus]), owner)
-    k = out.shape[1]
-    f0 = out[:n][None]  # (1, n, k)
-    fp = out[n : n + r * n].reshape(r, n, k)
-    fm = out[n + r * n :].reshape(r, n, k)
-    d2 = fp - 2.0 * f0 + fm
-    d1 = 0.5 * (fp - fm)
-    return d2, d1
+    return Probes(X, U, step, owner=owner).differences(f, owner=owner)
 
 
 def linearity_terms(f, X, *, step: float = 0.5, n_directions: int = 16, rng=None) -> LinearityTerms:
@@ -185,13 +219,7 @@ def linearity_terms(f, X, *, step: float = 0.5, n_directions: int = 16, rng=None
     n_directions = check_int(n_directions, "n_directions", owner, low=1)
     rng = as_generator(0 if rng is None else rng, "rng", owner)
     U = random_directions(n_directions, X.shape[0], X.shape[1], rng)
-    d2, d1 = second_differences(f, X, U, step)
-    m2 = float(np.mean(np.abs(d2)))
-    m1 = float(np.mean(np.abs(d1)))
-    z = m2 / m1 if m1 > 0 else float("nan")
-    return LinearityTerms(
-        z=z, mean_abs_d2=m2, mean_abs_d1=m1, step=step, n_evaluations=int(d2.size)
-    )
+    return Probes(X, U, step, owner=owner).terms(f, owner=owner)
 
 
 def linearity_z(f, X, *, step: float = 0.5, n_directions: int = 16, rng=None) -> float:
