@@ -83,9 +83,11 @@ def test_intro_and_reproduce_include_the_generated_tables():
 
 
 def _plain(text: str) -> str:
-    """Undo what Sphinx does to prose (entities, smart quotes and dashes, spacing)."""
+    """Undo what Sphinx does to prose (entities, smart quotes and dashes, spacing) and what
+    the book's extension does to glued numbers (true minus, no-break spaces)."""
     text = html.unescape(text)
-    for fancy, plain in (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("–", "--"), ("—", "---")):
+    pairs = (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("–", "--"), ("—", "---"))
+    for fancy, plain in (*pairs, ("\u2212", "-")):
         text = text.replace(fancy, plain)
     return re.sub(r"\s+", " ", text)
 
@@ -198,7 +200,8 @@ def test_the_pdf_of_the_smoke_book_has_more_pages_than_chapters(tmp_path_factory
 
 def test_built_pages_are_self_contained_and_say_what_they_are(tmp_path_factory, monkeypatch):
     """Static checks of the HTML (the browser test checks behaviour): no CDN, the local
-    MathJax, the profile banner, the footer year, captions ending with their labels."""
+    MathJax, the profile banner, the footer year, no Python exponent notation outside code,
+    captions ending with their labels."""
     import datetime
 
     from fixtures.tinybook import built_smoke_book
@@ -213,6 +216,12 @@ def test_built_pages_are_self_contained_and_say_what_they_are(tmp_path_factory, 
         assert raw.count("text/x-thebe-config") <= 1  # emitted twice, it is a console error
         assert "not the study&#39;s verdicts" in raw or "not the study's verdicts" in raw
         assert f"© Copyright {year}" in raw or f"&copy; Copyright {year}" in raw
+    for page in html.glob("book/**/*.html"):  # no "1.0e-05" in prose, tables or captions
+        raw = page.read_text(encoding="utf-8")
+        raw = re.sub(r"<(script|style|pre|code)\b.*?</\1>", "", raw, flags=re.S)
+        text = _plain(re.sub(r"<[^>]+>", " ", raw))
+        found = re.findall(r".{0,40}\b\d(?:\.\d+)?e[+-]?\d+\b", text)
+        assert not found, (page.name, found)
     page = (html / "book" / "generated" / "cross-entropy" / "cross-entropy.html").read_text()
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", page, re.S)
     assert captions

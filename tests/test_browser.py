@@ -48,6 +48,28 @@ def test_the_smoke_book_reads_cleanly_in_chromium(tmp_path_factory, monkeypatch)
         assert len(shots) == len(pages), (width, [s.name for s in shots])
 
 
+def test_a_short_chapter_address_keeps_the_figure_anchor(tmp_path_factory, monkeypatch):
+    # the address people cite: <site>/<chapter>.html#fig-<chapter>-<name>
+    exe = chromium_or_skip()
+    from dropout_study.browser import launch, serve
+
+    project = built_smoke_book(tmp_path_factory, monkeypatch)
+    html = project.root / "_build" / "html"
+    page_file = html / "book" / "generated" / "cross-entropy" / "cross-entropy.html"
+    anchor = "fig-cross-entropy-convexity"
+    assert f'id="{anchor}"' in page_file.read_text(encoding="utf-8")
+    with serve(html) as base, launch(exe) as browser:
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page.goto(f"{base}cross-entropy.html#{anchor}")
+        page.wait_for_url("**/book/generated/cross-entropy/cross-entropy.html*", timeout=15_000)
+        page.wait_for_load_state("load")
+        assert page.url.endswith(f"#{anchor}"), page.url
+        top = page.evaluate(
+            f"() => document.getElementById('{anchor}').getBoundingClientRect().top"
+        )
+        assert abs(top) < 300, top  # scrolled to the figure, not left at the top of the page
+
+
 def test_the_link_checker_finds_a_broken_anchor(tmp_path):
     # the checker itself can fail: a page with one good and two broken links
     (tmp_path / "a.html").write_text('<p id="here"></p><a href="b.html#there">x</a>')

@@ -303,6 +303,101 @@ def test_number_formatting_has_no_python_exponents():
         assert abs(float(m) * 10.0**e - x) <= 1e-6 * abs(x)
 
 
+def test_general_is_pythons_g_without_its_exponent_notation():
+    from dropout_study.numfmt import general, sci
+
+    for x in (0.5, 0.2, 1.0, 300.0, 0.0003, 0.0213, 4000.0, 12.5):  # :g has no exponent here
+        assert general(x) == f"{x:g}"
+    assert general(1e-05) == "10⁻⁵" and general(2.5e-9, 2) == "2.5 × 10⁻⁹"
+    assert sci(1e-6, 0) == "10⁻⁶" and sci(-1e-8, 0) == "−10⁻⁸" and sci(1e-6) == "1.0 × 10⁻⁶"
+    assert general(-6.5e-8, 2, sign=True) == "−6.5 × 10⁻⁸"
+    assert general(0.000153, 3, True) == "+0.000153" and general(1e-6, 3, True) == "+10⁻⁶"
+    assert general(1234567.0) == "1.23457 × 10⁶" and general(-0.0) == "0"
+    assert general(0.0, sign=True) == "0"
+    sup = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+    for x in (1e-300, 7.77e-5, 123456789.0, -9.99e-10, 1e-7):  # the value survives the trip
+        text = general(x, 6).replace("−", "-")
+        m, _, e = (
+            text.rpartition("10") if "× 10" in text or text.startswith("10") else (text, "", "")
+        )
+        m = m.replace("×", "").strip() or "1"
+        e = int(e.translate(sup) or 0)
+        assert abs(float(m) * 10.0**e - x) <= 1e-5 * abs(x), (x, text)
+    with pytest.raises((TypeError, ValueError)):
+        general("abc")
+
+
+_PAGES = sorted((ROOT / "book" / "chapters").glob("*.md")) + sorted((ROOT / "book").glob("*.md"))
+_ROLE = re.compile(r"\{glue(?::text)?\}`([^`:]+)(?::([^`]*))?`")
+_CODE_CELL = re.compile(r"^```\{code-cell\}.*?^```[ \t]*$", re.M | re.S)
+
+
+def _prose(text: str) -> str:
+    """A MyST page without its code cells."""
+    return _CODE_CELL.sub("", text)
+
+
+def test_no_glued_number_is_formatted_with_python_exponents():
+    """``{glue:text}`x:.1e``` prints ``1.0e-05``, and ``:g`` does as soon as a value is small:
+    a spec with e/E/g/G is refused (glue ``numfmt.sci``/``numfmt.general`` text instead), and
+    so is an exponent spec in the code that writes the book's text."""
+    bad = []
+    for page in _PAGES:
+        for m in _ROLE.finditer(page.read_text()):
+            if m.group(2) and re.search(r"[eEgG]", m.group(2)):
+                bad.append(f"{page.name}: {m.group(0)}")
+    exp_spec = re.compile(r"\{[^{}\n]*:[+ ]?\.?\d*[eE]\}")  # f"{x:.1e}" and the like
+    code = [*(ROOT / "book" / "chapters").glob("*.md")]
+    for sub in ("experiments", "plots", "verdicts"):
+        code += (paths.PACKAGE / sub).glob("*.py")
+    code += [paths.PACKAGE / n for n in ("generated.py", "report.py", "answer.py", "citing.py")]
+    for path in code:
+        for m in exp_spec.finditer(path.read_text()):
+            bad.append(f"{path.name}: {m.group(0)}")
+    for path in (ROOT / "book" / "chapters").glob("*.md"):  # e.g. ci(x, ".1e") in a code cell
+        for m in re.finditer(r"[\"'][+ ]?\.\d*[eE][\"']", path.read_text()):
+            bad.append(f"{path.name}: {m.group(0)}")
+    assert not bad, bad
+
+
+_VERDICT_WORDS = {"supported", "partly supported", "not supported", "inconclusive"}
+_VERDICT_ROLE = re.compile(r"^\{glue:text\}`(verdict|word_\w+|outcome_\w+)`$")
+
+
+def test_bold_is_only_for_verdicts():
+    """Bold marks a verdict word or a glued verdict (``verdict``, ``word_*``, ``outcome_*``);
+    run-in labels are italic."""
+    assert _VERDICT_ROLE.match("{glue:text}`verdict`") and not _VERDICT_ROLE.match("{glue:text}`x`")
+    bad = []
+    for page in _PAGES:
+        for m in re.finditer(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", _prose(page.read_text()), re.S):
+            inner = " ".join(m.group(1).split())
+            if inner.lower() not in _VERDICT_WORDS and not _VERDICT_ROLE.match(inner):
+                bad.append(f"{page.name}: **{inner[:60]}**")
+        assert "<b>" not in page.read_text() and "<strong>" not in page.read_text(), page.name
+    assert not bad, bad
+
+
+def test_glued_numbers_get_a_true_minus_and_do_not_wrap():
+    from docutils import nodes
+    from docutils.utils import new_document
+
+    from dropout_study.sphinxext import number_typography
+
+    doc = new_document("<test>")
+    para = nodes.paragraph()
+    glued = "-0.094 [-0.1, -.5]; step 2014-05, x-1, p = 0.5: -45; 14 % [11, 17]; 5.6 × 10⁻¹⁷"
+    para += nodes.inline(glued, glued, classes=["pasted-text"])
+    para += nodes.Text(" typed -1 stays, 3 %")  # not glued: left alone
+    doc += para
+    number_typography(None, doc)
+    nb = "\u00a0"
+    assert para.astext() == (
+        f"−0.094 [−0.1, −.5]; step 2014-05, x-1, p = 0.5: −45; 14{nb}% [11, 17]; "
+        f"5.6{nb}×{nb}10⁻¹⁷ typed -1 stays, 3 %"
+    )
+
+
 def test_figure_list_never_cuts_a_formula():
     from dropout_study.generated import _first_sentence
 

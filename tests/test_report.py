@@ -233,9 +233,27 @@ def test_to_jsonable_converts_numpy_and_nested_values():
     assert json.dumps(got, allow_nan=False)
 
 
-def test_glued_text_shows_without_quotes():
-    t = report._Text("supported")
-    assert repr(t) == "supported" and t._repr_markdown_() == "supported"
+@pytest.mark.parametrize(
+    "value",
+    [
+        "supported",
+        "0, 0.1, 0.5",
+        "0.40",
+        "+0.000153",
+        "-45, -103",
+        "[1, 2]",
+        "1e-05",
+        "it's \\(x\\)",
+    ],
+)
+def test_glued_text_shows_exactly_the_string(value):
+    # myst-nb's own reading of a text/plain output (literal_eval, then str) is the oracle
+    from myst_nb.core.variables import format_plain_text
+
+    t = report._Text(value)
+    assert format_plain_text(repr(t), "") == value and t._repr_markdown_() == value
+    if value in ("0, 0.1, 0.5", "0.40", "+0.000153", "-45, -103"):  # why repr: bare, it changes
+        assert format_plain_text(value, "") != value
 
 
 def test_markdown_is_recorded_and_validated(started):

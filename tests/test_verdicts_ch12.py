@@ -51,7 +51,7 @@ def test_ce_partly_when_convex_for_logistic_regression_only():
     assert "comes from maximum likelihood" in v.sentence
     assert "consequence of that choice, not its motive" in v.sentence
     assert "non-convex for certain" in v.sentence and "3 of 3 seeds" in v.sentence
-    assert "+0.00015" in v.sentence and "-0.09" in v.sentence
+    assert "+0.00015" in v.sentence and "\u22120.09" in v.sentence  # a true minus (numfmt)
 
 
 def test_ce_never_supported_even_if_the_network_segment_shows_nothing():

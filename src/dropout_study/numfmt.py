@@ -2,15 +2,17 @@
 
 :func:`sci` writes small and large magnitudes as ``3.2 × 10⁻⁹`` — never ``0.0e+00`` — and an
 exact zero as ``0``; :func:`plain` writes ordinary magnitudes with fixed decimals and a true
-minus sign. Use them where a ``{glue:text}`` format spec like ``:.1e`` would print Python's
-exponent notation.
+minus sign; :func:`general` is Python's ``:g`` (shortest of fixed and exponent form) with the
+exponent written the same way. Use them where a ``{glue:text}`` format spec like ``:.1e`` or
+``:g`` would print Python's exponent notation (``1e-05``): glue the string with
+``report.text`` and write the role without a format spec.
 """
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["sci", "plain", "MINUS"]
+__all__ = ["sci", "plain", "general", "MINUS"]
 
 MINUS = "\u2212"
 _SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -25,8 +27,9 @@ def plain(value: float, decimals: int = 3) -> str:
 
 
 def sci(value: float, digits: int = 1) -> str:
-    """``value`` as ``m × 10ⁿ`` with ``digits`` decimals in the mantissa; ``0`` for an exact
-    zero; ``nan``/``∞`` spelled out. Raises ``TypeError`` for a non-number."""
+    """``value`` as ``m × 10ⁿ`` with ``digits`` decimals in the mantissa (``10ⁿ`` when the
+    mantissa is exactly ``1``, as with ``digits=0``); ``0`` for an exact zero; ``nan``/``∞``
+    spelled out. Raises ``TypeError`` for a non-number."""
     x = float(value)
     if x == 0.0:
         return "0"
@@ -38,4 +41,32 @@ def sci(value: float, digits: int = 1) -> str:
     exponent = int(exponent)
     if exponent == 0:
         return mantissa.replace("-", MINUS)
-    return f"{mantissa.replace('-', MINUS)} × 10{str(exponent).translate(_SUP)}"
+    return _power(mantissa, exponent)
+
+
+def _power(mantissa: str, exponent: int) -> str:
+    """``m × 10ⁿ``, or ``10ⁿ`` for a mantissa of exactly 1 (``1e-06`` → ``10⁻⁶``)."""
+    power = f"10{str(exponent).translate(_SUP)}"
+    sign = mantissa[0] if mantissa.startswith(("-", "+")) else ""
+    if mantissa[len(sign) :] == "1":
+        return (sign + power).replace("-", MINUS)
+    return f"{mantissa} × {power}".replace("-", MINUS)
+
+
+def general(value: float, digits: int = 6, sign: bool = False) -> str:
+    """``value`` as Python's ``f"{value:.{digits}g}"`` would write it (``0.5``, ``0.0003``,
+    ``300``), except that an exponent form is written ``2.5 × 10⁻⁵`` (``10⁻⁵`` for 1e-05)
+    and a minus sign is ``−``; ``sign=True`` puts ``+`` before a positive value.
+    ``nan``/``∞`` spelled out. Raises ``TypeError`` for a non-number."""
+    x = float(value)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return ("" if x > 0 else MINUS) + "∞"
+    if x == 0.0:
+        return "0"  # no "−0", no "+0"
+    text = f"{x:{'+' if sign else ''}.{digits}g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return _power(mantissa, int(exponent))
+    return text.replace("-", MINUS)

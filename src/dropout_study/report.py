@@ -68,13 +68,17 @@ _STATE: dict = {}
 
 
 class _Text:
-    """A string whose plain-text repr is itself, so ``{glue:text}`` shows it without quotes."""
+    """A string glued for ``{glue:text}``. Its plain-text repr is the string's Python literal:
+    myst-nb passes the text through ``ast.literal_eval`` (to drop the quotes), so the bare
+    text would come back changed wherever it reads as a literal (``"0, 0.5"`` as the tuple
+    ``(0, 0.5)``, ``"0.40"`` as ``0.4``, ``"+0.02"`` as ``0.02``); the quoted literal comes
+    back as exactly the string, without quotes."""
 
     def __init__(self, value: str):
         self.value = value
 
     def __repr__(self) -> str:
-        return self.value
+        return repr(self.value)
 
     def _repr_markdown_(self) -> str:
         return self.value

@@ -9,7 +9,10 @@ What Jupyter Book 1's configuration cannot say by itself:
   (the generated state), so a smoke book never looks like the study's results;
 - pages carry no script that fails without a network: the Thebe configuration (a launch
   feature this book does not use) is not emitted, and every image gets its alt text from the
-  caption of its figure (:func:`alt_from_captions`).
+  caption of its figure (:func:`alt_from_captions`);
+- a glued negative number reads with a true minus sign (``−0.094``, not ``-0.094``) whatever
+  format spec printed it, and a glued ``14 %`` or ``5.6 × 10⁻¹⁷`` never wraps inside
+  (:func:`number_typography`).
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ import datetime as _dt
 import html
 import json
 import os
+import re
 from pathlib import Path
 
-__all__ = ["BANNERS", "build_year", "book_profiles", "banner_html", "setup"]
+__all__ = ["BANNERS", "build_year", "book_profiles", "banner_html", "number_typography", "setup"]
 
 BANNERS = {
     "smoke": "not the study's verdicts",
@@ -146,10 +150,32 @@ def alt_from_captions(app, doctree, docname) -> None:
                 img["alt"] = text
 
 
+_HYPHEN_MINUS = re.compile(r"(?<![\w.\-])-(?=\.?\d)")
+_NUMBER_SPACE = re.compile(r"(?<=\d) (?=%)|(?<=\d) (?=×)|(?<=×) (?=\d)")
+
+
+def number_typography(app, doctree, docname=None) -> None:
+    """In glued text (myst-nb's ``pasted-text`` nodes): a minus sign before a number is
+    ``−`` (U+2212; ``{glue:text}`x:.3f``` prints Python's hyphen-minus), and the spaces in
+    ``14 %`` and ``5.6 × 10⁻¹⁷`` do not break, so a number never wraps across lines. A hyphen
+    inside a word or between digits (``2014-05``) is left alone."""
+    from docutils import nodes
+
+    for node in list(doctree.findall(nodes.inline)):
+        if "pasted-text" not in node.get("classes", []):
+            continue
+        for text in list(node.findall(nodes.Text)):
+            new = _HYPHEN_MINUS.sub("\u2212", str(text))
+            new = _NUMBER_SPACE.sub("\u00a0", new)
+            if new != str(text):
+                text.parent.replace(text, nodes.Text(new))
+
+
 _REDIRECT = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{title}</title>
 <link rel="canonical" href="{target}">
+<script>location.replace("{target}" + location.hash);</script>
 <meta http-equiv="refresh" content="0; url={target}">
 </head><body><p><a href="{target}">{title}</a></p></body></html>
 """
@@ -157,15 +183,17 @@ _REDIRECT = """<!DOCTYPE html>
 
 def short_urls(app, exc) -> None:
     """``<site>/<chapter>.html`` for every chapter page ``book/generated/<id>/<id>``: a
-    redirect to the page, so a chapter has a short address (Jupyter Book 1 places each page
-    where its source lives, and the executed copies live in ``book/generated/<id>/``)."""
+    redirect to the page that keeps the ``#fig-…`` anchor (a script; the meta refresh, for
+    readers without scripts, drops it), so a chapter has a short address (Jupyter Book 1
+    places each page where its source lives, and the executed copies live in
+    ``book/generated/<id>/``). An earlier redirect is rewritten; any other file is kept."""
     if exc is not None or app.builder.name != "html":
         return
     for docname in app.env.found_docs:
         parts = docname.split("/")
         if len(parts) == 4 and parts[:2] == ["book", "generated"] and parts[2] == parts[3]:
             out = Path(app.outdir) / f"{parts[2]}.html"
-            if not out.exists():
+            if not out.exists() or 'http-equiv="refresh"' in out.read_text(encoding="utf-8"):
                 title = app.env.titles.get(docname)
                 text = title.astext() if title is not None else parts[2]
                 out.write_text(
@@ -242,4 +270,5 @@ def setup(app):
     app.connect("build-finished", short_urls)
     app.connect("build-finished", own_static)
     app.connect("doctree-resolved", alt_from_captions)
+    app.connect("doctree-resolved", number_typography)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -64,6 +64,7 @@ from dropout_study.losses import (
     sparse_categorical_cross_entropy,
 )
 from dropout_study.mlp import MLP
+from dropout_study.numfmt import general
 from dropout_study.optim import SGD, Adam
 from dropout_study.stats import mean_ci
 from dropout_study.sweep import run_sweep
@@ -448,7 +449,7 @@ def _convexity_alternatives(params: dict, ds_bc, moons) -> list[dict]:
         lo = _logistic_convexity(params, None, x=x, y=y, r=r, n=n)
         rows.append(
             {
-                "choice": f"{choice} ({n} × {n} grid on [−{r:g}, {r:g}]²)",
+                "choice": f"{choice} ({n} × {n} grid on [−{general(r)}, {general(r)}]²)",
                 "logreg_ce_min_curvature": lo["ce_min_curvature"],
                 "logreg_ce_scale": lo["ce_scale"],
                 "logreg_mse_min_curvature": lo["mse_min_curvature"],

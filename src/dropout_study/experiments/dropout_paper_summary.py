@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dropout_study.numfmt import general, sci
+
 __all__ = ["summarise", "readings", "GROUPS"]
 
 GROUPS = ("main", "width_alt", "split_alt")
@@ -156,8 +158,8 @@ def readings(metrics: dict) -> dict[str, str]:
         "mc_kmax_dir": _direction(
             mc[:, -1] - ws, "lower than", "higher than", "not distinguishable from"
         ),
-        "nwgm_max": f"{max(bd['nwgm_err']):.1e}",
-        "mean_s_max": f"{max(bd['mean_s_err']):.1e}",
+        "nwgm_max": sci(max(bd["nwgm_err"])),
+        "mean_s_max": sci(max(bd["mean_s_err"])),
         "baldi_gap": _ci_text(bd["mean_abs_gap"], 1, ".4f"),
         "baldi_gap_max": f"{max(bd['max_abs_gap']):.3f}",
         "baldi_sd": _ci_text(bd["mean_sd_sigma"], 1, ".3f"),
@@ -167,29 +169,31 @@ def readings(metrics: dict) -> dict[str, str]:
         "z_inverted": ", ".join(f"{z:+.2f}" for z in rd["inverted"]["z"]),
         "z_retention": ", ".join(f"{z:+.2f}" for z in rd["retention"]["z"]),
         "z_wrong": ", ".join(f"{z:+.0f}" for z in rd["inverted"]["z_wrong"]),
-        "q1_gap": f"{rd['q1_gap']:.1e}",
-        "ridge_rates": ", ".join(f"{p:g}" for p in rd["rates"]),
+        "q1_gap": sci(rd["q1_gap"]),
+        "ridge_rates": ", ".join(f"{general(p)}" for p in rd["rates"]),
         "sgd_excess": _ci_text(rd["sgd"]["excess"], 100, ".3f"),
         "sgd_excess_last": _ci_text(rd["sgd"]["excess_last"], 100, ".3f"),
         "sgd_wdist": _ci_text(rd["sgd"]["wdist"], 100, ".1f"),
         "wager_ratio": "; ".join(
-            f"p = {p:g}: {_ci_text(ratio[:, j])}" for j, p in enumerate(wg["rates"])
+            f"p = {general(p)}: {_ci_text(ratio[:, j])}" for j, p in enumerate(wg["rates"])
         ),
         "wager_slope": "; ".join(
-            f"p = {p:g}: {_ci_text(slope[:, j])}" for j, p in enumerate(wg["rates"])
+            f"p = {general(p)}: {_ci_text(slope[:, j])}" for j, p in enumerate(wg["rates"])
         ),
         "wager_wdist": "; ".join(
-            f"p = {p:g}: {_ci_text(wd[:, j], 100, '.0f')} %" for j, p in enumerate(wg["rates"])
+            f"p = {general(p)}: {_ci_text(wd[:, j], 100, '.0f')} %"
+            for j, p in enumerate(wg["rates"])
         ),
         "wager_err": "; ".join(
-            f"p = {p:g}: {_ci_text(derr[:, j], 100, '+.2f')}" for j, p in enumerate(wg["rates"])
+            f"p = {general(p)}: {_ci_text(derr[:, j], 100, '+.2f')}"
+            for j, p in enumerate(wg["rates"])
         ),
         "fixed_diffs": "; ".join(
-            f"p = {p:g}: {_ci_text(fixed[:, 0] - fixed[:, j], 100, '+.2f')}"
+            f"p = {general(p)}: {_ci_text(fixed[:, 0] - fixed[:, j], 100, '+.2f')}"
             for j, p in enumerate(rates)
             if p > 0
         ),
-        "fixed_best": f"{rates[int(np.argmin(fixed.mean(axis=0)))]:g}",
+        "fixed_best": f"{general(rates[int(np.argmin(fixed.mean(axis=0)))])}",
         "act_none": _ci_text(act[:, 0], 1, ".3f"),
         "act_drop": _ci_text(act[:, 1], 1, ".3f"),
         "frac_none": _ci_text(frac[:, 0], 100, ".1f"),

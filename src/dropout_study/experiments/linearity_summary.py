@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dropout_study.numfmt import general
 from dropout_study.stats import seed_interval, spearman_ci
 from dropout_study.validation import fail
 from dropout_study.verdicts.linearity import ABOVE, BELOW, MIN_MATCHED, side
@@ -318,7 +319,10 @@ def readings(metrics: dict) -> dict[str, str]:
 
 
 def _terms(p0: float, p1: float, d2: list, d1: list) -> str:
-    head = f"between p = {p0:g} and p = {p1:g}, mean|D2| {_pct(*d2)} and mean|D1| {_pct(*d1)}"
+    head = (
+        f"between p = {general(p0)} and p = {general(p1)}, mean|D2| {_pct(*d2)} and mean|D1| "
+        f"{_pct(*d1)}"
+    )
     r2, r1 = d2[1] / d2[0], d1[1] / d1[0]
     if not (np.isfinite(r2) and np.isfinite(r1)):
         return head + "; the ratio is undefined for some runs"

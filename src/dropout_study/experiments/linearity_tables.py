@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from dropout_study.numfmt import general
 from dropout_study.verdicts.linearity import label, side
 
 __all__ = ["tables"]
@@ -31,7 +32,7 @@ def _median(values) -> str:
     if not v:
         return "—"
     mid = v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
-    return f"{mid:g}"
+    return f"{general(mid)}"
 
 
 def tables(metrics: dict) -> dict[str, str]:
@@ -48,7 +49,7 @@ def tables(metrics: dict) -> dict[str, str]:
         ])  # fmt: skip
     p_last = next(iter(ds.values()))["rates"][-1]
     out["trend"] = _table(
-        ["data set", "ρ(p, Z)", "ρ interval", "Z at p = 0", f"Z at p = {p_last:g}",
+        ["data set", "ρ(p, Z)", "ρ interval", "Z at p = 0", f"Z at p = {general(p_last)}",
          "ρ(p, mean\\|D2\\|)", "ρ(p, mean\\|D1\\|)", "ρ(p, 1 − R²)"],
         rows,
     )  # fmt: skip
@@ -57,7 +58,7 @@ def tables(metrics: dict) -> dict[str, str]:
         t = m["training"]
         rows.append([
             label(n), t["n_runs"], f"{t['n_capped']} of {t['n_runs']}",
-            f"{t['steps_median']:g} [{t['steps_min']}–{t['steps_max']}]", t["steps_total"],
+            f"{general(t['steps_median'])} [{t['steps_min']}–{t['steps_max']}]", t["steps_total"],
             f"{t['n_capped_budget']} of {t['n_runs']}",
         ])  # fmt: skip
     out["training"] = _table(

@@ -8,6 +8,7 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from dropout_study.experiments.cost_under_dropout import up_fraction
 from dropout_study.figures import COLORS, subplots
+from dropout_study.numfmt import general
 
 __all__ = ["loss_curves", "theory", "along_training", "up_fractions"]
 
@@ -40,7 +41,7 @@ def loss_curves(result, replicate: int = 0):
         ax.axvline(
             cell["best_step"][i], color="0.3", lw=0.8, ls=":", label="restored $\\theta^*_p$"
         )
-        ax.set_title(f"p = {p:g}", fontsize=9)
+        ax.set_title(f"p = {general(p)}", fontsize=9)
         ax.text(
             0.96,
             0.95,
@@ -73,7 +74,7 @@ def theory(result):
     fig, axes = subplots(2, 2, width=7.0, height=5.2, sharex=True)
     titles = {
         "at_theta0": "at $\\theta^*_0$ (trained without dropout)",
-        "at_primary": f"at $\\theta^*_p$ trained with p = {m['primary_rate']:g}",
+        "at_primary": f"at $\\theta^*_p$ trained with p = {general(m['primary_rate'])}",
     }
     for j, key in enumerate(("at_theta0", "at_primary")):
         d = m[key]
@@ -153,7 +154,7 @@ def along_training(result):
     x = np.where(steps == 0, 1.0, steps)
     for key, label, color in (
         ("along_p0", "trained without dropout", COLORS[0]),
-        ("along_primary", f"trained with p = {m['primary_rate']:g}", COLORS[1]),
+        ("along_primary", f"trained with p = {general(m['primary_rate'])}", COLORS[1]),
     ):
         c = m[key]
         mean = _col(c, "mean")
@@ -163,7 +164,7 @@ def along_training(result):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("checkpoint step t (step 0 drawn at 1)")
-    ax.set_ylabel(f"R at p = {m['primary_rate']:g} (nats)")
+    ax.set_ylabel(f"R at p = {general(m['primary_rate'])} (nats)")
     ax.legend(frameon=False, fontsize=7.5)
     s = np.asarray(result.cells[0]["hist"]["samples"])
     ev = result.cells[0]["hist"]["eval"]
@@ -172,7 +173,7 @@ def along_training(result):
     bx.axvline(s.mean(), color="black", lw=1.2, ls="--", label="mean over masks")
     bx.set_xlabel("cost on training set (nats)")
     bx.set_ylabel("number of masks")
-    bx.set_title(f"replicate 0, $\\theta^*_p$, p = {m['primary_rate']:g}", fontsize=9)
+    bx.set_title(f"replicate 0, $\\theta^*_p$, p = {general(m['primary_rate'])}", fontsize=9)
     bx.legend(loc="upper left", bbox_to_anchor=(0.05, 1.0), frameon=False, fontsize=7.5)
     return fig
 
@@ -201,9 +202,13 @@ def up_fractions(result):
     cell = result.cells[0]
     n = pit["steps"] + 1
     curves = (
-        (np.asarray(cell["eval_curve"][0])[:n], f"GD, lr = {result.params['lr']:g}", COLORS[0]),
-        (cell["pitfall_curve"]["large_step"], f"GD, lr = {pit['lr']:g}", COLORS[2]),
-        (cell["pitfall_curve"]["adam"], f"Adam, lr = {pit['adam_lr']:g}", COLORS[3]),
+        (
+            np.asarray(cell["eval_curve"][0])[:n],
+            f"GD, lr = {general(result.params['lr'])}",
+            COLORS[0],
+        ),
+        (cell["pitfall_curve"]["large_step"], f"GD, lr = {general(pit['lr'])}", COLORS[2]),
+        (cell["pitfall_curve"]["adam"], f"Adam, lr = {general(pit['adam_lr'])}", COLORS[3]),
     )
     for c, label, color in curves:
         c = np.asarray(c)

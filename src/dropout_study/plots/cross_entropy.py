@@ -103,7 +103,7 @@ def convexity(result):
         "squared error of σ(wx + b)",
         axis[ib],
     )
-    axes[0, 1].legend(loc="upper right", frameon=False, fontsize=8)
+    axes[0, 1].legend(loc="best", frameon=False, fontsize=8)  # clear of the curve
     inner = axis[1:-1]
     for ax, key, title in (
         (axes[1, 0], "ce", "cross-entropy"),
@@ -176,7 +176,7 @@ def digits_training(result):
     ax.set_yscale("log")
     ax.set_xlabel("step (Adam)")
     ax.set_ylabel("mean cross-entropy (nats)")
-    ax.legend(loc="lower left", frameon=False, fontsize=7.5)
+    ax.legend(loc="best", frameon=False, fontsize=7.5)  # clear of the curves
     ax.set_title("seed 0", fontsize=9.5)
     for r, d in enumerate(result.digits):
         k = d["best"]

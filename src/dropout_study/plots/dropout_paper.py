@@ -12,6 +12,7 @@ import numpy as np
 
 from dropout_study.experiments.dropout_paper import ACT_BINS, UNIT_BINS
 from dropout_study.figures import COLORS, subplots
+from dropout_study.numfmt import general
 from dropout_study.stats import seed_interval
 from dropout_study.verdicts.dropout_paper import MC_MARGIN, WAGER_RATIO_MARGIN
 
@@ -58,7 +59,7 @@ def mc_vs_weight_scaling(result):
         color=COLORS[0],
         marker="o",
         markersize=4,
-        label=f"MC average (p = {m['mc_rate']:g})",
+        label=f"MC average (p = {general(m['mc_rate'])})",
     )
     ax1.axhline(ws.mean(), color=COLORS[1], label="weight-scaled")
     ax1.axhline(
@@ -73,7 +74,7 @@ def mc_vs_weight_scaling(result):
         100 * MC_MARGIN,
         color="0.88",
         zorder=0,
-        label=f"± {100 * MC_MARGIN:g} points (the margin)",
+        label=f"± {general(100 * MC_MARGIN)} points (the margin)",
     )
     ax2.axhline(0, color="0.3", linewidth=0.8)
     ax2.set_ylabel("paired difference (points)")
@@ -96,7 +97,7 @@ def baldi(result):
     ax.set_xlabel("weight-scaled output σ(E S)")
     ax.set_ylabel("E σ(S) − σ(E S)")
     ax.set_title(
-        f"{b['units']} hidden units, all {2 ** b['units']} masks, p = {b['rate']:g} "
+        f"{b['units']} hidden units, all {2 ** b['units']} masks, p = {general(b['rate'])} "
         "(replicate 0, test inputs)"
     )
     return fig
@@ -138,7 +139,7 @@ def ridge(result):
     ax2.set_yscale("log")
     ax2.set_xlabel("SGD step")
     ax2.set_ylabel("relative excess objective")
-    ax2.set_title(f"SGD, input dropout p = {r['sgd']['rate']:g}", fontsize=9.5)
+    ax2.set_title(f"SGD, input dropout p = {general(r['sgd']['rate'])}", fontsize=9.5)
     return fig
 
 
@@ -194,7 +195,7 @@ def sparsity(result):
     a = result.arrays
     fig, (ax1, ax2) = subplots(1, 2, aspect=0.55)
     for k, (p, c) in enumerate(zip((0.0, m["mc_rate"]), (COLORS[3], COLORS[0]), strict=True)):
-        label = "no dropout" if p == 0 else f"dropout p = {p:g}"
+        label = "no dropout" if p == 0 else f"dropout p = {general(p)}"
         for ax, key, bins in ((ax1, "act_hist", ACT_BINS), (ax2, "unit_mean_hist", UNIT_BINS)):
             centres, width = 0.5 * (bins[1:] + bins[:-1]), bins[1] - bins[0]
             h = np.asarray(a[key][p], dtype=float)

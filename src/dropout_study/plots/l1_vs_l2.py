@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 
 from dropout_study.figures import COLORS, subplots
+from dropout_study.numfmt import general, sci
 
 __all__ = ["paths", "histograms", "sparsity", "pitfall", "oracle_rows", "oracle_table", "primary"]
 
@@ -90,12 +91,14 @@ def histograms(result, replicate: int = 0):
     e = primary(result)
     panels = [("none", None, "no regulariser", _GREY)]
     if "j1" in e:
-        panels.append(("l1", e["j1"], f"{_PEN['l1'][0]}, λ*(L1) = {e['lam_l1']:g}", _PEN["l1"][1]))
-        panels.append(("l2", e["j2"], f"L2, matched λ = {e['lam_l2']:g}", _PEN["l2"][1]))
+        panels.append(
+            ("l1", e["j1"], f"{_PEN['l1'][0]}, λ*(L1) = {general(e['lam_l1'])}", _PEN["l1"][1])
+        )
+        panels.append(("l2", e["j2"], f"L2, matched λ = {general(e['lam_l2'])}", _PEN["l2"][1]))
     else:
         panels += [("none", None, f"{_PEN[p][0]}: no λ > 0 within margin", _GREY) for p in _PEN]
     p = result.params["dropout_rate"]
-    panels.append(("dropout", None, f"dropout p = {p:g}", COLORS[2]))
+    panels.append(("dropout", None, f"dropout p = {general(p)}", COLORS[2]))
     weights = [
         result.mlp[reg]["weights"][replicate, 0 if j is None else j] for reg, j, _, _ in panels
     ]
@@ -156,7 +159,7 @@ def sparsity(result):
         mp = result.mlp[pen]
         _path_band(ax_h, lams, mp["hoyer"], color, name)
         _path_band(ax_z, lams, mp["exact_zero"], color, f"{name}: exactly 0", ls="--", marker="s")
-        _path_band(ax_z, lams, mp["near_zero"], color, f"{name}: |w| < {rel:g}·max|w|")
+        _path_band(ax_z, lams, mp["near_zero"], color, f"{name}: |w| < {general(rel)}·max|w|")
         _path_band(ax_n, lams, mp["norm_ratio_ref"], color, name)
         _path_band(ax_d, lams, mp["dead"], color, name)
         _path_band(ax_a, lams, mp["val_acc"], color, name)
@@ -164,10 +167,12 @@ def sparsity(result):
     p = result.params["dropout_rate"]
     for ax, key in ((ax_h, "hoyer"), (ax_d, "dead"), (ax_s, "steps")):
         ax.axhline(np.nanmean(none[key]), color="black", lw=0.9, label="no regulariser")
-        ax.axhline(np.nanmean(drop[key]), color=COLORS[2], ls=":", label=f"dropout p = {p:g}")
+        ax.axhline(
+            np.nanmean(drop[key]), color=COLORS[2], ls=":", label=f"dropout p = {general(p)}"
+        )
     floor = m["acc_none"] - m["acc_margin"]
     ax_a.axhline(m["acc_none"], color="black", lw=0.9, label="no regulariser")
-    ax_a.axhline(floor, color="black", lw=0.9, ls="--", label=f"margin −{m['acc_margin']:g}")
+    ax_a.axhline(floor, color="black", lw=0.9, ls="--", label=f"margin −{general(m['acc_margin'])}")
     for ax in axes.ravel():
         for pen in ("l1", "l2"):
             star = e.get(f"star_{pen}")
@@ -231,7 +236,7 @@ def pitfall(result):
     ax.set_yscale("log")
     ax.set_xlabel("log₁₀ |w| (non-zero weights)")
     ax.set_ylabel("number of weights (all seeds)")
-    ax.set_title(f"L1 at λ = {lam:g}: magnitudes")
+    ax.set_title(f"L1 at λ = {general(lam)}: magnitudes")
     handles, labels = ax.get_legend_handles_labels()
     ax = axes[1]
     rel = m["near_zero_rel"]
@@ -243,7 +248,7 @@ def pitfall(result):
             [[v["mean"] - v["low"] for v in vals], [v["high"] - v["mean"] for v in vals]]
         )
         ax.bar(x + (k - 0.5) * 0.38, mean, width=0.38, yerr=err, color=color, capsize=3)
-    ax.set_xticks(x, ["exactly 0", f"|w| < {rel:g}·max"])
+    ax.set_xticks(x, ["exactly 0", f"|w| < {general(rel)}·max"])
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("fraction of weights")
     ax.set_title("sparsity (mean, 95 % CI)")
@@ -260,13 +265,13 @@ def oracle_rows(result) -> list[dict]:
             rows.append(
                 {
                     "penalty": pen.upper(),
-                    "λ": f"{r['lam']:.3g}",
+                    "λ": general(r["lam"], 3),
                     "solver": solver,
                     "iterations": str(r["n_iter"]),
                     "converged": "yes" if r["converged"] else "no",
-                    "max |Δw|": f"{r['max_abs_diff']:.1e}" if r["converged"] else "—",
+                    "max |Δw|": sci(r["max_abs_diff"]) if r["converged"] else "—",
                     "zeros ours / sklearn": f"{r['n_zeros_ours']} / {r['n_zeros_theirs']}",
-                    "J ours − J sklearn (nats)": f"{r['objective_gap']:.1e}",
+                    "J ours − J sklearn (nats)": sci(r["objective_gap"]),
                 }
             )
     return rows
@@ -276,11 +281,16 @@ def oracle_table(result) -> str:
     """An HTML table of :func:`oracle_rows`: for each oracle λ, scikit-learn's iterations,
     whether it converged, and how our solution compares (largest coefficient difference where
     it converged; the objective gap ours − theirs everywhere)."""
-    rows = oracle_rows(result)
-    cell = '<{tag} style="white-space: nowrap; padding: 0 0.6em">{text}</{tag}>'
-    head = "".join(cell.format(tag="th", text=html.escape(k)) for k in rows[0])
+    rows = []
+    for r in oracle_rows(result):  # penalty and solver share a column: the table fits the page
+        r = dict(r)
+        r = {"penalty (solver)": f"{r.pop('penalty')} ({r.pop('solver')})", **r}
+        rows.append(r)
+    # headings wrap at their spaces, numbers never do
+    th = '<th style="padding: 0 0.45em; vertical-align: bottom">{text}</th>'
+    td = '<td style="white-space: nowrap; padding: 0 0.45em">{text}</td>'
+    head = "".join(th.format(text=html.escape(k)) for k in rows[0])
     body = "".join(
-        "<tr>" + "".join(cell.format(tag="td", text=html.escape(v)) for v in r.values()) + "</tr>"
-        for r in rows
+        "<tr>" + "".join(td.format(text=html.escape(v)) for v in r.values()) + "</tr>" for r in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -14,6 +14,7 @@ from matplotlib.lines import Line2D
 from dropout_study.data import toy_function
 from dropout_study.experiments.linearity import FAMILIES
 from dropout_study.figures import COLORS, PAGE_WIDTH, rate_colors, subplots
+from dropout_study.numfmt import general
 
 __all__ = [
     "toy",
@@ -75,7 +76,9 @@ def toy(result):
             grid,
             curve,
             color=c,
-            label=f"p = {p:g}:  Z = {zc['estimate']:.2f} [{zc['low']:.2f}, {zc['high']:.2f}]",
+            label=(
+                f"p = {general(p)}:  Z = {zc['estimate']:.2f} [{zc['low']:.2f}, {zc['high']:.2f}]"
+            ),
         )
     ax.set_xlabel("x (raw units of the toy)")
     ax.set_ylabel("y, fitted f(x)")
@@ -206,7 +209,8 @@ def regularisers(result):
             [], [], color="0.3", marker="D", markerfacecolor="none", lw=0,
             label="own best validation loss",
         ),
-        Line2D([], [], color="0.3", linestyle=":", label=f"target: dropout at p = {p_star:g}"),
+        Line2D([], [], color="0.3", linestyle=":",
+               label=f"target: dropout at p = {general(p_star)}"),
     ]  # fmt: skip
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8)
     return fig
@@ -231,7 +235,7 @@ def matched(result):
         for k, (fam, col) in enumerate(zip(FAMILIES, cols, strict=True)):
             ok = np.isfinite(col)
             ax.scatter(np.full(ok.sum(), k), col[ok], color=FAMILY_COLORS[fam], s=20, zorder=3)
-        ticks = [f"drop.\np={p_star:g}"]
+        ticks = [f"drop.\np={general(p_star)}"]
         for fam in ("l2", "l1"):
             d = mm[fam]
             ticks.append(f"{fam.upper()}\n{d['n_matched']}/{d['n_seeds']}")
@@ -278,7 +282,7 @@ def steps(result):
         row[0].set_ylabel(Z_LABEL, fontsize=9)
     handles = [
         Line2D([], [], color=colors[0.0], lw=2.2, label="p = 0 (median over seeds)"),
-        Line2D([], [], color=colors[p1], lw=2.2, label=f"p = {p1:g} (median over seeds)"),
+        Line2D([], [], color=colors[p1], lw=2.2, label=f"p = {general(p1)} (median over seeds)"),
         Line2D([], [], color="0.3", linestyle=":", label="median step at which training stopped"),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8)
@@ -302,7 +306,7 @@ def robustness(result):
             mean = np.nanmean(table, axis=0)
             lw = 2.4 if h == h_main else 1.3
             ax.plot(rates, mean / mean[0], color=c, marker="o", markersize=3, lw=lw,
-                    label=f"logit, h = {h:g}")  # fmt: skip
+                    label=f"logit, h = {general(h)}")  # fmt: skip
         for key, style, name in (
             ("z_hidden", "--", "last hidden layer"),
             ("z_first", "-.", "first hidden layer"),

@@ -12,6 +12,7 @@ import numpy as np
 
 from dropout_study.figures import PAGE_WIDTH, rate_colors, subplots
 from dropout_study.measures.time_to_target import reached_fraction
+from dropout_study.numfmt import general
 from dropout_study.stats import seed_interval
 
 __all__ = ["slices", "spread", "gradient_noise", "time_to_target", "levels", "control", "surrogate"]
@@ -55,7 +56,7 @@ def slices(result, replicate: int = 0):
             ax.plot(
                 a, r["slice_eval"][replicate, j], color="black", lw=1.8, label="evaluation mode"
             )
-            ax.set_title(f"{_name(d)}, p = {rates[j]:g}")
+            ax.set_title(f"{_name(d)}, p = {general(rates[j])}")
             ax.axvline(0.0, color=_GREY, lw=0.6, ls=":")
         axes[i, 0].set_ylabel("training loss (nats)")
     for ax in axes[-1]:
@@ -131,11 +132,11 @@ def time_to_target(result, abs_index: int = -1):
             ax = axes[row, i]
             for j, p in enumerate(rates):
                 frac = reached_fraction(times[:, j], grid)
-                ax.step(grid, frac, where="post", color=colors[j], label=f"p = {p:g}")
+                ax.step(grid, frac, where="post", color=colors[j], label=f"p = {general(p)}")
             ax.set_ylim(-0.03, 1.03)
             cens = int(np.isnan(times).sum())
             if row == 0:
-                title = f"{_name(d)}: {pct:g} % of own improvement"
+                title = f"{_name(d)}: {general(pct)} % of own improvement"
             else:
                 title = f"{_name(d)}: val. loss ≤ {m['abs_targets'][abs_index]:.3f} nats"
             ax.set_title(f"{title}\n({cens} of {times.size} runs censored)", fontsize=9)
@@ -199,9 +200,9 @@ def control(result):
             [0.0], [a["estimate"]], yerr=[[a["estimate"] - a["low"]], [a["high"] - a["estimate"]]],
             marker="s", color="#D55E00", capsize=3, label="K → ∞ (fit a + b/K)",
         )  # fmt: skip
-        ax.set_xticks(np.r_[0.0, inv], ["∞"] + [f"{k:g}" for k in ks])
+        ax.set_xticks(np.r_[0.0, inv], ["∞"] + [f"{general(k)}" for k in ks])
         ax.set_xlabel("masks averaged per step K (axis: 1/K)")
-        ax.set_title(f"{_name(d)}, p = {result.params['control_rate']:g}")
+        ax.set_title(f"{_name(d)}, p = {general(result.params['control_rate'])}")
     axes[0].set_ylabel("steps to primary target")
     axes[0].legend(frameon=False, fontsize=8, loc="best")
     return fig

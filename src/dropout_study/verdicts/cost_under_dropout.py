@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from dropout_study.numfmt import general
 from dropout_study.verdicts import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
@@ -101,17 +102,21 @@ def decide(metrics, *, rate: float | None = None, interval=None, margin: float |
         "J is the same function (p = 0 bit-identical to no dropout layers; evaluation mode is "
         "the deterministic network)"
     )
-    at = f"the explicit regulariser R = E_m J(θ, m) − J(θ) at p = {p:g} is {_fmt(ci)}"
+    at = f"the explicit regulariser R = E_m J(θ, m) − J(θ) at p = {general(p)} is {_fmt(ci)}"
     if word == SUPPORTED:
-        tail = f"{at}, inside ±{delta:g} nats: the mean over masks is J itself at this margin"
+        tail = (
+            f"{at}, inside ±{general(delta)} nats: the mean over masks is J itself at this margin"
+        )
     elif word == PARTLY:
         side = "above +" if float(ci["low"]) > delta else "below −"
         tail = (
-            f"but {at}, entirely {side}{delta:g} nats: the definition is unchanged, the "
+            f"but {at}, entirely {side}{general(delta)} nats: the definition is unchanged, the "
             f"objective gradient descent minimises on average is J + R, not J"
         )
     else:
-        tail = f"{at}, which straddles ±{delta:g} nats: this run cannot decide at that margin"
+        tail = (
+            f"{at}, which straddles ±{general(delta)} nats: this run cannot decide at that margin"
+        )
     return Verdict(COST_UNDER_DROPOUT_CLAIM, word, f"{same}; {tail}.")
 
 
@@ -132,17 +137,17 @@ def robustness(metrics) -> Robustness:
 
     for p in rates[1:]:
         if p != prim:
-            add(f"p = {p:g} at θ*_p (trained with dropout at p)", rate=p)
+            add(f"p = {general(p)} at θ*_p (trained with dropout at p)", rate=p)
     for p, ci in zip(rates, metrics.get("r_theta0", []), strict=False):
         if ci is not None and p > 0:
-            add(f"p = {p:g} at θ*₀ (trained without dropout)", rate=p, interval=ci)
+            add(f"p = {general(p)} at θ*₀ (trained without dropout)", rate=p, interval=ci)
     for d in metrics.get("alt_margins", []):
-        add(f"margin δ = {d:g} nats", margin=d)
+        add(f"margin δ = {general(d)} nats", margin=d)
     steps = metrics.get("checkpoints", [])
     for step, ci, n in zip(
         steps, metrics.get("along_primary", []), metrics.get("along_reached", []), strict=False
     ):
         if ci is not None and n == n_seeds:
             what = "at initialisation" if step == 0 else f"at step {step}"
-            add(f"R along training: {what} (p = {prim:g} run)", interval=ci)
+            add(f"R along training: {what} (p = {general(prim)} run)", interval=ci)
     return _table(primary, rows)

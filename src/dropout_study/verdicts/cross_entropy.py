@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dropout_study.numfmt import sci
+from dropout_study.numfmt import general, sci
 from dropout_study.verdicts import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
@@ -110,8 +110,9 @@ def decide(metrics, *, convexity=None, tol: float = CURVATURE_TOL) -> Verdict:
     word = _word(ce_down, mse_down)
     logreg = (
         f"for logistic regression the cross-entropy cost's smallest second difference on the "
-        f"grid is {ce_min:+.2g} ({'curves down' if ce_down else 'never curves down'}) against "
-        f"{mse_min:+.2g} with squared error "
+        f"grid is {general(ce_min, 2, sign=True)} "
+        f"({'curves down' if ce_down else 'never curves down'}) against "
+        f"{general(mse_min, 2, sign=True)} with squared error "
         f"({'curves down' if mse_down else 'never curves down on this grid either'})"
     )
     origin = (
@@ -147,13 +148,17 @@ def robustness(metrics) -> Robustness:
 
     def detail(d):
         return (
-            f"min second difference: CE {float(d['logreg_ce_min_curvature']):+.2g}, "
-            f"squared error {float(d['logreg_mse_min_curvature']):+.2g}"
+            f"min second difference: CE {general(d['logreg_ce_min_curvature'], 2, sign=True)}, "
+            f"squared error {general(d['logreg_mse_min_curvature'], 2, sign=True)}"
         )
 
     for tol in ALT_TOLS:
         rows.append(
-            (f"curvature tolerance {tol:g} × scale", decide(metrics, tol=tol).word, detail(c))
+            (
+                f"curvature tolerance {general(tol)} × scale",
+                decide(metrics, tol=tol).word,
+                detail(c),
+            )
         )
     for alt in c.get("alternatives", []):
         rows.append((alt["choice"], decide(metrics, convexity=alt).word, detail(alt)))

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dropout_study.numfmt import sci
+from dropout_study.numfmt import general, sci
 from dropout_study.stats import seed_interval
 from dropout_study.verdicts import (
     INCONCLUSIVE,
@@ -221,7 +221,9 @@ def findings(
     out["wager"] = (
         combine([pa, pb]),
         "R_quad/R_MC: "
-        + "; ".join(f"p = {p:g}: {_fmt(ratio[:, j], 1, '.2f')}" for j, p in enumerate(wg["rates"])),
+        + "; ".join(
+            f"p = {general(p)}: {_fmt(ratio[:, j], 1, '.2f')}" for j, p in enumerate(wg["rates"])
+        ),
     )
     err0 = sel(g["err_none"])
     if group == "main":
@@ -247,7 +249,7 @@ def findings(
     )
     out["rate_fixed"] = (
         word,
-        "; ".join(f"p = {p:g}: {_fmt(err0 - e, 100)} points" for p, e in in_range.items())
+        "; ".join(f"p = {general(p)}: {_fmt(err0 - e, 100)} points" for p, e in in_range.items())
         or "no rate",
     )
     pn = sel(dg["err_pn"])
@@ -262,7 +264,7 @@ def findings(
         word = NOT_SUPPORTED if positive(pn[:, j] - pn[:, i]) == HOLD else INCONCLUSIVE
     out["rate_pn"] = (
         word,
-        f"lowest mean error at p = {dg['pn_rates'][i]:g} (n = "
+        f"lowest mean error at p = {general(dg['pn_rates'][i])} (n = "
         f"{dg['pn_widths'][i]}), {100 * means[i]:.2f} %",
     )
     act, frac = sel(g["mean_act"]), sel(g["frac_active"])
@@ -347,7 +349,7 @@ def robustness(metrics):
     alts.append(
         (
             f"margin of Fig. 11: one binomial s.e. of the weight-scaled error "
-            f"({100 * se:.2f} points) instead of {100 * MC_MARGIN:g}",
+            f"({100 * se:.2f} points) instead of {general(100 * MC_MARGIN)}",
             {"mc_margin": se},
         )
     )
@@ -364,13 +366,13 @@ def robustness(metrics):
 def rules_text() -> dict[str, str]:
     """The margins as the page states them (glued, so the page and the rule cannot differ)."""
     return {
-        "mc_margin": f"{100 * MC_MARGIN:g}",
-        "baldi_margin": f"{BALDI_MARGIN:g}",
-        "ridge_z": f"{RIDGE_Z:g}",
-        "sgd_margin": f"{100 * SGD_MARGIN:g}",
-        "wager_ratio_margin": f"{100 * WAGER_RATIO_MARGIN:g}",
-        "wager_err_margin": f"{100 * WAGER_ERR_MARGIN:g}",
-        "nwgm_tol": f"{NWGM_TOL:.0e}",
-        "range_9a": f"{RANGE_9A[0]:g}–{RANGE_9A[1]:g}",
-        "range_9a_q": f"{1 - RANGE_9A[1]:g}–{1 - RANGE_9A[0]:g}",
+        "mc_margin": f"{general(100 * MC_MARGIN)}",
+        "baldi_margin": f"{general(BALDI_MARGIN)}",
+        "ridge_z": f"{general(RIDGE_Z)}",
+        "sgd_margin": f"{general(100 * SGD_MARGIN)}",
+        "wager_ratio_margin": f"{general(100 * WAGER_RATIO_MARGIN)}",
+        "wager_err_margin": f"{general(100 * WAGER_ERR_MARGIN)}",
+        "nwgm_tol": sci(NWGM_TOL, 0),
+        "range_9a": f"{general(RANGE_9A[0])}–{general(RANGE_9A[1])}",
+        "range_9a_q": f"{general(1 - RANGE_9A[1])}–{general(1 - RANGE_9A[0])}",
     }

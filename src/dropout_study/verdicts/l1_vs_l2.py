@@ -43,6 +43,7 @@ import math
 
 import numpy as np
 
+from dropout_study.numfmt import general
 from dropout_study.stats import seed_interval
 from dropout_study.validation import fail
 from dropout_study.verdicts import (
@@ -268,7 +269,7 @@ def _collapse_text(e: dict) -> str:
             nxt = (
                 ""
                 if c["next_lambda"] is None
-                else (f", next λ ×{c['next_ratio']:.2g}: accuracy {c['next_acc']:.3f}")
+                else (f", next λ ×{general(c['next_ratio'], 2)}: accuracy {c['next_acc']:.3f}")
             )
             parts.append(f"λ*({pen.upper()}) {c['slack']:.2f} validation examples above the "
                          f"floor{nxt}")  # fmt: skip
@@ -279,10 +280,10 @@ def _detail(e: dict, *, margin_row: bool = False, units_row: bool = False) -> st
     if e["reason"] in ("no_L1", "no_L2"):
         text = f"no {e['reason'][3:]} λ > 0 within the margin"
     else:
-        text = f"L1 λ = {e['lam_l1']:g}, L2 λ = {e['lam_l2']:g}"
+        text = f"L1 λ = {general(e['lam_l1'])}, L2 λ = {general(e['lam_l2'])}"
         if "diff" in e:
             what = "near-zero share" if e["bound"] == 0.0 else "Hoyer"
-            text += f"; {what} L1 − L2 = {_fmt_iv(e['diff'])} vs {e['bound']:g}"
+            text += f"; {what} L1 − L2 = {_fmt_iv(e['diff'])} vs {general(e['bound'])}"
         else:
             text += f"; {e['n_qualified']} of {e['n_seeds']} seeds qualified"
     if units_row and "units" in e:
@@ -300,13 +301,16 @@ def decide(metrics) -> Verdict:
     margin = e["margin"]
     head = (
         f"Over {n} paired seeds, each network trained to its early-stopping rule, at the "
-        f"strongest λ keeping mean validation accuracy within {margin:g} of the "
+        f"strongest λ keeping mean validation accuracy within {general(margin)} of the "
         f"unregularised network's"
     )
     if e["reason"] == "no_L1":
         sentence = f"{head}: no L1 λ > 0 qualified, so L1 gets no credit for sparsity."
         return Verdict(L1_VS_L2_CLAIM, e["word"], sentence)
-    head += f" (λ*(L1) = {e['lam_l1']:g}), matched in validation loss by L2 at λ = {e['lam_l2']:g}"
+    head += (
+        f" (λ*(L1) = {general(e['lam_l1'])}), matched in validation loss by L2 at "
+        f"λ = {general(e['lam_l2'])}"
+    )
     head += f" ({e['val_loss_l1']:.3f} vs {e['val_loss_l2']:.3f} nats)"
     if e["reason"] == "few_seeds":
         sentence = f"{head}, {few_seeds_text(e)}."
@@ -315,14 +319,15 @@ def decide(metrics) -> Verdict:
     parts = [
         f"the Hoyer index of L1 minus that of L2 is {d['estimate']:.3f} (95 % CI "
         f"[{d['low']:.3f}, {d['high']:.3f}], {d['method']}) against the margin δ = "
-        f"{e['delta']:g}",
+        f"{general(e['delta'])}",
         f"L2 left {100 * e['l2_zero_share']:.1f} % of its weights exactly 0 "
         f"({e['l2_zero_seeds']} of {e['n_seeds']} seeds with any)",
     ]
     r = e["ratio"]
     if e["star_l2"] is not None:
         parts.append(
-            f"at its own λ* = {e['star_l2']:g} L2 scaled the weight norm to {r['estimate']:.2f} "
+            f"at its own λ* = {general(e['star_l2'])} L2 scaled the weight norm to "
+            f"{r['estimate']:.2f} "
             f"of its path's smallest λ (95 % CI [{r['low']:.2f}, {r['high']:.2f}])"
         )
     else:
@@ -347,11 +352,11 @@ def alternatives(metrics) -> list[tuple[str, dict]]:
     """``(choice, evaluation)`` for every alternative analysis of the robustness table."""
     base = metrics["acc_margin"]
     delta = metrics["hoyer_delta"]
-    rows = [(f"accuracy margin {mg:g}", evaluate(metrics, margin=mg)) for mg in MARGINS
+    rows = [(f"accuracy margin {general(mg)}", evaluate(metrics, margin=mg)) for mg in MARGINS
             if not math.isclose(mg, base)]  # fmt: skip
     rows += [
-        (f"Hoyer margin δ = {delta / 2:g}", evaluate(metrics, delta=delta / 2)),
-        (f"Hoyer margin δ = {2 * delta:g}", evaluate(metrics, delta=2 * delta)),
+        (f"Hoyer margin δ = {general(delta / 2)}", evaluate(metrics, delta=delta / 2)),
+        (f"Hoyer margin δ = {general(2 * delta)}", evaluate(metrics, delta=2 * delta)),
         ("anchored at λ*(L2), L1 matched to it", evaluate(metrics, anchor="l2")),
         ("each penalty at its own λ* (no matching)", evaluate(metrics, anchor="own")),
         ("Hoyer of the first layer only", evaluate(metrics, layer="first")),

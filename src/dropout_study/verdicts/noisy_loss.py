@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from dropout_study.numfmt import general
 from dropout_study.verdicts import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
@@ -143,7 +144,7 @@ def decide(metrics) -> Verdict:
     s = trend_outcome(parts["steps"])
     b = because_outcome(parts["because"])
     word = combine(n, s, b)
-    pct = f"{100 * m['target_fraction']:g} %"
+    pct = f"{general(100 * m['target_fraction'])} %"
     sentence = (
         f"Over {m['n_seeds']} paired seeds — noisier: {n} (ρ(p, loss spread across masks at "
         f"α = 0) over p > 0: {_trend_text(parts['spread'])}); slower: {s} (ρ(p, steps to "
@@ -200,7 +201,7 @@ def robustness(metrics) -> Robustness:
             continue
         kind, val = key.split(" ")
         if kind == "own":
-            choice = f"target: {100 * float(val):g} % of own improvement"
+            choice = f"target: {general(100 * float(val))} % of own improvement"
         else:
             i = int(val) - 1
             targets = " / ".join(f"{by[d]['abs_targets'][i]:.3f}" for d in ds)
