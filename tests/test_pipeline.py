@@ -278,3 +278,17 @@ def test_real_chapter_runs_at_smoke_profile(chapter_id, tmp_path_factory, monkey
         name = label.removeprefix(f"fig-{chapter_id}-")
         for ext in ("png", "svg", "json"):
             assert (dest / "figures" / f"{name}.{ext}").is_file()
+
+
+def test_a_full_run_records_its_confirmation_with_the_code_it_ran(project, tmp_path):
+    from dropout_study import confirm
+    from dropout_study.cache import chapter_code_hash
+
+    spec = project.spec("tiny")
+    execute(spec, resolve(spec, "full"), tmp_path / "f", profile="full", confirm_root=tmp_path)
+    rec = confirm.load("tiny", tmp_path)
+    assert rec["profile"] == "full" and rec["chapter"] == "tiny"
+    assert rec["code"] == chapter_code_hash(spec)
+    word = rec["word"]
+    assert "other code" not in confirm.sentence("tiny", "book", word, tmp_path, rec["code"])
+    assert "other code" in confirm.sentence("tiny", "book", word, tmp_path, "0" * 64)

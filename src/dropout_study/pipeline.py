@@ -100,7 +100,7 @@ def execute(
                 shutil.rmtree(run_dir, ignore_errors=True)
     if profile == "full" and dict(params) == resolve(spec, "full", check=False):
         root = confirm_root or Path(spec.source).resolve().parents[2]  # book/chapters/x.md
-        confirm.record(record, params, root=root)
+        confirm.record(record, params, root=root, code=chapter_code_hash(spec))
     return record
 
 
