@@ -398,6 +398,25 @@ def test_glued_numbers_get_a_true_minus_and_do_not_wrap():
     )
 
 
+def test_numbers_in_table_cells_get_a_true_minus_but_code_in_them_does_not():
+    from docutils import nodes
+    from docutils.utils import new_document
+
+    from dropout_study.sphinxext import number_typography
+
+    doc = new_document("<test>")
+    table = nodes.table()
+    cell = nodes.paragraph()
+    cell += nodes.Text("ρ = -0.91 [-0.97, -0.86], 2014-05 ")
+    cell += nodes.literal("-p x=-1", "-p x=-1")
+    table += cell
+    doc += table
+    doc += nodes.paragraph("", "outside a table -1 stays")
+    number_typography(None, doc)
+    assert cell.astext() == "ρ = −0.91 [−0.97, −0.86], 2014-05 -p x=-1"
+    assert doc.children[-1].astext() == "outside a table -1 stays"
+
+
 def test_figure_list_never_cuts_a_formula():
     from dropout_study.generated import _first_sentence
 

@@ -155,16 +155,27 @@ _NUMBER_SPACE = re.compile(r"(?<=\d) (?=%)|(?<=\d) (?=×)|(?<=×) (?=\d)")
 
 
 def number_typography(app, doctree, docname=None) -> None:
-    """In glued text (myst-nb's ``pasted-text`` nodes): a minus sign before a number is
-    ``−`` (U+2212; ``{glue:text}`x:.3f``` prints Python's hyphen-minus), and the spaces in
+    """In glued text (myst-nb's ``pasted-text`` nodes) and in table cells (the glued
+    robustness and result tables, the generated verdict table): a minus sign before a number
+    is ``−`` (U+2212; ``{glue:text}`x:.3f``` prints Python's hyphen-minus), and the spaces in
     ``14 %`` and ``5.6 × 10⁻¹⁷`` do not break, so a number never wraps across lines. A hyphen
-    inside a word or between digits (``2014-05``) is left alone."""
+    inside a word or between digits (``2014-05``) is left alone, and so is anything in code
+    or maths."""
     from docutils import nodes
 
-    for node in list(doctree.findall(nodes.inline)):
-        if "pasted-text" not in node.get("classes", []):
-            continue
+    keep = (nodes.literal, nodes.literal_block, nodes.math, nodes.math_block, nodes.raw)
+    hosts = [n for n in doctree.findall(nodes.inline) if "pasted-text" in n.get("classes", [])]
+    hosts += list(doctree.findall(nodes.table))
+    for node in hosts:
         for text in list(node.findall(nodes.Text)):
+            parent, in_code = text.parent, False
+            while parent is not None and parent is not node:
+                if isinstance(parent, keep):
+                    in_code = True
+                    break
+                parent = parent.parent
+            if in_code:
+                continue
             new = _HYPHEN_MINUS.sub("\u2212", str(text))
             new = _NUMBER_SPACE.sub("\u00a0", new)
             if new != str(text):
