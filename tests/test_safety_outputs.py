@@ -274,7 +274,7 @@ from pathlib import Path
 from dropout_study import cli
 from dropout_study.project import Project
 root = Path(sys.argv[1])
-sys.exit(cli.main(sys.argv[2:], Project(root=root, chapters=("tiny", "tiny-two"))))
+cli.entry(sys.argv[2:], Project(root=root, chapters=("tiny", "tiny-two")))  # as the command
 """
 
 

@@ -23,11 +23,13 @@ inside ``book/generated``; the run's estimated time and memory are printed first
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from dropout_study import (
     __version__,
@@ -207,6 +209,9 @@ def main(argv: list[str] | None = None, project: Project | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:  # Ctrl-C: one line, kernel and workers ended
+        # nbclient's cell task then fails with DeadKernelError; asyncio would log "Task
+        # exception was never retrieved" with its traceback when that task is collected
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         kernel.end_kernels()
         print(f"{PROG}: {guard.INTERRUPTED}", file=sys.stderr)
         return 130
@@ -218,5 +223,20 @@ def main(argv: list[str] | None = None, project: Project | None = None) -> int:
     return 0
 
 
+def entry(argv: list[str] | None = None, project: Project | None = None) -> NoReturn:
+    """The ``dropout-study`` command: :func:`main`, then exit with its status. After Ctrl-C
+    (status 130) the process ends at once (``os._exit`` after flushing its output): the
+    kernel and its workers are already stopped and nothing was written, and what the
+    interrupted execution leaves behind in this process (an event loop's pending tasks, a
+    messaging socket to the killed kernel) must not hold the exit up."""
+    code = main(argv, project)
+    if code == 130:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(130)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()
