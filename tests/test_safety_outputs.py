@@ -269,7 +269,11 @@ def test_a_second_writer_stops_with_one_line(project, tmp_path, capsys):
 # 3. interrupts and OS errors are one line
 # ------------------------------------------------------------------------------------------
 RUN_SCRIPT = r"""
-import sys
+import signal, sys
+# As from a terminal: Ctrl-C delivered and handled, whatever this test process inherited
+# (a test worker may have left SIGINT ignored or blocked, and a child inherits both).
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from pathlib import Path
 from dropout_study import cli
 from dropout_study.project import Project
