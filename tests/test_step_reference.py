@@ -99,6 +99,21 @@ CASES = {
 }
 
 
+def _train(model, X, y, *, n_steps, batch_size):
+    """``train`` with the settings :func:`reference_train` is called with below (Adam at
+    lr 0.01, mask seed 11, batch seed 13)."""
+    return train(
+        model,
+        X,
+        y,
+        optimizer=Adam(0.01),
+        n_steps=n_steps,
+        batch_size=batch_size,
+        mask_rng=np.random.default_rng(11),
+        batch_rng=np.random.default_rng(13),
+    )
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("case", list(CASES))
 def test_train_float64_is_the_plain_formula_bit_for_bit(case, threads):
@@ -110,16 +125,7 @@ def test_train_float64_is_the_plain_formula_bit_for_bit(case, threads):
     start = model.copy()
     optim.set_threads(threads)
     try:
-        hist = train(
-            model,
-            X,
-            y,
-            optimizer=Adam(0.01),
-            n_steps=12,
-            batch_size=batch,
-            mask_rng=np.random.default_rng(11),
-            batch_rng=np.random.default_rng(13),
-        )
+        hist = _train(model, X, y, n_steps=12, batch_size=batch)
     finally:
         optim.set_threads(1)
     theta, losses = reference_train(
@@ -140,16 +146,7 @@ def test_the_reference_notices_a_one_ulp_change():
     model = MLP(sizes, head=head, dropout=0.4, rng=6)
     start = model.copy()
     start.dense[1].W[3, 5] = np.nextafter(start.dense[1].W[3, 5], np.inf)
-    train(
-        model,
-        X,
-        y,
-        optimizer=Adam(0.01),
-        n_steps=3,
-        batch_size=batch,
-        mask_rng=np.random.default_rng(11),
-        batch_rng=np.random.default_rng(13),
-    )
+    _train(model, X, y, n_steps=3, batch_size=batch)
     theta, _ = reference_train(
         start, X, y, lr=0.01, n_steps=3, batch_size=batch, mask_seed=11, batch_seed=13
     )
