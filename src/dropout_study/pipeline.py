@@ -27,7 +27,16 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from dropout_study import chapters, confirm, executed, kernel, outputs, sidebyside, timing
+from dropout_study import (
+    buildstamp,
+    chapters,
+    confirm,
+    executed,
+    kernel,
+    outputs,
+    sidebyside,
+    timing,
+)
 from dropout_study.cache import (
     cache_key,
     chapter_code_hash,
@@ -265,12 +274,20 @@ def build(
     """Execute the chapters in ``_toc.yml`` that changed, write the generated tables and
     (with ``html``) run jupyter-book. Returns one :class:`RunResult` per chapter.
 
+    When nothing changed since the last successful build (same inputs, outputs untouched;
+    see :mod:`dropout_study.buildstamp`) and not ``force``, it returns that build's results
+    at once, without reading a chapter spec or importing an experiment.
+
     Every chapter's parameters are validated before any is executed. A failing chapter does
     not stop the others from running, but the build then raises :class:`BuildFailed` with
     each failure's message and the HTML is not built.
     """
     project = project or Project()
     profile = check_profile(profile, "dropout-study build")
+    # nothing changed since the last successful build: answer from its stamp (buildstamp)
+    done, stamp = buildstamp.Stamp.begin(project, profile=profile, html=html, force=force, log=log)
+    if done is not None:
+        return done
     ids = toc_chapters(project)
     plan = []
     for cid in ids:
@@ -313,6 +330,7 @@ def build(
     write_generated(project, ids)
     if html:
         jupyter_book_build(project, log=log)
+    stamp.finish(results)  # only now: a failed build leaves no stamp
     return results
 
 
