@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from fixtures.tinybook import FIXTURES, make_project, package_copy
 
-from dropout_study import cli, pipeline, sidebyside
+from dropout_study import cache, cli, pipeline, sidebyside
 from dropout_study.buildstamp import STAMP, Stamp, input_files
 from dropout_study.project import BuildFailed, Project
 
@@ -196,7 +196,13 @@ def test_profile_html_and_environment_are_inputs(book, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")  # the footer's year
     assert not _reusable(project)
     monkeypatch.delenv("SOURCE_DATE_EPOCH")
-    monkeypatch.setenv("PYTHONPATH", os.environ["PYTHONPATH"] + os.pathsep + "/elsewhere")
+    path = os.environ["PYTHONPATH"]
+    monkeypatch.setenv("PYTHONPATH", path + os.pathsep + "/elsewhere")
+    assert not _reusable(project)
+    monkeypatch.setenv("PYTHONPATH", path)
+    assert _reusable(project)
+    # another commit (or a dirty checkout): a cached chapter's page then names it
+    monkeypatch.setattr(cache, "git_commit", lambda *a: {"commit": "f" * 40, "dirty": False})
     assert not _reusable(project)
 
 

@@ -52,9 +52,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dropout_study import paths
+from dropout_study import cache, paths
 from dropout_study.project import Project, RunResult
-from dropout_study.provenance import git_commit
 from dropout_study.verdicts import label
 
 __all__ = ["STAMP", "ENV_VARS", "Stamp", "inputs_digest", "input_files", "output_signature"]
@@ -154,6 +153,8 @@ def _outside_experiments(project: Project) -> list[tuple[str, Path]]:
         if not text.startswith("---"):
             continue
         end = text.find("\n---", 3)
+        if "experiment:" not in text[:end]:  # the default, inside the package
+            continue
         try:
             meta = yaml.safe_load(text[3:end]) if end > 0 else None
         except yaml.YAMLError:
@@ -210,7 +211,7 @@ def inputs_digest(project: Project, *, profile: str, html: bool) -> str:
     add("package_dir", str(project.package_dir), str(paths.PACKAGE))
     add("python", sys.version, sys.executable)
     add("distributions", _distributions())
-    add("git", git_commit())  # what mark_reused compares with
+    add("git", cache.git_commit())  # the very call whose answer mark_reused writes on pages
     add("env", {k: os.environ.get(k) for k in ENV_VARS}, "year", _footer_year())
     for name, path in input_files(project):
         add(name, _sha256(path))
