@@ -4,7 +4,10 @@ Each round runs the same cells (the chapter's main sweep, as ``linearity.run`` b
 the ``book`` parameters with ``--seeds`` replicates) on a
 ``distributed.LocalCluster`` of 1 worker and of 2 workers (one thread each, processes), in
 alternating order, through :func:`dropout_study.sweep.run_sweep` with the cell cache off; the
-clusters are started before the clock starts. It checks that both give identical results, then
+clusters are started, and their workers have imported the package, before the clock starts.
+Both runs are on Dask: the one-worker cluster gets its cells too
+(:func:`dropout_study.cluster.joblib_config`; joblib's own Dask backend would run them in
+this process, which until 2026-11-30 made the baseline here a plain local run). It checks that both give identical results, then
 prints each round's times and the speed-up ``t(1 worker) / t(2 workers)`` of the best rounds
 (and the median of the per-round ratios). On a machine shared with other work, the second
 worker may not get a core of its own: read the speed-up with the machine's load beside it.

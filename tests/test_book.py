@@ -156,6 +156,9 @@ def test_this_book_builds_at_the_smoke_profile(tmp_path_factory, monkeypatch):
         assert r.metrics["verdict"]["word"] in WORDS
         page = html / "book" / "generated" / r.chapter / f"{r.chapter}.html"
         assert _plain(r.metrics["verdict"]["sentence"]) in _html_text(page)
+        text = re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8"))
+        negative_zero = r"(?<![\w.])[\u2212-]0(?:\.0+)?(?![\w.])"  # "−0.00"
+        assert not re.findall(negative_zero, text), r.chapter
     intro = _html_text(html / "book" / "intro.html")
     for r in results:
         assert _plain(r.metrics["verdict"]["sentence"]) in intro

@@ -88,6 +88,22 @@ def test_cells_run_on_the_workers_and_resume_from_the_cache(local_cluster, tmp_p
     assert second.results[:3] == first.results
 
 
+def test_a_one_worker_cluster_gets_the_cells_too():
+    # joblib's own Dask backend runs everything in the calling process when the cluster has
+    # one worker thread (its n_jobs == 1 shortcut); the study's backend sends them there.
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as lc:
+        try:
+            cells = [{"i": i} for i in range(3)]
+            got = sweep.run_sweep(_where, cells, cache_dir=None, scheduler=lc.scheduler_address)
+            with distributed.Client(lc.scheduler_address, set_as_default=False) as c:
+                (worker,) = c.run(os.getpid).values()
+        finally:
+            cluster.close_clients()
+    assert got.results == [worker] * 3 and worker != os.getpid()
+
+
 def test_unreachable_scheduler_fails_in_one_line_before_any_kernel(monkeypatch, capsys):
     started = []
     monkeypatch.setattr(cli, "execute", lambda *a, **k: started.append(a))

@@ -360,6 +360,22 @@ def test_no_glued_number_is_formatted_with_python_exponents():
     assert not bad, bad
 
 
+def test_no_negative_zero_in_the_book_text():
+    """``f"{-0.001:+.2f}"`` is ``-0.00``: the code that writes the book's text uses ``z``
+    (``:+z.2f``), which prints ``+0.00`` (the built smoke book is checked in test_book)."""
+    fixed = re.compile(r"\{[^{}\n]*:[<>^=]?[+ ]?\d*\.\d+f\}|[\"'][+ ]?\d*\.\d+f[\"']")
+    bad = []
+    code = []
+    for sub in ("experiments", "plots", "verdicts"):
+        code += (paths.PACKAGE / sub).glob("*.py")
+    code += [paths.PACKAGE / n for n in ("generated.py", "report.py", "answer.py", "citing.py")]
+    for path in code:
+        for m in fixed.finditer(path.read_text()):
+            bad.append(f"{path.name}: {m.group(0)}")
+    assert f"{-0.001:+z.2f}" == "+0.00" and f"{-0.004:z.2f}" == "0.00"
+    assert not bad, bad
+
+
 _VERDICT_WORDS = {"supported", "partly supported", "not supported", "inconclusive"}
 _VERDICT_ROLE = re.compile(r"^\{glue:text\}`(verdict|word_\w+|outcome_\w+)`$")
 
@@ -386,7 +402,10 @@ def test_glued_numbers_get_a_true_minus_and_do_not_wrap():
 
     doc = new_document("<test>")
     para = nodes.paragraph()
-    glued = "-0.094 [-0.1, -.5]; step 2014-05, x-1, p = 0.5: -45; 14 % [11, 17]; 5.6 × 10⁻¹⁷"
+    glued = (
+        "-0.094 [-0.1, -.5]; step 2014-05, x-1, p = 0.5: -45; 14 % [11, 17]; 5.6 × 10⁻¹⁷; "
+        "-0.00 [-0.96, -0], -0.001, -0.0.1"
+    )
     para += nodes.inline(glued, glued, classes=["pasted-text"])
     para += nodes.Text(" typed -1 stays, 3 %")  # not glued: left alone
     doc += para
@@ -394,7 +413,7 @@ def test_glued_numbers_get_a_true_minus_and_do_not_wrap():
     nb = "\u00a0"
     assert para.astext() == (
         f"−0.094 [−0.1, −.5]; step 2014-05, x-1, p = 0.5: −45; 14{nb}% [11, 17]; "
-        f"5.6{nb}×{nb}10⁻¹⁷ typed -1 stays, 3 %"
+        f"5.6{nb}×{nb}10⁻¹⁷; 0.00 [−0.96, 0], −0.001, −0.0.1 typed -1 stays, 3 %"
     )
 
 

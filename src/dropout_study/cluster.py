@@ -18,7 +18,15 @@ from urllib.parse import urlsplit
 
 from dropout_study.validation import fail
 
-__all__ = ["ENV", "address", "check_scheduler", "client", "close_clients", "use_scheduler"]
+__all__ = [
+    "ENV",
+    "address",
+    "check_scheduler",
+    "client",
+    "close_clients",
+    "joblib_config",
+    "use_scheduler",
+]
 
 ENV = "DASK_SCHEDULER_ADDRESS"
 """The environment variable that carries the scheduler's address to kernels and sweeps."""
@@ -103,3 +111,25 @@ def close_clients() -> None:
     while _clients:
         _, c = _clients.popitem()
         c.close()
+
+
+_BACKEND = "dropout-study-dask"
+
+
+def joblib_config(addr: str):
+    """``joblib.parallel_config`` that sends the tasks of every ``joblib.Parallel`` inside it
+    to the cluster at ``addr``: joblib's Dask backend, except that a cluster of one worker
+    thread also gets the tasks. (joblib's own backend reports one job there, and
+    ``Parallel`` then runs every task in the calling process — its shortcut for
+    ``n_jobs == 1`` — so a one-worker cluster was never used.)"""
+    import joblib
+
+    if _BACKEND not in joblib.parallel.BACKENDS:
+        from joblib._dask import DaskDistributedBackend
+
+        class _AlwaysOnCluster(DaskDistributedBackend):
+            def effective_n_jobs(self, n_jobs):
+                return max(2, super().effective_n_jobs(n_jobs))
+
+        joblib.register_parallel_backend(_BACKEND, _AlwaysOnCluster)
+    return joblib.parallel_config(backend=_BACKEND, client=client(addr))

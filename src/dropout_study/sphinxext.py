@@ -152,12 +152,14 @@ def alt_from_captions(app, doctree, docname) -> None:
 
 _HYPHEN_MINUS = re.compile(r"(?<![\w.\-])-(?=\.?\d)")
 _NUMBER_SPACE = re.compile(r"(?<=\d) (?=%)|(?<=\d) (?=×)|(?<=×) (?=\d)")
+_NEGATIVE_ZERO = re.compile(r"(?<![\w.])\u2212(?=0(?:\.0+)?(?![\w.]))")
 
 
 def number_typography(app, doctree, docname=None) -> None:
     """In glued text (myst-nb's ``pasted-text`` nodes) and in table cells (the glued
     robustness and result tables, the generated verdict table): a minus sign before a number
-    is ``−`` (U+2212; ``{glue:text}`x:.3f``` prints Python's hyphen-minus), and the spaces in
+    is ``−`` (U+2212; ``{glue:text}`x:.3f``` prints Python's hyphen-minus) — except before a
+    number that rounds to zero (``-0.00`` → ``0.00``) — and the spaces in
     ``14 %`` and ``5.6 × 10⁻¹⁷`` do not break, so a number never wraps across lines. A hyphen
     inside a word or between digits (``2014-05``) is left alone, and so is anything in code
     or maths."""
@@ -177,6 +179,7 @@ def number_typography(app, doctree, docname=None) -> None:
             if in_code:
                 continue
             new = _HYPHEN_MINUS.sub("\u2212", str(text))
+            new = _NEGATIVE_ZERO.sub("", new)  # "−0.00": a value that rounds to zero
             new = _NUMBER_SPACE.sub("\u00a0", new)
             if new != str(text):
                 text.parent.replace(text, nodes.Text(new))

@@ -202,7 +202,7 @@ def run_sweep(
     bar = tqdm(total=len(todo), desc=desc or _fn_name(fn), disable=not progress or not todo)
     bar = _progress.sweep_bar(bar, desc or _fn_name(fn))  # finished cells to the CLI's bar
     if scheduler and todo and not explicit_one:
-        with joblib.parallel_config(backend="dask", client=cluster.client(scheduler)):
+        with cluster.joblib_config(scheduler):
             outs = joblib.Parallel(n_jobs=-1, return_as="generator")(
                 joblib.delayed(_compute)(fn, cells[i]) for i in todo
             )

@@ -118,7 +118,7 @@ def summarise(params: dict, net_out, th_out, ridge: dict) -> tuple[dict, dict]:
     return metrics, arrays
 
 
-def _ci_text(values, scale=1.0, fmt=".2f") -> str:
+def _ci_text(values, scale=1.0, fmt="z.2f") -> str:
     from dropout_study.stats import seed_interval
 
     i = seed_interval(np.asarray(values, dtype=float) * scale)
@@ -152,28 +152,28 @@ def readings(metrics: dict) -> dict[str, str]:
         "test_err_none": _ci_text(fixed[:, 0], 100),
         "train_err_none": _ci_text(train[:, 0], 100),
         "ws_err": _ci_text(ws, 100),
-        "mc_k1": _ci_text(mc[:, 0] - ws, 100, "+.2f"),
-        "mc_kmax": _ci_text(mc[:, -1] - ws, 100, "+.2f"),
+        "mc_k1": _ci_text(mc[:, 0] - ws, 100, "+z.2f"),
+        "mc_kmax": _ci_text(mc[:, -1] - ws, 100, "+z.2f"),
         "k_max": str(dg["ks"][-1]),
         "mc_kmax_dir": _direction(
             mc[:, -1] - ws, "lower than", "higher than", "not distinguishable from"
         ),
         "nwgm_max": sci(max(bd["nwgm_err"])),
         "mean_s_max": sci(max(bd["mean_s_err"])),
-        "baldi_gap": _ci_text(bd["mean_abs_gap"], 1, ".4f"),
-        "baldi_gap_max": f"{max(bd['max_abs_gap']):.3f}",
-        "baldi_sd": _ci_text(bd["mean_sd_sigma"], 1, ".3f"),
-        "baldi_agree": f"{100 * min(bd['decision_agree']):.1f}",
-        "baldi_err": _ci_text(np.asarray(bd["err_ens"]) - np.asarray(bd["err_ws"]), 100, "+.2f"),
-        "gamma_ratio": f"{gm.max() / gm.min():.0f}",
-        "z_inverted": ", ".join(f"{z:+.2f}" for z in rd["inverted"]["z"]),
-        "z_retention": ", ".join(f"{z:+.2f}" for z in rd["retention"]["z"]),
-        "z_wrong": ", ".join(f"{z:+.0f}" for z in rd["inverted"]["z_wrong"]),
+        "baldi_gap": _ci_text(bd["mean_abs_gap"], 1, "z.4f"),
+        "baldi_gap_max": f"{max(bd['max_abs_gap']):z.3f}",
+        "baldi_sd": _ci_text(bd["mean_sd_sigma"], 1, "z.3f"),
+        "baldi_agree": f"{100 * min(bd['decision_agree']):z.1f}",
+        "baldi_err": _ci_text(np.asarray(bd["err_ens"]) - np.asarray(bd["err_ws"]), 100, "+z.2f"),
+        "gamma_ratio": f"{gm.max() / gm.min():z.0f}",
+        "z_inverted": ", ".join(f"{z:+z.2f}" for z in rd["inverted"]["z"]),
+        "z_retention": ", ".join(f"{z:+z.2f}" for z in rd["retention"]["z"]),
+        "z_wrong": ", ".join(f"{z:+z.0f}" for z in rd["inverted"]["z_wrong"]),
         "q1_gap": sci(rd["q1_gap"]),
         "ridge_rates": ", ".join(f"{general(p)}" for p in rd["rates"]),
-        "sgd_excess": _ci_text(rd["sgd"]["excess"], 100, ".3f"),
-        "sgd_excess_last": _ci_text(rd["sgd"]["excess_last"], 100, ".3f"),
-        "sgd_wdist": _ci_text(rd["sgd"]["wdist"], 100, ".1f"),
+        "sgd_excess": _ci_text(rd["sgd"]["excess"], 100, "z.3f"),
+        "sgd_excess_last": _ci_text(rd["sgd"]["excess_last"], 100, "z.3f"),
+        "sgd_wdist": _ci_text(rd["sgd"]["wdist"], 100, "z.1f"),
         "wager_ratio": "; ".join(
             f"p = {general(p)}: {_ci_text(ratio[:, j])}" for j, p in enumerate(wg["rates"])
         ),
@@ -181,27 +181,27 @@ def readings(metrics: dict) -> dict[str, str]:
             f"p = {general(p)}: {_ci_text(slope[:, j])}" for j, p in enumerate(wg["rates"])
         ),
         "wager_wdist": "; ".join(
-            f"p = {general(p)}: {_ci_text(wd[:, j], 100, '.0f')} %"
+            f"p = {general(p)}: {_ci_text(wd[:, j], 100, 'z.0f')} %"
             for j, p in enumerate(wg["rates"])
         ),
         "wager_err": "; ".join(
-            f"p = {general(p)}: {_ci_text(derr[:, j], 100, '+.2f')}"
+            f"p = {general(p)}: {_ci_text(derr[:, j], 100, '+z.2f')}"
             for j, p in enumerate(wg["rates"])
         ),
         "fixed_diffs": "; ".join(
-            f"p = {general(p)}: {_ci_text(fixed[:, 0] - fixed[:, j], 100, '+.2f')}"
+            f"p = {general(p)}: {_ci_text(fixed[:, 0] - fixed[:, j], 100, '+z.2f')}"
             for j, p in enumerate(rates)
             if p > 0
         ),
         "fixed_best": f"{general(rates[int(np.argmin(fixed.mean(axis=0)))])}",
-        "act_none": _ci_text(act[:, 0], 1, ".3f"),
-        "act_drop": _ci_text(act[:, 1], 1, ".3f"),
-        "frac_none": _ci_text(frac[:, 0], 100, ".1f"),
-        "frac_drop": _ci_text(frac[:, 1], 100, ".1f"),
+        "act_none": _ci_text(act[:, 0], 1, "z.3f"),
+        "act_drop": _ci_text(act[:, 1], 1, "z.3f"),
+        "frac_none": _ci_text(frac[:, 0], 100, "z.1f"),
+        "frac_drop": _ci_text(frac[:, 1], 100, "z.1f"),
         "act_dir": _direction(act[:, 1] - act[:, 0], "lower", "higher", "not clearly different"),
         "frac_dir": _direction(frac[:, 1] - frac[:, 0], "lower", "higher", "not clearly different"),
         "n_capped": f"{dg['n_capped']} of {dg['n_nets']}",
         "n_test": str(g["n_test"]),
-        "steps_median": f"{dg['steps_median']:.0f}",
+        "steps_median": f"{dg['steps_median']:z.0f}",
     }
     return out

@@ -296,7 +296,7 @@ def trend_word(rho: dict | None) -> str:
 
 def _pct(first: float, last: float) -> str:
     change = 100.0 * (last / first - 1.0)
-    return f"{'fell' if change < 0 else 'rose'} by {abs(change):.0f} %"
+    return f"{'fell' if change < 0 else 'rose'} by {abs(change):z.0f} %"
 
 
 def readings(metrics: dict) -> dict[str, str]:

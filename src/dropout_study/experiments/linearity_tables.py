@@ -13,7 +13,7 @@ from dropout_study.verdicts.linearity import label, side
 __all__ = ["tables"]
 
 
-def _iv(c: dict, fmt: str = ".3f") -> str:
+def _iv(c: dict, fmt: str = "z.3f") -> str:
     est = c.get("rho", c.get("estimate"))
     if est is None or not math.isfinite(est):
         return "—"
@@ -43,9 +43,9 @@ def tables(metrics: dict) -> dict[str, str]:
     rows = []
     for n, m in ds.items():
         rows.append([
-            label(n), _iv(m["rho_z"], "+.2f"), side(m["rho_z"]),
-            _iv(m["by_rate_z"][0], ".2f"), _iv(m["by_rate_z"][-1], ".2f"),
-            _iv(m["rho_d2"], "+.2f"), _iv(m["rho_d1"], "+.2f"), _iv(m["rho_misfit"], "+.2f"),
+            label(n), _iv(m["rho_z"], "+z.2f"), side(m["rho_z"]),
+            _iv(m["by_rate_z"][0], "z.2f"), _iv(m["by_rate_z"][-1], "z.2f"),
+            _iv(m["rho_d2"], "+z.2f"), _iv(m["rho_d1"], "+z.2f"), _iv(m["rho_misfit"], "+z.2f"),
         ])  # fmt: skip
     p_last = next(iter(ds.values()))["rates"][-1]
     out["trend"] = _table(
@@ -86,9 +86,9 @@ def tables(metrics: dict) -> dict[str, str]:
         d2, d1 = b["l2"]["diff"], b["l1"]["diff"]
         rows.append([
             label(n), _median(b["dropout"]["chosen"]), _median(b["l2"]["chosen"]),
-            _median(b["l1"]["chosen"]), _iv(b["dropout"]["z"], ".2f"), _iv(b["l2"]["z"], ".2f"),
-            _iv(b["l1"]["z"], ".2f"), _iv(d2, "+.3f"), side(d2),
-            f"{d2['n_dropout_lower']} of {d2['n']}", _iv(d1, "+.3f"), side(d1),
+            _median(b["l1"]["chosen"]), _iv(b["dropout"]["z"], "z.2f"), _iv(b["l2"]["z"], "z.2f"),
+            _iv(b["l1"]["z"], "z.2f"), _iv(d2, "+z.3f"), side(d2),
+            f"{d2['n_dropout_lower']} of {d2['n']}", _iv(d1, "+z.3f"), side(d1),
         ])  # fmt: skip
     out["own_best"] = _table(
         ["data set", "p (median)", "L2 λ (median)", "L1 λ (median)", "Z dropout", "Z L2",
@@ -105,8 +105,8 @@ def tables(metrics: dict) -> dict[str, str]:
             row += [
                 f"{f['n_matched']} of {f['n_seeds']} ({f['n_never_reached']} never reached, "
                 f"{f['n_always_below']} always below)",
-                _iv(f["diff"], "+.3f") if f["n_matched"] else "—",
-                _iv(f["diff_fill"], "+.3f"),
+                _iv(f["diff"], "+z.3f") if f["n_matched"] else "—",
+                _iv(f["diff_fill"], "+z.3f"),
             ]
         rows.append(row)
     out["matched"] = _table(

@@ -17,7 +17,7 @@ _EVAL = "evaluation mode $J(\\theta_t)$"
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
+    return f"{100 * x:z.0f}%"
 
 
 def _col(cis, key):

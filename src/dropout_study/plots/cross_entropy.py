@@ -34,7 +34,7 @@ def hampers(result):
         ax.plot(s, h["bits"], "o", color=COLORS[3])
         dx, dy = offsets.get(name, (0, 8))
         ax.annotate(
-            f"{name}: {h['bits']:.3f} bits",
+            f"{name}: {h['bits']:z.3f} bits",
             (s, h["bits"]),
             textcoords="offset points",
             xytext=(dx, dy),
@@ -54,7 +54,8 @@ def likelihood(result):
     fig, bx = subplots(width=4.2, height=2.7)
     b = result.mle["bernoulli"]
     bx.plot(b["thetas"], b["ce"], color=COLORS[0], label="mean CE of predicting θ")
-    bx.axvline(b["mean_y"], color=COLORS[3], ls="--", lw=1.2, label=f"label mean {b['mean_y']:.3f}")
+    mean_label = f"label mean {b['mean_y']:z.3f}"
+    bx.axvline(b["mean_y"], color=COLORS[3], ls="--", lw=1.2, label=mean_label)
     bx.plot(b["theta_hat"], b["ce_at_mean"], "o", color="black", ms=4, label="numerical minimum")
     bx.set_xlabel("constant prediction θ = P(benign)")
     bx.set_ylabel("mean cross-entropy (nats)")
@@ -76,7 +77,7 @@ def _slice_panel(ax, axis, values, h, color, ylabel, title, b):
         alpha=0.8,
         label="curves down",
     )
-    ax.set_xlabel(f"weight w (intercept b = {b:.2f})")
+    ax.set_xlabel(f"weight w (intercept b = {b:z.2f})")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9.5)
 
@@ -126,7 +127,7 @@ def convexity(result):
         ax.plot(axis[iw], axis[ib], "k+", ms=8)
         ax.set_xlabel("weight w")
         ax.set_ylabel("intercept b")
-        ax.set_title(f"{title}: curves down on {100 * share:.0f}% of the grid", fontsize=9.5)
+        ax.set_title(f"{title}: curves down on {100 * share:z.0f}% of the grid", fontsize=9.5)
         cb = fig.colorbar(mesh, ax=ax, shrink=0.9)
         cb.set_label("smallest 2nd difference", fontsize=8)
         cb.ax.tick_params(labelsize=7)
@@ -248,6 +249,6 @@ def reliability(result):
         ax.set_ylim(0, 1.05)
         ax.set_xlabel("confidence (largest predicted probability)")
         ax.set_ylabel("accuracy in bin")
-        ax.set_title(f"{title}\nECE = {rel['ece']:.3f}", fontsize=9)
+        ax.set_title(f"{title}\nECE = {rel['ece']:z.3f}", fontsize=9)
     axes[0].legend(loc="upper left", frameon=False, fontsize=7.5)
     return fig

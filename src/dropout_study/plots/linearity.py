@@ -56,7 +56,7 @@ def _replicates(ax, x, table, color):
 
 
 def _rho_text(r: dict) -> str:
-    return f"ρ = {r['rho']:+.2f} [{r['low']:+.2f}, {r['high']:+.2f}]"
+    return f"ρ = {r['rho']:+z.2f} [{r['low']:+z.2f}, {r['high']:+z.2f}]"
 
 
 def _datasets(result) -> list[str]:
@@ -77,7 +77,8 @@ def toy(result):
             curve,
             color=c,
             label=(
-                f"p = {general(p)}:  Z = {zc['estimate']:.2f} [{zc['low']:.2f}, {zc['high']:.2f}]"
+                f"p = {general(p)}:  Z = {zc['estimate']:z.2f} "
+                f"[{zc['low']:z.2f}, {zc['high']:z.2f}]"
             ),
         )
     ax.set_xlabel("x (raw units of the toy)")

@@ -34,7 +34,7 @@ def _mean_ci(ax, x, values, **kw):
 
 
 def _rho_title(name: str, r: dict, what: str) -> str:
-    return f"{name}: ρ{what} = {r['rho']:.2f} [{r['low']:.2f}, {r['high']:.2f}]"
+    return f"{name}: ρ{what} = {r['rho']:z.2f} [{r['low']:z.2f}, {r['high']:z.2f}]"
 
 
 def slices(result, replicate: int = 0):
@@ -138,7 +138,7 @@ def time_to_target(result, abs_index: int = -1):
             if row == 0:
                 title = f"{_name(d)}: {general(pct)} % of own improvement"
             else:
-                title = f"{_name(d)}: val. loss ≤ {m['abs_targets'][abs_index]:.3f} nats"
+                title = f"{_name(d)}: val. loss ≤ {m['abs_targets'][abs_index]:z.3f} nats"
             ax.set_title(f"{title}\n({cens} of {times.size} runs censored)", fontsize=9)
         axes[1, i].set_xlabel("steps")
     for row in range(2):

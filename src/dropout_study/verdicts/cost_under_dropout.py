@@ -55,7 +55,7 @@ def _read(metrics):
 
 
 def _fmt(ci) -> str:
-    return f"{ci['mean']:+.4f} [{ci['low']:+.4f}, {ci['high']:+.4f}] nats"
+    return f"{ci['mean']:+z.4f} [{ci['low']:+z.4f}, {ci['high']:+z.4f}] nats"
 
 
 def decide(metrics, *, rate: float | None = None, interval=None, margin: float | None = None):

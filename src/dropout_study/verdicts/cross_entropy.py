@@ -122,7 +122,7 @@ def decide(metrics, *, convexity=None, tol: float = CURVATURE_TOL) -> Verdict:
     hidden = (
         f"with a hidden layer of {width} tanh units the cost is non-convex for certain by the "
         f"unit-swap symmetry, whatever the loss (shown: midpoint of the swap segment "
-        f"{min(excess):+.3f} to {max(excess):+.3f} nats above the ends; the segment curves "
+        f"{min(excess):+z.3f} to {max(excess):+z.3f} nats above the ends; the segment curves "
         f"down in {sum(mlp)} of {len(mlp)} seeds)"
     )
     if word == PARTLY:

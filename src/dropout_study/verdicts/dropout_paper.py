@@ -107,7 +107,7 @@ def _iv(values):
     return i.estimate, i.low, i.high
 
 
-def _fmt(values, scale=1.0, fmt="+.2f"):
+def _fmt(values, scale=1.0, fmt="+z.2f"):
     e, lo, hi = _iv(np.asarray(values, dtype=float) * scale)
     if not np.isfinite(lo):
         return f"{e:{fmt}} (one replicate, no interval)"
@@ -204,7 +204,7 @@ def findings(
     word = combine([below(gap, BALDI_MARGIN)]) if check_ok else INCONCLUSIVE
     out["baldi"] = (
         word,
-        f"mean |E σ(S) − σ(E S)| = {_fmt(gap, 1, '.4f')}; max |NWGM − σ(E S)| "
+        f"mean |E σ(S) − σ(E S)| = {_fmt(gap, 1, 'z.4f')}; max |NWGM − σ(E S)| "
         f"= {sci(max(bd['nwgm_err']))}",
     )
     rd = metrics["ridge"]
@@ -212,7 +212,7 @@ def findings(
     excess = sel(rd["sgd"]["excess"])
     out["ridge"] = (
         combine([HOLD if zmax <= RIDGE_Z else FAIL, below(excess, SGD_MARGIN)]),
-        (f"max |z| = {zmax:.2f}; SGD excess objective {_fmt(excess, 100, '.3f')} %"),
+        (f"max |z| = {zmax:z.2f}; SGD excess objective {_fmt(excess, 100, 'z.3f')} %"),
     )
     wg = metrics["wager"]
     ratio, derr = sel(wg["ratio"]), sel(wg["err_quad"]) - sel(wg["err_mc"])
@@ -222,7 +222,7 @@ def findings(
         combine([pa, pb]),
         "R_quad/R_MC: "
         + "; ".join(
-            f"p = {general(p)}: {_fmt(ratio[:, j], 1, '.2f')}" for j, p in enumerate(wg["rates"])
+            f"p = {general(p)}: {_fmt(ratio[:, j], 1, 'z.2f')}" for j, p in enumerate(wg["rates"])
         ),
     )
     err0 = sel(g["err_none"])
@@ -265,14 +265,14 @@ def findings(
     out["rate_pn"] = (
         word,
         f"lowest mean error at p = {general(dg['pn_rates'][i])} (n = "
-        f"{dg['pn_widths'][i]}), {100 * means[i]:.2f} %",
+        f"{dg['pn_widths'][i]}), {100 * means[i]:z.2f} %",
     )
     act, frac = sel(g["mean_act"]), sel(g["frac_active"])
     out["sparsity"] = (
         combine([positive(act[:, 0] - act[:, 1]), positive(frac[:, 0] - frac[:, 1])]),
         (
-            f"mean activation, none − dropout: {_fmt(act[:, 0] - act[:, 1], 1, '+.3f')}; fraction "
-            f"active: {_fmt(frac[:, 0] - frac[:, 1], 1, '+.3f')}"
+            f"mean activation, none − dropout: {_fmt(act[:, 0] - act[:, 1], 1, '+z.3f')}; fraction "
+            f"active: {_fmt(frac[:, 0] - frac[:, 1], 1, '+z.3f')}"
         ),
     )
     return out
@@ -349,7 +349,7 @@ def robustness(metrics):
     alts.append(
         (
             f"margin of Fig. 11: one binomial s.e. of the weight-scaled error "
-            f"({100 * se:.2f} points) instead of {general(100 * MC_MARGIN)}",
+            f"({100 * se:z.2f} points) instead of {general(100 * MC_MARGIN)}",
             {"mc_margin": se},
         )
     )

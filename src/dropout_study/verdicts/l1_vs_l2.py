@@ -258,7 +258,7 @@ def few_seeds_text(e: dict) -> str:
 
 
 def _fmt_iv(d: dict) -> str:
-    return f"{d['estimate']:.3f} [{d['low']:.3f}, {d['high']:.3f}]"
+    return f"{d['estimate']:z.3f} [{d['low']:z.3f}, {d['high']:z.3f}]"
 
 
 def _collapse_text(e: dict) -> str:
@@ -269,9 +269,9 @@ def _collapse_text(e: dict) -> str:
             nxt = (
                 ""
                 if c["next_lambda"] is None
-                else (f", next λ ×{general(c['next_ratio'], 2)}: accuracy {c['next_acc']:.3f}")
+                else (f", next λ ×{general(c['next_ratio'], 2)}: accuracy {c['next_acc']:z.3f}")
             )
-            parts.append(f"λ*({pen.upper()}) {c['slack']:.2f} validation examples above the "
+            parts.append(f"λ*({pen.upper()}) {c['slack']:z.2f} validation examples above the "
                          f"floor{nxt}")  # fmt: skip
     return "; ".join(parts)
 
@@ -288,7 +288,7 @@ def _detail(e: dict, *, margin_row: bool = False, units_row: bool = False) -> st
             text += f"; {e['n_qualified']} of {e['n_seeds']} seeds qualified"
     if units_row and "units" in e:
         u = e["units"]
-        text += f"; dead units L2 − none = {u['diff']:.2f} [{u['low']:.2f}, {u['high']:.2f}]"
+        text += f"; dead units L2 − none = {u['diff']:z.2f} [{u['low']:z.2f}, {u['high']:z.2f}]"
     if margin_row and _collapse_text(e):
         text += f" ({_collapse_text(e)})"
     return text
@@ -311,24 +311,24 @@ def decide(metrics) -> Verdict:
         f" (λ*(L1) = {general(e['lam_l1'])}), matched in validation loss by L2 at "
         f"λ = {general(e['lam_l2'])}"
     )
-    head += f" ({e['val_loss_l1']:.3f} vs {e['val_loss_l2']:.3f} nats)"
+    head += f" ({e['val_loss_l1']:z.3f} vs {e['val_loss_l2']:z.3f} nats)"
     if e["reason"] == "few_seeds":
         sentence = f"{head}, {few_seeds_text(e)}."
         return Verdict(L1_VS_L2_CLAIM, e["word"], sentence)
     d = e["diff"]
     parts = [
-        f"the Hoyer index of L1 minus that of L2 is {d['estimate']:.3f} (95 % CI "
-        f"[{d['low']:.3f}, {d['high']:.3f}], {d['method']}) against the margin δ = "
+        f"the Hoyer index of L1 minus that of L2 is {d['estimate']:z.3f} (95 % CI "
+        f"[{d['low']:z.3f}, {d['high']:z.3f}], {d['method']}) against the margin δ = "
         f"{general(e['delta'])}",
-        f"L2 left {100 * e['l2_zero_share']:.1f} % of its weights exactly 0 "
+        f"L2 left {100 * e['l2_zero_share']:z.1f} % of its weights exactly 0 "
         f"({e['l2_zero_seeds']} of {e['n_seeds']} seeds with any)",
     ]
     r = e["ratio"]
     if e["star_l2"] is not None:
         parts.append(
             f"at its own λ* = {general(e['star_l2'])} L2 scaled the weight norm to "
-            f"{r['estimate']:.2f} "
-            f"of its path's smallest λ (95 % CI [{r['low']:.2f}, {r['high']:.2f}])"
+            f"{r['estimate']:z.2f} "
+            f"of its path's smallest λ (95 % CI [{r['low']:z.2f}, {r['high']:z.2f}])"
         )
     else:
         parts.append("no L2 λ > 0 was within the margin, so L2 gets no credit for shrinkage")
@@ -336,13 +336,13 @@ def decide(metrics) -> Verdict:
     sentence = f"{head}, {'; '.join(parts)}."
     if u["selects"]:
         sentence += (
-            f" L2 does select at the level of units: it left {u['mean_l2']:.1f} dead hidden "
-            f"units per network against {u['mean_none']:.1f} without a penalty."
+            f" L2 does select at the level of units: it left {u['mean_l2']:z.1f} dead hidden "
+            f"units per network against {u['mean_none']:z.1f} without a penalty."
         )
     elif u["seeds_more"]:
         sentence += (
             f" L2 left more dead hidden units than the unregularised network in "
-            f"{u['seeds_more']} of {u['n']} seeds ({u['mean_l2']:.1f} vs {u['mean_none']:.1f} "
+            f"{u['seeds_more']} of {u['n']} seeds ({u['mean_l2']:z.1f} vs {u['mean_none']:z.1f} "
             f"per network), an interval that includes no change."
         )
     return Verdict(L1_VS_L2_CLAIM, e["word"], sentence)

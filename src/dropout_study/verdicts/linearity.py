@@ -108,7 +108,7 @@ def _fmt(iv, digits: int) -> str:
         return "undefined"
     low, high = _num(iv["low"]), _num(iv["high"])
     flag = " (degenerate)" if iv.get("degenerate") else ""
-    return f"{est:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]{flag}"
+    return f"{est:+z.{digits}f} [{low:+z.{digits}f}, {high:+z.{digits}f}]{flag}"
 
 
 def _evidence(parts: dict) -> str:

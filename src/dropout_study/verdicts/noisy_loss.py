@@ -110,7 +110,7 @@ def combine(noisier: str, slower: str, because: str) -> str:
 def _rho_text(iv: Mapping) -> str:
     # a zero-width interval (every seed gave the same ρ) is flagged, as in linearity's text
     flag = " (degenerate)" if iv.get("degenerate") else ""
-    return f"{iv['rho']:.2f} [{iv['low']:.2f}, {iv['high']:.2f}]{flag}"
+    return f"{iv['rho']:z.2f} [{iv['low']:z.2f}, {iv['high']:z.2f}]{flag}"
 
 
 def _trend_text(intervals: Mapping[str, Mapping]) -> str:
@@ -119,8 +119,8 @@ def _trend_text(intervals: Mapping[str, Mapping]) -> str:
 
 def _diff_text(diff: Mapping) -> str:
     return (
-        f"{diff['estimate']:+.1f} steps [{diff['low']:+.1f}, {diff['high']:+.1f}], "
-        f"margin ±{diff['margin']:.1f}"
+        f"{diff['estimate']:+z.1f} steps [{diff['low']:+z.1f}, {diff['high']:+z.1f}], "
+        f"margin ±{diff['margin']:z.1f}"
     )
 
 
@@ -204,7 +204,7 @@ def robustness(metrics) -> Robustness:
             choice = f"target: {general(100 * float(val))} % of own improvement"
         else:
             i = int(val) - 1
-            targets = " / ".join(f"{by[d]['abs_targets'][i]:.3f}" for d in ds)
+            targets = " / ".join(f"{by[d]['abs_targets'][i]:z.3f}" for d in ds)
             choice = f"absolute target {val} of {len(by[ds[0]]['abs_targets'])}: {targets} nats"
         slower_row(choice, {d: by[d]["steps"][key] for d in ds})
     slower_row("each p at its own best learning rate", {d: by[d]["steps_best_lr"] for d in ds})
