@@ -113,6 +113,15 @@ def test_nothing_changed_takes_the_fast_path(book):
     assert len(lines) == 3
 
 
+def test_without_html_the_fast_path_logs_what_the_full_path_logs(book):
+    project, calls, _ = book
+    _, slow = _build(project, html=False)  # another stamp: html is an input
+    assert (calls.resolve, calls.html) == (2, 0)
+    _, fast = _build(project, html=False)
+    assert (calls.resolve, calls.html) == (2, 0)
+    assert len(fast) == 2 and [ln.split()[:3] for ln in fast] == [ln.split()[:3] for ln in slow]
+
+
 def test_the_command_takes_the_fast_path(book, capsys):
     project, calls, _ = book
     assert cli.main(["build", "--profile", "smoke"], project) == 0

@@ -20,7 +20,8 @@ After a successful build :meth:`Stamp.finish` writes ``_build/.dropout-study-sta
 read or experiment imported when the digest matches and the files under the output folders
 are exactly the recorded ones with their recorded size and modification time: an extra file
 counts as a change too (an extra page under ``book/generated`` would enter the book). It
-prints each chapter's "cached" line with the verdict from its ``metrics.json`` and returns the
+prints each chapter's "cached" line with the verdict from its ``metrics.json`` (and, with
+``html``, "book unchanged since <time>: <index.html>") and returns the
 :class:`~dropout_study.project.RunResult` list the full path would return. Otherwise it
 deletes the stamp and the build takes its full path, which writes a new stamp only at its very
 end: a failed or interrupted build leaves none.
@@ -296,9 +297,9 @@ class Stamp:
             dt = time.perf_counter() - t0
             results.append(RunResult(cid, dest, False, dt, record))
             log(f"[{i}/{len(chapters)}] {cid:<{width}}  {'cached':<8}  {dt:6.1f} s  {word}")
-        where = Path(self.project.root).resolve() / "_build" / "html" / "index.html"
-        what = f"book unchanged since {data.get('finished_at')}"
-        log(f"{what}: {where}" if self.html else f"{what} (no HTML)")
+        if self.html:  # where the full path would say "built in …"
+            where = Path(self.project.root).resolve() / "_build" / "html" / "index.html"
+            log(f"book unchanged since {data.get('finished_at')}: {where}")
         return results
 
     def finish(self, results: Iterable[RunResult]) -> Path | None:
