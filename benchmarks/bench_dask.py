@@ -1,16 +1,17 @@
 """Speed-up of 2 Dask workers over 1 on one chapter's sweep (the linearity chapter's cells).
 
 Each round runs the same cells (the chapter's main sweep, as ``linearity.run`` builds it from
-the ``book`` parameters with ``--seeds`` replicates) on a
-``distributed.LocalCluster`` of 1 worker and of 2 workers (one thread each, processes), in
-alternating order, through :func:`dropout_study.sweep.run_sweep` with the cell cache off; the
-clusters are started, and their workers have imported the package, before the clock starts.
-Both runs are on Dask: the one-worker cluster gets its cells too
+the ``book`` parameters with ``--seeds`` replicates) on a ``distributed.LocalCluster`` of 1
+worker and of 2 workers (one thread each, processes), in alternating order, through
+:func:`dropout_study.sweep.run_sweep` with the cell cache off, one cluster at a time; each is
+started, and its workers have imported the package (a warm-up sweep of one cell per worker),
+before the clock starts. Both runs are on Dask: the one-worker cluster gets its cells too
 (:func:`dropout_study.cluster.joblib_config`; joblib's own Dask backend would run them in
-this process, which until 2026-11-30 made the baseline here a plain local run). It checks that both give identical results, then
-prints each round's times and the speed-up ``t(1 worker) / t(2 workers)`` of the best rounds
-(and the median of the per-round ratios). On a machine shared with other work, the second
-worker may not get a core of its own: read the speed-up with the machine's load beside it.
+this process, which until 2026-11-30 made the baseline here a plain local run). It checks
+that both give identical results, then prints each round's times and the speed-up
+``t(1 worker) / t(2 workers)`` of the best rounds (and the median of the per-round ratios).
+On a machine shared with other work, the second worker may not get a core of its own: read
+the speed-up with the machine's load beside it.
 
 Run: ``.venv/bin/python benchmarks/bench_dask.py [--seeds N] [--rounds R]`` (needs the
 ``cluster`` extra).
@@ -66,26 +67,27 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     fn, todo = cells(args.seeds)
     kw = dict(threads_per_worker=1, processes=True, dashboard_address=None)
-    with LocalCluster(n_workers=1, **kw) as one, LocalCluster(n_workers=2, **kw) as two:
-        addrs = {1: one.scheduler_address, 2: two.scheduler_address}
-        for a in addrs.values():  # warm-up: workers import the package
-            sweep.run_sweep(fn, todo[:2], cache_dir=None, scheduler=a)
-        times: dict[int, list[float]] = {1: [], 2: []}
-        reference = None
-        for r in range(args.rounds):
-            for n in (1, 2) if r % 2 == 0 else (2, 1):
-                dt, results = timed_run(fn, addrs[n], todo)
-                times[n].append(dt)
-                if reference is None:
-                    reference = results
-                elif repr(results) != repr(reference):
-                    raise AssertionError("results differ between the clusters")
-            print(
-                f"round {r + 1}: 1 worker {times[1][-1]:.1f} s, 2 workers {times[2][-1]:.1f} s "
-                f"(load average {os.getloadavg()[0]:.1f})",
-                flush=True,
-            )
-        cluster.close_clients()
+    times: dict[int, list[float]] = {1: [], 2: []}
+    reference = None
+    for r in range(args.rounds):
+        for n in (1, 2) if r % 2 == 0 else (2, 1):
+            # one cluster at a time: an idle cluster's processes (heartbeats, the nanny's
+            # memory monitor) would take CPU from the two cores the timed one needs
+            with LocalCluster(n_workers=n, **kw) as lc:
+                addr = lc.scheduler_address
+                sweep.run_sweep(fn, todo[:n], cache_dir=None, scheduler=addr)  # imports
+                dt, results = timed_run(fn, addr, todo)
+                cluster.close_clients()
+            times[n].append(dt)
+            if reference is None:
+                reference = results
+            elif repr(results) != repr(reference):
+                raise AssertionError("results differ between the clusters")
+        print(
+            f"round {r + 1}: 1 worker {times[1][-1]:.1f} s, 2 workers {times[2][-1]:.1f} s "
+            f"(load average {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
     ratios = [a / b for a, b in zip(times[1], times[2], strict=True)]
     print(
         f"{len(todo)} cells of the linearity sweep (book parameters, {args.seeds} seeds): "
