@@ -159,6 +159,8 @@ def test_this_book_builds_at_the_smoke_profile(tmp_path_factory, monkeypatch):
         text = re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8"))
         negative_zero = r"(?<![\w.])[\u2212-]0(?:\.0+)?(?![\w.])"  # "−0.00"
         assert not re.findall(negative_zero, text), r.chapter
+        alts = re.findall(r'<img[^>]*alt="([^"]*)"', page.read_text(encoding="utf-8"))
+        assert alts and not [a for a in alts if "\\" in a], r.chapter  # no TeX read aloud
     intro = _html_text(html / "book" / "intro.html")
     for r in results:
         assert _plain(r.metrics["verdict"]["sentence"]) in intro

@@ -436,6 +436,29 @@ def test_numbers_in_table_cells_get_a_true_minus_but_code_in_them_does_not():
     assert doc.children[-1].astext() == "outside a table -1 stays"
 
 
+def test_alt_text_reads_caption_maths_as_text():
+    from docutils import nodes
+    from docutils.utils import new_document
+
+    from dropout_study.sphinxext import LABEL_CLASS, alt_from_captions, math_as_text
+
+    doc = new_document("<test>")
+    fig = nodes.figure(ids=["fig-x"])
+    fig += nodes.image(uri="x.png")
+    cap = nodes.caption()
+    cap += nodes.Text("Threshold ")
+    cap += nodes.math(r"\text{lr}\cdot\lambda_\max", r"\text{lr}\cdot\lambda_\max")
+    cap += nodes.Text(" and norm ")
+    cap += nodes.math(r"\|w\|_1", r"\|w\|_1")
+    cap += nodes.literal(text="fig-x", classes=[LABEL_CLASS])
+    fig += cap
+    doc += fig
+    alt_from_captions(None, doc, "x")
+    (img,) = doc.findall(nodes.image)
+    assert img["alt"] == "Threshold lr·λ_max and norm ‖w‖_1"
+    assert math_as_text(r"\theta + \alpha(\theta' - \theta)") == "θ+ α(θ' - θ)"
+
+
 def test_figure_list_never_cuts_a_formula():
     from dropout_study.generated import _first_sentence
 

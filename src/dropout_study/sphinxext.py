@@ -132,7 +132,9 @@ def label_captions(app, doctree) -> None:
 
 def alt_from_captions(app, doctree, docname) -> None:
     """Give every image inside a figure the text of the figure's caption as ``alt`` (without
-    the label that :func:`label_captions` appended)."""
+    the label that :func:`label_captions` appended), its maths read out as text
+    (:func:`math_as_text`: ``\\lambda_\\max`` → ``λ_max``), since a screen reader would spell
+    out the TeX."""
     from docutils import nodes
 
     for fig in doctree.findall(nodes.figure):
@@ -140,7 +142,7 @@ def alt_from_captions(app, doctree, docname) -> None:
         if not caps:
             continue
         parts = [
-            n.astext()
+            math_as_text(n.astext()) if isinstance(n, nodes.math) else n.astext()
             for n in caps[0].children
             if not (isinstance(n, nodes.literal) and LABEL_CLASS in n.get("classes", []))
         ]
@@ -148,6 +150,19 @@ def alt_from_captions(app, doctree, docname) -> None:
         for img in fig.findall(nodes.image):
             if not img.get("alt") or img["alt"].endswith((".png", ".svg")):
                 img["alt"] = text
+
+
+def math_as_text(tex: str) -> str:
+    """Inline TeX as plain Unicode text for ``alt`` attributes, by pylatexenc's
+    ``LatexNodes2Text`` (``\\theta_t`` → ``θ_t``, ``\\text{lr}\\cdot\\lambda`` → ``lr·λ``);
+    ``\\|`` becomes ``‖`` (pylatexenc drops it). The TeX itself if it cannot be parsed."""
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    try:
+        text = LatexNodes2Text(math_mode="text").latex_to_text(tex.replace("\\|", "‖"))
+    except Exception:  # malformed TeX: the source is still better than nothing
+        return tex
+    return " ".join(text.split())
 
 
 _HYPHEN_MINUS = re.compile(r"(?<![\w.\-])-(?=\.?\d)")
