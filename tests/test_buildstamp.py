@@ -77,6 +77,9 @@ def book(executed_book, tmp_path, monkeypatch):
         if calls.html_fails:
             raise BuildFailed("jupyter-book build failed:\nWARNING: made up")
         html = Path(project.root) / "_build" / "html"
+        if not (html / "index.html").exists():  # like Sphinx: images only with a new page
+            (html / "_images").mkdir(parents=True, exist_ok=True)
+            (html / "_images" / "fig.png").write_bytes(b"png")
         (html / "book").mkdir(parents=True, exist_ok=True)
         (html / "index.html").write_text("<html>index</html>")
         (html / "book" / "intro.html").write_text("<html>intro</html>")
@@ -254,6 +257,19 @@ def test_a_deleted_html_page_takes_the_full_path(book):
     _build(project)
     assert calls.resolve == 2 and calls.html == 1
     assert (_html(project) / "book" / "intro.html").is_file()
+
+
+def test_a_deleted_image_is_written_again_not_certified_missing(book):
+    # Sphinx's incremental build copies images only for the pages it rewrites: a damaged
+    # _build/html with unchanged inputs is written afresh, so the next stamp is honest
+    project, calls, _ = book
+    (_html(project) / "_images" / "fig.png").unlink()
+    _, lines = _build(project)
+    assert calls.html == 1 and (_html(project) / "_images" / "fig.png").is_file()
+    assert any("writing every page again" in ln for ln in lines)
+    calls.__init__()
+    _build(project)
+    assert calls.html == 0  # and now the stamp holds
 
 
 def test_a_failed_build_leaves_no_stamp(book):

@@ -504,6 +504,11 @@ def test_a_reused_result_says_which_commit_its_code_is_identical_to(project, tmp
     ctx = json.loads((dest / "run.json").read_text())
     assert ctx["code_identical_to"]["commit"] == "f" * 40
     assert cache.is_fresh(dest, "tiny", ctx["key"])  # hashes were updated with the page
+    monkeypatch.setattr(cache, "git_commit", lambda *a: ctx["provenance"]["git"])
+    build(project, profile="smoke", html=False, log=lambda s: None)  # back where it ran
+    assert "code identical to" not in (dest / "tiny.ipynb").read_text()
+    assert "code_identical_to" not in json.loads((dest / "run.json").read_text())
+    assert cache.is_fresh(dest, "tiny", ctx["key"])
     # 13: a cached result counts only when every file is there and intact
     import shutil
 

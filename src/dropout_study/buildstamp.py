@@ -45,6 +45,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import site
 import sys
 import sysconfig
@@ -256,8 +257,29 @@ class Stamp:
         stamp = cls(project, profile=profile, html=html)
         results = None if force else stamp.reuse(log)
         if results is None:
+            if stamp.html_damaged():
+                # Sphinx's incremental build copies images only for the pages it rewrites,
+                # so a deleted image would stay missing: write the HTML afresh
+                log("the built HTML was changed or is incomplete: writing every page again")
+                shutil.rmtree(Path(project.root) / "_build" / "html", ignore_errors=True)
             stamp.clear()
         return results, stamp
+
+    def html_damaged(self) -> bool:
+        """True if the inputs are those of the stamp but a file under ``_build/html`` was
+        added, deleted or changed since that build."""
+        data = self._load()
+        if not self.html or data is None or data.get("inputs") != self.digest:
+            return False
+        html = (Path(self.project.root) / "_build" / "html").as_posix() + "/"
+
+        def part(sig) -> dict:
+            return {k: v for k, v in (sig or {}).items() if k.startswith(html)}
+
+        try:
+            return part(output_signature(self.project, True)) != part(data.get("outputs"))
+        except (AttributeError, TypeError):  # a malformed stamp: nothing to go by
+            return False
 
     def clear(self) -> None:
         """Delete the stamp file: until the next successful build there is none."""

@@ -152,7 +152,8 @@ def provenance_cell(nbformat, reused: Mapping | None = None):
 
 def mark_reused(dest: Path, chapter_id: str) -> None:
     """A fresh cached copy is being reused: if the checkout's commit differs from the one it
-    ran at, record ``code_identical_to`` in ``run.json`` and say so on the page."""
+    ran at, record ``code_identical_to`` in ``run.json`` and say so on the page; if it is the
+    one it ran at again, drop such a note."""
     import nbformat
 
     dest = Path(dest)
@@ -161,7 +162,10 @@ def mark_reused(dest: Path, chapter_id: str) -> None:
     if ctx is None or not now.get("commit"):
         return
     ran = (ctx.get("provenance") or {}).get("git")
-    if ctx.get("code_identical_to") == now or (ran and ran == now):
+    back_home = bool(ran) and ran == now  # the checkout is where it ran again
+    if back_home and "code_identical_to" not in ctx:
+        return
+    if not back_home and ctx.get("code_identical_to") == now:
         return
     from dropout_study import __version__
 
@@ -171,7 +175,10 @@ def mark_reused(dest: Path, chapter_id: str) -> None:
         if PROVENANCE_TAG in c.metadata.get("tags", []):
             c.source = provenance_text(ran, now, __version__)
     nbformat.write(nb, nb_path)
-    ctx["code_identical_to"] = now
+    if back_home:  # an earlier note ("identical to … with uncommitted changes") is stale
+        ctx.pop("code_identical_to", None)
+    else:
+        ctx["code_identical_to"] = now
     ctx["files"] = file_hashes(dest)
     (dest / RUN_FILE).write_text(json.dumps(ctx, indent=2) + "\n", encoding="utf-8")
 
