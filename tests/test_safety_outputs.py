@@ -324,6 +324,44 @@ def test_ctrl_c_is_one_line_ends_the_kernel_and_exits_130(project, tmp_path):
     assert not out.exists() and outputs.leftovers(out) == []
 
 
+def test_ctrl_c_on_a_build_ends_its_chapter_workers_and_their_kernels(project, tmp_path):
+    # chapters run side by side in worker processes: an interrupt of the build must end
+    # them too (they went on with the next chapter and wrote it after the message)
+    import psutil
+
+    for cid in ("tiny", "tiny-two"):
+        _replace_in_source(project, cid, SLEEP, SLEEPING)
+    env = {**os.environ, "DROPOUT_STUDY_CHAPTER_JOBS": "2"}
+    argv = [str(project.root), "build", "--profile", "smoke"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN_SCRIPT, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        kernels = []
+        while time.monotonic() < deadline and len(kernels) < 2:
+            time.sleep(0.5)
+            kernels = _kernels_of(proc.pid)
+        assert len(kernels) == 2, "the two chapters' kernels did not start"
+        time.sleep(3)  # into the sleeping cells
+        family = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGINT)  # to the build alone, as `kill -INT` would
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert one_line(err).startswith("dropout-study: interrupted")
+    time.sleep(1)
+    alive = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, [" ".join(p.cmdline())[:80] for p in alive]
+    for cid in ("tiny", "tiny-two"):
+        assert not (project.dest(cid) / "metrics.json").exists()
+
+
 def test_keyboard_interrupt_anywhere_is_one_line(project, capsys, monkeypatch):
     def interrupted(*a, **k):
         raise KeyboardInterrupt

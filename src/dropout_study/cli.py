@@ -43,6 +43,7 @@ from dropout_study import (
     params,
     progress,
     render,
+    sidebyside,
     timing,
 )
 from dropout_study.generated import update_readme
@@ -212,6 +213,7 @@ def main(argv: list[str] | None = None, project: Project | None = None) -> int:
         # nbclient's cell task then fails with DeadKernelError; asyncio would log "Task
         # exception was never retrieved" with its traceback when that task is collected
         logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        sidebyside.stop_all()  # a build's chapter workers and their kernels
         kernel.end_kernels()
         print(f"{PROG}: {guard.INTERRUPTED}", file=sys.stderr)
         return 130

@@ -9,6 +9,12 @@ its failure handling and everything after the executions are as in a serial buil
 chapters write into their own directories and their sweeps' cells into a cache whose writes
 are atomic, so running side by side changes no number.
 
+Ctrl-C ends them all: :func:`stop_all` (called by the command line on an interrupt) cancels
+the chapters not started and stops each worker with SIGTERM, on which the worker ends its
+kernels and exits; a worker that gets the interrupt itself (a terminal sends it to the whole
+process group) does the same instead of going on with the next chapter. A stopped execution
+writes nothing (its outputs are swapped in only when it finishes).
+
 ``DROPOUT_STUDY_CHAPTER_JOBS`` sets ``workers`` (default: 2 on a machine with at least two
 cores, else 1; ``1`` executes each chapter only when the build asks for it, as before).
 """
@@ -18,12 +24,15 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from dropout_study.validation import check_int, fail
 
-__all__ = ["Ahead", "default_workers", "start"]
+__all__ = ["Ahead", "default_workers", "start", "stop_all"]
+
+_RUNNING: list = []  # the Ahead objects of this process with workers (for stop_all)
 
 ENV = "DROPOUT_STUDY_CHAPTER_JOBS"
 
@@ -59,10 +68,26 @@ class Ahead:
             # fork: the workers inherit this process's state (imports, environment, a
             # project's registered chapters) and start in well under a second
             context = multiprocessing.get_context("fork")
-            self._pool = ProcessPoolExecutor(min(self.workers, len(self._jobs)), mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                min(self.workers, len(self._jobs)), mp_context=context, initializer=_in_worker
+            )
             for cid, fn in self._jobs.items():
-                self._futures[cid] = self._pool.submit(fn)
+                self._futures[cid] = self._pool.submit(_job, fn)
+            self._processes = list(self._pool._processes.values())  # all started by submit
             self._pool.shutdown(wait=False)  # workers exit when the queue is done
+            _RUNNING.append(self)
+
+    def stop(self) -> None:
+        """Cancel the chapters not started and stop the workers (each ends its kernels)."""
+        for f in self._futures.values():
+            f.cancel()
+        for p in getattr(self, "_processes", []):
+            if p.is_alive():
+                p.terminate()  # SIGTERM: _end_worker
+        for p in getattr(self, "_processes", []):
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
 
     def __contains__(self, chapter_id: str) -> bool:
         """Whether ``chapter_id`` is one of the jobs (a chapter this build executes)."""
@@ -73,6 +98,34 @@ class Ahead:
         if chapter_id in self._futures:
             return self._futures[chapter_id].result()
         return self._jobs[chapter_id]()
+
+
+def stop_all() -> None:
+    """Stop every :class:`Ahead` of this process that has workers (see the module docstring)."""
+    while _RUNNING:
+        _RUNNING.pop().stop()
+
+
+def _in_worker() -> None:
+    """A worker's set-up: SIGTERM ends its kernels, then the worker."""
+    signal.signal(signal.SIGTERM, _end_worker)
+
+
+def _end_worker(signum=signal.SIGTERM, frame=None) -> None:
+    from dropout_study import kernel
+
+    try:
+        kernel.end_kernels()
+    finally:
+        os._exit(128 + signum)
+
+
+def _job(fn: Callable):
+    """Run one chapter in a worker; an interrupt ends the worker (not only this chapter)."""
+    try:
+        return fn()
+    except KeyboardInterrupt:
+        _end_worker(signal.SIGINT)
 
 
 def start(plan, project, execute: Callable, *, force: bool, **kwargs) -> Ahead:
