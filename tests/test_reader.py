@@ -337,6 +337,15 @@ def _prose(text: str) -> str:
     return _CODE_CELL.sub("", text)
 
 
+def _text_writing_code() -> list:
+    """The package's modules that write the book's text."""
+    code = []
+    for sub in ("experiments", "plots", "verdicts"):
+        code += (paths.PACKAGE / sub).glob("*.py")
+    names = ("generated.py", "report.py", "answer.py", "citing.py")
+    return code + [paths.PACKAGE / n for n in names]
+
+
 def test_no_glued_number_is_formatted_with_python_exponents():
     """``{glue:text}`x:.1e``` prints ``1.0e-05``, and ``:g`` does as soon as a value is small:
     a spec with e/E/g/G is refused (glue ``numfmt.sci``/``numfmt.general`` text instead), and
@@ -347,10 +356,7 @@ def test_no_glued_number_is_formatted_with_python_exponents():
             if m.group(2) and re.search(r"[eEgG]", m.group(2)):
                 bad.append(f"{page.name}: {m.group(0)}")
     exp_spec = re.compile(r"\{[^{}\n]*:[+ ]?\.?\d*[eE]\}")  # f"{x:.1e}" and the like
-    code = [*(ROOT / "book" / "chapters").glob("*.md")]
-    for sub in ("experiments", "plots", "verdicts"):
-        code += (paths.PACKAGE / sub).glob("*.py")
-    code += [paths.PACKAGE / n for n in ("generated.py", "report.py", "answer.py", "citing.py")]
+    code = [*(ROOT / "book" / "chapters").glob("*.md"), *_text_writing_code()]
     for path in code:
         for m in exp_spec.finditer(path.read_text()):
             bad.append(f"{path.name}: {m.group(0)}")
@@ -365,11 +371,7 @@ def test_no_negative_zero_in_the_book_text():
     (``:+z.2f``), which prints ``+0.00`` (the built smoke book is checked in test_book)."""
     fixed = re.compile(r"\{[^{}\n]*:[<>^=]?[+ ]?\d*\.\d+f\}|[\"'][+ ]?\d*\.\d+f[\"']")
     bad = []
-    code = []
-    for sub in ("experiments", "plots", "verdicts"):
-        code += (paths.PACKAGE / sub).glob("*.py")
-    code += [paths.PACKAGE / n for n in ("generated.py", "report.py", "answer.py", "citing.py")]
-    for path in code:
+    for path in _text_writing_code():
         for m in fixed.finditer(path.read_text()):
             bad.append(f"{path.name}: {m.group(0)}")
     assert f"{-0.001:+z.2f}" == "+0.00" and f"{-0.004:z.2f}" == "0.00"

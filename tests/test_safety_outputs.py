@@ -292,31 +292,43 @@ def _kernels_of(pid):
     return [k for k in kids if "ipykernel" in " ".join(k.cmdline())]
 
 
+def _interrupt_once_running(argv, *, n_kernels, env=None, family=False):
+    """Run the command ``argv`` (RUN_SCRIPT), send SIGINT to it alone once ``n_kernels``
+    kernels run its sleeping cells; ``(returncode, stderr, processes)`` with the kernels, or
+    with all its descendants at that moment (``family``)."""
+    import psutil
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN_SCRIPT, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        kernels = []
+        while time.monotonic() < deadline and len(kernels) < n_kernels:
+            time.sleep(0.5)
+            kernels = _kernels_of(proc.pid)
+        assert len(kernels) >= n_kernels, f"{len(kernels)} of {n_kernels} kernels started"
+        time.sleep(3)  # into the sleeping cells
+        watched = psutil.Process(proc.pid).children(recursive=True) if family else kernels
+        proc.send_signal(signal.SIGINT)  # to the command alone, as `kill -INT` would
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    return proc.returncode, err, watched
+
+
 def test_ctrl_c_is_one_line_ends_the_kernel_and_exits_130(project, tmp_path):
     import psutil
 
     _replace_in_source(project, "tiny", SLEEP, SLEEPING)
     out = tmp_path / "o"
     argv = [str(project.root), "run", "tiny", "--profile", "smoke", "--out", str(out)]
-    proc = subprocess.Popen(
-        [sys.executable, "-c", RUN_SCRIPT, *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        kernels = []
-        while time.monotonic() < deadline and not kernels:
-            time.sleep(0.5)
-            kernels = _kernels_of(proc.pid)
-        assert kernels, "no kernel started"
-        time.sleep(3)  # into the sleeping cell
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130
+    returncode, err, kernels = _interrupt_once_running(argv, n_kernels=1)
+    assert returncode == 130
     assert one_line(err).startswith("dropout-study: interrupted")
     time.sleep(1)
     for k in kernels:
@@ -333,27 +345,8 @@ def test_ctrl_c_on_a_build_ends_its_chapter_workers_and_their_kernels(project, t
         _replace_in_source(project, cid, SLEEP, SLEEPING)
     env = {**os.environ, "DROPOUT_STUDY_CHAPTER_JOBS": "2"}
     argv = [str(project.root), "build", "--profile", "smoke"]
-    proc = subprocess.Popen(
-        [sys.executable, "-c", RUN_SCRIPT, *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        kernels = []
-        while time.monotonic() < deadline and len(kernels) < 2:
-            time.sleep(0.5)
-            kernels = _kernels_of(proc.pid)
-        assert len(kernels) == 2, "the two chapters' kernels did not start"
-        time.sleep(3)  # into the sleeping cells
-        family = psutil.Process(proc.pid).children(recursive=True)
-        proc.send_signal(signal.SIGINT)  # to the build alone, as `kill -INT` would
-        _, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130
+    returncode, err, family = _interrupt_once_running(argv, n_kernels=2, env=env, family=True)
+    assert returncode == 130
     assert one_line(err).startswith("dropout-study: interrupted")
     time.sleep(1)
     alive = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]

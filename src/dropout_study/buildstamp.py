@@ -240,6 +240,7 @@ class Stamp:
         self.html = bool(html)
         self.path = Path(project.root) / STAMP
         self.digest = inputs_digest(project, profile=profile, html=html)  # as the build starts
+        self._outputs: tuple | None = None  # (now, recorded) output signatures, by reuse
 
     @classmethod
     def begin(
@@ -266,18 +267,18 @@ class Stamp:
         return results, stamp
 
     def html_damaged(self) -> bool:
-        """True if the inputs are those of the stamp but a file under ``_build/html`` was
-        added, deleted or changed since that build."""
-        data = self._load()
-        if not self.html or data is None or data.get("inputs") != self.digest:
+        """After :meth:`reuse` said no: True if the inputs were those of the stamp but a
+        file under ``_build/html`` was added, deleted or changed since that build."""
+        if not self.html or self._outputs is None:  # no stamp, or other inputs
             return False
         html = (Path(self.project.root) / "_build" / "html").as_posix() + "/"
 
         def part(sig) -> dict:
             return {k: v for k, v in (sig or {}).items() if k.startswith(html)}
 
+        now, then = self._outputs
         try:
-            return part(output_signature(self.project, True)) != part(data.get("outputs"))
+            return part(now) != part(then)
         except (AttributeError, TypeError):  # a malformed stamp: nothing to go by
             return False
 
@@ -302,7 +303,8 @@ class Stamp:
         if data is None or data.get("inputs") != self.digest:
             return None
         try:
-            if output_signature(self.project, self.html) != data.get("outputs"):
+            self._outputs = (output_signature(self.project, self.html), data.get("outputs"))
+            if self._outputs[0] != self._outputs[1]:
                 return None
             chapters = [(c["chapter"], Path(c["dest"])) for c in data["chapters"]]
         except (ValueError, KeyError, TypeError):
