@@ -1,10 +1,12 @@
 """Sweeps on a Dask cluster (the 'cluster' extra): same numbers as the local run, cache kept,
 an unreachable scheduler refused in one line before any kernel starts."""
 
+import http.server
 import importlib
 import json
 import os
 import socket
+import threading
 
 import numpy as np
 import pytest
@@ -123,6 +125,91 @@ def test_unreachable_scheduler_fails_in_one_line_before_any_kernel(monkeypatch, 
 def test_malformed_scheduler_address_is_refused(bad):
     with pytest.raises(ValueError, match="'scheduler' parameter"):
         cluster.check_scheduler(bad)
+
+
+@pytest.mark.parametrize("extra", ["/extra", "/", "?x=1", "#frag", "?", "/a?b#c"])
+def test_anything_after_the_port_is_refused_before_connecting(local_cluster, extra, monkeypatch):
+    # the bare address is a live scheduler: only the extra part can make the check refuse
+    assert cluster.check_scheduler(local_cluster) == local_cluster
+    monkeypatch.setattr(cluster.socket, "create_connection", _no_connection)
+    for addr in (local_cluster + extra, local_cluster.removeprefix("tcp://") + extra):
+        with pytest.raises(ValueError) as info:
+            cluster.check_scheduler(addr)
+        msg = str(info.value)
+        assert "\n" not in msg and "'scheduler' parameter" in msg and repr(addr) in msg
+        assert "tcp://HOST:PORT" in msg
+
+
+def test_user_info_before_the_host_is_refused(local_cluster):
+    with pytest.raises(ValueError, match="'scheduler' parameter"):
+        cluster.check_scheduler(local_cluster.replace("tcp://", "tcp://user@"))
+
+
+def _no_connection(*a, **k):
+    raise AssertionError("the address should have been refused without connecting")
+
+
+def _silent_listener():
+    """A TCP port that accepts connections and never says anything."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    return srv, f"tcp://127.0.0.1:{srv.getsockname()[1]}"
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("kind", ["silent", "http", "worker"])
+def test_an_open_port_that_is_not_a_scheduler_is_refused_in_one_line(
+    kind, local_cluster, monkeypatch, capsys
+):
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 1.0)  # the default (5 s) works the same
+    if kind == "silent":
+        server, addr = _silent_listener()
+        stop = server.close
+    elif kind == "http":
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Quiet)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        addr = f"tcp://127.0.0.1:{server.server_address[1]}"
+        stop = server.shutdown
+    else:  # a Dask worker answers Dask's requests, but it is not the scheduler
+        with distributed.Client(local_cluster, set_as_default=False) as c:
+            addr = next(iter(c.scheduler_info()["workers"]))
+        stop = None
+    started = []
+    monkeypatch.setattr(cli, "execute", lambda *a, **k: started.append(a))
+    monkeypatch.setenv(cluster.ENV, "")
+    try:
+        with pytest.raises(ValueError) as info:
+            cluster.check_scheduler(addr)
+        assert cli.main(["run", "linearity", "--scheduler", addr]) == 2
+    finally:
+        if stop is not None:
+            stop()
+    msg = str(info.value)
+    assert "\n" not in msg and "'scheduler' parameter" in msg and repr(addr) in msg
+    assert "Dask scheduler" in msg
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and addr in err
+    assert started == [] and cluster.address() is None
+
+
+def test_a_real_scheduler_passes_the_check(local_cluster):
+    assert cluster.check_scheduler(local_cluster) == local_cluster
+    assert cluster.check_scheduler(local_cluster.removeprefix("tcp://")) == local_cluster
 
 
 def test_scheduler_reaches_the_kernel_through_the_environment(local_cluster, monkeypatch):

@@ -12,6 +12,8 @@ it carries and runs with one BLAS thread (:mod:`dropout_study.sweep`), on a work
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import socket
 from urllib.parse import urlsplit
@@ -44,8 +46,12 @@ def address() -> str | None:
 
 
 def _host_port(addr: str, owner: str) -> tuple[str, int]:
-    """``tcp://host:port`` (or ``host:port``) → ``(host, port)``; one-line ValueError if not."""
-    allowed = "a Dask scheduler address tcp://HOST:PORT"
+    """``tcp://host:port`` (or ``host:port``) → ``(host, port)``; one-line ValueError if not.
+
+    Nothing may follow the port (no path, not even ``/``, no ``?query`` or ``#fragment``) and
+    nothing may precede the host (no ``user@``): Dask would take such an address apart
+    differently, and only inside a kernel."""
+    allowed = "a Dask scheduler address tcp://HOST:PORT (nothing before HOST or after PORT)"
     if not isinstance(addr, str) or not addr.strip():
         fail("scheduler", owner, allowed, addr)
     text = addr.strip()
@@ -54,18 +60,64 @@ def _host_port(addr: str, owner: str) -> tuple[str, int]:
         port = parts.port
     except ValueError:
         port = None
-    if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
+    if (
+        parts.scheme not in ("tcp", "tls")
+        or not parts.hostname
+        or port is None
+        or "@" in parts.netloc
+        or any(c.isspace() for c in text)
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or text.endswith(("?", "#"))
+    ):
         fail("scheduler", owner, allowed, addr)
     return parts.hostname, port
+
+
+async def _identity(addr: str, timeout: float) -> dict | None:
+    """The reply of the server at ``addr`` to Dask's ``identity`` request (``None`` if it
+    does not answer as a Dask server within ``timeout`` seconds): Dask's own comm layer
+    (``distributed.comm.connect``, with its handshake) and its own request, as
+    ``distributed.core.rpc(addr).identity()`` sends it."""
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    async def ask():
+        kwargs = Security().get_connection_args("client")
+        comm = await connect(addr, timeout=timeout, **kwargs)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    try:
+        reply = await asyncio.wait_for(ask(), timeout)
+    except Exception:  # timeout, closed comm, undecodable bytes: not a Dask server
+        return None
+    return reply if isinstance(reply, dict) else None
+
+
+def _ask_identity(addr: str, timeout: float) -> dict | None:
+    """:func:`_identity` from synchronous code (in a thread of its own when this thread
+    already runs an event loop, e.g. inside a notebook)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_identity(addr, timeout))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _identity(addr, timeout)).result()
 
 
 def check_scheduler(addr: str, owner: str = "dropout-study") -> str:
     """Check that ``addr`` names a reachable Dask scheduler and that the ``cluster`` extra is
     installed; return the address in ``tcp://host:port`` form.
 
-    Raises a one-line ValueError (unparsable or unreachable address, within
-    :data:`CONNECT_TIMEOUT` seconds) or ImportError-as-ValueError (``distributed`` missing)
-    before any work starts.
+    Raises a one-line ValueError before any work starts: an unparsable address (or one with
+    anything after the port), an unreachable one, one where a server listens but does not
+    answer Dask's ``identity`` request as a Dask *scheduler* within :data:`CONNECT_TIMEOUT`
+    seconds (a silent listener, an HTTP server, a Dask worker), or ``distributed`` missing.
     """
     host, port = _host_port(addr, owner)
     try:
@@ -84,7 +136,21 @@ def check_scheduler(addr: str, owner: str = "dropout-study") -> str:
         reason = exc.strerror or type(exc).__name__
         fail("scheduler", owner, f"a reachable Dask scheduler ({reason})", addr)
     text = addr.strip()
-    return text if "://" in text else f"tcp://{text}"
+    full = text if "://" in text else f"tcp://{text}"
+    reply = _ask_identity(full, CONNECT_TIMEOUT)
+    if reply is None or reply.get("type") != "Scheduler":
+        what = (
+            f"a Dask {reply.get('type')}"
+            if reply and reply.get("type")
+            else f"no answer as a Dask server within {CONNECT_TIMEOUT:g} s"
+        )
+        fail(
+            "scheduler",
+            owner,
+            f"a reachable Dask scheduler (something listens there, but: {what})",
+            addr,
+        )
+    return full
 
 
 def use_scheduler(addr: str, owner: str = "dropout-study") -> str:
