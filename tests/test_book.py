@@ -227,6 +227,9 @@ def test_built_pages_are_self_contained_and_say_what_they_are(tmp_path_factory, 
         text = _plain(re.sub(r"<[^>]+>", " ", raw))
         found = re.findall(r".{0,40}\b\d(?:\.\d+)?e[+-]?\d+\b", text)
         assert not found, (page.name, found)
+        # glued markup shown as text: a backtick, or an option's "--" made an en dash
+        found = re.findall(r".{0,40}(?:`|(?<!\S)\u2013[a-z]).{0,40}", text)
+        assert not found, (page.name, found)
     page = (html / "book" / "generated" / "cross-entropy" / "cross-entropy.html").read_text()
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", page, re.S)
     assert captions

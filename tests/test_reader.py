@@ -297,6 +297,8 @@ def test_number_formatting_has_no_python_exponents():
     assert sci(3.2e-9) == "3.2 × 10⁻⁹" and sci(-1.25e12, 2) == "−1.25 × 10¹²"
     assert sci(4.0) == "4.0" and sci(float("inf")) == "∞"
     assert plain(-0.0004) == "0.000" and plain(-0.083) == "−0.083"
+    assert plain(0.083, 1, sign=True) == "+0.1" and plain(-1.26, 1, sign=True) == "−1.3"
+    assert plain(-0.04, 1, sign=True) == "0.0" and plain(0.04, 1, sign=True) == "0.0"
     for x in (1e-300, 7.77e-5, 123456.0, -9.99e-10):  # the value survives the round trip
         m, e = sci(x, 6).replace("−", "-").split(" × 10")
         e = int(e.translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")))

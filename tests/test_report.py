@@ -272,3 +272,16 @@ def test_finish_records_and_glues_the_robustness_table(started):
     assert record["glued"]["robustness_table"].startswith("```{list-table}")
     assert "1 of 2 alternatives agree" in record["glued"]["robustness_table"]
     assert record["robustness"]["agree"] == 1
+
+
+def test_finish_glues_the_confirmation_as_markdown(started, monkeypatch):
+    # the sentence names commands in code spans (`dropout-study run … --profile full`): glued
+    # as plain text, the page showed the backticks and Sphinx turned "--" into an en dash
+    from IPython.display import Markdown
+
+    seen = {}
+    monkeypatch.setattr(report, "_glue", lambda key, value: seen.setdefault(key, value))
+    report.finish(Verdict("c", SUPPORTED, "s."), {})
+    glued = seen["confirmation"]
+    assert isinstance(glued, Markdown) and "`" in glued.data
+    assert glued.data == report.state()["glued"]["confirmation"]

@@ -7,9 +7,11 @@ overrides), the pipeline calls :func:`record`, which writes ``book/confirmations
 (small, committed with the repository so every later book build can cite it): the verdict
 word, its sentence, the robustness summary, the parameters' hash and the commit.
 
-:func:`sentence` is what a chapter page says about it (``report.finish`` glues it as
-``confirmation``): on a ``full`` run, that this *is* the confirmatory run; otherwise whether
-the recorded ``full`` verdict agrees with this run's primary verdict, or how to produce one.
+:func:`sentence` is what a chapter page says about it (``report.finish`` glues it as MyST
+markdown under ``confirmation``, placed with ``{glue:md}`confirmation:myst```, so its commands
+are code: shown without backticks and with their ``--`` kept): on a ``full`` run, that this
+*is* the confirmatory run; otherwise whether the recorded ``full`` verdict agrees with this
+run's primary verdict, or how to produce one.
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ def load(chapter_id: str, root: Path | None = None) -> dict | None:
 def sentence(
     chapter_id: str, profile: str, word: str, root: Path | None = None, code: str | None = None
 ) -> str:
-    """One sentence for the page: the confirmation status of this run's primary verdict.
+    """One sentence of MyST markdown for the page: the confirmation status of this run's
+    primary verdict (commands and profile names in code spans).
 
     ``code``: the normalised code hash this run ran with; when the record was made with other
     code, the sentence says so (the record may be stale)."""

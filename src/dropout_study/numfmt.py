@@ -18,11 +18,14 @@ MINUS = "\u2212"
 _SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-def plain(value: float, decimals: int = 3) -> str:
-    """``value`` with ``decimals`` decimals and a typographic minus (``−0.083``)."""
-    text = f"{float(value):.{decimals}f}"
-    if text.startswith("-") and float(text) == 0.0:
-        text = text[1:]  # no "−0.000"
+def plain(value: float, decimals: int = 3, sign: bool = False) -> str:
+    """``value`` with ``decimals`` decimals and a typographic minus (``−0.083``);
+    ``sign=True`` puts ``+`` before a positive value (``+0.083``; a value that rounds to zero
+    has no sign). For text glued as markdown (``{glue:md}``), which the book's number
+    typography does not reach."""
+    text = f"{float(value):{'+' if sign else ''}.{decimals}f}"
+    if text[0] in "+-" and float(text) == 0.0:
+        text = text[1:]  # no "−0.000", no "+0.000"
     return text.replace("-", MINUS)
 
 

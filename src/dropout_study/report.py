@@ -261,8 +261,9 @@ def markdown(key: str, value: str) -> None:
 
 def finish(verdict, metrics: Mapping, robustness=None) -> None:
     """Write ``metrics.json`` and glue ``verdict`` (the word), ``verdict_sentence``,
-    ``confirmation`` (whether the primary verdict held on the fresh seeds of the ``full``
-    profile, :func:`dropout_study.confirm.sentence`) and, given a robustness table,
+    ``confirmation`` (MyST markdown, for ``{glue:md}`confirmation:myst```: whether the primary
+    verdict held on the fresh seeds of the ``full`` profile,
+    :func:`dropout_study.confirm.sentence`) and, given a robustness table,
     ``robustness_summary`` ("k of n alternatives agree …") and ``robustness_table`` (its
     MyST table, for ``{glue:md}`robustness_table```).
 
@@ -290,7 +291,11 @@ def finish(verdict, metrics: Mapping, robustness=None) -> None:
         rob = robustness.as_dict()
         text("robustness_summary", rob["summary"])
         markdown("robustness_table", robustness.markdown())
-    text("confirmation", confirm.sentence(st["chapter"], st["profile"], word, code=st.get("code")))
+    # MyST markdown, for {glue:md}`confirmation:myst`: its commands are code, which keeps
+    # their "--" from becoming an en dash and their backticks from being shown
+    markdown(
+        "confirmation", confirm.sentence(st["chapter"], st["profile"], word, code=st.get("code"))
+    )
     text("verdict", word)
     text("verdict_sentence", sentence)
     glue_answer(word, st["claim"], text, markdown)  # the box each chapter opens with
