@@ -53,7 +53,11 @@ def test_defaults_pass_and_are_filled():
         ({"ce_example": [0.5, 0.2]}, ValueError, r"'ce_example' .*sum to 1"),
         ({"ce_example": [1.2, -0.2]}, ValueError, r"'ce_example' parameter"),
         ({"ce_example": [1.0]}, ValueError, r"'ce_example' parameter"),
-        ({"true_class": 3}, ValueError, r"'true_class' parameter .*\[0, 2\]"),
+        (
+            {"true_class": 3},
+            ValueError,
+            r"'true_class' parameter .*\[0, len\(ce_example\) − 1 = 2\]",
+        ),
         ({"ce_example": [1.0, 0.0], "true_class": 1}, ValueError, r"'true_class' .*> 0"),
         ({"feature": "radius"}, ValueError, r"'feature' parameter .*'mean radius'"),
         ({"grid_half_width": 0.0}, ValueError, r"'grid_half_width' parameter"),

@@ -172,7 +172,7 @@ BAD = [
     ({"dropout_rates": [0.0, 0.5]}, ValueError, "'dropout_rates' parameter of noisy-loss"),
     ({"dropout_rates": [0.1, 0.2, 0.5]}, ValueError, "'dropout_rates' .* with 0"),
     ({"dropout_rates": [0.0, 0.5, 1.0]}, ValueError, "'dropout_rates' parameter of noisy-loss"),
-    ({"lr": 0.2}, ValueError, "'lr_grid' .* include lr = 0.2"),
+    ({"lr": 0.2}, ValueError, "'lr_grid' .* including lr \\(lr = 0.2\\)"),
     ({"lr_grid": [0.1]}, ValueError, "'lr_grid' parameter of noisy-loss"),
     ({"momentum": 1.0}, ValueError, "'momentum' parameter of noisy-loss"),
     ({"max_steps": 1}, ValueError, "'max_steps' parameter of noisy-loss"),

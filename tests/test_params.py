@@ -168,3 +168,108 @@ def test_load_file_errors(tmp_path, content, match):
         f.write_text(content, encoding="utf-8")
     with pytest.raises(ValueError, match=match):
         params.load_file(f)
+
+
+# ------------------------------------------------------------------------------------------
+# the allowed ranges `dropout-study params` shows are what the validation enforces
+# ------------------------------------------------------------------------------------------
+_INTERVAL = r"([\[(])([^,\[\]()]+(?:\([^)]*\))?[^,\[\]()]*), ([^\[\]]+?)([\])])"
+
+
+def _bound(text: str, defaults: dict) -> float:
+    """A shown bound: a number, ``inf``, or an expression in other parameters
+    (``max_steps``, ``n_lambdas − 1``, ``len(ce_example) − 1``) at the defaults."""
+    text = text.replace("−", "-").strip()
+    try:
+        return float(text)
+    except ValueError:
+        return eval(text, {"len": len, "__builtins__": {}}, dict(defaults))
+
+
+def _probes(kind: str, low: float, high: float, low_open: bool, high_open: bool):
+    """(value, inside?, side) at and just beyond each shown bound (side 0: the low one, -1:
+    the high one; in a list, the item replaced); a large value when unbounded."""
+    import math
+
+    def step(x, sign):
+        return x + sign if kind == "int" else x + sign * max(1e-9, abs(x) * 1e-9)
+
+    out = []
+    if math.isfinite(low):
+        out += [(low, False, 0)] if low_open else [(low, True, 0), (step(low, -1), False, 0)]
+    else:
+        out += [(-1e6, True, 0)]
+    if math.isfinite(high):
+        out += [(high, False, -1)] if high_open else [(high, True, -1), (step(high, 1), False, -1)]
+    else:
+        out += [(10**6, True, -1)]
+    return [(int(v) if kind == "int" else float(v), inside, side) for v, inside, side in out]
+
+
+def _outcome(module, values: dict, name: str) -> str | None:
+    """``None`` if ``check_params`` accepts ``values`` as far as ``name`` is concerned, else
+    what it says ``name`` must be (the text between "must be" and "; got")."""
+    import re
+
+    try:
+        module.check_params(dict(values))
+    except (ValueError, TypeError) as exc:
+        m = re.match(rf"The '{name}' parameter of \S+ must be (.*); got ", str(exc))
+        return m.group(1) if m else None  # another parameter's rule: not this one's range
+    return None
+
+
+def test_the_shown_allowed_values_are_what_check_params_enforces():
+    """For every parameter of every chapter, ``dropout-study params`` (catalog.allowed_ranges)
+    shows an interval and rules; at each shown bound ``check_params`` accepts the value (or
+    refuses it only with one of the rules shown), just beyond it refuses it, and an
+    unbounded side accepts a large value; a list shorter than the shown minimum is refused.
+    (``hidden_sizes`` was shown as [1, inf) and refused above 1024.)"""
+    import importlib
+    import re
+
+    from dropout_study.catalog import allowed_ranges
+    from dropout_study.project import Project
+
+    project = Project()
+    bad, n_probes = [], 0
+    for cid in project.chapters:
+        spec = project.spec(cid)
+        module = importlib.import_module(spec.experiment)
+        d = spec.defaults()
+        for p in spec.params:
+            shown = allowed_ranges(spec).get(p.name)
+            if shown is None:
+                continue
+            first, *rules = shown.split("; ")
+            scalar = re.fullmatch(_INTERVAL, first)
+            listed = re.fullmatch(r"at least (\d+) items?, each in " + _INTERVAL, first)
+            m = scalar or listed
+            if m is None:
+                continue
+            lo_b, lo, hi, hi_b = m.groups()[-4:]
+            kind = p.type.removeprefix("list[").removesuffix("]")
+            probes = _probes(kind, _bound(lo, d), _bound(hi, d), lo_b == "(", hi_b == ")")
+            for value, inside, side in probes:
+                values = dict(d)
+                if listed:
+                    items = list(d[p.name])
+                    items[side] = value
+                    values[p.name] = items
+                else:
+                    values[p.name] = value
+                said = _outcome(module, values, p.name)
+                n_probes += 1
+                if inside and said is not None and not any(said.startswith(r) for r in rules):
+                    bad.append(
+                        f"{cid}: {p.name} = {values[p.name]} refused ({said}); shown {shown}"
+                    )
+                if not inside and said is None:
+                    bad.append(f"{cid}: {p.name} = {values[p.name]} accepted; shown {shown}")
+            if listed and int(listed.group(1)) > 1:
+                values = dict(d, **{p.name: list(d[p.name])[: int(listed.group(1)) - 1]})
+                n_probes += 1
+                if _outcome(module, values, p.name) is None:
+                    bad.append(f"{cid}: {p.name} = {values[p.name]} accepted; shown {shown}")
+    assert n_probes > 200
+    assert not bad, "\n".join(bad)

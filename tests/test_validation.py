@@ -120,6 +120,22 @@ def test_check_int_list():
     raises(TypeError, r"ints", V.check_int_list, [1.0], "s", "O")
     raises(TypeError, r"ints", V.check_int_list, [True], "s", "O")
     raises(ValueError, r"each >= 1; got \[0\]", V.check_int_list, [0], "s", "O", low=1)
+    assert V.check_int_list([1, 1024], "s", "O", low=1, high=1024) == [1, 1024]
+    with pytest.raises(ValueError, match=r"ints, each in \[1, 1024\]; got \[2, 1025\]\.$"):
+        V.check_int_list([2, 1025], "s", "O", low=1, high=1024)
+
+
+def test_require_and_a_bound_named_after_another_parameter():
+    V.require(True, "b", "O", "a multiple of eval_every", 7)
+    with pytest.raises(ValueError, match=r"^The 'b' parameter of O must be a multiple of "
+                       r"eval_every \(eval_every = 10\); got 7\.$"):  # fmt: skip
+        V.require(False, "b", "O", "a multiple of eval_every", 7, detail="eval_every = 10")
+    with pytest.raises(TypeError, match="must be odd; got 2"):
+        V.require(False, "n", "O", "odd", 2, TypeError)
+    high = V.bound(300, "max_steps")
+    assert high == 300 and V.check_int(300, "b", "O", low=1, high=high) == 300
+    with pytest.raises(ValueError, match=r"an int in the range \[1, max_steps = 300\]; got 301"):
+        V.check_int(301, "b", "O", low=1, high=high)
 
 
 def test_check_base():

@@ -4,7 +4,9 @@
 The allowed range of each parameter is not typed twice: :func:`allowed_ranges` calls the
 chapter's own ``check_params`` on its defaults while recording what each
 ``dropout_study.validation.check_*`` call was asked to enforce (bounds, choices, minimum list
-length), so the listing and the validation cannot disagree.
+length; a bound that is another parameter's value, ``validation.bound``, by that parameter's
+name) and every further rule it states with ``validation.require`` ("increasing and without
+repeats", "one of dropout_rates"), so the listing and the validation cannot disagree.
 """
 
 from __future__ import annotations
@@ -33,11 +35,26 @@ _CHECKS = (
     "check_choice",
     "check_float_list",
     "check_int_list",
+    "require",
 )
 
 
+class _Named:
+    """A :func:`dropout_study.validation.bound` shown by its name (``max_steps``)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __format__(self, spec: str) -> str:
+        return self.name
+
+
+def _shown(value):
+    return _Named(value.name) if isinstance(value, validation._Bound) else value
+
+
 def _describe(check: str, kwargs: dict, args: tuple) -> str:
-    low, high = kwargs.get("low"), kwargs.get("high")
+    low, high = _shown(kwargs.get("low")), _shown(kwargs.get("high"))
     low_open, high_open = kwargs.get("low_open", False), kwargs.get("high_open", False)
     interval = validation._interval(low, high, low_open, high_open)
     if check == "check_choice":
@@ -64,11 +81,25 @@ def allowed_ranges(spec: ChapterSpec) -> dict[str, str]:
     if check_params is None:
         return {}
     found: dict[str, str] = {}
+    rules: dict[str, list[str]] = {}
     originals = {}
+    is_list = {p.name: p.type.startswith("list[") for p in spec.params}
 
     def recorder(check, original):
+        if check == "require":
+
+            def rule(ok, name, owner, allowed, *args, **kwargs):  # detail: message only
+                if allowed not in rules.setdefault(name, []):
+                    rules[name].append(allowed)
+                return original(ok, name, owner, allowed, *args, **kwargs)
+
+            return rule
+
         def wrapped(value, name, owner, *args, **kwargs):
-            found.setdefault(name, _describe(check, kwargs, args))
+            text = _describe(check, kwargs, args)
+            if check == "check_choice" and is_list.get(name):
+                text = "each " + text  # a list whose items are checked one by one
+            found.setdefault(name, text)
             return original(value, name, owner, *args, **kwargs)
 
         return wrapped
@@ -84,6 +115,8 @@ def allowed_ranges(spec: ChapterSpec) -> dict[str, str]:
     finally:
         for name, fn in originals.items():
             setattr(module, name, fn)
+    for name, texts in rules.items():
+        found[name] = "; ".join([found[name], *texts] if name in found else texts)
     return found
 
 

@@ -14,6 +14,8 @@ import numpy as np
 
 __all__ = [
     "fail",
+    "require",
+    "bound",
     "fail_undeclared",
     "described",
     "check_int",
@@ -62,6 +64,44 @@ def fail(name: str, owner: str, allowed: str, value, exc: type[Exception] = Valu
     (:func:`short_repr`).
     """
     raise exc(f"The '{name}' parameter of {owner} must be {allowed}; got {short_repr(value)}.")
+
+
+def require(
+    ok,
+    name: str,
+    owner: str,
+    allowed: str,
+    value,
+    exc: type[Exception] = ValueError,
+    *,
+    detail: str | None = None,
+):
+    """:func:`fail` unless ``ok``: a rule beyond a ``check_*`` range (``"increasing and
+    without repeats"``, ``"one of dropout_rates"``). ``allowed`` names other parameters, not
+    their values: ``dropout_study.catalog`` records it (on every call, met or not) and shows
+    it as part of what the parameter allows, so the listing and the check are one text.
+    ``detail`` (e.g. ``"dropout_rates = [0.0, 0.5]"``) is added in brackets to the message
+    only."""
+    if not ok:
+        fail(name, owner, f"{allowed} ({detail})" if detail else allowed, value, exc)
+
+
+class _Bound(float):
+    """A bound that is another parameter's value (:func:`bound`)."""
+
+    name: str
+
+    def __format__(self, spec: str) -> str:
+        return f"{self.name} = {float(self):{spec}}"
+
+
+def bound(value, name: str) -> float:
+    """``value`` as a ``low``/``high`` of a ``check_*`` call that comes from other
+    parameters: messages read ``[1, max_steps = 3000]`` and the parameter listing
+    (``dropout_study.catalog``) shows ``[1, max_steps]``, not the value of one profile."""
+    b = _Bound(value)
+    b.name = name
+    return b
 
 
 def short_repr(value) -> str:
@@ -216,10 +256,20 @@ def check_float_list(
 
 
 def check_int_list(
-    value, name: str, owner: str, *, low: int | None = None, min_len: int = 1
+    value,
+    name: str,
+    owner: str,
+    *,
+    low: int | None = None,
+    high: int | None = None,
+    min_len: int = 1,
 ) -> list[int]:
-    """A list of ints, each ``>= low``."""
-    allowed = f"a list of at least {min_len} ints" + (f", each >= {low}" if low is not None else "")
+    """A list of at least ``min_len`` ints, each ``>= low`` (and ``<= high``)."""
+    if high is not None:
+        each = f", each in {_interval(low, high, False, False)}"
+    else:
+        each = f", each >= {low}" if low is not None else ""
+    allowed = f"a list of at least {min_len} ints{each}"
     if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
         fail(name, owner, allowed, value, TypeError)
     if len(value) < min_len:
@@ -228,7 +278,7 @@ def check_int_list(
     for v in value:
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             fail(name, owner, allowed, value, TypeError)
-        if low is not None and v < low:
+        if _outside(v, low, high):
             fail(name, owner, allowed, value)
         out.append(int(v))
     return out

@@ -62,12 +62,14 @@ from dropout_study.optim import SGD, Adam
 from dropout_study.sweep import run_sweep
 from dropout_study.training import EarlyStopping, TrainingDiverged, train
 from dropout_study.validation import (
+    bound,
     check_choice,
     check_float,
     check_float_list,
     check_int,
     check_int_list,
     fail,
+    require,
 )
 
 __all__ = [
@@ -111,9 +113,9 @@ DEFAULTS: dict = {
 """The book profile: the same values as the chapter's ``parameters`` cell."""
 
 
-def _increasing(values, name, o, raw, what):
-    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
-        fail(name, o, what, raw)
+def _increasing(values, name, o, raw):
+    ok = all(b > a for a, b in zip(values, values[1:], strict=False))
+    require(ok, name, o, "increasing (no repeats)", raw)
 
 
 def check_params(params: dict) -> dict:
@@ -131,14 +133,15 @@ def check_params(params: dict) -> dict:
     rates = check_float_list(
         p["dropout_rates"], "dropout_rates", o, low=0.0, high=1.0, high_open=True, min_len=2
     )
-    what = "an increasing list of floats in [0, 1) that starts with 0.0 (the reference)"
-    if rates[0] != 0.0:
-        fail("dropout_rates", o, what, p["dropout_rates"])
-    _increasing(rates, "dropout_rates", o, p["dropout_rates"], what)
+    what = "a list that starts with 0.0 (the reference)"
+    require(rates[0] == 0.0, "dropout_rates", o, what, p["dropout_rates"])
+    _increasing(rates, "dropout_rates", o, p["dropout_rates"])
     out["dropout_rates"] = rates
-    prim = check_float(p["primary_rate"], "primary_rate", o, low=0.0, high=1.0, low_open=True)
-    if prim not in rates:
-        fail("primary_rate", o, f"one of the dropout_rates above 0 ({rates[1:]})", prim)
+    prim = check_float(
+        p["primary_rate"], "primary_rate", o, low=0.0, high=1.0, low_open=True, high_open=True
+    )
+    what = "one of the dropout_rates above 0"
+    require(prim in rates, "primary_rate", o, what, prim, detail=f"{rates[1:]}")
     out["primary_rate"] = prim
     out["margin"] = check_float(p["margin"], "margin", o, low=0.0, low_open=True)
     out["lr"] = check_float(p["lr"], "lr", o, low=0.0, low_open=True)
@@ -148,14 +151,14 @@ def check_params(params: dict) -> dict:
     tr = check_float_list(
         p["theory_rates"], "theory_rates", o, low=0.0, high=1.0, low_open=True, high_open=True
     )
-    _increasing(tr, "theory_rates", o, p["theory_rates"], "an increasing list in (0, 1)")
+    _increasing(tr, "theory_rates", o, p["theory_rates"])
     out["theory_rates"] = tr
     out["n_theory_masks"] = check_int(p["n_theory_masks"], "n_theory_masks", o, low=10)
-    ck = check_int_list(p["checkpoints"], "checkpoints", o, low=0)
-    if ck[0] != 0 or any(b <= a for a, b in zip(ck, ck[1:], strict=False)):
-        fail("checkpoints", o, "an increasing list of steps starting with 0", p["checkpoints"])
-    if ck[-1] > out["max_steps"]:
-        fail("checkpoints", o, f"steps up to max_steps ({out['max_steps']})", p["checkpoints"])
+    ck = check_int_list(
+        p["checkpoints"], "checkpoints", o, low=0, high=bound(out["max_steps"], "max_steps")
+    )
+    require(ck[0] == 0, "checkpoints", o, "a list starting with 0", p["checkpoints"])
+    _increasing(ck, "checkpoints", o, p["checkpoints"])
     out["checkpoints"] = ck
     out["n_masks"] = check_int(p["n_masks"], "n_masks", o, low=100)
     for name in ("pitfall_lr", "pitfall_adam_lr"):

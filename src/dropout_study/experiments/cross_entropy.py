@@ -70,12 +70,14 @@ from dropout_study.stats import mean_ci
 from dropout_study.sweep import run_sweep
 from dropout_study.training import train
 from dropout_study.validation import (
+    bound,
     check_choice,
     check_float,
     check_float_list,
     check_int,
     check_int_list,
     fail,
+    require,
 )
 from dropout_study.verdicts.cross_entropy import curves_down
 
@@ -140,12 +142,13 @@ def check_params(params: dict) -> dict:
     out = {"seed": check_int(p["seed"], "seed", o, low=0)}
     out["n_seeds"] = check_int(p["n_seeds"], "n_seeds", o, low=2)
     q = check_float_list(p["ce_example"], "ce_example", o, low=0.0, high=1.0, min_len=2)
-    if abs(sum(q) - 1.0) > 0.01:
-        fail("ce_example", o, "probabilities that sum to 1 (within 0.01 for rounding)", q)
+    what = "probabilities that sum to 1 (within 0.01 for rounding)"
+    require(abs(sum(q) - 1.0) <= 0.01, "ce_example", o, what, q)
     out["ce_example"] = q
-    out["true_class"] = check_int(p["true_class"], "true_class", o, low=0, high=len(q) - 1)
-    if q[out["true_class"]] <= 0:
-        fail("true_class", o, "a class with probability > 0 in ce_example", p["true_class"])
+    high = bound(len(q) - 1, "len(ce_example) − 1")
+    out["true_class"] = check_int(p["true_class"], "true_class", o, low=0, high=high)
+    what = "a class with probability > 0 in ce_example"
+    require(q[out["true_class"]] > 0, "true_class", o, what, p["true_class"])
     out["feature"] = check_choice(p["feature"], "feature", o, FEATURES)
     out["grid_half_width"] = check_float(
         p["grid_half_width"], "grid_half_width", o, low=0.0, high=50.0, low_open=True

@@ -40,7 +40,13 @@ from dropout_study.experiments.dropout_paper_cells import ACT_BINS, UNIT_BINS, c
 from dropout_study.experiments.dropout_paper_summary import readings, summarise
 from dropout_study.measures import input_dropout as inp
 from dropout_study.sweep import run_sweep
-from dropout_study.validation import check_float, check_float_list, check_int, check_int_list, fail
+from dropout_study.validation import (
+    check_float,
+    check_float_list,
+    check_int,
+    check_int_list,
+    require,
+)
 
 __all__ = [
     "CHAPTER",
@@ -89,9 +95,9 @@ DEFAULTS: dict = {
 }
 
 
-def _increasing(values, name, what):
-    if len(set(values)) != len(values) or sorted(values) != list(values):
-        fail(name, CHAPTER, f"{what}, increasing and without repeats", values)
+def _increasing(values, name):
+    ok = len(set(values)) == len(values) and sorted(values) == list(values)
+    require(ok, name, CHAPTER, "increasing and without repeats", values)
     return list(values)
 
 
@@ -112,33 +118,24 @@ def check_params(params: dict) -> dict:
             p["dropout_rates"], "dropout_rates", CHAPTER, low=0.0, high=0.95, min_len=2
         ),
         "dropout_rates",
-        "a list of at least 2 rates in [0, 0.95] starting at 0",
     )
-    if out["dropout_rates"][0] != 0.0:
-        fail(
-            "dropout_rates",
-            CHAPTER,
-            "a list starting at 0 (the network without dropout)",
-            p["dropout_rates"],
-        )
+    what = "a list starting at 0 (the network without dropout)"
+    require(out["dropout_rates"][0] == 0.0, "dropout_rates", CHAPTER, what, p["dropout_rates"])
     out["pn_units"] = check_int(p["pn_units"], "pn_units", CHAPTER, low=1, high=256)
     out["pn_rates"] = _increasing(
         check_float_list(p["pn_rates"], "pn_rates", CHAPTER, low=0.0, high=0.95, min_len=3),
         "pn_rates",
-        "a list of at least 3 rates in [0, 0.95]",
     )
     out["mc_rate"] = check_float(
         p["mc_rate"], "mc_rate", CHAPTER, low=0.0, high=0.95, low_open=True
     )
-    if out["mc_rate"] not in out["dropout_rates"]:
-        fail("mc_rate", CHAPTER, f"one of dropout_rates {out['dropout_rates']}", p["mc_rate"])
+    rates = out["dropout_rates"]
+    ok = out["mc_rate"] in rates
+    require(ok, "mc_rate", CHAPTER, "one of dropout_rates", p["mc_rate"], detail=f"{rates}")
     out["mc_ks"] = _increasing(
-        check_int_list(p["mc_ks"], "mc_ks", CHAPTER, low=1),
-        "mc_ks",
-        "a list of k >= 1 starting at 1",
+        check_int_list(p["mc_ks"], "mc_ks", CHAPTER, low=1, min_len=3), "mc_ks"
     )
-    if out["mc_ks"][0] != 1 or len(out["mc_ks"]) < 3:
-        fail("mc_ks", CHAPTER, "a list of at least 3 increasing k starting at 1", p["mc_ks"])
+    require(out["mc_ks"][0] == 1, "mc_ks", CHAPTER, "a list starting at 1", p["mc_ks"])
     out["mc_repeats"] = check_int(p["mc_repeats"], "mc_repeats", CHAPTER, low=1, high=100)
     out["max_steps"] = check_int(p["max_steps"], "max_steps", CHAPTER, low=10)
     out["patience"] = check_int(p["patience"], "patience", CHAPTER, low=1)
@@ -156,7 +153,6 @@ def check_params(params: dict) -> dict:
             p["ridge_rates"], "ridge_rates", CHAPTER, low=0.0, high=0.95, low_open=True
         ),
         "ridge_rates",
-        "a list of drop rates in (0, 0.95]",
     )
     out["ridge_masks"] = check_int(p["ridge_masks"], "ridge_masks", CHAPTER, low=10)
     out["sgd_rate"] = check_float(
@@ -168,7 +164,6 @@ def check_params(params: dict) -> dict:
             p["wager_rates"], "wager_rates", CHAPTER, low=0.0, high=0.9, low_open=True
         ),
         "wager_rates",
-        "a list of drop rates in (0, 0.9]",
     )
     out["wager_masks"] = check_int(p["wager_masks"], "wager_masks", CHAPTER, low=1, high=1000)
     out["wager_eval_masks"] = check_int(p["wager_eval_masks"], "wager_eval_masks", CHAPTER, low=10)

@@ -58,11 +58,13 @@ from dropout_study.stats import mean_ci, mean_ci_columns
 from dropout_study.sweep import run_sweep
 from dropout_study.training import EarlyStopping, train
 from dropout_study.validation import (
+    bound,
     check_float,
     check_float_list,
     check_int,
     check_int_list,
     fail,
+    require,
 )
 from dropout_study.verdicts import l1_vs_l2 as rule
 
@@ -114,20 +116,22 @@ def check_params(params: dict) -> dict:
     out["lambda_ratio"] = check_float(
         p["lambda_ratio"], "lambda_ratio", o, low=0.0, high=1.0, low_open=True, high_open=True
     )
-    out["n_oracle"] = check_int(p["n_oracle"], "n_oracle", o, low=1, high=out["n_lambdas"] - 1)
+    high = bound(out["n_lambdas"] - 1, "n_lambdas − 1")
+    out["n_oracle"] = check_int(p["n_oracle"], "n_oracle", o, low=1, high=high)
     out["oracle_max_iter"] = check_int(p["oracle_max_iter"], "oracle_max_iter", o, low=10)
     out["n_seeds"] = check_int(p["n_seeds"], "n_seeds", o, low=2)
     out["hidden"] = check_int_list(p["hidden"], "hidden", o, low=1)
     lams = check_float_list(p["lambdas"], "lambdas", o, low=0.0, low_open=True, min_len=2)
-    if len(set(lams)) != len(lams):
-        fail("lambdas", o, "a list of at least 2 distinct floats > 0", p["lambdas"])
+    require(len(set(lams)) == len(lams), "lambdas", o, "distinct", p["lambdas"])
     out["lambdas"] = sorted(lams)
     out["dropout_rate"] = check_float(
         p["dropout_rate"], "dropout_rate", o, low=0.0, high=1.0, low_open=True, high_open=True
     )
     out["lr"] = check_float(p["lr"], "lr", o, low=0.0, high=4.0, low_open=True)
     out["max_steps"] = check_int(p["max_steps"], "max_steps", o, low=1)
-    out["eval_every"] = check_int(p["eval_every"], "eval_every", o, low=1, high=out["max_steps"])
+    out["eval_every"] = check_int(
+        p["eval_every"], "eval_every", o, low=1, high=bound(out["max_steps"], "max_steps")
+    )
     out["patience"] = check_int(p["patience"], "patience", o, low=1)
     out["min_delta"] = check_float(p["min_delta"], "min_delta", o, low=0.0)
     out["acc_margin"] = check_float(p["acc_margin"], "acc_margin", o, low=0.0, high=1.0)
@@ -137,8 +141,8 @@ def check_params(params: dict) -> dict:
         p["near_zero_rel"], "near_zero_rel", o, low=0.0, high=1.0, low_open=True, high_open=True
     )
     pit = check_float(p["pitfall_lambda"], "pitfall_lambda", o, low=0.0, low_open=True)
-    if pit not in out["lambdas"]:
-        fail("pitfall_lambda", o, f"one of the lambdas {out['lambdas']}", p["pitfall_lambda"])
+    lams = f"{out['lambdas']}"
+    require(pit in out["lambdas"], "pitfall_lambda", o, "one of the lambdas", pit, detail=lams)
     out["pitfall_lambda"] = pit
     return out
 

@@ -69,12 +69,14 @@ from dropout_study.penalties import L1, L2
 from dropout_study.sweep import run_sweep
 from dropout_study.training import EarlyStopping, train
 from dropout_study.validation import (
+    bound,
     check_choice,
     check_float,
     check_float_list,
     check_int,
     check_int_list,
     fail,
+    require,
 )
 from dropout_study.verdicts.linearity import MIN_MATCHED
 
@@ -159,9 +161,9 @@ DEFAULTS: dict = {
 # ---------------------------------------------------------------------------------------------
 # Parameters
 # ---------------------------------------------------------------------------------------------
-def _distinct_sorted(values: list, name: str, what: str) -> list:
-    if len(set(values)) != len(values) or sorted(values) != values:
-        fail(name, CHAPTER, f"{what}, increasing and without repeats", values)
+def _distinct_sorted(values: list, name: str) -> list:
+    ok = len(set(values)) == len(values) and sorted(values) == values
+    require(ok, name, CHAPTER, "increasing and without repeats", values)
     return values
 
 
@@ -181,43 +183,53 @@ def check_params(params: dict) -> dict:
         fail("datasets", CHAPTER, "a non-empty list of " + ", ".join(DATASETS), ds, TypeError)
     for name in ds:
         check_choice(name, "datasets", CHAPTER, DATASETS)
-    if len(set(ds)) != len(ds):
-        fail("datasets", CHAPTER, "a list without repeats", ds)
-    if not set(NARRATED) <= set(ds):
-        fail("datasets", CHAPTER, "a list that includes " + " and ".join(NARRATED), ds)
+    require(len(set(ds)) == len(ds), "datasets", CHAPTER, "a list without repeats", ds)
+    narrated = "a list that includes " + " and ".join(NARRATED)
+    require(set(NARRATED) <= set(ds), "datasets", CHAPTER, narrated, ds)
     out["datasets"] = list(ds)
     out["dropout_rates"] = _distinct_sorted(
         check_float_list(
             p["dropout_rates"], "dropout_rates", CHAPTER, low=0.0, high=0.95, min_len=2
         ),
         "dropout_rates",
-        "at least 2 rates in [0, 0.95]",
     )
-    if out["dropout_rates"][0] != 0.0:
-        # the unregularised run (p = 0) is the shared start of all three families
-        fail("dropout_rates", CHAPTER, "a list starting with 0.0", p["dropout_rates"])
+    # the unregularised run (p = 0) is the shared start of all three families
+    rates = out["dropout_rates"]
+    require(
+        rates[0] == 0.0, "dropout_rates", CHAPTER, "a list that starts with 0.0", p["dropout_rates"]
+    )
     for name in ("l2_lambdas", "l1_lambdas"):
         out[name] = _distinct_sorted(
-            check_float_list(p[name], name, CHAPTER, low=0.0, high=10.0, low_open=True),
-            name,
-            "a list of λ in (0, 10]",
+            check_float_list(p[name], name, CHAPTER, low=0.0, high=10.0, low_open=True), name
         )
     for name in ("match_rate", "trajectory_rate"):
         out[name] = check_float(p[name], name, CHAPTER, low=0.0, high=0.95, low_open=True)
-        if out[name] not in out["dropout_rates"]:
-            fail(name, CHAPTER, f"one of dropout_rates {out['dropout_rates']} above 0", p[name])
+        require(
+            out[name] in rates,
+            name,
+            CHAPTER,
+            "one of dropout_rates",
+            p[name],
+            detail=f"dropout_rates = {rates}",
+        )
     for name in ("hidden_sizes", "wide_hidden_sizes", "toy_hidden_sizes"):
-        sizes = check_int_list(p[name], name, CHAPTER, low=1)
-        if max(sizes) > 1024:
-            fail(name, CHAPTER, "a list of ints in [1, 1024]", sizes)
-        out[name] = sizes
+        out[name] = check_int_list(p[name], name, CHAPTER, low=1, high=1024)
     out["max_steps"] = check_int(p["max_steps"], "max_steps", CHAPTER, low=1, high=100_000)
     out["eval_every"] = check_int(p["eval_every"], "eval_every", CHAPTER, low=1, high=1000)
     out["patience"] = check_int(p["patience"], "patience", CHAPTER, low=1, high=1000)
     out["min_delta"] = check_float(p["min_delta"], "min_delta", CHAPTER, low=0.0, high=1.0)
-    out["budget"] = check_int(p["budget"], "budget", CHAPTER, low=1, high=out["max_steps"])
-    if out["budget"] % out["eval_every"]:
-        fail("budget", CHAPTER, f"a multiple of eval_every={out['eval_every']}", p["budget"])
+    out["budget"] = check_int(
+        p["budget"], "budget", CHAPTER, low=1, high=bound(out["max_steps"], "max_steps")
+    )
+    multiple = out["budget"] % out["eval_every"] == 0
+    require(
+        multiple,
+        "budget",
+        CHAPTER,
+        "a multiple of eval_every",
+        p["budget"],
+        detail=f"eval_every = {out['eval_every']}",
+    )
     out["batch_size"] = check_int(p["batch_size"], "batch_size", CHAPTER, low=1)
     out["learning_rate"] = check_float(
         p["learning_rate"], "learning_rate", CHAPTER, low=0.0, high=1.0, low_open=True
@@ -228,28 +240,26 @@ def check_params(params: dict) -> dict:
             p["robustness_steps"], "robustness_steps", CHAPTER, low=0.0, high=10.0, low_open=True
         ),
         "robustness_steps",
-        "a list of steps in (0, 10]",
     )
-    if out["step"] in out["robustness_steps"]:
-        fail(
-            "robustness_steps",
-            CHAPTER,
-            f"steps other than step={out['step']:g}",
-            p["robustness_steps"],
-        )
+    other = out["step"] not in out["robustness_steps"]
+    what = "a list that does not contain step"
+    step = f"step = {out['step']:g}"
+    require(other, "robustness_steps", CHAPTER, what, p["robustness_steps"], detail=step)
     out["n_directions"] = check_int(p["n_directions"], "n_directions", CHAPTER, low=1, high=1000)
     out["z_max_inputs"] = check_int(p["z_max_inputs"], "z_max_inputs", CHAPTER, low=10)
     out["z_checkpoints"] = _distinct_sorted(
-        check_int_list(p["z_checkpoints"], "z_checkpoints", CHAPTER, low=0),
+        check_int_list(
+            p["z_checkpoints"],
+            "z_checkpoints",
+            CHAPTER,
+            low=0,
+            high=bound(out["max_steps"], "max_steps"),
+        ),
         "z_checkpoints",
-        "a list of steps >= 0",
     )
-    if max(out["z_checkpoints"]) > out["max_steps"]:
-        fail("z_checkpoints", CHAPTER, f"steps <= max_steps={out['max_steps']}", p["z_checkpoints"])
     out["toy_rates"] = _distinct_sorted(
         check_float_list(p["toy_rates"], "toy_rates", CHAPTER, low=0.0, high=0.95, min_len=2),
         "toy_rates",
-        "a list of at least 2 rates in [0, 0.95]",
     )
     out["toy_steps"] = check_int(p["toy_steps"], "toy_steps", CHAPTER, low=1, high=100_000)
     out["coverage_sims"] = check_int(

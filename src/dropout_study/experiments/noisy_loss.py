@@ -60,12 +60,13 @@ from dropout_study.params import follow_member, include_member
 from dropout_study.stats import mean_ci_columns, seed_interval, spearman_ci
 from dropout_study.sweep import cell_path, run_sweep
 from dropout_study.validation import (
+    bound,
     check_bool,
     check_float,
     check_float_list,
     check_int,
     check_int_list,
-    fail,
+    require,
 )
 
 __all__ = ["CHAPTER", "DEFAULTS", "Result", "check_params", "run", "cached_run", "trend_words"]
@@ -136,40 +137,39 @@ def check_params(params: dict) -> dict:
     allowed = "a non-empty list of distinct names from " + ", ".join(DATASETS)
     for name in ("datasets", "control_datasets"):
         v = p[name]
-        if (
-            not isinstance(v, list)
-            or not v
-            or len(set(v)) != len(v)
-            or any(d not in DATASETS for d in v)
-        ):
-            fail(name, o, allowed, v)
-        out[name] = list(v)
-    if set(out["datasets"]) != set(DATASETS):  # the rule and the page need both
-        fail("datasets", o, "a list holding both moons and breast_cancer", p["datasets"])
-    if out["control_datasets"][0] != "moons":
-        fail(
-            "control_datasets",
-            o,
-            "a list starting with moons (the primary control)",
-            p["control_datasets"],
+        ok = (
+            isinstance(v, list)
+            and bool(v)
+            and all(isinstance(d, str) for d in v)
+            and len(set(v)) == len(v)
+            and all(d in DATASETS for d in v)
         )
+        require(ok, name, o, allowed, v)
+        out[name] = list(v)
+    both = set(out["datasets"]) == set(DATASETS)  # the rule and the page need both
+    require(both, "datasets", o, "a list holding both moons and breast_cancer", p["datasets"])
+    what = "a list starting with moons (the primary control)"
+    first = out["control_datasets"][0] == "moons"
+    require(first, "control_datasets", o, what, p["control_datasets"])
     rates = check_float_list(
         p["dropout_rates"], "dropout_rates", o, low=0.0, high=1.0, high_open=True, min_len=3
     )
-    if len(set(rates)) != len(rates) or 0.0 not in rates or sum(r > 0 for r in rates) < 2:
-        fail("dropout_rates", o, "distinct floats in [0, 1) with 0 and at least two > 0", rates)
+    ok = len(set(rates)) == len(rates) and 0.0 in rates and sum(r > 0 for r in rates) >= 2
+    require(ok, "dropout_rates", o, "distinct, with 0 and at least two > 0", rates)
     out["dropout_rates"] = sorted(rates)
     out["hidden"] = check_int_list(p["hidden"], "hidden", o, low=1)
     out["n_samples"] = check_int(p["n_samples"], "n_samples", o, low=50)
     out["noise"] = check_float(p["noise"], "noise", o, low=0.0)
     out["lr"] = check_float(p["lr"], "lr", o, low=0.0, low_open=True)
     grid = check_float_list(p["lr_grid"], "lr_grid", o, low=0.0, low_open=True, min_len=2)
-    if out["lr"] not in grid or len(set(grid)) != len(grid):
-        fail("lr_grid", o, f"distinct floats > 0 that include lr = {out['lr']:g}", grid)
+    ok = out["lr"] in grid and len(set(grid)) == len(grid)
+    require(ok, "lr_grid", o, "distinct, including lr", grid, detail=f"lr = {out['lr']:g}")
     out["lr_grid"] = sorted(grid)
     out["momentum"] = check_float(p["momentum"], "momentum", o, low=0.0, high=1.0, high_open=True)
     out["max_steps"] = check_int(p["max_steps"], "max_steps", o, low=2)
-    out["eval_every"] = check_int(p["eval_every"], "eval_every", o, low=1, high=out["max_steps"])
+    out["eval_every"] = check_int(
+        p["eval_every"], "eval_every", o, low=1, high=bound(out["max_steps"], "max_steps")
+    )
     out["patience"] = check_int(p["patience"], "patience", o, low=1)
     out["min_delta"] = check_float(p["min_delta"], "min_delta", o, low=0.0)
     out["target_fraction"] = check_float(
@@ -177,23 +177,26 @@ def check_params(params: dict) -> dict:
     )
     out["alt_fractions"] = _fractions(p["alt_fractions"], "alt_fractions", o)
     out["n_abs_targets"] = check_int(p["n_abs_targets"], "n_abs_targets", o, low=1)
-    ck = check_int_list(p["checkpoints"], "checkpoints", o, low=0)
-    if any(c > out["max_steps"] for c in ck) or len(set(ck)) != len(ck) or 0 not in ck:
-        fail("checkpoints", o, "distinct ints in [0, max_steps] including 0", ck)
+    ck = check_int_list(
+        p["checkpoints"], "checkpoints", o, low=0, high=bound(out["max_steps"], "max_steps")
+    )
+    ok = len(set(ck)) == len(ck) and 0 in ck
+    require(ok, "checkpoints", o, "distinct, including 0", ck)
     out["checkpoints"] = sorted(ck)
     out["n_grad_masks"] = check_int(p["n_grad_masks"], "n_grad_masks", o, low=2)
     out["n_slice_masks"] = check_int(p["n_slice_masks"], "n_slice_masks", o, low=2)
     out["alpha_max"] = check_float(p["alpha_max"], "alpha_max", o, low=0.0, low_open=True)
     out["n_alphas"] = check_int(p["n_alphas"], "n_alphas", o, low=3)
-    if out["n_alphas"] % 2 == 0:
-        fail("n_alphas", o, "an odd int >= 3 (so that alpha = 0 is on the grid)", p["n_alphas"])
-    cr = check_float(p["control_rate"], "control_rate", o, low=0.0, high=1.0, low_open=True)
-    if cr not in rates:
-        fail("control_rate", o, f"one of the dropout_rates {rates} and > 0", cr)
+    what = "an odd int (so that alpha = 0 is on the grid)"
+    require(out["n_alphas"] % 2 == 1, "n_alphas", o, what, p["n_alphas"])
+    cr = check_float(
+        p["control_rate"], "control_rate", o, low=0.0, high=1.0, low_open=True, high_open=True
+    )
+    require(cr in rates, "control_rate", o, "one of the dropout_rates", cr, detail=f"{rates}")
     out["control_rate"] = cr
-    ks = check_int_list(p["control_ks"], "control_ks", o, low=1)
-    if 1 not in ks or len(set(ks)) != len(ks) or len(ks) < 3:
-        fail("control_ks", o, "at least three distinct ints >= 1 including 1", ks)
+    ks = check_int_list(p["control_ks"], "control_ks", o, low=1, min_len=3)
+    ok = 1 in ks and len(set(ks)) == len(ks)
+    require(ok, "control_ks", o, "distinct, including 1", ks)
     out["control_ks"] = sorted(ks)
     out["surrogate"] = check_bool(p["surrogate"], "surrogate", o)
     out["surrogate_masks"] = check_int(p["surrogate_masks"], "surrogate_masks", o, low=1)
