@@ -459,8 +459,51 @@ def test_alt_text_reads_caption_maths_as_text():
     doc += fig
     alt_from_captions(None, doc, "x")
     (img,) = doc.findall(nodes.image)
-    assert img["alt"] == "Threshold lr·λ_max and norm ‖w‖_1"
-    assert math_as_text(r"\theta + \alpha(\theta' - \theta)") == "θ+ α(θ' - θ)"
+    assert img["alt"] == "Threshold lr·λₘₐₓ and norm ‖w‖₁"
+    assert math_as_text(r"\theta + \alpha(\theta' - \theta)") == "θ + α(θ' − θ)"
+    # sub- and superscripts as Unicode ones, or after a space where Unicode has none
+    assert math_as_text(r"\theta^*_p") == "θ*ₚ" and math_as_text(r"J(\theta_t, m_t)") == "J(θₜ, mₜ)"
+    assert math_as_text(r"\log_{10}|w|") == "log₁₀|w|" and math_as_text(r"\bar g^2") == "g̅²"
+    assert math_as_text(r"R_\text{quad} + w_b") == "R quad + w b"
+    assert math_as_text(r"\alpha = 0") == "α = 0" and math_as_text(r"K \to \infty") == "K → ∞"
+
+
+def _caption_text(markdown: str) -> str:
+    """A caption's MyST (glue roles replaced by a word) parsed by MyST-Parser as the book
+    parses it (dollarmath), read out by the book's alt-text code."""
+    from docutils import nodes
+    from docutils.core import publish_doctree
+    from myst_parser.parsers.docutils_ import Parser
+
+    from dropout_study.sphinxext import caption_as_text
+
+    text = re.sub(r"\{glue:[a-z]+\}`[^`]*`", "0.5", markdown)
+    doc = publish_doctree(
+        text,
+        parser=Parser(),
+        settings_overrides={"myst_enable_extensions": ["dollarmath"], "report_level": 4},
+    )
+    (para,) = doc.findall(nodes.paragraph)
+    return caption_as_text(para)
+
+
+def test_every_caption_reads_as_plain_text():
+    """The alt text of every figure of every chapter: no TeX, no ``_``/``^`` script markers,
+    no space before , . ; : ) or after (."""
+    from dropout_study.citing import _GLUE_FIGURE
+
+    assert (
+        _caption_text("Value $x$, next ( $x$ ) and $\\theta^*_p$.") == "Value x, next (x) and θ*ₚ."
+    )
+    n = 0
+    for page in (ROOT / "book" / "chapters").glob("*.md"):
+        for m in _GLUE_FIGURE.finditer(page.read_text(encoding="utf-8")):
+            caption = m.group("body").split("\n\n", 1)[-1].strip()  # after the options
+            alt = _caption_text(caption)
+            n += 1
+            assert alt and not re.search(r"[\\^_{}$]", alt), (page.name, alt)
+            assert not re.search(r"\s[,.;:)]|\(\s", alt), (page.name, alt)
+    assert n >= 30
 
 
 def test_figure_list_never_cuts_a_formula():

@@ -132,37 +132,94 @@ def label_captions(app, doctree) -> None:
 
 def alt_from_captions(app, doctree, docname) -> None:
     """Give every image inside a figure the text of the figure's caption as ``alt`` (without
-    the label that :func:`label_captions` appended), its maths read out as text
-    (:func:`math_as_text`: ``\\lambda_\\max`` → ``λ_max``), since a screen reader would spell
-    out the TeX."""
+    the label that :func:`label_captions` appended; :func:`caption_as_text`), its maths read
+    out as text, since a screen reader would spell out the TeX."""
     from docutils import nodes
 
     for fig in doctree.findall(nodes.figure):
         caps = list(fig.findall(nodes.caption))
         if not caps:
             continue
-        parts = [
-            math_as_text(n.astext()) if isinstance(n, nodes.math) else n.astext()
-            for n in caps[0].children
-            if not (isinstance(n, nodes.literal) and LABEL_CLASS in n.get("classes", []))
-        ]
-        text = " ".join(" ".join(parts).split())
+        text = caption_as_text(caps[0])
         for img in fig.findall(nodes.image):
             if not img.get("alt") or img["alt"].endswith((".png", ".svg")):
                 img["alt"] = text
 
 
-def math_as_text(tex: str) -> str:
-    """Inline TeX as plain Unicode text for ``alt`` attributes, by pylatexenc's
-    ``LatexNodes2Text`` (``\\theta_t`` → ``θ_t``, ``\\text{lr}\\cdot\\lambda`` → ``lr·λ``);
-    ``\\|`` becomes ``‖`` (pylatexenc drops it). The TeX itself if it cannot be parsed."""
+_SPACE_BEFORE = re.compile(r"\s+(?=[,.;:!?)\]])")
+_SPACE_AFTER = re.compile(r"(?<=[(\[])\s+")
+
+
+def caption_as_text(caption) -> str:
+    """A caption node (or any node holding text and ``math``) as one line of plain text:
+    maths by :func:`math_as_text`, the figure-label literal left out, no space before
+    ``, . ; : ! ? ) ]`` or after ``( [``."""
+    from docutils import nodes
+
+    parts = [
+        math_as_text(n.astext()) if isinstance(n, nodes.math) else n.astext()
+        for n in caption.children
+        if not (isinstance(n, nodes.literal) and LABEL_CLASS in n.get("classes", []))
+    ]
+    text = " ".join("".join(parts).split())
+    return _SPACE_AFTER.sub("", _SPACE_BEFORE.sub("", text))
+
+
+_SUB = dict(
+    zip("0123456789+-−=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ", strict=True)
+)
+_SUP = dict(
+    zip(
+        "0123456789+-−=()abcdefghijklmnoprstuvwxyzT*'",
+        "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁼⁽⁾ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻᵀ*'",
+        strict=True,
+    )
+)
+_SCRIPT = re.compile(r"([_^])(\{((?:[^{}]|\{[^{}]*\})*)\}|\\[A-Za-z]+|[^\s{}\\])")
+_CONTROL_WORD_SPACE = re.compile(r"\\([A-Za-z]+)(?=\s+[^\sA-Za-z])")
+_TAKES_ARGUMENT = {"bar", "hat", "tilde", "vec", "dot", "ddot", "overline", "mathbf", "mathrm"}
+
+
+def _keep_space(match) -> str:
+    word = match.group(1)
+    return f"\\{word}" if word in _TAKES_ARGUMENT else f"\\{word}{{}}"
+
+
+def _script(match) -> str:
+    """One sub- or superscript as Unicode (``θ_t`` → ``θₜ``, ``θ^*`` → ``θ*``,
+    ``λ_\\max`` → ``λₘₐₓ``, ``‖w‖^2`` → ``‖w‖²``); one with a character Unicode has no
+    sub/superscript for follows after a space (``w_b`` → ``w b``)."""
+    kind, arg, inner = match.groups()
+    body = _plain_math(inner if inner is not None else arg)
+    table = _SUB if kind == "_" else _SUP
+    if body and all(c in table for c in body):  # "{}" ends a control word before it
+        return "{}" + "".join(table[c] for c in body)
+    return "{} " + body + " "
+
+
+def _plain_math(tex: str) -> str:
     from pylatexenc.latex2text import LatexNodes2Text
 
+    tex = _SCRIPT.sub(_script, tex.replace("\\|", "‖"))
+    # pylatexenc eats the space after a control word ("\\alpha = 0" → "α= 0"): keep it
+    # before an operator or a control word (not before a letter, nor after an accent or a
+    # font: "\\bar g", "\\bar \\alpha")
+    tex = _CONTROL_WORD_SPACE.sub(_keep_space, tex)
+    text = LatexNodes2Text(math_mode="text").latex_to_text(tex)
+    text = " ".join(text.replace("-", "−").split())
+    return _SPACE_AFTER.sub("", _SPACE_BEFORE.sub("", text))
+
+
+def math_as_text(tex: str) -> str:
+    """Inline TeX as plain Unicode text for ``alt`` attributes, by pylatexenc's
+    ``LatexNodes2Text`` (``\\text{lr}\\cdot\\lambda`` → ``lr·λ``) after sub- and
+    superscripts are written as Unicode ones (``\\theta^*_p`` → ``θ*ₚ``, ``\\log_{10}`` →
+    ``log₁₀``; :func:`_script`), so no ``_`` or ``^`` is read out; a minus is ``−``; ``\\|``
+    becomes ``‖`` (pylatexenc drops it). The TeX itself if it cannot be parsed."""
     try:
-        text = LatexNodes2Text(math_mode="text").latex_to_text(tex.replace("\\|", "‖"))
+        return _plain_math(tex)
     except Exception:  # malformed TeX: the source is still better than nothing
         return tex
-    return " ".join(text.split())
 
 
 _HYPHEN_MINUS = re.compile(r"(?<![\w.\-])-(?=\.?\d)")

@@ -149,8 +149,16 @@ def wager(result):
     w = result.metrics["wager"]
     p = np.asarray(w["rates"])
     fig, ax = subplots(aspect=0.45)
-    _band(ax, p, w["ratio"], COLORS[0], "quadratic R_quad / R_MC", scale=1.0)
-    _band(ax, p, w["slope_ratio"], COLORS[2], "single drop p·S / R_MC", marker="s", scale=1.0)
+    _band(ax, p, w["ratio"], COLORS[0], r"quadratic $R_\mathrm{quad}$ / $R_\mathrm{MC}$", scale=1.0)
+    _band(
+        ax,
+        p,
+        w["slope_ratio"],
+        COLORS[2],
+        r"single drop $p\cdot S$ / $R_\mathrm{MC}$",
+        marker="s",
+        scale=1.0,
+    )
     ax.axhspan(
         1 - WAGER_RATIO_MARGIN, 1 + WAGER_RATIO_MARGIN, color="0.88", zorder=0, label="the margin"
     )
