@@ -347,3 +347,26 @@ def test_verdict_claim_is_the_front_matter_claim():
     from dropout_study import chapters
 
     assert rule.CLAIM == chapters.load("dropout-paper").claim
+
+
+def test_the_agreement_sentence_follows_its_number_at_the_extremes():
+    """The classification-agreement clause (glued as ``baldi_agree``): a bound phrase only
+    where it is a bound. It read "agrees on at least 100.0 % of test images" when every
+    image agreed, and a minimum of 99.96 % printed the same."""
+    from dropout_study import paths
+    from dropout_study.experiments.dropout_paper_summary import agreement_text
+
+    assert agreement_text([1.0, 1.0]) == "agrees on every test image in every replicate"
+    assert agreement_text([1.0, 0.9996]) == (
+        "agrees on at least 99.9 % of test images in every replicate"
+    )
+    assert agreement_text([0.5, 0.97]) == (
+        "agrees on at least 50.0 % of test images in every replicate"
+    )
+    assert agreement_text([0.0, 1.0]) == ("disagrees on every test image in at least one replicate")
+    for low in np.linspace(0.001, 0.9999, 200):  # "at least x %" is true and never 100
+        text = agreement_text([low, 1.0])
+        x = float(text.split("at least ")[1].split(" %")[0])
+        assert x <= 100 * low < x + 0.1 + 1e-9 and x < 100
+    page = (paths.CHAPTER_SOURCES / "dropout-paper.md").read_text(encoding="utf-8")
+    assert "σ(E S)\n{glue:text}`baldi_agree` (test error" in page

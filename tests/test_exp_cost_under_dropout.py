@@ -248,3 +248,13 @@ def test_chapter_source_defaults_and_profiles_are_valid():
     assert full["n_seeds"] >= 32
     # fresh seeds: the full profile's replicates are disjoint from the book's
     assert full["seed"] >= exp.DEFAULTS["seed"] + exp.DEFAULTS["n_seeds"]
+
+
+def test_the_factor_sentence_says_smaller_only_when_the_printed_factor_is_above_one():
+    from dropout_study.experiments.cost_under_dropout_summary import factor_text
+
+    assert factor_text(3.0, 1.0) == "3.0 times smaller"
+    assert factor_text(1.06, 1.0) == "1.1 times smaller"
+    assert factor_text(1.02, 1.0) == "not smaller (1.02 times the value)"  # not "1.0 times"
+    assert factor_text(0.5, 1.0) == "not smaller (0.50 times the value)"
+    assert factor_text(0.5, 0.0).startswith("not comparable")

@@ -275,3 +275,11 @@ def test_oracle_table_lists_every_oracle_fit(result):
     table = plots.oracle_table(result)
     assert table.count("<tr>") == 1 + 6
     assert "max |Δw|" in table
+
+
+def test_few_seeds_text_at_zero_qualified_seeds():
+    assert rule.few_seeds_text({"n_qualified": 0, "n_seeds": 8}).startswith(
+        "none of the 8 seeds had a defined Hoyer index"
+    )
+    assert rule.few_seeds_text({"n_qualified": 3, "n_seeds": 8}).startswith("only 3 of 8 seeds")
+    assert rule.few_seeds_text({"n_qualified": 2, "n_seeds": 2}).startswith("2 seeds are too few")

@@ -13,7 +13,20 @@ import numpy as np
 
 from dropout_study.stats import mean_ci
 
-__all__ = ["summarise", "ratio_rows"]
+__all__ = ["summarise", "ratio_rows", "factor_text"]
+
+
+def factor_text(r0: float, rp: float) -> str:
+    """How R at θ*₀ compares with R at the primary minimiser, ``r0 / rp``: "x times smaller"
+    only when the factor, as printed (one decimal), is above 1 (a factor of 1.02 would read
+    "1.0 times smaller"), else "not smaller (y times the value)"; "not comparable" when
+    ``rp`` is not positive."""
+    if not rp > 0:
+        return "not comparable (R at the primary minimiser is not positive)"
+    factor = r0 / rp
+    if round(factor, 1) > 1.0:
+        return f"{factor:.1f} times smaller"
+    return f"not smaller ({factor:.2f} times the value)"
 
 
 def _cols(values) -> list[dict]:

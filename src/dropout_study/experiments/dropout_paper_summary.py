@@ -9,11 +9,13 @@ the ReLU outputs of the hidden layer on the test inputs (evaluation mode).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dropout_study.numfmt import general, sci
 
-__all__ = ["summarise", "readings", "GROUPS"]
+__all__ = ["summarise", "readings", "agreement_text", "GROUPS"]
 
 GROUPS = ("main", "width_alt", "split_alt")
 """Network groups with a no-dropout and an ``mc_rate`` network per replicate."""
@@ -125,6 +127,21 @@ def _ci_text(values, scale=1.0, fmt="z.2f") -> str:
     return f"{i.estimate:{fmt}} [{i.low:{fmt}}, {i.high:{fmt}}]"
 
 
+def agreement_text(fractions) -> str:
+    """How far two classifications agree, from the per-replicate fractions of test images
+    on which they agree: "agrees on every test image in every replicate" when the smallest
+    fraction is 1, "disagrees on every test image in at least one replicate" when it is 0,
+    else "agrees on at least x % of test images in every replicate" with x rounded *down*
+    (so a bound never reads 100.0 % while some image disagrees)."""
+    low = float(min(fractions))
+    if low >= 1.0:
+        return "agrees on every test image in every replicate"
+    if low <= 0.0:
+        return "disagrees on every test image in at least one replicate"
+    pct = math.floor(1000.0 * low) / 10.0
+    return f"agrees on at least {pct:.1f} % of test images in every replicate"
+
+
 def _direction(values, low_word: str, high_word: str, same_word: str) -> str:
     """A direction word decided by the interval of the mean of ``values`` against 0."""
     from dropout_study.stats import seed_interval
@@ -163,7 +180,7 @@ def readings(metrics: dict) -> dict[str, str]:
         "baldi_gap": _ci_text(bd["mean_abs_gap"], 1, "z.4f"),
         "baldi_gap_max": f"{max(bd['max_abs_gap']):z.3f}",
         "baldi_sd": _ci_text(bd["mean_sd_sigma"], 1, "z.3f"),
-        "baldi_agree": f"{100 * min(bd['decision_agree']):z.1f}",
+        "baldi_agree": agreement_text(bd["decision_agree"]),
         "baldi_err": _ci_text(np.asarray(bd["err_ens"]) - np.asarray(bd["err_ws"]), 100, "+z.2f"),
         "gamma_ratio": f"{gm.max() / gm.min():z.0f}",
         "z_inverted": ", ".join(f"{z:+z.2f}" for z in rd["inverted"]["z"]),

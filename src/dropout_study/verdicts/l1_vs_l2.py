@@ -251,10 +251,8 @@ def few_seeds_text(e: dict) -> str:
     need = f"at least {MIN_SEEDS} seeds and at least half of them are needed"
     if e["n_qualified"] == e["n_seeds"]:
         return f"{e['n_seeds']} seeds are too few for a definite verdict ({need})"
-    return (
-        f"only {e['n_qualified']} of {e['n_seeds']} seeds had a defined Hoyer index under "
-        f"both penalties ({need})"
-    )
+    some = f"only {e['n_qualified']} of" if e["n_qualified"] else "none of the"
+    return f"{some} {e['n_seeds']} seeds had a defined Hoyer index under both penalties ({need})"
 
 
 def _fmt_iv(d: dict) -> str:
