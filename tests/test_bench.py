@@ -175,3 +175,20 @@ def test_heads_loss_and_grad_together_are_loss_and_grad_bit_for_bit(head, k, dty
     assert grad.dtype == ref.dtype
     np.testing.assert_array_equal(grad, ref)
     np.testing.assert_array_equal(np.signbit(grad), np.signbit(ref))
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_a_flat_update_is_shared_equally_among_the_threads(threads):
+    # 74 000 parameters (the 30→256→256→1 network) is two chunks and a bit: dealt out chunk by
+    # chunk, one thread would get 65 536 elements and the other 8 464
+    optim.set_threads(threads)
+    try:
+        plan = optim._plan([np.zeros(74_000)])
+    finally:
+        optim.set_threads(1)
+    assert len(plan) == threads
+    shares = [sum(c.stop - c.start for _, c in mine) for mine in plan]
+    assert sum(shares) == 74_000 and max(shares) - min(shares) <= 1
+    covered = [i for mine in plan for _, c in mine for i in (c.start, c.stop)]
+    assert covered == sorted(covered)  # contiguous ranges, in order
+    assert all(c.stop - c.start <= optim.CHUNK for mine in plan for _, c in mine)

@@ -58,19 +58,36 @@ def set_threads(n: int) -> None:
         _POOL["executor"] = ThreadPoolExecutor(n, thread_name_prefix="optim") if n > 1 else None
 
 
-def _run(pieces: list, work, size: int) -> None:
-    """``work(worker, pieces_of_that_worker)`` over ``pieces`` split into contiguous groups,
-    one per thread (or all in the calling thread for small updates or one thread)."""
+def _plan(arrays: Sequence[np.ndarray]) -> list[list[tuple[int, object]]]:
+    """The update's pieces ``(array index, index expression)``, grouped into one list per
+    thread that will run them (a single list: the calling thread alone).
+
+    Small updates (fewer than :data:`THREADED_MIN` elements) and one thread: every chunk of
+    :func:`_chunks` in order, in the calling thread. Otherwise one flat array (the usual case,
+    see :class:`_Layout`) is cut into ``n`` equal contiguous ranges, one per thread, each walked
+    in chunks of at most :data:`CHUNK` (so two threads share 74 000 elements 37 000 each, not
+    two chunks against one); several arrays are dealt out whole-chunk by whole-chunk."""
     n = _POOL["n"]
-    if n == 1 or size < THREADED_MIN or len(pieces) < 2:
-        work(0, pieces)
-        return
+    size = sum(a.size for a in arrays)
+    if n == 1 or size < THREADED_MIN:
+        return [[(i, c) for i, a in enumerate(arrays) for c in _chunks(a)]]
+    if len(arrays) == 1 and arrays[0].ndim == 1:
+        cuts = [round(w * size / n) for w in range(n + 1)]
+        return [
+            [(0, slice(s, min(s + CHUNK, cuts[w + 1]))) for s in range(cuts[w], cuts[w + 1], CHUNK)]
+            for w in range(n)
+        ]
+    pieces = [(i, c) for i, a in enumerate(arrays) for c in _chunks(a)]
     n = min(n, len(pieces))
-    cuts = [round(i * len(pieces) / n) for i in range(n + 1)]
-    futures = [
-        _POOL["executor"].submit(work, i, pieces[cuts[i] : cuts[i + 1]]) for i in range(1, n)
-    ]
-    work(0, pieces[: cuts[1]])
+    cuts = [round(w * len(pieces) / n) for w in range(n + 1)]
+    return [pieces[cuts[w] : cuts[w + 1]] for w in range(n)]
+
+
+def _run(plan: list[list[tuple[int, object]]], work) -> None:
+    """``work(worker, pieces)`` for each group of :func:`_plan`: the first in the calling
+    thread, the others in the pool, all finished on return."""
+    futures = [_POOL["executor"].submit(work, w, mine) for w, mine in enumerate(plan) if w]
+    work(0, plan[0])
     for f in futures:
         f.result()
 
@@ -163,7 +180,6 @@ class SGD:
                 self._v = [np.zeros(p.shape, p.dtype) for p in params]
         if len(self._tmp) < _POOL["n"]:
             self._tmp = _scratch(params)
-        pieces = [(i, c) for i, p in enumerate(params) for c in _chunks(p)]
 
         def work(worker: int, mine: list) -> None:
             for i, c in mine:
@@ -178,7 +194,7 @@ class SGD:
                     np.multiply(g, self.lr, out=tmp)
                 p -= tmp
 
-        _run(pieces, work, sum(p.size for p in params))
+        _run(_plan(params), work)
 
     def __repr__(self) -> str:
         return f"SGD(lr={self.lr:g}, momentum={self.momentum:g})"
@@ -217,7 +233,6 @@ class Adam:
         if len(self._tmp) < _POOL["n"]:
             self._tmp = _scratch(params)
         m_, v_ = self._m, self._v
-        pieces = [(i, c) for i, p in enumerate(params) for c in _chunks(p)]
 
         def work(worker: int, mine: list) -> None:
             tmp = self._tmp[worker]
@@ -226,7 +241,7 @@ class Adam:
                     params[i][c], grads[i][c], m_[i][c], v_[i][c], tmp, step_size, root_bc2
                 )
 
-        _run(pieces, work, sum(p.size for p in params))
+        _run(_plan(params), work)
 
     def _update(self, p, g, m, v, tmp, step_size, root_bc2) -> None:
         """``m ← β₁m + (1-β₁)g``; ``v ← β₂v + (1-β₂)g²``;
