@@ -25,8 +25,8 @@ def factor_text(r0: float, rp: float) -> str:
         return "not comparable (R at the primary minimiser is not positive)"
     factor = r0 / rp
     if round(factor, 1) > 1.0:
-        return f"{factor:.1f} times smaller"
-    return f"not smaller ({factor:.2f} times the value)"
+        return f"{factor:z.1f} times smaller"
+    return f"not smaller ({factor:z.2f} times the value)"
 
 
 def _cols(values) -> list[dict]:

@@ -139,7 +139,7 @@ def agreement_text(fractions) -> str:
     if low <= 0.0:
         return "disagrees on every test image in at least one replicate"
     pct = math.floor(1000.0 * low) / 10.0
-    return f"agrees on at least {pct:.1f} % of test images in every replicate"
+    return f"agrees on at least {pct:z.1f} % of test images in every replicate"
 
 
 def _direction(values, low_word: str, high_word: str, same_word: str) -> str:
