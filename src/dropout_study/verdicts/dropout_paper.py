@@ -220,7 +220,7 @@ def findings(
     pb = _all_rates(within(derr[:, j], WAGER_ERR_MARGIN) for j in range(derr.shape[1]))
     out["wager"] = (
         combine([pa, pb]),
-        "R_quad/R_MC: "
+        "quadratic R / Monte-Carlo R: "
         + "; ".join(
             f"p = {general(p)}: {_fmt(ratio[:, j], 1, 'z.2f')}" for j, p in enumerate(wg["rates"])
         ),
