@@ -115,7 +115,7 @@ DEFAULTS: dict = {
 
 def _increasing(values, name, o, raw):
     ok = all(b > a for a, b in zip(values, values[1:], strict=False))
-    require(ok, name, o, "increasing (no repeats)", raw)
+    require(ok, name, o, "increasing and without repeats", raw)
 
 
 def check_params(params: dict) -> dict:
