@@ -102,7 +102,7 @@ def decide(metrics, *, rate: float | None = None, interval=None, margin: float |
         "J is the same function (p = 0 bit-identical to no dropout layers; evaluation mode is "
         "the deterministic network)"
     )
-    at = f"the explicit regulariser R = E_m J(θ, m) − J(θ) at p = {general(p)} is {_fmt(ci)}"
+    at = f"the explicit regulariser R = Eₘ J(θ, m) − J(θ) at p = {general(p)} is {_fmt(ci)}"
     if word == SUPPORTED:
         tail = (
             f"{at}, inside ±{general(delta)} nats: the mean over masks is J itself at this margin"
