@@ -18,7 +18,9 @@ from dropout_study.verdicts.cross_entropy import robustness as ce_robustness
 # ---------------------------------------------------------------------------------------------
 # Chapter 1: "cross-entropy is introduced to make the cost function convex"
 # ---------------------------------------------------------------------------------------------
-def _ce_metrics(ce_min=1.5e-4, mse_min=-0.09, mlp_min=(-0.7, -1.7, -0.9), alternatives=()) -> dict:
+def _ce_metrics(
+    ce_min=1.5e-4, mse_min=-0.09, mlp_min=(-0.7, -1.7, -0.9), alternatives=(), excess=0.03
+) -> dict:
     return {
         "convexity": {
             "logreg_ce_min_curvature": ce_min,
@@ -27,7 +29,7 @@ def _ce_metrics(ce_min=1.5e-4, mse_min=-0.09, mlp_min=(-0.7, -1.7, -0.9), altern
             "logreg_mse_scale": 0.14,
             "mlp_min_curvature": list(mlp_min),
             "mlp_scale": [abs(m) if m < 0 else 1.0 for m in mlp_min],
-            "mlp_midpoint_excess": [0.03] * len(mlp_min),
+            "mlp_midpoint_excess": [excess] * len(mlp_min),
             "mlp_width": 8,
             "alternatives": list(alternatives),
         },
@@ -56,9 +58,18 @@ def test_ce_partly_when_convex_for_logistic_regression_only():
 
 def test_ce_never_supported_even_if_the_network_segment_shows_nothing():
     # the hidden-layer segment is shown, not decided: it cannot make the verdict "supported"
-    v = cross_entropy(_ce_metrics(mlp_min=(0.01, 0.02, 0.0)))
+    v = cross_entropy(_ce_metrics(mlp_min=(0.01, 0.02, 0.0), excess=-0.025))
     assert v.word == PARTLY
-    assert "0 of 3 seeds" in v.sentence
+    # no seed shows it (midpoint below the ends, no curving down): the sentence must not say
+    # "shown" (a tester's run with one training step did), and its minus is a true one
+    assert "not shown by this run's networks" in v.sentence and "shown in" not in v.sentence
+    assert "\u22120.025 to \u22120.025 nats" in v.sentence and "curves down in 0 of 3" in v.sentence
+
+
+def test_ce_network_segment_counts_the_seeds_that_show_it():
+    # a midpoint above the ends shows it even where the segment never curves down
+    v = cross_entropy(_ce_metrics(mlp_min=(0.01, -0.5, 0.0), excess=0.03))
+    assert "shown in 3 of 3 seeds" in v.sentence and "curves down in 1 of 3" in v.sentence
 
 
 def test_ce_not_supported_when_the_logistic_ce_cost_curves_down():

@@ -162,7 +162,11 @@ def check_params(params: dict) -> dict:
     out["digits_steps"] = check_int(p["digits_steps"], "digits_steps", o, low=2)
     out["digits_lr"] = check_float(p["digits_lr"], "digits_lr", o, low=0.0, low_open=True)
     out["digits_eval_every"] = check_int(
-        p["digits_eval_every"], "digits_eval_every", o, low=1, high=out["digits_steps"]
+        p["digits_eval_every"],
+        "digits_eval_every",
+        o,
+        low=1,
+        high=bound(out["digits_steps"], "digits_steps"),
     )
     out["digits_train_fraction"] = check_float(
         p["digits_train_fraction"], "digits_train_fraction", o, low=0.05, high=0.7

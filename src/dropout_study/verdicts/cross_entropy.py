@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dropout_study.numfmt import general, sci
+from dropout_study.numfmt import general, plain, sci
 from dropout_study.verdicts import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
@@ -119,11 +119,23 @@ def decide(metrics, *, convexity=None, tol: float = CURVATURE_TOL) -> Verdict:
         f"Cross-entropy is the negative log-likelihood (mean CE and NLL/n differ by "
         f"{sci(ml_gap)} nats here), so it comes from maximum likelihood"
     )
+    # a seed *shows* the non-convexity if its swap segment's midpoint costs more than the
+    # (equal-cost) ends or the segment curves down; the argument itself needs neither
+    shown = sum(e > 0 or d for e, d in zip(excess, mlp, strict=True))
+    evidence = (
+        f"midpoint minus ends of the swap segment {plain(min(excess), 3, sign=True)} to "
+        f"{plain(max(excess), 3, sign=True)} nats; the segment curves down in {sum(mlp)} of "
+        f"{len(mlp)} seeds"
+    )
     hidden = (
         f"with a hidden layer of {width} tanh units the cost is non-convex for certain by the "
-        f"unit-swap symmetry, whatever the loss (shown: midpoint of the swap segment "
-        f"{min(excess):+z.3f} to {max(excess):+z.3f} nats above the ends; the segment curves "
-        f"down in {sum(mlp)} of {len(mlp)} seeds)"
+        f"unit-swap symmetry, whatever the loss ("
+        + (
+            f"shown in {shown} of {len(mlp)} seeds: {evidence}"
+            if shown
+            else f"not shown by this run's networks: {evidence}"
+        )
+        + ")"
     )
     if word == PARTLY:
         tail = (
