@@ -104,6 +104,11 @@ def test_default_output_directory_is_results_chapter(project, tmp_path, monkeypa
         (["-p", "p=1.5"], r"The 'p' parameter of tiny must be in \[0, 1\); got 1.5\."),
         (["-p", "seed=-1"], r"The 'seed' parameter of tiny must be an int in the range \[0, inf\)"),
         (["-p", "n"], r"The '-p' parameter of dropout-study run must be NAME=VALUE"),
+        (
+            ["-p", "n=1", "-p", "n=2"],  # the last used to win silently
+            r"The '-p' parameter of dropout-study run must be each parameter at most once; "
+            r"got n twice\.",
+        ),
         (["-p", "n=[1,"], r"The value '\[1,' is not valid YAML"),
         (["-f", "missing.yml"], r"The '-f' parameter of dropout-study run must be an existing"),
         (

@@ -248,12 +248,18 @@ def test_a_second_writer_stops_with_one_line(project, tmp_path, capsys):
     )
     try:
         assert holder.stdout.readline().strip() == "held"
+        # refused as invalid input (exit 2), at once and before any work: it used to print
+        # its estimate and "running ...", wait LOCK_WAIT, and exit 1
+        assert outputs.busy(out)
         t0 = time.monotonic()
-        assert cli.main(["run", "tiny", "--profile", "smoke", "--out", str(out)], project) == 1
+        assert cli.main(["run", "tiny", "--profile", "smoke", "--out", str(out)], project) == 2
         waited = time.monotonic() - t0
-        err = one_line(capsys.readouterr().err)
-        assert "Another dropout-study run is writing" in err and str(out) in err
-        assert waited >= outputs.LOCK_WAIT * 0.9
+        captured = capsys.readouterr()
+        err = one_line(captured.err)
+        assert "The '--out' parameter of dropout-study run must be a folder no other" in err
+        assert str(out) in err and "running" not in captured.out
+        assert waited < outputs.LOCK_WAIT
+        # the run itself still takes the lock (two runs past the check together): it waits
         with pytest.raises(outputs.OutputBusy):
             with outputs.locked(out, wait=0.05):
                 pass
@@ -262,6 +268,7 @@ def test_a_second_writer_stops_with_one_line(project, tmp_path, capsys):
         holder.wait()
     with outputs.locked(out, wait=1):  # released with its holder
         pass
+    assert not outputs.busy(out)
     assert not [p for p in out.parent.iterdir() if "lock" in p.name]  # none beside it
 
 

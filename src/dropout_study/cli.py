@@ -49,6 +49,7 @@ from dropout_study import (
 from dropout_study.generated import update_readme
 from dropout_study.pipeline import build, execute
 from dropout_study.project import BuildFailed, ChapterFailed, Project
+from dropout_study.validation import described, fail
 from dropout_study.verdicts import label
 
 __all__ = ["main"]
@@ -139,8 +140,12 @@ def _run(args, project: Project) -> None:
     profile = params.check_profile(args.profile, f"{PROG} run")
     spec = project.spec(cid)
     overrides = params.load_file(args.file) if args.file else {}
+    given: set[str] = set()
     for text in args.assignments:
         name, value = params.parse_assignment(text)
+        if name in given:  # the last would win silently (a file's duplicate is refused too)
+            fail("-p", f"{PROG} run", "each parameter at most once", described(f"{name} twice"))
+        given.add(name)
         overrides[name] = value
     resolved = params.resolve(spec, profile, overrides)
     out = args.out if args.out is not None else Path("results") / cid

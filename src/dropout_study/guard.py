@@ -61,7 +61,15 @@ def run_destination(out, chapter_id: str, project: Project) -> Path:
             "outside book/generated (that folder is written by 'dropout-study build')",
             described(f"'{out}'"),
         )
-    return outputs.check_destination(out, chapter_id, option="--out")
+    out = outputs.check_destination(out, chapter_id, option="--out")
+    if outputs.busy(out):
+        fail(
+            "--out",
+            "dropout-study run",
+            "a folder no other dropout-study run is writing (wait for it, or choose another)",
+            described(f"'{out}'"),
+        )
+    return out
 
 
 def oserror_line(exc: OSError) -> str:

@@ -167,6 +167,25 @@ def locked(dest, wait: float | None = None):
         lock.release()
 
 
+def busy(dest) -> bool:
+    """True if another run holds ``dest``'s lock right now (a probe: the lock is taken and
+    released at once). Lets a command refuse a busy ``--out`` before any work; the run still
+    takes the lock itself (:func:`locked`), so two runs that pass the probe together are
+    still kept apart."""
+    from filelock import FileLock, Timeout
+
+    path = _lock_path(dest)
+    if not path.exists():
+        return False
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
 def leftovers(dest) -> list[Path]:
     """``.<name>.run-*`` and ``.<name>.old-*`` entries beside ``dest``."""
     dest = Path(dest)
