@@ -233,6 +233,9 @@ def test_built_pages_are_self_contained_and_say_what_they_are(tmp_path_factory, 
         # glued markup shown as text: a backtick, or an option's "--" made an en dash
         found = re.findall(r".{0,40}(?:`|(?<!\S)\u2013[a-z]).{0,40}", text)
         assert not found, (page.name, found)
+    for page in html.glob("book/generated/*/*.html"):  # robustness tables stack on a phone
+        tables = re.findall(r'<table class="([^"]*)"', page.read_text(encoding="utf-8"))
+        assert any({"ds-stack", "ds-robustness"} <= set(c.split()) for c in tables), page.name
     page = (html / "book" / "generated" / "cross-entropy" / "cross-entropy.html").read_text()
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", page, re.S)
     assert captions

@@ -440,6 +440,35 @@ def test_numbers_in_table_cells_get_a_true_minus_but_code_in_them_does_not():
     assert doc.children[-1].astext() == "outside a table -1 stays"
 
 
+def test_robustness_tables_are_recognised_by_the_header_verdicts_writes():
+    from docutils import nodes
+    from docutils.utils import new_document
+
+    from dropout_study.sphinxext import ROBUSTNESS_HEADER, stack_robustness_tables
+    from dropout_study.verdicts import SUPPORTED, robustness
+
+    md = robustness(SUPPORTED, [("a choice", SUPPORTED, "detail")]).markdown()
+    first_row = re.search(r"^\* - (.*?)\n(?=\* - )", md, re.M | re.S).group(0)
+    cells = [c.strip() for c in re.split(r"^\*? *- ", first_row, flags=re.M) if c.strip()]
+    assert tuple(cells) == ROBUSTNESS_HEADER
+
+    def table(header):
+        t, group, head, row = nodes.table(), nodes.tgroup(), nodes.thead(), nodes.row()
+        for text in header:
+            row += nodes.entry("", nodes.paragraph(text, text))
+        head += row
+        group += head
+        t += group
+        return t
+
+    doc = new_document("<test>")
+    doc += table(ROBUSTNESS_HEADER)
+    doc += table(("Analysis choice", "Verdict", "Agrees", "Notes"))
+    stack_robustness_tables(None, doc)
+    assert doc.children[0]["classes"] == ["ds-stack", "ds-robustness"]
+    assert doc.children[1]["classes"] == []
+
+
 def test_alt_text_reads_caption_maths_as_text():
     from docutils import nodes
     from docutils.utils import new_document

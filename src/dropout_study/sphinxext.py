@@ -257,6 +257,28 @@ def number_typography(app, doctree, docname=None) -> None:
                 text.parent.replace(text, nodes.Text(new))
 
 
+ROBUSTNESS_HEADER = ("Analysis choice", "Verdict", "Agrees", "Evidence")
+"""The header row of :meth:`dropout_study.verdicts.Robustness.markdown` (a test keeps the two
+equal): a table with it is a robustness table."""
+
+
+def stack_robustness_tables(app, doctree, docname=None) -> None:
+    """Give each robustness table the classes of the generated tables (``ds-stack``: one card
+    per row on a phone, see book/_static) plus ``ds-robustness``. The table is glued from a
+    kernel's output, so the class is set here, where the book is rendered, and reaches
+    every executed page without re-executing it."""
+    from docutils import nodes
+
+    for table in doctree.findall(nodes.table):
+        head = next(iter(table.findall(nodes.thead)), None)
+        row = next(iter(head.findall(nodes.row)), None) if head is not None else None
+        if row is None:
+            continue
+        cells = tuple(" ".join(e.astext().split()) for e in row.findall(nodes.entry))
+        if cells == ROBUSTNESS_HEADER:
+            table["classes"] += ["ds-stack", "ds-robustness"]
+
+
 _REDIRECT = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{title}</title>
@@ -357,4 +379,5 @@ def setup(app):
     app.connect("build-finished", own_static)
     app.connect("doctree-resolved", alt_from_captions)
     app.connect("doctree-resolved", number_typography)
+    app.connect("doctree-resolved", stack_robustness_tables)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
