@@ -150,10 +150,14 @@ _SPACE_BEFORE = re.compile(r"\s+(?=[,.;:!?)\]])")
 _SPACE_AFTER = re.compile(r"(?<=[(\[])\s+")
 
 
+def _tidy(text: str) -> str:
+    """``text`` on one line, without a space before ``, . ; : ! ? ) ]`` or after ``( [``."""
+    return _SPACE_AFTER.sub("", _SPACE_BEFORE.sub("", " ".join(text.split())))
+
+
 def caption_as_text(caption) -> str:
     """A caption node (or any node holding text and ``math``) as one line of plain text:
-    maths by :func:`math_as_text`, the figure-label literal left out, no space before
-    ``, . ; : ! ? ) ]`` or after ``( [``."""
+    maths by :func:`math_as_text`, the figure-label literal left out (:func:`_tidy`)."""
     from docutils import nodes
 
     parts = [
@@ -161,8 +165,7 @@ def caption_as_text(caption) -> str:
         for n in caption.children
         if not (isinstance(n, nodes.literal) and LABEL_CLASS in n.get("classes", []))
     ]
-    text = " ".join("".join(parts).split())
-    return _SPACE_AFTER.sub("", _SPACE_BEFORE.sub("", text))
+    return _tidy("".join(parts))
 
 
 _SUB = dict(
@@ -206,8 +209,7 @@ def _plain_math(tex: str) -> str:
     # font: "\\bar g", "\\bar \\alpha")
     tex = _CONTROL_WORD_SPACE.sub(_keep_space, tex)
     text = LatexNodes2Text(math_mode="text").latex_to_text(tex)
-    text = " ".join(text.replace("-", "−").split())
-    return _SPACE_AFTER.sub("", _SPACE_BEFORE.sub("", text))
+    return _tidy(text.replace("-", "−"))
 
 
 def math_as_text(tex: str) -> str:
