@@ -18,10 +18,10 @@ book: $(STAMP)
 	$(BIN)/dropout-study build --profile $(PROFILE)
 
 # The PDF: the executed book's singlehtml printed by Debian's Chromium (see
-# dropout_study/pdf.py for why not pdfhtml or LaTeX). Needs `apt-get install chromium`.
+# dropout_study/book/pdf.py for why not pdfhtml or LaTeX). Needs `apt-get install chromium`.
 pdf: book
 	$(BIN)/python -m pip install -q -e ".[browser]"
-	$(BIN)/python -m dropout_study.pdf
+	$(BIN)/python -m dropout_study.book.pdf
 
 # The project's code only: never executed notebooks or the README's output folders
 # (runs/, results/), which a user's `dropout-study run --out ...` fills.

@@ -3,10 +3,10 @@
 Each round runs the same cells (the chapter's main sweep, as ``linearity.run`` builds it from
 the ``book`` parameters with ``--seeds`` replicates) on a ``distributed.LocalCluster`` of 1
 worker and of 2 workers (one thread each, processes), in alternating order, through
-:func:`dropout_study.sweep.run_sweep` with the cell cache off, one cluster at a time; each is
+:func:`dropout_study.sweep.runner.run_sweep` with the cell cache off, one cluster at a time; each is
 started, and its workers have imported the package (a warm-up sweep of one cell per worker),
 before the clock starts. Both runs are on Dask: the one-worker cluster gets its cells too
-(:func:`dropout_study.cluster.joblib_config`; joblib's own Dask backend would run them in
+(:func:`dropout_study.sweep.cluster.joblib_config`; joblib's own Dask backend would run them in
 this process, which until 2026-11-30 made the baseline here a plain local run). It checks
 that both give identical results, then prints each round's times and the speed-up
 ``t(1 worker) / t(2 workers)`` of the best rounds (and the median of the per-round ratios).
@@ -26,8 +26,11 @@ import time
 
 from distributed import LocalCluster
 
-from dropout_study import chapters, cluster, params, sweep
-from dropout_study.experiments import linearity
+from dropout_study.book import params
+from dropout_study.book import source as chapters
+from dropout_study.chapters.linearity import experiment as linearity
+from dropout_study.sweep import cluster
+from dropout_study.sweep import runner as sweep
 
 
 class _Captured(Exception):

@@ -7,7 +7,7 @@ on a fixed batch, in float32 and in float64. Networks: the chapters' own sizes a
 (linearity and noisy-loss train 2→32→32→1 and 30→32→32→1 in batches of 64 and 32; a
 64→128→128→10 digits-sized network) and the three earlier ones up to 64→512→512→10.
 
-- numpy: exactly the body of :func:`dropout_study.training.train`'s loop (forward/backward into
+- numpy: exactly the body of :func:`dropout_study.nn.training.train`'s loop (forward/backward into
   the layers' buffers, a finiteness check, the Adam step); :func:`check_numpy_step_is_train_step`
   checks that its steps leave the same parameters as ``train`` itself (also a test).
 - PyTorch: the standard eager idiom — ``nn.Sequential(Linear, ReLU, Dropout, ..., Linear)``,
@@ -23,8 +23,8 @@ on a fixed batch, in float32 and in float64. Networks: the chapters' own sizes a
   can go; ``step/floor`` shows the share of a numpy step spent outside them.
 
 All use the same number of threads (``--threads``, default: all cores): numpy's BLAS through
-threadpoolctl and its Adam updates of at least :data:`dropout_study.optim.THREADED_MIN`
-parameters through :func:`dropout_study.optim.set_threads`, PyTorch through
+threadpoolctl and its Adam updates of at least :data:`dropout_study.nn.optim.THREADED_MIN`
+parameters through :func:`dropout_study.nn.optim.set_threads`, PyTorch through
 ``torch.set_num_threads``, XLA through its flags (one thread:
 ``--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``, set before jax is
 imported). Measurements are interleaved: each round times a block of steps of every framework
@@ -47,7 +47,7 @@ larger still. On the large networks the step is the BLAS floor plus one memory p
 elementwise operation — 13 per Adam update (each a separate rounding of the formula, kept so
 float64 numbers stay bit-identical), about 8 per hidden layer, and the dropout masks'
 random bits (16 per unit, about 3 ns per 64-bit word of PCG64) — all in one thread unless
-:func:`dropout_study.optim.set_threads` shares Adam; XLA fuses each of these into one pass.
+:func:`dropout_study.nn.optim.set_threads` shares Adam; XLA fuses each of these into one pass.
 """
 
 from __future__ import annotations
@@ -62,10 +62,10 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from dropout_study import optim
-from dropout_study.mlp import MLP
-from dropout_study.optim import Adam
-from dropout_study.training import train
+from dropout_study.nn import optim
+from dropout_study.nn.mlp import MLP
+from dropout_study.nn.optim import Adam
+from dropout_study.nn.training import train
 
 # (name, layer sizes, batch)
 NETS = [

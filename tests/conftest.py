@@ -1,50 +1,9 @@
-"""Shared test helpers: the PyTorch oracle fixture, central finite differences, small data.
-
-PyTorch is an optional oracle. Tests that need it take the ``torch`` fixture: without torch
-they skip, unless ``DROPOUT_STUDY_REQUIRE_TORCH=1`` is set (CI sets it after installing torch),
-in which case a missing torch FAILS them, so an oracle can never silently stop running.
-"""
+"""Fixtures shared by the tests; the helpers they use live in ``helpers``."""
 
 from __future__ import annotations
 
-import importlib
-import os
-
-import numpy as np
 import pytest
-
-REQUIRE_TORCH_ENV = "DROPOUT_STUDY_REQUIRE_TORCH"
-REQUIRE_BROWSER_ENV = "DROPOUT_STUDY_REQUIRE_BROWSER"
-
-
-def browser_required(environ=None) -> bool:
-    """In CI (``CI=true``) or with ``DROPOUT_STUDY_REQUIRE_BROWSER=1`` (set by .ci/run) the
-    browser tests must run: a missing Chromium or Playwright is a failure, not a skip."""
-    environ = os.environ if environ is None else environ
-    return environ.get(REQUIRE_BROWSER_ENV, "") not in ("", "0") or environ.get(
-        "CI", ""
-    ).lower() in ("true", "1", "yes")
-
-
-def chromium_or_skip(environ=None) -> str:
-    """Debian's Chromium, driven by Playwright: its path, or skip (fail when required)."""
-    from dropout_study.browser import find_chromium
-
-    environ = os.environ if environ is None else environ
-    missing = []
-    try:
-        importlib.import_module("playwright.sync_api")
-    except ImportError as exc:
-        missing.append(f"Playwright ({exc}; pip install -e '.[browser]')")
-    exe = find_chromium()
-    if exe is None:
-        missing.append("Chromium (apt-get install -y --no-install-recommends chromium)")
-    if missing:
-        what = " and ".join(missing)
-        if browser_required(environ):
-            pytest.fail(f"the browser test is required here but needs {what}", pytrace=False)
-        pytest.skip(f"browser test skipped: no {what}; CI runs it (.ci/run)")
-    return exe
+from helpers import chromium_or_skip, import_torch_or_skip
 
 
 @pytest.fixture(scope="session")
@@ -53,57 +12,7 @@ def chromium():
     return chromium_or_skip()
 
 
-def import_torch_or_skip(environ=None):
-    """Import torch; if it is missing, skip — or fail when the environment requires it."""
-    environ = os.environ if environ is None else environ
-    try:
-        return importlib.import_module("torch")
-    except ImportError as exc:
-        if environ.get(REQUIRE_TORCH_ENV, "") not in ("", "0"):
-            pytest.fail(
-                f"{REQUIRE_TORCH_ENV}={environ[REQUIRE_TORCH_ENV]} but torch cannot be imported "
-                f"({exc}); install the oracle extra: pip install -e '.[oracle]'",
-                pytrace=False,
-            )
-        pytest.skip(f"PyTorch oracle not installed ({exc}); set {REQUIRE_TORCH_ENV}=1 to require")
-
-
 @pytest.fixture(scope="session")
 def torch():
     """The ``torch`` module, in float64 by default for the tests that use it."""
     return import_torch_or_skip()
-
-
-def central_diff(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    """Central finite differences ``(f(x + h e_i) - f(x - h e_i)) / 2h`` of a scalar ``f``.
-
-    ``x`` is a float64 array of any shape (not modified); returns an array of its shape.
-    """
-    x = np.array(x, dtype=np.float64)
-    g = np.empty_like(x)
-    flat, gflat = x.reshape(-1), g.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
-        fp = f(x.copy())
-        flat[i] = old - h
-        fm = f(x.copy())
-        flat[i] = old
-        gflat[i] = (fp - fm) / (2 * h)
-    return g
-
-
-def rel_error(a, b) -> float:
-    """``‖a − b‖ / max(‖a‖, ‖b‖)`` (0 when both are 0): the tolerance measure of FD checks."""
-    a = np.asarray(a, dtype=np.float64).ravel()
-    b = np.asarray(b, dtype=np.float64).ravel()
-    denom = max(np.linalg.norm(a), np.linalg.norm(b))
-    return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
-
-
-def randomise(model, rng, scale: float = 0.5) -> np.ndarray:
-    """Give every parameter (biases too) a random value so that no sample sits on a ReLU kink
-    (zero biases plus all-dropped units put pre-activations exactly at 0). Returns θ."""
-    theta = model.get_params() + scale * rng.standard_normal(model.n_params)
-    model.set_params(theta)
-    return theta

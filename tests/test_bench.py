@@ -2,17 +2,17 @@
 optimisers' flat chunked pass equals the array-by-array formula, dropout equals its formula."""
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import ROOT
 
-from dropout_study import optim
-from dropout_study.layers import Dropout
-from dropout_study.mlp import MLP
-from dropout_study.optim import SGD, Adam
+from dropout_study.nn import optim
+from dropout_study.nn.layers import Dropout
+from dropout_study.nn.mlp import MLP
+from dropout_study.nn.optim import SGD, Adam
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_mlp.py"
+BENCH = ROOT / "benchmarks" / "bench_mlp.py"
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_adam_denominators_come_back_per_parameter_array_from_a_flat_step():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_relu_dropout_backward_is_the_two_passes_signed_zeros_included(dtype):
-    from dropout_study.layers import ReLU
+    from dropout_study.nn.layers import ReLU
 
     rng = np.random.default_rng(3)
     Z = rng.standard_normal((50, 40)).astype(dtype)

@@ -12,6 +12,7 @@ import pytest
 from fixtures.tinybook import package_copy
 
 from dropout_study import paths, provenance
+from dropout_study.codehash import package_code_hash
 
 
 def _git(cwd, *args):
@@ -24,20 +25,22 @@ def _git(cwd, *args):
     ).stdout.strip()
 
 
-def test_package_hash_follows_every_source_file(tmp_path):
+def test_package_hash_follows_every_source_file_but_not_comments(tmp_path):
     pkg = package_copy(tmp_path)
-    h0 = provenance.package_hash(pkg)
-    assert provenance.package_hash(pkg) == h0  # stable
-    assert h0 == provenance.package_hash(paths.PACKAGE)  # a faithful copy hashes the same
+    h0 = package_code_hash(pkg)
+    assert package_code_hash(pkg) == h0  # stable
+    assert h0 == package_code_hash(paths.PACKAGE)  # a faithful copy hashes the same
+    assert provenance.provenance()["package_hash"] == h0
     (pkg / "__pycache__").mkdir(exist_ok=True)
     (pkg / "__pycache__" / "junk.py").write_text("x = 1\n")
-    assert provenance.package_hash(pkg) == h0  # caches are ignored
-    f = pkg / "losses.py"
-    f.write_text(f.read_text() + "\n# an edit\n")
-    assert provenance.package_hash(pkg) != h0
-    f.rename(pkg / "losses2.py")  # a rename changes it too
-    h_renamed = provenance.package_hash(pkg)
-    assert h_renamed not in (h0,)
+    assert package_code_hash(pkg) == h0  # caches are ignored
+    f = pkg / "nn" / "losses.py"
+    f.write_text(f.read_text() + "\n# a comment\n")
+    assert package_code_hash(pkg) == h0
+    f.write_text(f.read_text() + "\nEDITED = 1\n")
+    assert package_code_hash(pkg) != h0
+    f.rename(pkg / "nn" / "losses2.py")  # a rename changes it too
+    assert package_code_hash(pkg) not in (h0,)
 
 
 def test_git_commit_and_dirty_flag(tmp_path):

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dropout_study.browser import ARGS, find_chromium
+from dropout_study.book.browser import ARGS, find_chromium
 
 FLAGS = ["--headless", *ARGS, "--hide-scrollbars"]
 

@@ -10,6 +10,13 @@ notebook's code cells and its experiment module import, followed statically thro
 ``import`` / ``from … import`` statements (relative imports included) to a fixed point, plus
 every ``__init__.py`` on the way. :func:`code_hash` hashes that set of files by their
 normalised hashes — the ``code`` part of a chapter's cache key.
+
+:func:`science_hash` is narrower: the code that can change a chapter's *numbers* — the base
+modules that compute (:data:`SCIENCE_BASE`), the numpy core ``nn/``, the measures and
+statistics ``measures/``, the shared verdict code ``chapters/*.py``, the chapter's own folder
+and its notebook's code cells — and none of the book machinery (``book/``), the command line
+(``cli/``) or the sweeps' scheduling (``sweep/``). A confirmation (``book/confirmations``) and
+a sweep cell are keyed on it, so editing the machinery leaves both current.
 """
 
 from __future__ import annotations
@@ -27,6 +34,10 @@ __all__ = [
     "module_closure",
     "code_hash",
     "package_code_hash",
+    "SCIENCE_BASE",
+    "SCIENCE_FOLDERS",
+    "science_files",
+    "science_hash",
 ]
 
 PACKAGE = "dropout_study"
@@ -173,4 +184,50 @@ def package_code_hash(package_dir: Path) -> str:
         if "__pycache__" in f.parts:
             continue
         h.update(f"{f.relative_to(root).as_posix()}\0{normalised_hash(f)}\0".encode())
+    return h.hexdigest()
+
+
+SCIENCE_BASE = ("validation.py", "parameters.py", "seeds.py", "data.py", "numfmt.py")
+"""Base modules whose code can change a number or a sentence of a chapter."""
+SCIENCE_FOLDERS = ("nn", "measures")
+"""Folders of the package that every chapter's science uses."""
+
+
+def _py_files(folder: Path) -> list[Path]:
+    return sorted(f for f in Path(folder).rglob("*.py") if "__pycache__" not in f.parts)
+
+
+def science_files(module: str, package_dir: Path) -> list[Path]:
+    """The files :func:`science_hash` covers for code in ``module`` (a dotted name): the shared
+    science (:data:`SCIENCE_BASE`, :data:`SCIENCE_FOLDERS`, ``chapters/*.py``) and, for a
+    module of ``dropout_study.chapters.<id>``, that chapter's folder; for a module outside the
+    package (e.g. a test fixture's experiment), its own file."""
+    root = Path(package_dir)
+    files = [root / name for name in SCIENCE_BASE if (root / name).is_file()]
+    for folder in SCIENCE_FOLDERS:
+        files += _py_files(root / folder)
+    files += sorted((root / "chapters").glob("*.py"))
+    parts = module.split(".")
+    if parts[0] == PACKAGE and len(parts) > 2 and parts[1] == "chapters":
+        own = root / "chapters" / parts[2]
+        if own.is_dir():
+            files += _py_files(own)
+    elif parts[0] != PACKAGE:
+        extra = experiment_file(module)
+        if extra is not None:
+            files.append(extra)
+    return files
+
+
+def science_hash(module: str, package_dir: Path, sources: Iterable[str] = ()) -> str:
+    """SHA-256 over the normalised hashes of :func:`science_files` of ``module`` and over the
+    code ``sources`` (a notebook's code cells, whitespace at the ends of lines ignored)."""
+    root = Path(package_dir)
+    h = hashlib.sha256()
+    for f in science_files(module, root):
+        name = f.relative_to(root).as_posix() if f.is_relative_to(root) else f.name
+        h.update(f"{name}\0{normalised_hash(f)}\0".encode())
+    for text in sources:
+        lines = [ln.rstrip() for ln in str(text).strip().splitlines()]
+        h.update(("\n".join(lines) + "\0").encode())
     return h.hexdigest()

@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["ROOT", "BOOK", "CHAPTER_SOURCES", "GENERATED", "CACHE", "SWEEP_CACHE", "PACKAGE"]
+__all__ = ["ROOT", "BOOK", "CHAPTER_SOURCES", "CACHE", "SWEEP_CACHE", "PACKAGE"]
 
 PACKAGE = Path(__file__).resolve().parent
 ROOT = Path(os.environ.get("DROPOUT_STUDY_ROOT", PACKAGE.parent.parent)).resolve()
 BOOK = ROOT / "book"
 CHAPTER_SOURCES = BOOK / "chapters"
-GENERATED = BOOK / "generated"
 CACHE = ROOT / ".cache"
 SWEEP_CACHE = CACHE / "sweeps"

@@ -17,12 +17,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from dropout_study import __version__, paths
+from dropout_study.codehash import package_code_hash
 
 __all__ = [
     "DEPENDENCIES",
     "dependency_versions",
     "git_commit",
-    "package_hash",
     "provenance",
     "canonical_json",
     "sha256_bytes",
@@ -76,28 +76,13 @@ def git_commit(where: Path | None = None) -> dict:
     return {"commit": commit, "dirty": dirty}
 
 
-def package_hash(package_dir: Path | None = None) -> str:
-    """SHA-256 over the relative paths and contents of every ``*.py`` file of the package
-    (default: the installed ``dropout_study`` source). Any edit to the package changes it."""
-    root = Path(package_dir) if package_dir is not None else paths.PACKAGE
-    h = hashlib.sha256()
-    for f in sorted(root.rglob("*.py")):
-        if "__pycache__" in f.parts:
-            continue
-        h.update(f.relative_to(root).as_posix().encode())
-        h.update(b"\0")
-        h.update(f.read_bytes())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
 @functools.cache
 def _provenance() -> str:
     return canonical_json(
         {
             "package": "dropout-study",
             "version": __version__,
-            "package_hash": package_hash(),
+            "package_hash": package_code_hash(paths.PACKAGE),
             "git": git_commit(),
             "dependencies": dependency_versions(),
         }

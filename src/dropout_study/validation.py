@@ -30,6 +30,7 @@ __all__ = [
     "as_generator",
     "check_float_dtype",
     "check_increasing",
+    "INCREASING",
     "did_you_mean",
     "short_repr",
 ]
@@ -78,7 +79,7 @@ def require(
 ):
     """:func:`fail` unless ``ok``: a rule beyond a ``check_*`` range (``"increasing and
     without repeats"``, ``"one of dropout_rates"``). ``allowed`` names other parameters, not
-    their values: ``dropout_study.catalog`` records it (on every call, met or not) and shows
+    their values: ``dropout_study.book.catalog`` records it (on every call, met or not) and shows
     it as part of what the parameter allows, so the listing and the check are one text.
     ``detail`` (e.g. ``"dropout_rates = [0.0, 0.5]"``) is added in brackets to the message
     only."""
@@ -98,7 +99,7 @@ class _Bound(float):
 def bound(value, name: str) -> float:
     """``value`` as a ``low``/``high`` of a ``check_*`` call that comes from other
     parameters: messages read ``[1, max_steps = 3000]`` and the parameter listing
-    (``dropout_study.catalog``) shows ``[1, max_steps]``, not the value of one profile."""
+    (``dropout_study.book.catalog``) shows ``[1, max_steps]``, not the value of one profile."""
     b = _Bound(value)
     b.name = name
     return b
@@ -132,16 +133,30 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
-def check_increasing(values, name: str, owner: str, *, strict: bool = True, what: str = ""):
-    """Return ``values`` if each item is larger (``strict``) or not smaller than the one
-    before; ``ValueError`` with the template otherwise. ``what`` describes the items
-    (e.g. ``"floats in [0, 1)"``)."""
+INCREASING = "increasing and without repeats"
+"""What a grid parameter (rates, λs, Ks, steps) must be: the one order rule of the study."""
+
+
+def check_increasing(values, name: str, owner: str, raw=None):
+    """Return ``values`` if each item is larger than the one before (a grid: increasing and
+    without repeats); ``ValueError`` with the template otherwise, showing ``raw`` (the value
+    as given) if passed. :func:`check_float_list` and :func:`check_int_list` call it for every
+    list whose order is not declared free."""
     seq = list(values)
-    bad = any((b <= a) if strict else (b < a) for a, b in zip(seq, seq[1:], strict=False))
-    if bad:
-        order = "increasing" if strict else "non-decreasing"
-        fail(name, owner, f"an {order} list" + (f" of {what}" if what else ""), seq)
+    ok = all(b > a for a, b in zip(seq, seq[1:], strict=False))
+    require(ok, name, owner, INCREASING, seq if raw is None else raw)
     return values
+
+
+def _check_order(order: str, name: str, owner: str, values, raw) -> None:
+    """``order`` is ``"increasing"`` (a grid) or ``"any: <why order is free>"``."""
+    if order == "increasing":
+        check_increasing(values, name, owner, raw)
+    elif not (isinstance(order, str) and order.startswith("any: ") and len(order) > 5):
+        raise TypeError(
+            f"order of {name!r} ({owner}) must be 'increasing' or 'any: <why order is free>'; "
+            f"got {order!r}."
+        )
 
 
 def fail_undeclared(name, owner: str, declared: Iterable[str], value):
@@ -236,8 +251,10 @@ def check_float_list(
     low_open: bool = False,
     high_open: bool = False,
     min_len: int = 1,
+    order: str = "increasing",
 ) -> list[float]:
-    """A non-empty list of floats, each in the interval."""
+    """A list of at least ``min_len`` floats, each in the interval; ``order``: ``"increasing"``
+    (a grid, :func:`check_increasing`) or ``"any: <why order is free>"``."""
     interval = _interval(low, high, low_open, high_open)
     allowed = f"a list of at least {min_len} floats, each in {interval}"
     if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
@@ -252,6 +269,7 @@ def check_float_list(
         if not np.isfinite(fv) or _outside(fv, low, high, low_open, high_open):
             fail(name, owner, allowed, value)
         out.append(fv)
+    _check_order(order, name, owner, out, value)
     return out
 
 
@@ -263,8 +281,10 @@ def check_int_list(
     low: int | None = None,
     high: int | None = None,
     min_len: int = 1,
+    order: str = "increasing",
 ) -> list[int]:
-    """A list of at least ``min_len`` ints, each ``>= low`` (and ``<= high``)."""
+    """A list of at least ``min_len`` ints, each ``>= low`` (and ``<= high``); ``order`` as in
+    :func:`check_float_list`."""
     if high is not None:
         each = f", each in {_interval(low, high, False, False)}"
     else:
@@ -281,6 +301,7 @@ def check_int_list(
         if _outside(v, low, high):
             fail(name, owner, allowed, value)
         out.append(int(v))
+    _check_order(order, name, owner, out, value)
     return out
 
 

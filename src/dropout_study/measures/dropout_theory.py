@@ -179,7 +179,7 @@ def single_drop_slope(a, b, y, *, loss: str = "binary_ce") -> float:
 
 def last_layer_contributions(model, X) -> tuple[np.ndarray, float]:
     """Contributions ``a_ij = h_ij w_j`` (float64, shape ``(n, k)``) of the ``k`` units of the
-    last hidden layer of a one-logit :class:`~dropout_study.mlp.MLP` to its logit, and the
+    last hidden layer of a one-logit :class:`~dropout_study.nn.mlp.MLP` to its logit, and the
     output bias ``b``: in evaluation mode the logit is ``Σ_j a_ij + b``, and with inverted
     dropout on that layer only, ``Σ_j a_ij m_ij / (1 − p) + b`` (STUDY.md, chapter 2).
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dropout_study.losses import sigmoid, softmax
-from dropout_study.mlp import MLP
+from dropout_study.nn.losses import sigmoid, softmax
+from dropout_study.nn.mlp import MLP
 from dropout_study.validation import as_generator, check_float, check_int, described, fail
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "mask_probabilities",
     "thinned_logits",
     "draw_thinned",
-    "mc_average_proba",
     "mc_error_curve",
     "sigmoid_moments",
 ]
@@ -102,21 +101,6 @@ def draw_thinned(model: MLP, rng) -> list:
     for d, w in zip(model.dropouts, widths, strict=True):
         out.append(rng.random(w) >= d.p if d.p > 0 else None)
     return out
-
-
-def _hidden_width(model: MLP) -> int:
-    return model.dense[-1].W.shape[0]
-
-
-def mc_average_proba(model: MLP, X, k: int, rng) -> np.ndarray:
-    """Mean class probabilities ``(n, classes)`` of ``k`` thinned networks drawn from ``rng``
-    (softmax head; Srivastava et al. 2014, §7.5). ``k = 1`` is one thinned network."""
-    k = check_int(k, "k", "mc_average_proba", low=1)
-    rng = as_generator(rng, "rng", "mc_average_proba")
-    total = 0.0
-    for _ in range(k):
-        total = total + softmax(thinned_logits(model, X, draw_thinned(model, rng)))
-    return total / k
 
 
 def mc_error_curve(model: MLP, X, y, ks, rng, *, n_repeats: int = 1) -> np.ndarray:

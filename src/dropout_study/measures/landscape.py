@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dropout_study.mlp import MLP, check_model
+from dropout_study.nn.mlp import MLP, check_model
 from dropout_study.validation import as_generator, fail
 
 __all__ = [

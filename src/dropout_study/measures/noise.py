@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dropout_study.mlp import MLP
+from dropout_study.nn.mlp import MLP
 from dropout_study.validation import as_generator, check_int, fail
 
 __all__ = ["GradientNoise", "mask_gradients", "gradient_noise", "mask_gradient_noise"]

@@ -1,0 +1,305 @@
+"""Generated pages and blocks, read from the chapters' ``metrics.json``: the intro's verdict
+table (``book/generated/verdicts.md``), the reproduce page's parameter tables
+(``book/generated/parameters.md``) and the README's verdict block."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dropout_study.book.project import BuildFailed, Project, toc_chapters
+from dropout_study.chapters.verdicts import badge, label
+
+__all__ = [
+    "fmt_value",
+    "cell",
+    "verdict_rows",
+    "verdicts_markdown",
+    "parameters_markdown",
+    "write_generated",
+    "multiplicity_markdown",
+    "figures_markdown",
+    "built_with_markdown",
+    "README_START",
+    "README_END",
+    "readme_block",
+    "update_readme",
+]
+
+
+def fmt_value(value) -> str:
+    """A parameter value as inline code (JSON spelling)."""
+    return "`" + json.dumps(value) + "`"
+
+
+def cell(text: str) -> str:
+    """Text safe inside one cell of a GitHub markdown table."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def verdict_rows(project: Project, ids: list[str] | None = None) -> list[dict]:
+    """One row per chapter (default: those in ``_toc.yml``) read from its ``metrics.json``:
+    ``chapter``, ``claim``, ``word`` (``None`` if it has not run), ``sentence``, ``profile``,
+    ``commit``, ``dirty``."""
+    ids = toc_chapters(project) if ids is None else ids
+    rows = []
+    for cid in ids:
+        f = project.dest(cid) / "metrics.json"
+        if f.is_file():
+            m = json.loads(f.read_text(encoding="utf-8"))
+            git = m.get("provenance", {}).get("git", {})
+            rows.append(
+                {
+                    "chapter": cid,
+                    "claim": m["claim"],
+                    "word": m["verdict"]["word"],
+                    "sentence": m["verdict"]["sentence"],
+                    "profile": m.get("profile"),
+                    "commit": git.get("commit"),
+                    "dirty": git.get("dirty"),
+                    "robustness": m.get("robustness"),
+                }
+            )
+        else:
+            spec = project.spec(cid)
+            rows.append(
+                {
+                    "chapter": cid,
+                    "claim": spec.claim,
+                    "word": None,
+                    "sentence": "",
+                    "profile": None,
+                    "commit": None,
+                    "dirty": None,
+                    "robustness": None,
+                }
+            )
+    return rows
+
+
+def _origin(rows: list[dict]) -> str:
+    profiles = sorted({r["profile"] for r in rows if r["profile"]})
+    commits = sorted(
+        {
+            (r["commit"][:10] + (" with uncommitted changes" if r["dirty"] else ""))
+            for r in rows
+            if r["commit"]
+        }
+    )
+    prof = ", ".join(f"`{p}`" for p in profiles) or "none"
+    com = "; ".join(commits) or "unknown"
+    return f"profile {prof}; package at commit {com}"
+
+
+def _list_table(
+    header: list[str], rows: list[list[str]], widths: list[int], cls: str = ""
+) -> list[str]:
+    """A MyST ``list-table`` (column widths, no escaping of ``|``); ``cls``: CSS classes
+    (``ds-stack …`` stacks the cells of a row on a phone, see book/_static)."""
+    out = [
+        "```{list-table}",
+        ":header-rows: 1",
+        ":widths: " + " ".join(str(w) for w in widths),
+        *([f":class: {cls}"] if cls else []),
+        "",
+    ]
+    for row in [header, *rows]:
+        out += [f"* - {row[0]}"] + [f"  - {cell}" for cell in row[1:]]
+    out += ["```", ""]
+    return out
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _robustness_count(rob) -> str:
+    """ "k of n agree" from a chapter's recorded robustness table ("—" without one)."""
+    if not rob or not rob.get("n"):
+        return "—"
+    text = f"{rob['agree']} of {rob['n']} agree"
+    if rob["agree"] < rob["n"]:
+        text += f" ({rob['flips']} flip, {rob['to_inconclusive']} inconclusive)"
+    return text
+
+
+def verdicts_markdown(rows: list[dict]) -> str:
+    """The intro's verdict table (MyST), each claim linking its chapter page; the verdict as
+    a badge with colour and symbol, and the robustness count."""
+    body = []
+    for r in rows:
+        claim = _one_line(r["claim"]).replace("<", "\\<").replace("`", "")
+        body.append(
+            [
+                f"{{doc}}`{claim} </book/generated/{r['chapter']}/{r['chapter']}>`",
+                badge(r["word"]) if r["word"] else "*not run yet*",
+                _robustness_count(r.get("robustness")),
+                _one_line(r["sentence"]) or "—",
+            ]
+        )
+    header = ["Claim (links to its chapter)", "Verdict", "Robustness", "Evidence"]
+    lines = _list_table(header, body, [26, 14, 12, 48], "ds-stack ds-verdicts")
+    lines += [
+        f"Read from each chapter's `metrics.json` by `dropout-study build` ({_origin(rows)}).",
+        "",
+        multiplicity_markdown(rows),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def multiplicity_markdown(rows: list[dict]) -> str:
+    """How many decisions the book makes (verdicts and the alternative analyses of the
+    robustness tables), read from the results, and that the intervals are not adjusted."""
+    decided = [r for r in rows if r["word"]]
+    alternatives = sum((r.get("robustness") or {}).get("n", 0) or 0 for r in decided)
+    n = len(decided)
+    verdicts = f"{n} verdict{'s' if n != 1 else ''}"
+    alt = (
+        f" and re-decides them under {alternatives} alternative analysis choice"
+        f"{'s' if alternatives != 1 else ''} (the robustness tables)"
+        if alternatives
+        else ""
+    )
+    return (
+        f"*Multiplicity.* This build decides {verdicts}{alt}, {n + alternatives} decisions "
+        "in all. Every 95 % interval in the book is a per-comparison interval, not adjusted "
+        "for this multiplicity: among this many decisions one may cross a margin by chance, "
+        "which is why each verdict also states how many alternatives agree."
+    )
+
+
+def built_with_markdown(rows: list[dict]) -> str:
+    """The reproduce page's sentence on which profile this build used (from the results)."""
+    profiles = sorted({r["profile"] for r in rows if r["profile"]})
+    if not profiles:
+        return "No chapter has been executed yet: `dropout-study build` fills these pages."
+    names = " and ".join(f"`{p}`" for p in profiles)
+    col = "column" if len(profiles) == 1 else "columns"
+    text = f"This book was built with the {names} profile: the {names} {col} below."
+    if profiles != ["book"]:
+        text += " The study's own results are those of the `book` profile (`make book`)."
+    return text
+
+
+def _first_sentence(text: str) -> str:
+    """Up to the first ". " that lies outside ``$…$`` maths (never cut inside a formula)."""
+    i = 0
+    while True:
+        j = text.find(". ", i)
+        if j < 0:
+            return text.rstrip().rstrip(".")
+        if text[:j].count("$") % 2 == 0 and text[:j].count("`") % 2 == 0:
+            return text[:j]
+        i = j + 2
+
+
+def figures_markdown(project: Project, ids: list[str]) -> str:
+    """The reproduce page's list of every figure: number and link, label, caption."""
+    from dropout_study.book.citing import figures
+
+    out = []
+    for _cid, fig_label, caption in figures(project, ids):
+        short = _first_sentence(caption)
+        out.append(f"- {{numref}}`Figure {{number}} <{fig_label}>` `{fig_label}` — {short}.")
+    if not out:
+        return "No figures yet.\n"
+    return "\n".join(out) + "\n"
+
+
+def parameters_markdown(project: Project, ids: list[str]) -> str:
+    """The reproduce page's tables: every chapter's parameters with book/smoke/full values."""
+    out = []
+    for cid in ids:
+        spec = project.spec(cid)
+        out += [
+            f"({'params-' + cid})=",
+            f"### `{cid}`",
+            "",
+            f"{_one_line(spec.claim)} Page: {{doc}}`/book/generated/{cid}/{cid}`.",
+            "",
+        ]
+        body = []
+        for p in spec.params:
+            smoke = spec.profiles.get("smoke", {}).get(p.name, p.default)
+            full = spec.profiles.get("full", {}).get(p.name, p.default)
+            body.append(
+                [
+                    f"`{p.name}` ({p.type})",
+                    fmt_value(p.default),
+                    fmt_value(smoke),
+                    fmt_value(full),
+                    _one_line(p.help),
+                ]
+            )
+        header = ["Parameter", "`book` (default)", "`smoke`", "`full`", "Meaning"]
+        out += _list_table(header, body, [24, 14, 12, 14, 36], "ds-stack ds-params")
+    return "\n".join(out)
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def write_generated(project: Project, ids: list[str] | None = None) -> None:
+    """Write ``book/generated/verdicts.md`` and ``book/generated/parameters.md``."""
+    ids = toc_chapters(project) if ids is None else ids
+    _write_if_changed(
+        project.generated / "verdicts.md", verdicts_markdown(verdict_rows(project, ids))
+    )
+    rows = verdict_rows(project, ids)
+    params_md = built_with_markdown(rows) + "\n\n" + parameters_markdown(project, ids)
+    _write_if_changed(project.generated / "parameters.md", params_md)
+    _write_if_changed(project.generated / "figures.md", figures_markdown(project, ids))
+
+
+# ------------------------------------------------------------------------------------------
+# README
+# ------------------------------------------------------------------------------------------
+
+README_START = "<!-- verdicts:start (generated by `dropout-study readme`; do not edit) -->"
+README_END = "<!-- verdicts:end -->"
+
+
+def readme_block(project: Project) -> str:
+    """The README's verdict table (GitHub markdown) from the ``book``-profile results."""
+    ids = toc_chapters(project)
+    rows = verdict_rows(project, ids)
+    missing = [r["chapter"] for r in rows if r["word"] is None]
+    if missing:
+        raise BuildFailed(
+            f"No results for {', '.join(missing)}: run `make book` before `dropout-study readme`."
+        )
+    other = [r["chapter"] for r in rows if r["profile"] != "book"]
+    if other:
+        raise BuildFailed(
+            f"The results of {', '.join(other)} are not from the book profile: run `make book` "
+            "before `dropout-study readme`."
+        )
+    lines = [
+        "| Claim | Chapter | Verdict | Robustness | Evidence |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {cell(r['claim'])} | `{r['chapter']}` | **{label(r['word'])}** | "
+            f"{_robustness_count(r.get('robustness'))} | {cell(r['sentence'])} |"
+        )
+    lines += ["", f"*Generated by `dropout-study readme` from {_origin(rows)}.*"]
+    return "\n".join(lines)
+
+
+def update_readme(project: Project | None = None) -> Path:
+    """Rewrite the marked verdict block of ``README.md`` (see :func:`readme_block`)."""
+    project = project or Project()
+    readme = Path(project.root) / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if README_START not in text or README_END not in text:
+        raise BuildFailed(f"{readme} has no verdict block ({README_START} … {README_END}).")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    new = f"{head}{README_START}\n{readme_block(project)}\n{README_END}{tail}"
+    _write_if_changed(readme, new)
+    return readme

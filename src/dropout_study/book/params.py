@@ -1,0 +1,267 @@
+"""Parameters of a chapter run: profiles, overrides, typed validation, YAML values.
+
+Resolution order (later wins): the ``parameters`` cell's defaults (= the ``book`` profile)
+< the chosen profile from the chapter's front matter < overrides (``-p NAME=VALUE``, ``-f``).
+:func:`resolve` checks everything before any kernel starts, in this order: the profile name,
+unknown parameter names (papermill would only warn), types against the cell's annotations,
+then the experiment module's ``check_params`` for ranges. Every message follows the template
+``The 'p' parameter of cost-under-dropout must be ...; got ....``
+
+A parameter whose default depends on another (an experiment module's
+``DEPENDENT_DEFAULTS = {child: rule}``, e.g. :func:`follow_member`) follows it: when the user
+did not set the child, ``rule(params)`` gives its value after the other layers are merged.
+Values typed with ``-p``/``-f`` are read with YAML 1.2 rules (``010`` is 10, ``yes`` is a
+string) and a ``-f`` file that sets a key twice is refused.
+
+Type rules: an ``int`` is accepted for a ``float`` (and converted); ``bool`` is never an
+``int`` or ``float``; a string is never a list.
+"""
+
+from __future__ import annotations
+
+import importlib
+import numbers
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+from dropout_study.validation import check_choice, described, fail, fail_undeclared
+
+__all__ = [
+    "PARAM_TYPES",
+    "PROFILES",
+    "check_profile",
+    "check_type",
+    "resolve",
+    "parse_value",
+    "parse_assignment",
+    "load_file",
+]
+
+PROFILES = ("smoke", "book", "full")
+"""``smoke``: seconds per chapter (tests, CI); ``book``: the cell defaults; ``full``: paper."""
+
+_ALLOWED = {
+    "int": "an int",
+    "float": "a float",
+    "bool": "a bool (true or false)",
+    "str": "a string",
+    "list[int]": "a list of ints",
+    "list[float]": "a list of floats",
+    "list[str]": "a list of strings",
+}
+
+PARAM_TYPES = tuple(_ALLOWED)
+"""Annotations a parameter may carry (what :func:`check_type` converts to)."""
+
+
+def check_profile(profile, owner: str = "dropout-study") -> str:
+    """Return ``profile`` if it is one of :data:`PROFILES`."""
+    return check_choice(profile, "profile", owner, PROFILES)
+
+
+def _scalar(value, kind: str):
+    """Return the converted scalar, or raise ``TypeError`` (message added by the caller)."""
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError
+        return int(value)
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError
+        return float(value)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise TypeError
+        return value
+    if kind == "str":
+        if not isinstance(value, str):
+            raise TypeError
+        return value
+    raise ValueError(kind)  # pragma: no cover - PARAM_TYPES is closed
+
+
+def check_type(value, type_name: str, name: str, owner: str):
+    """Return ``value`` converted to ``type_name`` (one of :data:`PARAM_TYPES`).
+
+    Raises ``TypeError`` with the project's template if it has another type.
+    """
+    allowed = _ALLOWED.get(type_name)
+    if allowed is None:
+        fail("type", owner, "one of " + ", ".join(PARAM_TYPES), type_name)
+    try:
+        if type_name.startswith("list["):
+            if not isinstance(value, list | tuple):
+                raise TypeError
+            return [_scalar(v, type_name[5:-1]) for v in value]
+        return _scalar(value, type_name)
+    except TypeError:
+        fail(name, owner, allowed, value, TypeError)
+
+
+def resolve(spec, profile: str = "book", overrides: Mapping | None = None, *, check=True) -> dict:
+    """The parameters of one run of the chapter described by ``spec`` (a ``ChapterSpec``).
+
+    ``overrides`` maps names to values (e.g. parsed from ``-p``/``-f``). With ``check`` the
+    experiment module's ``check_params`` is called on a copy of the result. Returns a new
+    dict in the cell's declaration order; nothing passed in is modified.
+    """
+    owner = spec.id
+    profile = check_profile(profile)
+    layers = [spec.defaults()]
+    if profile != "book":
+        layers.append(spec.profiles.get(profile, {}))
+    if overrides is not None:
+        if not isinstance(overrides, Mapping):
+            fail("overrides", owner, "a mapping of parameter names to values", overrides, TypeError)
+        layers.append(overrides)
+    declared = spec.names
+    out = {}
+    for values in layers:
+        for name, value in values.items():
+            if name not in declared:
+                fail_undeclared(name, owner, declared, value)
+            out[name] = check_type(value, spec.param(name).type, name, owner)
+    out = {name: out[name] for name in declared}
+    user_set = set(overrides or ())
+    try:
+        module = importlib.import_module(spec.experiment)
+    except ImportError:
+        if check:
+            raise
+        module = None
+    for child, rule in getattr(module, "DEPENDENT_DEFAULTS", {}).items():
+        if child in out and child not in user_set:
+            out[child] = check_type(rule(dict(out)), spec.param(child).type, child, owner)
+    if check:
+        module.check_params(dict(out))
+    return out
+
+
+_CORE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float", "null")}
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 core-schema scalars (PyYAML implements YAML 1.1): ``010`` is the int 10,
+    never octal 8; ``1e-3`` is a float; only ``true``/``false`` (any case form of the 1.2
+    spec) are booleans — ``yes``, ``on``, ``y`` stay strings; no sexagesimal ``1:30`` and no
+    ``1_000``; ``0o17`` and ``0x1F`` are octal and hexadecimal as written. A mapping that
+    repeats a key raises :class:`_Duplicate`."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                if key in seen:
+                    raise _Duplicate(
+                        f"{key!r} set twice (lines {seen[key]} and {key_node.start_mark.line + 1})"
+                    )
+                seen[key] = key_node.start_mark.line + 1
+            except TypeError:  # unhashable key: the base class reports it
+                break
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _CORE_TAGS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _tag, _rx, _first in (
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
+    (
+        "float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        list("-+0123456789."),
+    ),
+):
+    _Loader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_rx), _first)
+
+
+def _construct_int(loader, node):
+    text = loader.construct_scalar(node)
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text, 10)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def _yaml(text: str):
+    return yaml.load(text, Loader=_Loader)
+
+
+def parse_value(text: str):
+    """A ``-p`` value parsed as YAML 1.2: ``0.5`` → float, ``010`` → 10, ``[0, 0.25]`` → list,
+    ``1e-3`` → float, ``true`` → bool, ``yes`` and ``abc`` → str."""
+    try:
+        return _yaml(text)
+    except _Duplicate as exc:
+        fail(
+            "-p",
+            "dropout-study run",
+            "a value that sets each key once",
+            described(f"{text!r}: {exc}"),
+        )
+    except yaml.YAMLError as exc:
+        msg = str(exc).splitlines()[0]
+        raise ValueError(f"The value {text!r} is not valid YAML ({msg}).") from exc
+
+
+def parse_assignment(text: str) -> tuple[str, object]:
+    """``"NAME=VALUE"`` → ``(name, parsed value)``."""
+    if not isinstance(text, str) or "=" not in text:
+        fail("-p", "dropout-study run", "NAME=VALUE (value in YAML)", text)
+    name, _, value = text.partition("=")
+    name = name.strip()
+    if not name.isidentifier():
+        fail("-p", "dropout-study run", "NAME=VALUE with NAME a parameter name", text)
+    return name, parse_value(value)
+
+
+def load_file(path) -> dict:
+    """A YAML file mapping parameter names to values (``-f params.yml``), read as UTF-8 with
+    YAML 1.2 scalars; a key set twice is refused."""
+    owner = "dropout-study run"
+    path = Path(path)
+    if not path.is_file():
+        fail("-f", owner, "an existing YAML file", str(path))
+    data_bytes = path.read_bytes()
+    try:
+        text = data_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        fail(
+            "-f",
+            owner,
+            "a UTF-8 encoded YAML file",
+            described(f"'{path}' (byte {exc.start} is not UTF-8)"),
+        )
+    try:
+        data = _yaml(text)
+    except _Duplicate as exc:
+        fail(
+            "-f",
+            owner,
+            "a YAML mapping that sets each parameter once",
+            described(f"'{path}': {exc}"),
+        )
+    except yaml.YAMLError as exc:
+        msg = str(exc).splitlines()[0]
+        raise ValueError(f"{path} is not valid YAML ({msg}).") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        fail("-f", owner, "a YAML mapping of parameter names to values", str(path))
+    return data

@@ -1,0 +1,153 @@
+"""Sweep cells of the ``dropout-paper`` chapter (one replicate each; module-level, picklable).
+
+See :mod:`dropout_study.chapters.dropout_paper.experiment` for what each section measures.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.datasets import load_diabetes
+
+from dropout_study import data, seeds
+from dropout_study.measures import dropout_theory as theory
+from dropout_study.measures import ensemble
+from dropout_study.measures import input_dropout as inp
+from dropout_study.nn.mlp import MLP
+from dropout_study.nn.optim import Adam
+from dropout_study.nn.training import EarlyStopping, train
+
+__all__ = ["ACT_BINS", "UNIT_BINS", "N_DIGITS", "cell"]
+
+N_DIGITS = 1797
+ACT_BINS = np.linspace(0.0, 6.0, 31)
+"""Histogram bins of hidden activations (the last bin also counts larger values)."""
+UNIT_BINS = np.linspace(0.0, 2.0, 41)
+"""Histogram bins of each unit's mean activation (the last bin also counts larger values)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells (module level, picklable; one replicate each)
+# ---------------------------------------------------------------------------------------------
+def _streams(c: dict) -> seeds.Streams:
+    return seeds.streams(seeds.replicate(c["seed"], c["rep"]))
+
+
+def _digits(c: dict, n_train: int):
+    test = 0.8 - n_train / N_DIGITS
+    return data.load("digits", rng=_streams(c).split, val_fraction=0.2, test_fraction=test)
+
+
+def _fit(c, ds, sizes, p, head, y_train, y_val):
+    st = _streams(c)
+    model = MLP(sizes, head=head, dropout=p, rng=st.init)
+    hist = train(
+        model,
+        ds.X_train,
+        y_train,
+        optimizer=Adam(c["lr"]),
+        n_steps=c["max_steps"],
+        batch_size=c["batch_size"],
+        X_val=ds.X_val,
+        y_val=y_val,
+        eval_every=c["eval_every"],
+        mask_rng=st.masks,
+        batch_rng=st.batches,
+        stop=EarlyStopping(patience=c["patience"], min_delta=1e-4, monitor="val"),
+    )
+    return model, hist, st
+
+
+def _net_cell(c: dict) -> dict:
+    ds = _digits(c, c["n_train"])
+    model, hist, st = _fit(c, ds, [64, c["width"], 10], c["p"], "softmax", ds.y_train, ds.y_val)
+    h = model.hidden(ds.X_test, -1)
+    out = {
+        "test_err": 1.0 - model.accuracy(ds.X_test, ds.y_test),
+        "train_err": 1.0 - model.accuracy(ds.X_train, ds.y_train),
+        "steps": hist.stopped_at,
+        "capped": bool(hist.capped),
+        "n_train": ds.X_train.shape[0],
+        "n_test": ds.X_test.shape[0],
+        "mean_act": float(h.mean()),
+        "frac_active": float((h > 0).mean()),
+        "act_hist": np.histogram(np.minimum(h, ACT_BINS[-1]), ACT_BINS)[0],
+        "unit_mean_hist": np.histogram(np.minimum(h.mean(axis=0), UNIT_BINS[-1]), UNIT_BINS)[0],
+    }
+    if c["mc"]:
+        out["mc_err"] = ensemble.mc_error_curve(
+            model, ds.X_test, ds.y_test, c["ks"], st.measure, n_repeats=c["mc_repeats"]
+        )
+    return out
+
+
+def _baldi_cell(c: dict) -> dict:
+    ds = _digits(c, c["n_train"])
+    yb = [np.asarray(y % 2, dtype=float) for y in (ds.y_train, ds.y_val, ds.y_test)]
+    model, hist, _ = _fit(c, ds, [64, c["units"], 1], c["p"], "sigmoid", yb[0], yb[1])
+    a, b = theory.last_layer_contributions(model, ds.X_test)
+    mom = ensemble.sigmoid_moments(a, b, c["p"])
+    gap = mom["mean_sigma"] - mom["sigma_mean"]
+    return {
+        "nwgm_err": float(np.max(np.abs(mom["nwgm"] - mom["sigma_mean"]))),
+        "mean_s_err": float(np.max(np.abs(mom["mean_s"] - (a.sum(axis=1) + b)))),
+        "gap": gap,
+        "sigma_mean": mom["sigma_mean"],
+        "sd_sigma": mom["sd_sigma"],
+        "decision_agree": float(np.mean((mom["mean_sigma"] > 0.5) == (mom["sigma_mean"] > 0.5))),
+        "err_ws": float(np.mean((mom["sigma_mean"] > 0.5) != yb[2])),
+        "err_ens": float(np.mean((mom["mean_sigma"] > 0.5) != yb[2])),
+        "steps": hist.stopped_at,
+        "capped": bool(hist.capped),
+    }
+
+
+def _sgd_cell(c: dict) -> dict:
+    X, y = load_diabetes(return_X_y=True, scaled=False)
+    w, b = inp.solve_closed(X, y, c["p"], "inverted")
+    best = inp.objective_closed(X, y, w, b, c["p"], "inverted")
+    r = inp.sgd_input_dropout(X, y, c["p"], n_steps=c["steps"], rng=_streams(c).batches)
+    avg = inp.objective_closed(X, y, r["w_avg"], r["b_avg"], c["p"], "inverted")
+    last = inp.objective_closed(X, y, r["w_last"], r["b_last"], c["p"], "inverted")
+    g = inp.gamma(X)  # compare weights in the penalty's own scale, Γw
+    return {
+        "excess": (avg - best) / best,
+        "excess_last": (last - best) / best,
+        "wdist": float(np.linalg.norm(g * (r["w_avg"] - w)) / np.linalg.norm(g * w)),
+        "trace": (r["objective_trace"] - best) / best,
+    }
+
+
+def _wager_cell(c: dict) -> dict:
+    st = _streams(c)
+    ds = data.load("breast_cancer", rng=st.split)
+    X, y = ds.X_train, ds.y_train.astype(float)
+    d = X.shape[1]
+    out = {k: [] for k in ("ratio", "slope_ratio", "wdist", "err_mc", "err_quad", "r_mc", "r_se")}
+    for p in c["rates"]:
+        th_mc = inp.fit_logistic(X, y, p, kind="mc", n_masks=c["masks"], rng=st.masks)
+        th_q = inp.fit_logistic(X, y, p, kind="quadratic")
+        a = th_mc[:d] * X
+        r_mc, r_se = theory.regulariser_mc(
+            a, th_mc[d], y, p, n_masks=c["eval_masks"], rng=st.measure
+        )
+        r_q = theory.regulariser_second_order(a, th_mc[d], y, p)
+        slope = theory.single_drop_slope(a, th_mc[d], y)
+        for k, v in (
+            ("ratio", r_q / r_mc),
+            ("slope_ratio", p * slope / r_mc),
+            ("r_mc", r_mc),
+            ("r_se", r_se),
+            ("wdist", np.linalg.norm(th_q[:d] - th_mc[:d]) / np.linalg.norm(th_mc[:d])),
+            ("err_mc", np.mean(((ds.X_test @ th_mc[:d] + th_mc[d]) > 0) != ds.y_test)),
+            ("err_quad", np.mean(((ds.X_test @ th_q[:d] + th_q[d]) > 0) != ds.y_test)),
+        ):
+            out[k].append(float(v))
+    return out
+
+
+_CELLS = {"net": _net_cell, "baldi": _baldi_cell, "sgd": _sgd_cell, "wager": _wager_cell}
+
+
+def cell(c: dict) -> dict:
+    """Evaluate one sweep cell (``c["kind"]`` is ``net``, ``baldi``, ``sgd`` or ``wager``)."""
+    return _CELLS[c["kind"]](c)

@@ -1,0 +1,4 @@
+"""Chapter `linearity` (book/chapters/linearity.md): >-
+
+``experiment`` runs it, ``plots`` draws its figures, ``verdict`` decides its verdict.
+"""

@@ -1,0 +1,205 @@
+"""The verdict vocabulary, the :class:`Verdict` record and the robustness table.
+
+Each chapter's rule lives in its own folder, ``dropout_study.chapters.<id>.verdict``, as one
+pure function ``decide(metrics) -> Verdict`` (and, where the chapter names alternative analysis
+choices, ``robustness(metrics) -> Robustness``). A rule only reads the metrics dict it is
+given (no I/O, no randomness) and is tested branch by branch on synthetic metrics in
+``tests/chapters/<id>/test_verdict.py``; its docstring states the rule and its margins.
+
+The vocabulary (STUDY.md, "Common ground"):
+
+- ``supported`` — the data back the claim at the stated margin;
+- ``partly supported`` — a part of the claim holds, another does not (the sentence says which);
+- ``not supported`` — the data contradict the claim at the stated margin;
+- ``inconclusive`` — the data cannot decide at the stated margin: an interval straddles the
+  margin, or too few seeds qualified.
+
+In the book every word carries a symbol as well as a colour (:data:`SYMBOLS`,
+:func:`badge`), so it reads without colour vision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+
+from dropout_study.validation import fail
+
+__all__ = [
+    "Verdict",
+    "WORDS",
+    "SUPPORTED",
+    "PARTLY",
+    "NOT_SUPPORTED",
+    "INCONCLUSIVE",
+    "SYMBOLS",
+    "COLOURS",
+    "label",
+    "badge",
+    "pick",
+    "Alternative",
+    "Robustness",
+    "robustness",
+]
+
+SUPPORTED = "supported"
+PARTLY = "partly supported"
+NOT_SUPPORTED = "not supported"
+INCONCLUSIVE = "inconclusive"
+WORDS = (SUPPORTED, PARTLY, NOT_SUPPORTED, INCONCLUSIVE)
+
+SYMBOLS = {SUPPORTED: "✔", PARTLY: "◐", NOT_SUPPORTED: "✘", INCONCLUSIVE: "?"}
+"""One symbol per word, so a verdict never rests on colour alone."""
+
+COLOURS = {SUPPORTED: "success", PARTLY: "warning", NOT_SUPPORTED: "danger", INCONCLUSIVE: "info"}
+"""sphinx-design badge colour of each word (green, amber, red, blue-grey)."""
+
+
+def _check_word(word, owner: str) -> str:
+    if word not in WORDS:
+        fail("word", owner, "one of " + ", ".join(map(repr, WORDS)), word)
+    return word
+
+
+def label(word: str) -> str:
+    """Plain-text form with its symbol, e.g. ``"✔ supported"`` (terminal, README)."""
+    return f"{SYMBOLS[_check_word(word, 'label')]} {word}"
+
+
+def badge(word: str) -> str:
+    """MyST markup of a verdict word: a coloured sphinx-design badge that also carries the
+    word's symbol, e.g. ``{bdg-success}`✔ supported```."""
+    return f"{{bdg-{COLOURS[_check_word(word, 'badge')]}}}`{label(word)}`"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``claim``: the claim tested, in the words people repeat; ``word``: one of
+    :data:`WORDS`; ``sentence``: one sentence with the numbers behind the word."""
+
+    claim: str
+    word: str
+    sentence: str
+
+    def __post_init__(self) -> None:
+        _check_word(self.word, "Verdict")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def pick(metrics, need: tuple[str, ...], owner: str) -> dict:
+    """``{key: metrics[key]}`` for the keys in ``need``; names the first missing one."""
+    missing = [k for k in need if k not in metrics]
+    if missing:
+        raise ValueError(
+            f"The 'metrics' parameter of {owner} must hold {', '.join(need)}; "
+            f"got no {missing[0]!r}."
+        )
+    return {k: metrics[k] for k in need}
+
+
+# ---------------------------------------------------------------------------------------------
+# robustness table
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One alternative analysis choice and the verdict re-decided under it.
+
+    ``choice``: what differs from the primary analysis (e.g. ``"target: 50 % of own
+    improvement"``); ``word``: the verdict under it; ``detail``: the number(s) it rests on.
+    """
+
+    choice: str
+    word: str
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        _check_word(self.word, "Alternative")
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """The primary verdict and the verdicts under each named alternative (same run).
+
+    Among the ``n`` alternatives, ``agree`` give the primary word; the others either *flip*
+    (another definite word, or a definite word where the primary was inconclusive) or only
+    *move to inconclusive*.
+    """
+
+    primary: str
+    alternatives: tuple[Alternative, ...]
+
+    def __post_init__(self) -> None:
+        _check_word(self.primary, "Robustness")
+
+    @property
+    def n(self) -> int:
+        return len(self.alternatives)
+
+    @property
+    def agree(self) -> int:
+        return sum(a.word == self.primary for a in self.alternatives)
+
+    @property
+    def to_inconclusive(self) -> int:
+        return sum(
+            a.word == INCONCLUSIVE and self.primary != INCONCLUSIVE for a in self.alternatives
+        )
+
+    @property
+    def flips(self) -> int:
+        return self.n - self.agree - self.to_inconclusive
+
+    def summary(self) -> str:
+        """E.g. ``"5 of 6 alternatives agree (1 flips, 0 only inconclusive)"``."""
+        if self.n == 0:
+            return "no alternatives named"
+        noun = "alternative agrees" if self.n == 1 and self.agree == 1 else "alternatives agree"
+        text = f"{self.agree} of {self.n} {noun}"
+        if self.agree < self.n:
+            text += f" ({self.flips} flip, {self.to_inconclusive} only inconclusive)"
+        return text
+
+    def as_dict(self) -> dict:
+        return {
+            "primary": self.primary,
+            "alternatives": [asdict(a) for a in self.alternatives],
+            "n": self.n,
+            "agree": self.agree,
+            "flips": self.flips,
+            "to_inconclusive": self.to_inconclusive,
+            "summary": self.summary(),
+        }
+
+    def markdown(self) -> str:
+        """A MyST list-table: choice, verdict (badge), agrees?, detail; then the count."""
+        lines = ["```{list-table}", ":header-rows: 1", ":widths: 34 18 10 38", ""]
+        rows = [["Analysis choice", "Verdict", "Agrees", "Evidence"]]
+        for a in self.alternatives:
+            agrees = "yes" if a.word == self.primary else "no"
+            rows.append([a.choice, badge(a.word), agrees, a.detail or "—"])
+        for row in rows:
+            lines += [f"* - {_one_line(row[0])}"] + [f"  - {_one_line(c)}" for c in row[1:]]
+        lines += ["```", "", f"Primary verdict {badge(self.primary)}: {self.summary()}.", ""]
+        return "\n".join(lines)
+
+
+def _one_line(text) -> str:
+    return " ".join(str(text).split())
+
+
+def robustness(primary: str, alternatives: Iterable) -> Robustness:
+    """Build a :class:`Robustness` from ``(choice, word[, detail])`` tuples, mappings with
+    those keys, or :class:`Alternative` objects."""
+    rows = []
+    for a in alternatives:
+        if isinstance(a, Alternative):
+            rows.append(a)
+        elif isinstance(a, Mapping):
+            rows.append(Alternative(str(a["choice"]), a["word"], str(a.get("detail", ""))))
+        else:
+            rows.append(Alternative(*a))
+    return Robustness(primary, tuple(rows))

@@ -1,0 +1,1 @@
+"""The ``dropout-study`` command line (:mod:`dropout_study.cli.main`)."""
