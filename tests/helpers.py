@@ -63,7 +63,7 @@ def import_torch_or_skip(environ=None):
         if environ.get(REQUIRE_TORCH_ENV, "") not in ("", "0"):
             pytest.fail(
                 f"{REQUIRE_TORCH_ENV}={environ[REQUIRE_TORCH_ENV]} but torch cannot be imported "
-                f"({exc}); install the oracle extra: pip install -e '.[oracle]'",
+                f"({exc}); install it at the oracle extra's pin: make oracle",
                 pytrace=False,
             )
         pytest.skip(f"PyTorch oracle not installed ({exc}); set {REQUIRE_TORCH_ENV}=1 to require")

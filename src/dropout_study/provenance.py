@@ -1,4 +1,5 @@
-"""Where a result came from: package version and source hash, git commit, dependency versions.
+"""Where a result came from: package version and source hash, git commit, dependency versions
+and the hash of the lock file they were installed from.
 
 Everything here is deterministic for a given checkout and environment (no clocks), so two runs
 with the same parameters write byte-identical provenance. A time stamp, where one is wanted,
@@ -23,6 +24,7 @@ __all__ = [
     "DEPENDENCIES",
     "dependency_versions",
     "git_commit",
+    "lock_hash",
     "provenance",
     "canonical_json",
     "sha256_bytes",
@@ -76,6 +78,19 @@ def git_commit(where: Path | None = None) -> dict:
     return {"commit": commit, "dirty": dirty}
 
 
+LOCK_FILE = paths.PACKAGE.parent.parent / "requirements.lock"
+"""The lock of the checkout the package is imported from (``make book`` installs it)."""
+
+
+def lock_hash(lock_file: Path | None = None) -> str | None:
+    """SHA-256 of the lock file's bytes (default :data:`LOCK_FILE`), or ``None`` where there is
+    no lock (a package installed without its checkout)."""
+    try:
+        return hashlib.sha256(Path(lock_file or LOCK_FILE).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
 @functools.cache
 def _provenance() -> str:
     return canonical_json(
@@ -85,14 +100,16 @@ def _provenance() -> str:
             "package_hash": package_code_hash(paths.PACKAGE),
             "git": git_commit(),
             "dependencies": dependency_versions(),
+            "lock_sha256": lock_hash(),
         }
     )
 
 
 def provenance() -> dict:
-    """Package version, package source hash, git commit (with ``dirty``) and dependency
-    versions. Computed once per process (a kernel runs one chapter), so every file of a run
-    records the code that was imported, even if the checkout is edited meanwhile."""
+    """Package version, package source hash, git commit (with ``dirty``), dependency
+    versions and the lock's hash (``lock_sha256``). Computed once per process (a kernel runs
+    one chapter), so every file of a run records the code that was imported, even if the
+    checkout is edited meanwhile."""
     return json.loads(_provenance())
 
 
