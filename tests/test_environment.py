@@ -4,7 +4,6 @@ package itself in postBuild, once the repository is present."""
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import yaml
 from helpers import ROOT

@@ -115,3 +115,24 @@ def test_chapters_place_glued_markdown_with_glue_md():
         as_text = set(re.findall(r"\{glue:text\}`([\w-]+)", text))
         assert not md_keys & as_text, (page.name, md_keys & as_text)
         assert "{glue:md}`confirmation:myst`" in text, page.name
+
+
+def _f(name, outcome, degenerate=False):
+    return {"name": name, "role": "primary", "outcome": outcome, "degenerate": degenerate,
+            "estimate": 0.1, "low": 0.0, "high": 0.2, "n": 8}  # fmt: skip
+
+
+def test_the_sentence_lists_which_findings_held_and_which_changed(tmp_path):
+    rec = _record() | {"findings": [_f("noisier", "yes"), _f("slower", "yes"), _f("cause", "no")]}
+    confirm.record(rec, {"seed": 2000, "n_seeds": 32}, tmp_path)
+    here = [_f("noisier", "yes"), _f("slower", "inconclusive"), _f("cause", "no", True)]
+    s = confirm.sentence("tiny", "book", "partly supported", tmp_path, findings=here)
+    assert "this page's verdict held there" in s  # the chapter's word held...
+    assert "1 of 3 kept their outcome there" in s  # ...and the changed findings are named
+    assert "slower (here inconclusive, on the fresh seeds yes)" in s
+    assert "cause (here not applicable, on the fresh seeds no)" in s
+    c = confirm.compare(here, rec["findings"])
+    assert c["held"] == ["noisier"] and len(c["changed"]) == 2
+    stored = confirm.load("tiny", tmp_path)
+    assert [f["name"] for f in stored["findings"]] == ["noisier", "slower", "cause"]
+    assert stored["parameters"] == {"seed": 2000, "n_seeds": 32}

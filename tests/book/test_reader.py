@@ -442,7 +442,11 @@ def test_robustness_tables_are_recognised_by_the_header_verdicts_writes():
     from docutils import nodes
     from docutils.utils import new_document
 
-    from dropout_study.book.sphinxext import ROBUSTNESS_HEADER, stack_robustness_tables
+    from dropout_study.book.sphinxext import (
+        FINDINGS_HEADER,
+        ROBUSTNESS_HEADER,
+        stack_robustness_tables,
+    )
     from dropout_study.chapters.verdicts import SUPPORTED, robustness
 
     md = robustness(SUPPORTED, [("a choice", SUPPORTED, "detail")]).markdown()
@@ -462,9 +466,18 @@ def test_robustness_tables_are_recognised_by_the_header_verdicts_writes():
     doc = new_document("<test>")
     doc += table(ROBUSTNESS_HEADER)
     doc += table(("Analysis choice", "Verdict", "Agrees", "Notes"))
+    doc += table(FINDINGS_HEADER)
     stack_robustness_tables(None, doc)
     assert doc.children[0]["classes"] == ["ds-stack", "ds-robustness"]
     assert doc.children[1]["classes"] == []
+    assert doc.children[2]["classes"] == ["ds-stack", "ds-findings"]
+
+
+def test_findings_tables_are_recognised_by_the_header_the_kit_writes():
+    from dropout_study.book.sphinxext import FINDINGS_HEADER
+    from dropout_study.chapters.wording import TABLE_HEADER
+
+    assert FINDINGS_HEADER == TABLE_HEADER
 
 
 def test_alt_text_reads_caption_maths_as_text():

@@ -216,7 +216,12 @@ def test_finish_validation(started):
         report.finish(Verdict("c", "supported", "s."), {"x": object()})
     report.finish({"word": "partly supported", "sentence": "s."}, {"x": float("nan")})
     m = json.loads((started / "metrics.json").read_text())
-    assert m["verdict"] == {"word": "partly supported", "sentence": "s.", "claim": None}
+    assert m["verdict"] == {
+        "word": "partly supported",
+        "sentence": "s.",
+        "claim": None,
+        "answer": None,
+    }
     assert m["metrics"] == {"x": None}
 
 
@@ -271,7 +276,7 @@ def test_finish_records_and_glues_the_robustness_table(started):
     report.finish(Verdict("c", SUPPORTED, "s."), {}, robustness=rob)
     record = json.loads((started / "metrics.json").read_text())
     assert record["glued"]["robustness_table"].startswith("```{list-table}")
-    assert "1 of 2 alternatives agree" in record["glued"]["robustness_table"]
+    assert "1 of 2 agree, 1 flip" in record["glued"]["robustness_table"]
     assert record["robustness"]["agree"] == 1
 
 
@@ -286,3 +291,33 @@ def test_finish_glues_the_confirmation_as_markdown(started, monkeypatch):
     glued = seen["confirmation"]
     assert isinstance(glued, Markdown) and "`" in glued.data
     assert glued.data == report.state()["glued"]["confirmation"]
+
+
+def _finding(**change):
+    from dropout_study.chapters.findings import finding
+
+    args = dict(
+        estimate=0.3, low=0.2, high=0.4, n=8, margin=0.1, margin_source="convention: a test"
+    )
+    return finding("larger", "effect", **(args | change))
+
+
+def test_finish_records_the_findings_and_glues_their_table_and_the_answer(started):
+    v = Verdict("c", SUPPORTED, "The technical sentence.", answer="Yes, it is larger.")
+    report.finish(v, {}, findings=[_finding()])
+    record = json.loads((started / "metrics.json").read_text())
+    (f,) = record["findings"]
+    assert f["outcome"] == "yes" and f["margin_source"] == "convention: a test"
+    assert record["verdict"]["answer"] == "Yes, it is larger."
+    assert record["glued"]["answer"] == "Yes, it is larger."
+    table = record["glued"]["findings_table"]
+    assert table.startswith("```{list-table}") and "0.3 [0.2, 0.4], n = 8" in table
+
+
+def test_finish_refuses_an_outcome_its_interval_does_not_give_and_duplicate_names(started):
+    tampered = _finding().as_dict() | {"outcome": "no"}
+    with pytest.raises(ValueError, match="'outcome' parameter of finding 'larger' must be 'yes'"):
+        report.finish(Verdict("c", SUPPORTED, "s."), {}, findings=[tampered])
+    with pytest.raises(ValueError, match="findings with distinct names"):
+        report.finish(Verdict("c", SUPPORTED, "s."), {}, findings=[_finding(), _finding()])
+    assert not (started / "metrics.json").exists()

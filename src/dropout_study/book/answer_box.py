@@ -1,8 +1,10 @@
-"""The short box each chapter opens with: claim, verdict, one line of evidence.
+"""The box each chapter opens with: the plain-words answer, the claim, the verdict and its
+technical sentence.
 
 :func:`glue_answer` (called by ``report.finish``) glues ``claim`` (text) and ``verdict_badge``
 (MyST markup of the coloured badge with its symbol, for ``{glue:md}``); ``verdict`` and
-``verdict_sentence`` are glued by ``report.finish`` itself. A chapter shows the box by placing
+``verdict_sentence`` and ``answer`` (the plain-words answer a learner reads first) are glued by
+``report.finish`` itself. A chapter shows the box by placing
 :data:`SNIPPET` right under its title — glue resolves anywhere on the page, so the reader
 learns the answer before the method, while the rule and margins still come before the
 results in the body.
@@ -18,6 +20,8 @@ SNIPPET = """\
 <!-- answer box (dropout_study.book.answer_box.SNIPPET): keep as is, filled from the run -->
 :::{admonition} In short
 :class: ds-answer
+
+{glue:md}`answer:myst`
 
 *Claim:* {glue:text}`claim`
 

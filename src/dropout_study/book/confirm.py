@@ -59,6 +59,13 @@ def record(
         "parameters_sha256": sha256_bytes(canonical_json(dict(params)).encode()),
         "commit": git.get("commit"),
         "code": code,
+        "findings": [
+            {
+                k: f.get(k)
+                for k in ("name", "role", "outcome", "degenerate", "estimate", "low", "high", "n")
+            }
+            for f in metrics_record.get("findings") or []
+        ],
     }
     out = path(entry["chapter"], root)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -80,14 +87,57 @@ def load(chapter_id: str, root: Path | None = None) -> dict | None:
         return None
 
 
-def sentence(
-    chapter_id: str, profile: str, word: str, root: Path | None = None, code: str | None = None
-) -> str:
-    """One sentence of MyST markdown for the page: the confirmation status of this run's
-    primary verdict (commands and profile names in code spans).
+def _outcome(f: Mapping) -> str:
+    return "not applicable" if f.get("degenerate") else str(f.get("outcome"))
 
-    ``code``: the normalised code hash this run ran with; when the record was made with other
-    code, the sentence says so (the record may be stale)."""
+
+def compare(findings, recorded) -> dict:
+    """Finding by finding, this run's outcomes (``findings``: ``metrics.json`` records)
+    against the confirmation's (``recorded``): ``held`` and ``changed`` (``(name, here,
+    there)``) and the names found on one side only."""
+    here = {f["name"]: _outcome(f) for f in findings or []}
+    there = {f["name"]: _outcome(f) for f in recorded or []}
+    held = [n for n in here if n in there and here[n] == there[n]]
+    changed = [(n, here[n], there[n]) for n in here if n in there and here[n] != there[n]]
+    return {
+        "held": held,
+        "changed": changed,
+        "only_here": [n for n in here if n not in there],
+        "only_there": [n for n in there if n not in here],
+    }
+
+
+def _findings_text(findings, recorded) -> str:
+    c = compare(findings, recorded)
+    n = len(c["held"]) + len(c["changed"])
+    if not n:
+        return ""
+    text = f" Finding by finding, {len(c['held'])} of {n} kept their outcome there"
+    if c["changed"]:
+        text += "; changed: " + "; ".join(
+            f"{name} (here {a}, on the fresh seeds {b})" for name, a, b in c["changed"]
+        )
+    text += "."
+    if c["only_here"]:
+        text += " Not recorded by that run: " + ", ".join(c["only_here"]) + "."
+    return text
+
+
+def sentence(
+    chapter_id: str,
+    profile: str,
+    word: str,
+    root: Path | None = None,
+    code: str | None = None,
+    findings=None,
+) -> str:
+    """MyST markdown for the page: the confirmation status of this run's verdict and, finding
+    by finding, which outcomes held on the fresh seeds and which changed (commands and
+    profile names in code spans). "Held" is said of the chapter's word only, never hiding a
+    changed finding.
+
+    ``code``: the science hash this run ran with; when the record was made with other code,
+    the sentence says so (the record may be stale). ``findings``: this run's finding records."""
     if profile == "full":
         return (
             "This page is the confirmatory run: the `full` profile, on seeds disjoint from the "
@@ -108,7 +158,7 @@ def sentence(
             f"{where[1:]} the confirmatory run's verdict was “{rec['word']}”."
         )
     elif rec["word"] == word:
-        text = f"{where} the primary verdict was “{rec['word']}”: this page's verdict held there."
+        text = f"{where} the verdict was “{rec['word']}”: this page's verdict held there."
     elif INCONCLUSIVE in (word, rec["word"]):
         text = (
             f"{where} the primary verdict was “{rec['word']}”, against “{word}” here: one of "
@@ -119,6 +169,8 @@ def sentence(
             f"{where} the primary verdict was “{rec['word']}”, so this page's verdict "
             f"(“{word}”) did not hold there."
         )
+    if profile == "book":
+        text += _findings_text(findings, rec.get("findings"))
     if code and rec.get("code") and rec["code"] != code:
         text += (
             " That run used other code than this page: rerun "

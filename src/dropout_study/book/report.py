@@ -30,7 +30,6 @@ from __future__ import annotations
 import importlib
 import io
 import json
-import math
 import numbers
 import re
 from collections.abc import Mapping
@@ -43,7 +42,10 @@ from dropout_study.book import confirm
 from dropout_study.book import source as chapters
 from dropout_study.book.answer_box import glue_answer
 from dropout_study.book.params import check_type, resolve
+from dropout_study.book.records import check_finite, dumps, to_jsonable
+from dropout_study.chapters.findings import as_records, check_record
 from dropout_study.chapters.verdicts import WORDS, Robustness
+from dropout_study.chapters.wording import table_markdown
 from dropout_study.provenance import provenance, sha256_bytes
 from dropout_study.sweep import timing
 from dropout_study.validation import fail
@@ -61,8 +63,6 @@ __all__ = [
 ]
 
 RUN_FILE = "run.json"
-ABSURD = 1e12
-"""Metrics larger than this in magnitude are taken as overflow, not as results."""
 """Written by the pipeline into the run directory before the kernel starts."""
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -218,7 +218,7 @@ def figure(fig, name: str) -> None:
         "parameters": st["params"],
         "provenance": provenance(),
     }
-    (figdir / f"{name}.json").write_text(_dumps(record), encoding="utf-8")
+    (figdir / f"{name}.json").write_text(dumps(record), encoding="utf-8")
     st["figures"].append(name)
     # SVG bytes: sharp at any screen density, and (like PNG bytes) cannot degrade to a text
     # repr the way a glued matplotlib Figure can
@@ -269,8 +269,10 @@ def markdown(key: str, value: str) -> None:
     _glue(key, Markdown(value))
 
 
-def finish(verdict, metrics: Mapping, robustness=None) -> None:
+def finish(verdict, metrics: Mapping, robustness=None, findings=()) -> None:
     """Write ``metrics.json`` and glue ``verdict`` (the word), ``verdict_sentence``,
+    ``answer`` (the plain-words answer, MyST: ``Verdict.answer``, or the sentence when a
+    chapter gives none), ``findings_table`` (MyST, for ``{glue:md}`findings_table```),
     ``confirmation`` (MyST markdown, for ``{glue:md}`confirmation:myst```: whether the primary
     verdict held on the fresh seeds of the ``full`` profile,
     :func:`dropout_study.book.confirm.sentence`) and, given a robustness table,
@@ -281,10 +283,18 @@ def finish(verdict, metrics: Mapping, robustness=None) -> None:
     optionally ``claim``); ``metrics``: a mapping of JSON-able values (numpy scalars and
     arrays are converted; NaN and infinities are written as ``null``); ``robustness``: a
     :class:`dropout_study.chapters.verdicts.Robustness` whose primary word must equal the verdict's,
-    recorded under ``robustness`` in ``metrics.json`` (the intro's table reads its count).
+    recorded under ``robustness`` in ``metrics.json`` (the intro's table reads its count);
+    ``findings``: the chapter's :class:`dropout_study.chapters.findings.Finding` records,
+    written under ``findings`` (each re-decided by
+    :func:`dropout_study.chapters.findings.check_record`: an outcome that does not follow from
+    its interval and margin is refused, as are two findings with one name).
     """
     st = _require("report.finish")
     word, sentence, claim = _verdict_fields(verdict)
+    answer = getattr(verdict, "answer", None) or (
+        verdict.get("answer") if isinstance(verdict, Mapping) else None
+    )
+    records = as_records([check_record(_finding_record(f)) for f in findings])
     if not isinstance(metrics, Mapping):
         fail("metrics", "report.finish", "a mapping", type(metrics).__name__, TypeError)
     rob = None
@@ -304,48 +314,40 @@ def finish(verdict, metrics: Mapping, robustness=None) -> None:
     # MyST markdown, for {glue:md}`confirmation:myst`: its commands are code, which keeps
     # their "--" from becoming an en dash and their backticks from being shown
     markdown(
-        "confirmation", confirm.sentence(st["chapter"], st["profile"], word, code=st.get("code"))
+        "confirmation",
+        confirm.sentence(st["chapter"], st["profile"], word, code=st.get("code"), findings=records),
     )
     text("verdict", word)
     text("verdict_sentence", sentence)
+    markdown("answer", (answer or sentence).strip())
+    markdown(
+        "findings_table",
+        table_markdown([check_record(r) for r in records]) if records else "*No findings.*",
+    )
     glue_answer(word, st["claim"], text, markdown)  # the box each chapter opens with
     record = {
         "chapter": st["chapter"],
         "claim": st["claim"],
         "profile": st["profile"],
         "parameters": st["params"],
-        "verdict": {"word": word, "sentence": sentence, "claim": claim},
+        "verdict": {"word": word, "sentence": sentence, "claim": claim, "answer": answer},
+        "findings": records,
         "robustness": rob,
-        "metrics": metrics,  # _dumps converts the whole record with to_jsonable
+        "metrics": metrics,  # dumps converts the whole record with to_jsonable
         "glued": st["glued"],
         "figures": [f"fig-{st['chapter']}-{n}" for n in st["figures"]],
         "provenance": provenance(),
     }
     exempt = set(getattr(importlib.import_module(st["experiment"]), "NONFINITE_METRICS", ()))
-    _check_finite({k: v for k, v in metrics.items() if k not in exempt}, "metrics")
-    content = _dumps(record)  # raises for values that are not JSON-able, before any I/O
+    check_finite({k: v for k, v in metrics.items() if k not in exempt}, "metrics")
+    content = dumps(record)  # raises for values that are not JSON-able, before any I/O
     st["outdir"].mkdir(parents=True, exist_ok=True)
     (st["outdir"] / "metrics.json").write_text(content, encoding="utf-8")
     timing.save(st["outdir"])
 
 
-def _check_finite(obj, where: str) -> None:
-    """Raise ``ValueError`` for an infinite or absurd number anywhere in ``obj``."""
-    if isinstance(obj, Mapping):
-        for k, v in obj.items():
-            _check_finite(v, f"{where}.{k}")
-    elif isinstance(obj, np.ndarray) and obj.dtype.kind in "fiu":
-        finite = obj[~np.isnan(obj)] if obj.dtype.kind == "f" else obj
-        if finite.size and not (np.all(np.isfinite(finite)) and np.max(np.abs(finite)) <= ABSURD):
-            bad = finite[~np.isfinite(finite) | (np.abs(finite) > ABSURD)][0]
-            fail(where, "report.finish", f"finite and at most {ABSURD:g} in magnitude", float(bad))
-    elif isinstance(obj, list | tuple | np.ndarray):
-        for i, v in enumerate(obj):
-            _check_finite(v, f"{where}[{i}]")
-    elif isinstance(obj, numbers.Real) and not isinstance(obj, bool | np.bool_):
-        v = float(obj)
-        if not math.isnan(v) and (math.isinf(v) or abs(v) > ABSURD):
-            fail(where, "report.finish", f"finite and at most {ABSURD:g} in magnitude", v)
+def _finding_record(f) -> dict:
+    return f.as_dict() if hasattr(f, "as_dict") else dict(f)
 
 
 def _verdict_fields(verdict) -> tuple[str, str, str | None]:
@@ -365,36 +367,3 @@ def _verdict_fields(verdict) -> tuple[str, str, str | None]:
 def _check_key(key, owner: str) -> None:
     if not isinstance(key, str) or not _KEY.match(key):
         fail("key", owner, "an identifier-like string (letters, digits, '_', '.', '-')", key)
-
-
-def to_jsonable(obj):
-    """A copy of ``obj`` with numpy scalars/arrays as Python numbers/lists, tuples as lists,
-    mapping keys as strings, and non-finite floats as ``None``."""
-    if isinstance(obj, Mapping):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, list | tuple):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, bool | np.bool_):
-        return bool(obj)
-    if isinstance(obj, numbers.Integral):
-        return int(obj)
-    if isinstance(obj, numbers.Real):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if obj is None or isinstance(obj, str):
-        return obj
-    if isinstance(obj, Path):
-        return obj.as_posix()
-    fail(
-        "metrics",
-        "report",
-        "JSON-able values (numbers, strings, lists, dicts)",
-        type(obj).__name__,
-        TypeError,
-    )
-
-
-def _dumps(obj) -> str:
-    return json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -260,14 +260,22 @@ def number_typography(app, doctree, docname=None) -> None:
 
 
 ROBUSTNESS_HEADER = ("Analysis choice", "Verdict", "Agrees", "Evidence")
-"""The header row of :meth:`dropout_study.chapters.verdicts.Robustness.markdown` (a test keeps the
-two
-equal): a table with it is a robustness table."""
+"""The header row of :meth:`dropout_study.chapters.verdicts.Robustness.markdown` (a test keeps
+the two equal): a table with it is a robustness table."""
+FINDINGS_HEADER = (
+    "Finding",
+    "Estimate [95 % interval], seeds",
+    "Margin (source)",
+    "Outcome",
+)
+"""The header row of :func:`dropout_study.chapters.wording.table_markdown` (a test keeps the
+two equal): a table with it is a findings table."""
 
 
 def stack_robustness_tables(app, doctree, docname=None) -> None:
-    """Give each robustness table the classes of the generated tables (``ds-stack``: one card
-    per row on a phone, see book/_static) plus ``ds-robustness``. The table is glued from a
+    """Give each robustness and findings table the classes of the generated tables
+    (``ds-stack``: one card per row on a phone, see book/_static) plus ``ds-robustness`` or
+    ``ds-findings``. The table is glued from a
     kernel's output, so the class is set here, where the book is rendered, and reaches
     every executed page without re-executing it."""
     from docutils import nodes
@@ -280,6 +288,8 @@ def stack_robustness_tables(app, doctree, docname=None) -> None:
         cells = tuple(" ".join(e.astext().split()) for e in row.findall(nodes.entry))
         if cells == ROBUSTNESS_HEADER:
             table["classes"] += ["ds-stack", "ds-robustness"]
+        elif cells == FINDINGS_HEADER:
+            table["classes"] += ["ds-stack", "ds-findings"]
 
 
 _REDIRECT = """<!DOCTYPE html>

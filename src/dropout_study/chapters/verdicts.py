@@ -75,11 +75,15 @@ def badge(word: str) -> str:
 @dataclass(frozen=True)
 class Verdict:
     """``claim``: the claim tested, in the words people repeat; ``word``: one of
-    :data:`WORDS`; ``sentence``: one sentence with the numbers behind the word."""
+    :data:`WORDS`; ``sentence``: the technical sentence with the numbers behind the word;
+    ``answer``: the plain-words answer to the source's question (one or two sentences a
+    learner understands, built from the findings' outcomes, at most three numbers), which the
+    chapter's answer box opens with."""
 
     claim: str
     word: str
     sentence: str
+    answer: str = ""
 
     def __post_init__(self) -> None:
         _check_word(self.word, "Verdict")
@@ -110,23 +114,39 @@ class Alternative:
 
     ``choice``: what differs from the primary analysis (e.g. ``"target: 50 % of own
     improvement"``); ``word``: the verdict under it; ``detail``: the number(s) it rests on.
+    ``applicable=False`` marks a row that cannot decide (its findings tied or undefined in
+    too many seeds, or fixed by algebra; ``reason`` says which): shown, left out of every
+    count. ``exploratory=True`` marks a row that measures a different quantity (e.g. a hidden
+    layer instead of the logit): shown, not counted.
     """
 
     choice: str
     word: str
     detail: str = ""
+    applicable: bool = True
+    reason: str = ""
+    exploratory: bool = False
 
     def __post_init__(self) -> None:
         _check_word(self.word, "Alternative")
+        if not self.applicable and not self.reason:
+            fail("reason", "Alternative", "a reason when the row is not applicable", self.reason)
+
+    @property
+    def counted(self) -> bool:
+        return self.applicable and not self.exploratory
 
 
 @dataclass(frozen=True)
 class Robustness:
-    """The primary verdict and the verdicts under each named alternative (same run).
+    """The primary verdict and the verdicts under each named alternative (same run), counted
+    honestly (STUDY.md, "Robustness, counted honestly").
 
-    Among the ``n`` alternatives, ``agree`` give the primary word; the others either *flip*
-    (another definite word, or a definite word where the primary was inconclusive) or only
-    *move to inconclusive*.
+    Of the ``n`` counted alternatives (applicable, not exploratory), with a definite primary
+    word: ``agree`` give it, ``flips`` give another definite word, ``to_inconclusive`` only
+    move to inconclusive. With an inconclusive primary: ``also_inconclusive`` are inconclusive
+    too and ``decided`` are not (they are named) — inconclusive rows never count as agreeing.
+    ``not_applicable`` rows are shown and counted apart; exploratory rows are shown only.
     """
 
     primary: str
@@ -136,32 +156,70 @@ class Robustness:
         _check_word(self.primary, "Robustness")
 
     @property
+    def counted(self) -> tuple[Alternative, ...]:
+        return tuple(a for a in self.alternatives if a.counted)
+
+    @property
     def n(self) -> int:
-        return len(self.alternatives)
+        return len(self.counted)
+
+    @property
+    def not_applicable(self) -> int:
+        return sum(not a.applicable and not a.exploratory for a in self.alternatives)
+
+    @property
+    def exploratory(self) -> int:
+        return sum(a.exploratory for a in self.alternatives)
 
     @property
     def agree(self) -> int:
-        return sum(a.word == self.primary for a in self.alternatives)
+        if self.primary == INCONCLUSIVE:
+            return 0
+        return sum(a.word == self.primary for a in self.counted)
 
     @property
     def to_inconclusive(self) -> int:
-        return sum(
-            a.word == INCONCLUSIVE and self.primary != INCONCLUSIVE for a in self.alternatives
-        )
+        if self.primary == INCONCLUSIVE:
+            return 0
+        return sum(a.word == INCONCLUSIVE for a in self.counted)
 
     @property
     def flips(self) -> int:
+        if self.primary == INCONCLUSIVE:
+            return 0
         return self.n - self.agree - self.to_inconclusive
 
+    @property
+    def also_inconclusive(self) -> int:
+        if self.primary != INCONCLUSIVE:
+            return 0
+        return sum(a.word == INCONCLUSIVE for a in self.counted)
+
+    @property
+    def decided(self) -> tuple[Alternative, ...]:
+        """With an inconclusive primary, the counted rows that reach a definite word."""
+        if self.primary != INCONCLUSIVE:
+            return ()
+        return tuple(a for a in self.counted if a.word != INCONCLUSIVE)
+
     def summary(self) -> str:
-        """E.g. ``"5 of 6 alternatives agree (1 flips, 0 only inconclusive)"``."""
-        if self.n == 0:
+        """E.g. ``"5 of 6 agree, 1 flip, 0 only inconclusive (1 not applicable)"``, or with
+        an inconclusive primary ``"3 of 4 also inconclusive, 1 decided (…): name → word"``."""
+        if not self.alternatives:
             return "no alternatives named"
-        noun = "alternative agrees" if self.n == 1 and self.agree == 1 else "alternatives agree"
-        text = f"{self.agree} of {self.n} {noun}"
-        if self.agree < self.n:
-            text += f" ({self.flips} flip, {self.to_inconclusive} only inconclusive)"
-        return text
+        tail = f" ({self.not_applicable} not applicable)"
+        if self.primary == INCONCLUSIVE:
+            text = (
+                f"{self.also_inconclusive} of {self.n} also inconclusive, "
+                f"{len(self.decided)} decided{tail}"
+            )
+            if self.decided:
+                text += ": " + "; ".join(f"{a.choice} → {a.word}" for a in self.decided)
+            return text
+        return (
+            f"{self.agree} of {self.n} agree, {self.flips} flip, "
+            f"{self.to_inconclusive} only inconclusive{tail}"
+        )
 
     def as_dict(self) -> dict:
         return {
@@ -171,6 +229,10 @@ class Robustness:
             "agree": self.agree,
             "flips": self.flips,
             "to_inconclusive": self.to_inconclusive,
+            "also_inconclusive": self.also_inconclusive,
+            "decided": [a.choice for a in self.decided],
+            "not_applicable": self.not_applicable,
+            "exploratory": self.exploratory,
             "summary": self.summary(),
         }
 
@@ -179,8 +241,16 @@ class Robustness:
         lines = ["```{list-table}", ":header-rows: 1", ":widths: 34 18 10 38", ""]
         rows = [["Analysis choice", "Verdict", "Agrees", "Evidence"]]
         for a in self.alternatives:
-            agrees = "yes" if a.word == self.primary else "no"
-            rows.append([a.choice, badge(a.word), agrees, a.detail or "—"])
+            if a.exploratory:
+                agrees, detail = "exploratory (not counted)", a.detail
+            elif not a.applicable:
+                agrees, detail = "not applicable", f"{a.reason}. {a.detail}".strip()
+            elif self.primary == INCONCLUSIVE:
+                agrees = "also inconclusive" if a.word == INCONCLUSIVE else "decided"
+                detail = a.detail
+            else:
+                agrees, detail = ("yes" if a.word == self.primary else "no"), a.detail
+            rows.append([a.choice, badge(a.word), agrees, detail or "—"])
         for row in rows:
             lines += [f"* - {_one_line(row[0])}"] + [f"  - {_one_line(c)}" for c in row[1:]]
         lines += ["```", "", f"Primary verdict {badge(self.primary)}: {self.summary()}.", ""]
@@ -199,7 +269,16 @@ def robustness(primary: str, alternatives: Iterable) -> Robustness:
         if isinstance(a, Alternative):
             rows.append(a)
         elif isinstance(a, Mapping):
-            rows.append(Alternative(str(a["choice"]), a["word"], str(a.get("detail", ""))))
+            rows.append(
+                Alternative(
+                    str(a["choice"]),
+                    a["word"],
+                    str(a.get("detail", "")),
+                    bool(a.get("applicable", True)),
+                    str(a.get("reason", "")),
+                    bool(a.get("exploratory", False)),
+                )
+            )
         else:
             rows.append(Alternative(*a))
     return Robustness(primary, tuple(rows))

@@ -100,7 +100,7 @@ def test_cud_robustness_rows_and_counts():
     assert not any("step 400" in c for c in choices)  # reached by 3 of 8 seeds only
     # p = 0.1 at θ*_p is inside the margin: the one flip
     assert rob.agree == 6 and rob.flips == 1 and rob.to_inconclusive == 0
-    assert rob.summary() == "6 of 7 alternatives agree (1 flip, 0 only inconclusive)"
+    assert rob.summary() == "6 of 7 agree, 1 flip, 0 only inconclusive (0 not applicable)"
     # the primary interval [0.024, 0.030] lies above δ = 0.02 too
     assert dict((a.choice, a.word) for a in rob.alternatives)["margin δ = 0.02 nats"] == PARTLY
 

@@ -99,7 +99,7 @@ def test_ce_robustness_counts_flips_and_moves_to_inconclusive():
     words = {a.choice: a.word for a in rob.alternatives}
     assert words["small grid"] == INCONCLUSIVE and words["other data"] == NOT_SUPPORTED
     assert rob.agree == 3 and rob.flips == 1 and rob.to_inconclusive == 1
-    assert rob.summary() == "3 of 5 alternatives agree (1 flip, 1 only inconclusive)"
+    assert rob.summary() == "3 of 5 agree, 1 flip, 1 only inconclusive (0 not applicable)"
 
 
 def test_ce_missing_or_inconsistent_metrics_raise():

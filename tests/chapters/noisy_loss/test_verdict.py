@@ -135,7 +135,9 @@ def test_robustness_all_agree_when_every_alternative_agrees():
     rob = robustness(metrics())
     assert rob.primary == SUPPORTED
     assert rob.agree == rob.n and rob.n >= 10
-    assert rob.summary() == f"{rob.n} of {rob.n} alternatives agree"
+    assert (
+        rob.summary() == f"{rob.n} of {rob.n} agree, 0 flip, 0 only inconclusive (0 not applicable)"
+    )
 
 
 def test_robustness_one_flipping_alternative_is_n_minus_one_of_n():
@@ -145,7 +147,7 @@ def test_robustness_one_flipping_alternative_is_n_minus_one_of_n():
     assert rob.primary == SUPPORTED
     assert rob.agree == rob.n - 1
     assert rob.flips == 1 and rob.to_inconclusive == 0
-    assert rob.summary().startswith(f"{rob.n - 1} of {rob.n} alternatives agree")
+    assert rob.summary().startswith(f"{rob.n - 1} of {rob.n} agree, 1 flip")
     flipped = [a for a in rob.alternatives if a.word != SUPPORTED]
     assert flipped[0].word == NOT_SUPPORTED and "absolute target 2" in flipped[0].choice
     assert "{list-table}" in rob.markdown()

@@ -1,0 +1,124 @@
+"""How findings read on a page: outcome words that never say "not shown" and "no" alike,
+intervals and margins as text, the findings table, counts by outcome
+(:mod:`dropout_study.chapters.findings` decides them).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+from dropout_study.chapters.findings import (
+    INCONCLUSIVE,
+    NO,
+    OUTCOMES,
+    REVERSED,
+    YES,
+    Finding,
+)
+
+__all__ = [
+    "outcome_words",
+    "counts",
+    "interval_text",
+    "margin_text",
+    "table_markdown",
+    "TABLE_HEADER",
+]
+
+_WORDS = {
+    "effect": {
+        YES: "shown",
+        NO: "no effect worth the name",
+        REVERSED: "reversed",
+        INCONCLUSIVE: "not shown (undecided at this margin)",
+    },
+    "trend": {
+        YES: "a trend in the predicted direction",
+        NO: "no trend",
+        REVERSED: "a trend the other way",
+        INCONCLUSIVE: "not shown (undecided)",
+    },
+    "equivalence": {
+        YES: "no change beyond the margin",
+        NO: "a change beyond the margin",
+        REVERSED: "a change beyond the margin",
+        INCONCLUSIVE: "not shown either way (undecided)",
+    },
+    "sign": {
+        YES: "shown (sign only)",
+        NO: "contradicted",
+        REVERSED: "reversed",
+        INCONCLUSIVE: "not shown (undecided)",
+    },
+}
+
+
+def outcome_words(f: Finding) -> str:
+    """A few words for ``f``'s outcome that never say "not shown" and "no"/"reversed" alike;
+    a not-applicable finding reads "not applicable (<reason>)"."""
+    if not f.applicable:
+        return f"not applicable ({f.reason})"
+    return _WORDS[f.kind][f.outcome]
+
+
+def counts(findings: Iterable[Finding], role: str | None = None) -> dict:
+    """``{outcome: count}`` over the applicable findings (of ``role``, if given), plus
+    ``"not applicable"``."""
+    out = {o: 0 for o in OUTCOMES} | {"not applicable": 0}
+    for f in findings:
+        if role is not None and f.role != role:
+            continue
+        out[f.outcome if f.applicable else "not applicable"] += 1
+    return out
+
+
+def _num(x: float) -> str:
+    from dropout_study.numfmt import general
+
+    return general(x, 3) if math.isfinite(x) else "—"
+
+
+def interval_text(f: Finding) -> str:
+    """``"0.35 [0.29, 0.40]"`` (``"1.5× [1.3, 1.8]"`` for a ratio) with true minus signs."""
+    unit = "×" if f.scale == "log" else ""
+    return f"{_num(f.estimate)}{unit} [{_num(f.low)}, {_num(f.high)}]"
+
+
+def margin_text(f: Finding) -> str:
+    """The margin as the decision reads it: ``±0.1``, ``×/÷ 1.2``, ``0`` for a sign test."""
+    if f.kind == "sign" or f.margin is None:
+        return "0 (sign only)"
+    if f.scale == "log":
+        return f"×/÷ {_num(f.margin)}"
+    return f"±{_num(f.margin)}"
+
+
+TABLE_HEADER = ("Finding", "Estimate [95 % interval], seeds", "Margin (source)", "Outcome")
+"""The header of :func:`table_markdown` (the book's Sphinx extension stacks such tables into
+cards on a phone; a test keeps the two equal)."""
+
+
+def table_markdown(findings: Sequence[Finding]) -> str:
+    """A MyST list-table of ``findings``: name and role, interval and seeds, margin with its
+    source, outcome in words (not-applicable rows say why)."""
+
+    def one(text) -> str:
+        return " ".join(str(text).split())
+
+    lines = ["```{list-table}", ":header-rows: 1", ":widths: 28 26 26 20", ""]
+    rows = [list(TABLE_HEADER)]
+    for f in findings:
+        role = "" if f.role == "primary" else f" ({f.role})"
+        rows.append(
+            [
+                f"{f.name}{role}",
+                f"{interval_text(f)}, n = {f.n}",
+                f"{margin_text(f)} ({f.margin_source})",
+                outcome_words(f),
+            ]
+        )
+    for row in rows:
+        lines += [f"* - {one(row[0])}"] + [f"  - {one(c)}" for c in row[1:]]
+    lines += ["```", ""]
+    return "\n".join(lines)

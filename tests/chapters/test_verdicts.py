@@ -1,0 +1,61 @@
+"""The robustness table, counted honestly: not-applicable rows left out, exploratory rows
+shown only, and with an inconclusive primary the inconclusive rows never counted as agreeing."""
+
+from __future__ import annotations
+
+import pytest
+
+from dropout_study.chapters.verdicts import (
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    PARTLY,
+    SUPPORTED,
+    Alternative,
+    robustness,
+)
+
+
+def test_a_not_applicable_row_is_shown_and_left_out_of_the_count():
+    rob = robustness(
+        SUPPORTED,
+        [
+            ("a", SUPPORTED),
+            ("b", PARTLY),
+            ("c", INCONCLUSIVE),
+            Alternative("tied target", SUPPORTED, "ρ = 0.00 [0, 0]", False, "tied in 7 of 8"),
+            Alternative("hidden layer", NOT_SUPPORTED, "", exploratory=True),
+        ],
+    )
+    assert (rob.n, rob.agree, rob.flips, rob.to_inconclusive) == (3, 1, 1, 1)
+    assert (rob.not_applicable, rob.exploratory) == (1, 1)
+    assert rob.summary() == "1 of 3 agree, 1 flip, 1 only inconclusive (1 not applicable)"
+    md = rob.markdown()
+    assert "not applicable" in md and "tied in 7 of 8" in md and "exploratory" in md
+
+
+def test_with_an_inconclusive_primary_inconclusive_rows_are_also_inconclusive_not_agreeing():
+    rob = robustness(
+        INCONCLUSIVE,
+        [("a", INCONCLUSIVE), ("b", INCONCLUSIVE), ("margin ×2", PARTLY), ("x", SUPPORTED)],
+    )
+    assert rob.agree == 0 and rob.also_inconclusive == 2
+    assert [a.choice for a in rob.decided] == ["margin ×2", "x"]
+    assert rob.summary() == (
+        "2 of 4 also inconclusive, 2 decided (0 not applicable): "
+        "margin ×2 → partly supported; x → supported"
+    )
+    assert "also inconclusive" in rob.markdown() and "decided" in rob.markdown()
+
+
+def test_a_not_applicable_row_needs_its_reason():
+    with pytest.raises(ValueError, match="'reason' parameter of Alternative"):
+        Alternative("x", SUPPORTED, "", applicable=False)
+
+
+def test_rows_given_as_mappings_keep_their_marks():
+    rob = robustness(
+        SUPPORTED,
+        [{"choice": "x", "word": SUPPORTED, "applicable": False, "reason": "undefined in 3 of 8"}],
+    )
+    assert rob.n == 0 and rob.not_applicable == 1
+    assert rob.as_dict()["alternatives"][0]["reason"] == "undefined in 3 of 8"
