@@ -111,3 +111,88 @@ def chapter_params(chapter_id: str, profile: str = "book", **overrides) -> dict:
     from dropout_study.book import params, source
 
     return {**params.resolve(source.load(chapter_id), profile, check=False), **overrides}
+
+
+CLAIM_WORDS = (
+    "rise",
+    "rises",
+    "rising",
+    "fall",
+    "falls",
+    "falling",
+    "grow",
+    "grows",
+    "growing",
+    "increase",
+    "increases",
+    "increasing",
+    "decrease",
+    "decreases",
+    "decreasing",
+    "higher",
+    "lower",
+    "larger",
+    "smaller",
+    "faster",
+    "slower",
+    "sparser",
+    "noisier",
+    "smoother",
+    "better",
+    "worse",
+    "improves",
+    "improved",
+    "hurts",
+    "helps",
+    "shrinks",
+    "because",
+    "therefore",
+    "hence",
+    "thus",
+    "so",
+    "due",
+    "causes",
+    "caused",
+    "explains",
+    "holds",
+    "fails",
+    "confirms",
+    "confirmed",
+    "contradicts",
+    "supported",
+    "shown",
+)
+"""Direction, comparison and causal words that a rerun could contradict (STUDY.md: "No
+hand-typed findings"). In a chapter's prose they must come from glue, or be method prose on
+the allow-list passed to :func:`typed_claim_words`."""
+
+METHOD_PHRASES = ("so that", "and so on", "the larger of", "larger than the margin")
+"""Method prose that uses a claim word without reporting a result."""
+
+
+def typed_claim_words(md_text: str, allow=()) -> list[str]:
+    """Claim words typed into a chapter notebook's prose (markdown cells, outside code
+    fences, inline code, maths, glue roles, cross-references, HTML comments, quotations in
+    double quotes and the front matter), each with a few words of context; phrases in ``METHOD_PHRASES`` and in
+    ``allow`` (lower case) are method prose and skipped."""
+    import re
+
+    text = md_text
+    if text.startswith("---"):
+        text = text.split("\n---", 1)[1]
+    text = re.sub(r"^(```|~~~)[^\n]*\n.*?^\1[ \t]*$", " ", text, flags=re.S | re.M)
+    text = re.sub(r"^:::.*?$", " ", text, flags=re.M)
+    text = re.sub(r"<!--.*?-->", " ", text, flags=re.S)
+    text = re.sub(r"\$\$.*?\$\$|\$[^$\n]+\$", " ", text, flags=re.S)
+    text = re.sub(r"\{[a-z:-]+\}`[^`]*`", " ", text)
+    text = re.sub(r"`[^`]*`", " ", text)
+    text = re.sub(r"“[^”]*”|\"[^\"\n]*\"", " ", text)  # quotations of the sources
+    low = " ".join(text.lower().split())
+    for phrase in (*METHOD_PHRASES, *allow):
+        low = low.replace(phrase.lower(), " ")
+    found = []
+    words = re.findall(r"[a-zà-ÿ]+(?:-[a-z]+)*", low)
+    for i, w in enumerate(words):
+        if w in CLAIM_WORDS:
+            found.append(" ".join(words[max(0, i - 4) : i + 5]))
+    return found
