@@ -173,8 +173,8 @@ METHOD_PHRASES = ("so that", "and so on", "the larger of", "larger than the marg
 def typed_claim_words(md_text: str, allow=()) -> list[str]:
     """Claim words typed into a chapter notebook's prose (markdown cells, outside code
     fences, inline code, maths, glue roles, cross-references, HTML comments, quotations in
-    double quotes and the front matter), each with a few words of context; phrases in ``METHOD_PHRASES`` and in
-    ``allow`` (lower case) are method prose and skipped."""
+    double quotes and the front matter), each with a few words of context; phrases in
+    ``METHOD_PHRASES`` and in ``allow`` (lower case) are method prose and skipped."""
     import re
 
     text = md_text
