@@ -78,15 +78,22 @@ def stacked(cs, X, y, **kw):
     return models, hists
 
 
+def assert_bits(a, b, what=""):
+    """Equal bit for bit (``array_equal`` would let -0.0 equal 0.0)."""
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape, what
+    assert a.tobytes() == b.tobytes(), f"{what}: {np.flatnonzero(a != b)[:5]} differ"
+
+
 def assert_identical(a: History, b: History, what=""):
     for f in fields(History):
         va, vb = getattr(a, f.name), getattr(b, f.name)
         if f.name == "checkpoints":
             assert va.keys() == vb.keys(), what
             for t in va:
-                np.testing.assert_array_equal(va[t], vb[t], err_msg=f"{what} θ_{t}")
+                assert_bits(va[t], vb[t], f"{what} θ_{t}")
         else:
-            np.testing.assert_array_equal(va, vb, err_msg=f"{what} {f.name}")
+            assert_bits(va, vb, f"{what} {f.name}")
 
 
 # Stacks of one kind of optimiser whose networks differ in rate, seed, lr and penalty; each
@@ -144,8 +151,8 @@ def test_whole_run_is_bit_identical_to_train(name):
     for c, model, hist in zip(cs, models, hists, strict=True):
         ref_model, ref = alone(c, X, y, **kw)
         assert_identical(hist, ref, name)
-        np.testing.assert_array_equal(model.get_params(), ref_model.get_params())
-        np.testing.assert_array_equal(model.get_grads(), ref_model.get_grads())
+        assert_bits(model.get_params(), ref_model.get_params(), "θ")
+        assert_bits(model.get_grads(), ref_model.get_grads(), "gradient")
 
 
 def neighbours(n, seed, opt="adam"):
@@ -196,7 +203,7 @@ def test_a_network_is_bit_identical_in_stacks_of_1_7_and_64(target):
         stopped = {h.stopped_at for h in hists}
         assert size == 1 or len(stopped) > 1  # neighbours stop at different steps
     for size in (7, 64):
-        np.testing.assert_array_equal(got[size][0], got[1][0])
+        assert_bits(got[size][0], got[1][0], f"θ in a stack of {size}")
         assert_identical(got[size][1], got[1][1], f"stack of {size}")
 
 
@@ -221,7 +228,7 @@ def test_early_stopping_on_some_networks_equals_train_and_is_away_from_ties():
         ref_model, ref = alone(c, X, y, **kw)
         assert hist.stopped_at == ref.stopped_at and hist.best_step == ref.best_step
         assert_identical(hist, ref)
-        np.testing.assert_array_equal(model.get_params(), ref_model.get_params())
+        assert_bits(model.get_params(), ref_model.get_params())
         rule = c["stop"]
         if rule is None:
             assert hist.stopped_at == 400 and hist.best_step == -1 and not hist.capped
@@ -246,7 +253,7 @@ def test_per_network_data_sets_of_one_shape():
     for k, c in enumerate(cs):
         ref_model, ref = alone(c, *sets[k], X_val=vals[k][0], y_val=vals[k][1], **kw)
         assert_identical(hists[k], ref)
-        np.testing.assert_array_equal(models[k].get_params(), ref_model.get_params())
+        assert_bits(models[k].get_params(), ref_model.get_params())
 
 
 def test_divergence_returned_for_one_network_raised_by_default():
@@ -285,16 +292,34 @@ def test_stacked_masks_are_keep_mask_from_each_network_s_own_stream(p):
 
 
 def test_matmul_on_stacks_is_one_blas_call_per_slice():
-    """The property bit-identity rests on: a stacked product equals each slice's own product."""
+    """What bit-identity rests on: a stacked product equals each slice's own product, and the
+    transposes the layers use (``hᵀ dZ``, ``dZ Wᵀ``) likewise, bit for bit."""
     rng = np.random.default_rng(0)
     for dtype in (np.float64, np.float32):
-        for B, d, h in [(64, 2, 32), (64, 32, 1), (33, 30, 32), (600, 64, 128)]:
+        for B, d, h in [(64, 2, 32), (64, 32, 1), (33, 30, 32), (600, 64, 128), (32, 128, 10)]:
             A, W = rng.standard_normal((9, B, d)).astype(dtype), rng.standard_normal((9, d, h))
             W, G = W.astype(dtype), rng.standard_normal((9, B, h)).astype(dtype)
             out, dW = np.matmul(A, W), np.matmul(A.transpose(0, 2, 1), G)
+            dA = np.matmul(G, W.transpose(0, 2, 1))
             for k in range(9):
-                np.testing.assert_array_equal(out[k], A[k] @ W[k].copy())
-                np.testing.assert_array_equal(dW[k], A[k].T @ G[k])
+                assert_bits(out[k], A[k] @ W[k].copy())
+                assert_bits(dW[k], A[k].T @ G[k])
+                assert_bits(dA[k], G[k] @ W[k].copy().T)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_padded_outer_product_is_numpy_s_outer_product(dtype):
+    """``(n, 1) @ (1, w)`` (``dZ Wᵀ`` below a one-unit layer), which ``train`` computes with
+    numpy's own loop, equals the stack's BLAS product of zero-padded operands bit for bit,
+    signed zeros, infinities, NaN and subnormals included."""
+    rng = np.random.default_rng(1)
+    special = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-310, -1e-310, 1e300, -1e-300]
+    with np.errstate(all="ignore"):
+        g = np.concatenate([rng.standard_normal(55), special]).astype(dtype).reshape(-1, 1)
+        w = np.concatenate([rng.standard_normal(23), special]).astype(dtype).reshape(1, -1)
+        gp, wp = np.zeros((g.shape[0], 2), dtype), np.zeros((2, w.shape[1]), dtype)
+        gp[:, 0], wp[0] = g[:, 0], w[0]
+        assert_bits(np.matmul(gp[None], wp[None])[0], g @ w)
 
 
 def bad_call(**changes):

@@ -106,6 +106,7 @@ class StackedMLP:
             rows.append(([m.input_dropout] if self.has_input else []) + hidden)
         self.rates = np.array(rows, dtype=np.float64).reshape(self.K, -1)
         self.widths = ([self.sizes[0]] if self.has_input else []) + list(self.sizes[1:-1])
+        self._refresh()
         self._bufs: dict[tuple, np.ndarray] = {}
         self.mask_rngs: list = [None] * self.K
 
@@ -120,6 +121,7 @@ class StackedMLP:
         for arr in (self.theta, self.grad, *state):
             arr[: keep.size] = arr[keep]
         self.rates = self.rates[keep]
+        self._refresh()
         self.mask_rngs = [self.mask_rngs[i] for i in keep]
         self.K = int(keep.size)
 
@@ -139,11 +141,30 @@ class StackedMLP:
     # -----------------------------------------------------------------------------------------
     # Masks
     # -----------------------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        """Per-row constants of the dropout positions, from :attr:`rates` (see :meth:`_keep`):
+        ``1/(1-p)`` in the dtype, the 16-bit threshold, the tie value and its fraction."""
+        self._full: dict[tuple, np.ndarray] = {}
+        self._scales = np.empty(self.rates.shape, dtype=self.dtype)
+        self._thr = np.zeros(self.rates.shape, dtype=np.uint16)
+        self._frac = np.zeros(self.rates.shape)
+        for (k, j), p in np.ndenumerate(self.rates):
+            self._scales[k, j] = 1.0 / (1.0 - p)  # a Python float, cast as in Dropout.forward
+            t = p * 65536.0
+            h = int(t)
+            self._frac[k, j] = t - h
+            # keep iff bits > h, ties (bits = h) decided by a uniform; f = 0: keep iff bits >= h
+            self._thr[k, j] = h if t - h or p == 0 else h - 1
+
     def _keep(self, j: int, r0: int, r1: int, batch: int, kb: int) -> np.ndarray | None:
         """Keep masks ``(r1-r0, batch, width)`` (bool) of dropout position ``j`` for rows
         ``r0:r1``, each network's drawn from its own generator exactly as :func:`keep_mask`
         draws it (its 64-bit words, then the uniforms of its ties); rows with ``p = 0`` draw
-        nothing and keep everything. None if no row of the block drops at this position."""
+        nothing and keep everything. None if no row of the block drops at this position.
+
+        :func:`~dropout_study.layers.keep_mask` with ``t = p·2¹⁶``, ``h = floor(t)``,
+        ``f = t - h``: 16 random bits ``U`` per unit; kept if ``U > h``; for ``U = h`` (only when
+        ``f > 0``) kept if a uniform ``V >= f``, the tied units' ``V`` drawn in order."""
         ps = self.rates[r0:r1, j]
         if not ps.any():
             return None
@@ -152,36 +173,35 @@ class StackedMLP:
         nw = -(-n // 4)
         keep = self._buf(f"keep{j}", (kb, batch, width), np.bool_, rows)
         words = self._buf(f"words{j}", (kb, nw), np.uint64, rows)
-        thr = np.zeros(rows, dtype=np.uint16)
-        tied = []
+        rngs = self.mask_rngs[r0:r1]
         for i, p in enumerate(ps.tolist()):
-            if p == 0.0:
-                continue
-            words[i] = self.mask_rngs[r0 + i].bit_generator.random_raw(nw)
-            t = p * 65536.0
-            h = int(t)
-            thr[i] = h if t - h else h - 1  # f = 0: keep iff bits >= h, i.e. bits > h - 1
-            if t - h:
-                tied.append((i, h, t - h))
+            if p:
+                words[i] = rngs[i].bit_generator.random_raw(nw)
+            else:
+                words[i] = ~np.uint64(0)  # all bits set: U = 65535 > 0, every unit kept
         bits = words.view(np.uint16)[:, :n].reshape(rows, batch, width)
-        if ps.all():
-            np.greater(bits, thr[:, None, None], out=keep)
-        else:
-            for i in range(rows):
-                if ps[i]:
-                    np.greater(bits[i], thr[i], out=keep[i])
-                else:
-                    keep[i] = True
-        for i, h, f in tied:  # P(U = h) = 2⁻¹⁶: a uniform V >= f decides, as in keep_mask
-            ties = np.flatnonzero(bits[i] == h)
-            if ties.size:
-                keep[i].flat[ties] = self.mask_rngs[r0 + i].random(ties.size) >= f
+        thr = self._thr[r0:r1, j]
+        np.greater(bits, thr[:, None, None], out=keep)
+        frac = self._frac[r0:r1, j]
+        if frac.any():  # P(U = h) = 2⁻¹⁶ per unit: find the rows with ties in one pass
+            tie = self._buf(f"tie{j}", (kb, batch, width), np.bool_, rows)
+            np.equal(bits, thr[:, None, None], out=tie)
+            for i in np.flatnonzero(tie.any(axis=(1, 2)) & (frac > 0)):
+                ties = np.flatnonzero(tie[i])
+                keep[i].flat[ties] = rngs[i].random(ties.size) >= frac[i]
         return keep
 
-    def _scale(self, j: int, r0: int, r1: int) -> np.ndarray:
-        """``1/(1-p)`` of position ``j`` for rows ``r0:r1`` as ``(rows, 1, 1)`` in the dtype."""
-        ps = self.rates[r0:r1, j].tolist()
-        return np.array([1.0 / (1.0 - p) for p in ps], dtype=self.dtype).reshape(-1, 1, 1)
+    def _scale(self, j: int, r0: int, r1: int, batch: int) -> np.ndarray:
+        """``1/(1-p)`` of position ``j`` for rows ``r0:r1``, each row's value filling an array
+        ``(rows, batch, width)`` of the dtype (kept until the rows change): a product with it
+        is one contiguous pass, where a ``(rows, 1, 1)`` operand costs twice as much."""
+        key = (j, r0, r1, batch)
+        full = self._full.get(key)
+        if full is None:
+            full = np.empty((r1 - r0, batch, self.widths[j]), dtype=self.dtype)
+            full[...] = self._scales[r0:r1, j, None, None]
+            self._full[key] = full
+        return full
 
     # -----------------------------------------------------------------------------------------
     # Forward and backward
@@ -202,7 +222,7 @@ class StackedMLP:
             keep = self._keep(0, r0, r1, n, kb) if training else None
             if keep is not None:
                 xd = self._buf("xd", (kb, n, self.sizes[0]), self.dtype, rows)
-                np.multiply(X, self._scale(0, r0, r1), out=xd)
+                np.multiply(X, self._scale(0, r0, r1, n), out=xd)
                 xd *= keep
                 h = xd
             j = 1
@@ -227,7 +247,7 @@ class StackedMLP:
                 y = a
             else:
                 y = z if relu else self._buf(f"y{li}", (kb, n, width), self.dtype, rows)
-                np.multiply(a, self._scale(j, r0, r1), out=y)
+                np.multiply(a, self._scale(j, r0, r1, n), out=y)
                 y *= keep
             trace.append((a, y, keep, j))
             h = y
@@ -254,16 +274,26 @@ class StackedMLP:
             a, y, keep, j = self._trace[li - 1]
             width = W.shape[1]
             dh = self._buf(f"dh{li}", (kb, n, width), self.dtype, rows)
-            np.matmul(g, W[r0:r1].transpose(0, 2, 1), out=dh)
+            if g.shape[2] == 1:
+                # (n, 1) @ (1, width) is an outer product that numpy computes without BLAS, as
+                # 0 + a·b per entry. The same numbers come from BLAS on the operands padded with
+                # a zero column and row: a·b + 0·0 (one rounding; -0 becomes +0 in both).
+                gp = self._buf(f"gpad{li}", (kb, n, 2), self.dtype, rows)
+                wp = self._buf(f"wpad{li}", (kb, 2, width), self.dtype, rows)
+                gp[:, :, 0], gp[:, :, 1] = g[:, :, 0], 0.0
+                wp[:, 0, :], wp[:, 1, :] = W[r0:r1, :, 0], 0.0
+                np.matmul(gp, wp, out=dh)
+            else:
+                np.matmul(g, W[r0:r1].transpose(0, 2, 1), out=dh)
             if relu:
                 gain = self._buf(f"gain{li}", (kb, n, width), np.bool_, rows)
                 np.greater(y, 0, out=gain)
                 if keep is not None:
-                    dh *= self._scale(j, r0, r1)
+                    dh *= self._scale(j, r0, r1, n)
                 dh *= gain
             else:
                 if keep is not None:
-                    dh *= self._scale(j, r0, r1)
+                    dh *= self._scale(j, r0, r1, n)
                     dh *= keep
                 t = self._buf(f"tanh{li}", (kb, n, width), self.dtype, rows)
                 np.multiply(a, a, out=t)

@@ -77,6 +77,7 @@ class StackedUpdate:
         self.m = np.zeros((K, n_params), dtype) if self.adam or momentum else None
         self.v = np.zeros((K, n_params), dtype) if self.adam else None
         self.tmp = np.empty((K, n_params), dtype)
+        self._cache: dict = {}
 
     @property
     def state(self) -> list[np.ndarray]:
@@ -88,10 +89,20 @@ class StackedUpdate:
         caller through :attr:`state`)."""
         self.opts = [self.opts[i] for i in keep]
         self.pens = [self.pens[i] for i in keep]
+        self._cache.clear()
+
+    def _cached(self, key, make):
+        """``make()``, computed once per set of rows."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
     def _runs(self) -> list[tuple[str, bool, int, int]]:
         """``(penalty kind, momentum, first row, end row)`` of each run of equal
         :func:`group_key` (the rows are sorted by it, so each key is one run)."""
+        return self._cached("runs", self._make_runs)
+
+    def _make_runs(self) -> list[tuple[str, bool, int, int]]:
         keys = [group_key(o, p) for o, p in zip(self.opts, self.pens, strict=True)]
         out = []
         for i, key in enumerate(keys):
@@ -141,28 +152,15 @@ class StackedUpdate:
         self.t += 1
         rows = max(1, CHUNK // theta.shape[1])
         if self.adam:
-            t = self.t
-            b1s = [o.beta1 for o in self.opts]
-            b2s = [o.beta2 for o in self.opts]
-            c = {
-                "b1": _col(b1s, self.dtype),
-                "1-b1": _col([1.0 - b for b in b1s], self.dtype),
-                "b2": _col(b2s, self.dtype),
-                "1-b2": _col([1.0 - b for b in b2s], self.dtype),
-                "root": _col([math.sqrt(1.0 - b**t) for b in b2s], self.dtype),
-                "eps": _col([o.eps for o in self.opts], self.dtype),
-                "step": _col(
-                    [o.lr / (1.0 - b**t) for o, b in zip(self.opts, b1s, strict=True)], self.dtype
-                ),
-            }
+            c = dict(self._cached("adam", self._adam_constants))
+            c["step"], c["root"] = self._bias_corrections()
             for r0 in range(0, K, rows):
                 r1 = min(K, r0 + rows)
                 cc = {k: (v if isinstance(v, float) else v[r0:r1]) for k, v in c.items()}
                 self._adam(theta[r0:r1], grad[r0:r1], self.m[r0:r1], self.v[r0:r1], r1 - r0, cc)
             return
         for _, momentum, a, b in self._runs():
-            lr = _col([o.lr for o in self.opts[a:b]], self.dtype)
-            mu = _col([o.momentum for o in self.opts[a:b]], self.dtype) if momentum else 0.0
+            lr, mu = self._cached(("sgd", a, b), lambda a=a, b=b, m=momentum: self._sgd(a, b, m))
             for r0 in range(a, b, rows):
                 r1 = min(b, r0 + rows)
                 p, g, tmp = theta[r0:r1], grad[r0:r1], self.tmp[: r1 - r0]
@@ -175,6 +173,34 @@ class StackedUpdate:
                 else:
                     np.multiply(g, lr_r, out=tmp)
                 p -= tmp
+
+    def _sgd(self, a: int, b: int, momentum: bool):
+        lr = _col([o.lr for o in self.opts[a:b]], self.dtype)
+        mu = _col([o.momentum for o in self.opts[a:b]], self.dtype) if momentum else 0.0
+        return lr, mu
+
+    def _adam_constants(self) -> dict:
+        b1s = [o.beta1 for o in self.opts]
+        b2s = [o.beta2 for o in self.opts]
+        return {
+            "b1": _col(b1s, self.dtype),
+            "1-b1": _col([1.0 - b for b in b1s], self.dtype),
+            "b2": _col(b2s, self.dtype),
+            "1-b2": _col([1.0 - b for b in b2s], self.dtype),
+            "eps": _col([o.eps for o in self.opts], self.dtype),
+        }
+
+    def _bias_corrections(self):
+        """``lr / (1 - β₁ᵗ)`` and ``sqrt(1 - β₂ᵗ)`` of each row (Python's float arithmetic, as
+        :meth:`dropout_study.optim.Adam.step`), as :func:`_col` columns."""
+        t = self.t
+        lr = self._cached("lr", lambda: np.array([o.lr for o in self.opts]))
+        b1 = self._cached("b1s", lambda: [o.beta1 for o in self.opts])
+        b2 = self._cached("b2s", lambda: [o.beta2 for o in self.opts])
+        bc1 = {b: 1.0 - b**t for b in set(b1)}
+        root = {b: math.sqrt(1.0 - b**t) for b in set(b2)}
+        step = lr / np.array([bc1[b] for b in b1])  # IEEE division, as Python's
+        return _col(step.tolist(), self.dtype), _col([root[b] for b in b2], self.dtype)
 
     def _adam(self, p, g, m, v, n, c) -> None:
         """:meth:`dropout_study.optim.Adam._update` on rows: the same passes in the same order."""
