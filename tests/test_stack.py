@@ -17,7 +17,7 @@ from dropout_study.mlp import MLP
 from dropout_study.optim import SGD, Adam
 from dropout_study.penalties import L1, L2
 from dropout_study.stack import train_stack
-from dropout_study.stack_layers import StackedMLP
+from dropout_study.stack_layers import StackedMLP, _Drop
 from dropout_study.training import EarlyStopping, History, TrainingDiverged, train
 
 
@@ -279,8 +279,11 @@ def test_stacked_masks_are_keep_mask_from_each_network_s_own_stream(p):
     stack = StackedMLP(models)
     stack.mask_rngs = [np.random.default_rng(s) for s in (7, 8, 9)]
     refs = [np.random.default_rng(s) for s in (7, 8, 9)]
+    drops = [_Drop(stack, j, 0, 3, 50, 3) for j in range(stack.rates.shape[1])]
     for _ in range(3):
-        masks = [stack._keep(j, 0, 3, 50, 3).copy() for j in range(stack.rates.shape[1])]
+        for d in drops:
+            d.draw()
+        masks = [d.keep.copy() for d in drops]
         for k, m in enumerate(models):
             expect = [x for x in m.draw_masks(50, refs[k])]
             got = [masks[j][k] for j in range(len(masks)) if stack.rates[k, j] > 0]

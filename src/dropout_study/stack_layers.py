@@ -32,11 +32,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dropout_study.losses import log_sigmoid, log_softmax
 from dropout_study.mlp import MLP
 from dropout_study.validation import described, fail
 
-__all__ = ["StackedMLP", "BLOCK_BYTES", "loss_and_grad", "eval_loss_acc"]
+__all__ = ["StackedMLP", "BLOCK_BYTES"]
 
 BLOCK_BYTES = 1 << 20
 """Target size of one ``(networks, batch, width)`` buffer of a block (bytes)."""
@@ -114,16 +113,16 @@ class StackedMLP:
     # Rows
     # -----------------------------------------------------------------------------------------
     def compact(self, keep: np.ndarray, state: Sequence[np.ndarray] = ()) -> None:
-        """Keep rows ``keep`` (increasing positions among the current ``K``), moved to the front
-        in order, in ``theta``, ``grad``, ``rates``, the mask generators and the extra ``state``
+        """Keep rows ``keep`` (positions among the current ``K``), moved to the front in that
+        order, in ``theta``, ``grad``, ``rates``, the mask generators and the extra ``state``
         arrays (each with rows first, e.g. optimiser moments); ``K`` becomes ``len(keep)``."""
         keep = np.asarray(keep, dtype=np.intp)
         for arr in (self.theta, self.grad, *state):
             arr[: keep.size] = arr[keep]
         self.rates = self.rates[keep]
-        self._refresh()
         self.mask_rngs = [self.mask_rngs[i] for i in keep]
         self.K = int(keep.size)
+        self._refresh()
 
     def block_size(self, batch: int) -> int:
         """Networks per block for a batch of ``batch`` rows (see :data:`BLOCK_BYTES`)."""
@@ -131,77 +130,26 @@ class StackedMLP:
         return max(1, min(self.K, BLOCK_BYTES // per_net))
 
     def _buf(self, name: str, shape: tuple, dtype, rows: int) -> np.ndarray:
-        """A reused buffer of ``shape`` (its first axis the block size), cut to ``rows``."""
+        """A buffer of ``shape`` (its first axis the block size) shared by the blocks and
+        reused across steps, cut to ``rows``."""
         key = (name, shape, np.dtype(dtype))
         buf = self._bufs.get(key)
         if buf is None:
             buf = self._bufs[key] = np.empty(shape, dtype=dtype)
         return buf[:rows]
 
-    # -----------------------------------------------------------------------------------------
-    # Masks
-    # -----------------------------------------------------------------------------------------
     def _refresh(self) -> None:
-        """Per-row constants of the dropout positions, from :attr:`rates` (see :meth:`_keep`):
-        ``1/(1-p)`` in the dtype, the 16-bit threshold, the tie value and its fraction."""
-        self._full: dict[tuple, np.ndarray] = {}
-        self._scales = np.empty(self.rates.shape, dtype=self.dtype)
-        self._thr = np.zeros(self.rates.shape, dtype=np.uint16)
-        self._frac = np.zeros(self.rates.shape)
-        for (k, j), p in np.ndenumerate(self.rates):
-            self._scales[k, j] = 1.0 / (1.0 - p)  # a Python float, cast as in Dropout.forward
-            t = p * 65536.0
-            h = int(t)
-            self._frac[k, j] = t - h
-            # keep iff bits > h, ties (bits = h) decided by a uniform; f = 0: keep iff bits >= h
-            self._thr[k, j] = h if t - h or p == 0 else h - 1
+        """Forget the plans (they hold views of the rows) after the rows changed."""
+        self._plans: dict[tuple, _Plan] = {}
 
-    def _keep(self, j: int, r0: int, r1: int, batch: int, kb: int) -> np.ndarray | None:
-        """Keep masks ``(r1-r0, batch, width)`` (bool) of dropout position ``j`` for rows
-        ``r0:r1``, each network's drawn from its own generator exactly as :func:`keep_mask`
-        draws it (its 64-bit words, then the uniforms of its ties); rows with ``p = 0`` draw
-        nothing and keep everything. None if no row of the block drops at this position.
-
-        :func:`~dropout_study.layers.keep_mask` with ``t = p·2¹⁶``, ``h = floor(t)``,
-        ``f = t - h``: 16 random bits ``U`` per unit; kept if ``U > h``; for ``U = h`` (only when
-        ``f > 0``) kept if a uniform ``V >= f``, the tied units' ``V`` drawn in order."""
-        ps = self.rates[r0:r1, j]
-        if not ps.any():
-            return None
-        rows, width = r1 - r0, self.widths[j]
-        n = batch * width
-        nw = -(-n // 4)
-        keep = self._buf(f"keep{j}", (kb, batch, width), np.bool_, rows)
-        words = self._buf(f"words{j}", (kb, nw), np.uint64, rows)
-        rngs = self.mask_rngs[r0:r1]
-        for i, p in enumerate(ps.tolist()):
-            if p:
-                words[i] = rngs[i].bit_generator.random_raw(nw)
-            else:
-                words[i] = ~np.uint64(0)  # all bits set: U = 65535 > 0, every unit kept
-        bits = words.view(np.uint16)[:, :n].reshape(rows, batch, width)
-        thr = self._thr[r0:r1, j]
-        np.greater(bits, thr[:, None, None], out=keep)
-        frac = self._frac[r0:r1, j]
-        if frac.any():  # P(U = h) = 2⁻¹⁶ per unit: find the rows with ties in one pass
-            tie = self._buf(f"tie{j}", (kb, batch, width), np.bool_, rows)
-            np.equal(bits, thr[:, None, None], out=tie)
-            for i in np.flatnonzero(tie.any(axis=(1, 2)) & (frac > 0)):
-                ties = np.flatnonzero(tie[i])
-                keep[i].flat[ties] = rngs[i].random(ties.size) >= frac[i]
-        return keep
-
-    def _scale(self, j: int, r0: int, r1: int, batch: int) -> np.ndarray:
-        """``1/(1-p)`` of position ``j`` for rows ``r0:r1``, each row's value filling an array
-        ``(rows, batch, width)`` of the dtype (kept until the rows change): a product with it
-        is one contiguous pass, where a ``(rows, 1, 1)`` operand costs twice as much."""
-        key = (j, r0, r1, batch)
-        full = self._full.get(key)
-        if full is None:
-            full = np.empty((r1 - r0, batch, self.widths[j]), dtype=self.dtype)
-            full[...] = self._scales[r0:r1, j, None, None]
-            self._full[key] = full
-        return full
+    def _plan(self, r0: int, r1: int, n: int, kb: int, training: bool) -> _Plan:
+        """The views and buffers of rows ``r0:r1`` for ``n`` samples, made once per set of rows
+        (see :class:`_Plan`)."""
+        key = (r0, r1, n, training)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = _Plan(self, r0, r1, n, kb, training)
+        return plan
 
     # -----------------------------------------------------------------------------------------
     # Forward and backward
@@ -209,49 +157,40 @@ class StackedMLP:
     def forward(self, X: np.ndarray, r0: int, r1: int, kb: int, training: bool) -> np.ndarray:
         """Logits ``(r1-r0, n, k)`` of rows ``r0:r1`` for inputs ``X`` of shape ``(n, d)``
         (shared by the rows) or ``(r1-r0, n, d)``; in training mode with fresh masks from the
-        rows' generators (see :meth:`_keep`). Returns a buffer, overwritten by the next call.
+        rows' generators (:meth:`_Drop.draw`). Returns a buffer, overwritten by the next call.
 
         Per hidden layer, as :mod:`dropout_study.layers`: ``Z = h W + b``; ``A = act(Z)``;
         dropout ``Y = (A · 1/(1-p)) · m``."""
-        rows, n = r1 - r0, X.shape[-2]
-        relu = self.activation == "relu"
-        self._trace = trace = []  # per hidden layer: (activation output, dropout output, mask)
+        plan = self._plan(r0, r1, X.shape[-2], kb, training)
+        self._last = plan
         h = X
-        j = 0
-        if self.has_input:
-            keep = self._keep(0, r0, r1, n, kb) if training else None
-            if keep is not None:
-                xd = self._buf("xd", (kb, n, self.sizes[0]), self.dtype, rows)
-                np.multiply(X, self._scale(0, r0, r1, n), out=xd)
-                xd *= keep
-                h = xd
-            j = 1
-        self._inputs = inputs = []
-        last = len(self._layers) - 1
-        for li, (W, b, _, _) in enumerate(self._layers):
-            inputs.append(h)
-            width = W.shape[2]
-            z = self._buf(f"z{li}", (kb, n, width), self.dtype, rows)
-            np.matmul(h, W[r0:r1], out=z)
-            z += b[r0:r1, None, :]
-            if li == last:
+        if plan.input is not None:  # input dropout
+            d = plan.input
+            d.draw()
+            np.multiply(X, d.scale, out=plan.xd)
+            plan.xd *= d.keep
+            h = plan.xd
+        relu = self.activation == "relu"
+        inputs = plan.inputs
+        for li, (W, _, b, _, _) in enumerate(plan.layers):
+            inputs[li] = h
+            z = plan.z[li]
+            np.matmul(h, W, out=z)
+            z += b
+            if li == plan.last:
                 return z
+            a = plan.a[li]
             if relu:
-                np.maximum(z, 0, out=z)
-                a = z
+                np.maximum(z, 0, out=a)
             else:
-                a = self._buf(f"a{li}", (kb, n, width), self.dtype, rows)
                 np.tanh(z, out=a)
-            keep = self._keep(j, r0, r1, n, kb) if training else None
-            if keep is None:
-                y = a
-            else:
-                y = z if relu else self._buf(f"y{li}", (kb, n, width), self.dtype, rows)
-                np.multiply(a, self._scale(j, r0, r1, n), out=y)
-                y *= keep
-            trace.append((a, y, keep, j))
-            h = y
-            j += 1
+            d = plan.drops[li]
+            h = a
+            if d is not None:
+                d.draw()
+                h = plan.y[li]
+                np.multiply(a, d.scale, out=h)
+                h *= d.keep
         raise AssertionError("unreachable")  # pragma: no cover
 
     def backward(self, dz: np.ndarray, r0: int, r1: int, kb: int) -> None:
@@ -260,47 +199,141 @@ class StackedMLP:
         into ``grad[r0:r1]``: ``dW = hᵀ dZ``, ``db = Σ_rows dZ``, ``dh = dZ Wᵀ``; through
         ReLU and dropout ``dZ = (dY · 1/(1-p)) · [Y > 0]`` (as ``Dropout.backward_through_relu``),
         through tanh ``dZ = (1 - A²) · ((dY · 1/(1-p)) · m)``."""
-        rows, n = r1 - r0, dz.shape[1]
+        plan = self._last
         relu = self.activation == "relu"
         g = dz
-        for li in range(len(self._layers) - 1, -1, -1):
-            W, _, dW, db = self._layers[li]
-            h = self._inputs[li]
-            hT = h.T if h.ndim == 2 else h.transpose(0, 2, 1)
-            np.matmul(hT, g, out=dW[r0:r1])
-            np.add.reduce(g, axis=1, out=db[r0:r1])
+        for li in range(plan.last, -1, -1):
+            W, WT, _, dW, db = plan.layers[li]
+            h = plan.inputs[li]
+            np.matmul(h.T if h.ndim == 2 else h.transpose(0, 2, 1), g, out=dW)
+            np.add.reduce(g, axis=1, out=db)
             if li == 0:
                 return
-            a, y, keep, j = self._trace[li - 1]
-            width = W.shape[1]
-            dh = self._buf(f"dh{li}", (kb, n, width), self.dtype, rows)
+            dh = plan.dh[li]
             if g.shape[2] == 1:
                 # (n, 1) @ (1, width) is an outer product that numpy computes without BLAS, as
                 # 0 + a·b per entry. The same numbers come from BLAS on the operands padded with
                 # a zero column and row: a·b + 0·0 (one rounding; -0 becomes +0 in both).
-                gp = self._buf(f"gpad{li}", (kb, n, 2), self.dtype, rows)
-                wp = self._buf(f"wpad{li}", (kb, 2, width), self.dtype, rows)
-                gp[:, :, 0], gp[:, :, 1] = g[:, :, 0], 0.0
-                wp[:, 0, :], wp[:, 1, :] = W[r0:r1, :, 0], 0.0
+                gp, wp = plan.pad[li]
+                gp[:, :, 0] = g[:, :, 0]
+                wp[:, 0, :] = W[:, :, 0]
                 np.matmul(gp, wp, out=dh)
             else:
-                np.matmul(g, W[r0:r1].transpose(0, 2, 1), out=dh)
+                np.matmul(g, WT, out=dh)
+            d = plan.drops[li - 1]
             if relu:
-                gain = self._buf(f"gain{li}", (kb, n, width), np.bool_, rows)
-                np.greater(y, 0, out=gain)
-                if keep is not None:
-                    dh *= self._scale(j, r0, r1, n)
+                gain = plan.gain[li]
+                np.greater(plan.y[li - 1] if d is not None else plan.a[li - 1], 0, out=gain)
+                if d is not None:
+                    dh *= d.scale
                 dh *= gain
             else:
-                if keep is not None:
-                    dh *= self._scale(j, r0, r1, n)
-                    dh *= keep
-                t = self._buf(f"tanh{li}", (kb, n, width), self.dtype, rows)
+                if d is not None:
+                    dh *= d.scale
+                    dh *= d.keep
+                t = plan.gain[li]
+                a = plan.a[li - 1]
                 np.multiply(a, a, out=t)
                 np.subtract(1.0, t, out=t)
                 t *= dh
                 dh = t
             g = dh
+
+
+class _Drop:
+    """One dropout position of one block: its keep masks and how to draw them.
+
+    :func:`dropout_study.layers.keep_mask` per row: with ``t = p·2¹⁶``, ``h = floor(t)``,
+    ``f = t - h``, each unit gets 16 random bits ``U`` (four per 64-bit word of the row's
+    generator); kept if ``U > h``; for ``U = h`` (only when ``f > 0``) kept if a uniform
+    ``V >= f``, the tied units' ``V`` drawn in order after the words; ``f = 0``: kept iff
+    ``U >= h``. Rows with ``p = 0`` draw nothing: their words are all ones (every unit kept).
+    """
+
+    def __init__(self, net: StackedMLP, j: int, r0: int, r1: int, n: int, kb: int) -> None:
+        rows, width = r1 - r0, net.widths[j]
+        self.rows, self.nw = rows, -(-(n * width) // 4)
+        self.ps = net.rates[r0:r1, j].tolist()
+        self.rngs = net.mask_rngs[r0:r1]
+        self.keep = net._buf(f"keep{j}", (kb, n, width), np.bool_, rows)
+        self.words = net._buf(f"words{j}", (kb, self.nw), np.uint64, rows)
+        self.bits = self.words.view(np.uint16)[:, : n * width].reshape(rows, n, width)
+        thr, self.frac = np.zeros(rows, dtype=np.uint16), []
+        for i, p in enumerate(self.ps):
+            t = p * 65536.0
+            h = int(t)
+            thr[i] = h if t - h or p == 0 else h - 1
+            self.frac.append(t - h)
+        self.thr = thr.reshape(-1, 1, 1)
+        self.zero = [i for i, p in enumerate(self.ps) if p == 0]
+        self.tied = [i for i, f in enumerate(self.frac) if f > 0]
+        self.tie = net._buf(f"tie{j}", (kb, n, width), np.bool_, rows) if self.tied else None
+        # 1/(1-p) of each row filling (rows, n, width) in the dtype (a Python float cast as in
+        # Dropout.forward): a product with it is one contiguous pass, twice as fast as with a
+        # (rows, 1, 1) operand
+        self.scale = np.empty((rows, n, width), dtype=net.dtype)
+        self.scale[...] = np.array([1.0 / (1.0 - p) for p in self.ps], net.dtype)[:, None, None]
+
+    def draw(self) -> None:
+        """Fresh keep masks into :attr:`keep` from each row's own generator."""
+        words, nw = self.words, self.nw
+        for i, (p, rng) in enumerate(zip(self.ps, self.rngs, strict=True)):
+            if p:
+                words[i] = rng.bit_generator.random_raw(nw)
+        for i in self.zero:
+            words[i] = _ALL_ONES
+        np.greater(self.bits, self.thr, out=self.keep)
+        if self.tied:  # P(U = h) = 2⁻¹⁶ per unit: find the rows with a tie in one pass
+            np.equal(self.bits, self.thr, out=self.tie)
+            hit = np.logical_or.reduce(self.tie.reshape(self.rows, -1), axis=1)
+            for i in self.tied:
+                if hit[i]:
+                    ties = np.flatnonzero(self.tie[i])
+                    self.keep[i].flat[ties] = self.rngs[i].random(ties.size) >= self.frac[i]
+
+
+_ALL_ONES = ~np.uint64(0)
+
+
+class _Plan:
+    """Views of the rows ``r0:r1`` (weights, their transposes, biases, gradients) and the
+    buffers of a forward and backward pass on ``n`` samples, made once per set of rows."""
+
+    def __init__(self, net: StackedMLP, r0: int, r1: int, n: int, kb: int, training: bool):
+        rows, dtype = r1 - r0, net.dtype
+        self.last = len(net._layers) - 1
+        self.layers = [
+            (W[r0:r1], W[r0:r1].transpose(0, 2, 1), b[r0:r1, None, :], dW[r0:r1], db[r0:r1])
+            for W, b, dW, db in net._layers
+        ]
+        self.inputs: list = [None] * (self.last + 1)
+        widths = net.sizes[1:]
+        self.z = [net._buf(f"z{li}", (kb, n, w), dtype, rows) for li, w in enumerate(widths)]
+        relu = net.activation == "relu"
+        self.a = [z if relu else net._buf(f"a{li}", z.shape, dtype, rows) for li, z in
+                  enumerate(self.z)]  # fmt: skip
+        j0 = 1 if net.has_input else 0
+        active = [training and bool(net.rates[r0:r1, j].any()) for j in range(net.rates.shape[1])]
+        self.input = _Drop(net, 0, r0, r1, n, kb) if net.has_input and active[0] else None
+        self.xd = net._buf("xd", (kb, n, net.sizes[0]), dtype, rows) if self.input else None
+        self.drops = [
+            _Drop(net, j0 + li, r0, r1, n, kb) if active[j0 + li] else None
+            for li in range(self.last)
+        ]
+        self.y = [
+            a if relu else net._buf(f"y{li}", a.shape, dtype, rows) for li, a in enumerate(self.a)
+        ]
+        self.dh, self.gain, self.pad = {}, {}, {}
+        if training:
+            for li in range(1, self.last + 1):
+                shape = (kb, n, net.sizes[li])
+                self.dh[li] = net._buf(f"dh{li}", shape, dtype, rows)
+                self.gain[li] = net._buf(f"g{li}", shape, np.bool_ if relu else dtype, rows)
+                if widths[li] == 1:  # zero-padded operands of the outer product (backward)
+                    gp = net._buf(f"gp{li}", (kb, n, 2), dtype, rows)
+                    wp = net._buf(f"wp{li}", (kb, 2, net.sizes[li]), dtype, rows)
+                    gp[:, :, 1], wp[:, 1, :] = 0.0, 0.0
+                    self.pad[li] = (gp, wp)
 
 
 def _weight_slices(sizes) -> list[slice]:
@@ -310,64 +343,3 @@ def _weight_slices(sizes) -> list[slice]:
         out.append(slice(i, i + n_in * n_out))
         i += n_in * n_out + n_out
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Heads on stacks: the formulas of dropout_study.mlp's heads, per network (axis 0), reduced
-# over each network's own axes. Logits z: (rows, n, k); targets y: (rows, n, 1) for sigmoid,
-# (rows, n) int labels for softmax, (rows, n, k) for identity. Losses are means over samples
-# (nats), float64, one per network.
-# ---------------------------------------------------------------------------------------------
-def loss_and_grad(head: str, z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(loss (rows,), dz (rows, n, k))``: the mean training loss of each network and its
-    gradient with respect to the logits, bit for bit as the head's ``loss_and_grad`` in
-    :mod:`dropout_study.mlp` computes them for one network."""
-    n = z.shape[1]
-    if head == "sigmoid":
-        z64 = np.asarray(z, dtype=np.float64)
-        e = np.exp(-np.abs(z64))
-        l1p = np.log1p(e)
-        terms = y * (np.maximum(-z64, 0.0) + l1p)
-        terms += (1.0 - y) * (np.maximum(z64, 0.0) + l1p)
-        loss = np.add.reduce(terms, axis=(1, 2)) / (n * z.shape[2])
-        if z.dtype != np.float64:
-            e = np.exp(-np.abs(z))
-        one_e = 1.0 + e
-        s = np.where(z >= 0, 1.0 / one_e, e / one_e)
-        s -= y
-        s /= n
-        return loss, s
-    if head == "softmax":
-        kk, rr = np.arange(z.shape[0])[:, None], np.arange(n)[None, :]
-        z64 = np.asarray(z, dtype=np.float64)
-        shifted = z64 - z64.max(axis=-1, keepdims=True)
-        e = np.exp(shifted)
-        total = e.sum(axis=-1, keepdims=True)
-        picked = shifted[kk, rr, y] - np.log(total[:, :, 0])
-        loss = -(np.add.reduce(picked, axis=1) / n)
-        if z.dtype != np.float64:  # the gradient in z's own dtype, as the one-network head
-            e = np.exp(z - z.max(axis=-1, keepdims=True))
-            e = e / e.sum(axis=-1, keepdims=True)
-        else:
-            e /= total
-        e[kk, rr, y] -= 1.0
-        e /= n
-        return loss, e
-    d = z - y
-    return np.mean(d**2, axis=(1, 2)).astype(np.float64), 2.0 * d / (n * z.shape[2])
-
-
-def eval_loss_acc(head: str, z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(loss, accuracy)``, each ``(rows,)`` float64: the evaluation-mode mean loss and the
-    accuracy (NaN for the identity head) of each network, as the head's ``loss`` and
-    ``correct`` in :mod:`dropout_study.mlp` compute them for one network."""
-    if head == "sigmoid":
-        terms = y * log_sigmoid(z) + (1.0 - y) * log_sigmoid(-z)
-        loss = -np.mean(terms, axis=(1, 2))
-        return loss, np.mean((z[:, :, 0] > 0) == (y[..., 0] > 0.5), axis=1)
-    if head == "softmax":
-        kk, rr = np.arange(z.shape[0])[:, None], np.arange(z.shape[1])[None, :]
-        loss = -np.mean(log_softmax(z)[kk, rr, y], axis=1)
-        return loss, np.mean(np.argmax(z, axis=2) == y, axis=1)
-    loss = np.mean((z - y) ** 2, axis=(1, 2)).astype(np.float64)
-    return loss, np.full(z.shape[0], np.nan)

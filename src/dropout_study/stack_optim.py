@@ -114,7 +114,9 @@ class StackedUpdate:
 
     def _ranges(self, kinds) -> list[tuple[str, int, int]]:
         """``(kind, first row, end row)`` of the runs whose penalty kind is in ``kinds``."""
-        return [(kind, a, b) for kind, _, a, b in self._runs() if kind in kinds]
+        return self._cached(
+            ("ranges", kinds), lambda: [(k, a, b) for k, _, a, b in self._runs() if k in kinds]
+        )
 
     # -----------------------------------------------------------------------------------------
     def penalty_values(self, theta: np.ndarray) -> np.ndarray:
@@ -152,12 +154,20 @@ class StackedUpdate:
         self.t += 1
         rows = max(1, CHUNK // theta.shape[1])
         if self.adam:
-            c = dict(self._cached("adam", self._adam_constants))
-            c["step"], c["root"] = self._bias_corrections()
+            b1, c1, b2, c2, eps = self._cached("adam", self._adam_constants)
+            step, root = self._bias_corrections()
+            if rows >= K:  # one chunk
+                self._adam(theta[:K], grad[:K], self.m[:K], self.v[:K], self.tmp[:K],
+                           (b1, c1, b2, c2, root, eps, step))  # fmt: skip
+                return
             for r0 in range(0, K, rows):
                 r1 = min(K, r0 + rows)
-                cc = {k: (v if isinstance(v, float) else v[r0:r1]) for k, v in c.items()}
-                self._adam(theta[r0:r1], grad[r0:r1], self.m[r0:r1], self.v[r0:r1], r1 - r0, cc)
+                c = tuple(
+                    x if isinstance(x, float) else x[r0:r1]
+                    for x in (b1, c1, b2, c2, root, eps, step)
+                )
+                self._adam(theta[r0:r1], grad[r0:r1], self.m[r0:r1], self.v[r0:r1],
+                           self.tmp[: r1 - r0], c)  # fmt: skip
             return
         for _, momentum, a, b in self._runs():
             lr, mu = self._cached(("sgd", a, b), lambda a=a, b=b, m=momentum: self._sgd(a, b, m))
@@ -179,44 +189,51 @@ class StackedUpdate:
         mu = _col([o.momentum for o in self.opts[a:b]], self.dtype) if momentum else 0.0
         return lr, mu
 
-    def _adam_constants(self) -> dict:
+    def _adam_constants(self) -> tuple:
         b1s = [o.beta1 for o in self.opts]
         b2s = [o.beta2 for o in self.opts]
-        return {
-            "b1": _col(b1s, self.dtype),
-            "1-b1": _col([1.0 - b for b in b1s], self.dtype),
-            "b2": _col(b2s, self.dtype),
-            "1-b2": _col([1.0 - b for b in b2s], self.dtype),
-            "eps": _col([o.eps for o in self.opts], self.dtype),
-        }
+        return (
+            _col(b1s, self.dtype),
+            _col([1.0 - b for b in b1s], self.dtype),
+            _col(b2s, self.dtype),
+            _col([1.0 - b for b in b2s], self.dtype),
+            _col([o.eps for o in self.opts], self.dtype),
+        )
 
     def _bias_corrections(self):
         """``lr / (1 - β₁ᵗ)`` and ``sqrt(1 - β₂ᵗ)`` of each row (Python's float arithmetic, as
         :meth:`dropout_study.optim.Adam.step`), as :func:`_col` columns."""
         t = self.t
-        lr = self._cached("lr", lambda: np.array([o.lr for o in self.opts]))
-        b1 = self._cached("b1s", lambda: [o.beta1 for o in self.opts])
-        b2 = self._cached("b2s", lambda: [o.beta2 for o in self.opts])
+        lr, b1, b2 = self._cached("hyper", self._hyper)
+        if isinstance(lr, float):  # every row alike: Python floats, as Adam.step
+            return lr / (1.0 - b1**t), math.sqrt(1.0 - b2**t)
         bc1 = {b: 1.0 - b**t for b in set(b1)}
         root = {b: math.sqrt(1.0 - b**t) for b in set(b2)}
         step = lr / np.array([bc1[b] for b in b1])  # IEEE division, as Python's
         return _col(step.tolist(), self.dtype), _col([root[b] for b in b2], self.dtype)
 
-    def _adam(self, p, g, m, v, n, c) -> None:
+    def _hyper(self):
+        """``(lr, β₁, β₂)``: three floats if every row has the same, else an array and lists."""
+        hp = [(o.lr, o.beta1, o.beta2) for o in self.opts]
+        if all(h == hp[0] for h in hp):
+            return hp[0]
+        return np.array([h[0] for h in hp]), [h[1] for h in hp], [h[2] for h in hp]
+
+    def _adam(self, p, g, m, v, tmp, c) -> None:
         """:meth:`dropout_study.optim.Adam._update` on rows: the same passes in the same order."""
-        tmp = self.tmp[:n]
-        m *= c["b1"]
-        np.multiply(g, c["1-b1"], out=tmp)
+        b1, c1, b2, c2, root, eps, step = c
+        m *= b1
+        np.multiply(g, c1, out=tmp)
         m += tmp
-        v *= c["b2"]
+        v *= b2
         np.multiply(g, g, out=tmp)
-        tmp *= c["1-b2"]
+        tmp *= c2
         v += tmp
         np.sqrt(v, out=tmp)
-        tmp /= c["root"]
-        tmp += c["eps"]
+        tmp /= root
+        tmp += eps
         np.divide(m, tmp, out=tmp)
-        tmp *= c["step"]
+        tmp *= step
         p -= tmp
 
     def prox(self, theta: np.ndarray) -> None:

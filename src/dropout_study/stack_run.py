@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dropout_study.stack_layers import eval_loss_acc, loss_and_grad
+from dropout_study.stack_heads import eval_loss_acc, loss_and_grad
 from dropout_study.stack_optim import StackedUpdate
 from dropout_study.training import DIVERGENCE_FLOOR, History, TrainingDiverged, _diverged
 
