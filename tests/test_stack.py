@@ -369,3 +369,36 @@ def test_a_model_listed_twice_is_refused():
     m = net({})
     with pytest.raises(ValueError, match="distinct MLP objects"):
         train_stack([m, m], *data(), optimizers=Adam(0.01), n_steps=2, mask_rngs=[1, 2])
+
+
+def test_records_grow_past_their_first_size_under_a_stopping_rule():
+    """With a stopping rule the records start at 1024 steps and 256 evaluations and double."""
+    X, y = data(n=40)
+    rule = EarlyStopping(10_000, 0.0, monitor="train")  # never fires: the cap is hit
+    cs = [{"sizes": [3, 4, 1], "seed": s, "p": 0.1, "stop": rule, "lr": 0.001} for s in (0, 1)]
+    kw = dict(n_steps=1100, batch_size=16, eval_every=4, checkpoints=[1100])
+    models, hists = stacked(cs, X, y, **kw)
+    for c, model, hist in zip(cs, models, hists, strict=True):
+        ref_model, ref = alone(c, X, y, **kw)
+        assert hist.capped and hist.n_steps == 1100 and hist.eval_step.size == 276
+        assert_identical(hist, ref)
+        assert_bits(model.get_params(), ref_model.get_params())
+
+
+@pytest.mark.parametrize(
+    "cs",
+    [
+        [{"sizes": [3, 1], "p": None, "seed": s} for s in range(3)],  # no hidden layer
+        [{"sizes": [3, 1], "p": None, "pin": pin, "seed": s} for s, pin in enumerate([0.3, 0.0])],
+        [{"sizes": [3, 5, 1], "p": p, "pin": 0.1, "seed": s} for s, p in enumerate([0.2, 0.0])],
+    ],
+    ids=["logistic", "logistic-input-dropout", "input-and-hidden-dropout"],
+)
+def test_networks_without_hidden_layers_or_with_input_dropout(cs):
+    X, y = data()
+    kw = dict(n_steps=25, batch_size=20, eval_every=6)
+    models, hists = stacked(cs, X, y, **kw)
+    for c, model, hist in zip(cs, models, hists, strict=True):
+        ref_model, ref = alone(c, X, y, **kw)
+        assert_identical(hist, ref)
+        assert_bits(model.get_params(), ref_model.get_params())

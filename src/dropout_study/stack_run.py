@@ -70,7 +70,9 @@ class Run:
         new = max(2 * cur, i + 1)
         for name in names:
             old = self.rec[name]
-            grown = np.full(old.shape[:-1] + (new,), np.nan if "val" in name else 0, old.dtype)
+            grown = np.full(
+                old.shape[:-1] + (new,), np.nan if name.startswith("val") else 0, old.dtype
+            )
             grown[..., :cur] = old
             self.rec[name] = grown
 
