@@ -139,7 +139,27 @@ def train_stack(
     Returns
     -------
     list of K :class:`~dropout_study.training.History` (or TrainingDiverged, see above),
-    in the order of ``models``, each with the fields and meaning ``train`` gives.
+    in the order of ``models``, each with the fields and meaning ``train`` gives: losses are
+    means over samples in nats (float64), the penalty ``R(w)`` acts on the weights only.
+    ``train_stack([model], ...)[0]`` is ``train(model, ...)``, bit for bit.
+
+    Raises
+    ------
+    TypeError, ValueError
+        With the project's template (:func:`dropout_study.validation.fail`), before any step:
+        the parameter, what it allows, the value (and the network, where one is at fault).
+    TrainingDiverged
+        With ``on_divergence="raise"``, prefixed ``Network k of the stack:``; the models are
+        then left at their current parameters.
+
+    Notes
+    -----
+    Internally the rows are ordered by penalty kind and momentum, and work runs in blocks of
+    networks (:data:`dropout_study.stack_layers.BLOCK_BYTES`); neither changes a number.
+    Bit-identity (across stacks and with ``train``) holds for one numpy and BLAS build with the
+    same thread settings, as any comparison of floating-point runs does. The optimiser objects
+    are not updated (``train`` leaves its optimiser's moments in it), and the layers' ``masks_``
+    are not set.
     """
     if isinstance(models, MLP) or not isinstance(models, list | tuple) or not models:
         fail("models", _OWNER, "a non-empty list of MLPs", models, TypeError)

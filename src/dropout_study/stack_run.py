@@ -1,6 +1,6 @@
 """The loop of :func:`dropout_study.stack.train_stack`: rows, records and stopping of K networks.
 
-:class:`_Run` keeps the stack's rows (sorted by optimiser/penalty group), each network's records
+:class:`Run` keeps the stack's rows (sorted by optimiser/penalty group), each network's records
 (by its index in the caller's list, grown by doubling under a stopping rule, as ``train`` does)
 and runs ``train``'s loop on all rows at once (see :mod:`dropout_study.training` for what a
 step records and when). Rows leave the stack when their stopping rule fires or their loss
