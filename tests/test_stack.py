@@ -271,6 +271,9 @@ def test_divergence_returned_for_one_network_raised_by_default():
         assert_identical(hists[k], ref)
     with pytest.raises(TrainingDiverged, match="Network 1 of the stack: The loss"):
         stacked(cs, X, y, **kw)
+    with pytest.raises(TrainingDiverged) as alone_exc:  # a stack of one raises as train does
+        stacked(cs[1:2], X, y, **kw)
+    assert str(alone_exc.value) == str(ref_exc.value)
 
 
 @pytest.mark.parametrize("p", [0.5, 0.25, 0.1, 1 / 3, 1e-6, 0.9999])

@@ -149,8 +149,9 @@ def train_stack(
         With the project's template (:func:`dropout_study.validation.fail`), before any step:
         the parameter, what it allows, the value (and the network, where one is at fault).
     TrainingDiverged
-        With ``on_divergence="raise"``, prefixed ``Network k of the stack:``; the models are
-        then left at their current parameters.
+        With ``on_divergence="raise"``, prefixed ``Network k of the stack:`` (a stack of one
+        raises ``train``'s exception as it is); the models are left at their current
+        parameters.
 
     Notes
     -----

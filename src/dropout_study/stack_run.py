@@ -140,6 +140,8 @@ class Run:
             for r in range(self.net.K):  # every model at its current parameters
                 self._write(r, self.net.theta[r])
             i, exc = min(errors, key=lambda x: x[0])
+            if len(self.models) == 1:  # a stack of one raises what train raises
+                raise exc
             raise TrainingDiverged(f"Network {i} of the stack: {exc}") from exc
         for r, (steps, n_eval, stopped, exc) in ends.items():
             i, rule = self.ids[r], self.stops[r]
