@@ -9,7 +9,8 @@ Each trains every network of the sweep for ``--steps`` steps, each network with 
 initial weights, dropout rate and streams.
 
 Implementations, all with one thread (numpy's BLAS through threadpoolctl, XLA through its
-flags set before jax is imported, ``torch.set_num_threads(1)``):
+flags set before jax is imported, ``torch.set_num_threads(1)``), and the whole process pinned to
+one core (``--no-pin`` to leave it free) so that no helper thread gives a peer a second core:
 
 - ``alone``: this package, :func:`dropout_study.training.train` one network at a time (as the
   chapters run it), timed on the first ``--alone`` networks of the sweep;
@@ -375,6 +376,16 @@ def bench(wl, dtype, peers, steps, rounds, m) -> dict:
     return out
 
 
+def _one_core() -> str:
+    """Pin this process (every thread of every implementation) to one core, so that no peer
+    gets a second core through a helper thread; returns what was done."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned (no sched_setaffinity here)"
+    core = max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    return f"pinned to core {core}"
+
+
 def _xla_one_thread() -> None:
     flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
@@ -389,11 +400,15 @@ def main(argv=None) -> None:
     ap.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
     ap.add_argument("--peers", default="jax,torch", help="comma-separated: jax, torch")
     ap.add_argument("--workloads", default="", help="comma-separated indices (default all)")
+    ap.add_argument(
+        "--no-pin", dest="pin", action="store_false", help="do not pin the process to one core"
+    )
     args = ap.parse_args(argv)
     steps = args.steps or (300 if args.quick else 1000)
     rounds = args.rounds or (3 if args.quick else 5)
     m = min(args.alone, 4) if args.quick else args.alone
     peers, versions = [], [f"numpy {np.__version__}"]
+    pinned = _one_core() if args.pin else "not pinned"
     _xla_one_thread()
     for peer in [p for p in args.peers.split(",") if p]:
         try:
@@ -419,7 +434,7 @@ def main(argv=None) -> None:
             for i in threadpool_info()
             if i["user_api"] == "blas"
         ]
-        print(f"one thread for all; numpy BLAS: {', '.join(blas)}")
+        print(f"one thread for all, process {pinned}; numpy BLAS: {', '.join(blas)}")
         print(f"{'; '.join(versions)}; {platform.machine()}, {os.cpu_count()} cores")
         print(
             f"{steps} steps per network, {rounds} interleaved rounds, best round; net-steps/s; "
