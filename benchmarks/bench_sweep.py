@@ -395,7 +395,7 @@ def _xla_one_thread() -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="300 steps, 3 rounds (< 5 min)")
+    ap.add_argument("--quick", action="store_true", help="200 steps, 3 rounds, 4 alone")
     ap.add_argument("--steps", type=int, default=None, help="steps per network (1000)")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (5)")
     ap.add_argument("--alone", type=int, default=8, help="networks timed one at a time")
@@ -406,7 +406,7 @@ def main(argv=None) -> None:
         "--no-pin", dest="pin", action="store_false", help="do not pin the process to one core"
     )
     args = ap.parse_args(argv)
-    steps = args.steps or (300 if args.quick else 1000)
+    steps = args.steps or (200 if args.quick else 1000)
     rounds = args.rounds or (3 if args.quick else 5)
     m = min(args.alone, 4) if args.quick else args.alone
     peers, versions = [], [f"numpy {np.__version__}"]
