@@ -1,0 +1,350 @@
+"""K networks of one architecture as stacked arrays: forward and backward on ``(K, batch, width)``.
+
+:class:`StackedMLP` holds the parameters of K :class:`~dropout_study.mlp.MLP` objects of the same
+layer sizes, activation, head and dtype as one array ``theta`` of shape ``(K, n_params)`` (row
+``k`` is ``models[k].get_params()``: ``[W1, b1, W2, b2, ...]`` flattened) and their gradients
+as ``grad`` of the same shape; ``W_l`` is a view ``(K, n_in, n_out)``, ``b_l`` one of
+``(K, n_out)``. The networks may differ in their dropout rates (input and each hidden layer;
+``None``, absent and ``0.0`` are the same: no mask drawn, an exact identity).
+
+Every operation is the one :class:`~dropout_study.mlp.MLP` and :mod:`dropout_study.layers`
+apply to one network, in the same order and dtype, applied to each network's slice:
+
+- matrix products with ``np.matmul`` on stacks, which calls BLAS once per slice with that
+  slice's strides (the call one network makes alone);
+- reductions along a network's own axes (bias gradients, mean losses), whose order of
+  summation does not depend on K;
+- elementwise ufuncs, with per-network constants (``1/(1-p)``) as arrays of the network's
+  dtype (what a Python float becomes in a one-network ufunc call);
+- dropout masks from each network's own Generator, consumed exactly as
+  :func:`dropout_study.layers.keep_mask` consumes it, layer by layer (input dropout first);
+- one product computed another way with the same numbers: below a one-unit layer, ``dZ Wᵀ``
+  is an outer product ``(n, 1) @ (1, w)`` that numpy forms without BLAS as ``0 + a·b``; here
+  BLAS forms it from operands padded with zeros, ``a·b + 0·0`` (tested bit for bit, signed
+  zeros, infinities and NaN included), about five times faster on a stack.
+
+Hence a network's numbers are bit-identical whatever stack it is in, and equal to those of
+:func:`dropout_study.training.train` for the same inputs and streams (the test suite checks both).
+
+Work runs in blocks of networks (rows ``r0:r1``) so that a block's ``(rows, batch, width)``
+buffers stay near :data:`BLOCK_BYTES`; buffers are allocated once per shape and reused, and the
+views of a block's rows once per set of rows (:class:`_Plan`), so a step allocates little.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from dropout_study.nn.mlp import MLP
+from dropout_study.validation import described, fail
+
+__all__ = ["StackedMLP", "BLOCK_BYTES"]
+
+BLOCK_BYTES = 1 << 20
+"""Target size of one ``(networks, batch, width)`` buffer of a block (bytes)."""
+
+
+class StackedMLP:
+    """K networks of one architecture, stacked (see the module docstring).
+
+    Parameters
+    ----------
+    models : sequence of MLP
+        At least one; all with the same ``layer_sizes``, ``activation``, ``head_name`` and
+        ``dtype`` (``ValueError`` naming the first network that differs). Their parameters are
+        copied; the models are not modified.
+
+    Attributes
+    ----------
+    theta, grad : (K, n_params) arrays of the models' dtype
+    rates : (K, n_positions) float64
+        Drop probability of each network at each dropout position: the input (if any network
+        has input dropout) and each hidden layer.
+    K : int
+        Number of rows in use (:meth:`compact` lowers it).
+    """
+
+    def __init__(self, models: Sequence[MLP]) -> None:
+        owner = "StackedMLP"
+        if isinstance(models, MLP) or not isinstance(models, Sequence) or not models:
+            fail("models", owner, "a non-empty list of MLPs", models, TypeError)
+        for k, m in enumerate(models):
+            if not isinstance(m, MLP):
+                fail("models", owner, "a list of MLPs", described(f"{type(m).__name__} at {k}"))
+        m0 = models[0]
+        key0 = (m0.layer_sizes, m0.activation, m0.head_name, m0.dtype)
+        for k, m in enumerate(models):
+            if (m.layer_sizes, m.activation, m.head_name, m.dtype) != key0:
+                fail(
+                    "models",
+                    owner,
+                    f"networks of one architecture (as network 0: {m0!r})",
+                    described(f"network {k}: {m!r}"),
+                )
+        self.sizes, self.activation, self.head_name, self.dtype = key0
+        self._head = m0._head
+        self.K = len(models)
+        self.theta = np.stack([m.get_params() for m in models])
+        self.grad = np.zeros_like(self.theta)
+        self._layers = []  # per dense layer: (W view, b view, dW view, db view)
+        i = 0
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
+            w, b = slice(i, i + n_in * n_out), slice(i + n_in * n_out, i + n_in * n_out + n_out)
+            shape = (self.K, n_in, n_out)
+            self._layers.append(
+                (
+                    self.theta[:, w].reshape(shape),
+                    self.theta[:, b],
+                    self.grad[:, w].reshape(shape),
+                    self.grad[:, b],
+                )
+            )
+            i = b.stop
+        self.weight_slices = _weight_slices(self.sizes)
+        self.has_input = any(m.input_dropout > 0 for m in models)
+        rows = []
+        for m in models:
+            hidden = list(m.dropout) if m.dropout is not None else [0.0] * (len(self.sizes) - 2)
+            rows.append(([m.input_dropout] if self.has_input else []) + hidden)
+        self.rates = np.array(rows, dtype=np.float64).reshape(self.K, -1)
+        self.widths = ([self.sizes[0]] if self.has_input else []) + list(self.sizes[1:-1])
+        self._refresh()
+        self._bufs: dict[tuple, np.ndarray] = {}
+        self.mask_rngs: list = [None] * self.K
+
+    # -----------------------------------------------------------------------------------------
+    # Rows
+    # -----------------------------------------------------------------------------------------
+    def compact(self, keep: np.ndarray, state: Sequence[np.ndarray] = ()) -> None:
+        """Keep rows ``keep`` (positions among the current ``K``), moved to the front in that
+        order, in ``theta``, ``grad``, ``rates``, the mask generators and the extra ``state``
+        arrays (each with rows first, e.g. optimiser moments); ``K`` becomes ``len(keep)``."""
+        keep = np.asarray(keep, dtype=np.intp)
+        for arr in (self.theta, self.grad, *state):
+            arr[: keep.size] = arr[keep]
+        self.rates = self.rates[keep]
+        self.mask_rngs = [self.mask_rngs[i] for i in keep]
+        self.K = int(keep.size)
+        self._refresh()
+
+    def block_size(self, batch: int) -> int:
+        """Networks per block for a batch of ``batch`` rows (see :data:`BLOCK_BYTES`)."""
+        per_net = batch * max(self.sizes) * self.dtype.itemsize
+        return max(1, min(self.K, BLOCK_BYTES // per_net))
+
+    def _buf(self, name: str, shape: tuple, dtype, rows: int) -> np.ndarray:
+        """A buffer of ``shape`` (its first axis the block size) shared by the blocks and
+        reused across steps, cut to ``rows``."""
+        key = (name, shape, np.dtype(dtype))
+        buf = self._bufs.get(key)
+        if buf is None:
+            buf = self._bufs[key] = np.empty(shape, dtype=dtype)
+        return buf[:rows]
+
+    def _refresh(self) -> None:
+        """Forget the plans (they hold views of the rows) after the rows changed."""
+        self._plans: dict[tuple, _Plan] = {}
+
+    def _plan(self, r0: int, r1: int, n: int, kb: int, training: bool) -> _Plan:
+        """The views and buffers of rows ``r0:r1`` for ``n`` samples, made once per set of rows
+        (see :class:`_Plan`)."""
+        key = (r0, r1, n, training)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = _Plan(self, r0, r1, n, kb, training)
+        return plan
+
+    # -----------------------------------------------------------------------------------------
+    # Forward and backward
+    # -----------------------------------------------------------------------------------------
+    def forward(self, X: np.ndarray, r0: int, r1: int, kb: int, training: bool) -> np.ndarray:
+        """Logits ``(r1-r0, n, k)`` of rows ``r0:r1`` for inputs ``X`` of shape ``(n, d)``
+        (shared by the rows) or ``(r1-r0, n, d)``; in training mode with fresh masks from the
+        rows' generators (:meth:`_Drop.draw`). Returns a buffer, overwritten by the next call.
+
+        Per hidden layer, as :mod:`dropout_study.layers`: ``Z = h W + b``; ``A = act(Z)``;
+        dropout ``Y = (A · 1/(1-p)) · m``."""
+        plan = self._plan(r0, r1, X.shape[-2], kb, training)
+        self._last = plan
+        h = X
+        if plan.input is not None:  # input dropout
+            d = plan.input
+            d.draw()
+            np.multiply(X, d.scale, out=plan.xd)
+            plan.xd *= d.keep
+            h = plan.xd
+        relu = self.activation == "relu"
+        inputs = plan.inputs
+        for li, (W, _, b, _, _) in enumerate(plan.layers):
+            inputs[li] = h
+            z = plan.z[li]
+            np.matmul(h, W, out=z)
+            z += b
+            if li == plan.last:
+                return z
+            a = plan.a[li]
+            if relu:
+                np.maximum(z, 0, out=a)
+            else:
+                np.tanh(z, out=a)
+            d = plan.drops[li]
+            h = a
+            if d is not None:
+                d.draw()
+                h = plan.y[li]
+                np.multiply(a, d.scale, out=h)
+                h *= d.keep
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def backward(self, dz: np.ndarray, r0: int, r1: int, kb: int) -> None:
+        """Back-propagate ``dz`` ``(rows, n, k)`` (gradient of each network's scalar with
+        respect to its logits) through the last training :meth:`forward` of rows ``r0:r1``
+        into ``grad[r0:r1]``: ``dW = hᵀ dZ``, ``db = Σ_rows dZ``, ``dh = dZ Wᵀ``; through
+        ReLU and dropout ``dZ = (dY · 1/(1-p)) · [Y > 0]`` (as ``Dropout.backward_through_relu``),
+        through tanh ``dZ = (1 - A²) · ((dY · 1/(1-p)) · m)``."""
+        plan = self._last
+        relu = self.activation == "relu"
+        g = dz
+        for li in range(plan.last, -1, -1):
+            W, WT, _, dW, db = plan.layers[li]
+            h = plan.inputs[li]
+            np.matmul(h.T if h.ndim == 2 else h.transpose(0, 2, 1), g, out=dW)
+            np.add.reduce(g, axis=1, out=db)
+            if li == 0:
+                return
+            dh = plan.dh[li]
+            if g.shape[2] == 1:
+                # (n, 1) @ (1, width) is an outer product that numpy computes without BLAS, as
+                # 0 + a·b per entry. The same numbers come from BLAS on the operands padded with
+                # a zero column and row: a·b + 0·0 (one rounding; -0 becomes +0 in both).
+                gp, wp = plan.pad[li]
+                gp[:, :, 0] = g[:, :, 0]
+                wp[:, 0, :] = W[:, :, 0]
+                np.matmul(gp, wp, out=dh)
+            else:
+                np.matmul(g, WT, out=dh)
+            d = plan.drops[li - 1]
+            if relu:
+                gain = plan.gain[li]
+                np.greater(plan.y[li - 1] if d is not None else plan.a[li - 1], 0, out=gain)
+                if d is not None:
+                    dh *= d.scale
+                dh *= gain
+            else:
+                if d is not None:
+                    dh *= d.scale
+                    dh *= d.keep
+                t = plan.gain[li]
+                a = plan.a[li - 1]
+                np.multiply(a, a, out=t)
+                np.subtract(1.0, t, out=t)
+                t *= dh
+                dh = t
+            g = dh
+
+
+class _Drop:
+    """One dropout position of one block: its keep masks and how to draw them.
+
+    :func:`dropout_study.layers.keep_mask` per row: with ``t = p·2¹⁶``, ``h = floor(t)``,
+    ``f = t - h``, each unit gets 16 random bits ``U`` (four per 64-bit word of the row's
+    generator); kept if ``U > h``; for ``U = h`` (only when ``f > 0``) kept if a uniform
+    ``V >= f``, the tied units' ``V`` drawn in order after the words; ``f = 0``: kept iff
+    ``U >= h``. Rows with ``p = 0`` draw nothing: their words are all ones (every unit kept).
+    """
+
+    def __init__(self, net: StackedMLP, j: int, r0: int, r1: int, n: int, kb: int) -> None:
+        rows, width = r1 - r0, net.widths[j]
+        self.rows, self.nw = rows, -(-(n * width) // 4)
+        self.ps = net.rates[r0:r1, j].tolist()
+        self.rngs = net.mask_rngs[r0:r1]
+        self.keep = net._buf(f"keep{j}", (kb, n, width), np.bool_, rows)
+        self.words = net._buf(f"words{j}", (kb, self.nw), np.uint64, rows)
+        self.bits = self.words.view(np.uint16)[:, : n * width].reshape(rows, n, width)
+        thr, self.frac = np.zeros(rows, dtype=np.uint16), []
+        for i, p in enumerate(self.ps):
+            t = p * 65536.0
+            h = int(t)
+            thr[i] = h if t - h or p == 0 else h - 1
+            self.frac.append(t - h)
+        self.thr = thr.reshape(-1, 1, 1)
+        self.zero = [i for i, p in enumerate(self.ps) if p == 0]
+        self.tied = [i for i, f in enumerate(self.frac) if f > 0]
+        self.tie = net._buf(f"tie{j}", (kb, n, width), np.bool_, rows) if self.tied else None
+        # 1/(1-p) of each row filling (rows, n, width) in the dtype (a Python float cast as in
+        # Dropout.forward): a product with it is one contiguous pass, twice as fast as with a
+        # (rows, 1, 1) operand
+        self.scale = np.empty((rows, n, width), dtype=net.dtype)
+        self.scale[...] = np.array([1.0 / (1.0 - p) for p in self.ps], net.dtype)[:, None, None]
+
+    def draw(self) -> None:
+        """Fresh keep masks into :attr:`keep` from each row's own generator."""
+        words, nw = self.words, self.nw
+        for i, (p, rng) in enumerate(zip(self.ps, self.rngs, strict=True)):
+            if p:
+                words[i] = rng.bit_generator.random_raw(nw)
+        for i in self.zero:
+            words[i] = _ALL_ONES
+        np.greater(self.bits, self.thr, out=self.keep)
+        if self.tied:  # P(U = h) = 2⁻¹⁶ per unit: find the rows with a tie in one pass
+            np.equal(self.bits, self.thr, out=self.tie)
+            hit = np.logical_or.reduce(self.tie.reshape(self.rows, -1), axis=1)
+            for i in self.tied:
+                if hit[i]:
+                    ties = np.flatnonzero(self.tie[i])
+                    self.keep[i].flat[ties] = self.rngs[i].random(ties.size) >= self.frac[i]
+
+
+_ALL_ONES = ~np.uint64(0)
+
+
+class _Plan:
+    """Views of the rows ``r0:r1`` (weights, their transposes, biases, gradients) and the
+    buffers of a forward and backward pass on ``n`` samples, made once per set of rows."""
+
+    def __init__(self, net: StackedMLP, r0: int, r1: int, n: int, kb: int, training: bool):
+        rows, dtype = r1 - r0, net.dtype
+        self.last = len(net._layers) - 1
+        self.layers = [
+            (W[r0:r1], W[r0:r1].transpose(0, 2, 1), b[r0:r1, None, :], dW[r0:r1], db[r0:r1])
+            for W, b, dW, db in net._layers
+        ]
+        self.inputs: list = [None] * (self.last + 1)
+        widths = net.sizes[1:]
+        self.z = [net._buf(f"z{li}", (kb, n, w), dtype, rows) for li, w in enumerate(widths)]
+        relu = net.activation == "relu"
+        self.a = [z if relu else net._buf(f"a{li}", z.shape, dtype, rows) for li, z in
+                  enumerate(self.z)]  # fmt: skip
+        j0 = 1 if net.has_input else 0
+        active = [training and bool(net.rates[r0:r1, j].any()) for j in range(net.rates.shape[1])]
+        self.input = _Drop(net, 0, r0, r1, n, kb) if net.has_input and active[0] else None
+        self.xd = net._buf("xd", (kb, n, net.sizes[0]), dtype, rows) if self.input else None
+        self.drops = [
+            _Drop(net, j0 + li, r0, r1, n, kb) if active[j0 + li] else None
+            for li in range(self.last)
+        ]
+        self.y = [
+            a if relu else net._buf(f"y{li}", a.shape, dtype, rows) for li, a in enumerate(self.a)
+        ]
+        self.dh, self.gain, self.pad = {}, {}, {}
+        if training:
+            for li in range(1, self.last + 1):
+                shape = (kb, n, net.sizes[li])
+                self.dh[li] = net._buf(f"dh{li}", shape, dtype, rows)
+                self.gain[li] = net._buf(f"g{li}", shape, np.bool_ if relu else dtype, rows)
+                if widths[li] == 1:  # zero-padded operands of the outer product (backward)
+                    gp = net._buf(f"gp{li}", (kb, n, 2), dtype, rows)
+                    wp = net._buf(f"wp{li}", (kb, 2, net.sizes[li]), dtype, rows)
+                    gp[:, :, 1], wp[:, 1, :] = 0.0, 0.0
+                    self.pad[li] = (gp, wp)
+
+
+def _weight_slices(sizes) -> list[slice]:
+    """Where each weight matrix sits in a flat parameter vector ``[W1, b1, W2, b2, ...]``."""
+    out, i = [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        out.append(slice(i, i + n_in * n_out))
+        i += n_in * n_out + n_out
+    return out
