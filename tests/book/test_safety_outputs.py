@@ -262,9 +262,10 @@ def test_a_second_writer_stops_with_one_line(project, tmp_path, capsys):
         err = one_line(captured.err)
         assert "The '--out' parameter of dropout-study run must be a folder no other" in err
         assert str(out) in err and "running" not in captured.out
+        assert f"pid {holder.pid}" in err  # names the other run
         assert waited < outputs.LOCK_WAIT
         # the run itself still takes the lock (two runs past the check together): it waits
-        with pytest.raises(outputs.OutputBusy):
+        with pytest.raises(outputs.OutputBusy, match=f"pid {holder.pid}"):
             with outputs.locked(out, wait=0.05):
                 pass
     finally:
@@ -273,7 +274,8 @@ def test_a_second_writer_stops_with_one_line(project, tmp_path, capsys):
     with outputs.locked(out, wait=1):  # released with its holder
         pass
     assert not outputs.busy(out)
-    assert not [p for p in out.parent.iterdir() if "lock" in p.name]  # none beside it
+    # the lock lives beside the folder it guards (hidden), not under $TMPDIR
+    assert [p.name for p in out.parent.iterdir() if "lock" in p.name] == [".o.lock"]
 
 
 # ------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dropout_study import locks
 from dropout_study.book import outputs
 from dropout_study.book.project import Project
 from dropout_study.validation import described, fail
@@ -62,12 +63,13 @@ def run_destination(out, chapter_id: str, project: Project) -> Path:
             described(f"'{out}'"),
         )
     out = outputs.check_destination(out, chapter_id, option="--out")
-    if outputs.busy(out):
+    holder = outputs.busy(out)
+    if holder is not None:
         fail(
             "--out",
             "dropout-study run",
             "a folder no other dropout-study run is writing (wait for it, or choose another)",
-            described(f"'{out}'"),
+            described(f"'{out}', written by {locks.describe(holder)}"),
         )
     return out
 

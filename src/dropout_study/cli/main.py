@@ -162,7 +162,7 @@ def _run(args, project: Project) -> None:
     print(f"running {cid} (profile {profile}) ...", flush=True)
     t0 = time.perf_counter()
     with progress.watch():
-        record = execute(spec, resolved, out, profile=profile)
+        record = execute(spec, resolved, out, profile=profile, option="--out")
     dt = time.perf_counter() - t0
     print(f"executed in {dt:.1f} s; notebook, metrics.json and figures/ in {out}")
     print(f"time: {timing.summary(out)}")
