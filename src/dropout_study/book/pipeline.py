@@ -18,6 +18,7 @@ reproduce page; :func:`write_generated`) and runs ``jupyter-book build . -W -n -
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from dropout_study import locks
 from dropout_study.book import (
     buildstamp,
     confirm,
@@ -63,6 +65,8 @@ __all__ = [
     "write_context",
     "parameter_table",
     "build",
+    "build_lock",
+    "BuildBusy",
     "jupyter_book_build",
 ]
 
@@ -86,6 +90,7 @@ def execute(
     profile: str = "book",
     key: str | None = None,
     confirm_root: Path | None = None,
+    option: str = "dest",
 ) -> dict:
     """Execute a chapter with already-resolved ``params`` (see :func:`params.resolve`) and
     put ``<id>.ipynb``, ``metrics.json``, ``figures/`` and ``run.json`` into ``dest``.
@@ -97,10 +102,11 @@ def execute(
     way — an exception in a cell, a kernel that dies or does not start. A run with exactly
     the ``full`` profile's parameters is recorded as the chapter's fresh-seed confirmation
     (:func:`dropout_study.book.confirm.record`, under ``confirm_root``, default the project that
-    holds the chapter's source).
+    holds the chapter's source). ``option``: how the user named ``dest`` (``--out``), for
+    messages.
     """
     dest = Path(dest).absolute()
-    with outputs.locked(dest):
+    with outputs.locked(dest, option=option):
         outputs.recover(dest)
         dest = outputs.check_destination(dest, spec.id, option="dest", owner="pipeline.execute")
         run_dir = outputs.make_run_dir(dest)
@@ -269,6 +275,35 @@ def parameter_table(spec: chapters.ChapterSpec, params: Mapping, profile: str) -
 # ------------------------------------------------------------------------------------------
 
 
+BUILD_LOCK = Path("_build") / ".dropout-study-build.lock"
+"""The lock one build of a project holds from start to end (relative to the project root)."""
+
+STAGING = Path("_build") / ".html-staging"
+"""Where jupyter-book writes a new HTML book before it replaces ``_build/html`` whole."""
+
+
+class BuildBusy(BuildFailed):
+    """Another process is building the same book."""
+
+
+@contextlib.contextmanager
+def build_lock(project: Project):
+    """Hold the project's build lock (:data:`BUILD_LOCK`, see :mod:`dropout_study.locks`) for
+    the body; :class:`BuildBusy` naming the other build (pid, start time, command) if another
+    process holds it."""
+    path = Path(project.root) / BUILD_LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(locks.hold(path))
+        except locks.Busy as exc:
+            raise BuildBusy(
+                f"Another dropout-study build of {Path(project.root).resolve()} is running "
+                f"({locks.describe(exc.holder)}); wait for it to finish, then build again."
+            ) from None
+        yield
+
+
 def build(
     project: Project | None = None,
     *,
@@ -280,9 +315,11 @@ def build(
     """Execute the chapters in ``_toc.yml`` that changed, write the generated tables and
     (with ``html``) run jupyter-book. Returns one :class:`RunResult` per chapter.
 
-    When nothing changed since the last successful build (same inputs, outputs untouched;
-    see :mod:`dropout_study.book.buildstamp`) and not ``force``, it returns that build's results
-    at once, without reading a chapter spec or importing an experiment.
+    One build of a project runs at a time (:func:`build_lock`; a second one stops at once
+    with :class:`BuildBusy`). When nothing changed since the last successful build (same
+    inputs, outputs untouched; see :mod:`dropout_study.book.buildstamp`) and not ``force``,
+    it returns that build's results at once, without reading a chapter spec or importing an
+    experiment.
 
     Every chapter's parameters are validated before any is executed. A failing chapter does
     not stop the others from running, but the build then raises :class:`BuildFailed` with
@@ -290,6 +327,13 @@ def build(
     """
     project = project or Project()
     profile = check_profile(profile, "dropout-study build")
+    with build_lock(project):
+        return _build(project, profile=profile, force=force, html=html, log=log)
+
+
+def _build(
+    project: Project, *, profile: str, force: bool, html: bool, log: Callable[[str], None]
+) -> list[RunResult]:
     # nothing changed since the last successful build: answer from its stamp (buildstamp)
     done, stamp = buildstamp.Stamp.begin(project, profile=profile, html=html, force=force, log=log)
     if done is not None:
@@ -341,18 +385,35 @@ def build(
 
 
 def jupyter_book_build(project: Project, *, log: Callable[[str], None] = print) -> Path:
-    """``jupyter-book build <root> -W -n --keep-going``; returns ``_build/html/index.html``."""
+    """``jupyter-book build <root> -W -n --keep-going`` into :data:`STAGING`, a fresh folder,
+    whose ``html`` then replaces ``_build/html`` whole (:func:`dropout_study.book.outputs.swap_in`:
+    one atomic exchange). A build that fails or is interrupted leaves the previous book (or
+    none) and its staging folder, which the next build deletes before it starts. Every page
+    is written afresh, so no page depends on file modification times. Returns
+    ``_build/html/index.html``."""
+    root = Path(project.root)
+    html = root / "_build" / "html"
+    staging = root / STAGING
+    shutil.rmtree(staging, ignore_errors=True)  # what an interrupted build left
+    outputs.recover(html)
     exe = Path(sys.executable).parent / "jupyter-book"
-    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(project.root)]
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root)]
     cmd += ["-W", "-n", "--keep-going"]
     t0 = time.perf_counter()
     log("building HTML: " + " ".join(["jupyter-book", *cmd[1:]]))
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=project.root)
+    try:
+        proc = subprocess.run(
+            [*cmd, "--path-output", str(staging)], capture_output=True, text=True, cwd=root
+        )
+        built = staging / "_build" / "html"
+        if proc.returncode != 0 or not (built / "index.html").is_file():
+            lines = _ANSI.sub("", proc.stdout + proc.stderr).splitlines()
+            problems = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln] or lines[-30:]
+            raise BuildFailed("jupyter-book build failed:\n" + "\n".join(problems))
+        outputs.swap_in(built, html)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     dt = time.perf_counter() - t0
-    if proc.returncode != 0:
-        lines = _ANSI.sub("", proc.stdout + proc.stderr).splitlines()
-        problems = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln] or lines[-30:]
-        raise BuildFailed("jupyter-book build failed:\n" + "\n".join(problems))
-    index = Path(project.root).resolve() / "_build" / "html" / "index.html"
+    index = html.resolve() / "index.html"
     log(f"built in {dt:.1f} s: {index}")
     return index
