@@ -58,7 +58,7 @@ from dropout_study.book.project import BuildFailed, ChapterFailed, Project, RunR
 from dropout_study.book.report import RUN_FILE
 from dropout_study.chapters.verdicts import WORDS, label
 from dropout_study.provenance import provenance, timestamp
-from dropout_study.sweep import timing
+from dropout_study.sweep import progress, timing
 
 __all__ = [
     "execute",
@@ -137,18 +137,21 @@ def _execute_in(
     write_context(run_dir, spec, params, profile=profile, key=key)
     nb = jupytext.read(spec.source)
     try:
-        pm.execute_notebook(
-            nb,
-            str(out),
-            parameters=dict(params),
-            kernel_name=KERNEL,
-            language="python",
-            cwd=str(run_dir),
-            progress_bar=False,
-            log_output=False,
-            start_timeout=START_TIMEOUT,
-            kernel_manager_class=kernel.manager_class(),
-        )
+        # the kernel's one-line notes (e.g. a damaged sweep-cache entry recomputed) reach
+        # this command's standard error, never the executed notebook
+        with progress.relay_notes():
+            pm.execute_notebook(
+                nb,
+                str(out),
+                parameters=dict(params),
+                kernel_name=KERNEL,
+                language="python",
+                cwd=str(run_dir),
+                progress_bar=False,
+                log_output=False,
+                start_timeout=START_TIMEOUT,
+                kernel_manager_class=kernel.manager_class(),
+            )
     except pm.PapermillExecutionError as exc:
         evalue = _ANSI.sub("", str(exc.evalue)).strip().splitlines()
         first = evalue[0] if evalue else ""
