@@ -69,6 +69,17 @@ def _open(path: Path) -> int:
     raise OSError(errno.EAGAIN, "could not open the lock file", str(path))
 
 
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (a holder may delete the lock
+    file together with what it guards; a lock on the deleted file guards nothing)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
 def _record(fd: int) -> None:
     """Write this process's description into the lock file (nothing if read-only)."""
     info = {
@@ -88,18 +99,22 @@ def hold(path, *, shared: bool = False, wait: float = 0.0) -> Iterator[Path]:
     ``shared`` with other shared holders. Waits up to ``wait`` seconds for it, then raises
     :class:`Busy` naming the holder."""
     path = Path(path)
-    fd = _open(path)
+    mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+    deadline = time.monotonic() + max(0.0, wait)
+    while True:
+        fd = _open(path)
+        try:
+            fcntl.flock(fd, mode)
+        except BlockingIOError:
+            os.close(fd)
+            if time.monotonic() >= deadline:
+                raise Busy(path, holder(path)) from None
+            time.sleep(_POLL)
+            continue
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # deleted (or replaced) by its holder meanwhile: lock the new one
     try:
-        mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
-        deadline = time.monotonic() + max(0.0, wait)
-        while True:
-            try:
-                fcntl.flock(fd, mode)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise Busy(path, holder(path)) from None
-                time.sleep(_POLL)
         if not shared:
             _record(fd)
         yield path

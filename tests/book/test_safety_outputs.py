@@ -572,18 +572,25 @@ def test_a_reused_result_says_which_commit_its_code_is_identical_to(project, tmp
 
 def test_stale_sweep_cache_entries_are_pruned(tmp_path, monkeypatch):
     from dropout_study import codehash, paths
+    from dropout_study.sweep import cellcache
 
     monkeypatch.setenv("DROPOUT_STUDY_SWEEP_CACHE", str(tmp_path))
     module = "dropout_study.chapters.linearity.experiment"
     current = tmp_path / codehash.science_hash(module, paths.PACKAGE)[:16]
     (current / f"{module}.run_cell").mkdir(parents=True)
     (current / f"{module}.run_cell" / "x.pkl").write_bytes(b"cell")
-    (tmp_path / ("0" * 16) / "f").mkdir(parents=True)  # another code version
-    (tmp_path / "dropout_study.experiments.x.f").mkdir()  # the old flat layout
+    stale = tmp_path / ("0" * 16)
+    (stale / "f").mkdir(parents=True)  # another code version this checkout used
+    (stale / cellcache.USERS).mkdir()
+    (stale / cellcache.USERS / cellcache.checkout_id()).write_text("here\n")
+    (tmp_path / ("1" * 16) / "f").mkdir(parents=True)  # one it never recorded: not its own
+    (tmp_path / "dropout_study.experiments.x.f").mkdir()  # the old flat layout: kept too
     (tmp_path / "notes").mkdir()  # not ours: kept
     gone = cache.prune_sweep_cache()
-    assert sorted(p.name for p in gone) == ["0" * 16, "dropout_study.experiments.x.f"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([current.name, "notes"])
+    assert gone == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [current.name, "1" * 16, "dropout_study.experiments.x.f", "notes"]
+    )
 
 
 # ------------------------------------------------------------------------------------------
