@@ -14,7 +14,9 @@ with ``flock(2)``:
 - released when its holder ends, however it ends: the kernel drops the lock with the last
   descriptor of the open file (a forked child keeps it held until the child ends as well);
 - an exclusive holder writes who it is (pid, host, start time, command) into the file, so a
-  refused process can name it (:func:`describe`).
+  refused process can name it (:func:`describe`), and deletes the file when it is done, so
+  nothing is left beside the user's folder (a waiter that then finds it locked a deleted
+  file tries again: :func:`hold` only returns holding the file the path names).
 
 Linux and other POSIX systems only (``fcntl``), as is the rest of the study's machinery.
 """
@@ -119,6 +121,9 @@ def hold(path, *, shared: bool = False, wait: float = 0.0) -> Iterator[Path]:
             _record(fd)
         yield path
     finally:
+        if not shared and _same_file(fd, path):
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # still held: a waiter retries on the path
         os.close(fd)  # releases the lock
 
 
