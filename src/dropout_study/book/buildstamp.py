@@ -57,6 +57,7 @@ from pathlib import Path
 from dropout_study import paths
 from dropout_study.book import cache
 from dropout_study.book.project import Project, RunResult
+from dropout_study.book.records import DamagedRecord, read_metrics
 from dropout_study.chapters.verdicts import label
 
 __all__ = ["STAMP", "ENV_VARS", "Stamp", "inputs_digest", "input_files", "output_signature"]
@@ -293,9 +294,9 @@ class Stamp:
         for i, (cid, dest) in enumerate(chapters, 1):
             t0 = time.perf_counter()
             try:
-                record = json.loads((dest / "metrics.json").read_text(encoding="utf-8"))
+                record = read_metrics(dest)
                 word = label(record["verdict"]["word"])
-            except (OSError, ValueError, KeyError, TypeError):
+            except (DamagedRecord, KeyError, TypeError):
                 return None
             dt = time.perf_counter() - t0
             results.append(RunResult(cid, dest, False, dt, record))

@@ -54,7 +54,15 @@ from dropout_study.book.cache import (
 )
 from dropout_study.book.generated_pages import cell, fmt_value, write_generated
 from dropout_study.book.params import check_profile, resolve
-from dropout_study.book.project import BuildFailed, ChapterFailed, Project, RunResult, toc_chapters
+from dropout_study.book.project import (
+    BuildFailed,
+    ChapterFailed,
+    Project,
+    RunResult,
+    rel,
+    toc_chapters,
+)
+from dropout_study.book.records import read_metrics
 from dropout_study.book.report import RUN_FILE
 from dropout_study.chapters.verdicts import WORDS, label
 from dropout_study.provenance import provenance, timestamp
@@ -193,7 +201,8 @@ def write_context(
     run_dir: Path, spec: chapters.ChapterSpec, params: Mapping, *, profile: str, key: str | None
 ) -> Path:
     """Write ``run.json`` into ``run_dir``: what :func:`report.start` reads in the kernel
-    (chapter, claim, experiment module, profile, declared parameters) and the cache key."""
+    (chapter, claim, experiment module, profile, declared parameters, the ``full`` profile's
+    parameters) and the cache key."""
     context = {
         "chapter": spec.id,
         "claim": spec.claim,
@@ -207,6 +216,8 @@ def write_context(
         "parameters": dict(params),
         "key": key,
         "code": chapter_science_hash(spec),  # the page compares it with the confirmation's
+        # the parameters a confirmation record's hash must be (confirm.check)
+        "full_parameters": resolve(spec, "full", check=False),
     }
     path = Path(run_dir) / RUN_FILE
     path.write_text(json.dumps(context, indent=2) + "\n", encoding="utf-8")
@@ -347,6 +358,9 @@ def _build(
         spec = project.spec(cid)
         params = resolve(spec, profile)
         plan.append((spec, params, cache_key(spec, params, profile, project.package_dir)))
+        found = confirm.read(cid, project.root, resolve(spec, "full", check=False))
+        if found.problem:  # the page says so instead of quoting it
+            log(f"warning: {rel(found.path, project.root)} is damaged ({found.problem})")
     results, failures = [], []
     width = max((len(c) for c in ids), default=0)
     ahead = sidebyside.start(
@@ -358,7 +372,7 @@ def _build(
         fresh = spec.id not in ahead  # decided once, before any chapter ran (is_fresh)
         try:
             if fresh:
-                record = json.loads((dest / "metrics.json").read_text(encoding="utf-8"))
+                record = read_metrics(dest)  # is_fresh checked it; read the same bytes
                 mark_reused(dest, spec.id)
             else:
                 record = ahead.result(spec.id)  # execute(...), started side by side
