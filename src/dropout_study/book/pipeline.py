@@ -401,6 +401,12 @@ def _build(
     return results
 
 
+def _jupyter_book() -> list[str]:
+    """The ``jupyter-book`` command of this environment."""
+    exe = Path(sys.executable).parent / "jupyter-book"
+    return [str(exe) if exe.exists() else "jupyter-book"]
+
+
 def jupyter_book_build(project: Project, *, log: Callable[[str], None] = print) -> Path:
     """``jupyter-book build <root> -W -n --keep-going`` into :data:`STAGING`, a fresh folder,
     whose ``html`` then replaces ``_build/html`` whole (:func:`dropout_study.book.outputs.swap_in`:
@@ -413,9 +419,7 @@ def jupyter_book_build(project: Project, *, log: Callable[[str], None] = print) 
     staging = root / STAGING
     shutil.rmtree(staging, ignore_errors=True)  # what an interrupted build left
     outputs.recover(html)
-    exe = Path(sys.executable).parent / "jupyter-book"
-    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root)]
-    cmd += ["-W", "-n", "--keep-going"]
+    cmd = [*_jupyter_book(), "build", str(root), "-W", "-n", "--keep-going"]
     t0 = time.perf_counter()
     log("building HTML: " + " ".join(["jupyter-book", *cmd[1:]]))
     try:
