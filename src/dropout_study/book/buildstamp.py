@@ -82,7 +82,7 @@ def _walk_files(root: Path, skip_top: Iterable[str] = (), skip_rel: Iterable[str
     ``skip_top`` directly under ``root`` and the relative paths ``skip_rel``."""
     root = Path(root)
     skip_top, skip_rel = set(skip_top), set(skip_rel)
-    out = []
+    out: list[tuple[str, os.stat_result | None]] = []
     stack = [("", str(root))]
     while stack:
         rel_dir, abs_dir = stack.pop()
@@ -211,7 +211,7 @@ def inputs_digest(project: Project, *, profile: str, html: bool) -> str:
         h.update(b"\n")
 
     add("profile", profile, "html", bool(html))
-    add("root", str(Path(project.root).resolve()), "chapters", list(project.chapters))
+    add("root", str(Path(project.root).resolve()), "chapters", list(project.chapters or ()))
     add("package_dir", str(project.package_dir), str(paths.PACKAGE))
     add("python", sys.version, sys.executable)
     add("distributions", _distributions())

@@ -137,7 +137,7 @@ def resolve(spec, profile: str = "book", overrides: Mapping | None = None, *, ch
     for child, rule in getattr(module, "DEPENDENT_DEFAULTS", {}).items():
         if child in out and child not in user_set:
             out[child] = check_type(rule(dict(out)), spec.param(child).type, child, owner)
-    if check:
+    if check and module is not None:  # (with check, a failed import has raised)
         module.check_params(dict(out))
     return out
 

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 __all__ = ["ENV", "FORCE_ENV", "NOTES_ENV", "note", "relay_notes", "sweep_bar", "watch", "summary"]
 
@@ -105,7 +106,7 @@ class _Reporting:
     def __init__(self, bar, desc: str, path: Path):
         self._bar, self._path = bar, path
         _Reporting._count += 1
-        self._state = {
+        self._state: dict[str, Any] = {
             "chapter": _chapter(),
             "sweep": desc,
             "n": _Reporting._count,
