@@ -35,7 +35,18 @@ from dropout_study import paths
 from dropout_study.chapters.verdicts import INCONCLUSIVE, WORDS
 from dropout_study.provenance import canonical_json, sha256_bytes
 
-__all__ = ["DIR", "Confirmation", "path", "record", "load", "read", "sentence", "status"]
+__all__ = [
+    "DIR",
+    "Confirmation",
+    "check",
+    "path",
+    "record",
+    "load",
+    "read",
+    "read_for",
+    "sentence",
+    "status",
+]
 
 DIR = paths.BOOK / "confirmations"
 
@@ -166,6 +177,14 @@ def read(
         return Confirmation(None, "it is not valid JSON", f)
     problem = check(rec, chapter_id, full_params)
     return Confirmation(None if problem else rec, problem, f)
+
+
+def read_for(spec, root: Path | None = None) -> Confirmation:
+    """:func:`read` for the chapter of ``spec`` (a ``ChapterSpec``), checked against its
+    ``full`` profile's parameters."""
+    from dropout_study.book.params import resolve
+
+    return read(spec.id, root, resolve(spec, "full", check=False))
 
 
 def load(chapter_id: str, root: Path | None = None) -> dict | None:

@@ -10,25 +10,23 @@ are tagged ``remove-cell`` and a small table of the parameters used follows them
 
 :func:`build` executes the chapters listed in ``_toc.yml`` that changed — the cache key is the
 SHA-256 of the chapter source, the resolved parameters, the profile, the package's source
-files and the dependency versions, stored in ``run.json`` beside the executed chapter — writes
-the generated tables (``book/generated/verdicts.md`` for the intro, ``parameters.md`` for the
-reproduce page; :func:`write_generated`) and runs ``jupyter-book build . -W -n --keep-going``.
+files, the dependency versions and the lock's hash, stored in ``run.json`` beside the executed
+chapter — writes the generated tables (``book/generated/verdicts.md`` for the intro,
+``parameters.md`` for the reproduce page; :func:`write_generated`) and runs
+``jupyter-book build . -W -n --keep-going`` (:mod:`dropout_study.book.htmlbook`: the whole
+build under the project's lock, the HTML written into a staging folder and swapped in whole).
 :func:`update_readme` writes the README's verdict block from the same results.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from dropout_study import locks
 from dropout_study.book import (
     buildstamp,
     confirm,
@@ -53,6 +51,7 @@ from dropout_study.book.cache import (
     prune_sweep_cache,
 )
 from dropout_study.book.generated_pages import cell, fmt_value, write_generated
+from dropout_study.book.htmlbook import STAGING, BuildBusy, build_lock, jupyter_book_build
 from dropout_study.book.params import check_profile, resolve
 from dropout_study.book.project import (
     BuildFailed,
@@ -75,6 +74,7 @@ __all__ = [
     "build",
     "build_lock",
     "BuildBusy",
+    "STAGING",
     "jupyter_book_build",
 ]
 
@@ -289,35 +289,6 @@ def parameter_table(spec: chapters.ChapterSpec, params: Mapping, profile: str) -
 # ------------------------------------------------------------------------------------------
 
 
-BUILD_LOCK = Path("_build") / ".dropout-study-build.lock"
-"""The lock one build of a project holds from start to end (relative to the project root)."""
-
-STAGING = Path("_build") / ".html-staging"
-"""Where jupyter-book writes a new HTML book before it replaces ``_build/html`` whole."""
-
-
-class BuildBusy(BuildFailed):
-    """Another process is building the same book."""
-
-
-@contextlib.contextmanager
-def build_lock(project: Project):
-    """Hold the project's build lock (:data:`BUILD_LOCK`, see :mod:`dropout_study.locks`) for
-    the body; :class:`BuildBusy` naming the other build (pid, start time, command) if another
-    process holds it."""
-    path = Path(project.root) / BUILD_LOCK
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(locks.hold(path))
-        except locks.Busy as exc:
-            raise BuildBusy(
-                f"Another dropout-study build of {Path(project.root).resolve()} is running "
-                f"({locks.describe(exc.holder)}); wait for it to finish, then build again."
-            ) from None
-        yield
-
-
 def build(
     project: Project | None = None,
     *,
@@ -358,7 +329,7 @@ def _build(
         spec = project.spec(cid)
         params = resolve(spec, profile)
         plan.append((spec, params, cache_key(spec, params, profile, project.package_dir)))
-        found = confirm.read(cid, project.root, resolve(spec, "full", check=False))
+        found = confirm.read_for(spec, project.root)
         if found.problem:  # the page says so instead of quoting it
             log(f"warning: {rel(found.path, project.root)} is damaged ({found.problem})")
     results, failures = [], []
@@ -399,42 +370,3 @@ def _build(
         jupyter_book_build(project, log=log)
     stamp.finish(results)  # only now: a failed build leaves no stamp
     return results
-
-
-def _jupyter_book() -> list[str]:
-    """The ``jupyter-book`` command of this environment."""
-    exe = Path(sys.executable).parent / "jupyter-book"
-    return [str(exe) if exe.exists() else "jupyter-book"]
-
-
-def jupyter_book_build(project: Project, *, log: Callable[[str], None] = print) -> Path:
-    """``jupyter-book build <root> -W -n --keep-going`` into :data:`STAGING`, a fresh folder,
-    whose ``html`` then replaces ``_build/html`` whole (:func:`dropout_study.book.outputs.swap_in`:
-    one atomic exchange). A build that fails or is interrupted leaves the previous book (or
-    none) and its staging folder, which the next build deletes before it starts. Every page
-    is written afresh, so no page depends on file modification times. Returns
-    ``_build/html/index.html``."""
-    root = Path(project.root)
-    html = root / "_build" / "html"
-    staging = root / STAGING
-    shutil.rmtree(staging, ignore_errors=True)  # what an interrupted build left
-    outputs.recover(html)
-    cmd = [*_jupyter_book(), "build", str(root), "-W", "-n", "--keep-going"]
-    t0 = time.perf_counter()
-    log("building HTML: " + " ".join(["jupyter-book", *cmd[1:]]))
-    try:
-        proc = subprocess.run(
-            [*cmd, "--path-output", str(staging)], capture_output=True, text=True, cwd=root
-        )
-        built = staging / "_build" / "html"
-        if proc.returncode != 0 or not (built / "index.html").is_file():
-            lines = _ANSI.sub("", proc.stdout + proc.stderr).splitlines()
-            problems = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln] or lines[-30:]
-            raise BuildFailed("jupyter-book build failed:\n" + "\n".join(problems))
-        outputs.swap_in(built, html)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    dt = time.perf_counter() - t0
-    index = html.resolve() / "index.html"
-    log(f"built in {dt:.1f} s: {index}")
-    return index
