@@ -125,10 +125,12 @@ def run_sweep(
         The training steps all cells take together (the sweep's size, for the default
         ``n_jobs``).
     scheduler : str, None or "default"
-        Address of a Dask scheduler to run the missing cells on (joblib's Dask backend);
+        Address of a Dask scheduler to run the missing cells on (one future per cell);
         ``"default"`` is ``DASK_SCHEDULER_ADDRESS`` if set (see :mod:`dropout_study.sweep.cluster`),
         ``None`` runs locally. Workers return results; this process writes the cell cache,
-        so a cluster without a shared file system still resumes.
+        so a cluster without a shared file system still resumes. A cluster that has had no
+        worker for :data:`dropout_study.sweep.cluster.LOST_AFTER` seconds ends the sweep with
+        one line.
     """
     owner = "run_sweep"
     if not callable(fn):
