@@ -72,7 +72,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
+# mypy (configured in pyproject.toml) checks src/ before the tests run.
 test: lint
+	$(BIN)/mypy
 	$(BIN)/pytest -n 2
 
 # The benchmark peers (PyTorch, JAX) are not in the lock: JAX is installed within the lock's pins.

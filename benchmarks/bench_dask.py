@@ -6,8 +6,9 @@ worker and of 2 workers (one thread each, processes), in alternating order, thro
 :func:`dropout_study.sweep.runner.run_sweep` with the cell cache off, one cluster at a time; each is
 started, and its workers have imported the package (a warm-up sweep of one cell per worker),
 before the clock starts. Both runs are on Dask: the one-worker cluster gets its cells too
-(:func:`dropout_study.sweep.cluster.joblib_config`; joblib's own Dask backend would run them in
-this process, which until 2026-11-30 made the baseline here a plain local run). It checks
+(:func:`dropout_study.sweep.cluster.map_cells` submits one future per cell; joblib's own Dask
+backend would run them in this process, which until 2026-11-30 made the baseline here a plain
+local run). It checks
 that both give identical results, then prints each round's times and the speed-up
 ``t(1 worker) / t(2 workers)`` of the best rounds (and the median of the per-round ratios).
 On a machine shared with other work, the second worker may not get a core of its own: read

@@ -88,7 +88,7 @@ def _raw(name: str, n_samples: int | None, noise: float | None, rng: np.random.G
     if name == "digits":
         return skd.load_digits(return_X_y=True)
     x = rng.uniform(*TOY_RANGE, size=n_samples)
-    y = toy_function(x) + noise * rng.standard_normal(n_samples)
+    y = toy_function(x) + noise * rng.standard_normal(n_samples)  # type: ignore[operator]  # load() sets it
     return x.reshape(-1, 1), y
 
 

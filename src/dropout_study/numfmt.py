@@ -40,8 +40,8 @@ def sci(value: float, digits: int = 1) -> str:
         return "nan"
     if math.isinf(x):
         return ("" if x > 0 else MINUS) + "∞"
-    mantissa, exponent = f"{x:.{digits}e}".split("e")
-    exponent = int(exponent)
+    mantissa, exponent_text = f"{x:.{digits}e}".split("e")
+    exponent = int(exponent_text)
     if exponent == 0:
         return mantissa.replace("-", MINUS)
     return _power(mantissa, exponent)

@@ -31,7 +31,7 @@ def follow_member(child: str, parent: str, where=None):
             return value
         return min(ok, key=lambda m: (abs(m - value), -m))
 
-    rule.parents = (parent,)
+    rule.parents = (parent,)  # type: ignore[attr-defined]  # read by the parameter listing
     return rule
 
 
@@ -44,7 +44,7 @@ def include_member(child: str, parent: str):
         values = list(params[child])
         return values if params[parent] in values else sorted([*values, params[parent]])
 
-    rule.parents = (parent,)
+    rule.parents = (parent,)  # type: ignore[attr-defined]  # read by the parameter listing
     return rule
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable, Sequence
+from typing import NoReturn
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def described(text: str) -> str:
     return _Described(text)
 
 
-def fail(name: str, owner: str, allowed: str, value, exc: type[Exception] = ValueError):
+def fail(name: str, owner: str, allowed: str, value, exc: type[Exception] = ValueError) -> NoReturn:
     """Raise ``exc`` with the project's message template.
 
     ``The '<name>' parameter of <owner> must be <allowed>; got <repr(value)>.`` — a value made
@@ -309,9 +310,10 @@ def check_base(base, owner: str) -> float:
     """A logarithm base: a real number > 0 and != 1."""
     if isinstance(base, bool) or not isinstance(base, numbers.Real):
         fail("base", owner, "a float > 0 and != 1", base, TypeError)
-    if not (base > 0) or base == 1 or not np.isfinite(base):
+    value = float(base)
+    if not (value > 0) or value == 1 or not np.isfinite(value):
         fail("base", owner, "a float > 0 and != 1", base)
-    return float(base)
+    return value
 
 
 def check_probabilities(
@@ -382,7 +384,7 @@ def as_generator(rng, name: str, owner: str) -> np.random.Generator:
         return rng
     if isinstance(rng, np.random.SeedSequence):
         return np.random.default_rng(rng)
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0:
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and int(rng) >= 0:
         return np.random.default_rng(int(rng))
     fail(name, owner, "a numpy.random.Generator or a non-negative int seed", rng, TypeError)
 

@@ -53,7 +53,8 @@ def one_line_error(capsys) -> str:
         ("yes", "yes"),  # YAML 1.1: True
         ("on", "on"),
         ("1:30", "1:30"),  # YAML 1.1: 90 (sexagesimal)
-        ("1_000", "1_000"),  # YAML 1.1: 1000
+        ("1_000", 1000),  # ruamel.yaml's 1.2 reader takes digit separators, as Python does
+        ("0b11", 3),
         ("0o17", 15),
         ("[010, 020]", [10, 20]),
         ("true", True),
@@ -88,8 +89,14 @@ def test_a_file_that_sets_a_key_twice_is_refused(project, tmp_path, capsys, text
     f.write_text(text)
     assert cli.main(["run", "tiny", "-f", str(f), "--out", str(tmp_path / "o")], project) == 2
     err = one_line_error(capsys)
-    assert "'-f' parameter of dropout-study run" in err and "set twice (lines" in err
+    assert "'-f' parameter of dropout-study run" in err and str(f) in err
+    assert re.search(r"'(seed|a)' set twice \(lines (1 and 3|2 and 2)\)", err), err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_value_that_sets_a_key_twice_is_refused():
+    with pytest.raises(ValueError, match=r"'-p' parameter .* 'a' set twice \(lines 1 and 1\)"):
+        params.parse_value("{a: 1, a: 2}")
 
 
 @pytest.mark.parametrize("data", [b"seed: 1\nlabel: caf\xe9\n", b"\xff\xfeseed: 1\n"])

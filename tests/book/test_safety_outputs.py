@@ -262,9 +262,12 @@ def test_a_second_writer_stops_with_one_line(project, tmp_path, capsys):
         err = one_line(captured.err)
         assert "The '--out' parameter of dropout-study run must be a folder no other" in err
         assert str(out) in err and "running" not in captured.out
+        assert f"pid {holder.pid}" in err  # names the other run
+        # the lock lives beside the folder it guards (hidden), not under $TMPDIR
+        assert (out.parent / ".o.lock").is_file()
         assert waited < outputs.LOCK_WAIT
         # the run itself still takes the lock (two runs past the check together): it waits
-        with pytest.raises(outputs.OutputBusy):
+        with pytest.raises(outputs.OutputBusy, match=f"pid {holder.pid}"):
             with outputs.locked(out, wait=0.05):
                 pass
     finally:
@@ -273,7 +276,7 @@ def test_a_second_writer_stops_with_one_line(project, tmp_path, capsys):
     with outputs.locked(out, wait=1):  # released with its holder
         pass
     assert not outputs.busy(out)
-    assert not [p for p in out.parent.iterdir() if "lock" in p.name]  # none beside it
+    assert not [p for p in out.parent.iterdir() if "lock" in p.name]  # gone with its holder
 
 
 # ------------------------------------------------------------------------------------------
@@ -570,18 +573,25 @@ def test_a_reused_result_says_which_commit_its_code_is_identical_to(project, tmp
 
 def test_stale_sweep_cache_entries_are_pruned(tmp_path, monkeypatch):
     from dropout_study import codehash, paths
+    from dropout_study.sweep import cellcache
 
     monkeypatch.setenv("DROPOUT_STUDY_SWEEP_CACHE", str(tmp_path))
     module = "dropout_study.chapters.linearity.experiment"
     current = tmp_path / codehash.science_hash(module, paths.PACKAGE)[:16]
     (current / f"{module}.run_cell").mkdir(parents=True)
     (current / f"{module}.run_cell" / "x.pkl").write_bytes(b"cell")
-    (tmp_path / ("0" * 16) / "f").mkdir(parents=True)  # another code version
-    (tmp_path / "dropout_study.experiments.x.f").mkdir()  # the old flat layout
+    stale = tmp_path / ("0" * 16)
+    (stale / "f").mkdir(parents=True)  # another code version this checkout used
+    (stale / cellcache.USERS).mkdir()
+    (stale / cellcache.USERS / cellcache.checkout_id()).write_text("here\n")
+    (tmp_path / ("1" * 16) / "f").mkdir(parents=True)  # one it never recorded: not its own
+    (tmp_path / "dropout_study.experiments.x.f").mkdir()  # the old flat layout: kept too
     (tmp_path / "notes").mkdir()  # not ours: kept
     gone = cache.prune_sweep_cache()
-    assert sorted(p.name for p in gone) == ["0" * 16, "dropout_study.experiments.x.f"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([current.name, "notes"])
+    assert gone == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [current.name, "1" * 16, "dropout_study.experiments.x.f", "notes"]
+    )
 
 
 # ------------------------------------------------------------------------------------------

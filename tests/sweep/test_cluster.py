@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -222,3 +223,73 @@ def test_scheduler_reaches_the_kernel_through_the_environment(local_cluster, mon
     monkeypatch.setattr(cli, "execute", fake_execute)
     assert cli.main(["run", "linearity", "--profile", "smoke", "--scheduler", local_cluster]) == 0
     assert seen["env"] == local_cluster
+
+
+# ------------------------------------------------------------------------------------------
+# a cluster without workers: refused before any kernel; lost mid-sweep: one line, bounded
+# ------------------------------------------------------------------------------------------
+def test_a_scheduler_without_workers_is_refused_in_one_line_before_any_kernel(monkeypatch, capsys):
+    started = []
+    monkeypatch.setattr(cli, "execute", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(cli, "build", lambda *a, **k: started.append(a))
+    monkeypatch.setenv(cluster.ENV, "")
+    with distributed.LocalCluster(n_workers=0, dashboard_address=None) as lc:
+        addr = lc.scheduler_address
+        for argv in (["run", "linearity", "--scheduler", addr], ["build", "--scheduler", addr]):
+            assert cli.main(argv) == 2
+            err = capsys.readouterr().err.strip()
+            assert len(err.splitlines()) == 1, err
+            assert "'scheduler'" in err and addr in err and "at least one worker" in err
+    assert started == [] and cluster.address() is None
+
+
+def test_a_worker_lost_mid_sweep_ends_it_with_one_line_after_the_stated_time(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from fixtures.cells import slow_cell
+
+    monkeypatch.setattr(cluster, "LOST_AFTER", 2.0)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    with distributed.LocalCluster(n_workers=0, dashboard_address=None) as lc:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", lc.scheduler_address]
+            + ["--no-nanny", "--nthreads", "1", "--no-dashboard"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        outcome = {}
+
+        def sweep_on_cluster():
+            try:
+                cells = [{"i": i} for i in range(40)]  # 20 s of work on the one worker
+                sweep.run_sweep(
+                    slow_cell, cells, cache_dir=tmp_path, scheduler=lc.scheduler_address
+                )
+            except Exception as exc:
+                outcome["error"] = exc
+
+        try:
+            with distributed.Client(lc.scheduler_address, set_as_default=False) as c:
+                c.wait_for_workers(1, timeout=60)
+            thread = threading.Thread(target=sweep_on_cluster, daemon=True)
+            thread.start()
+            deadline = time.monotonic() + 60
+            while not list(tmp_path.rglob("*.pkl")) and time.monotonic() < deadline:
+                time.sleep(0.2)  # the worker is computing cells
+            worker.kill()  # a worker dies mid-sweep (no nanny brings it back)
+            killed = time.monotonic()
+            thread.join(timeout=30)  # the old code waited for ever here
+            waited = time.monotonic() - killed
+        finally:
+            worker.kill()
+            worker.wait()
+            cluster.close_clients()
+    assert not thread.is_alive(), "the sweep still waits for a lost worker"
+    err = outcome.get("error")
+    assert isinstance(err, cluster.ClusterLost), err
+    msg = str(err)
+    assert "\n" not in msg and "no worker for 2 s" in msg and lc.scheduler_address in msg
+    assert 2.0 <= waited < 20
+    assert list(tmp_path.rglob("*.pkl"))  # the cells that finished are kept

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from fixtures.cells import counting_cell, pid_cell, square_cell
 
+from dropout_study.sweep import cellcache
 from dropout_study.sweep import runner as sweep
 
 
@@ -48,7 +49,7 @@ def test_key_and_code_hash_separate_caches(tmp_path, monkeypatch):
     a = sweep.run_sweep(square_cell, cells, key="a", cache_dir=tmp_path, n_jobs=1)
     b = sweep.run_sweep(square_cell, cells, key="b", cache_dir=tmp_path, n_jobs=1)
     assert a.n_computed == 3 and b.n_computed == 3
-    monkeypatch.setattr(sweep, "code_version", lambda fn: "edited")
+    monkeypatch.setattr(cellcache, "code_version", lambda fn: "edited")
     c = sweep.run_sweep(square_cell, cells, key="a", cache_dir=tmp_path, n_jobs=1)
     assert c.n_computed == 3
 

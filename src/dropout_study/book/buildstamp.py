@@ -12,14 +12,15 @@ After a successful build :meth:`Stamp.finish` writes ``_build/.dropout-study-sta
   (:func:`dropout_study.book.sphinxext.build_year`), and the SHA-256 of every file under the
   project root (:func:`input_files`) and under the package directory, plus any experiment
   module a chapter names outside the package (a test fixture's);
-- the **outputs' signature**: ``[size, mtime_ns]`` of every file under ``book/generated`` and,
-  with ``html``, under ``_build/html``;
+- the **outputs' signature**: the SHA-256 of every file under ``book/generated`` and, with
+  ``html``, under ``_build/html`` (contents, never modification times: a folder restored from
+  a backup that keeps old times is still seen as changed; lock files are left out);
 - each chapter's id and destination, and the time the build finished.
 
 :meth:`Stamp.reuse` answers the next ``build`` (not ``--force``) before any chapter spec is
 read or experiment imported when the digest matches and the files under the output folders
-are exactly the recorded ones with their recorded size and modification time: an extra file
-counts as a change too (an extra page under ``book/generated`` would enter the book). It
+are exactly the recorded ones with their recorded contents: an extra file counts as a change
+too (an extra page under ``book/generated`` would enter the book). It
 prints each chapter's "cached" line with the verdict from its ``metrics.json`` (and, with
 ``html``, "book unchanged since <time>: <index.html>") and returns the
 :class:`~dropout_study.book.project.RunResult` list the full path would return. Otherwise it
@@ -45,7 +46,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import site
 import sys
 import sysconfig
@@ -57,6 +57,7 @@ from pathlib import Path
 from dropout_study import paths
 from dropout_study.book import cache
 from dropout_study.book.project import Project, RunResult
+from dropout_study.book.records import DamagedRecord, read_metrics
 from dropout_study.chapters.verdicts import label
 
 __all__ = ["STAMP", "ENV_VARS", "Stamp", "inputs_digest", "input_files", "output_signature"]
@@ -81,7 +82,7 @@ def _walk_files(root: Path, skip_top: Iterable[str] = (), skip_rel: Iterable[str
     ``skip_top`` directly under ``root`` and the relative paths ``skip_rel``."""
     root = Path(root)
     skip_top, skip_rel = set(skip_top), set(skip_rel)
-    out = []
+    out: list[tuple[str, os.stat_result | None]] = []
     stack = [("", str(root))]
     while stack:
         rel_dir, abs_dir = stack.pop()
@@ -210,7 +211,7 @@ def inputs_digest(project: Project, *, profile: str, html: bool) -> str:
         h.update(b"\n")
 
     add("profile", profile, "html", bool(html))
-    add("root", str(Path(project.root).resolve()), "chapters", list(project.chapters))
+    add("root", str(Path(project.root).resolve()), "chapters", list(project.chapters or ()))
     add("package_dir", str(project.package_dir), str(paths.PACKAGE))
     add("python", sys.version, sys.executable)
     add("distributions", _distributions())
@@ -221,14 +222,15 @@ def inputs_digest(project: Project, *, profile: str, html: bool) -> str:
     return h.hexdigest()
 
 
-def output_signature(project: Project, html: bool) -> dict[str, list[int]]:
-    """``{path: [size, mtime_ns]}`` of every file under the output folders."""
+def output_signature(project: Project, html: bool) -> dict[str, str]:
+    """``{path: SHA-256}`` of every file under the output folders (lock files left out)."""
     out = {}
     for d in _output_dirs(project, html):
         base = d.as_posix()
-        for rel, st in _walk_files(d):
-            key = f"{base}/{rel}"
-            out[key] = [st.st_size, st.st_mtime_ns] if st is not None else [-1, -1]
+        for rel, _ in _walk_files(d):
+            if rel.rsplit("/", 1)[-1].endswith(".lock"):
+                continue
+            out[f"{base}/{rel}"] = _sha256(d / rel)
     return out
 
 
@@ -241,7 +243,6 @@ class Stamp:
         self.html = bool(html)
         self.path = Path(project.root) / STAMP
         self.digest = inputs_digest(project, profile=profile, html=html)  # as the build starts
-        self._outputs: tuple | None = None  # (now, recorded) output signatures, by reuse
 
     @classmethod
     def begin(
@@ -259,29 +260,8 @@ class Stamp:
         stamp = cls(project, profile=profile, html=html)
         results = None if force else stamp.reuse(log)
         if results is None:
-            if stamp.html_damaged():
-                # Sphinx's incremental build copies images only for the pages it rewrites,
-                # so a deleted image would stay missing: write the HTML afresh
-                log("the built HTML was changed or is incomplete: writing every page again")
-                shutil.rmtree(Path(project.root) / "_build" / "html", ignore_errors=True)
             stamp.clear()
         return results, stamp
-
-    def html_damaged(self) -> bool:
-        """After :meth:`reuse` said no: True if the inputs were those of the stamp but a
-        file under ``_build/html`` was added, deleted or changed since that build."""
-        if not self.html or self._outputs is None:  # no stamp, or other inputs
-            return False
-        html = (Path(self.project.root) / "_build" / "html").as_posix() + "/"
-
-        def part(sig) -> dict:
-            return {k: v for k, v in (sig or {}).items() if k.startswith(html)}
-
-        now, then = self._outputs
-        try:
-            return part(now) != part(then)
-        except (AttributeError, TypeError):  # a malformed stamp: nothing to go by
-            return False
 
     def clear(self) -> None:
         """Delete the stamp file: until the next successful build there is none."""
@@ -304,8 +284,7 @@ class Stamp:
         if data is None or data.get("inputs") != self.digest:
             return None
         try:
-            self._outputs = (output_signature(self.project, self.html), data.get("outputs"))
-            if self._outputs[0] != self._outputs[1]:
+            if output_signature(self.project, self.html) != data.get("outputs"):
                 return None
             chapters = [(c["chapter"], Path(c["dest"])) for c in data["chapters"]]
         except (ValueError, KeyError, TypeError):
@@ -315,9 +294,9 @@ class Stamp:
         for i, (cid, dest) in enumerate(chapters, 1):
             t0 = time.perf_counter()
             try:
-                record = json.loads((dest / "metrics.json").read_text(encoding="utf-8"))
+                record = read_metrics(dest)
                 word = label(record["verdict"]["word"])
-            except (OSError, ValueError, KeyError, TypeError):
+            except (DamagedRecord, KeyError, TypeError):
                 return None
             dt = time.perf_counter() - t0
             results.append(RunResult(cid, dest, False, dt, record))

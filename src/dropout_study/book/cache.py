@@ -8,7 +8,8 @@ The key (SHA-256, stored in ``run.json``) covers:
   (AST without comments and docstrings) of the package modules its code cells and experiment
   module import, followed transitively. A comment or docstring edit re-executes nothing; an
   edit of a module no chapter imports re-executes only the chapters that import it;
-- the versions of the dependencies that can change a number or its rendering.
+- the versions of the dependencies that can change a number or its rendering, and the hash
+  of the lock file they were installed from (:func:`dropout_study.provenance.lock_hash`).
 
 The git commit is *not* in the key: a result is reused across commits whose code is
 identical, and :func:`mark_reused` then records (in ``run.json`` and on the page) "ran at
@@ -31,7 +32,14 @@ from dropout_study.book import confirm
 from dropout_study.book import source as chapters
 from dropout_study.book.report import RUN_FILE
 from dropout_study.codehash import code_hash, experiment_file, science_hash
-from dropout_study.provenance import canonical_json, dependency_versions, git_commit, sha256_bytes
+from dropout_study.provenance import (
+    canonical_json,
+    dependency_versions,
+    git_commit,
+    lock_hash,
+    sha256_bytes,
+)
+from dropout_study.sweep import cellcache
 
 __all__ = [
     "cache_key",
@@ -88,6 +96,7 @@ def cache_key(
                 "profile": profile,
                 "code": chapter_code_hash(spec, package_dir),
                 "dependencies": dependency_versions(),
+                "lock": lock_hash(),
                 # the page says whether the fresh-seed (full) run confirmed its verdict
                 "confirmation": confirm.load(spec.id, Path(spec.source).parents[2]),
             }
@@ -195,14 +204,16 @@ def mark_reused(dest: Path, chapter_id: str) -> None:
 
 
 def prune_sweep_cache(cache_dir=None, project=None) -> list[Path]:
-    """Delete the sweep-cache folders no chapter of ``project`` (default: this checkout) can use
-    any more: those of other code versions (``<cache_dir>/<code hash>/``, see
-    :func:`dropout_study.sweep.runner.cell_path`; a chapter's cells live under its science
-    hash) and the per-function folders of the older flat layout. Returns the folders deleted.
-    ``cache_dir`` defaults to where :func:`~dropout_study.sweep.runner.run_sweep` keeps cells."""
+    """Release the sweep-cache folders of code no chapter of ``project`` (default: this
+    checkout) runs any more (``<cache_dir>/<code hash>/``, see
+    :mod:`dropout_study.sweep.cellcache`; a chapter's cells live under its science hash):
+    this checkout's record of using each goes, and a folder goes with it only when no other
+    checkout recorded it and no process holds it (:func:`~dropout_study.sweep.cellcache.release`).
+    Folders this checkout never recorded — another checkout's, or older caches — are kept.
+    Returns the folders deleted. ``cache_dir`` defaults to where
+    :func:`~dropout_study.sweep.runner.run_sweep` keeps cells."""
     import os
     import re
-    import shutil
 
     from dropout_study.book.project import Project
 
@@ -224,9 +235,7 @@ def prune_sweep_cache(cache_dir=None, project=None) -> list[Path]:
         current.add(science_hash(module, pkg)[:16])
     gone = []
     for d in sorted(cache_dir.iterdir()):
-        stale_code = re.fullmatch(r"[0-9a-f]{16}", d.name) and d.name not in current
-        old_layout = d.name.startswith("dropout_study.")
-        if d.is_dir() and (stale_code or old_layout):
-            shutil.rmtree(d, ignore_errors=True)
-            gone.append(d)
+        if d.is_dir() and re.fullmatch(r"[0-9a-f]{16}", d.name) and d.name not in current:
+            if cellcache.release(d):
+                gone.append(d)
     return gone

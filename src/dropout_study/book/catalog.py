@@ -151,14 +151,18 @@ def params_text(spec: ChapterSpec, width: int = 100) -> str:
 
 def last_verdict(dest: Path) -> tuple[str | None, str | None, str]:
     """``(word, profile, sentence)`` of the last build of a chapter (``dest`` is its
-    ``book/generated/<id>`` directory); ``(None, None, "")`` if it never ran."""
+    ``book/generated/<id>`` directory); ``(None, None, "")`` if it never ran, and
+    ``(None, "damaged", <one-line reason>)`` if its ``metrics.json`` does not match the hash
+    in its ``run.json``."""
+    from dropout_study.book.records import DamagedRecord, read_metrics
+
     f = Path(dest) / "metrics.json"
     if not f.is_file():
         return None, None, ""
     try:
-        m = json.loads(f.read_text(encoding="utf-8"))
-    except ValueError:
-        return None, None, ""
+        m = read_metrics(dest)
+    except DamagedRecord as exc:
+        return None, "damaged", str(exc)
     word = m.get("verdict", {}).get("word")
     if word not in WORDS:
         return None, m.get("profile"), ""
@@ -175,7 +179,9 @@ def list_lines(project) -> list[str]:
             continue
         spec = project.spec(cid)
         word, profile, _ = last_verdict(project.dest(cid))
-        if word is None:
+        if profile == "damaged":
+            verdict = "damaged metrics.json (rebuild)"
+        elif word is None:
             verdict = "not built"
         else:
             verdict = label(word) + ("" if profile == "book" else f" [{profile}]")
@@ -199,7 +205,9 @@ def list_verbose(project) -> str:
         out.append(cid)
         out.append(f"  claim: {' '.join(spec.claim.split())}")
         out.append(f"  confirmation (full profile): {_confirmation(project, spec)}")
-        if word is None:
+        if profile == "damaged":
+            out.append(f"  verdict: {sentence}")
+        elif word is None:
             out.append("  verdict: not built yet (dropout-study build)")
         else:
             out.append(f"  verdict ({profile} profile): {label(word)} — {sentence}")
@@ -211,9 +219,14 @@ def list_verbose(project) -> str:
 def _confirmation(project, spec: ChapterSpec) -> str:
     from dropout_study.book import confirm
     from dropout_study.book.cache import chapter_science_hash
+    from dropout_study.book.params import resolve
 
     code = chapter_science_hash(spec, project.package_dir)
-    state = confirm.status(spec.id, code, project.root)
+    full = resolve(spec, "full", check=False)
+    state = confirm.status(spec.id, code, project.root, full)
+    if state == "damaged":
+        found = confirm.read(spec.id, project.root, full)
+        return f"damaged: {found.path} ({found.problem}); its page does not quote it"
     if state == "current":
         return "current (recorded with this checkout's science code)"
     if state == "none":

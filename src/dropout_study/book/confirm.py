@@ -15,19 +15,38 @@ markdown under ``confirmation``, placed with ``{glue:md}`confirmation:myst```, s
 are code: shown without backticks and with their ``--`` kept): on a ``full`` run, that this
 *is* the confirmatory run; otherwise whether the recorded ``full`` verdict agrees with this
 run's primary verdict, or how to produce one.
+
+A record is quoted only after :func:`read` has checked it against the hash recorded in it:
+every field a page quotes is present with its type, ``parameters_sha256`` is the hash of its
+``parameters`` and of the ``full`` profile's resolved parameters, and its ``seed`` and
+``n_seeds`` are theirs. An edited record ("n_seeds": 32 changed to 64) or one missing a field
+is *damaged*: the page says so in one sentence naming the file, instead of quoting it (or
+failing), ``dropout-study list -v`` shows it, and ``build`` warns.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from dropout_study import paths
-from dropout_study.chapters.verdicts import INCONCLUSIVE
+from dropout_study.chapters.verdicts import INCONCLUSIVE, WORDS
 from dropout_study.provenance import canonical_json, sha256_bytes
 
-__all__ = ["DIR", "path", "record", "load", "sentence", "status"]
+__all__ = [
+    "DIR",
+    "Confirmation",
+    "check",
+    "path",
+    "record",
+    "load",
+    "read",
+    "read_for",
+    "sentence",
+    "status",
+]
 
 DIR = paths.BOOK / "confirmations"
 
@@ -74,6 +93,98 @@ def record(
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
     return out
+
+
+def _sha(params: Mapping) -> str:
+    return sha256_bytes(canonical_json(dict(params)).encode())
+
+
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "chapter": (str,),
+    "word": (str,),
+    "sentence": (str,),
+    "parameters_sha256": (str,),
+    "seed": (int, type(None)),
+    "n_seeds": (int, type(None)),
+    "commit": (str, type(None)),
+    "code": (str, type(None)),
+}
+"""The fields a page quotes or checks, with their types (``parameters`` and ``findings``,
+added later, are checked when present)."""
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What :func:`read` found: the ``record`` (``None`` when there is none or it may not be
+    quoted), the ``problem`` that keeps it from being quoted (``None`` if none) and the file."""
+
+    record: dict | None
+    problem: str | None
+    path: Path
+
+    @property
+    def damaged(self) -> bool:
+        return self.problem is not None
+
+
+def check(rec, chapter_id: str, full_params: Mapping | None = None) -> str | None:
+    """Why the confirmation record ``rec`` of ``chapter_id`` may not be quoted (one phrase),
+    or ``None``. ``full_params``: the ``full`` profile's resolved parameters (the record's
+    hash must be theirs)."""
+    if not isinstance(rec, dict):
+        return "it is not a JSON object"
+    for name, types in _FIELDS.items():
+        if name not in rec and type(None) not in types:
+            return f"it has no '{name}'"
+        if name in rec and (not isinstance(rec[name], types) or isinstance(rec[name], bool)):
+            return f"its '{name}' is {rec[name]!r}"
+    if rec["chapter"] != chapter_id:
+        return f"it is chapter {rec['chapter']!r}'s record"
+    if rec["word"] not in WORDS:
+        return f"its 'word' {rec['word']!r} is not a verdict"
+    if "findings" in rec and not (
+        isinstance(rec["findings"], list)
+        and all(isinstance(f, dict) and isinstance(f.get("name"), str) for f in rec["findings"])
+    ):
+        return "its 'findings' are not a list of findings"
+    recorded = rec["parameters_sha256"]
+    for params, whose in ((rec.get("parameters"), "its own parameters"), (full_params, None)):
+        if params is None:
+            continue
+        if not isinstance(params, Mapping):
+            return "its 'parameters' are not a mapping"
+        if _sha(params) != recorded:
+            if whose:
+                return f"its parameters_sha256 is not the hash of {whose} (edited)"
+            return "its parameters_sha256 is not the hash of the `full` profile's parameters"
+        for name in ("seed", "n_seeds"):
+            if name in rec and rec[name] != params.get(name):
+                where = whose or "the `full` profile's parameters, whose hash it records"
+                return f"its '{name}' is {rec[name]!r} but {where} say {params.get(name)!r}"
+    return None
+
+
+def read(
+    chapter_id: str, root: Path | None = None, full_params: Mapping | None = None
+) -> Confirmation:
+    """The chapter's confirmation record, checked (:func:`check`)."""
+    f = path(chapter_id, root)
+    if not f.is_file():
+        return Confirmation(None, None, f)
+    try:
+        rec = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return Confirmation(None, "it is not valid JSON", f)
+    problem = check(rec, chapter_id, full_params)
+    return Confirmation(None if problem else rec, problem, f)
+
+
+def read_for(spec, root: Path | None = None) -> Confirmation:
+    """:func:`read` for the chapter of ``spec`` (a ``ChapterSpec``), checked against its
+    ``full`` profile's parameters."""
+    from dropout_study.book.params import resolve
+
+    return read(spec.id, root, resolve(spec, "full", check=False))
 
 
 def load(chapter_id: str, root: Path | None = None) -> dict | None:
@@ -130,6 +241,7 @@ def sentence(
     root: Path | None = None,
     code: str | None = None,
     findings=None,
+    full_params: Mapping | None = None,
 ) -> str:
     """MyST markdown for the page: the confirmation status of this run's verdict and, finding
     by finding, which outcomes held on the fresh seeds and which changed (commands and
@@ -137,17 +249,27 @@ def sentence(
     changed finding.
 
     ``code``: the science hash this run ran with; when the record was made with other code,
-    the sentence says so (the record may be stale). ``findings``: this run's finding records."""
+    the sentence says so (the record may be stale). ``findings``: this run's finding records.
+    ``full_params``: the ``full`` profile's resolved parameters, which the record's hash must
+    match; a record that fails :func:`check` is named as damaged, never quoted."""
     if profile == "full":
         return (
             "This page is the confirmatory run: the `full` profile, on seeds disjoint from the "
             "`book` profile's."
         )
-    rec = load(chapter_id, root)
+    found = read(chapter_id, root, full_params)
+    rerun = f"`dropout-study run {chapter_id} --profile full`"
+    if found.problem:
+        name = f"book/confirmations/{found.path.name}"
+        return (
+            f"The confirmation record `{name}` is damaged ({found.problem}), so it is not "
+            f"quoted here; {rerun} records a new one."
+        )
+    rec = found.record
     if rec is None:
         return (
             "No confirmatory run on fresh seeds has been recorded for this chapter yet; "
-            f"`dropout-study run {chapter_id} --profile full` produces and records one."
+            f"{rerun} produces and records one."
         )
     commit = (rec.get("commit") or "unknown")[:10]
     seeds = f"{rec['n_seeds']} fresh seeds" if rec.get("n_seeds") else "fresh seeds"
@@ -179,10 +301,16 @@ def sentence(
     return text
 
 
-def status(chapter_id: str, code: str, root: Path | None = None) -> str:
+def status(
+    chapter_id: str, code: str, root: Path | None = None, full_params: Mapping | None = None
+) -> str:
     """``"current"`` (recorded with science hash ``code``), ``"other code"`` (recorded with
-    other science code: ``dropout-study run <id> --profile full`` refreshes it) or ``"none"``."""
-    rec = load(chapter_id, root)
+    other science code: ``dropout-study run <id> --profile full`` refreshes it), ``"damaged"``
+    (fails :func:`check`; :func:`read` says why) or ``"none"``."""
+    found = read(chapter_id, root, full_params)
+    if found.problem:
+        return "damaged"
+    rec = found.record
     if rec is None:
         return "none"
     return "current" if rec.get("code") == code else "other code"

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from dropout_study.book.project import BuildFailed, Project, toc_chapters
+from dropout_study.book.records import read_metrics
 from dropout_study.chapters.verdicts import badge, label
 
 __all__ = [
@@ -38,15 +39,16 @@ def cell(text: str) -> str:
 
 
 def verdict_rows(project: Project, ids: list[str] | None = None) -> list[dict]:
-    """One row per chapter (default: those in ``_toc.yml``) read from its ``metrics.json``:
-    ``chapter``, ``claim``, ``word`` (``None`` if it has not run), ``sentence``, ``profile``,
-    ``commit``, ``dirty``."""
+    """One row per chapter (default: those in ``_toc.yml``) read from its ``metrics.json``
+    (checked against the hash in its ``run.json``: an edited or damaged one raises
+    :class:`~dropout_study.book.records.DamagedRecord` naming it): ``chapter``, ``claim``,
+    ``word`` (``None`` if it has not run), ``sentence``, ``profile``, ``commit``, ``dirty``."""
     ids = toc_chapters(project) if ids is None else ids
     rows = []
     for cid in ids:
         f = project.dest(cid) / "metrics.json"
         if f.is_file():
-            m = json.loads(f.read_text(encoding="utf-8"))
+            m = read_metrics(f.parent)
             git = m.get("provenance", {}).get("git", {})
             rows.append(
                 {

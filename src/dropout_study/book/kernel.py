@@ -83,7 +83,12 @@ def kernel_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def manager_class():
     """An ``AsyncKernelManager`` over IPC sockets with a clean environment that records its
-    kernel's process (see :func:`end_kernels`)."""
+    kernel's process (see :func:`end_kernels`).
+
+    Only jupyter-client's public API: ``start_kernel(**kw)`` passes its keyword arguments
+    down to the kernel's ``Popen`` (documented since jupyter-client 7: the environment, and
+    here standard output and error), and ``provisioner.pid``/``pgid`` name the process it
+    started (``LocalProvisioner``)."""
     from jupyter_client.manager import AsyncKernelManager
 
     class _StudyKernelManager(AsyncKernelManager):
@@ -91,22 +96,20 @@ def manager_class():
             super().__init__(**kwargs)
             self.transport = "ipc"
 
-        async def _async_pre_start_kernel(self, **kw):
+        async def start_kernel(self, **kw):
             kw["env"] = kernel_env(kw.get("env"))
-            return await super()._async_pre_start_kernel(**kw)
-
-        async def _async_launch_kernel(self, kernel_cmd, **kw):
             # The kernel's own chatter (e.g. ZMQ errors while it is being ended on Ctrl-C)
             # never reaches the user's terminal: a failure is reported as one line by the
             # pipeline. DROPOUT_STUDY_DEBUG=1 keeps it.
             if not os.environ.get("DROPOUT_STUDY_DEBUG"):
                 kw.setdefault("stdout", subprocess.DEVNULL)
                 kw.setdefault("stderr", subprocess.DEVNULL)
-            await super()._async_launch_kernel(kernel_cmd, **kw)
-            prov = self.provisioner
-            pid = getattr(prov, "pid", None)
-            if pid:
-                _LIVE[pid] = getattr(prov, "pgid", None) or pid
+            try:
+                return await super().start_kernel(**kw)
+            finally:  # recorded even when the start is interrupted after the launch
+                pid = getattr(self.provisioner, "pid", None) if self.provisioner else None
+                if pid:
+                    _LIVE[pid] = getattr(self.provisioner, "pgid", None) or pid
 
         async def shutdown_kernel(self, *args, **kw):
             pid = getattr(self.provisioner, "pid", None) if self.provisioner else None

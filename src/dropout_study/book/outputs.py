@@ -17,10 +17,10 @@ A run writes into a fresh *run directory* ``.<name>.run-XXXX`` beside the destin
 - :func:`recover` — run under the lock before each run: deletes leftover ``.<name>.run-*``
   directories (runs killed before or after their swap) and restores or deletes
   ``.<name>.old-*`` ones.
-- :func:`locked` — a :mod:`filelock` lock (a file in the temporary directory named by the
-  destination's resolved path, so nothing is left beside it) held for the whole run; a
-  second writer waits up to :data:`LOCK_WAIT` seconds, then stops with :class:`OutputBusy`
-  (one line).
+- :func:`locked` — a lock beside the destination (``.<name>.lock`` in its parent, see
+  :mod:`dropout_study.locks`: not under ``$TMPDIR``, usable by every user who may write the
+  parent) held for the whole run; a second writer waits up to :data:`LOCK_WAIT` seconds, then
+  stops with :class:`OutputBusy` (one line naming the holder).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from dropout_study import locks
 from dropout_study.book.project import ChapterFailed
 from dropout_study.validation import described, fail
 
@@ -48,7 +49,9 @@ __all__ = [
     "swap_in",
     "recover",
     "leftovers",
+    "lock_path",
     "locked",
+    "busy",
 ]
 
 RUN_FILE = "run.json"
@@ -134,56 +137,41 @@ def check_destination(
     fail(option, owner, allowed, described(f"'{dest}', which holds {_listing(dest)}"))
 
 
-def _lock_path(dest: Path) -> Path:
-    """A lock file per destination in the temporary directory (keyed by the resolved path),
-    so nothing is left beside the user's folder."""
-    import hashlib
-
-    key = hashlib.sha256(os.fsencode(Path(dest).resolve())).hexdigest()[:24]
-    folder = Path(tempfile.gettempdir()) / "dropout-study-locks"
-    folder.mkdir(mode=0o1777, exist_ok=True)
-    return folder / f"{key}.lock"
+def lock_path(dest) -> Path:
+    """The destination's lock file: ``.<name>.lock`` beside it (in the folder a run writes
+    its run directory into anyway)."""
+    dest = Path(dest).absolute()
+    return dest.parent / f".{dest.name}.lock"
 
 
 @contextlib.contextmanager
-def locked(dest, wait: float | None = None):
-    """Hold the destination's lock (creating its parent); raise :class:`OutputBusy` if another
-    run holds it for more than ``wait`` seconds (default :data:`LOCK_WAIT`)."""
-    from filelock import FileLock, Timeout
-
-    dest = Path(dest)
+def locked(dest, wait: float | None = None, *, option: str = "--out"):
+    """Hold the destination's lock (creating its parent); raise :class:`OutputBusy` naming
+    the holder if another process holds it for more than ``wait`` seconds (default
+    :data:`LOCK_WAIT`). ``option``: how the user named the destination (``--out`` suggests
+    choosing another)."""
+    dest = Path(dest).absolute()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(_lock_path(dest)))
-    try:
-        lock.acquire(timeout=LOCK_WAIT if wait is None else wait)
-    except Timeout:
-        raise OutputBusy(
-            f"Another dropout-study run is writing {dest}; wait for it to finish or choose "
-            "another --out."
-        ) from None
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(
+                locks.hold(lock_path(dest), wait=LOCK_WAIT if wait is None else wait)
+            )
+        except locks.Busy as exc:
+            hint = " or choose another --out" if option == "--out" else ""
+            raise OutputBusy(
+                f"Another dropout-study process ({locks.describe(exc.holder)}) is writing "
+                f"{dest}; wait for it to finish{hint}."
+            ) from None
         yield
-    finally:
-        lock.release()
 
 
-def busy(dest) -> bool:
-    """True if another run holds ``dest``'s lock right now (a probe: the lock is taken and
-    released at once). Lets a command refuse a busy ``--out`` before any work; the run still
-    takes the lock itself (:func:`locked`), so two runs that pass the probe together are
-    still kept apart."""
-    from filelock import FileLock, Timeout
-
-    path = _lock_path(dest)
-    if not path.exists():
-        return False
-    lock = FileLock(str(path))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return True
-    lock.release()
-    return False
+def busy(dest) -> dict | None:
+    """What the process holding ``dest``'s lock right now wrote about itself, or ``None`` if
+    none holds it (a probe: the lock is taken and released at once). Lets a command refuse a
+    busy ``--out`` before any work; the run still takes the lock itself (:func:`locked`), so
+    two runs that pass the probe together are still kept apart."""
+    return locks.probe(lock_path(dest))
 
 
 def leftovers(dest) -> list[Path]:

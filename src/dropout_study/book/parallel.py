@@ -15,16 +15,25 @@ kernels and exits; a worker that gets the interrupt itself (a terminal sends it 
 process group) does the same instead of going on with the next chapter. A stopped execution
 writes nothing (its outputs are swapped in only when it finishes).
 
+Workers die with the build: each asks Linux for SIGTERM when its parent ends
+(``prctl(PR_SET_PDEATHSIG)``), so a ``kill -9`` of the build alone (not its process group)
+ends them and their kernels too, and nothing keeps running or holds the build's standard
+output. Each worker reports its pid when it starts (through a pipe), which is how
+:meth:`Ahead.stop` reaches them without the executor's private attributes.
+
 ``DROPOUT_STUDY_CHAPTER_JOBS`` sets ``workers`` (default: 2 on a machine with at least two
 cores, else 1; ``1`` executes each chapter only when the build asks for it, as before).
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import multiprocessing
 import os
 import signal
+import sys
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -63,30 +72,57 @@ class Ahead:
         self.workers = default_workers() if workers is None else workers
         self._jobs = dict(jobs)
         self._futures: dict[str, Future] = {}
-        self._pool = None
+        self._pids: list[int] = []
+        self._started = None  # the pipe the workers report their pids through
+        self._n = 0
         if self.workers > 1 and len(self._jobs) > 1:
             # fork: the workers inherit this process's state (imports, environment, a
             # project's registered chapters) and start in well under a second
             context = multiprocessing.get_context("fork")
-            self._pool = ProcessPoolExecutor(
-                min(self.workers, len(self._jobs)), mp_context=context, initializer=_in_worker
+            self._n = min(self.workers, len(self._jobs))
+            self._started = context.SimpleQueue()  # each worker puts its pid when it starts
+            pool = ProcessPoolExecutor(
+                self._n,
+                mp_context=context,
+                initializer=_in_worker,
+                initargs=(os.getpid(), self._started),
             )
             for cid, fn in self._jobs.items():
-                self._futures[cid] = self._pool.submit(_job, fn)
-            self._processes = list(self._pool._processes.values())  # all started by submit
-            self._pool.shutdown(wait=False)  # workers exit when the queue is done
+                self._futures[cid] = pool.submit(_job, fn)
+            pool.shutdown(wait=False)  # workers exit when the queue is done
             _RUNNING.append(self)
+
+    def pids(self, wait: float = 2.0) -> list[int]:
+        """The workers' pids (all forked by the first submit; each reports when it starts,
+        waiting up to ``wait`` seconds for the ones not heard from yet)."""
+        deadline = time.monotonic() + wait
+        while self._started is not None and len(self._pids) < self._n:
+            if self._started.empty():
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+                continue
+            self._pids.append(self._started.get())
+        return list(self._pids)
 
     def stop(self) -> None:
         """Cancel the chapters not started and stop the workers (each ends its kernels)."""
+        import psutil
+
         for f in self._futures.values():
             f.cancel()
-        for p in getattr(self, "_processes", []):
-            if p.is_alive():
+        procs = []
+        for pid in self.pids():
+            try:
+                procs.append(psutil.Process(pid))
+            except psutil.NoSuchProcess:
+                continue
+        for p in procs:
+            with _gone():
                 p.terminate()  # SIGTERM: _end_worker
-        for p in getattr(self, "_processes", []):
-            p.join(timeout=10)
-            if p.is_alive():
+        _, alive = psutil.wait_procs(procs, timeout=10)
+        for p in alive:
+            with _gone():
                 p.kill()
 
     def __contains__(self, chapter_id: str) -> bool:
@@ -106,9 +142,40 @@ def stop_all() -> None:
         _RUNNING.pop().stop()
 
 
-def _in_worker() -> None:
-    """A worker's set-up: SIGTERM ends its kernels, then the worker."""
+class _gone:
+    """Ignore a process that ended meanwhile."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        import psutil
+
+        return kind is not None and issubclass(kind, psutil.NoSuchProcess)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int, sig: int = signal.SIGTERM) -> None:
+    """Ask Linux to send ``sig`` to this process when its parent thread ends (and end now if
+    the parent ``parent`` already has); nothing on other systems."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+            pass
+    if os.getppid() != parent:  # the parent died before the request was made
+        os.kill(os.getpid(), sig)
+
+
+def _in_worker(parent: int, started) -> None:
+    """A worker's set-up: SIGTERM ends its kernels, then the worker; the parent's end sends
+    SIGTERM; the worker's pid goes to the parent."""
     signal.signal(signal.SIGTERM, _end_worker)
+    die_with_parent(parent)
+    started.put(os.getpid())
 
 
 def _end_worker(signum=signal.SIGTERM, frame=None) -> None:

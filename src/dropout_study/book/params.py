@@ -10,8 +10,9 @@ then the experiment module's ``check_params`` for ranges. Every message follows 
 A parameter whose default depends on another (an experiment module's
 ``DEPENDENT_DEFAULTS = {child: rule}``, e.g. :func:`follow_member`) follows it: when the user
 did not set the child, ``rule(params)`` gives its value after the other layers are merged.
-Values typed with ``-p``/``-f`` are read with YAML 1.2 rules (``010`` is 10, ``yes`` is a
-string) and a ``-f`` file that sets a key twice is refused.
+Values typed with ``-p``/``-f`` are read by ruamel.yaml (pure Python, YAML 1.2: ``010`` is 10,
+``yes``, ``on`` and ``1:30`` are strings) and a ``-f`` file that sets a key twice is refused,
+naming the file and both lines.
 
 Type rules: an ``int`` is accepted for a ``float`` (and converted); ``bool`` is never an
 ``int`` or ``float``; a string is never a list.
@@ -21,11 +22,12 @@ from __future__ import annotations
 
 import importlib
 import numbers
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import YAMLError
 
 from dropout_study.validation import check_choice, described, fail, fail_undeclared
 
@@ -135,72 +137,41 @@ def resolve(spec, profile: str = "book", overrides: Mapping | None = None, *, ch
     for child, rule in getattr(module, "DEPENDENT_DEFAULTS", {}).items():
         if child in out and child not in user_set:
             out[child] = check_type(rule(dict(out)), spec.param(child).type, child, owner)
-    if check:
+    if check and module is not None:  # (with check, a failed import has raised)
         module.check_params(dict(out))
     return out
 
 
-_CORE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float", "null")}
-
-
-class _Duplicate(ValueError):
-    pass
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.2 core-schema scalars (PyYAML implements YAML 1.1): ``010`` is the int 10,
-    never octal 8; ``1e-3`` is a float; only ``true``/``false`` (any case form of the 1.2
-    spec) are booleans — ``yes``, ``on``, ``y`` stay strings; no sexagesimal ``1:30`` and no
-    ``1_000``; ``0o17`` and ``0x1F`` are octal and hexadecimal as written. A mapping that
-    repeats a key raises :class:`_Duplicate`."""
-
-    def construct_mapping(self, node, deep=False):
-        seen: dict = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                if key in seen:
-                    raise _Duplicate(
-                        f"{key!r} set twice (lines {seen[key]} and {key_node.start_mark.line + 1})"
-                    )
-                seen[key] = key_node.start_mark.line + 1
-            except TypeError:  # unhashable key: the base class reports it
-                break
-        return super().construct_mapping(node, deep=deep)
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in _CORE_TAGS]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-for _tag, _rx, _first in (
-    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
-    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
-    (
-        "float",
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
-        list("-+0123456789."),
-    ),
-):
-    _Loader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_rx), _first)
-
-
-def _construct_int(loader, node):
-    text = loader.construct_scalar(node)
-    if text.startswith("0o"):
-        return int(text[2:], 8)
-    if text.startswith("0x"):
-        return int(text[2:], 16)
-    return int(text, 10)
-
-
-_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+def _reader():
+    """ruamel.yaml's pure-Python safe loader: YAML 1.2 (``010`` is 10, ``0o17`` is 15,
+    ``yes``/``on`` and ``1:30`` are strings), plain dicts and lists, and a mapping that repeats
+    a key raises ``DuplicateKeyError``."""
+    return YAML(typ="safe", pure=True)
 
 
 def _yaml(text: str):
-    return yaml.load(text, Loader=_Loader)
+    return _reader().load(text)
+
+
+def _duplicate(exc, text: str) -> str:
+    """``"'seed' set twice (lines 1 and 3)"`` for ruamel's ``DuplicateKeyError`` ``exc``
+    (its problem mark is the repeated key; the first one is found in the composed tree)."""
+    mark = exc.problem_mark
+    line = mark.line + 1
+    stack = [_reader().compose(text)]
+    while stack:
+        node = stack.pop()
+        value = getattr(node, "value", None)
+        if not isinstance(value, list):
+            continue
+        for item in value:
+            stack.extend(item if isinstance(item, tuple) else (item,))
+        keys = [k for k, _ in value] if value and isinstance(value[0], tuple) else []
+        for k in keys:
+            if (k.start_mark.line, k.start_mark.column) == (mark.line, mark.column):
+                first = next(o for o in keys if o.value == k.value)
+                return f"{k.value!r} set twice (lines {first.start_mark.line + 1} and {line})"
+    return f"a key set twice (line {line})"
 
 
 def parse_value(text: str):
@@ -208,14 +179,14 @@ def parse_value(text: str):
     ``1e-3`` → float, ``true`` → bool, ``yes`` and ``abc`` → str."""
     try:
         return _yaml(text)
-    except _Duplicate as exc:
+    except DuplicateKeyError as exc:
         fail(
             "-p",
             "dropout-study run",
             "a value that sets each key once",
-            described(f"{text!r}: {exc}"),
+            described(f"{text!r}: {_duplicate(exc, text)}"),
         )
-    except yaml.YAMLError as exc:
+    except YAMLError as exc:
         msg = str(exc).splitlines()[0]
         raise ValueError(f"The value {text!r} is not valid YAML ({msg}).") from exc
 
@@ -250,14 +221,14 @@ def load_file(path) -> dict:
         )
     try:
         data = _yaml(text)
-    except _Duplicate as exc:
+    except DuplicateKeyError as exc:
         fail(
             "-f",
             owner,
             "a YAML mapping that sets each parameter once",
-            described(f"'{path}': {exc}"),
+            described(f"'{path}': {_duplicate(exc, text)}"),
         )
-    except yaml.YAMLError as exc:
+    except YAMLError as exc:
         msg = str(exc).splitlines()[0]
         raise ValueError(f"{path} is not valid YAML ({msg}).") from exc
     if data is None:

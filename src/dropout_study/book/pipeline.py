@@ -10,9 +10,11 @@ are tagged ``remove-cell`` and a small table of the parameters used follows them
 
 :func:`build` executes the chapters listed in ``_toc.yml`` that changed — the cache key is the
 SHA-256 of the chapter source, the resolved parameters, the profile, the package's source
-files and the dependency versions, stored in ``run.json`` beside the executed chapter — writes
-the generated tables (``book/generated/verdicts.md`` for the intro, ``parameters.md`` for the
-reproduce page; :func:`write_generated`) and runs ``jupyter-book build . -W -n --keep-going``.
+files, the dependency versions and the lock's hash, stored in ``run.json`` beside the executed
+chapter — writes the generated tables (``book/generated/verdicts.md`` for the intro,
+``parameters.md`` for the reproduce page; :func:`write_generated`) and runs
+``jupyter-book build . -W -n --keep-going`` (:mod:`dropout_study.book.htmlbook`: the whole
+build under the project's lock, the HTML written into a staging folder and swapped in whole).
 :func:`update_readme` writes the README's verdict block from the same results.
 """
 
@@ -21,8 +23,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -51,18 +51,30 @@ from dropout_study.book.cache import (
     prune_sweep_cache,
 )
 from dropout_study.book.generated_pages import cell, fmt_value, write_generated
+from dropout_study.book.htmlbook import STAGING, BuildBusy, build_lock, jupyter_book_build
 from dropout_study.book.params import check_profile, resolve
-from dropout_study.book.project import BuildFailed, ChapterFailed, Project, RunResult, toc_chapters
+from dropout_study.book.project import (
+    BuildFailed,
+    ChapterFailed,
+    Project,
+    RunResult,
+    rel,
+    toc_chapters,
+)
+from dropout_study.book.records import read_metrics
 from dropout_study.book.report import RUN_FILE
 from dropout_study.chapters.verdicts import WORDS, label
 from dropout_study.provenance import provenance, timestamp
-from dropout_study.sweep import timing
+from dropout_study.sweep import progress, timing
 
 __all__ = [
     "execute",
     "write_context",
     "parameter_table",
     "build",
+    "build_lock",
+    "BuildBusy",
+    "STAGING",
     "jupyter_book_build",
 ]
 
@@ -86,6 +98,7 @@ def execute(
     profile: str = "book",
     key: str | None = None,
     confirm_root: Path | None = None,
+    option: str = "dest",
 ) -> dict:
     """Execute a chapter with already-resolved ``params`` (see :func:`params.resolve`) and
     put ``<id>.ipynb``, ``metrics.json``, ``figures/`` and ``run.json`` into ``dest``.
@@ -97,10 +110,11 @@ def execute(
     way — an exception in a cell, a kernel that dies or does not start. A run with exactly
     the ``full`` profile's parameters is recorded as the chapter's fresh-seed confirmation
     (:func:`dropout_study.book.confirm.record`, under ``confirm_root``, default the project that
-    holds the chapter's source).
+    holds the chapter's source). ``option``: how the user named ``dest`` (``--out``), for
+    messages.
     """
     dest = Path(dest).absolute()
-    with outputs.locked(dest):
+    with outputs.locked(dest, option=option):
         outputs.recover(dest)
         dest = outputs.check_destination(dest, spec.id, option="dest", owner="pipeline.execute")
         run_dir = outputs.make_run_dir(dest)
@@ -131,18 +145,21 @@ def _execute_in(
     write_context(run_dir, spec, params, profile=profile, key=key)
     nb = jupytext.read(spec.source)
     try:
-        pm.execute_notebook(
-            nb,
-            str(out),
-            parameters=dict(params),
-            kernel_name=KERNEL,
-            language="python",
-            cwd=str(run_dir),
-            progress_bar=False,
-            log_output=False,
-            start_timeout=START_TIMEOUT,
-            kernel_manager_class=kernel.manager_class(),
-        )
+        # the kernel's one-line notes (e.g. a damaged sweep-cache entry recomputed) reach
+        # this command's standard error, never the executed notebook
+        with progress.relay_notes():
+            pm.execute_notebook(
+                nb,
+                str(out),
+                parameters=dict(params),
+                kernel_name=KERNEL,
+                language="python",
+                cwd=str(run_dir),
+                progress_bar=False,
+                log_output=False,
+                start_timeout=START_TIMEOUT,
+                kernel_manager_class=kernel.manager_class(),
+            )
     except pm.PapermillExecutionError as exc:
         evalue = _ANSI.sub("", str(exc.evalue)).strip().splitlines()
         first = evalue[0] if evalue else ""
@@ -184,7 +201,8 @@ def write_context(
     run_dir: Path, spec: chapters.ChapterSpec, params: Mapping, *, profile: str, key: str | None
 ) -> Path:
     """Write ``run.json`` into ``run_dir``: what :func:`report.start` reads in the kernel
-    (chapter, claim, experiment module, profile, declared parameters) and the cache key."""
+    (chapter, claim, experiment module, profile, declared parameters, the ``full`` profile's
+    parameters) and the cache key."""
     context = {
         "chapter": spec.id,
         "claim": spec.claim,
@@ -198,6 +216,8 @@ def write_context(
         "parameters": dict(params),
         "key": key,
         "code": chapter_science_hash(spec),  # the page compares it with the confirmation's
+        # the parameters a confirmation record's hash must be (confirm.check)
+        "full_parameters": resolve(spec, "full", check=False),
     }
     path = Path(run_dir) / RUN_FILE
     path.write_text(json.dumps(context, indent=2) + "\n", encoding="utf-8")
@@ -280,9 +300,11 @@ def build(
     """Execute the chapters in ``_toc.yml`` that changed, write the generated tables and
     (with ``html``) run jupyter-book. Returns one :class:`RunResult` per chapter.
 
-    When nothing changed since the last successful build (same inputs, outputs untouched;
-    see :mod:`dropout_study.book.buildstamp`) and not ``force``, it returns that build's results
-    at once, without reading a chapter spec or importing an experiment.
+    One build of a project runs at a time (:func:`build_lock`; a second one stops at once
+    with :class:`BuildBusy`). When nothing changed since the last successful build (same
+    inputs, outputs untouched; see :mod:`dropout_study.book.buildstamp`) and not ``force``,
+    it returns that build's results at once, without reading a chapter spec or importing an
+    experiment.
 
     Every chapter's parameters are validated before any is executed. A failing chapter does
     not stop the others from running, but the build then raises :class:`BuildFailed` with
@@ -290,6 +312,13 @@ def build(
     """
     project = project or Project()
     profile = check_profile(profile, "dropout-study build")
+    with build_lock(project):
+        return _build(project, profile=profile, force=force, html=html, log=log)
+
+
+def _build(
+    project: Project, *, profile: str, force: bool, html: bool, log: Callable[[str], None]
+) -> list[RunResult]:
     # nothing changed since the last successful build: answer from its stamp (buildstamp)
     done, stamp = buildstamp.Stamp.begin(project, profile=profile, html=html, force=force, log=log)
     if done is not None:
@@ -300,6 +329,9 @@ def build(
         spec = project.spec(cid)
         params = resolve(spec, profile)
         plan.append((spec, params, cache_key(spec, params, profile, project.package_dir)))
+        found = confirm.read_for(spec, project.root)
+        if found.problem:  # the page says so instead of quoting it
+            log(f"warning: {rel(found.path, project.root)} is damaged ({found.problem})")
     results, failures = [], []
     width = max((len(c) for c in ids), default=0)
     ahead = sidebyside.start(
@@ -311,7 +343,7 @@ def build(
         fresh = spec.id not in ahead  # decided once, before any chapter ran (is_fresh)
         try:
             if fresh:
-                record = json.loads((dest / "metrics.json").read_text(encoding="utf-8"))
+                record = read_metrics(dest)  # is_fresh checked it; read the same bytes
                 mark_reused(dest, spec.id)
             else:
                 record = ahead.result(spec.id)  # execute(...), started side by side
@@ -338,21 +370,3 @@ def build(
         jupyter_book_build(project, log=log)
     stamp.finish(results)  # only now: a failed build leaves no stamp
     return results
-
-
-def jupyter_book_build(project: Project, *, log: Callable[[str], None] = print) -> Path:
-    """``jupyter-book build <root> -W -n --keep-going``; returns ``_build/html/index.html``."""
-    exe = Path(sys.executable).parent / "jupyter-book"
-    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(project.root)]
-    cmd += ["-W", "-n", "--keep-going"]
-    t0 = time.perf_counter()
-    log("building HTML: " + " ".join(["jupyter-book", *cmd[1:]]))
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=project.root)
-    dt = time.perf_counter() - t0
-    if proc.returncode != 0:
-        lines = _ANSI.sub("", proc.stdout + proc.stderr).splitlines()
-        problems = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln] or lines[-30:]
-        raise BuildFailed("jupyter-book build failed:\n" + "\n".join(problems))
-    index = Path(project.root).resolve() / "_build" / "html" / "index.html"
-    log(f"built in {dt:.1f} s: {index}")
-    return index

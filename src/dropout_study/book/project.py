@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dropout_study import paths
 from dropout_study.book import source as chapters
+from dropout_study.book.source import ChapterSpec
 
 __all__ = ["Project", "ChapterFailed", "BuildFailed", "RunResult", "toc_chapters", "rel"]
 
@@ -58,7 +59,7 @@ class Project:
     def source(self, chapter_id: str) -> Path:
         return chapters.source_path(chapter_id, self.sources)
 
-    def spec(self, chapter_id: str) -> chapters.ChapterSpec:
+    def spec(self, chapter_id: str) -> ChapterSpec:
         return chapters.load(chapter_id, self.source(chapter_id), chapters=self.chapters)
 
     def dest(self, chapter_id: str) -> Path:
@@ -96,11 +97,12 @@ def toc_chapters(project: Project) -> list[str]:
     except chapters.ChapterSourceError as exc:
         raise BuildFailed(str(exc)) from None
     ids = []
+    known = project.chapters or ()  # set by Project.__post_init__
     for f, cid in entries:
-        if cid not in project.chapters:
+        if cid not in known:
             raise BuildFailed(
                 f"_toc.yml lists '{f}'; a chapter entry must be book/generated/<id>/<id> with "
-                f"<id> one of {', '.join(project.chapters)}."
+                f"<id> one of {', '.join(known)}."
             )
         if not project.source(cid).is_file():
             raise BuildFailed(

@@ -1,10 +1,13 @@
 """``metrics.json`` as JSON: numpy values converted, NaN written as ``null``, infinite or absurd
 (|x| > 1e12) values refused so that a chapter built on overflowed numbers fails instead of
-deciding.
+deciding; and read back only when it is the file the run wrote (:func:`read_metrics`: its
+SHA-256 against the one recorded beside it in ``run.json``), so a hand-edited number never
+reaches the intro's table or the README.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import numbers
@@ -13,7 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
+from dropout_study.book.project import BuildFailed
 from dropout_study.validation import fail
+
+__all__ = [
+    "ABSURD",
+    "DamagedRecord",
+    "check_finite",
+    "dumps",
+    "read_metrics",
+    "to_jsonable",
+]
 
 ABSURD = 1e12
 """Metrics larger than this in magnitude are taken as overflow, not as results."""
@@ -69,3 +82,40 @@ def to_jsonable(obj):
 
 def dumps(obj) -> str:
     return json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+class DamagedRecord(BuildFailed):
+    """A published record does not match the hash recorded beside it (edited or damaged);
+    the message is one line naming the file."""
+
+
+def read_metrics(dest) -> dict:
+    """The ``metrics.json`` of an executed chapter in ``dest``, after checking its SHA-256
+    against the one its ``run.json`` recorded when the run wrote it; :class:`DamagedRecord`
+    (one line naming the file) if it was edited or damaged, or has no hash beside it."""
+    from dropout_study.chapters.verdicts import WORDS
+
+    f = Path(dest) / "metrics.json"
+    fix = "rebuild it with `dropout-study build`"
+    try:
+        data = f.read_bytes()
+    except OSError as exc:
+        raise DamagedRecord(f"{f} cannot be read ({exc.strerror}); {fix}.") from None
+    try:
+        ctx = json.loads((Path(dest) / "run.json").read_text(encoding="utf-8"))
+        recorded = ctx["files"]["metrics.json"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DamagedRecord(
+            f"{f} has no SHA-256 recorded beside it (its run.json is missing or damaged); {fix}."
+        ) from None
+    if hashlib.sha256(data).hexdigest() != recorded:
+        raise DamagedRecord(
+            f"{f} does not match the SHA-256 its run.json recorded (edited or damaged); {fix}."
+        )
+    try:
+        record = json.loads(data)
+        if record["verdict"]["word"] not in WORDS:
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        raise DamagedRecord(f"{f} is not a chapter's metrics record; {fix}.") from None
+    return record

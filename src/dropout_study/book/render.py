@@ -17,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from dropout_study.book import outputs
+
 __all__ = ["page_config", "rerun_page"]
 
 
@@ -86,7 +88,35 @@ def rerun_page(out: Path, chapter_id: str, project, *, log=print) -> Path | None
             log(f"note: the rerun page could not be built ({last[0]})")
             return None
         dest = out / "page"
-        if dest.exists():
-            shutil.rmtree(dest)
-        shutil.copytree(html, dest)
+        try:
+            _copy_in(html, dest)
+        except (OSError, shutil.Error) as exc:
+            log(
+                f"note: the rerun page could not be written to {dest} ({_reason(exc)}); the "
+                f"run's results (notebook, metrics.json, figures/) are written in {out}."
+            )
+            return None
     return dest / f"{chapter_id}.html"
+
+
+def _copy_in(html: Path, dest: Path) -> None:
+    """Copy the built page folder ``html`` to ``dest`` through a folder beside it, swapped in
+    whole (a failed copy leaves the previous page, or none, and no half-written one)."""
+    staged = dest.parent / f".{dest.name}.new"
+    shutil.rmtree(staged, ignore_errors=True)
+    try:
+        shutil.copytree(html, staged)
+        outputs.swap_in(staged, dest)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def _reason(exc: BaseException) -> str:
+    """The first reason in an ``OSError`` or a ``shutil.Error`` (which lists every file)."""
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list):
+        for item in exc.args[0]:
+            why = item[-1] if isinstance(item, tuple) and item else item
+            return str(why).split("] ", 1)[-1].split(":", 1)[0]
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

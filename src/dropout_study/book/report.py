@@ -164,11 +164,21 @@ def start(chapter_id: str, namespace: Mapping) -> dict:
         params=params,
         experiment=experiment,
         code=(ctx or {}).get("code"),
+        full=(ctx or {}).get("full_parameters") if ctx else _full_parameters(chapter_id),
         outdir=outdir,
         figures=[],
         glued={},
     )
     return dict(params)
+
+
+def _full_parameters(chapter_id: str) -> dict | None:
+    """The ``full`` profile's parameters of a chapter run by hand (``None`` if its source
+    cannot be read): what its confirmation record's hash must be."""
+    try:
+        return resolve(chapters.load(chapter_id), "full", check=False)
+    except Exception:
+        return None
 
 
 def profile_params(profile: str) -> dict:
@@ -315,7 +325,14 @@ def finish(verdict, metrics: Mapping, robustness=None, findings=()) -> None:
     # their "--" from becoming an en dash and their backticks from being shown
     markdown(
         "confirmation",
-        confirm.sentence(st["chapter"], st["profile"], word, code=st.get("code"), findings=records),
+        confirm.sentence(
+            st["chapter"],
+            st["profile"],
+            word,
+            code=st.get("code"),
+            findings=records,
+            full_params=st.get("full"),
+        ),
     )
     text("verdict", word)
     text("verdict_sentence", sentence)

@@ -160,9 +160,11 @@ def _run(args, project: Project) -> None:
     _use_scheduler(args)
     print(est.text(), flush=True)
     print(f"running {cid} (profile {profile}) ...", flush=True)
+    _warn_cache()
     t0 = time.perf_counter()
     with progress.watch():
-        record = execute(spec, resolved, out, profile=profile)
+        record = execute(spec, resolved, out, profile=profile, option="--out")
+    _STATE["written"] = out  # from here an interrupt leaves the results in place
     dt = time.perf_counter() - t0
     print(f"executed in {dt:.1f} s; notebook, metrics.json and figures/ in {out}")
     print(f"time: {timing.summary(out)}")
@@ -170,6 +172,17 @@ def _run(args, project: Project) -> None:
     if page is not None:
         print(f"page: {page}")
     print(f"verdict: {label(record['verdict']['word'])} — {record['verdict']['sentence']}")
+
+
+_STATE: dict = {}
+"""What the running command has done so far (for the line Ctrl-C prints)."""
+
+
+def _warn_cache() -> None:
+    """One line, before the work, if the sweep cache cannot keep cells (the run goes on)."""
+    line = guard.cache_warning()
+    if line:
+        print(f"{PROG}: {line}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None, project: Project | None = None) -> int:
@@ -181,8 +194,10 @@ def main(argv: list[str] | None = None, project: Project | None = None) -> int:
         # execute reply.") would come on top of the one-line failure this command prints
         for name in ("papermill", "nbclient", "traitlets"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+    _STATE.clear()
     try:
         args = _parser(sys.argv[1:] if argv is None else argv, project).parse_args(argv)
+        _STATE["command"] = args.command
         if args.command == "list":
             print(
                 catalog.list_verbose(project)
@@ -198,7 +213,9 @@ def main(argv: list[str] | None = None, project: Project | None = None) -> int:
             _run(args, project)
         elif args.command == "build":
             guard.check_environment(f"{PROG} build")
+            guard.build_destinations(project, f"{PROG} build")
             _use_scheduler(args)
+            _warn_cache()
             with progress.watch():
                 results = build(project, profile=args.profile, force=args.force)  # checks profile
             print(progress.summary(results))
@@ -224,7 +241,8 @@ def main(argv: list[str] | None = None, project: Project | None = None) -> int:
         logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         sidebyside.stop_all()  # a build's chapter workers and their kernels
         kernel.end_kernels()
-        print(f"{PROG}: {guard.INTERRUPTED}", file=sys.stderr)
+        line = guard.interrupted(_STATE.get("command", ""), _STATE.get("written"))
+        print(f"{PROG}: {line}", file=sys.stderr)
         return 130
     except OSError as exc:  # read-only or immutable destination, a path through a file
         if os.environ.get("DROPOUT_STUDY_DEBUG"):

@@ -83,7 +83,7 @@ def thinned_logits(model: MLP, X, keep) -> np.ndarray:
         m = np.asarray(keep[-1], dtype=bool)
         last = model.dense[-1]
         if m.shape != (last.W.shape[0],):
-            fail("keep", owner, f"vectors of shape ({last.W.shape[0]},)", described(m.shape))
+            fail("keep", owner, f"vectors of shape ({last.W.shape[0]},)", described(str(m.shape)))
         h = model.hidden(X, -1)
         return (h * (m / (1.0 - d.p))) @ last.W + last.b
     masks = []
@@ -136,7 +136,7 @@ def mc_error_curve(model: MLP, X, y, ks, rng, *, n_repeats: int = 1) -> np.ndarr
             for i, k in enumerate(ks):
                 errors[i] += np.mean(np.argmax(cum[:, k - 1], axis=1) != y)
             continue
-        total = 0.0
+        total: float | np.ndarray = 0.0
         i = 0
         for t in range(1, K + 1):
             total = total + softmax(thinned_logits(model, X, draw_thinned(model, rng)))

@@ -32,6 +32,8 @@ and the quadratic).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.optimize import minimize
 
@@ -226,6 +228,8 @@ def fit_logistic(X, y, p: float, *, kind: str, n_masks: int = 64, rng=0) -> np.n
     p = check_float(p, "p", owner, low=0.0, high=1.0, high_open=True)
     check_choice(kind, "kind", owner, ("mc", "quadratic"))
     theta0 = np.zeros(X.shape[1] + 1)
+    args: tuple
+    fun: Callable[..., tuple[float, np.ndarray]]
     if kind == "mc":
         rng = as_generator(rng, "rng", owner)
         keep = rng.random((check_int(n_masks, "n_masks", owner, low=1),) + X.shape) >= p

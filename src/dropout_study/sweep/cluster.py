@@ -4,7 +4,15 @@ The scheduler's address reaches every sweep through the environment variable
 ``DASK_SCHEDULER_ADDRESS`` (the variable Dask itself reads for ``scheduler-address``):
 ``dropout-study run|build --scheduler ADDRESS`` checks the address and sets it in its own
 environment, which the chapters' kernels inherit, so :func:`dropout_study.sweep.runner.run_sweep`
-inside a notebook sends its cells to the cluster through joblib's Dask backend.
+inside a notebook sends its cells to the cluster (:func:`map_cells`).
+
+Only Dask's public API: the check connects a ``distributed.Client`` and asks it for the
+scheduler's identity and its workers (:func:`check_scheduler`: before any kernel starts, a
+scheduler with no workers is refused in one line); the cells are ``Client.submit`` futures, so
+a cluster of one worker thread gets them too (joblib's public Dask backend runs every task in
+the calling process when the cluster has one thread: its ``n_jobs == 1`` shortcut), and a
+sweep whose cluster has had no worker for :data:`LOST_AFTER` seconds (the worker that had its
+cells died) stops with one line instead of waiting for ever.
 
 Numbers do not depend on where a cell runs: each cell derives its randomness from the seeds
 it carries and runs with one BLAS thread (:mod:`dropout_study.sweep.runner`), on a worker as
@@ -15,8 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import logging
 import os
+import queue
 import socket
+import time
+from collections.abc import Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 from dropout_study.validation import fail
@@ -27,7 +40,9 @@ __all__ = [
     "check_scheduler",
     "client",
     "close_clients",
-    "joblib_config",
+    "map_cells",
+    "ClusterLost",
+    "LOST_AFTER",
     "use_scheduler",
 ]
 
@@ -37,7 +52,17 @@ ENV = "DASK_SCHEDULER_ADDRESS"
 CONNECT_TIMEOUT = 5.0
 """Seconds to wait for the scheduler before giving up (the check and the client)."""
 
+LOST_AFTER = 60.0
+"""Seconds a sweep waits while its cluster has no worker (all were lost) before it gives up."""
+
+POLL = 1.0
+"""Seconds between looks at the cluster while no cell finishes."""
+
 _clients: dict = {}
+
+
+class ClusterLost(RuntimeError):
+    """The cluster has had no worker for :data:`LOST_AFTER` seconds during a sweep."""
 
 
 def address() -> str | None:
@@ -76,39 +101,41 @@ def _host_port(addr: str, owner: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-async def _identity(addr: str, timeout: float) -> dict | None:
-    """The reply of the server at ``addr`` to Dask's ``identity`` request (``None`` if it
-    does not answer as a Dask server within ``timeout`` seconds): Dask's own comm layer
-    (``distributed.comm.connect``, with its handshake) and its own request, as
-    ``distributed.core.rpc(addr).identity()`` sends it."""
-    from distributed.comm import connect
-    from distributed.security import Security
+async def _scheduler(addr: str, timeout: float) -> tuple[str | None, int]:
+    """``(server type, number of workers)`` of the Dask scheduler at ``addr``, asked through a
+    ``distributed.Client`` (``(None, 0)`` if it does not answer as a Dask scheduler within
+    ``timeout`` seconds: a silent listener, an HTTP server, a Dask worker)."""
+    from distributed import Client
 
-    async def ask():
-        kwargs = Security().get_connection_args("client")
-        comm = await connect(addr, timeout=timeout, **kwargs)
+    client = Client(addr, asynchronous=True, timeout=timeout, set_as_default=False)
+    try:
+        await asyncio.wait_for(client, timeout)  # awaiting a Client connects it
+        kind = client.scheduler_info().get("type")
+        workers = await asyncio.wait_for(client.nthreads(), timeout)
+        return kind, len(workers)
+    except Exception:  # timeout, refused handshake, unknown request: not a Dask scheduler
+        return None, 0
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.close(), timeout)
+
+
+def _ask_scheduler(addr: str, timeout: float) -> tuple[str | None, int]:
+    """:func:`_scheduler` from synchronous code (in a thread of its own when this thread
+    already runs an event loop, e.g. inside a notebook), with Dask's own log lines about the
+    failed attempt kept off the terminal."""
+    log = logging.getLogger("distributed")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
         try:
-            await comm.write({"op": "identity", "reply": True})
-            return await comm.read()
-        finally:
-            comm.abort()
-
-    try:
-        reply = await asyncio.wait_for(ask(), timeout)
-    except Exception:  # timeout, closed comm, undecodable bytes: not a Dask server
-        return None
-    return reply if isinstance(reply, dict) else None
-
-
-def _ask_identity(addr: str, timeout: float) -> dict | None:
-    """:func:`_identity` from synchronous code (in a thread of its own when this thread
-    already runs an event loop, e.g. inside a notebook)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_identity(addr, timeout))
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, _identity(addr, timeout)).result()
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(_scheduler(addr, timeout))
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, _scheduler(addr, timeout)).result()
+    finally:
+        log.setLevel(level)
 
 
 def check_scheduler(addr: str, owner: str = "dropout-study") -> str:
@@ -116,9 +143,10 @@ def check_scheduler(addr: str, owner: str = "dropout-study") -> str:
     installed; return the address in ``tcp://host:port`` form.
 
     Raises a one-line ValueError before any work starts: an unparsable address (or one with
-    anything after the port), an unreachable one, one where a server listens but does not
-    answer Dask's ``identity`` request as a Dask *scheduler* within :data:`CONNECT_TIMEOUT`
-    seconds (a silent listener, an HTTP server, a Dask worker), or ``distributed`` missing.
+    anything after the port), an unreachable one, one where a server listens but a
+    ``distributed.Client`` cannot connect to it as a Dask *scheduler* within
+    :data:`CONNECT_TIMEOUT` seconds (a silent listener, an HTTP server, a Dask worker), a
+    scheduler with no workers (the cells would wait for ever), or ``distributed`` missing.
     """
     host, port = _host_port(addr, owner)
     try:
@@ -138,17 +166,25 @@ def check_scheduler(addr: str, owner: str = "dropout-study") -> str:
         fail("scheduler", owner, f"a reachable Dask scheduler ({reason})", addr)
     text = addr.strip()
     full = text if "://" in text else f"tcp://{text}"
-    reply = _ask_identity(full, CONNECT_TIMEOUT)
-    if reply is None or reply.get("type") != "Scheduler":
+    kind, n_workers = _ask_scheduler(full, CONNECT_TIMEOUT)
+    if kind != "Scheduler":
         what = (
-            f"a Dask {reply.get('type')}"
-            if reply and reply.get("type")
-            else f"no answer as a Dask server within {CONNECT_TIMEOUT:g} s"
+            f"a Dask {kind}"
+            if kind
+            else f"no answer as a Dask scheduler within {CONNECT_TIMEOUT:g} s"
         )
         fail(
             "scheduler",
             owner,
             f"a reachable Dask scheduler (something listens there, but: {what})",
+            addr,
+        )
+    if n_workers == 0:
+        fail(
+            "scheduler",
+            owner,
+            "a Dask scheduler with at least one worker (it has none; start one with "
+            "'dask worker ADDRESS')",
             addr,
         )
     return full
@@ -180,23 +216,50 @@ def close_clients() -> None:
         c.close()
 
 
-_BACKEND = "dropout-study-dask"
+def _n_workers(c) -> int:
+    """Workers the client's cluster has now (0 when the client lost its scheduler)."""
+    if c.status != "running":
+        return 0
+    try:
+        return len(c.nthreads())
+    except Exception:
+        return 0
 
 
-def joblib_config(addr: str):
-    """``joblib.parallel_config`` that sends the tasks of every ``joblib.Parallel`` inside it
-    to the cluster at ``addr``: joblib's Dask backend, except that a cluster of one worker
-    thread also gets the tasks. (joblib's own backend reports one job there, and
-    ``Parallel`` then runs every task in the calling process — its shortcut for
-    ``n_jobs == 1`` — so a one-worker cluster was never used.)"""
-    import joblib
-
-    if _BACKEND not in joblib.parallel.BACKENDS:
-        from joblib._dask import DaskDistributedBackend
-
-        class _AlwaysOnCluster(DaskDistributedBackend):
-            def effective_n_jobs(self, n_jobs):
-                return max(2, super().effective_n_jobs(n_jobs))
-
-        joblib.register_parallel_backend(_BACKEND, _AlwaysOnCluster)
-    return joblib.parallel_config(backend=_BACKEND, client=client(addr))
+def map_cells(
+    compute: Callable, fn: Callable, cells: Sequence[dict], addr: str
+) -> Iterator[tuple[int, object]]:
+    """``(i, compute(fn, cells[i]))`` for every cell, computed on the cluster at ``addr``
+    (one future per cell) and yielded as each finishes; a cell's exception is raised as
+    itself. Raises :class:`ClusterLost` (one line) when the cluster has had no worker for
+    :data:`LOST_AFTER` seconds while cells were left, and cancels what is left whenever it
+    stops early."""
+    c = client(addr)
+    finished: queue.Queue = queue.Queue()
+    futures = [c.submit(compute, fn, cell, pure=False) for cell in cells]
+    for i, f in enumerate(futures):
+        f.add_done_callback(lambda _f, i=i: finished.put(i))
+    left = len(futures)
+    alone_since: float | None = None
+    try:
+        while left:
+            try:
+                i = finished.get(timeout=POLL)
+            except queue.Empty:
+                if _n_workers(c) > 0:
+                    alone_since = None
+                    continue
+                alone_since = alone_since or time.monotonic()
+                if time.monotonic() - alone_since >= LOST_AFTER:
+                    raise ClusterLost(
+                        f"The Dask cluster at {addr} has had no worker for {LOST_AFTER:g} s "
+                        f"({left} of {len(futures)} cells unfinished): a worker was lost; "
+                        "gave up (finished cells are kept in the sweep cache)."
+                    ) from None
+                continue
+            left -= 1
+            yield i, futures[i].result()
+    finally:
+        if left:
+            with contextlib.suppress(Exception):
+                c.cancel([f for f in futures if not f.done()])

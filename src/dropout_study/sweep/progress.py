@@ -12,6 +12,11 @@ notebooks stay byte-identical between identical runs). Instead:
 
 Without :data:`ENV` (a notebook opened by hand, the tests) :func:`sweep_bar` returns the bar
 unchanged. :func:`summary` formats the per-chapter times printed at the end of ``build``.
+
+:func:`note` is the same idea for one-line warnings from inside a kernel (a damaged cache
+entry recomputed, a cache that cannot be written): the pipeline names a notes file in
+:data:`NOTES_ENV` before the kernel starts and prints what the kernel appended to it on the
+command's standard error (:func:`relay_notes`); without it the line goes to standard error.
 """
 
 from __future__ import annotations
@@ -23,14 +28,67 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
-__all__ = ["ENV", "FORCE_ENV", "sweep_bar", "watch", "summary"]
+__all__ = ["ENV", "FORCE_ENV", "NOTES_ENV", "note", "relay_notes", "sweep_bar", "watch", "summary"]
 
 ENV = "DROPOUT_STUDY_PROGRESS"
 """Path of the side file a kernel reports finished sweep cells to."""
 
 FORCE_ENV = "DROPOUT_STUDY_PROGRESS_BAR"
 """``always``: draw the bar even when standard error is not a terminal."""
+
+
+NOTES_ENV = "DROPOUT_STUDY_NOTES"
+"""Path of the file a kernel appends its one-line notes to (see :func:`note`)."""
+
+
+def note(text: str) -> None:
+    """Tell the user ``text`` (one line) where they are watching: appended to the notes file
+    named by :data:`NOTES_ENV` (a kernel: the command relays it), else standard error. A
+    note never fails the caller."""
+    line = " ".join(str(text).split()) + "\n"
+    path = os.environ.get(NOTES_ENV)
+    try:
+        if path:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line.encode("utf-8"))
+            finally:
+                os.close(fd)
+            return
+    except OSError:
+        pass
+    with contextlib.suppress(Exception):
+        sys.stderr.write(line)
+        sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def relay_notes(stream=None):
+    """Around a kernel's run: name a fresh notes file in :data:`NOTES_ENV` (the kernel
+    inherits it) and afterwards print each distinct line the kernel noted on ``stream``
+    (default standard error) with the command's prefix."""
+    stream = sys.stderr if stream is None else stream
+    fd, path = tempfile.mkstemp(prefix="dropout-study-notes-")
+    os.close(fd)
+    old = os.environ.get(NOTES_ENV)
+    os.environ[NOTES_ENV] = path
+    try:
+        yield Path(path)
+    finally:
+        if old is None:
+            os.environ.pop(NOTES_ENV, None)
+        else:
+            os.environ[NOTES_ENV] = old
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+            os.unlink(path)
+        except OSError:
+            lines = []
+        for line in dict.fromkeys(ln for ln in lines if ln.strip()):
+            with contextlib.suppress(Exception):
+                print(f"dropout-study: {line}", file=stream, flush=True)
 
 
 def _chapter() -> str:
@@ -48,7 +106,7 @@ class _Reporting:
     def __init__(self, bar, desc: str, path: Path):
         self._bar, self._path = bar, path
         _Reporting._count += 1
-        self._state = {
+        self._state: dict[str, Any] = {
             "chapter": _chapter(),
             "sweep": desc,
             "n": _Reporting._count,

@@ -5,15 +5,16 @@ A *cell* is a dict of JSON-able values (e.g. ``{"dataset": "moons", "p": 0.3, "r
 
 - evaluates the cells not already on disk with :class:`joblib.Parallel` (processes) — or, when
   ``DASK_SCHEDULER_ADDRESS`` names a Dask scheduler (:mod:`dropout_study.sweep.cluster`), on that
-  cluster's workers through joblib's Dask backend — each cell with single-threaded BLAS,
-  showing a
+  cluster's workers through Dask's futures — each cell with single-threaded BLAS, showing a
   ``tqdm`` progress bar when standard error is a terminal (never inside an executed notebook);
-- writes each finished cell at once, atomically, to
-  ``<cache_dir>/<code hash>/<fn name>/<hash>.pkl`` where the hash covers ``key``, ``fn``'s
-  qualified name, the cell and :func:`code_version` — so an interrupted sweep resumes
-  with only the missing cells, and any edit of the code the cell's chapter computes with (not
-  of its comments or docstrings, nor of the book machinery) invalidates old cells, which
-  ``cache.prune_sweep_cache`` then deletes;
+- writes each finished cell at once, atomically, into the cell cache
+  (:mod:`dropout_study.sweep.cellcache`: ``<cache_dir>/<code hash>/<fn name>/<hash>.pkl``, each
+  entry holding its own key — ``key``, ``fn``'s qualified name, the cell, :func:`code_version`,
+  the dependency versions and the lock file's hash — checked when it is read), so an
+  interrupted sweep resumes with only the missing cells, and any edit of the code the cell's
+  chapter computes with (not of its comments or docstrings, nor of the book machinery)
+  invalidates old cells; a damaged entry is recomputed with one line saying so, and a cache
+  that cannot be written costs only time;
 - returns the results in the order of ``cells``.
 
 Results must depend only on the cell (derive all randomness from the seeds it carries), so
@@ -22,13 +23,10 @@ that the parallel order never changes a number.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
+import contextlib
 import os
 import sys
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +35,10 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm  # not tqdm.auto: in a kernel without ipywidgets it warns on stderr
 
 from dropout_study import paths
-from dropout_study.codehash import science_hash
 from dropout_study.sweep import cluster, timing
 from dropout_study.sweep import progress as _progress
+from dropout_study.sweep.cellcache import CellCache, code_version
+from dropout_study.sweep.cellcache import fn_name as _fn_name
 from dropout_study.validation import check_int, fail
 
 __all__ = ["SweepResult", "run_sweep", "code_version", "cell_path"]
@@ -54,33 +53,9 @@ class SweepResult:
     n_cached: int
 
 
-@functools.cache
-def _science(module: str) -> str:
-    return science_hash(module, paths.PACKAGE)
-
-
-def code_version(fn: Callable) -> str:
-    """The science hash of the code ``fn`` belongs to
-    (:func:`dropout_study.codehash.science_hash` of its module: the numpy core, the measures,
-    the shared chapter code and ``fn``'s own chapter folder; comments and docstrings do not
-    count), computed once per process and module."""
-    return _science(fn.__module__)
-
-
-def _fn_name(fn: Callable) -> str:
-    return f"{fn.__module__}.{fn.__qualname__}"
-
-
 def cell_path(fn: Callable, cell: dict, key: str, cache_dir: Path) -> Path:
     """Where the result of ``fn(cell)`` is kept."""
-    payload = json.dumps(
-        {"fn": _fn_name(fn), "key": key, "cell": cell, "code": code_version(fn)},
-        sort_keys=True,
-        default=str,
-    )
-    digest = hashlib.sha256(payload.encode()).hexdigest()[:32]
-    # one folder per code version, so cache.prune_sweep_cache can drop the unusable ones
-    return Path(cache_dir) / code_version(fn)[:16] / _fn_name(fn) / f"{digest}.pkl"
+    return CellCache(cache_dir, fn, key).path(cell)
 
 
 def _compute(fn: Callable, cell: dict):
@@ -90,26 +65,6 @@ def _compute(fn: Callable, cell: dict):
     # numbers do not depend on where it runs.
     with threadpool_limits(limits=1, user_api="blas"):
         return fn(cell)
-
-
-def _compute_and_store(fn: Callable, cell: dict, path: Path | None):
-    result = _compute(fn, cell)
-    _store(result, path)
-    return result
-
-
-def _store(result, path: Path | None) -> None:
-    """Write ``result`` to ``path`` atomically (nothing for ``None``)."""
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        try:
-            joblib.dump(result, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
 
 
 IN_PROCESS_BELOW = 20_000
@@ -170,10 +125,12 @@ def run_sweep(
         The training steps all cells take together (the sweep's size, for the default
         ``n_jobs``).
     scheduler : str, None or "default"
-        Address of a Dask scheduler to run the missing cells on (joblib's Dask backend);
+        Address of a Dask scheduler to run the missing cells on (one future per cell);
         ``"default"`` is ``DASK_SCHEDULER_ADDRESS`` if set (see :mod:`dropout_study.sweep.cluster`),
         ``None`` runs locally. Workers return results; this process writes the cell cache,
-        so a cluster without a shared file system still resumes.
+        so a cluster without a shared file system still resumes. A cluster that has had no
+        worker for :data:`dropout_study.sweep.cluster.LOST_AFTER` seconds ends the sweep with
+        one line.
     """
     owner = "run_sweep"
     if not callable(fn):
@@ -191,44 +148,37 @@ def run_sweep(
     if isinstance(cache_dir, str) and cache_dir == "default":
         env = os.environ.get("DROPOUT_STUDY_SWEEP_CACHE")
         cache_dir = None if env == "off" else (env or paths.SWEEP_CACHE)
-    cache = None if cache_dir is None else Path(cache_dir)
+    cache = None if cache_dir is None else CellCache(cache_dir, fn, key)
 
     results: list = [None] * len(cells)
     todo: list[int] = []
-    cell_paths: list[Path | None] = []
-    for i, c in enumerate(cells):
-        p = None if cache is None else cell_path(fn, c, key, cache)
-        cell_paths.append(p)
-        if p is not None and p.exists():
-            try:
-                results[i] = joblib.load(p)
-                continue
-            except Exception:  # a truncated or stale file: recompute it
-                p.unlink(missing_ok=True)
-        todo.append(i)
+    with cache if cache is not None else contextlib.nullcontext():
+        for i, c in enumerate(cells):
+            if cache is not None:
+                hit, value = cache.read(c)
+                if hit:
+                    results[i] = value
+                    continue
+            todo.append(i)
+        if cache is not None:
+            cache.report()  # before the work: what was found damaged is recomputed now
 
-    bar = tqdm(total=len(todo), desc=desc or _fn_name(fn), disable=not progress or not todo)
-    bar = _progress.sweep_bar(bar, desc or _fn_name(fn))  # finished cells to the CLI's bar
-    if scheduler and todo and not explicit_one:
-        with cluster.joblib_config(scheduler):
-            outs = joblib.Parallel(n_jobs=-1, return_as="generator")(
-                joblib.delayed(_compute)(fn, cells[i]) for i in todo
-            )
-            for i, out in zip(todo, outs, strict=True):
-                _store(out, cell_paths[i])
-                results[i] = out
-                bar.update()
-    elif len(todo) <= 1 or n_jobs == 1:
-        for i in todo:
-            results[i] = _compute_and_store(fn, cells[i], cell_paths[i])
-            bar.update()
-    else:
-        parallel = joblib.Parallel(n_jobs=min(n_jobs, len(todo)), return_as="generator")
-        outs = parallel(
-            joblib.delayed(_compute_and_store)(fn, cells[i], cell_paths[i]) for i in todo
-        )
-        for i, out in zip(todo, outs, strict=True):
+        label = desc or _fn_name(fn)
+        bar = tqdm(total=len(todo), desc=label, disable=not progress or not todo)
+        bar = _progress.sweep_bar(bar, label)  # finished cells to the CLI's bar
+        outs: Iterable[tuple[int, object]]  # (index into todo, result), as cells finish
+        if scheduler and todo and not explicit_one:
+            outs = cluster.map_cells(_compute, fn, [cells[i] for i in todo], scheduler)
+        elif len(todo) <= 1 or n_jobs == 1:
+            outs = ((k, _compute(fn, cells[i])) for k, i in enumerate(todo))
+        else:
+            parallel = joblib.Parallel(n_jobs=min(n_jobs, len(todo)), return_as="generator")
+            outs = enumerate(parallel(joblib.delayed(_compute)(fn, cells[i]) for i in todo))
+        for k, out in outs:
+            i = todo[k]
+            if cache is not None:
+                cache.write(cells[i], out)  # at once: an interrupted sweep resumes from here
             results[i] = out
             bar.update()
-    bar.close()
+        bar.close()
     return SweepResult(results, n_computed=len(todo), n_cached=len(cells) - len(todo))
