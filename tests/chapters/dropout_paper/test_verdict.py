@@ -128,7 +128,7 @@ def test_one_contradicted_srivastava_finding_makes_it_not_supported():
     v = rule.decide(m)
     assert v.word == NOT_SUPPORTED
     assert "1 contradicted in this protocol (Fig. 9a)" in v.sentence
-    assert "Contradicted in this protocol: dropout lowers the test error" in v.answer
+    assert "Not reproduced (contradicted in this protocol): that dropout lowers" in v.answer
 
 
 def test_a_reversed_finding_counts_as_contradicted():

@@ -315,18 +315,19 @@ def estimate(p: dict) -> tuple[float, float]:
     width, units = cost.n(p, "width", 256), cost.n(p, "pn_units", 32)
     pn_widths = [units / (1 - r) for r in p.get("pn_rates", [0.0, 0.2, 0.4, 0.6, 0.8])]
 
-    def net(steps, w):  # forward + backward of minibatches, and validation passes
-        return (3 * steps * batch + steps / cost.n(p, "eval_every", 10) * 0.2 * n_dig) * 75 * w
+    def net(steps, w, evals=True):  # forward + backward of minibatches, validation passes
+        val = steps / cost.n(p, "eval_every", 10) * 0.2 * n_dig if evals else 0.2 * n_dig
+        return (3 * steps * batch + val) * 75 * w
 
     train = sum(net(stopped, width) for _ in range(int(cost.n(p, "dropout_rates", 6))))
     train += sum(net(stopped, w) for w in pn_widths)
     n_mc = 1
     if p.get("stopping_alt", True):
-        train += 2 * net(cap, width)
+        train += 2 * net(cap, width, evals=False)
         n_mc += 1
     if p.get("paper_protocol", False):
         paper = cost.n(p, "paper_steps", 3000)
-        train += 2 * net(paper, width) + sum(net(paper, w) for w in pn_widths)
+        train += 2 * net(paper, width, False) + sum(net(paper, w, False) for w in pn_widths)
         n_mc += 1
     if p.get("retrain_alt", False):
         train += 2 * net(stopped, cost.n(p, "width_alt", 128)) + 2 * net(stopped, width)

@@ -128,10 +128,9 @@ def readings(metrics: dict) -> dict[str, str]:
     out["nwgm_max"] = sci(max(max(r["nwgm_err"]) for r in exact)) if exact else "—"
     out["mean_s_max"] = sci(max(max(r["mean_s_err"]) for r in exact)) if exact else "—"
     checks = [f for f, _ in pf.theory_findings(metrics)]
-    first_w = bd["widths"][0]
     pick = {
-        "baldi_first_words": f"B & S first-order estimate, {first_w} units",
-        "baldi_delta_words": f"Delta method, {first_w} units",
+        "baldi_first_words": "B & S first-order estimate, enumerated layer",
+        "baldi_delta_words": "Delta method, enumerated layer",
         "baldi_sign_words": "lacks the sign",
         "baldi_agree_words": "classify apart",
     }

@@ -108,7 +108,7 @@ def baldi(result):
         ax.axvline(0, color="0.7", linewidth=0.6)
         how = "all masks" if b["by_width"][str(w)]["exact"] else f"{b['masks']} masks"
         beyond = f", {out} beyond the axes" if out else ""
-        ax.set_title(f"{w} units ({how}{beyond})", fontsize=8.5)
+        ax.set_title(f"{w} units\n({how}{beyond})", fontsize=8.5)
         ax.set_xlabel("estimated gap")
     axes[0].set_ylabel("measured gap E σ(S) − σ(E S)")
     axes[0].legend(loc="upper left", fontsize=7.5, markerscale=2)

@@ -53,8 +53,8 @@ __all__ = [
 
 CLAIM = (
     "What the dropout paper found holds at laptop scale: weight scaling matches averaging "
-    "thinned networks, input dropout on linear regression is ridge, dropout on logistic "
-    "regression is an adaptive L2, moderate rates help an overfitting network, and dropout "
+    "thinned networks, input dropout on linear regression is ridge, a moderate rate helps an "
+    "overfitting network, an intermediate rate is best when (1 − p)·n is fixed, and dropout "
     "makes hidden activations sparse."
 )
 PROTOCOL = "one hidden layer, minibatch Adam, early stopping on the validation loss"
@@ -78,7 +78,7 @@ PLAIN = {
     "fig11": "averaging many thinned networks matches the weight-scaled network",
     "s91": "input dropout on linear regression is ridge",
     "fig9a": "dropout lowers the test error of a wide network that overfits",
-    "fig9b": "with (1 − p)·n fixed an intermediate rate gives the least error",
+    "fig9b": "an intermediate rate gives the least error when (1 − p)·n is fixed",
     "fig8": "dropout makes hidden activations sparser",
 }
 """Each primary finding in plain words (the claim as the paper makes it), for the answer."""
@@ -128,13 +128,19 @@ def decide(metrics) -> Verdict:
     g = _groups(prim)
     parts = []
     if g["yes"]:
-        parts.append("Reproduced at laptop scale: " + "; ".join(PLAIN[k] for k in g["yes"]) + ".")
+        parts.append(
+            "Reproduced at laptop scale: that " + "; that ".join(PLAIN[k] for k in g["yes"]) + "."
+        )
     if g["contra"]:
         parts.append(
-            "Contradicted in this protocol: " + "; ".join(PLAIN[k] for k in g["contra"]) + "."
+            "Not reproduced (contradicted in this protocol): that "
+            + "; that ".join(PLAIN[k] for k in g["contra"])
+            + "."
         )
     if g["undecided"]:
-        parts.append("Undecided: " + "; ".join(PLAIN[k] for k in g["undecided"]) + ".")
+        parts.append(
+            "Undecided: whether " + "; whether ".join(PLAIN[k] for k in g["undecided"]) + "."
+        )
     return Verdict(CLAIM, word, sentence, " ".join(parts))
 
 
