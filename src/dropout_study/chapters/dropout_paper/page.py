@@ -100,11 +100,11 @@ def readings(metrics: dict) -> dict[str, str]:
     out = {
         "n_test": str(g["n_test"]),
         "n_capped": f"{dg['n_capped']} of {dg['n_nets']}",
-        "steps_median": f"{dg['steps_median']:.0f}",
+        "steps_median": f"{dg['steps_median']:z.0f}",
         "ws_err": tb.ci(g["err_ws"], 100),
         "test_err_none": tb.ci(fixed[:, 0], 100),
         "train_err_none": tb.ci(train[:, 0], 100),
-        "gamma_ratio": f"{np.max(rd['gamma']) / np.min(rd['gamma']):.0f}",
+        "gamma_ratio": f"{np.max(rd['gamma']) / np.min(rd['gamma']):z.0f}",
         "q1_gap": sci(rd["q1_gap"]),
         "baldi_mc_se": sci(
             max(

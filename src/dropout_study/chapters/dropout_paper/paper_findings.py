@@ -221,7 +221,7 @@ def paper_findings(
             "effect",
             v,
             margin=fig8_margin,
-            margin_source=f"convention: a drop of at least {100 * (1 - 1 / fig8_margin):.0f} %"
+            margin_source=f"convention: a drop of at least {100 * (1 - 1 / fig8_margin):z.0f} %"
             f" (ratio {fig8_margin:.3g})",
             scale="log",
             role=role,

@@ -71,7 +71,7 @@ def mc_vs_weight_scaling(result):
     ax1.legend(loc="upper right")
     _band(ax2, ks, mc - ws[:, None], COLORS[0], "MC − weight-scaled", scale=1.0)
     se = binomial_se(g["err_ws"], g["n_test"])
-    ax2.axhspan(-se, se, color="0.88", zorder=0, label=f"± {se:.2f} points (the margin)")
+    ax2.axhspan(-se, se, color="0.88", zorder=0, label=f"± {se:z.2f} points (the margin)")
     ax2.axhline(0, color="0.3", linewidth=0.8)
     ax2.set_ylabel("paired difference (points)")
     ax2.set_title("(b) MC − weight scaling, 95 % interval", fontsize=9.5)
