@@ -78,12 +78,15 @@ def _power_text(r: dict, unit: str) -> str:
     head = f"Power: half-width {hw}{unit} against a margin of {m}{unit} ({r['n']} seeds)"
     if not unit:
         head = f"Power, on the log scale: half-width {hw} against a margin of {m} ({r['n']} seeds)"
+    under = r["seeds_80"] is not None and r["seeds_80"] > r["n"]
     if r["seeds_needed"] is not None:
-        return (
-            head + f"; undecided — about {r['seeds_needed']} seeds would decide it, so the book "
-            "profile is underpowered for it (the full profile's outcome is in the confirmation)."
-        )
-    if r["seeds_80"] is not None and r["seeds_80"] > r["n"]:
+        text = f"; undecided — at this estimate about {r['seeds_needed']} seeds would decide it"
+        if under:
+            text += (
+                f", and 80 % power needs about {r['seeds_80']}: the book profile is underpowered"
+            )
+        return head + text + " (the full profile's outcome is in the confirmation)."
+    if under:
         return head + f"; decided, though 80 % power would take about {r['seeds_80']} seeds."
     return head + "; decided."
 
