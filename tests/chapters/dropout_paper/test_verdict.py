@@ -59,6 +59,8 @@ def _metrics(
             "exact": True,
             "ratio_first": (baldi_ratio * np.exp(_noise(rng, n, 0.01))).tolist(),
             "ratio_delta": (baldi_ratio * np.exp(_noise(rng, n, 0.01))).tolist(),
+            "ratio_first_mid": (baldi_ratio * np.exp(_noise(rng, n, 0.01))).tolist(),
+            "share_mid": [0.5] * n,
             "wrong_sign": [0.0] * n,
             "disagree": [0.0] * n,
             "mean_abs_gap": [0.05] * n,

@@ -14,9 +14,11 @@ from dropout_study.measures import dropout_theory as theory
 from dropout_study.measures import ensemble, nwgm
 from dropout_study.measures import input_dropout as inp
 
-__all__ = ["ACT_BINS", "UNIT_BINS", "N_DIGITS", "cell"]
+__all__ = ["ACT_BINS", "UNIT_BINS", "N_DIGITS", "MID", "cell"]
 
 N_DIGITS = 1797
+MID = (0.02, 0.98)
+"""Weight-scaled outputs counted as unsaturated (Baldi & Sadowski's estimate, an alternative)."""
 ACT_BINS = np.linspace(0.0, 6.0, 31)
 """Histogram bins of hidden activations (the last bin also counts larger values)."""
 UNIT_BINS = np.linspace(0.0, 2.0, 41)
@@ -81,12 +83,15 @@ def _baldi_cell(c: dict) -> dict:
     gap = E - ws
     first = nwgm.first_order_estimate(E, mom["var_sigma"])
     delta = nwgm.delta_estimate(a, b, c["p"])
+    mid = (ws > MID[0]) & (ws < MID[1])  # unsaturated images: 1/(2E(1 − E)) stays moderate
     return {
         "exact": c["units"] <= ensemble.MAX_ENUMERATED_UNITS,
         "nwgm_err": nwgm_err,
         "mean_s_err": mean_s_err,
         "ratio_first": nwgm.aligned_ratio(gap, first),
         "ratio_delta": nwgm.aligned_ratio(gap, delta),
+        "ratio_first_mid": nwgm.aligned_ratio(gap[mid], first[mid]) if mid.any() else np.nan,
+        "share_mid": float(mid.mean()),
         "wrong_sign": 1.0 - nwgm.sign_agreement(gap, E),
         "disagree": float(np.mean((E > 0.5) != (ws > 0.5))),
         "mean_abs_gap": float(np.mean(np.abs(gap))),

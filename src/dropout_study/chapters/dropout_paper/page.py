@@ -134,12 +134,15 @@ def readings(metrics: dict) -> dict[str, str]:
     pick = {
         "baldi_first_words": "B & S first-order estimate, enumerated layer",
         "baldi_delta_words": "Delta method, enumerated layer",
+        "baldi_mid_words": "unsaturated images",
         "baldi_sign_words": "lacks the sign",
         "baldi_agree_words": "classify apart",
     }
     for key, needle in pick.items():
         f = next((f for f in checks if needle in f.name), None)
         out[key] = "—" if f is None else f"{interval_text(f)}, {words(f, 'in this setting')}"
+    ex = bd["by_width"][str(bd["widths"][0])]
+    out["baldi_mid_share"] = tb.ci(ex["share_mid"], 100, 1)
     stop = next((f for f in checks if f.name.startswith("Stopping rule")), None)
     if stop is None:
         out["stopping_text"] = "The fixed-budget networks were not trained in this run."

@@ -285,6 +285,22 @@ def theory_findings(metrics) -> list[tuple[Finding, np.ndarray]]:
             )
     for w in exact_w[:1]:
         row = bd["by_width"][str(w)]
+        v = _positive(row["ratio_first_mid"])
+        out.append(
+            (
+                from_seeds(
+                    "B & S first-order estimate, enumerated layer, unsaturated images "
+                    "(0.02 < σ(E S) < 0.98): measured over estimated gap",
+                    "equivalence",
+                    v,
+                    margin=THEORY_RATIO_MARGIN,
+                    margin_source=ratio_src,
+                    scale="log",
+                    role="exploratory",
+                ),
+                v,
+            )
+        )
         for key, what in (
             ("wrong_sign", "test images whose gap lacks the sign of 1 − 2E, %"),
             ("disagree", "test images the ensemble mean and the weight-scaled output classify "

@@ -20,6 +20,8 @@ fixed-width grid of Fig. 9a; the others are trained only when their switch is on
 BALDI_KEYS = (
     "ratio_first",
     "ratio_delta",
+    "ratio_first_mid",
+    "share_mid",
     "wrong_sign",
     "disagree",
     "mean_abs_gap",

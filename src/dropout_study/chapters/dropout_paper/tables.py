@@ -123,11 +123,13 @@ def baldi_table(metrics) -> str:
         how = f"all {2**w}" if r["exact"] else f"{bd['masks']} sampled"
         rows.append(
             [str(w), how, ci(r["mean_abs_gap"], 1, 4), ci(r["sd_sigma"], 1, 3),
-             gci(r["ratio_first"]), gci(r["ratio_delta"]), ci(r["wrong_sign"], 100, 2),
+             gci(r["ratio_first"]), gci(r["ratio_first_mid"]), gci(r["ratio_delta"]),
+             ci(r["wrong_sign"], 100, 2),
              ci(r["disagree"], 100, 2)]
         )  # fmt: skip
     head = ["units", "masks", "mean |E σ(S) − σ(E S)|", "mean s.d. of σ(S)",
-            "gap / first-order estimate", "gap / delta method", "wrong sign, % of images",
+            "gap / first-order estimate", "the same, unsaturated images",
+            "gap / delta method", "wrong sign, % of images",
             "classified differently, %"]  # fmt: skip
     return list_table(head, rows)
 
