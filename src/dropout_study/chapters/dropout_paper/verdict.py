@@ -203,12 +203,10 @@ def robustness(metrics):
             if (f.estimate, f.margin) != (prim[k][0].estimate, prim[k][0].margin)
             or f.outcome != prim[k][0].outcome
         ]
-        protocol = (
-            "in that protocol"
-            if kw.get("group") in ("stop_fixed", "paper")
-            else ("in this protocol")
-        )
-        detail = _evidence(alt, protocol) + ". " + ("; ".join(moved) or "no finding moved")
+        protocol = "in that protocol" if kw.get("group") in ("stop_fixed", "paper") else ""
+        detail = "; ".join(moved) or "no finding moved"
+        if protocol or counts(alt)[:3] != counts(prim)[:3]:  # the counts only where they move
+            detail = _evidence(alt, protocol or "in this protocol") + ". " + detail
         rows.append(Alternative(choice, word, detail, exploratory=exploratory))
     return _robustness(primary, rows)
 
