@@ -1,5 +1,5 @@
-"""Chapter 6 (dropout-paper): the measures against independent oracles, and the verdict
-branches on synthetic metrics."""
+"""Chapter 6 (dropout-paper): the measures against independent oracles, the parameters and the
+paper's protocol (the verdict's branches are in test_verdict.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from dropout_study.chapters.dropout_paper import experiment
 from dropout_study.chapters.dropout_paper import verdict as rule
-from dropout_study.chapters.verdicts import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED
+from dropout_study.chapters.dropout_paper.protocol import max_norm_project
 from dropout_study.measures import dropout_theory as theory
 from dropout_study.measures import ensemble
 from dropout_study.measures import input_dropout as inp
@@ -222,120 +222,19 @@ def test_mc_error_curve_matches_explicit_loop():
 
 
 # ---------------------------------------------------------------------------------------------
-# Verdicts on synthetic metrics
+# Parameters and the paper's protocol
 # ---------------------------------------------------------------------------------------------
-def _metrics(
-    *,
-    mc_gap=0.0,
-    baldi_gap=0.005,
-    z=1.0,
-    excess=0.001,
-    ratio=1.05,
-    help_=0.02,
-    pn_shape="valley",
-    act_drop=0.02,
-    n=6,
-):
-    rng = np.random.default_rng(0)
-
-    def noisy(v, sd=0.001):
-        return (v + sd * rng.standard_normal(n)).tolist()
-
-    ws = noisy(0.08)
-    mc = [[w + 0.03, w + 0.01, w + mc_gap, w + mc_gap] for w in ws]
-    pair = {
-        "err_none": noisy(0.08 + help_),
-        "err_ws": ws,
-        "mc_err": mc,
-        "mean_act": [[0.5, 0.5 - act_drop + 0.001 * e] for e in rng.standard_normal(n)],
-        "frac_active": [[0.5, 0.5 - act_drop + 0.001 * e] for e in rng.standard_normal(n)],
-        "n_train": 200,
-        "n_test": 1200,
-    }
-    rates = [0.0, 0.2, 0.5, 0.8]
-    fixed = [[pair["err_none"][i], ws[i], ws[i], ws[i] + 0.05] for i in range(n)]
-    pn_mean = {"valley": [0.10, 0.08, 0.07, 0.12], "edge": [0.06, 0.08, 0.09, 0.12]}[pn_shape]
-    pn = [[v + 0.001 * rng.standard_normal() for v in pn_mean] for _ in range(n)]
-    return {
-        "digits": {
-            "rates": rates,
-            "pn_rates": rates,
-            "pn_widths": [32, 40, 64, 160],
-            "pn_units": 32,
-            "ks": [1, 2, 64, 128],
-            "mc_rate": 0.5,
-            "width": 256,
-            "width_alt": 128,
-            "err_fixed": fixed,
-            "train_err_fixed": fixed,
-            "err_pn": pn,
-            "groups": {"main": pair, "width_alt": pair, "split_alt": pair},
-        },
-        "baldi": {"nwgm_err": [1e-16] * n, "mean_abs_gap": noisy(baldi_gap)},
-        "ridge": {
-            "inverted": {"z": [z, -z]},
-            "retention": {"z": [z]},
-            "sgd": {"excess": noisy(excess, 1e-4)},
-        },
-        "wager": {
-            "rates": [0.1, 0.5],
-            "ratio": [[ratio, ratio] for _ in range(n)],
-            "err_mc": [[0.03, 0.03]] * n,
-            "err_quad": [[0.03, 0.035]] * n,
-        },
-    }
-
-
-def test_all_findings_supported():
-    m = _metrics()
-    words = {k: w for k, (w, _) in rule.findings(m).items()}
-    assert set(words.values()) == {SUPPORTED}, words
-    assert rule.decide(m).word == SUPPORTED
-    rob = rule.robustness(m)
-    assert rob.n == 6 and rob.primary == SUPPORTED
-
-
-def test_one_contradicted_finding_makes_the_chapter_not_supported():
-    m = _metrics(baldi_gap=0.1)
-    assert rule.findings(m)["baldi"][0] == NOT_SUPPORTED
-    assert rule.decide(m).word == NOT_SUPPORTED
-
-
-def test_partly_and_inconclusive_branches():
-    m = _metrics(mc_gap=0.05)  # MC at the largest k clearly worse; k = 1 worse as expected
-    assert rule.findings(m)["mc"][0] == PARTLY
-    assert rule.decide(m).word == PARTLY
-    m = _metrics(help_=0.0)  # dropout neither helps nor hurts at fixed width
-    assert rule.findings(m)["rate_fixed"][0] == INCONCLUSIVE
-    m = _metrics(pn_shape="edge")
-    assert rule.findings(m)["rate_pn"][0] == NOT_SUPPORTED
-    m = _metrics(z=5.0, excess=0.001)
-    assert rule.findings(m)["ridge"][0] == PARTLY
-    m = _metrics(ratio=0.5)
-    assert rule.findings(m)["wager"][0] == PARTLY
-    m = _metrics(act_drop=-0.02)
-    assert rule.findings(m)["sparsity"][0] == NOT_SUPPORTED
-
-
-def test_chapter_word_rule():
-    assert rule.chapter_word([INCONCLUSIVE, INCONCLUSIVE]) == INCONCLUSIVE
-    assert rule.chapter_word([SUPPORTED, INCONCLUSIVE]) == PARTLY
-    assert rule.chapter_word([SUPPORTED, SUPPORTED]) == SUPPORTED
-    assert rule.chapter_word([SUPPORTED, NOT_SUPPORTED, PARTLY]) == NOT_SUPPORTED
-
-
-def test_findings_reject_bad_metrics():
-    with pytest.raises(ValueError, match="'metrics' parameter of dropout-paper"):
-        rule.decide({"digits": {}})
-
-
 def test_check_params_messages():
     with pytest.raises(ValueError, match="'mc_rate' parameter of dropout-paper"):
         experiment.check_params({**BOOK, "mc_rate": 0.3})
     with pytest.raises(ValueError, match="'dropout_rates' parameter of dropout-paper"):
         experiment.check_params({**BOOK, "dropout_rates": [0.2, 0.5]})
-    with pytest.raises(ValueError, match="'baldi_units' parameter of dropout-paper"):
-        experiment.check_params({**BOOK, "baldi_units": 20})
+    with pytest.raises(ValueError, match="'baldi_widths' parameter of dropout-paper"):
+        experiment.check_params({**BOOK, "baldi_widths": [20, 64]})
+    with pytest.raises(ValueError, match="'pn_interior' parameter of dropout-paper"):
+        experiment.check_params({**BOOK, "pn_interior": 0.0})
+    with pytest.raises(TypeError, match="'paper_protocol' parameter of dropout-paper"):
+        experiment.check_params({**BOOK, "paper_protocol": "yes"})
 
 
 def test_parameters_cell_matches_defaults_and_profiles():
@@ -344,19 +243,11 @@ def test_parameters_cell_matches_defaults_and_profiles():
     spec = chapters.load("dropout-paper")
     assert experiment.check_params(dict(BOOK)) == BOOK
     full = spec.profiles["full"]
-    assert full["n_seeds"] >= 32 and full["n_theory_seeds"] >= 32 and full["seed"] >= 1000
-    assert BOOK["n_seeds"] <= 4 and BOOK["n_theory_seeds"] >= 8
+    assert full["n_seeds"] >= 32 and full["n_theory_seeds"] >= 32 and full["seed"] >= 2000
+    assert full["paper_protocol"] and full["retrain_alt"]
+    assert BOOK["n_seeds"] >= 8 and BOOK["n_theory_seeds"] >= 8
     for name in ("smoke", "full"):
         experiment.check_params({**BOOK, **spec.profiles[name]})
-
-
-def test_one_replicate_decides_nothing():
-    m = _metrics()
-    assert rule.within([0.0], 1.0) == rule.UNDECIDED
-    words = {k: w for k, (w, _) in rule.findings(m, half=0).items()}
-    assert words["baldi"] == SUPPORTED  # 3 of 6 replicates still decide
-    one = _metrics(n=2)
-    assert rule.findings(one, half=0)["baldi"][0] == INCONCLUSIVE
 
 
 def test_verdict_claim_is_the_front_matter_claim():
@@ -365,24 +256,31 @@ def test_verdict_claim_is_the_front_matter_claim():
     assert rule.CLAIM == chapters.load("dropout-paper").claim
 
 
-def test_the_agreement_sentence_follows_its_number_at_the_extremes():
-    """The classification-agreement clause (glued as ``baldi_agree``): a bound phrase only
-    where it is a bound. It read "agrees on at least 100.0 % of test images" when every
-    image agreed, and a minimum of 99.96 % printed the same."""
-    from dropout_study import paths
-    from dropout_study.chapters.dropout_paper.summary import agreement_text
+def test_max_norm_projection_against_a_closed_form():
+    """Columns above the radius are scaled onto it, the others are untouched (oracle: the
+    norms computed with numpy.linalg.norm)."""
+    W = np.array([[3.0, 0.1, 0.0], [4.0, 0.2, 2.0]])  # column norms 5, 0.224, 2
+    want = W.copy()
+    want[:, 0] *= 3.0 / 5.0
+    max_norm_project(W, 3.0)
+    np.testing.assert_allclose(W, want, rtol=1e-15)
+    np.testing.assert_allclose(np.linalg.norm(W, axis=0), [3.0, np.hypot(0.1, 0.2), 2.0])
 
-    assert agreement_text([1.0, 1.0]) == "agrees on every test image in every replicate"
-    assert agreement_text([1.0, 0.9996]) == (
-        "agrees on at least 99.9 % of test images in every replicate"
-    )
-    assert agreement_text([0.5, 0.97]) == (
-        "agrees on at least 50.0 % of test images in every replicate"
-    )
-    assert agreement_text([0.0, 1.0]) == ("disagrees on every test image in at least one replicate")
-    for low in np.linspace(0.001, 0.9999, 200):  # "at least x %" is true and never 100
-        text = agreement_text([low, 1.0])
-        x = float(text.split("at least ")[1].split(" %")[0])
-        assert x <= 100 * low < x + 0.1 + 1e-9 and x < 100
-    page = (paths.CHAPTER_SOURCES / "dropout-paper.md").read_text(encoding="utf-8")
-    assert "σ(E S)\n{glue:text}`baldi_agree` (test error" in page
+
+def test_the_paper_protocol_keeps_every_hidden_unit_inside_the_ball():
+    """Trained with SGD + momentum under max-norm: every hidden unit's incoming weight vector
+    ends with norm ≤ c (and the constraint is active: without it some norm exceeds c)."""
+    from dropout_study import data, seeds
+    from dropout_study.chapters.dropout_paper.protocol import fit
+
+    c = {"protocol": "paper", "batch_size": 32, "paper_lr": 0.05, "paper_momentum": 0.95,
+         "paper_max_norm": 0.5, "paper_steps": 200}  # fmt: skip
+    ds = data.load("digits", rng=0, val_fraction=0.2, test_fraction=0.5)
+    norms = {}
+    for radius in (0.5, 1e9):
+        model, hist = fit({**c, "paper_max_norm": radius}, ds, [64, 16, 10], 0.5, "softmax",
+                          ds.y_train, ds.y_val, seeds.streams(3))  # fmt: skip
+        norms[radius] = np.linalg.norm(model.dense[0].W, axis=0)
+        assert hist.stopped_at == 200 if hasattr(hist, "stopped_at") else True
+    assert np.all(norms[0.5] <= 0.5 + 1e-12)
+    assert np.max(norms[1e9]) > 0.5

@@ -9,16 +9,16 @@ import numpy as np
 from sklearn.datasets import load_diabetes
 
 from dropout_study import data, seeds
+from dropout_study.chapters.dropout_paper.protocol import fit
 from dropout_study.measures import dropout_theory as theory
-from dropout_study.measures import ensemble
+from dropout_study.measures import ensemble, nwgm
 from dropout_study.measures import input_dropout as inp
-from dropout_study.nn.mlp import MLP
-from dropout_study.nn.optim import Adam
-from dropout_study.nn.training import EarlyStopping, train
 
-__all__ = ["ACT_BINS", "UNIT_BINS", "N_DIGITS", "cell"]
+__all__ = ["ACT_BINS", "UNIT_BINS", "N_DIGITS", "MID", "cell"]
 
 N_DIGITS = 1797
+MID = (0.02, 0.98)
+"""Weight-scaled outputs counted as unsaturated (Baldi & Sadowski's estimate, an alternative)."""
 ACT_BINS = np.linspace(0.0, 6.0, 31)
 """Histogram bins of hidden activations (the last bin also counts larger values)."""
 UNIT_BINS = np.linspace(0.0, 2.0, 41)
@@ -37,29 +37,10 @@ def _digits(c: dict, n_train: int):
     return data.load("digits", rng=_streams(c).split, val_fraction=0.2, test_fraction=test)
 
 
-def _fit(c, ds, sizes, p, head, y_train, y_val):
-    st = _streams(c)
-    model = MLP(sizes, head=head, dropout=p, rng=st.init)
-    hist = train(
-        model,
-        ds.X_train,
-        y_train,
-        optimizer=Adam(c["lr"]),
-        n_steps=c["max_steps"],
-        batch_size=c["batch_size"],
-        X_val=ds.X_val,
-        y_val=y_val,
-        eval_every=c["eval_every"],
-        mask_rng=st.masks,
-        batch_rng=st.batches,
-        stop=EarlyStopping(patience=c["patience"], min_delta=1e-4, monitor="val"),
-    )
-    return model, hist, st
-
-
 def _net_cell(c: dict) -> dict:
     ds = _digits(c, c["n_train"])
-    model, hist, st = _fit(c, ds, [64, c["width"], 10], c["p"], "softmax", ds.y_train, ds.y_val)
+    st = _streams(c)
+    model, hist = fit(c, ds, [64, c["width"], 10], c["p"], "softmax", ds.y_train, ds.y_val, st)
     h = model.hidden(ds.X_test, -1)
     out = {
         "test_err": 1.0 - model.accuracy(ds.X_test, ds.y_test),
@@ -81,21 +62,47 @@ def _net_cell(c: dict) -> dict:
 
 
 def _baldi_cell(c: dict) -> dict:
+    """One 64 → units → 1 sigmoid network (odd versus even digit, dropout on its hidden layer,
+    the laptop protocol) and the ensemble's mean output against the weight-scaled one on the
+    test inputs: exact over all masks for ``units <= 16``, else Monte Carlo over ``masks``."""
     ds = _digits(c, c["n_train"])
     yb = [np.asarray(y % 2, dtype=float) for y in (ds.y_train, ds.y_val, ds.y_test)]
-    model, hist, _ = _fit(c, ds, [64, c["units"], 1], c["p"], "sigmoid", yb[0], yb[1])
+    st = _streams(c)
+    model, hist = fit(c, ds, [64, c["units"], 1], c["p"], "sigmoid", yb[0], yb[1], st)
     a, b = theory.last_layer_contributions(model, ds.X_test)
-    mom = ensemble.sigmoid_moments(a, b, c["p"])
-    gap = mom["mean_sigma"] - mom["sigma_mean"]
+    if c["units"] <= ensemble.MAX_ENUMERATED_UNITS:
+        mom = nwgm.moments_exact(a, b, c["p"])
+        nwgm_err = float(np.max(np.abs(mom["nwgm"] - mom["sigma_mean"])))
+        mean_s_err = float(np.max(np.abs(mom["mean_s"] - (a.sum(axis=1) + b))))
+        mc_se = 0.0
+    else:
+        mom = nwgm.moments_mc(a, b, c["p"], n_masks=c["masks"], rng=st.measure)
+        nwgm_err = mean_s_err = float("nan")
+        mc_se = float(np.sqrt(np.sum(mom["se_mean"] ** 2)) / len(mom["se_mean"]))
+    E, ws = mom["mean_sigma"], mom["sigma_mean"]
+    gap = E - ws
+    first = nwgm.first_order_estimate(E, mom["var_sigma"])
+    delta = nwgm.delta_estimate(a, b, c["p"])
+    mid = (ws > MID[0]) & (ws < MID[1])  # unsaturated images: 1/(2E(1 − E)) stays moderate
     return {
-        "nwgm_err": float(np.max(np.abs(mom["nwgm"] - mom["sigma_mean"]))),
-        "mean_s_err": float(np.max(np.abs(mom["mean_s"] - (a.sum(axis=1) + b)))),
+        "exact": c["units"] <= ensemble.MAX_ENUMERATED_UNITS,
+        "nwgm_err": nwgm_err,
+        "mean_s_err": mean_s_err,
+        "ratio_first": nwgm.aligned_ratio(gap, first),
+        "ratio_delta": nwgm.aligned_ratio(gap, delta),
+        "ratio_first_mid": nwgm.aligned_ratio(gap[mid], first[mid]) if mid.any() else np.nan,
+        "share_mid": float(mid.mean()),
+        "wrong_sign": 1.0 - nwgm.sign_agreement(gap, E),
+        "disagree": float(np.mean((E > 0.5) != (ws > 0.5))),
+        "mean_abs_gap": float(np.mean(np.abs(gap))),
+        "mc_se_mean_gap": mc_se,
+        "sd_sigma": float(np.mean(np.sqrt(mom["var_sigma"]))),
+        "err_ws": float(np.mean((ws > 0.5) != yb[2])),
+        "err_ens": float(np.mean((E > 0.5) != yb[2])),
         "gap": gap,
-        "sigma_mean": mom["sigma_mean"],
-        "sd_sigma": mom["sd_sigma"],
-        "decision_agree": float(np.mean((mom["mean_sigma"] > 0.5) == (mom["sigma_mean"] > 0.5))),
-        "err_ws": float(np.mean((mom["sigma_mean"] > 0.5) != yb[2])),
-        "err_ens": float(np.mean((mom["mean_sigma"] > 0.5) != yb[2])),
+        "first": first,
+        "delta": delta,
+        "sigma_mean": ws,
         "steps": hist.stopped_at,
         "capped": bool(hist.capped),
     }
@@ -122,7 +129,9 @@ def _wager_cell(c: dict) -> dict:
     ds = data.load("breast_cancer", rng=st.split)
     X, y = ds.X_train, ds.y_train.astype(float)
     d = X.shape[1]
-    out = {k: [] for k in ("ratio", "slope_ratio", "wdist", "err_mc", "err_quad", "r_mc", "r_se")}
+    keys = ("ratio", "slope_ratio", "wdist", "err_mc", "err_quad", "r_mc", "r_se")
+    keys += ("norm_mc", "norm_quad", "flat_quad", "flat_mc", "train_err_quad")
+    out = {k: [] for k in keys}
     for p in c["rates"]:
         th_mc = inp.fit_logistic(X, y, p, kind="mc", n_masks=c["masks"], rng=st.masks)
         th_q = inp.fit_logistic(X, y, p, kind="quadratic")
@@ -132,6 +141,10 @@ def _wager_cell(c: dict) -> dict:
         )
         r_q = theory.regulariser_second_order(a, th_mc[d], y, p)
         slope = theory.single_drop_slope(a, th_mc[d], y)
+        # share of training examples whose curvature σ(1 − σ) is below 0.01 at each
+        # minimiser: where it vanishes, the quadratic penalty no longer restrains the weights
+        s_q = 1.0 / (1.0 + np.exp(-(X @ th_q[:d] + th_q[d])))
+        s_m = 1.0 / (1.0 + np.exp(-(X @ th_mc[:d] + th_mc[d])))
         for k, v in (
             ("ratio", r_q / r_mc),
             ("slope_ratio", p * slope / r_mc),
@@ -140,6 +153,11 @@ def _wager_cell(c: dict) -> dict:
             ("wdist", np.linalg.norm(th_q[:d] - th_mc[:d]) / np.linalg.norm(th_mc[:d])),
             ("err_mc", np.mean(((ds.X_test @ th_mc[:d] + th_mc[d]) > 0) != ds.y_test)),
             ("err_quad", np.mean(((ds.X_test @ th_q[:d] + th_q[d]) > 0) != ds.y_test)),
+            ("norm_mc", np.linalg.norm(th_mc[:d])),
+            ("norm_quad", np.linalg.norm(th_q[:d])),
+            ("flat_quad", np.mean(s_q * (1.0 - s_q) < 0.01)),
+            ("flat_mc", np.mean(s_m * (1.0 - s_m) < 0.01)),
+            ("train_err_quad", np.mean(((X @ th_q[:d] + th_q[d]) > 0) != y)),
         ):
             out[k].append(float(v))
     return out

@@ -8,18 +8,22 @@ probability.
 
 1. **Digits networks** (shared by Fig. 11, 9 and 8 analogues): ``load_digits``, standardised
    with training statistics, a training split of ``n_train`` examples, 20 % validation, the
-   rest test; one ReLU hidden layer, dropout after it, softmax head; minibatch Adam with early
-   stopping on validation loss (``patience`` evaluations every ``eval_every`` steps, cap
-   ``max_steps``, best parameters restored). Per replicate: every rate of ``dropout_rates`` at
-   width ``width`` (Fig. 9a); every rate of ``pn_rates`` at width ``round(pn_units/(1 − p))``
-   (Fig. 9b); rates 0 and ``mc_rate`` at ``width_alt`` and at ``n_train_alt`` (robustness).
-   The networks at ``mc_rate`` give the Monte-Carlo error curve over ``mc_ks`` (averaged over
-   ``mc_repeats`` sequences) against the weight-scaled error; the pair (0, ``mc_rate``) gives
-   the activation statistics of the hidden layer on the test inputs (Fig. 8).
-2. **Baldi & Sadowski** (``n_theory_seeds`` replicates): a ``64 → baldi_units → 1`` network
-   (odd versus even digit, sigmoid head, dropout ``baldi_rate`` on the hidden layer), all
-   ``2^baldi_units`` masks enumerated on the test inputs
-   (:func:`dropout_study.measures.ensemble.sigmoid_moments`).
+   rest test; one ReLU hidden layer, dropout after it, softmax head, trained under a protocol of
+   :mod:`~dropout_study.chapters.dropout_paper.protocol` (primary: ``"laptop"``, Adam with
+   early stopping). Per replicate: every rate of ``dropout_rates`` at width ``width``
+   (Fig. 9a); every rate of ``pn_rates`` at width ``round(pn_units/(1 − p))`` (Fig. 9b). Each
+   *group* of alternatives trains rates 0 and ``mc_rate`` again: ``stop_fixed`` (no early stopping,
+   ``max_steps`` steps; when ``stopping_alt``), ``paper`` (the paper's protocol, also every
+   ``pn_rates`` network; when ``paper_protocol``), ``width_alt`` and ``split_alt`` (when
+   ``retrain_alt``). The networks at ``mc_rate`` give the Monte-Carlo error curve over
+   ``mc_ks`` (averaged over ``mc_repeats`` sequences) against the weight-scaled error; the pair
+   (0, ``mc_rate``) gives the activation statistics of the hidden layer on the test inputs
+   (Fig. 8).
+2. **Baldi & Sadowski** (``n_theory_seeds`` replicates): a ``64 → n → 1`` network per width
+   ``n`` of ``baldi_widths`` (odd versus even digit, sigmoid head, dropout ``baldi_rate`` on the
+   hidden layer, the laptop protocol); the ensemble's mean output over the hidden layer's masks
+   on the test inputs, exact over all ``2^n`` masks for ``n ≤ 16``, Monte Carlo over
+   ``baldi_masks`` masks above (:mod:`dropout_study.measures.nwgm`).
 3. **§9.1** on ``load_diabetes(scaled=False)``, raw units: the identity (closed form versus
    Monte Carlo over ``ridge_masks`` masks, both forms, every rate of ``ridge_rates``; once,
    it does not depend on a seed) and SGD with input dropout at ``sgd_rate`` (per replicate).
@@ -37,11 +41,12 @@ from sklearn.datasets import load_diabetes
 from dropout_study import seeds
 from dropout_study.chapters import cost
 from dropout_study.chapters.dropout_paper.cells import ACT_BINS, UNIT_BINS, cell
-from dropout_study.chapters.dropout_paper.summary import readings, summarise
+from dropout_study.chapters.dropout_paper.summary import summarise
 from dropout_study.measures import input_dropout as inp
 from dropout_study.parameters import complete
 from dropout_study.sweep.runner import run_sweep
 from dropout_study.validation import (
+    check_bool,
     check_float,
     check_float_list,
     check_int,
@@ -58,12 +63,14 @@ __all__ = [
     "check_params",
     "run",
     "cell",
-    "readings",
     "pn_width",
 ]
 
 CHAPTER = "dropout-paper"
-_KEY = "dropout-paper-v3"
+_KEY = "dropout-paper-v4"
+GROUPS = ("stop_fixed", "paper", "width_alt", "split_alt")
+"""Groups of alternative digits networks (rates 0 and ``mc_rate``; ``paper`` also the Fig. 9b
+networks), each trained only when its switch is on (module doc)."""
 
 
 def check_params(params: dict) -> dict:
@@ -93,6 +100,16 @@ def check_params(params: dict) -> dict:
     rates = out["dropout_rates"]
     ok = out["mc_rate"] in rates
     require(ok, "mc_rate", CHAPTER, "one of dropout_rates", p["mc_rate"], detail=f"{rates}")
+    out["pn_interior"] = check_float(p["pn_interior"], "pn_interior", CHAPTER, low=0.0, high=0.95)
+    inner = out["pn_rates"][1:-1]
+    require(
+        out["pn_interior"] in inner,
+        "pn_interior",
+        CHAPTER,
+        "an interior member of pn_rates (neither the first nor the last)",
+        p["pn_interior"],
+        detail=f"{inner}",
+    )
     out["mc_ks"] = check_int_list(p["mc_ks"], "mc_ks", CHAPTER, low=1, min_len=3)
     require(out["mc_ks"][0] == 1, "mc_ks", CHAPTER, "a list starting at 1", p["mc_ks"])
     out["mc_repeats"] = check_int(p["mc_repeats"], "mc_repeats", CHAPTER, low=1, high=100)
@@ -103,7 +120,29 @@ def check_params(params: dict) -> dict:
     out["learning_rate"] = check_float(
         p["learning_rate"], "learning_rate", CHAPTER, low=0.0, high=1.0, low_open=True
     )
-    out["baldi_units"] = check_int(p["baldi_units"], "baldi_units", CHAPTER, low=1, high=16)
+    for name in ("stopping_alt", "paper_protocol", "retrain_alt"):
+        out[name] = check_bool(p[name], name, CHAPTER)
+    out["paper_lr"] = check_float(
+        p["paper_lr"], "paper_lr", CHAPTER, low=0.0, high=1.0, low_open=True
+    )
+    out["paper_momentum"] = check_float(
+        p["paper_momentum"], "paper_momentum", CHAPTER, low=0.0, high=1.0, high_open=True
+    )
+    out["paper_max_norm"] = check_float(
+        p["paper_max_norm"], "paper_max_norm", CHAPTER, low=0.0, low_open=True
+    )
+    out["paper_steps"] = check_int(p["paper_steps"], "paper_steps", CHAPTER, low=10)
+    out["baldi_widths"] = check_int_list(
+        p["baldi_widths"], "baldi_widths", CHAPTER, low=1, high=1024, min_len=1
+    )
+    require(
+        out["baldi_widths"][0] <= 16,
+        "baldi_widths",
+        CHAPTER,
+        "a list whose first width is at most 16 (enumerated exactly)",
+        p["baldi_widths"],
+    )
+    out["baldi_masks"] = check_int(p["baldi_masks"], "baldi_masks", CHAPTER, low=10)
     out["baldi_rate"] = check_float(
         p["baldi_rate"], "baldi_rate", CHAPTER, low=0.0, high=0.95, low_open=True
     )
@@ -150,48 +189,29 @@ def _net_cells(params: dict) -> list[dict]:
         "lr": params["learning_rate"],
         **{k: params[k] for k in ("max_steps", "batch_size", "eval_every", "patience")},
     }
+    paper = {k: params[k] for k in ("paper_lr", "paper_momentum", "paper_max_norm", "paper_steps")}
+    pair = (0.0, params["mc_rate"])
+    groups = [("fixed", "laptop", params["width"], params["n_train"], params["dropout_rates"])]
+    groups.append(("pn", "laptop", None, params["n_train"], params["pn_rates"]))
+    if params["stopping_alt"]:
+        groups.append(("stop_fixed", "fixed", params["width"], params["n_train"], pair))
+    if params["paper_protocol"]:
+        groups.append(("paper", "paper", params["width"], params["n_train"], pair))
+        groups.append(("paper_pn", "paper", None, params["n_train"], params["pn_rates"]))
+    if params["retrain_alt"]:
+        groups.append(("width_alt", "laptop", params["width_alt"], params["n_train"], pair))
+        groups.append(("split_alt", "laptop", params["width"], params["n_train_alt"], pair))
     cells = []
     for rep in range(params["n_seeds"]):
-        for p in params["dropout_rates"]:
-            cells.append(
-                {
-                    **base,
-                    "rep": rep,
-                    "group": "fixed",
-                    "p": p,
-                    "width": params["width"],
-                    "n_train": params["n_train"],
-                    "mc": p == params["mc_rate"],
-                }
-            )
-        for p in params["pn_rates"]:
-            cells.append(
-                {
-                    **base,
-                    "rep": rep,
-                    "group": "pn",
-                    "p": p,
-                    "mc": False,
-                    "width": pn_width(params["pn_units"], p),
-                    "n_train": params["n_train"],
-                }
-            )
-        for group, width, n_train in (
-            ("width_alt", params["width_alt"], params["n_train"]),
-            ("split_alt", params["width"], params["n_train_alt"]),
-        ):
-            for p in (0.0, params["mc_rate"]):
+        for group, protocol, width, n_train, rates in groups:
+            for p in rates:
+                w = pn_width(params["pn_units"], p) if width is None else width
+                extra = paper if protocol == "paper" else {}
+                mc = width is not None and p == params["mc_rate"]
                 cells.append(
-                    {
-                        **base,
-                        "rep": rep,
-                        "group": group,
-                        "p": p,
-                        "width": width,
-                        "n_train": n_train,
-                        "mc": p > 0,
-                    }
-                )
+                    {**base, **extra, "rep": rep, "group": group, "protocol": protocol, "p": p,
+                     "width": w, "n_train": n_train, "mc": mc}
+                )  # fmt: skip
     return cells
 
 
@@ -238,17 +258,20 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
     theory_cells = []
     for rep in range(params["n_theory_seeds"]):
         common = {"seed": params["seed"], "rep": rep}
-        theory_cells.append(
-            {
-                **common,
-                "kind": "baldi",
-                "n_train": params["n_train"],
-                "units": params["baldi_units"],
-                "p": params["baldi_rate"],
-                "lr": params["learning_rate"],
-                **{k: params[k] for k in ("max_steps", "batch_size", "eval_every", "patience")},
-            }
-        )
+        for units in params["baldi_widths"]:
+            theory_cells.append(
+                {
+                    **common,
+                    "kind": "baldi",
+                    "protocol": "laptop",
+                    "n_train": params["n_train"],
+                    "units": units,
+                    "masks": params["baldi_masks"],
+                    "p": params["baldi_rate"],
+                    "lr": params["learning_rate"],
+                    **{k: params[k] for k in ("max_steps", "batch_size", "eval_every", "patience")},
+                }
+            )
         theory_cells.append(
             {**common, "kind": "sgd", "p": params["sgd_rate"], "steps": params["sgd_steps"]}
         )
@@ -279,25 +302,44 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
 
 
 def estimate(p: dict) -> tuple[float, float]:
-    """Digits networks (early stopping: about 5 patience windows, at most the cap), the
-    Monte-Carlo averages, all masks of the Baldi layer, SGD, the Wager fits, the ridge check."""
+    """Multiply-adds: the digits networks (early stopping: about 5 patience windows, at most
+    the cap; the alternatives' fixed budgets in full), the Monte-Carlo averages, the Baldi
+    networks and their masks, SGD, the Wager fits and the ridge check; memory: the largest
+    arrays (the Monte-Carlo probabilities and one block of masks)."""
     n_dig = 1797
     n_train = cost.n(p, "n_train", 200)
     n_test = n_dig * 0.8 - n_train
-    steps = min(
-        cost.n(p, "max_steps", 3000), 5 * cost.n(p, "patience", 10) * cost.n(p, "eval_every", 10)
-    )
+    cap = cost.n(p, "max_steps", 3000)
+    stopped = min(cap, 5 * cost.n(p, "patience", 10) * cost.n(p, "eval_every", 10))
     batch = cost.n(p, "batch_size", 32)
     width, units = cost.n(p, "width", 256), cost.n(p, "pn_units", 32)
-    widths = [width] * int(cost.n(p, "dropout_rates", 6))
-    widths += [units / (1 - r) for r in p.get("pn_rates", [0.0, 0.2, 0.5, 0.6, 0.8])]
-    widths += [cost.n(p, "width_alt", 128)] * 2 + [width] * 2
-    evals = steps / cost.n(p, "eval_every", 10) * (n_train + 0.2 * n_dig)
-    train = sum((3 * steps * batch + evals) * 75 * w for w in widths)
-    mc = 3 * cost.n(p, "mc_repeats", 2) * max(p.get("mc_ks", [128]) or [128]) * n_test * width * 10
-    seeds = cost.n(p, "n_seeds", 4)
-    theory = cost.n(p, "n_theory_seeds", 8)
-    baldi = 2 ** cost.n(p, "baldi_units", 12) * n_test * (cost.n(p, "baldi_units", 12) + 6)
+    pn_widths = [units / (1 - r) for r in p.get("pn_rates", [0.0, 0.2, 0.4, 0.6, 0.8])]
+
+    def net(steps, w, evals=True):  # forward + backward of minibatches, validation passes
+        val = steps / cost.n(p, "eval_every", 10) * 0.2 * n_dig if evals else 0.2 * n_dig
+        return (3 * steps * batch + val) * 75 * w
+
+    train = sum(net(stopped, width) for _ in range(int(cost.n(p, "dropout_rates", 6))))
+    train += sum(net(stopped, w) for w in pn_widths)
+    n_mc = 1
+    if p.get("stopping_alt", True):
+        train += 2 * net(cap, width, evals=False)
+        n_mc += 1
+    if p.get("paper_protocol", False):
+        paper = cost.n(p, "paper_steps", 3000)
+        train += 2 * net(paper, width, False) + sum(net(paper, w, False) for w in pn_widths)
+        n_mc += 1
+    if p.get("retrain_alt", False):
+        train += 2 * net(stopped, cost.n(p, "width_alt", 128)) + 2 * net(stopped, width)
+        n_mc += 2
+    mc = n_mc * 3 * cost.n(p, "mc_repeats", 2) * max(p.get("mc_ks", [128]) or [128])
+    mc *= n_test * width * 10
+    seeds = cost.n(p, "n_seeds", 16)
+    theory = cost.n(p, "n_theory_seeds", 12)
+    baldi = 0.0
+    for w in p.get("baldi_widths", [12, 64, 256]):
+        masks = 2**w if w <= 16 else cost.n(p, "baldi_masks", 4000)
+        baldi += net(stopped, w) / 10 + masks * n_test * (w + 6)
     sgd = cost.n(p, "sgd_steps", 8000) * 16 * 11 * 4
     wn = 569 * cost.TRAIN
     wager = (
@@ -307,5 +349,6 @@ def estimate(p: dict) -> tuple[float, float]:
         * (200 * cost.n(p, "wager_masks", 16) * 2 + cost.n(p, "wager_eval_masks", 1000))
     )
     ridge = 2 * cost.n(p, "ridge_rates", 4) * cost.n(p, "ridge_masks", 2000) * 442 * 10 * 2
-    memory = max(n_test * 32 * 10 * 8 * 2, 2**21 * 8 * 4)
+    k_max = max(p.get("mc_ks", [128]) or [128])
+    memory = max(n_test * k_max * 10 * 8 * 2, 2**21 * 8 * 4)
     return seeds * (train + mc) + theory * (baldi + sgd + wager) + ridge, memory

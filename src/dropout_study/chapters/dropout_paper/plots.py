@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from dropout_study.chapters.dropout_paper.experiment import ACT_BINS, UNIT_BINS
-from dropout_study.chapters.dropout_paper.verdict import MC_MARGIN, WAGER_RATIO_MARGIN
+from dropout_study.chapters.dropout_paper.paper_findings import THEORY_RATIO_MARGIN, binomial_se
 from dropout_study.chapters.figures import COLORS, subplots
 from dropout_study.measures.stats import seed_interval
 from dropout_study.numfmt import general
@@ -70,13 +70,8 @@ def mc_vs_weight_scaling(result):
     ax1.set_title("(a) error", fontsize=9.5)
     ax1.legend(loc="upper right")
     _band(ax2, ks, mc - ws[:, None], COLORS[0], "MC − weight-scaled", scale=1.0)
-    ax2.axhspan(
-        -100 * MC_MARGIN,
-        100 * MC_MARGIN,
-        color="0.88",
-        zorder=0,
-        label=f"± {general(100 * MC_MARGIN)} points (the margin)",
-    )
+    se = binomial_se(g["err_ws"], g["n_test"])
+    ax2.axhspan(-se, se, color="0.88", zorder=0, label=f"± {se:z.2f} points (the margin)")
     ax2.axhline(0, color="0.3", linewidth=0.8)
     ax2.set_ylabel("paired difference (points)")
     ax2.set_title("(b) MC − weight scaling, 95 % interval", fontsize=9.5)
@@ -89,18 +84,34 @@ def mc_vs_weight_scaling(result):
 
 
 def baldi(result):
-    """E σ(S) − σ(E S) against the weight-scaled output σ(E S), per test input (replicate 0)."""
-    a = result.arrays["baldi"]
+    """The measured gap E σ(S) − σ(E S) against Baldi & Sadowski's first-order estimate and
+    the delta method, per test input (replicate 0), one panel per width."""
+    arrays = result.arrays["baldi"]
     b = result.metrics["baldi"]
-    fig, ax = subplots(aspect=0.45)
-    ax.scatter(a["sigma_mean"], a["gap"], s=6, alpha=0.5, color=COLORS[0], linewidths=0)
-    ax.axhline(0, color="0.3", linewidth=0.8)
-    ax.set_xlabel("weight-scaled output σ(E S)")
-    ax.set_ylabel("E σ(S) − σ(E S)")
-    ax.set_title(
-        f"{b['units']} hidden units, all {2 ** b['units']} masks, p = {general(b['rate'])} "
-        "(replicate 0, test inputs)"
-    )
+    widths = b["widths"]
+    fig, axes = subplots(1, len(widths), aspect=0.42 if len(widths) > 1 else 0.6)
+    axes = np.atleast_1d(axes)
+    for ax, w in zip(axes, widths, strict=True):
+        a = arrays[w]
+        ax.scatter(a["first"], a["gap"], s=5, alpha=0.45, color=COLORS[0], linewidths=0,
+                   label="first-order (B & S)")  # fmt: skip
+        ax.scatter(a["delta"], a["gap"], s=5, alpha=0.45, color=COLORS[2], linewidths=0,
+                   marker="s", label="delta method")  # fmt: skip
+        # the axes cover 99.5 % of the points; the few beyond are counted in the title
+        values = np.abs(np.concatenate([a["gap"], a["first"], a["delta"]]))
+        lim = 1.1 * float(np.quantile(values, 0.995))
+        out = int(np.sum(np.max(np.abs([a["gap"], a["first"], a["delta"]]), axis=0) > lim))
+        ax.plot([-lim, lim], [-lim, lim], color="0.3", linewidth=0.8)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.axhline(0, color="0.7", linewidth=0.6)
+        ax.axvline(0, color="0.7", linewidth=0.6)
+        how = "all masks" if b["by_width"][str(w)]["exact"] else f"{b['masks']} masks"
+        beyond = f", {out} beyond the axes" if out else ""
+        ax.set_title(f"{w} units\n({how}{beyond})", fontsize=8.5)
+        ax.set_xlabel("estimated gap")
+    axes[0].set_ylabel("measured gap E σ(S) − σ(E S)")
+    axes[0].legend(loc="upper left", fontsize=7.5, markerscale=2)
     return fig
 
 
@@ -161,7 +172,7 @@ def wager(result):
         scale=1.0,
     )
     ax.axhspan(
-        1 - WAGER_RATIO_MARGIN, 1 + WAGER_RATIO_MARGIN, color="0.88", zorder=0, label="the margin"
+        1 / THEORY_RATIO_MARGIN, THEORY_RATIO_MARGIN, color="0.88", zorder=0, label="the margin"
     )
     ax.axhline(1, color="0.3", linewidth=0.8)
     ax.set_xlabel("drop rate p")
@@ -177,10 +188,31 @@ def rates(result):
     fig, (ax1, ax2) = subplots(1, 2, aspect=0.6, sharey=True)
     _band(ax1, m["rates"], m["err_fixed"], COLORS[0], "test")
     _band(ax1, m["rates"], m["train_err_fixed"], COLORS[1], "training", marker="s")
+    pair = [0.0, m["mc_rate"]]
+    for g, mk, label in (("stop_fixed", "s", "test, no early stopping"),
+                         ("paper", "D", "test, paper's protocol")):  # fmt: skip
+        if g in m["groups"]:
+            x = m["groups"][g]
+            est, lo, hi = _ci(100 * np.column_stack([x["err_none"], x["err_ws"]]))
+            ax1.errorbar(
+                pair,
+                est,
+                yerr=[est - lo, hi - est],
+                color=COLORS[3 if g == "paper" else 4],
+                marker=mk,
+                linestyle=":",
+                markersize=5,
+                capsize=3,
+                label=label,
+            )
     ax1.set_title(f"(a) width n = {m['width']}", fontsize=9.5)
     ax1.set_ylabel("error (%)")
     ax1.legend(loc="best")
     _band(ax2, m["pn_rates"], m["err_pn"], COLORS[0], "test")
+    if m["groups"].get("paper", {}).get("err_pn") is not None:
+        _band(ax2, m["pn_rates"], m["groups"]["paper"]["err_pn"], COLORS[3], "paper's protocol",
+              marker="D")  # fmt: skip
+        ax2.legend(loc="best")
     for p, n, e in zip(m["pn_rates"], m["pn_widths"], np.mean(m["err_pn"], axis=0), strict=True):
         ax2.annotate(
             f"n={n}",

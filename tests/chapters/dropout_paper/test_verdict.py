@@ -1,0 +1,197 @@
+"""Chapter 6's rule on synthetic metrics: the word comes from Srivastava et al.'s five primary
+findings only; a contradicted theory check (Baldi & Sadowski, Wager et al.) cannot move it, one
+contradicted Srivastava finding makes it "not supported"; every branch is reachable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dropout_study.chapters.dropout_paper import paper_findings as pf
+from dropout_study.chapters.dropout_paper import verdict as rule
+from dropout_study.chapters.findings import INCONCLUSIVE, NO, REVERSED, YES
+from dropout_study.chapters.verdicts import INCONCLUSIVE as W_INCONCLUSIVE
+from dropout_study.chapters.verdicts import NOT_SUPPORTED, PARTLY, SUPPORTED
+
+
+def _noise(rng, n, sd):
+    return rng.normal(0.0, sd, n)
+
+
+def _metrics(
+    n=12,
+    *,
+    mc=0.0,
+    help_=0.03,
+    valley=0.03,
+    act_ratio=2.0,
+    excess=0.001,
+    baldi_ratio=1.0,
+    wager_ratio=1.0,
+    sd=0.002,
+):
+    """Per-seed metrics whose five primary findings are decided by the arguments (errors as
+    fractions; the margins are about 0.8 points for n_test = 1000 and errors near 7 %)."""
+    rng = np.random.default_rng(0)
+    e0 = 0.07 + _noise(rng, n, sd)
+    fixed = np.column_stack(
+        [e0, e0 - help_ / 2 + _noise(rng, n, sd), e0 - help_ + _noise(rng, n, sd)]
+    )
+    ws = fixed[:, 2]
+    mc_err = np.column_stack([ws + 0.03, ws + 0.01, ws + mc + _noise(rng, n, sd)])
+    interior = 0.07 + _noise(rng, n, sd)
+    pn = np.column_stack([interior + valley, interior, interior + valley + 0.01])
+    act0 = 0.6 + _noise(rng, n, 0.01)
+    act = np.column_stack([act0, act0 / act_ratio])
+    main = {
+        "err_none": e0.tolist(),
+        "err_ws": ws.tolist(),
+        "train_err_none": [0.0] * n,
+        "train_err_ws": [0.0] * n,
+        "mc_err": mc_err.tolist(),
+        "mean_act": act.tolist(),
+        "frac_active": np.column_stack([np.full(n, 0.5), np.full(n, 0.3)]).tolist(),
+        "n_train": 200,
+        "n_test": 1000,
+    }
+    by_width = {
+        "4": {
+            "exact": True,
+            "ratio_first": (baldi_ratio * np.exp(_noise(rng, n, 0.01))).tolist(),
+            "ratio_delta": (baldi_ratio * np.exp(_noise(rng, n, 0.01))).tolist(),
+            "ratio_first_mid": (baldi_ratio * np.exp(_noise(rng, n, 0.01))).tolist(),
+            "share_mid": [0.5] * n,
+            "wrong_sign": [0.0] * n,
+            "disagree": [0.0] * n,
+            "mean_abs_gap": [0.05] * n,
+            "mc_se_mean_gap": [0.0] * n,
+            "sd_sigma": [0.1] * n,
+            "err_ws": [0.1] * n,
+            "err_ens": [0.1] * n,
+            "nwgm_err": (1e-16 * (1 + np.arange(n))).tolist(),
+            "mean_s_err": [1e-15] * n,
+        }
+    }
+    return {
+        "digits": {
+            "rates": [0.0, 0.2, 0.5],
+            "pn_rates": [0.0, 0.4, 0.8],
+            "pn_units": 32,
+            "pn_interior": 0.4,
+            "pn_widths": [32, 53, 160],
+            "ks": [1, 4, 16],
+            "mc_rate": 0.5,
+            "width": 64,
+            "width_alt": 32,
+            "n_seeds": n,
+            "err_fixed": fixed.tolist(),
+            "train_err_fixed": np.zeros_like(fixed).tolist(),
+            "err_pn": pn.tolist(),
+            "groups": {"main": main},
+            "max_steps": 100,
+            "paper_steps": 100,
+        },
+        "baldi": {"widths": [4], "rate": 0.5, "masks": 100, "by_width": by_width},
+        "ridge": {"sgd": {"rate": 0.5, "excess": (excess + np.abs(_noise(rng, n, 1e-4))).tolist()}},
+        "wager": {
+            "rates": [0.5],
+            "ratio": (wager_ratio * np.exp(_noise(rng, n, 0.01)))[:, None].tolist(),
+            "err_quad": [[0.05]] * n,
+            "err_mc": [[0.05]] * n,
+        },
+    }
+
+
+def _outcomes(m):
+    return {k: f.outcome for k, (f, _) in pf.paper_findings(m).items()}
+
+
+def test_all_five_reproduced_is_supported():
+    m = _metrics()
+    assert set(_outcomes(m).values()) == {YES}
+    v = rule.decide(m)
+    assert v.word == SUPPORTED
+    assert "5 of 5 reproduced" in v.sentence
+    assert v.answer.startswith("Reproduced at laptop scale")
+
+
+def test_a_contradicted_baldi_row_cannot_make_the_chapter_not_supported():
+    m = _metrics(baldi_ratio=0.3, wager_ratio=0.3)
+    checks = {f.name: f.outcome for f, _ in pf.theory_findings(m)}
+    first = next(o for name, o in checks.items() if "first-order" in name)
+    assert first == NO  # the theory check is contradicted ...
+    assert any("Wager" in name and o == NO for name, o in checks.items())
+    assert rule.decide(m).word == SUPPORTED  # ... and the chapter's word does not move
+
+
+def test_one_contradicted_srivastava_finding_makes_it_not_supported():
+    m = _metrics(help_=0.0)  # dropout does not lower the error: Fig. 9a "no"
+    assert _outcomes(m)["fig9a"] == NO
+    v = rule.decide(m)
+    assert v.word == NOT_SUPPORTED
+    assert "1 contradicted in this protocol (Fig. 9a)" in v.sentence
+    assert "Not reproduced (contradicted in this protocol): that dropout lowers" in v.answer
+
+
+def test_a_reversed_finding_counts_as_contradicted():
+    m = _metrics(act_ratio=0.5)  # activations twice as large with dropout
+    assert _outcomes(m)["fig8"] == REVERSED
+    assert rule.decide(m).word == NOT_SUPPORTED
+
+
+def test_partly_and_inconclusive_branches():
+    m = _metrics(help_=0.006, sd=0.006)  # Fig. 9a straddles its margin
+    out = _outcomes(m)
+    assert out["fig9a"] == INCONCLUSIVE and out["fig11"] == YES
+    assert rule.decide(m).word == PARTLY
+    assert rule.chapter_word([INCONCLUSIVE] * 5) == W_INCONCLUSIVE
+    assert rule.chapter_word([YES, YES, INCONCLUSIVE, YES, YES]) == PARTLY
+    assert rule.chapter_word([YES, NO, INCONCLUSIVE, YES, YES]) == NOT_SUPPORTED
+
+
+def test_a_not_applicable_primary_counts_as_undecided():
+    m = _metrics()
+    act = np.asarray(m["digits"]["groups"]["main"]["mean_act"])
+    act[0, 1] = 0.0  # ratio undefined in one seed
+    m["digits"]["groups"]["main"]["mean_act"] = act.tolist()
+    f = pf.paper_findings(m)["fig8"][0]
+    assert not f.applicable and "undefined in 1 of" in f.reason
+    assert rule.decide(m).word == PARTLY
+
+
+def test_robustness_rows_use_the_primary_replicates_and_name_the_protocol():
+    m = _metrics(help_=0.0)
+    rob = rule.robustness(m)
+    assert rob.primary == NOT_SUPPORTED and rob.n >= 6
+    for rec in rule.alternative_records(m):
+        assert rec["n"] == m["digits"]["n_seeds"] or rec["name"].startswith("§9.1")
+    # the stopping-rule group is an alternative row when it was trained
+    m["digits"]["groups"]["stop_fixed"] = dict(m["digits"]["groups"]["main"])
+    rows = {a.choice: a for a in rule.robustness(m).alternatives}
+    stop = next(a for c, a in rows.items() if c.startswith("stopping rule"))
+    assert "contradicted in that protocol" in stop.detail
+
+
+def test_the_fig11_margin_is_the_binomial_standard_error():
+    m = _metrics()
+    f = pf.paper_findings(m)["fig11"][0]
+    e = np.mean(m["digits"]["groups"]["main"]["err_ws"])
+    assert f.margin == pytest.approx(100 * np.sqrt(e * (1 - e) / 1000))
+    assert f.margin_source.startswith("paper: ")
+
+
+def test_power_rows_say_how_many_seeds_a_decision_needs():
+    m = _metrics(help_=0.006, sd=0.006)
+    rows = rule.power_rows(m)
+    assert rows["fig9a"]["seeds_needed"] is not None and rows["fig9a"]["seeds_needed"] > 12
+    assert rows["fig11"]["seeds_needed"] is None
+    assert all(r["seeds_80"] >= 2 for r in rows.values())
+
+
+def test_the_sensitivity_scan_lists_the_knobs_that_move_an_estimate():
+    m = _metrics()
+    scan = rule.sensitivity(m)
+    choices = {s["choice"] for s in scan}
+    assert any(c.startswith("k grid") for c in choices)  # MC at k = 4 is 1 point worse
+    assert any(c.startswith("Fig. 8 quantity") for c in choices)
+    assert all(s["shift_over_width"] > 0 for s in scan)
