@@ -25,18 +25,21 @@ Parts (all losses are means over samples; nats unless a base is named)
    along the segment ``θ + α (θ' − θ)``, ``α ∈ [−0.5, 1.5]``, a convex cost could not rise
    between the ends (``J(mid) ≤ J(θ)``) — the curvature along it is measured.
 6. **Reading a CE value** on ``digits`` (a network ``[64, *digits_hidden, 10]``, ReLU, Adam,
-   full batch, training split ``digits_train_fraction``): the baseline ``H(prior)`` of the
-   class prior, perplexity ``exp(CE)``, bits per example ``CE / ln 2``, ``CE = H + KL`` for
-   the constant prior predictor, and the validation CE and accuracy over training: from the
-   step where validation CE is lowest to the end, CE and accuracy can move differently
-   (over-confidence), shown by reliability diagrams (:func:`reliability`).
+   full batch, training split ``digits_train_fraction``; the validation split halved at
+   random: half A is the network's validation data — curves, the step of lowest validation
+   CE, temperature fits —, half B is held out): the baseline ``H(prior)`` of the class prior,
+   ``exp(−CE)`` (the geometric-mean probability of the true class), perplexity ``exp(CE)``,
+   bits per example ``CE / ln 2``, ``CE = H + KL`` for the constant prior predictor, and on
+   half B at the step of lowest validation CE and at the end: CE, accuracy, reliability
+   (:func:`reliability`) and CE after temperature scaling (:func:`fit_temperature` on half A,
+   Guo et al. 2017) — how much of the CE rise after its minimum is over-confidence.
 
 Replicates (``n_seeds``, paired by ``seeds.replicates``) repeat parts 5 (network) and 6;
 parts 1–5 (logistic regression) use replicate 0's data split. Statistics over replicates:
-means with 95 % intervals from :func:`dropout_study.measures.stats.seed_interval` (Student-t below
-20
-seeds, BCa from 20); the reliability diagram pools every seed's validation predictions. The
-verdict and its robustness table are :mod:`dropout_study.chapters.cross_entropy.verdict`.
+means with 95 % intervals from :func:`dropout_study.measures.stats.seed_interval` (Student-t
+below 20 seeds, BCa from 20); the reliability diagram pools every seed's held-out predictions. The
+findings are :mod:`dropout_study.chapters.cross_entropy.evidence`, the verdict
+:mod:`dropout_study.chapters.cross_entropy.verdict`.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ __all__ = [
 ]
 
 CHAPTER = "cross-entropy"
-_VERSION = "v2"  # bump when a cell's meaning changes without a source change
+_VERSION = "v3"  # bump when a cell's meaning changes without a source change
 
 
 def check_params(params: dict) -> dict:
