@@ -104,7 +104,7 @@ def test_supported_when_r_over_j_is_inside_the_margin():
 def test_inconclusive_when_the_interval_straddles_the_margin(rj):
     v = decide(_metrics(rj=rj))
     assert v.word == INCONCLUSIVE
-    assert "cannot decide" in v.sentence and "undecided" in v.answer
+    assert "cannot be decided" in v.sentence and "undecided" in v.answer
 
 
 def test_reversed_side_is_outside_too():

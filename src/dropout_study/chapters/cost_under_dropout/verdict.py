@@ -107,38 +107,35 @@ def decide(metrics) -> Verdict:
         answer = "No: in this run the function itself changed (an exact check failed)."
         return Verdict(CLAIM, word, sentence, answer)
     same = (
-        "J is the same function (p = 0 is bit-identical to no dropout layers; evaluation mode "
-        "is the network without them)"
+        "J is the same function: p = 0 is bit-identical to no dropout layers, and evaluation "
+        "mode is the network without them."
     )
-    r = metrics["r_own"][[float(x) for x in metrics["rates"]].index(float(metrics["primary_rate"]))]
-    at = (
-        f"at p = {p} the explicit regulariser R = Eₘ J(θ, m) − J(θ) is {_pct(prim.estimate)} % "
-        f"[{_pct(prim.low)}, {_pct(prim.high)}] of J(θ*_p) (R = {general(r['mean'], 3)} nats)"
-    )
+    ratio = f"R ÷ J(θ*_p) = {_pct(prim.estimate)} % [{_pct(prim.low)}, {_pct(prim.high)}]."
+    at = f"At p = {p} the explicit regulariser R = Eₘ J(θ, m) − J(θ)"
     margin = f"±{_pct(prim.margin)} %"
     if word == SUPPORTED:
-        tail = f"{at}, inside {margin}: the mean over masks is J itself at this margin"
+        tail = f"{at} lies inside {margin} of J(θ*_p): the mean over masks is J itself. {ratio}"
         first = (
             f"Yes: J is the same function, and the regulariser dropout adds is below "
             f"{_pct(prim.margin)} % of J here."
         )
     elif word == PARTLY:
         tail = (
-            f"but {at}, outside {margin}: the definition is unchanged, the objective gradient "
-            "descent minimises on average is J + R, not J"
+            f"{at} lies outside {margin} of J(θ*_p): the definition is unchanged, but the "
+            f"objective gradient descent minimises on average is J + R, not J. {ratio}"
         )
         first = (
             "Yes and no: the cost J is the same function, but what training with dropout "
             f"minimises is J plus a regulariser, here {_pct(prim.estimate)} % of J."
         )
     else:
-        why = f"{prim.reason}" if not prim.applicable else f"it straddles {margin}"
-        tail = f"{at}; {why}: this run cannot decide at that margin"
+        why = f"{prim.reason}" if not prim.applicable else f"it straddles {margin} of J(θ*_p)"
+        tail = f"{at} cannot be decided at that margin: {why}. {ratio}"
         first = (
             "J is the same function; whether what training minimises differs from it by more "
             f"than {_pct(prim.margin)} % is undecided in this run."
         )
-    return Verdict(CLAIM, word, f"{same}; {tail}.", f"{first} {cause}")
+    return Verdict(CLAIM, word, f"{same} {tail}", f"{first} {cause}")
 
 
 def robustness(metrics) -> Robustness:

@@ -282,7 +282,11 @@ def estimate(p: dict) -> tuple[float, float]:
     mlp = 3 * cost.n(p, "mlp_steps", 500) * n * w_mlp
     dn, dd, dk = cost.data("digits")
     w_dig = cost.weights(dd, p.get("digits_hidden", [128]), dk)
-    digits = 3 * cost.n(p, "digits_steps", 400) * dn * w_dig
+    total = dn / cost.TRAIN  # the whole data set
+    tf = cost.n(p, "digits_train_fraction", 0.2)
+    steps = cost.n(p, "digits_steps", 3000)
+    evals = steps / max(1, cost.n(p, "digits_eval_every", 10))
+    digits = (3 * steps * tf + evals * (0.8 - tf)) * total * w_dig
     grid = cost.n(p, "n_grid", 81) ** 2 * n * 2 + cost.n(p, "n_alphas", 201) * n * w_mlp
     memory = max(
         cost.n(p, "n_grid", 81) ** 2 * n * 8,

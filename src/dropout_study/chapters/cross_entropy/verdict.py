@@ -70,7 +70,11 @@ def reading(measured: list[Finding]) -> str:
             "Its validation CE rose after its minimum; whether one temperature removes the rise "
             "is undecided in this run."
         )
-    better = " (after it the late network even scores better)" if scaled.counted == REVERSED else ""
+    better = (
+        " (after scaling, the late network even scores better)"
+        if scaled.counted == REVERSED
+        else ""
+    )
     return (
         "Its validation CE rose after its minimum, and one temperature fitted on held-out "
         f"data removes the rise{better}: the rise was over-confidence."
