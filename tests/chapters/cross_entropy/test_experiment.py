@@ -77,6 +77,10 @@ def test_defaults_pass_and_are_filled():
         ({"digits_eval_every": 5000}, ValueError, r"'digits_eval_every' parameter"),
         ({"digits_train_fraction": 0.9}, ValueError, r"'digits_train_fraction' parameter"),
         ({"n_bins": 1}, ValueError, r"'n_bins' parameter"),
+        ({"digits_alt_lr": [0.0]}, ValueError, r"'digits_alt_lr' parameter"),
+        ({"digits_alt_lr": [0.02, 0.01]}, ValueError, r"'digits_alt_lr' .*increasing"),
+        ({"digits_alt_hidden": [0]}, ValueError, r"'digits_alt_hidden' parameter"),
+        ({"digits_alt_train_fraction": [0.9]}, ValueError, r"'digits_alt_train_fraction'"),
     ],
 )
 def test_invalid_parameters_are_named(override, exc, match):
@@ -331,6 +335,20 @@ def test_run_shapes(small_result):
     assert r.metrics["digits"]["pooled_n"] == 2 * d["n_held"]
 
 
+def test_retrained_alternatives_are_findings_of_their_own(small_result):
+    from dropout_study.chapters.cross_entropy import evidence
+
+    small = {**SMALL, "digits_alt_lr": [0.02], "digits_alt_hidden": [8]}
+    r = exp.run(small, cache_dir=None, n_jobs=1)
+    alts = r.metrics["digits"]["alternatives"]
+    assert [a["label"] for a in alts] == ["step size 0.02", "one hidden layer of 8"]
+    assert all(len(a["per_seed"]["ce_end"]) == 2 for a in alts)
+    names = [f.name for f in evidence.measured(r.metrics) if "(retrained)" in f.name]
+    assert len(names) == 3 * 2 and any("one hidden layer of 8" in n for n in names)
+    # the base run is the same with or without alternatives (they use their own networks)
+    assert r.metrics["digits"]["per_seed"] == small_result.metrics["digits"]["per_seed"]
+
+
 def test_validation_halves_split_every_row_once():
     from dropout_study.chapters.cross_entropy.cells import validation_halves
 
@@ -493,3 +511,5 @@ def test_chapter_source_defaults_and_profiles_are_valid():
     assert spec.profiles["full"]["n_seeds"] >= 32 and BOOK["n_seeds"] >= 8
     # fresh seeds: version 3 confirms from seed 2000 (seeds 1000-1031 informed its rules)
     assert spec.profiles["full"]["seed"] >= 2000
+    # the retrained alternatives are too costly for the book profile and run at full
+    assert BOOK["digits_alt_lr"] == [] and spec.profiles["full"]["digits_alt_hidden"]

@@ -43,6 +43,10 @@ def run_cell(cell: dict) -> dict:
     c0 = time.process_time()
     t0 = time.perf_counter()
     out = {"hidden": _hidden_layer(cell), "digits": _digits(cell)}
+    out["digits_alternatives"] = [
+        {"label": label, **_held_summary(_digits({**cell, **change}))}
+        for label, change in digits_alternatives(cell)
+    ]
     out["seconds"] = time.perf_counter() - t0
     out["cpu_seconds"] = time.process_time() - c0  # this process only (BLAS single-threaded)
     return out
@@ -151,6 +155,28 @@ def _digits(cell: dict) -> dict:
         "constant_predictor_ce": sparse_categorical_cross_entropy(yb, const),
         "kl_held_train_prior": float(np.sum(rel_entr(prior_b, prior_train))),
     }
+
+
+def digits_alternatives(params: dict) -> list[tuple[str, dict]]:
+    """``(label, parameter changes)`` of the digits network retrained for the alternatives of
+    the measured findings: each step size of ``digits_alt_lr``, each width of
+    ``digits_alt_hidden`` (one hidden layer) and each training share of
+    ``digits_alt_train_fraction``."""
+    out = [(f"step size {v:g}", {"digits_lr": v}) for v in params["digits_alt_lr"]]
+    out += [
+        (f"one hidden layer of {w}", {"digits_hidden": [w]}) for w in params["digits_alt_hidden"]
+    ]
+    out += [
+        (f"training share {v:g}", {"digits_train_fraction": v})
+        for v in params["digits_alt_train_fraction"]
+    ]
+    return out
+
+
+def _held_summary(d: dict) -> dict:
+    """The held-out numbers the measured findings read, per checkpoint."""
+    keys = ("ce", "ce_scaled", "ece")
+    return {f"{k}_{pt}": float(d["held"][pt][k]) for k in keys for pt in ("best", "end")}
 
 
 def validation_halves(n: int, rng) -> tuple[np.ndarray, np.ndarray]:

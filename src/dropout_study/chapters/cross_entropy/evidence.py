@@ -23,7 +23,9 @@ seed, as ratios (log scale, direction +1):
 - *over-confidence*: expected calibration error at the end ÷ at the lowest validation CE,
   margin :data:`ECE_MARGIN` (a convention: at least 25 % more calibration error).
 
-Their margins are varied at half and double (``√m`` and ``m²``) as alternatives.
+Their margins are varied at half and double (``√m`` and ``m²``) as alternatives, and where
+the digits network was retrained with another step size, width or training share
+(``metrics["digits"]["alternatives"]``, the ``full`` profile), each is re-decided there.
 """
 
 from __future__ import annotations
@@ -219,6 +221,18 @@ def measured(m) -> list[Finding]:
                 from_seeds(
                     f"{name}, margin ×/÷ {general(alt, 3)}", "effect", values, margin=alt,
                     margin_source=_source(alt, what), role="alternative", **kw,
+                )
+            )  # fmt: skip
+    for alt_run in d.get("alternatives", []):
+        ps = alt_run["per_seed"]
+        for (name, keys, margin, _what), base in zip(specs, out, strict=True):
+            values = np.asarray(ps[keys[0]], dtype=float) / np.asarray(ps[keys[1]], dtype=float)
+            ties = np.asarray(ps[keys[0]]) == np.asarray(ps[keys[1]])
+            alts.append(
+                from_seeds(
+                    f"{name}, {alt_run['label']} (retrained)", "effect", values, margin=margin,
+                    margin_source=base.margin_source, role="alternative", direction=1,
+                    scale="log", ties=ties,
                 )
             )  # fmt: skip
     return out + alts

@@ -32,7 +32,10 @@ Parts (all losses are means over samples; nats unless a base is named)
    bits per example ``CE / ln 2``, ``CE = H + KL`` for the constant prior predictor, and on
    half B at the step of lowest validation CE and at the end: CE, accuracy, reliability
    (:func:`reliability`) and CE after temperature scaling (:func:`fit_temperature` on half A,
-   Guo et al. 2017) — how much of the CE rise after its minimum is over-confidence.
+   Guo et al. 2017) — how much of the CE rise after its minimum is over-confidence. The
+   digits network is retrained for the alternatives of these findings at the step sizes
+   ``digits_alt_lr``, widths ``digits_alt_hidden`` and training shares
+   ``digits_alt_train_fraction`` (empty at ``book``: too costly; set at ``full``).
 
 Replicates (``n_seeds``, paired by ``seeds.replicates``) repeat parts 5 (network) and 6;
 parts 1–5 (logistic regression) use replicate 0's data split. Statistics over replicates:
@@ -143,6 +146,20 @@ def check_params(params: dict) -> dict:
         p["digits_train_fraction"], "digits_train_fraction", o, low=0.05, high=0.7
     )
     out["n_bins"] = check_int(p["n_bins"], "n_bins", o, low=2, high=50)
+    out["digits_alt_lr"] = check_float_list(
+        p["digits_alt_lr"], "digits_alt_lr", o, low=0.0, low_open=True, min_len=0
+    )
+    out["digits_alt_hidden"] = check_int_list(
+        p["digits_alt_hidden"], "digits_alt_hidden", o, low=1, min_len=0
+    )
+    out["digits_alt_train_fraction"] = check_float_list(
+        p["digits_alt_train_fraction"],
+        "digits_alt_train_fraction",
+        o,
+        low=0.05,
+        high=0.7,
+        min_len=0,
+    )
     return out
 
 
@@ -240,6 +257,14 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
         moons = datasets.load("moons", rng=replicate_streams(params, 0).split)
         alternatives = convexity_alternatives(params, ds_bc, moons)
     metrics = summarise(params, ent, three, mle, logi, hidden, digits)
+    alts = [o["digits_alternatives"] for o in sweep.results]
+    metrics["digits"]["alternatives"] = [
+        {
+            "label": first["label"],
+            "per_seed": {k: [a[i][k] for a in alts] for k in first if k != "label"},
+        }
+        for i, first in enumerate(alts[0])
+    ]
     metrics["convexity"]["alternatives"] = alternatives
     pooled = {
         name: reliability_top(
@@ -287,6 +312,10 @@ def estimate(p: dict) -> tuple[float, float]:
     steps = cost.n(p, "digits_steps", 3000)
     evals = steps / max(1, cost.n(p, "digits_eval_every", 10))
     digits = (3 * steps * tf + evals * (0.8 - tf)) * total * w_dig
+    # the retrained alternatives: about one digits run each (widths scale the weights)
+    n_alt = cost.n(p, "digits_alt_lr", 0) + cost.n(p, "digits_alt_train_fraction", 0)
+    widths = p.get("digits_alt_hidden", [])
+    digits *= 1 + n_alt + sum(cost.weights(dd, [w], dk) for w in widths) / w_dig
     grid = cost.n(p, "n_grid", 81) ** 2 * n * 2 + cost.n(p, "n_alphas", 201) * n * w_mlp
     memory = max(
         cost.n(p, "n_grid", 81) ** 2 * n * 8,
