@@ -232,17 +232,26 @@ def up_fractions(result):
 def control(result, replicate: int = 0):
     """The K-mask control. Left, replicate ``replicate``: the change of the evaluation-mode
     cost per step, ``J(θ_{t+1}) − J(θ_t)`` (nats), over the window (the steps before the
-    primary run's θ*), for ``K = 1`` and the largest ``K``; above 0 is a rise. Right, every
-    seed: the summed rises over the window (nats, log scale) against ``K`` (log scale)."""
+    primary run's θ*), for ``K = 1`` and the largest ``K``; above 0 is a rise; the axis is cut
+    at 1.5 × the 98th percentile of the absolute changes (the first steps lie below it).
+    Right, every seed: the summed rises over the window (nats, log scale) against ``K``."""
     m = result.metrics
     ks = m["control"]["ks"]
     cell = result.cells[replicate]
     w = int(cell["control_window"])
     fig, (ax, bx) = subplots(1, 2, width=7.0, height=2.9)
+    changes = []
     for i, color in ((0, COLORS[1]), (len(ks) - 1, COLORS[0])):
         d = np.diff(np.asarray(cell["control_curves"][i])[: w + 1])
+        changes.append(d)
         ax.plot(np.arange(d.size), d, color=color, lw=0.8, label=f"K = {ks[i]}")
     ax.axhline(0.0, color="0.3", lw=0.8)
+    # the first steps change J by orders of magnitude more than the rest: cut the axis at
+    # 1.5 × the 98th percentile of |change| so that the rises are visible
+    spread = np.concatenate(changes)
+    if spread.size:
+        lim = 1.5 * float(np.quantile(np.abs(spread), 0.98)) or 1.0
+        ax.set_ylim(-lim, lim)
     ax.set_xlabel("step t")
     ax.set_ylabel("$J(\\theta_{t+1}) - J(\\theta_t)$ (nats)")
     ax.set_title(f"replicate {replicate}, p = {general(m['primary_rate'])}", fontsize=9)
