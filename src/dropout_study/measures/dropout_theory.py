@@ -25,6 +25,13 @@ It is ≥ 0 for a convex ℓ (Jensen: E z = z̄). Two approximations:
    divergence ``D_ℓ(u ‖ v) = ℓ(u) − ℓ(v) − (u − v) ℓ'(v)``: the cost of dropping one unit at a
    time. Replacing ``D_ℓ`` by its quadratic ``½ ℓ''(v) (u − v)²`` gives back (1) at small p.
 
+**Monte Carlo.** ``R`` is estimated as ``E_m D_ℓ(z(m) ‖ z̄)`` (the *Bregman form*,
+:func:`regulariser_mc_rates`), not as the raw difference ``E_m ℓ(z(m)) − ℓ(z̄)`` it equals:
+``D_ℓ(z(m) ‖ z̄)`` is the raw difference minus ``(z(m) − z̄) ℓ'(z̄)``, a term with mean exactly 0
+(``E_m z(m) = z̄``) that only adds noise. On a network trained with dropout, where the loss is
+close to its tangent over the range the masks move ``z``, dropping it cuts the variance several
+fold at small p (exact enumeration in the tests: about 10× at p = 0.05 on an 8-unit layer).
+
 Worked example (closed form): one unit, squared error ``ℓ(z) = (z − y)²``, ``a = 1, b = 0,
 y = 1``: z is ``1/(1 − p)`` with probability ``1 − p`` and 0 otherwise, so
 ``E ℓ = (1 − p)(p/(1 − p))² + p = p/(1 − p)`` and ``ℓ(z̄) = 0``: R = p/(1 − p), which both
@@ -56,6 +63,7 @@ __all__ = [
     "bregman",
     "last_layer_contributions",
     "regulariser_mc_rates",
+    "ESTIMATORS",
 ]
 
 LOSSES = ("binary_ce", "squared")
@@ -196,6 +204,10 @@ def last_layer_contributions(model, X) -> tuple[np.ndarray, float]:
     return h * w, float(np.asarray(dense.b, dtype=np.float64).ravel()[0])
 
 
+ESTIMATORS = ("bregman", "raw", "control_variate")
+"""The Monte Carlo forms of :func:`regulariser_mc_rates` (see there)."""
+
+
 def regulariser_mc_rates(
     a,
     b,
@@ -206,7 +218,7 @@ def regulariser_mc_rates(
     rng=0,
     loss: str = "binary_ce",
     chunk: int = 50,
-    control_variate: bool = True,
+    estimator: str = "bregman",
 ):
     """Monte-Carlo ``R(p)`` for every rate in ``rates`` with **per-example** masks (as the
     network's own dropout layer draws them: one independent keep mask per example and unit)
@@ -215,23 +227,34 @@ def regulariser_mc_rates(
 
     ``a``: (n, k) contributions; ``b``: bias; ``y``: (n,) targets; ``rates``: floats in
     [0, 1). Returns ``(estimate, standard_error)``, two float64 arrays of shape
-    ``(len(rates),)`` in nats: the mean over draws of ``g_t = mean_i ℓ(z_i(m_t)) − ℓ(z̄_i)``
-    and its standard error over the ``n_masks`` draws (exactly 0 and 0 at p = 0).
+    ``(len(rates),)`` in nats: the mean over the ``n_masks`` draws of a per-draw value ``g_t``
+    and its standard error over the draws (exactly 0 and 0 at p = 0). ``estimator``:
 
-    ``control_variate`` (default): the single-drop sum of the same draw,
-    ``c_t = mean_i Σ_j [m_tij = 0] · D_ℓ(z̄_i − a_ij ‖ z̄_i)``, has the exact mean ``p · S``
-    (:func:`single_drop_slope`), so ``g − β (c − p S)`` estimates R with the regression
-    coefficient ``β = cov(g, c) / var(c)`` (the standard control-variate estimator, bias of
-    order 1/n_masks); at small p, where one drop dominates, it removes most of the variance.
+    - ``"bregman"`` (default): ``g_t = mean_i D_ℓ(z_i(m_t) ‖ z̄_i)``, the Bregman divergence
+      of the module docstring. Since ``E_m z_i(m) = z̄_i``, the linear term
+      ``(z_i(m) − z̄_i) ℓ'(z̄_i)`` that separates it from the raw form has mean exactly 0, so
+      both forms estimate the same R; the Bregman form drops that zero-mean noise, and each
+      draw is ≥ 0 for a convex ℓ. Its variance is smaller wherever the loss is close to its
+      tangent over the range the masks move ``z`` — as on a network trained with dropout
+      (tested by exact enumeration in ``tests/measures/test_dropout_theory.py``);
+    - ``"raw"``: ``g_t = mean_i ℓ(z_i(m_t)) − ℓ(z̄_i)``, the definition as it reads;
+    - ``"control_variate"``: the raw form minus ``β (c_t − p S)``, with the single-drop sum of
+      the same draw ``c_t = mean_i Σ_j [m_tij = 0] · D_ℓ(z̄_i − a_ij ‖ z̄_i)``, whose exact
+      mean is ``p · S`` (:func:`single_drop_slope`), and the regression coefficient
+      ``β = cov(g, c) / var(c)`` (the standard control-variate estimator, bias of order
+      1/n_masks).
     """
     owner = "regulariser_mc_rates"
     A, B, Y = _check(a, b, y, loss, owner)
     ps = [_p(p, owner) for p in np.atleast_1d(np.asarray(rates, dtype=np.float64))]
     n_masks = check_int(n_masks, "n_masks", owner, low=2)
     chunk = check_int(chunk, "chunk", owner, low=1)
+    if estimator not in ESTIMATORS:
+        fail("estimator", owner, "one of " + ", ".join(map(repr, ESTIMATORS)), estimator)
     rng = as_generator(rng, "rng", owner)
     zbar = A.sum(axis=1) + B
     base = loss_value(zbar, Y, loss)
+    slope = _d1(zbar, Y, loss)  # ℓ'(z̄_i)
     D = bregman(zbar[:, None] - A, zbar[:, None], Y[:, None], loss)  # (n, k)
     S = float(np.mean(D.sum(axis=1)))
     draws = np.zeros((len(ps), n_masks))
@@ -244,9 +267,13 @@ def regulariser_mc_rates(
                 continue
             keep = u >= p
             z = np.einsum("tnk,nk->tn", keep, A) / (1.0 - p) + B
-            draws[i, sl] = np.mean(loss_value(z, Y, loss) - base, axis=1)
-            controls[i, sl] = np.einsum("tnk,nk->t", ~keep, D) / A.shape[0]
-    if control_variate:
+            g = loss_value(z, Y, loss) - base
+            if estimator == "bregman":
+                g = g - (z - zbar) * slope
+            draws[i, sl] = np.mean(g, axis=1)
+            if estimator == "control_variate":
+                controls[i, sl] = np.einsum("tnk,nk->t", ~keep, D) / A.shape[0]
+    if estimator == "control_variate":
         for i, p in enumerate(ps):
             var_c = controls[i].var()
             if p > 0.0 and var_c > 0:

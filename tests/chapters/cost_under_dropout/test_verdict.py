@@ -1,121 +1,241 @@
-"""The verdict rule of chapter 2 (cost-under-dropout), branch by branch on synthetic metrics."""
+"""The verdict rule of chapter 2 (cost-under-dropout), branch by branch on synthetic metrics:
+the findings (evidence), the word, the plain answer, the robustness rows and the power."""
 
 from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 
-from dropout_study.chapters.cost_under_dropout.verdict import decide as cost_under_dropout
-from dropout_study.chapters.cost_under_dropout.verdict import interval_word
-from dropout_study.chapters.cost_under_dropout.verdict import robustness as cud_robustness
+from dropout_study.chapters.cost_under_dropout import evidence as ev
+from dropout_study.chapters.cost_under_dropout.verdict import (
+    cause_text,
+    decide,
+    power_of,
+    robustness,
+    times,
+)
+from dropout_study.chapters.findings import INCONCLUSIVE as F_INC
+from dropout_study.chapters.findings import NO, REVERSED, YES
 from dropout_study.chapters.verdicts import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED
 
-
-# ---------------------------------------------------------------------------------------------
-# Chapter 2: "dropout does not change the cost function"
-# ---------------------------------------------------------------------------------------------
-def _ci(mean, low, high):
-    return {"mean": mean, "low": low, "high": high}
+S = 8
+RATES = [0.0, 0.1, 0.5]
+KS = [1, 4, 16, 64]
 
 
-def _cud_metrics(r_prim=(0.027, 0.024, 0.030), **change) -> dict:
+def _spread(center, half, n=S):
+    """n per-seed values with mean ``center``, spread ±``half`` (a fixed pattern)."""
+    return list(center + half * np.linspace(-1, 1, n))
+
+
+def _metrics(rj=(0.20, 0.03), control=(1e-3,), **change) -> dict:
+    """Synthetic metrics: R / J at the primary rate centred on rj[0] (spread rj[1]); the
+    control's K = 64 summed rises a factor control[0] of K = 1's."""
+    j = np.full((S, 3), 0.16)
+    r = np.zeros((S, 3))
+    r[:, 1] = 0.05 * 0.16
+    r[:, 2] = np.asarray(_spread(*rj)) * 0.16
+    rises1 = np.asarray(_spread(0.03, 0.01))
+    rises = np.column_stack([rises1, rises1 / 3, rises1 / 20, rises1 * control[0]])
+    per_window = {
+        w: {
+            "rises": rises.tolist(),
+            "up_steps": np.column_stack([np.full(S, 150), [60] * S, [20] * S, [3] * S]).tolist(),
+            "share_up": np.zeros((S, 4)).tolist(),
+            "j_end": np.full((S, 4), 0.16).tolist(),
+            "steps": [600] * S,
+        }
+        for w in ("best", "stop", "half")
+    }
     m = {
-        "rates": [0.0, 0.1, 0.5],
+        "n_seeds": S,
+        "rates": RATES,
         "primary_rate": 0.5,
-        "margin": 0.01,
-        "alt_margins": [0.005, 0.02],
-        "n_seeds": 8,
-        "p0_identical": True,
-        "eval_deterministic": True,
-        "r_own": [_ci(0.0, 0.0, 0.0), _ci(0.007, 0.006, 0.009), _ci(*r_prim)],
-        "r_theta0": [None, _ci(0.034, 0.026, 0.042), _ci(0.37, 0.30, 0.44)],
-        "checkpoints": [0, 100, 400],
-        "along_primary": [_ci(0.11, 0.08, 0.14), _ci(0.030, 0.028, 0.032), None],
-        "along_reached": [8, 8, 3],
+        "margin": 0.05,
+        "abs_margin": 0.01,
+        "control_margin": 2.0,
+        "checkpoints": [0, 100],
+        "p0_differences": 0,
+        "eval_differences": 0,
+        "r_own": [{"mean": float(r[:, i].mean())} for i in range(3)],
+        "per_seed": {
+            "r_own": r.tolist(),
+            "j_star": j.tolist(),
+            "price": (np.full((S, 3), 0.004) * [0, 1, 1]).tolist(),
+            "r_theta0": np.column_stack([np.full(S, np.nan), [0.03] * S, [0.4] * S]).tolist(),
+            "j_theta0": [0.15] * S,
+            "along_r": np.column_stack([[0.1] * S, [0.02] * S]).tolist(),
+            "along_j": np.column_stack([[0.69] * S, [0.2] * S]).tolist(),
+            "alt_r": np.column_stack([[0.3] * S, [0.05] * S]).tolist(),
+            "alt_j": np.column_stack([[0.2] * S, [0.16] * S]).tolist(),
+        },
+        "alt_settings": ["data set: circles", "hidden widths 16 × 16"],
+        "control": {
+            "ks": KS,
+            "per_seed": per_window,
+            "alt_datasets": ["breast cancer"],
+            "alt_rises": [[[r, r / 10]] for r in rises1],
+        },
     }
     m = copy.deepcopy(m)
     m.update(change)
     return m
 
 
-def test_cud_partly_when_r_is_above_the_margin():
-    v = cost_under_dropout(_cud_metrics())
+# ---------------------------------------------------------------------------------------------
+# the word
+# ---------------------------------------------------------------------------------------------
+def test_partly_when_r_over_j_is_outside_the_relative_margin():
+    v = decide(_metrics())
     assert v.word == PARTLY
-    assert "+0.0270 [+0.0240, +0.0300] nats" in v.sentence
-    assert "above +0.01" in v.sentence and "J + R" in v.sentence
+    assert "20 % [" in v.sentence and "outside ±5 %" in v.sentence and "J + R" in v.sentence
+    assert v.answer.startswith("Yes and no")
 
 
-def test_cud_partly_when_r_is_below_minus_the_margin():
-    # with dropout in earlier layers R may be negative; the rule is symmetric
-    v = cost_under_dropout(_cud_metrics(r_prim=(-0.03, -0.04, -0.02)))
-    assert v.word == PARTLY
-    assert "below −0.01" in v.sentence
-
-
-def test_cud_supported_when_r_is_inside_the_margin():
-    v = cost_under_dropout(_cud_metrics(r_prim=(0.002, -0.004, 0.008)))
+def test_supported_when_r_over_j_is_inside_the_margin():
+    v = decide(_metrics(rj=(0.01, 0.01)))
     assert v.word == SUPPORTED
-    assert "inside ±0.01" in v.sentence
+    assert "inside ±5 %" in v.sentence
 
 
-@pytest.mark.parametrize("r", [(0.01, 0.005, 0.015), (-0.009, -0.012, -0.006), (0, -0.02, 0.02)])
-def test_cud_inconclusive_when_r_straddles_the_margin(r):
-    v = cost_under_dropout(_cud_metrics(r_prim=r))
+@pytest.mark.parametrize("rj", [(0.05, 0.01), (0.04, 0.03), (-0.05, 0.01)])
+def test_inconclusive_when_the_interval_straddles_the_margin(rj):
+    v = decide(_metrics(rj=rj))
     assert v.word == INCONCLUSIVE
-    assert "cannot decide" in v.sentence
+    assert "cannot be decided" in v.sentence and "undecided" in v.answer
 
 
-@pytest.mark.parametrize("key", ["p0_identical", "eval_deterministic"])
-def test_cud_not_supported_when_an_exact_check_fails(key):
+def test_reversed_side_is_outside_too():
+    # a negative regulariser beyond −5 % (dropout in earlier layers) changes the objective too
+    assert decide(_metrics(rj=(-0.2, 0.02))).word == PARTLY
+
+
+def test_a_primary_undefined_in_a_seed_is_not_applicable_and_inconclusive():
+    m = _metrics()
+    m["per_seed"]["j_star"][3][2] = 0.0  # R / J undefined in one seed
+    f = ev.primary(m)
+    assert not f.applicable and "undefined in 1 of 8" in f.reason
+    assert decide(m).word == INCONCLUSIVE
+
+
+@pytest.mark.parametrize("key", ["p0_differences", "eval_differences"])
+def test_not_supported_when_an_exact_check_finds_a_difference(key):
     # even with R inside the margin: the function itself changed
-    v = cost_under_dropout(_cud_metrics(r_prim=(0.0, -0.001, 0.001), **{key: False}))
+    v = decide(_metrics(rj=(0.0, 0.001), **{key: 1}))
     assert v.word == NOT_SUPPORTED
     assert "function itself changed" in v.sentence
 
 
-def test_cud_the_margin_is_read_from_the_metrics_and_can_be_overridden():
-    m = _cud_metrics(r_prim=(0.015, 0.012, 0.018))
-    assert cost_under_dropout(m).word == PARTLY
-    assert cost_under_dropout({**m, "margin": 0.02}).word == SUPPORTED
-    assert cost_under_dropout(m, margin=0.015).word == INCONCLUSIVE
+def test_the_margin_is_read_from_the_metrics():
+    m = _metrics(rj=(0.07, 0.01))
+    assert decide(m).word == PARTLY
+    assert decide({**m, "margin": 0.1}).word == SUPPORTED
 
 
-def test_interval_word_edges():
-    assert interval_word(-0.0099, 0.0099, 0.01) == SUPPORTED
-    assert interval_word(-0.01, 0.005, 0.01) == INCONCLUSIVE  # touches the margin
-    assert interval_word(0.0101, 0.02, 0.01) == PARTLY
-    assert interval_word(-0.02, -0.0101, 0.01) == PARTLY
+# ---------------------------------------------------------------------------------------------
+# the control and the plain answer
+# ---------------------------------------------------------------------------------------------
+def test_control_yes_says_the_rises_are_the_noise():
+    f = ev.control(_metrics())[0]
+    assert (f.kind, f.direction, f.scale, f.margin) == ("effect", -1, "log", 2.0)
+    assert f.outcome == YES
+    assert "are the mask noise" in decide(_metrics()).answer
+    # (3 × 10⁻⁵ + f) / (0.03 + f) with the floor f = 10⁻⁶ nats: about 1/970
+    assert "about 970 times smaller" in decide(_metrics()).answer
 
 
-def test_cud_robustness_rows_and_counts():
-    rob = cud_robustness(_cud_metrics())
+@pytest.mark.parametrize(
+    ("factor", "outcome", "words"),
+    [(1.1, NO, "not why"), (3.0, REVERSED, "larger, so the mask noise is not why")],
+)
+def test_control_no_and_reversed_say_the_noise_is_not_why(factor, outcome, words):
+    m = _metrics(control=(factor,))
+    f = ev.control(m)[0]
+    assert f.outcome == outcome
+    assert words in cause_text(f, KS) and words in decide(m).answer
+
+
+def test_control_with_ties_is_not_applicable_and_undecided():
+    m = _metrics()
+    rises = np.asarray(m["control"]["per_seed"]["best"]["rises"])
+    rises[:, 3] = rises[:, 0]  # K = 64 rose exactly as K = 1 in every seed
+    m["control"]["per_seed"]["best"]["rises"] = rises.tolist()
+    f = ev.control(m)[0]
+    assert not f.applicable and "tied in 8 of 8" in f.reason
+    assert "undecided" in cause_text(f, KS)
+
+
+def test_control_inconclusive_says_undecided():
+    m = _metrics(control=(0.1,))
+    rises = np.asarray(m["control"]["per_seed"]["best"]["rises"])
+    rises[::2, 3] = rises[::2, 0] * 2.0  # half the seeds the other way: a wide interval
+    m["control"]["per_seed"]["best"]["rises"] = rises.tolist()
+    f = ev.control(m)[0]
+    assert f.outcome == F_INC
+    assert "undecided" in cause_text(f, KS)
+
+
+def test_control_alternatives_vary_the_margin_window_k_and_floor():
+    names = [f.name for f in ev.control(_metrics())]
+    assert names[0] == "summed rises of J, K = 64 ÷ K = 1"
+    assert "summed rises, K = 16 ÷ K = 1" in names
+    assert "summed rises, margin ×/÷ 1.41" in names and "summed rises, margin ×/÷ 4" in names
+    assert any("stopping step" in n for n in names) and any("first half" in n for n in names)
+    assert any("floor" in n for n in names)
+    assert "summed rises on breast cancer (retrained)" in names
+    roles = [f.role for f in ev.control(_metrics())]
+    assert roles[0] == "primary" and roles[-1] == "exploratory"
+
+
+def test_factors_read_in_plain_digits():
+    assert times(1234.0) == "1200" and times(618.7) == "620" and times(35.2) == "35"
+    assert times(2.44) == "2.4"
+
+
+# ---------------------------------------------------------------------------------------------
+# robustness and power
+# ---------------------------------------------------------------------------------------------
+def test_robustness_rows_and_counts():
+    rob = robustness(_metrics())
     choices = [a.choice for a in rob.alternatives]
     assert rob.primary == PARTLY
-    # p = 0.1 at θ*_p; p = 0.1 and 0.5 at θ*0; two margins; two checkpoints every seed reached
-    assert rob.n == 7
-    assert any("p = 0.1 at θ*_p" in c for c in choices)
-    assert sum("θ*₀" in c for c in choices) == 2
-    assert any("initialisation" in c for c in choices)
-    assert not any("step 400" in c for c in choices)  # reached by 3 of 8 seeds only
-    # p = 0.1 at θ*_p is inside the margin: the one flip
-    assert rob.agree == 6 and rob.flips == 1 and rob.to_inconclusive == 0
-    assert rob.summary() == "6 of 7 agree, 1 flip, 0 only inconclusive (0 not applicable)"
-    # the primary interval [0.024, 0.030] lies above δ = 0.02 too
-    assert dict((a.choice, a.word) for a in rob.alternatives)["margin δ = 0.02 nats"] == PARTLY
-
-
-def test_cud_robustness_counts_a_move_to_inconclusive():
-    rob = cud_robustness(_cud_metrics(r_prim=(0.03, 0.018, 0.042)))
+    # p = 0.1 at θ*_p; θ*0 at 0.1 and 0.5; relative margins ×½ and ×2; absolute δ and its
+    # half and double; the price under δ and relative; a data set and a width; two checkpoints
+    assert rob.n == 1 + 2 + 2 + 3 + 2 + 2 + 2
+    assert "data set: circles (retrained at p = 0.5)" in choices
+    assert "p = 0.1 at θ*_p (trained with dropout at p)" in choices
+    assert any("absolute margin δ = 0.01 nats" in c for c in choices)
     words = {a.choice: a.word for a in rob.alternatives}
-    assert words["margin δ = 0.02 nats"] == INCONCLUSIVE
-    assert rob.to_inconclusive >= 1
+    # R / J = 5 % at p = 0.1 touches the margin: not inside, not outside → inconclusive
+    assert words["p = 0.1 at θ*_p (trained with dropout at p)"] == INCONCLUSIVE
+    # the price 0.004 nats is inside δ = 0.01 → the one flip
+    assert words["the price J(θ*_p) − J(θ*₀), δ = 0.01 nats"] == SUPPORTED
+    assert rob.flips >= 1 and rob.to_inconclusive >= 1
+    assert rob.agree + rob.flips + rob.to_inconclusive == rob.n
 
 
-def test_cud_missing_or_inconsistent_metrics_raise():
-    with pytest.raises(ValueError, match=r"The 'metrics' parameter of cost_under_dropout"):
-        cost_under_dropout({})
-    with pytest.raises(ValueError, match=r"primary_rate 0.3"):
-        cost_under_dropout(_cud_metrics(primary_rate=0.3))
-    with pytest.raises(ValueError, match=r"margin"):
-        cost_under_dropout(_cud_metrics(margin=0.0))
+def test_robustness_marks_a_row_undefined_in_a_seed_not_applicable():
+    m = _metrics()
+    m["per_seed"]["along_r"][0][1] = float("nan")  # a checkpoint one seed never reached
+    rob = robustness(m)
+    assert not any("step 100" in a.choice for a in rob.alternatives)  # dropped: not reached
+    m = _metrics()
+    m["per_seed"]["j_theta0"][2] = 0.0  # R ÷ J(θ*₀) undefined in one seed
+    rob = robustness(m)
+    na = [a for a in rob.alternatives if not a.applicable]
+    assert na and all("undefined" in a.reason for a in na) and rob.not_applicable == len(na)
+
+
+def test_power_reports_half_width_margin_and_seeds_needed():
+    pw = power_of(_metrics())
+    assert pw["primary"]["margin"] == 0.05 and pw["primary"]["seeds_needed"] is None
+    assert pw["control"]["margin"] == pytest.approx(np.log(2.0))
+    undecided = power_of(_metrics(rj=(0.06, 0.03)))["primary"]
+    assert undecided["finding"].outcome == F_INC and undecided["seeds_needed"] > S
+
+
+def test_missing_metrics_raise():
+    with pytest.raises(KeyError):
+        decide({})

@@ -1,5 +1,5 @@
 """One cell of the cost-under-dropout sweep (a replicate: its networks, R along training, the
-mask-loss histogram, the pitfall runs) and the measures it uses.
+K-mask control, the mask-loss histogram, the pitfall runs) and the measures it uses.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import numpy as np
 from dropout_study import data as datasets
 from dropout_study import seeds
 from dropout_study.chapters.cost_under_dropout import CHAPTER
-
-__all__ = ["run_cell", "up_fraction", "mask_losses", "last_layer_model"]
+from dropout_study.chapters.cost_under_dropout.control import summed_rises, train_window
 from dropout_study.measures import dropout_theory as th
 from dropout_study.nn.mlp import MLP
 from dropout_study.nn.optim import SGD, Adam
@@ -21,6 +20,8 @@ from dropout_study.validation import (
     check_int,
     fail,
 )
+
+__all__ = ["run_cell", "up_fraction", "mask_losses", "last_layer_model", "differences"]
 
 
 def up_fraction(curve) -> float:
@@ -45,6 +46,17 @@ def mask_losses(model: MLP, X, y, n_masks: int, rng) -> np.ndarray:
     """
     n_masks = check_int(n_masks, "n_masks", "mask_losses", low=1)
     return np.array([model.loss(X, y, training=True, rng=rng) for _ in range(n_masks)])
+
+
+def differences(*pairs) -> int:
+    """How many entries differ between the arrays of each pair ``(a, b)`` (same shapes), summed
+    over the pairs: 0 exactly when every pair is bit-identical (NaN never equals NaN; a shape
+    mismatch counts every entry of the larger array)."""
+    total = 0
+    for a, b in pairs:
+        a, b = np.asarray(a), np.asarray(b)
+        total += int(np.sum(a != b)) if a.shape == b.shape else max(a.size, b.size)
+    return total
 
 
 def last_layer_model(sizes, p, head: str, rng) -> MLP:
@@ -154,18 +166,17 @@ def run_cell(cell: dict) -> dict:
             )
         )
     (plain, plain_hist), (zero, zero_hist) = pair
-    out["p0_identical"] = bool(
-        np.array_equal(plain_hist.step_loss, zero_hist.step_loss)
-        and np.array_equal(plain_hist.train_loss, zero_hist.train_loss)
-        and np.array_equal(plain.get_params(), zero.get_params())
-        and np.array_equal(zero_hist.train_loss, hists[0.0].train_loss[: n_check + 1])
+    out["p0_differences"] = differences(
+        (plain_hist.step_loss, zero_hist.step_loss),
+        (plain_hist.train_loss, zero_hist.train_loss),
+        (plain.get_params(), zero.get_params()),
+        (zero_hist.train_loss, hists[0.0].train_loss[: n_check + 1]),
     )
     det = plain.copy()
     det.set_params(models[prim].get_params())
     z_eval = models[prim].forward(X)
-    out["eval_deterministic"] = bool(
-        np.array_equal(z_eval, det.forward(X))
-        and np.array_equal(z_eval, models[prim].forward(X, training=False, rng=check_rng))
+    out["eval_differences"] = differences(
+        (z_eval, det.forward(X)), (z_eval, models[prim].forward(X, training=False, rng=check_rng))
     )
     out["contribution_diff"] = _contribution_check(models[prim], X, y, check_rng)
 
@@ -175,14 +186,14 @@ def run_cell(cell: dict) -> dict:
     own = [_r_at(models[p], X, y, [p], cell["n_theory_masks"], r_rng) for p in rates[1:]]
     out["own"] = {k: np.array([0.0] + [o[k][0] for o in own]) for k in own[0]}
 
-    # R at the primary rate along training (checkpoints)
-    along = {}
+    # R at the primary rate along training (checkpoints), and J there
     for p in (0.0, prim):
-        vals = []
+        r_vals, j_vals = [], []
         for step in cell["checkpoints"]:
             theta = hists[p].checkpoints.get(step)
             if theta is None:
-                vals.append(np.nan)
+                r_vals.append(np.nan)
+                j_vals.append(np.nan)
                 continue
             net = models[p].copy()
             net.set_params(theta)
@@ -190,9 +201,59 @@ def run_cell(cell: dict) -> dict:
             est, _ = th.regulariser_mc_rates(
                 a, b, y, [prim], n_masks=cell["n_theory_masks"], rng=ck_rng
             )
-            vals.append(float(est[0]))
-        along[p] = np.array(vals)
-    out["along_p0"], out["along_primary"] = along[0.0], along[prim]
+            r_vals.append(float(est[0]))
+            j_vals.append(net.loss(X, y))
+        key = "along_p0" if p == 0.0 else "along_primary"
+        out[key], out[key.replace("along", "j_along")] = np.array(r_vals), np.array(j_vals)
+    out["j_star"] = np.array([models[p].loss(X, y) for p in rates])
+
+    # the K-mask control: plain gradient descent at the primary rate from the run's θ_0 and
+    # mask stream, each step averaged over K mask sets, up to where the run stopped
+    stop_at = int(hists[prim].stopped_at)
+    curves = []
+    for k in cell["control_ks"]:
+        st_k = seeds.streams(ss)
+        net = last_layer_model([ds.n_features, *cell["hidden"], 1], prim, ds.head, st_k.init)
+        curves.append(train_window(net, X, y, k=k, lr=cell["lr"], n_steps=stop_at, rng=st_k.masks))
+    out["control_curves"] = curves
+    out["control_window"] = int(hists[prim].best_step)
+    out["control_k1_difference"] = (
+        float(np.max(np.abs(curves[0] - hists[prim].train_loss[: stop_at + 1])))
+        if cell["control_ks"][0] == 1
+        else np.nan
+    )
+
+    # alternatives that retrain: the primary rate on other data sets and widths (R / J at θ*_p)
+    # and, on the data sets of control_alt_datasets, the control (K = 1 and the largest K over
+    # that run's own window)
+    alt_r, alt_j, alt_rises = [], [], []
+    settings = [(name, cell["hidden"]) for name in cell["alt_datasets"]]
+    settings += [(cell["dataset"], [w] * len(cell["hidden"])) for w in cell["alt_widths"]]
+    for i, (name, hidden) in enumerate(settings):
+        st_a = seeds.streams(ss)
+        ds_a = datasets.load(name, rng=st_a.split)
+        if ds_a.head != "sigmoid":
+            fail("alt_datasets", CHAPTER, "binary data sets (one logit)", name)
+        Xa, ya = ds_a.X_train, np.asarray(ds_a.y_train, dtype=np.float64).ravel()
+        net, h_a = _train({**cell, "hidden": hidden}, ds_a, prim, SGD(cell["lr"]), st_a, "lr")
+        a, b = th.last_layer_contributions(net, Xa)
+        est, _ = th.regulariser_mc_rates(
+            a, b, ya, [prim], n_masks=cell["n_theory_masks"], rng=r_rng
+        )
+        alt_r.append(float(est[0]))
+        alt_j.append(net.loss(Xa, ya))
+        if i < len(cell["alt_datasets"]) and name in cell["control_alt_datasets"]:
+            rises = []
+            for k in (cell["control_ks"][0], cell["control_ks"][-1]):
+                st_k = seeds.streams(ss)
+                net = last_layer_model([ds_a.n_features, *hidden, 1], prim, ds_a.head, st_k.init)
+                curve = train_window(
+                    net, Xa, ya, k=k, lr=cell["lr"], n_steps=int(h_a.best_step), rng=st_k.masks
+                )
+                rises.append(summed_rises(curve))
+            alt_rises.append(rises)
+    out["alt_r"], out["alt_j"] = np.array(alt_r), np.array(alt_j)
+    out["control_alt_rises"] = np.array(alt_rises).reshape(len(cell["control_alt_datasets"]), 2)
 
     # the pitfall: p = 0 with a large step and with Adam, a fixed small budget
     pit = {}

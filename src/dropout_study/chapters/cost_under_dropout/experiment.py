@@ -28,21 +28,32 @@ weights, mask stream). Per replicate (:func:`run_cell`):
   contributions (the formula the theory uses);
 - **step check**: the number of steps in which the ``p = 0`` cost went up (must be 0);
 - **R** by Monte Carlo (``n_theory_masks`` per-example masks, common random numbers across
-  rates, the single-drop sum as a control variate,
+  rates, the Bregman form ``E_m D_ℓ(z(m) ‖ z̄)``,
   :func:`~dropout_study.measures.dropout_theory.regulariser_mc_rates`) with the
   second-order formula and the single-drop slope, at ``θ*_0`` and at ``θ*_{primary_rate}``
   for every rate of ``curve_rates`` (the union of ``theory_rates`` and the trained rates),
   and at each ``θ*_p`` at its own ``p``;
+- **alternatives that retrain**: the ``primary_rate`` network trained on each of
+  ``alt_datasets`` and with each width of ``alt_widths`` (every hidden layer that wide), with
+  R (at ``primary_rate``) and ``J`` at its ``θ*_p``; on each of ``control_alt_datasets`` (a
+  subset of ``alt_datasets``) also the K-mask control (``K = 1`` and the largest ``K``, over
+  that run's own window);
 - **R along training** at ``primary_rate`` at the ``checkpoints`` of the ``p = 0`` and the
-  ``p = primary_rate`` runs (steps the run did not reach are NaN);
-- **price** ``J(θ*_p) − J(θ*_0)`` on the training data (and on validation data);
+  ``p = primary_rate`` runs, with ``J`` there (steps the run did not reach are NaN);
+- **the K-mask control** (:mod:`~dropout_study.chapters.cost_under_dropout.control`): the
+  ``primary_rate`` network retrained from the same ``θ_0`` and mask stream by plain gradient
+  descent whose every step averages the gradient over ``K`` fresh mask sets, for each ``K`` in
+  ``control_ks``, up to the step where the ``primary_rate`` run stopped; its curve ``J(θ_t)``;
+- **price** ``J(θ*_p) − J(θ*_0)`` on the training data (and on validation data), and
+  ``J(θ*_p)`` itself;
 - **up-shares**: share of steps in which ``J(θ_t)`` and ``J(θ_t, m_t)`` went up;
 - **pitfall**: the ``p = 0`` network for ``pitfall_steps`` steps with a large step and with
   Adam: the share of steps in which its cost went up;
 - replicate 0: ``n_masks`` values of ``J(θ*_p, m)`` at the primary rate (histogram).
 
-Statistics: means over replicates with :func:`dropout_study.measures.stats.seed_interval` (Student-t
-below 20 seeds, BCa from 20). The verdict is
+Statistics: means over replicates with :func:`dropout_study.measures.stats.seed_interval`
+(Student-t below 20 seeds, BCa from 20), per-seed values kept for the findings
+(:mod:`~dropout_study.chapters.cost_under_dropout.evidence`); the verdict is
 :mod:`dropout_study.chapters.cost_under_dropout.verdict`.
 """
 
@@ -66,6 +77,7 @@ from dropout_study.validation import (
     check_float_list,
     check_int,
     check_int_list,
+    fail,
     require,
 )
 
@@ -78,7 +90,7 @@ __all__ = [
     "run",
 ]
 
-_VERSION = "v2"  # bump when a cell's meaning changes without a source change
+_VERSION = "v3"  # bump when a cell's meaning changes without a source change
 DATASETS = ("moons", "circles", "breast_cancer")
 
 
@@ -108,7 +120,10 @@ def check_params(params: dict) -> dict:
     what = "one of the dropout_rates above 0"
     require(prim in rates, "primary_rate", o, what, prim, detail=f"{rates[1:]}")
     out["primary_rate"] = prim
-    out["margin"] = check_float(p["margin"], "margin", o, low=0.0, low_open=True)
+    out["margin"] = check_float(
+        p["margin"], "margin", o, low=0.0, high=1.0, low_open=True, high_open=True
+    )
+    out["abs_margin"] = check_float(p["abs_margin"], "abs_margin", o, low=0.0, low_open=True)
     out["lr"] = check_float(p["lr"], "lr", o, low=0.0, low_open=True)
     out["max_steps"] = check_int(p["max_steps"], "max_steps", o, low=3)
     out["patience"] = check_int(p["patience"], "patience", o, low=1)
@@ -123,6 +138,28 @@ def check_params(params: dict) -> dict:
     )
     require(ck[0] == 0, "checkpoints", o, "a list starting with 0", p["checkpoints"])
     out["checkpoints"] = ck
+    ks = check_int_list(p["control_ks"], "control_ks", o, low=1, min_len=2)
+    what = "a list that starts with 1 (the chapter's own dropout run)"
+    require(ks[0] == 1, "control_ks", o, what, p["control_ks"])
+    out["control_ks"] = ks
+    out["control_margin"] = check_float(
+        p["control_margin"], "control_margin", o, low=1.0, low_open=True
+    )
+    alt = p["alt_datasets"]
+    if isinstance(alt, str) or not isinstance(alt, list | tuple):
+        fail("alt_datasets", o, "a list of " + ", ".join(DATASETS), alt, TypeError)
+    for name in alt:
+        check_choice(name, "alt_datasets", o, DATASETS)
+    require(len(set(alt)) == len(alt), "alt_datasets", o, "a list without repeats", alt)
+    out["alt_datasets"] = list(alt)
+    calt = p["control_alt_datasets"]
+    if isinstance(calt, str) or not isinstance(calt, list | tuple):
+        fail("control_alt_datasets", o, "a list of names from alt_datasets", calt, TypeError)
+    what = f"names from alt_datasets {list(alt)}, without repeats"
+    ok = all(name in alt for name in calt) and len(set(calt)) == len(calt)
+    require(ok, "control_alt_datasets", o, what, calt)
+    out["control_alt_datasets"] = list(calt)
+    out["alt_widths"] = check_int_list(p["alt_widths"], "alt_widths", o, low=1, min_len=0)
     out["n_masks"] = check_int(p["n_masks"], "n_masks", o, low=100)
     for name in ("pitfall_lr", "pitfall_adam_lr"):
         out[name] = check_float(p[name], name, o, low=0.0, low_open=True)
@@ -219,7 +256,13 @@ def estimate(p: dict) -> tuple[float, float]:
     last = int(hidden[-1]) if hidden else 1
     theory = cost.n(p, "theory_rates", 8) * cost.n(p, "n_theory_masks", 400) * n * last * 2
     masks = cost.n(p, "n_masks", 1000) * n * w * (cost.n(p, "checkpoints", 6) + 1)
+    ks = p.get("control_ks", [1, 4, 16, 64])
+    n_alt = cost.n(p, "control_alt_datasets", 1)
+    control = 3 * cost.stopped(p, cap=4000) * n * (w + (sum(ks) + n_alt * (1 + max(ks))) * last)
+    alts = 3 * cost.stopped(p, cap=4000) * n * w * cost.n(p, "alt_datasets", 2)
+    alts += 3 * cost.stopped(p, cap=4000) * n * w * cost.n(p, "alt_widths", 2)
     memory = max(
         cost.n(p, "n_theory_masks", 400) * n * last * 8, cost.n(p, "n_masks", 1000) * n * 8
     )
-    return seeds * (train + pitfall + theory + masks), memory
+    memory = max(memory, max(ks) * n * last * 8 * 3)
+    return seeds * (train + pitfall + theory + masks + control + alts), memory

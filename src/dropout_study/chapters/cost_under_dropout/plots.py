@@ -7,10 +7,11 @@ import numpy as np
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from dropout_study.chapters.cost_under_dropout.cells import up_fraction
+from dropout_study.chapters.cost_under_dropout.evidence import RISE_FLOOR
 from dropout_study.chapters.figures import COLORS, subplots
-from dropout_study.numfmt import general
+from dropout_study.numfmt import general, sci
 
-__all__ = ["loss_curves", "theory", "along_training", "up_fractions"]
+__all__ = ["loss_curves", "theory", "along_training", "up_fractions", "control"]
 
 _TRAIN = "training mode $J(\\theta_t, m_t)$"
 _EVAL = "evaluation mode $J(\\theta_t)$"
@@ -113,7 +114,7 @@ def theory(result):
                 capsize=2,
                 label="at $\\theta^*_p$, own p",
             )
-        ax.axhline(m["margin"], color="0.5", lw=0.8, ls=":")
+        ax.axhline(m["abs_margin"], color="0.5", lw=0.8, ls=":")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(titles[key], fontsize=9)
@@ -132,7 +133,9 @@ def theory(result):
         bx.set_xlabel("dropout rate p (last hidden layer)")
     axes[0, 0].set_ylabel("R(p) (nats)")
     axes[1, 0].set_ylabel("theory ÷ measured")
-    axes[0, 1].text(0.02, 0.02, "dotted: margin δ", transform=axes[0, 1].transAxes, fontsize=7.5)
+    axes[0, 1].text(
+        0.02, 0.02, "dotted: absolute margin δ", transform=axes[0, 1].transAxes, fontsize=7.5
+    )
     handles, labels = [], []
     for ax in axes[0]:
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
@@ -160,7 +163,7 @@ def along_training(result):
         mean = _col(c, "mean")
         ax.fill_between(x, _col(c, "low"), _col(c, "high"), color=color, alpha=0.2, lw=0)
         ax.plot(x, mean, color=color, marker="o", ms=3, label=label)
-    ax.axhline(m["margin"], color="0.5", lw=0.8, ls=":", label="margin δ")
+    ax.axhline(m["abs_margin"], color="0.5", lw=0.8, ls=":", label="absolute margin δ")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("checkpoint step t (step 0 drawn at 1)")
@@ -223,4 +226,46 @@ def up_fractions(result):
     bx.set_ylabel("$J(\\theta_t)$, p = 0 (nats)")
     bx.set_title("the pitfall: no dropout, other optimisers", fontsize=9)
     bx.legend(loc="upper right", frameon=False, fontsize=7.5)
+    return fig
+
+
+def control(result, replicate: int = 0):
+    """The K-mask control. Left, replicate ``replicate``: the change of the evaluation-mode
+    cost per step, ``J(θ_{t+1}) − J(θ_t)`` (nats), over the window (the steps before the
+    primary run's θ*), for ``K = 1`` and the largest ``K``; above 0 is a rise; the axis is cut
+    at 1.5 × the 98th percentile of the absolute changes (the first steps lie below it).
+    Right, every seed: the summed rises over the window (nats, log scale) against ``K``."""
+    m = result.metrics
+    ks = m["control"]["ks"]
+    cell = result.cells[replicate]
+    w = int(cell["control_window"])
+    fig, (ax, bx) = subplots(1, 2, width=7.0, height=2.9)
+    changes = []
+    for i, color in ((0, COLORS[1]), (len(ks) - 1, COLORS[0])):
+        d = np.diff(np.asarray(cell["control_curves"][i])[: w + 1])
+        changes.append(d)
+        ax.plot(np.arange(d.size), d, color=color, lw=0.8, label=f"K = {ks[i]}")
+    ax.axhline(0.0, color="0.3", lw=0.8)
+    # the first steps change J by orders of magnitude more than the rest: cut the axis at
+    # 1.5 × the 98th percentile of |change| so that the rises are visible
+    spread = np.concatenate(changes)
+    if spread.size:
+        lim = 1.5 * float(np.quantile(np.abs(spread), 0.98)) or 1.0
+        ax.set_ylim(-lim, lim)
+    ax.set_xlabel("step t")
+    ax.set_ylabel("$J(\\theta_{t+1}) - J(\\theta_t)$ (nats)")
+    ax.set_title(f"replicate {replicate}, p = {general(m['primary_rate'])}", fontsize=9)
+    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    rises = np.asarray(m["control"]["per_seed"]["best"]["rises"], dtype=float)
+    floor = RISE_FLOOR
+    for r, row in enumerate(rises):
+        kw = {"color": COLORS[0], "lw": 1.8, "zorder": 3} if r == replicate else {"color": "0.6"}
+        bx.plot(ks, np.maximum(row, floor), "o-", ms=3, **kw)
+    bx.axhline(floor, color="0.5", lw=0.8, ls=":")
+    bx.set_xscale("log", base=2)
+    bx.set_yscale("log")
+    bx.set_xticks(ks, [str(k) for k in ks])
+    bx.set_xlabel("masks averaged per step, K")
+    bx.set_ylabel("summed rises of J (nats)")
+    bx.set_title(f"every seed (dotted: the floor {sci(floor, 0)} nats)", fontsize=9)
     return fig

@@ -1,153 +1,185 @@
-"""Chapter 2's verdict rule: :func:`decide` (metrics → :class:`Verdict`) and
-:func:`robustness` (the verdict under each alternative analysis choice of the same run)."""
+"""Chapter 2's verdict rule: :func:`decide` (metrics → :class:`Verdict`), :func:`robustness`
+(the verdict under each alternative of the same run) and :func:`power_of` (how well the primary
+findings were measured). The findings come from
+:mod:`dropout_study.chapters.cost_under_dropout.evidence`."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from dropout_study.chapters.cost_under_dropout import evidence as ev
+from dropout_study.chapters.findings import INCONCLUSIVE as F_INCONCLUSIVE
+from dropout_study.chapters.findings import NO, REVERSED, YES, Finding
+from dropout_study.chapters.power import power
 from dropout_study.chapters.verdicts import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
     PARTLY,
     SUPPORTED,
+    Alternative,
     Robustness,
     Verdict,
 )
 from dropout_study.chapters.verdicts import robustness as _table
+from dropout_study.chapters.wording import interval_text, outcome_words
 from dropout_study.numfmt import general
 
-__all__ = ["COST_UNDER_DROPOUT_CLAIM", "MARGIN", "decide", "interval_word", "robustness"]
+__all__ = ["CLAIM", "decide", "word_of", "robustness", "power_of", "cause_text", "times"]
 
-COST_UNDER_DROPOUT_CLAIM = "Dropout does not change the cost function."
-MARGIN = 0.01
-"""Default equivalence margin δ for the explicit regulariser R, nats (absolute, symmetric)."""
-
-
-def interval_word(low: float, high: float, delta: float) -> str:
-    """The equivalence rule on an interval ``[low, high]`` of R (nats) at margin ``delta``:
-    inside ``(−δ, δ)`` → supported; entirely above ``δ`` or entirely below ``−δ`` → partly
-    supported; otherwise (it straddles ``±δ``) → inconclusive."""
-    if -delta < low and high < delta:
-        return SUPPORTED
-    if low > delta or high < -delta:
-        return PARTLY
-    return INCONCLUSIVE
+CLAIM = "Dropout does not change the cost function."
+_WORD = {YES: SUPPORTED, NO: PARTLY, REVERSED: PARTLY, F_INCONCLUSIVE: INCONCLUSIVE}
 
 
-def _bad(what: str) -> ValueError:
-    return ValueError(
-        "The 'metrics' parameter of cost_under_dropout must hold rates, primary_rate, "
-        f"r_own (one interval per rate), p0_identical and eval_deterministic; got {what}."
+def word_of(f: Finding, exact) -> str:
+    """The chapter's word from an R / J finding ``f`` and the exact checks ``exact``: a failed
+    exact check → not supported; else ``f`` inside its margin → supported, outside →
+    partly supported, otherwise (or not applicable) → inconclusive."""
+    if any(e.counted != YES for e in exact):
+        return NOT_SUPPORTED
+    return _WORD[f.counted]
+
+
+def _pct(x: float) -> str:
+    return general(100 * x, 2)
+
+
+def times(x: float) -> str:
+    """A factor in plain digits, two significant: ``"1200"``, ``"35"``, ``"2.4"``."""
+    if x >= 100:
+        digits = int(math.floor(math.log10(x))) - 1
+        return f"{round(x, -digits):.0f}"
+    return general(x, 2)
+
+
+def cause_text(c: Finding, ks) -> str:
+    """What the K-mask control says about why ``J(θ_t)`` goes up in some steps under dropout,
+    from its outcome (plain words; at most two numbers)."""
+    k = ks[-1]
+    if not c.applicable or c.outcome == F_INCONCLUSIVE:
+        return (
+            "Whether the rises of J during training come from the mask noise is undecided in "
+            "this run."
+        )
+    if c.outcome == YES:
+        return (
+            f"The rises of J during training are the mask noise: averaging {k} masks per step "
+            f"made them about {times(1 / c.estimate)} times smaller."
+        )
+    if c.outcome == NO:
+        return (
+            f"Averaging {k} masks per step did not change the rises of J by a factor of "
+            f"{general(c.margin)} or more, so the mask noise is not why J rises."
+        )
+    return (
+        f"Averaging {k} masks per step made the rises of J larger, so the mask noise is not "
+        "why J rises."
     )
 
 
-def _read(metrics):
-    try:
-        rates = [float(r) for r in metrics["rates"]]
-        prim = float(metrics["primary_rate"])
-        r_own = list(metrics["r_own"])
-        checks = (bool(metrics["p0_identical"]), bool(metrics["eval_deterministic"]))
-    except (KeyError, TypeError) as exc:
-        raise _bad(f"no {exc}") from exc
-    if prim not in rates or len(r_own) != len(rates):
-        raise _bad(f"primary_rate {prim} with rates {rates} and {len(r_own)} intervals")
-    return rates, prim, r_own, checks
-
-
-def _fmt(ci) -> str:
-    return f"{ci['mean']:+z.4f} [{ci['low']:+z.4f}, {ci['high']:+z.4f}] nats"
-
-
-def decide(metrics, *, rate: float | None = None, interval=None, margin: float | None = None):
+def decide(metrics) -> Verdict:
     """Verdict of chapter 2 on "dropout does not change the cost function".
 
-    Reads ``p0_identical`` (training at p = 0 with dropout layers is bit-identical to a
-    network without them) and ``eval_deterministic`` (evaluation mode of a dropout network
-    is bit-identical to the deterministic network), ``rates``, ``primary_rate``, ``margin``
-    (δ, nats; default :data:`MARGIN`) and ``r_own`` (per rate, the 95 % interval over seeds
-    ``{"mean", "low", "high"}`` of the explicit regulariser ``R = E_m J(θ*_p, m) − J(θ*_p)``
-    at the network trained with dropout at that rate).
+    Rule (STUDY.md, chapter 2, v3), in order:
 
-    Rule (STUDY.md, chapter 2), in order:
+    (a) the function J is unchanged — both exact checks (:func:`evidence.exact_checks`: no
+        value differs between ``p = 0`` and no dropout layers, nor between evaluation mode and
+        the network without dropout layers) are ``yes``; otherwise → **not supported**;
+    (b) primary: ``R / J(θ*_p)`` at the primary rate (:func:`evidence.primary`), equivalence
+        with the relative margin ``metrics["margin"]`` (5 %): inside → **supported** (the mean
+        over masks is J itself at this margin); outside → **partly supported** (the definition
+        is unchanged, the objective minimised is not); otherwise, or not applicable →
+        **inconclusive**.
 
-    (a) the function J is unchanged — both exact checks hold; if either fails → **not
-        supported**;
-    (b) primary: R at ``primary_rate`` (0.5) at ``θ*_p`` with the symmetric equivalence
-        margin δ = 0.01 nats: interval inside ``(−δ, δ)`` → **supported**; entirely above
-        ``δ`` or entirely below ``−δ`` → **partly supported** (the definition is unchanged,
-        the objective minimised is not); otherwise → **inconclusive**.
-
-    ``rate``, ``interval`` (an alternative ``{"mean", "low", "high"}`` of R, e.g. at θ*₀ or
-    at a checkpoint) and ``margin`` re-decide (b) for the robustness table.
+    The plain answer adds what the K-mask control found (:func:`cause_text`); the control
+    does not change the word.
     """
-    rates, prim, r_own, (identical, deterministic) = _read(metrics)
-    delta = float(metrics.get("margin", MARGIN) if margin is None else margin)
-    if not (delta > 0 and math.isfinite(delta)):
-        raise _bad(f"margin {delta}")
-    if not (identical and deterministic):
-        failed = []
-        if not identical:
-            failed.append("p = 0 is not bit-identical to the network without dropout layers")
-        if not deterministic:
-            failed.append("evaluation mode is not the deterministic network")
-        return Verdict(
-            COST_UNDER_DROPOUT_CLAIM,
-            NOT_SUPPORTED,
-            f"The function itself changed: {'; '.join(failed)}.",
-        )
-    p = prim if rate is None else float(rate)
-    ci = interval if interval is not None else r_own[rates.index(p)]
-    word = interval_word(float(ci["low"]), float(ci["high"]), delta)
+    exact = ev.exact_checks(metrics)
+    prim = ev.primary(metrics)
+    ctrl = ev.control(metrics)[0]
+    word = word_of(prim, exact)
+    p = general(metrics["primary_rate"])
+    cause = cause_text(ctrl, metrics["control"]["ks"])
+    if word == NOT_SUPPORTED:
+        failed = [f.name for f in exact if f.counted != YES]
+        sentence = f"The function itself changed: the exact check(s) {'; '.join(failed)} failed."
+        answer = "No: in this run the function itself changed (an exact check failed)."
+        return Verdict(CLAIM, word, sentence, answer)
     same = (
-        "J is the same function (p = 0 bit-identical to no dropout layers; evaluation mode is "
-        "the deterministic network)"
+        "J is the same function: p = 0 is bit-identical to no dropout layers, and evaluation "
+        "mode is the network without them."
     )
-    at = f"the explicit regulariser R = Eₘ J(θ, m) − J(θ) at p = {general(p)} is {_fmt(ci)}"
+    ratio = f"R ÷ J(θ*_p) = {_pct(prim.estimate)} % [{_pct(prim.low)}, {_pct(prim.high)}]."
+    at = f"At p = {p} the explicit regulariser R = Eₘ J(θ, m) − J(θ)"
+    margin = f"±{_pct(prim.margin)} %"
     if word == SUPPORTED:
-        tail = (
-            f"{at}, inside ±{general(delta)} nats: the mean over masks is J itself at this margin"
+        tail = f"{at} lies inside {margin} of J(θ*_p): the mean over masks is J itself. {ratio}"
+        first = (
+            f"Yes: J is the same function, and the regulariser dropout adds is below "
+            f"{_pct(prim.margin)} % of J here."
         )
     elif word == PARTLY:
-        side = "above +" if float(ci["low"]) > delta else "below −"
         tail = (
-            f"but {at}, entirely {side}{general(delta)} nats: the definition is unchanged, the "
-            f"objective gradient descent minimises on average is J + R, not J"
+            f"{at} lies outside {margin} of J(θ*_p): the definition is unchanged, but the "
+            f"objective gradient descent minimises on average is J + R, not J. {ratio}"
+        )
+        first = (
+            "Yes and no: the cost J is the same function, but what training with dropout "
+            f"minimises is J plus a regulariser, here {_pct(prim.estimate)} % of J."
         )
     else:
-        tail = (
-            f"{at}, which straddles ±{general(delta)} nats: this run cannot decide at that margin"
+        why = f"{prim.reason}" if not prim.applicable else f"it straddles {margin} of J(θ*_p)"
+        tail = f"{at} cannot be decided at that margin: {why}. {ratio}"
+        first = (
+            "J is the same function; whether what training minimises differs from it by more "
+            f"than {_pct(prim.margin)} % is undecided in this run."
         )
-    return Verdict(COST_UNDER_DROPOUT_CLAIM, word, f"{same}; {tail}.")
+    return Verdict(CLAIM, word, f"{same} {tail}", f"{first} {cause}")
 
 
 def robustness(metrics) -> Robustness:
-    """The verdict under each alternative of STUDY.md chapter 2 (same run): every other
-    trained rate at its own ``θ*_p``; ``θ*₀`` (trained without dropout) at every trained rate
-    (``r_theta0``); the margins in ``alt_margins`` (δ = 0.005 and 0.02 by default); and R at
-    the primary rate along the primary run (``along_primary``, one row per checkpoint in
-    ``checkpoints`` that every seed reached, ``along_reached``)."""
-    rates, prim, r_own, _ = _read(metrics)
-    primary = decide(metrics).word
-    n_seeds = int(metrics.get("n_seeds", 0))
+    """The verdict under each alternative of :func:`evidence.alternatives` (same run, same
+    exact checks); a not-applicable alternative is shown and left out of the count."""
+    exact = ev.exact_checks(metrics)
+    primary = word_of(ev.primary(metrics), exact)
     rows = []
-
-    def add(choice, **kw):
-        ci = kw.get("interval") or r_own[rates.index(kw.get("rate", prim))]
-        rows.append((choice, decide(metrics, **kw).word, _fmt(ci)))
-
-    for p in rates[1:]:
-        if p != prim:
-            add(f"p = {general(p)} at θ*_p (trained with dropout at p)", rate=p)
-    for p, ci in zip(rates, metrics.get("r_theta0", []), strict=False):
-        if ci is not None and p > 0:
-            add(f"p = {general(p)} at θ*₀ (trained without dropout)", rate=p, interval=ci)
-    for d in metrics.get("alt_margins", []):
-        add(f"margin δ = {general(d)} nats", margin=d)
-    steps = metrics.get("checkpoints", [])
-    for step, ci, n in zip(
-        steps, metrics.get("along_primary", []), metrics.get("along_reached", []), strict=False
-    ):
-        if ci is not None and n == n_seeds:
-            what = "at initialisation" if step == 0 else f"at step {step}"
-            add(f"R along training: {what} (p = {general(prim)} run)", interval=ci)
+    for choice, f in ev.alternatives(metrics):
+        detail = f"{interval_text(f)} against ±{general(f.margin)}: {outcome_words(f)}"
+        rows.append(
+            Alternative(
+                choice,
+                word_of(f, exact),
+                detail,
+                applicable=f.applicable,
+                reason=f.reason or "",
+            )
+        )
     return _table(primary, rows)
+
+
+def _sd(values, scale: str) -> float:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if scale == "log":
+        v = np.log(v[v > 0])
+    return float(np.std(v, ddof=1)) if v.size > 1 else math.nan
+
+
+def power_of(metrics) -> dict:
+    """For the two primary findings (``"primary"``: R / J; ``"control"``: the K-mask control):
+    the finding, its interval half-width and margin on the decision scale, and, when it is
+    inconclusive, roughly how many seeds a decision would need
+    (:func:`dropout_study.chapters.power.power`)."""
+    prim = ev.primary(metrics)
+    rates = [float(r) for r in metrics["rates"]]
+    i = rates.index(float(metrics["primary_rate"]))
+    ps = metrics["per_seed"]
+    r = np.asarray(ps["r_own"], dtype=float)[:, i] / np.asarray(ps["j_star"], dtype=float)[:, i]
+    ctrl = ev.control(metrics)[0]
+    top = len(metrics["control"]["ks"]) - 1
+    cv = ev.control_values(metrics, "best", top, floor=ev.RISE_FLOOR)
+    return {
+        "primary": {"finding": prim, **power(prim, _sd(r, "linear"))},
+        "control": {"finding": ctrl, **power(ctrl, _sd(cv, "log"))},
+    }

@@ -25,18 +25,24 @@ Parts (all losses are means over samples; nats unless a base is named)
    along the segment ``θ + α (θ' − θ)``, ``α ∈ [−0.5, 1.5]``, a convex cost could not rise
    between the ends (``J(mid) ≤ J(θ)``) — the curvature along it is measured.
 6. **Reading a CE value** on ``digits`` (a network ``[64, *digits_hidden, 10]``, ReLU, Adam,
-   full batch, training split ``digits_train_fraction``): the baseline ``H(prior)`` of the
-   class prior, perplexity ``exp(CE)``, bits per example ``CE / ln 2``, ``CE = H + KL`` for
-   the constant prior predictor, and the validation CE and accuracy over training: from the
-   step where validation CE is lowest to the end, CE and accuracy can move differently
-   (over-confidence), shown by reliability diagrams (:func:`reliability`).
+   full batch, training split ``digits_train_fraction``; the validation split halved at
+   random: half A is the network's validation data — curves, the step of lowest validation
+   CE, temperature fits —, half B is held out): the baseline ``H(prior)`` of the class prior,
+   ``exp(−CE)`` (the geometric-mean probability of the true class), perplexity ``exp(CE)``,
+   bits per example ``CE / ln 2``, ``CE = H + KL`` for the constant prior predictor, and on
+   half B at the step of lowest validation CE and at the end: CE, accuracy, reliability
+   (:func:`reliability`) and CE after temperature scaling (:func:`fit_temperature` on half A,
+   Guo et al. 2017) — how much of the CE rise after its minimum is over-confidence. The
+   digits network is retrained for the alternatives of these findings at the step sizes
+   ``digits_alt_lr``, widths ``digits_alt_hidden`` and training shares
+   ``digits_alt_train_fraction`` (empty at ``book``: too costly; set at ``full``).
 
 Replicates (``n_seeds``, paired by ``seeds.replicates``) repeat parts 5 (network) and 6;
 parts 1–5 (logistic regression) use replicate 0's data split. Statistics over replicates:
-means with 95 % intervals from :func:`dropout_study.measures.stats.seed_interval` (Student-t below
-20
-seeds, BCa from 20); the reliability diagram pools every seed's validation predictions. The
-verdict and its robustness table are :mod:`dropout_study.chapters.cross_entropy.verdict`.
+means with 95 % intervals from :func:`dropout_study.measures.stats.seed_interval` (Student-t
+below 20 seeds, BCa from 20); the reliability diagram pools every seed's held-out predictions. The
+findings are :mod:`dropout_study.chapters.cross_entropy.evidence`, the verdict
+:mod:`dropout_study.chapters.cross_entropy.verdict`.
 """
 
 from __future__ import annotations
@@ -86,7 +92,7 @@ __all__ = [
 ]
 
 CHAPTER = "cross-entropy"
-_VERSION = "v2"  # bump when a cell's meaning changes without a source change
+_VERSION = "v3"  # bump when a cell's meaning changes without a source change
 
 
 def check_params(params: dict) -> dict:
@@ -140,6 +146,20 @@ def check_params(params: dict) -> dict:
         p["digits_train_fraction"], "digits_train_fraction", o, low=0.05, high=0.7
     )
     out["n_bins"] = check_int(p["n_bins"], "n_bins", o, low=2, high=50)
+    out["digits_alt_lr"] = check_float_list(
+        p["digits_alt_lr"], "digits_alt_lr", o, low=0.0, low_open=True, min_len=0
+    )
+    out["digits_alt_hidden"] = check_int_list(
+        p["digits_alt_hidden"], "digits_alt_hidden", o, low=1, min_len=0
+    )
+    out["digits_alt_train_fraction"] = check_float_list(
+        p["digits_alt_train_fraction"],
+        "digits_alt_train_fraction",
+        o,
+        low=0.05,
+        high=0.7,
+        min_len=0,
+    )
     return out
 
 
@@ -237,6 +257,14 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
         moons = datasets.load("moons", rng=replicate_streams(params, 0).split)
         alternatives = convexity_alternatives(params, ds_bc, moons)
     metrics = summarise(params, ent, three, mle, logi, hidden, digits)
+    alts = [o["digits_alternatives"] for o in sweep.results]
+    metrics["digits"]["alternatives"] = [
+        {
+            "label": first["label"],
+            "per_seed": {k: [a[i][k] for a in alts] for k in first if k != "label"},
+        }
+        for i, first in enumerate(alts[0])
+    ]
     metrics["convexity"]["alternatives"] = alternatives
     pooled = {
         name: reliability_top(
@@ -279,7 +307,15 @@ def estimate(p: dict) -> tuple[float, float]:
     mlp = 3 * cost.n(p, "mlp_steps", 500) * n * w_mlp
     dn, dd, dk = cost.data("digits")
     w_dig = cost.weights(dd, p.get("digits_hidden", [128]), dk)
-    digits = 3 * cost.n(p, "digits_steps", 400) * dn * w_dig
+    total = dn / cost.TRAIN  # the whole data set
+    tf = cost.n(p, "digits_train_fraction", 0.2)
+    steps = cost.n(p, "digits_steps", 3000)
+    evals = steps / max(1, cost.n(p, "digits_eval_every", 10))
+    digits = (3 * steps * tf + evals * (0.8 - tf)) * total * w_dig
+    # the retrained alternatives: about one digits run each (widths scale the weights)
+    n_alt = cost.n(p, "digits_alt_lr", 0) + cost.n(p, "digits_alt_train_fraction", 0)
+    widths = p.get("digits_alt_hidden", [])
+    digits *= 1 + n_alt + sum(cost.weights(dd, [w], dk) for w in widths) / w_dig
     grid = cost.n(p, "n_grid", 81) ** 2 * n * 2 + cost.n(p, "n_alphas", 201) * n * w_mlp
     memory = max(
         cost.n(p, "n_grid", 81) ** 2 * n * 8,

@@ -16,6 +16,7 @@ __all__ = [
     "convexity",
     "hidden_segment",
     "digits_training",
+    "temperature",
     "reliability",
 ]
 
@@ -163,15 +164,16 @@ def hidden_segment(result):
 
 
 def digits_training(result):
-    """Digits. Left, seed 0: mean cross-entropy (nats, log scale) on the training and
-    validation splits, with the entropy of the class prior (dotted) and the step of lowest
-    validation CE (dashed). Middle and right, every seed from its own step of lowest
-    validation CE on: the change of validation CE (nats) and of validation accuracy."""
+    """Digits. Left, seed 0: mean cross-entropy (nats, log scale) on the training split and
+    on half A of the validation split (the network's validation data), with the entropy of
+    the class prior (dotted) and the step of lowest validation CE (dashed). Middle and right,
+    every seed from its own step of lowest validation CE on: the change of validation CE
+    (nats) and of validation accuracy (half A)."""
     fig, (ax, cx, bx) = subplots(1, 3, width=7.0, height=2.8)
     d0 = result.digits[0]
     steps = d0["eval_step"]
     ax.plot(steps, d0["train_loss"], color=COLORS[1], label="training")
-    ax.plot(steps, d0["val_loss"], color=COLORS[0], label="validation")
+    ax.plot(steps, d0["val_loss"], color=COLORS[0], label="validation (half A)")
     ax.axhline(d0["prior_entropy_train"], color="black", ls=":", lw=1.2, label="H(class prior)")
     ax.axvline(d0["best_step"], color=COLORS[3], lw=1.0, ls="--")
     ax.set_yscale("log")
@@ -197,16 +199,37 @@ def digits_training(result):
     return fig
 
 
+def temperature(result):
+    """Held-out half B, one line per seed: validation CE (nats) at the step of lowest
+    validation CE (on half A) and at the end, as predicted (left) and after one temperature
+    per checkpoint fitted on half A (right); seed 0 in blue."""
+    fig, axes = subplots(1, 2, width=7.0, height=2.8, sharey=True)
+    for ax, key, title in (
+        (axes[0], "ce", "as predicted"),
+        (axes[1], "ce_scaled", "after temperature scaling"),
+    ):
+        for r, d in enumerate(result.digits):
+            kw = {"color": COLORS[0], "lw": 2.0, "zorder": 3} if r == 0 else {"color": "0.6"}
+            ax.plot([0, 1], [d["held"]["best"][key], d["held"]["end"][key]], "o-", ms=3, **kw)
+        ax.set_xticks([0, 1], ["lowest validation CE", "end of training"])
+        ax.set_xlim(-0.3, 1.3)
+        ax.set_xlabel("checkpoint")
+        ax.set_ylabel("CE on held-out half B (nats)")
+        ax.set_title(title, fontsize=9.5)
+    return fig
+
+
 def reliability(result):
-    """Reliability diagrams on the validation split, every seed's predictions pooled:
+    """Reliability diagrams on the held-out half B of the validation split, every seed's
+    predictions pooled:
     accuracy within each bin of top-label confidence against the bin's mean confidence, at
     each seed's step of lowest validation CE and at the end of training; the dashed diagonal
     is perfect calibration, the numbers are the predictions per bin."""
     n_seeds = len(result.digits)
     fig, axes = subplots(1, 2, width=7.0, height=3.0)
     for ax, key, title in (
-        (axes[0], "best", f"lowest validation CE ({n_seeds} seeds pooled)"),
-        (axes[1], "end", f"end of training ({n_seeds} seeds pooled)"),
+        (axes[0], "best", f"lowest validation CE (half B, {n_seeds} seeds pooled)"),
+        (axes[1], "end", f"end of training (half B, {n_seeds} seeds pooled)"),
     ):
         rel = result.pooled[key]
         edges = rel["edges"]

@@ -1,6 +1,6 @@
 """What the cross-entropy chapter measures: the worked example's cross-entropy in any base,
 logistic regression's costs along a line, second differences, the unit-swap segment of a
-network, and reliability (calibration) tables.
+network, reliability (calibration) tables and temperature scaling.
 """
 
 from __future__ import annotations
@@ -8,11 +8,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 from sklearn.datasets import load_breast_cancer
 
 from dropout_study.nn.losses import (
     binary_cross_entropy,
     log_sigmoid,
+    sparse_categorical_cross_entropy,
 )
 from dropout_study.nn.mlp import MLP
 from dropout_study.validation import (
@@ -164,3 +166,39 @@ def reliability_top(confidence, correct, n_bins: int = 10) -> dict:
         "mean_confidence": float(conf.mean()),
         "accuracy_overall": float(correct.mean()),
     }
+
+
+LOG_T_BOUNDS = (-5.0, 5.0)
+"""The search interval of :func:`fit_temperature`, on ``log T`` (T from 0.0067 to 148)."""
+
+
+def scaled_cross_entropy(logits, labels, temperature: float = 1.0) -> float:
+    """Mean cross-entropy (nats) of ``softmax(logits / temperature)`` against integer
+    ``labels``: ``logits`` ``(n, k)``, ``labels`` ``(n,)``, ``temperature > 0``."""
+    t = check_float(temperature, "temperature", "scaled_cross_entropy", low=0.0, low_open=True)
+    z = np.asarray(logits, dtype=float)
+    return sparse_categorical_cross_entropy(labels, z / t, from_logits=True)
+
+
+def fit_temperature(logits, labels) -> float:
+    """Temperature scaling (Guo et al. 2017): the one scalar ``T > 0`` that minimises the mean
+    cross-entropy of ``softmax(logits / T)`` on ``(logits, labels)`` — a fit on held-out data
+    that changes confidences, never the ranking of the classes (so accuracy is unchanged).
+
+    ``logits`` ``(n, k)`` float, ``labels`` ``(n,)`` int. Bounded scalar search on ``log T``
+    in :data:`LOG_T_BOUNDS` (``xatol`` 10⁻⁹); ``T > 1`` softens over-confident predictions.
+    Returns ``T`` (float)."""
+    owner = "fit_temperature"
+    z = np.asarray(logits, dtype=float)
+    lab = np.asarray(labels)
+    if z.ndim != 2 or z.shape[0] == 0:
+        fail("logits", owner, "a non-empty 2-D array (n, k)", f"shape {z.shape}")
+    if lab.shape != (z.shape[0],):
+        fail("labels", owner, f"an array of shape ({z.shape[0]},)", f"shape {lab.shape}")
+    res = minimize_scalar(
+        lambda lt: sparse_categorical_cross_entropy(lab, z / math.exp(lt), from_logits=True),
+        bounds=LOG_T_BOUNDS,
+        method="bounded",
+        options={"xatol": 1e-9},
+    )
+    return float(math.exp(res.x))

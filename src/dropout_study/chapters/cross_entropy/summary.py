@@ -11,17 +11,21 @@ import numpy as np
 from dropout_study.measures.stats import mean_ci
 
 
-def overconfidence(rel: dict) -> float:
-    """Mean top-label confidence minus accuracy (> 0: over-confident)."""
-    return rel["mean_confidence"] - rel["accuracy_overall"]
-
-
 def summarise(params, ent, three, mle, logi, hidden, digits) -> dict:
-    d_best = [d["val_loss"][d["best"]] for d in digits]
-    d_end = [d["val_loss"][-1] for d in digits]
-    a_best = [d["val_acc"][d["best"]] for d in digits]
-    a_end = [d["val_acc"][-1] for d in digits]
+    """The chapter's JSON-able metrics. Digits: ``val_*`` on half A of the validation split
+    (the network's validation data), ``held`` on half B (held out: scored at the step of lowest
+    validation CE on A, ``best``, and at the end, before and after temperature scaling), with
+    ``per_seed`` lists for the findings."""
+    a_best = [d["val_loss"][d["best"]] for d in digits]
+    a_end = [d["val_loss"][-1] for d in digits]
     bern, cat = mle["bernoulli"], mle["categorical"]
+
+    def held(point, key):
+        return [float(d["held"][point][key]) for d in digits]
+
+    keys = ("ce", "ce_scaled", "temperature", "accuracy", "ece", "overconfidence")
+    per_seed = {f"{k}_{pt}": held(pt, k) for k in keys for pt in ("best", "end")}
+    ce_end = np.asarray(per_seed["ce_end"])
     return {
         "hampers_bits": {k: v["bits"] for k, v in ent["hampers"].items()},
         "example": ent["example"],
@@ -52,32 +56,31 @@ def summarise(params, ent, three, mle, logi, hidden, digits) -> dict:
         "digits": {
             "n_train": digits[0]["n_train"],
             "n_val": digits[0]["n_val"],
+            "n_held": digits[0]["n_held"],
             "prior_entropy_train": digits[0]["prior_entropy_train"],
-            "prior_entropy_val": digits[0]["prior_entropy_val"],
+            "prior_entropy_held": digits[0]["prior_entropy_held"],
             "constant_predictor_ce": digits[0]["constant_predictor_ce"],
-            "kl_val_train_prior": digits[0]["kl_val_train_prior"],
+            "kl_held_train_prior": digits[0]["kl_held_train_prior"],
             "best_step": mean_ci([d["best_step"] for d in digits]),
-            "val_ce_best": mean_ci(d_best),
-            "val_ce_end": mean_ci(d_end),
-            "val_ce_rise": mean_ci(np.subtract(d_end, d_best)),
-            "val_acc_best": mean_ci(a_best),
-            "val_acc_end": mean_ci(a_end),
-            "val_acc_change": mean_ci(np.subtract(a_end, a_best)),
-            "n_acc_not_lower": int(np.sum(np.asarray(a_end) >= np.asarray(a_best))),
+            "val_ce_best": mean_ci(a_best),
+            "val_ce_end": mean_ci(a_end),
             "train_ce_end": mean_ci([d["train_loss"][-1] for d in digits]),
-            "overconfidence_best": mean_ci([overconfidence(d["reliability_best"]) for d in digits]),
-            "overconfidence_end": mean_ci([overconfidence(d["reliability_end"]) for d in digits]),
-            "overconfidence_change": mean_ci(
-                [
-                    overconfidence(d["reliability_end"]) - overconfidence(d["reliability_best"])
-                    for d in digits
-                ]
+            "held": {k: mean_ci(v) for k, v in per_seed.items()},
+            "held_rise": mean_ci(np.subtract(per_seed["ce_end"], per_seed["ce_best"])),
+            "held_rise_scaled": mean_ci(
+                np.subtract(per_seed["ce_scaled_end"], per_seed["ce_scaled_best"])
             ),
-            "ece_best": mean_ci([d["reliability_best"]["ece"] for d in digits]),
-            "ece_end": mean_ci([d["reliability_end"]["ece"] for d in digits]),
-            "confidence_end": mean_ci([d["reliability_end"]["mean_confidence"] for d in digits]),
-            "perplexity_end": mean_ci(np.exp(d_end)),
-            "bits_end": mean_ci(np.asarray(d_end) / math.log(2)),
+            "held_acc_change": mean_ci(
+                np.subtract(per_seed["accuracy_end"], per_seed["accuracy_best"])
+            ),
+            "n_acc_not_lower": int(
+                np.sum(np.asarray(per_seed["accuracy_end"]) >= per_seed["accuracy_best"])
+            ),
+            "geometric_mean_probability_end": mean_ci(np.exp(-ce_end)),
+            "baseline_geometric_mean_probability": math.exp(-digits[0]["constant_predictor_ce"]),
+            "perplexity_end": mean_ci(np.exp(ce_end)),
+            "bits_end": mean_ci(ce_end / math.log(2)),
+            "per_seed": per_seed,
         },
         "n_seeds": params["n_seeds"],
     }

@@ -1,171 +1,165 @@
-"""Chapter 1's verdict rule: :func:`decide` (metrics → :class:`Verdict`) and
-:func:`robustness` (the verdict under each alternative analysis choice of the same run)."""
+"""Chapter 1's verdict rule: :func:`decide` (metrics → :class:`Verdict`). The findings come
+from :mod:`dropout_study.chapters.cross_entropy.evidence`; the chapter has no robustness table:
+its checks are theorems (exact checks), which no analysis choice could move."""
 
 from __future__ import annotations
 
-from dropout_study.chapters.verdicts import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, Robustness, Verdict
-from dropout_study.chapters.verdicts import robustness as _table
-from dropout_study.numfmt import general, plain, sci
+import math
+
+import numpy as np
+
+from dropout_study.chapters.cross_entropy import evidence as ev
+from dropout_study.chapters.findings import INCONCLUSIVE as F_INCONCLUSIVE
+from dropout_study.chapters.findings import NO, REVERSED, YES, Finding
+from dropout_study.chapters.power import power
+from dropout_study.chapters.verdicts import INCONCLUSIVE, PARTLY, Verdict
+from dropout_study.numfmt import general, sci
 
 __all__ = [
-    "CROSS_ENTROPY_CLAIM",
+    "CLAIM",
     "CURVATURE_TOL",
-    "ALT_TOLS",
+    "ExactCheckFailed",
     "curves_down",
     "decide",
-    "robustness",
+    "reading",
+    "power_of",
 ]
 
-CROSS_ENTROPY_CLAIM = "Cross-entropy is introduced to make the cost function convex."
-CURVATURE_TOL = 1e-6
-"""A second difference counts as negative curvature only below ``−CURVATURE_TOL`` times the
-largest absolute second difference of the same function (round-off is far smaller)."""
-ALT_TOLS = (1e-9, 1e-3)
-"""Curvature tolerances of the robustness table."""
+CLAIM = "Cross-entropy is introduced to make the cost function convex."
+CURVATURE_TOL = ev.CURVATURE_TOL
+
+
+class ExactCheckFailed(RuntimeError):
+    """An exact check did not hold: a bug in the code, not a finding about the claim."""
 
 
 def curves_down(second_difference, scale, tol: float = CURVATURE_TOL):
-    """Whether a second difference counts as negative curvature: below ``−tol`` times
-    ``scale`` (the largest absolute second difference of the same function). Works
-    elementwise on a numpy array (a bool array) as on a float (a bool)."""
+    """Whether a second difference counts as curving down: below ``−tol`` times ``scale`` (the
+    largest absolute second difference of the same function). Works elementwise on a numpy
+    array (a bool array) as on a float (a bool)."""
     return second_difference < -tol * scale
 
 
-def _bad(what) -> ValueError:
-    return ValueError(
-        "The 'metrics' parameter of cross_entropy must hold 'convexity' with the "
-        f"logistic-regression curvatures and the network's per-seed lists; got {what}."
+def _check(exact: list[Finding]) -> None:
+    failed = [f for f in exact if f.outcome != YES]
+    if failed:
+        what = "; ".join(
+            f"{f.name}: {general(f.estimate, 3)} against ±{general(f.margin)}" for f in failed
+        )
+        raise ExactCheckFailed(
+            f"cross-entropy: an exact check failed ({what}). These are identities and "
+            "theorems, so this is a bug in the code, not a finding: the chapter does not decide."
+        )
+
+
+def reading(measured: list[Finding]) -> str:
+    """What the held-out digits findings say about a rise of validation CE after its minimum,
+    in plain words (no numbers)."""
+    rise, scaled, _ = (f for f in measured if f.role == "primary")
+    if rise.counted == F_INCONCLUSIVE:
+        return "Whether its validation CE rose after its minimum is undecided in this run."
+    if rise.counted in (NO, REVERSED):
+        return "Its validation CE did not rise by 5 % or more after its minimum."
+    if scaled.counted == YES:
+        return (
+            "Its validation CE rose after its minimum, and part of the rise survives one "
+            "temperature: the late network ranks worse, not only more confidently."
+        )
+    if scaled.counted == F_INCONCLUSIVE:
+        return (
+            "Its validation CE rose after its minimum; whether one temperature removes the rise "
+            "is undecided in this run."
+        )
+    better = (
+        " (after scaling, the late network even scores better)"
+        if scaled.counted == REVERSED
+        else ""
+    )
+    return (
+        "Its validation CE rose after its minimum, and one temperature fitted on held-out "
+        f"data removes the rise{better}: the rise was over-confidence."
     )
 
 
-def _logreg(c: dict, tol: float) -> tuple[bool, bool]:
-    ce_down = curves_down(float(c["logreg_ce_min_curvature"]), float(c["logreg_ce_scale"]), tol)
-    mse_down = curves_down(float(c["logreg_mse_min_curvature"]), float(c["logreg_mse_scale"]), tol)
-    return bool(ce_down), bool(mse_down)
-
-
-def _word(ce_down: bool, mse_down: bool) -> str:
-    if ce_down:
-        return NOT_SUPPORTED
-    return PARTLY if mse_down else INCONCLUSIVE
-
-
-def decide(metrics, *, convexity=None, tol: float = CURVATURE_TOL) -> Verdict:
+def decide(metrics) -> Verdict:
     """Verdict of chapter 1 on "cross-entropy is introduced to make the cost function convex".
 
-    Reads ``metrics["convexity"]``: ``logreg_ce_min_curvature`` / ``logreg_ce_scale`` and
-    ``logreg_mse_min_curvature`` / ``logreg_mse_scale`` (the smallest second difference of the
-    logistic-regression cost with cross-entropy and with squared error of the sigmoid over a
-    (w, b) grid, along four directions, and the largest absolute one), and, for the sentence
-    only, ``mlp_min_curvature``, ``mlp_scale``, ``mlp_midpoint_excess`` (per seed, along the
-    segment from a one-hidden-layer network to its unit-swapped twin) and ``mlp_width``; and
-    ``metrics["mle"]`` (``bernoulli_ce_at_mean``, ``bernoulli_nll_over_n``).
+    The claim is about a *motive*. Cross-entropy comes from maximum likelihood (it is the
+    negative log-likelihood, checked exactly on the page); convexity of logistic regression's
+    cost is a consequence of that choice (Bernoulli likelihood, canonical link), and with a
+    hidden layer the cost is non-convex for certain (swapping two hidden units), whatever the
+    loss. Rule (STUDY.md, chapter 1, v3):
 
-    Cross-entropy *comes from* maximum likelihood (it is the negative log-likelihood divided
-    by n; the page checks the identity); convexity of logistic regression's cost is a
-    consequence of that choice (Bernoulli likelihood, canonical link), not its motive. With a
-    hidden layer the cost is non-convex for certain (swapping two hidden units gives another
-    minimum of equal cost), whatever the loss: the network is shown, not decided. So the data
-    can at most confirm the *consequence*, and the rule never returns "supported". A cost
-    *curves down* where a second difference is below ``−tol`` × its scale (default
-    :data:`CURVATURE_TOL`); a convex function never does. Rule:
+    - every exact check (:func:`evidence.exact_checks`) must hold, or the chapter raises
+      :class:`ExactCheckFailed` (a bug, not a finding);
+    - **partly supported** when the contrast (:func:`evidence.contrast`: the squared-error
+      cost curves down on the grid) is shown: convexity in logistic regression is a by-product
+      of maximum likelihood that the loss brings and that does not extend to networks;
+    - **inconclusive** otherwise: this grid does not show the contrast between the two losses.
 
-    - **not supported** if the logistic-regression cross-entropy cost curves down somewhere
-      on the grid (cross-entropy did not give a convex cost even there);
-    - **inconclusive** if neither cost curves down on the grid (the grid shows no difference
-      between the two losses, so it cannot attribute convexity to cross-entropy);
-    - **partly supported** if the cross-entropy cost never curves down and the squared-error
-      cost does: convex for logistic regression, as a consequence of maximum likelihood,
-      and not for networks with hidden layers.
-
-    ``convexity`` (a dict with the four ``logreg_*`` numbers) and ``tol`` re-decide for the
-    robustness table.
+    "Supported" would need the motive and a convex cost beyond logistic regression; the rule
+    never returns it. The held-out digits findings (:func:`evidence.measured`) answer the
+    chapter's second question, how to read a CE value, and do not change the word.
     """
-    try:
-        c = metrics["convexity"]
-        prim = c if convexity is None else convexity
-        ce_down, mse_down = _logreg(prim, tol)
-        ce_min, mse_min = (
-            float(prim["logreg_ce_min_curvature"]),
-            float(prim["logreg_mse_min_curvature"]),
-        )
-        mlp = [
-            curves_down(float(a), float(s))
-            for a, s in zip(c["mlp_min_curvature"], c["mlp_scale"], strict=True)
-        ]
-        excess = [float(e) for e in c["mlp_midpoint_excess"]]
-        width = int(c["mlp_width"])
-        mle = metrics["mle"]
-        ml_gap = abs(float(mle["bernoulli_ce_at_mean"]) - float(mle["bernoulli_nll_over_n"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise _bad(f"no {exc}") from exc
-    if not mlp or len(excess) != len(mlp):
-        raise _bad(f"{len(mlp)} network curvatures and {len(excess)} midpoint excesses")
-    word = _word(ce_down, mse_down)
-    logreg = (
-        f"for logistic regression the cross-entropy cost's smallest second difference on the "
-        f"grid is {general(ce_min, 2, sign=True)} "
-        f"({'curves down' if ce_down else 'never curves down'}) against "
-        f"{general(mse_min, 2, sign=True)} with squared error "
-        f"({'curves down' if mse_down else 'never curves down on this grid either'})"
-    )
-    origin = (
-        f"Cross-entropy is the negative log-likelihood (mean CE and NLL/n differ by "
-        f"{sci(ml_gap)} nats here), so it comes from maximum likelihood"
-    )
-    # a seed *shows* the non-convexity if its swap segment's midpoint costs more than the
-    # (equal-cost) ends or the segment curves down; the argument itself needs neither
-    shown = sum(e > 0 or d for e, d in zip(excess, mlp, strict=True))
-    evidence = (
-        f"midpoint minus ends of the swap segment {plain(min(excess), 3, sign=True)} to "
-        f"{plain(max(excess), 3, sign=True)} nats; the segment curves down in {sum(mlp)} of "
-        f"{len(mlp)} seeds"
-    )
-    hidden = (
-        f"with a hidden layer of {width} tanh units the cost is non-convex for certain by the "
-        f"unit-swap symmetry, whatever the loss ("
-        + (
-            f"shown in {shown} of {len(mlp)} seeds: {evidence}"
-            if shown
-            else f"not shown by this run's networks: {evidence}"
-        )
-        + ")"
-    )
-    if word == PARTLY:
-        tail = (
-            "convexity in logistic regression is a consequence of that choice, not its motive, "
-            "and it does not extend to networks"
-        )
-    elif word == NOT_SUPPORTED:
-        tail = "even the logistic-regression cost with cross-entropy was not convex here"
-    else:
-        tail = "this grid cannot attribute convexity to cross-entropy"
-    return Verdict(CROSS_ENTROPY_CLAIM, word, f"{origin}; {logreg}; {hidden}; {tail}.")
-
-
-def robustness(metrics) -> Robustness:
-    """The verdict under each alternative (same run): the curvature tolerances
-    :data:`ALT_TOLS`, and each row of ``metrics["convexity"]["alternatives"]`` (grid extent
-    and resolution, other features, another data set; each a dict with ``choice`` and the
-    four ``logreg_*`` numbers)."""
-    primary = decide(metrics).word
+    exact = ev.exact_checks(metrics)
+    _check(exact)
+    con = ev.contrast(metrics)
     c = metrics["convexity"]
-    rows = []
-
-    def detail(d):
-        return (
-            f"min second difference: CE {general(d['logreg_ce_min_curvature'], 2, sign=True)}, "
-            f"squared error {general(d['logreg_mse_min_curvature'], 2, sign=True)}"
+    mle = metrics["mle"]
+    gap = abs(float(mle["bernoulli_ce_at_mean"]) - float(mle["bernoulli_nll_over_n"]))
+    shown = con.outcome == YES
+    word = PARTLY if shown else INCONCLUSIVE
+    ce_min = general(float(c["logreg_ce_min_curvature"]), 2, sign=True)
+    mse_min = general(float(c["logreg_mse_min_curvature"]), 2, sign=True)
+    origin = (
+        "The claim is about a motive: cross-entropy comes from maximum likelihood (mean CE and "
+        f"NLL/n differ by {sci(gap)} nats here)"
+    )
+    grid = (
+        f"for logistic regression the smallest second difference on the grid is {ce_min} with "
+        f"cross-entropy (never curving down) and {mse_min} with squared error"
+    )
+    if shown:
+        tail = (
+            "so convexity there is a by-product of the likelihood's loss, and it does not "
+            "extend to networks, whose costs are non-convex for certain by the unit-swap "
+            "symmetry"
         )
-
-    for tol in ALT_TOLS:
-        rows.append(
-            (
-                f"curvature tolerance {general(tol)} × scale",
-                decide(metrics, tol=tol).word,
-                detail(c),
-            )
+        plain = (
+            "No: cross-entropy comes from maximum likelihood, not from a wish for convexity. "
+            "Convexity is a by-product that holds for logistic regression and not for networks "
+            "with hidden layers."
         )
-    for alt in c.get("alternatives", []):
-        rows.append((alt["choice"], decide(metrics, convexity=alt).word, detail(alt)))
-    return _table(primary, rows)
+    else:
+        tail = (
+            "this grid does not show the squared-error cost curving down, so it cannot show "
+            "that convexity comes with the loss"
+        )
+        plain = (
+            "Cross-entropy comes from maximum likelihood; this run's grid does not show the "
+            "contrast with squared error, so the convexity part is undecided."
+        )
+    d = metrics["digits"]
+    g, base = d["geometric_mean_probability_end"], d["baseline_geometric_mean_probability"]
+    read = (
+        f"To read a value, take e^(−CE): this digits network gives the true class a "
+        f"geometric-mean probability of {g['mean']:.2f}, against {base:.2f} for guessing "
+        "from the class frequencies. " + reading(ev.measured(metrics))
+    )
+    return Verdict(CLAIM, word, f"{origin}; {grid}; {tail}.", f"{plain} {read}")
+
+
+def power_of(metrics) -> list[dict]:
+    """For each measured primary finding (:func:`evidence.measured`): the finding, its
+    interval half-width and margin on the log scale and, when it is inconclusive, roughly how
+    many seeds a decision would need (:func:`dropout_study.chapters.power.power`, with the
+    per-seed standard deviation of the log ratios)."""
+    ps = metrics["digits"]["per_seed"]
+    keys = (("ce_end", "ce_best"), ("ce_scaled_end", "ce_scaled_best"), ("ece_end", "ece_best"))
+    out = []
+    prim = [f for f in ev.measured(metrics) if f.role == "primary"]
+    for f, (end, best) in zip(prim, keys, strict=True):
+        logs = np.log(np.asarray(ps[end], dtype=float) / np.asarray(ps[best], dtype=float))
+        sd = float(np.std(logs, ddof=1)) if logs.size > 1 else math.nan
+        out.append({"finding": f, **power(f, sd)})
+    return out
