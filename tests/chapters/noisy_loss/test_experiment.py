@@ -245,6 +245,7 @@ BAD = [
     ({"lr_grid": [0.1]}, ValueError, "'lr_grid' parameter of noisy-loss"),
     ({"momentum": 1.0}, ValueError, "'momentum' parameter of noisy-loss"),
     ({"max_steps": 1}, ValueError, "'max_steps' parameter of noisy-loss"),
+    ({"max_steps": 2_000_000}, ValueError, "'max_steps' parameter of noisy-loss"),
     ({"eval_every": 4000}, ValueError, "'eval_every' parameter of noisy-loss"),
     ({"patience": 0}, ValueError, "'patience' parameter of noisy-loss"),
     ({"target_fraction": 1.5}, ValueError, "'target_fraction' parameter of noisy-loss"),

@@ -6,8 +6,9 @@ steps with momentum, with no early stopping, and its validation loss is recorded
 curves. The early-stopping rule (``patience`` evaluations without an improvement of more than
 ``min_delta`` nats, :func:`early_stopping_point`) is *replayed* on the recorded curve; it picks
 ``θ*`` — the best evaluated parameters before the rule fires — for the other analyses only
-(slices, "converges higher"). Since ``train`` draws the same masks whether or not a stopping
-rule is given, ``θ*`` is the very network an early-stopped run would have kept.
+(slices, "converges higher"); it is recovered by repeating the run for that many steps, and
+since ``train`` draws the same masks step by step whether or not a stopping rule is given, it
+is the very network an early-stopped run would have kept.
 
 Three kinds of cell, each a module-level function of a JSON-able dict (so that
 :func:`dropout_study.sweep.runner.run_sweep` can run them in parallel and cache them):
@@ -121,13 +122,26 @@ def _diverged(cell: dict) -> dict:
     }
 
 
+def _theta_star(cell: dict, best: int, hist) -> np.ndarray:
+    """``θ*``, the parameters after ``best`` steps: a shared checkpoint, or the same run
+    repeated for ``best`` steps (the same seed draws the same masks step by step, so it is
+    the very network; keeping every step's parameters instead would cost memory in
+    proportion to the budget)."""
+    if best in hist.checkpoints:
+        return hist.checkpoints[best]
+    st, ds, model = _setup(cell, cell["p"])
+    kw = {**_train_kwargs(cell, ds, st), "n_steps": best}
+    train(model, ds.X_train, ds.y_train, **kw)
+    return model.get_params()
+
+
 def run_main(cell: dict) -> dict:
     """Train one (data set, replicate, p, lr) network on the fixed budget; measure it at
     ``θ*`` and at the shared checkpoints if ``cell["measure"]`` (module docstring)."""
     st, ds, model = _setup(cell, cell["p"])
     dir_rng, slice_rng, grad_rng = st.measure.spawn(3)
     measure = cell["measure"]
-    ckpts = set(_eval_steps(cell).tolist()) | set(cell["checkpoints"]) if measure else ()
+    ckpts = cell["checkpoints"] if measure else ()
     t0 = time.perf_counter()
     try:
         kw = _train_kwargs(cell, ds, st)
@@ -163,7 +177,7 @@ def run_main(cell: dict) -> dict:
     if hist is None:
         out["slice_eval"], out["slice_masks"] = np.full(A, np.nan), np.full((K, A), np.nan)
         return out
-    model.set_params(hist.checkpoints[out["best_step"]])  # θ*
+    model.set_params(_theta_star(cell, out["best_step"], hist))
     d = filter_normalized_direction(model, dir_rng)
     n = ds.X_train.shape[0]
     out["slice_eval"] = slice_1d(model, ds.X_train, ds.y_train, d, alphas)

@@ -65,6 +65,8 @@ __all__ = ["CHAPTER", "estimate", "Result", "check_params", "run", "assemble", "
 CHAPTER = "noisy-loss"
 _VERSION = "v3"
 DATASETS = ("moons", "breast_cancer")
+MAX_BUDGET = 1_000_000
+"""The largest fixed budget accepted: every run trains all of it (hours per run beyond)."""
 # control_rate follows dropout_rates when the user did not set it (params.resolve applies it)
 DEPENDENT_DEFAULTS = {
     "control_rate": follow_member("control_rate", "dropout_rates", lambda r: r > 0),
@@ -133,7 +135,8 @@ def check_params(params: dict) -> dict:
     require(ok, "lr_grid", o, "distinct, including lr", grid, detail=f"lr = {out['lr']:g}")
     out["lr_grid"] = sorted(grid)
     out["momentum"] = check_float(p["momentum"], "momentum", o, low=0.0, high=1.0, high_open=True)
-    out["max_steps"] = check_int(p["max_steps"], "max_steps", o, low=2)  # the fixed budget
+    # the fixed budget; every run keeps its whole history, so memory grows with it
+    out["max_steps"] = check_int(p["max_steps"], "max_steps", o, low=2, high=MAX_BUDGET)
     out["eval_every"] = check_int(
         p["eval_every"], "eval_every", o, low=1, high=bound(out["max_steps"], "max_steps")
     )
@@ -353,7 +356,8 @@ def estimate(p: dict) -> tuple[float, float]:
             work += seeds * k_extra * 3 * steps * n * w
             if p.get("surrogate") and name == p.get("control_datasets", ["moons"])[0]:
                 work += seeds * cost.n(p, "surrogate_masks", 64) * 3 * steps * n * w
-        memory = max(memory, (evals + 1) * w * 8, (k_extra + 1) * n * max(d, 1) * 8)
+        history = 8 * (2 * steps + 8 * (evals + 1))  # one run's History arrays, float64
+        memory = max(memory, history, (k_extra + 1) * n * max(d, 1) * 8)
         memory = max(memory, cost.net_memory(n, w, hidden))
         if p.get("surrogate"):
             memory = max(memory, cost.n(p, "surrogate_masks", 64) * n * sum(hidden) * 8)
