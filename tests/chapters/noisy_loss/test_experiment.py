@@ -136,6 +136,16 @@ def test_the_replayed_stopping_rule_picks_the_network_early_stopping_keeps():
     np.testing.assert_array_equal(out["val_loss"][:n], hist.val_loss)
 
 
+def test_theta_star_is_the_same_network_kept_or_recomputed(monkeypatch):
+    cell = _main_cell(replicate=0)
+    kept = cells.run_main(cell)
+    monkeypatch.setattr(cells, "KEEP_BYTES", 0)  # force the second run up to θ*
+    again = cells.run_main(cell)
+    assert kept["best_step"] not in cell["checkpoints"]  # so the second path really ran
+    np.testing.assert_array_equal(again["slice_eval"], kept["slice_eval"])
+    np.testing.assert_array_equal(again["slice_masks"], kept["slice_masks"])
+
+
 @pytest.mark.parametrize(
     ("curve", "patience", "want"),
     [

@@ -173,7 +173,7 @@ def rows(m: Mapping) -> list[Row]:
                     "slower": {
                         d: ratio(
                             f"slower ({_name(d)}): time ratio p = {_g(p2)} / p = 0",
-                            by[d]["clock"]["primary"]["by_rate"][_g(p2)],
+                            by[d]["clock"]["primary"]["by_rate"][f"{p2:g}"],
                             SLOWER_MARGIN,
                             MARGIN_SOURCES["slower"],
                             alt,

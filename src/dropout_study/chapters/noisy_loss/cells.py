@@ -47,7 +47,11 @@ from dropout_study.nn.mlp import MLP
 from dropout_study.nn.optim import SGD
 from dropout_study.nn.training import TrainingDiverged, train
 
-__all__ = ["early_stopping_point", "run_main", "run_kmask", "run_surrogate"]
+__all__ = ["KEEP_BYTES", "early_stopping_point", "run_main", "run_kmask", "run_surrogate"]
+
+KEEP_BYTES = 32 * 2**20
+"""A measured run keeps its parameters at every evaluation when they take at most this many
+bytes (float64), so that ``θ*`` is at hand; otherwise it repeats the run up to ``θ*``."""
 
 
 def early_stopping_point(val_loss, patience: int, min_delta: float) -> tuple[int, int | None]:
@@ -123,10 +127,9 @@ def _diverged(cell: dict) -> dict:
 
 
 def _theta_star(cell: dict, best: int, hist) -> np.ndarray:
-    """``θ*``, the parameters after ``best`` steps: a shared checkpoint, or the same run
+    """``θ*``, the parameters after ``best`` steps: a kept checkpoint, or else the same run
     repeated for ``best`` steps (the same seed draws the same masks step by step, so it is
-    the very network; keeping every step's parameters instead would cost memory in
-    proportion to the budget)."""
+    the very network)."""
     if best in hist.checkpoints:
         return hist.checkpoints[best]
     st, ds, model = _setup(cell, cell["p"])
@@ -141,7 +144,9 @@ def run_main(cell: dict) -> dict:
     st, ds, model = _setup(cell, cell["p"])
     dir_rng, slice_rng, grad_rng = st.measure.spawn(3)
     measure = cell["measure"]
-    ckpts = cell["checkpoints"] if measure else ()
+    ckpts = set(cell["checkpoints"]) if measure else set()
+    if measure and _eval_steps(cell).size * model.n_params * 8 <= KEEP_BYTES:
+        ckpts |= set(_eval_steps(cell).tolist())  # θ* among them: no second run needed
     t0 = time.perf_counter()
     try:
         kw = _train_kwargs(cell, ds, st)

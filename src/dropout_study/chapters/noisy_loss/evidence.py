@@ -32,6 +32,7 @@ from scipy import stats as sps
 
 from dropout_study.chapters.findings import Finding, from_seeds
 from dropout_study.chapters.power import power
+from dropout_study.numfmt import general, plain
 
 __all__ = [
     "SLOWER_MARGIN",
@@ -73,7 +74,7 @@ def _name(d: str) -> str:
 
 
 def _g(x: float) -> str:
-    return f"{x:g}"
+    return general(x)
 
 
 def ratio(name: str, rec: Mapping, margin: float, source: str, role: str, reason=None) -> Finding:
@@ -109,7 +110,7 @@ def budget_reason(m: Mapping, d: str, key: str) -> str | None:
     if rec["budget"] < BUDGET_MULTIPLE * med:
         return (
             f"budget {rec['budget']} steps is below {BUDGET_MULTIPLE} × the median p = 0 time "
-            f"({med:.1f} steps)"
+            f"({plain(med, 1)} steps)"
         )
     return None
 

@@ -64,59 +64,42 @@ def clock_table(m: Mapping, d: str) -> str:
         rows.append(
             [
                 general(p),
-                _steps(c["median"][j]),
-                _steps(c["rmst"][j]),
+                f"{_steps(c['median'][j])} / {_steps(c['rmst'][j])}",
                 f"{c['censored'][j]} of {c['n_reference']}",
                 ratio,
             ]
         )
-    head = ["p", "median steps", "RMST (steps)", "censored", "time ratio to p = 0"]
-    return list_table(head, rows, [10, 22, 22, 20, 26])
+    head = ["p", "median / RMST (steps)", "censored", "time ratio to p = 0"]
+    return list_table(head, rows, [10, 34, 22, 34])
 
 
 def control_table(m: Mapping) -> str:
     """Per arm of the control (p = 0, then K = 1 … K_max at the control rate) on the first
-    control data set: median time, RMST, runs censored, mean early-stopped validation loss."""
+    control data set: median time and RMST, runs censored, mean early-stopped validation
+    loss."""
     d = m["control_datasets"][0]
     c = m["by_dataset"][d]["clock"]["primary"]
     v = m["control"][d]["variants"]["primary"]
     best = m["control"][d]["best_mean"]["mean"]
     j0 = m["dropout_rates"].index(0.0)
     lv = m["by_dataset"][d]["levels"]["best_mean"]["mean"]
-    rows = [
-        [
-            "p = 0",
-            _steps(c["median"][j0]),
-            _steps(c["rmst"][j0]),
-            f"{c['censored'][j0]} of {c['n_reference']}",
-            plain(lv[j0], 3),
-        ]
-    ]
+    n = c["n_reference"]
+    rows = [["p = 0", f"{_steps(c['median'][j0])} / {_steps(c['rmst'][j0])}",
+             f"{c['censored'][j0]} of {n}", plain(lv[j0], 3)]]  # fmt: skip
     cr = general(m["control_rate"])
     for i, k in enumerate(m["control_ks"]):
-        rows.append(
-            [
-                f"p = {cr}, K = {k}",
-                _steps(v["median"][i]),
-                _steps(v["rmst"][i]),
-                f"{v['censored'][i]} of {c['n_reference']}",
-                plain(best[i], 3),
-            ]
-        )
-    head = ["arm", "median steps", "RMST (steps)", "censored", "early-stopped val. loss (nats)"]
-    return list_table(head, rows, [22, 18, 18, 18, 24])
+        rows.append([f"p = {cr}, K = {k}", f"{_steps(v['median'][i])} / {_steps(v['rmst'][i])}",
+                     f"{v['censored'][i]} of {n}", plain(best[i], 3)])  # fmt: skip
+    head = ["arm", "median / RMST (steps)", "censored", "early-stopped val. loss (nats)"]
+    return list_table(head, rows, [24, 28, 18, 30])
 
 
 def noise_table(m: Mapping) -> str:
-    """Per p > 0: the loss spread across masks at α = 0 (mean over seeds) and the median
-    gradient SNR at the first and last checkpoints, per data set."""
-    head = ["p"]
-    for d in m["datasets"]:
-        n = evidence.NAMES.get(d, d)
-        head += [
-            f"{n}: spread (nats)",
-            f"{n}: SNR at steps {m['checkpoints'][0]} / {m['checkpoints'][-1]}",
-        ]
+    """Per p > 0 and data set: the loss spread across masks at α = 0 (nats, mean over seeds)
+    and the median gradient SNR at the first and the last checkpoint."""
+    first, last = m["checkpoints"][0], m["checkpoints"][-1]
+    head = ["p", *[f"{evidence.NAMES.get(d, d)}: spread · SNR at {first} / {last}"
+                   for d in m["datasets"]]]  # fmt: skip
     rows = []
     for j, p in enumerate(m["dropout_rates"]):
         if p == 0:
@@ -125,28 +108,24 @@ def noise_table(m: Mapping) -> str:
         for d in m["datasets"]:
             nz = m["by_dataset"][d]["noise"]
             snr = nz["snr_median"]
-            row += [
-                plain(nz["spread0_mean"]["mean"][j], 3),
-                f"{general(snr[0][j], 3)} / {general(snr[-1][j], 3)}",
-            ]
+            row.append(f"{plain(nz['spread0_mean']['mean'][j], 3)} · "
+                       f"{general(snr[0][j], 3)} / {general(snr[-1][j], 3)}")  # fmt: skip
         rows.append(row)
-    return list_table(head, rows)
+    return list_table(head, rows, [12, 44, 44])
 
 
 def levels_table(m: Mapping) -> str:
-    """Per p, the mean early-stopped and final validation loss (nats) per data set."""
-    head = ["p"]
-    for d in m["datasets"]:
-        n = evidence.NAMES.get(d, d)
-        head += [f"{n}: early-stopped", f"{n}: final"]
+    """Per p and data set: the mean early-stopped and final validation loss (nats)."""
+    head = ["p", *[f"{evidence.NAMES.get(d, d)}: early-stopped / final" for d in m["datasets"]]]
     rows = []
     for j, p in enumerate(m["dropout_rates"]):
         row = [general(p)]
         for d in m["datasets"]:
             lv = m["by_dataset"][d]["levels"]
-            row += [plain(lv["best_mean"]["mean"][j], 3), plain(lv["final_mean"]["mean"][j], 3)]
+            row.append(f"{plain(lv['best_mean']['mean'][j], 3)} / "
+                       f"{plain(lv['final_mean']['mean'][j], 3)}")  # fmt: skip
         rows.append(row)
-    return list_table(head, rows)
+    return list_table(head, rows, [12, 44, 44])
 
 
 def best_lr_table(m: Mapping) -> str:
@@ -183,26 +162,18 @@ def _margin(f) -> str:
 
 
 def power_table(m: Mapping) -> str:
-    """Per primary finding: seeds, the half-width achieved against the margin, the seeds a
-    decision would roughly need (when undecided), and the seeds for about 80 % power."""
+    """Per primary finding: the half-width achieved against the margin, and the seeds — of
+    this run, for a decision when it is undecided, and for about 80 % power."""
     rows = []
     for r in evidence.power_rows(m):
         f = r["finding"]
         need = "decided" if r["seeds_needed"] is None else f"≈ {r['seeds_needed']}"
         if not f.applicable:
             need = "not applicable"
-        rows.append(
-            [
-                f.name,
-                str(f.n),
-                _hw(r),
-                _margin(f),
-                need,
-                "—" if r["n80"] is None else f"≈ {r['n80']}",
-            ]
-        )
-    head = ["Finding", "seeds", "half-width", "margin", "seeds to decide", "seeds for 80 % power"]
-    return list_table(head, rows, [34, 8, 14, 12, 14, 18])
+        n80 = "—" if r["n80"] is None else f"≈ {r['n80']}"
+        rows.append([f.name.split(":")[0], f"{_hw(r)} vs {_margin(f)}", f"{f.n} / {need} / {n80}"])
+    head = ["Finding", "half-width vs margin", "seeds: this run / to decide / 80 % power"]
+    return list_table(head, rows, [34, 30, 36])
 
 
 def power_text(m: Mapping, n_full: int) -> str:
@@ -234,16 +205,10 @@ def sensitivity_table(m: Mapping) -> str:
         shift = r["shift"]
         text = "∞ (zero-width interval)" if math.isinf(shift) else plain(shift, 2)
         rows.append(
-            [
-                r["knob"],
-                r["primary"].name.split(":")[0],
-                interval_text(r["alternative"]),
-                text,
-                "yes" if shift > 0.5 else "no",
-            ]
+            [r["knob"], r["primary"].name.split(":")[0], interval_text(r["alternative"]), text]
         )
-    head = ["Knob", "primary finding", "estimate under it", "moved (half-widths)", "> ½"]
-    return list_table(head, rows, [30, 22, 20, 14, 8])
+    head = ["Knob", "primary finding", "estimate under it", "moved (half-widths)"]
+    return list_table(head, rows, [34, 24, 24, 18])
 
 
 def primary_table(m: Mapping) -> str:
