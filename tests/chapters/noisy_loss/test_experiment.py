@@ -146,6 +146,18 @@ def test_theta_star_is_the_same_network_kept_or_recomputed(monkeypatch):
     np.testing.assert_array_equal(again["slice_masks"], kept["slice_masks"])
 
 
+def test_the_spread_at_other_points_uses_the_same_masks():
+    cell = _main_cell(replicate=0)
+    out = cells.run_main(cell)
+    mid = cell["n_alphas"] // 2
+    spread0 = np.std(out["slice_masks"][:, mid], ddof=1)
+    assert out["best_step_patience2"] >= out["best_step"]
+    if out["best_step_patience2"] == out["best_step"]:  # the same θ and the same masks
+        assert out["spread_patience2"] == pytest.approx(spread0, rel=1e-12)
+    zero = cells.run_main({**cell, "p": 0.0})
+    assert zero["spread_end"] == zero["spread_patience2"] == 0.0
+
+
 @pytest.mark.parametrize(
     ("curve", "patience", "want"),
     [

@@ -74,6 +74,8 @@ def _ds(spread, slower, median=50.0) -> dict:
         "noise": {
             "spread0": spread,
             "spread_avg": spread,
+            "spread0_end": spread,
+            "spread0_patience2": spread,
             "variance_init": [1.0] * S,
             "variance_last": spread,
             "snr_last": [-v for v in spread],

@@ -85,6 +85,32 @@ def rows(m: Mapping) -> list[Row]:
             },
         ),
         Row(
+            "noise: the spread at the end of the budget instead of θ*",
+            {
+                "noisier": {
+                    d: trend(
+                        f"noisier ({_name(d)}): ρ(p, loss spread at the end of the budget)",
+                        by[d]["noise"]["spread0_end"],
+                        alt,
+                    )
+                    for d in ds
+                }
+            },
+        ),
+        Row(
+            "noise: the spread at θ* of the stopping rule with twice the patience",
+            {
+                "noisier": {
+                    d: trend(
+                        f"noisier ({_name(d)}): ρ(p, loss spread at θ*, patience doubled)",
+                        by[d]["noise"]["spread0_patience2"],
+                        alt,
+                    )
+                    for d in ds
+                }
+            },
+        ),
+        Row(
             "noise: gradient variance across masks at initialisation",
             {
                 "noisier": {

@@ -181,19 +181,34 @@ def run_main(cell: dict) -> dict:
     K, A = cell["n_slice_masks"], alphas.shape[0]
     if hist is None:
         out["slice_eval"], out["slice_masks"] = np.full(A, np.nan), np.full((K, A), np.nan)
+        out["spread_end"] = out["spread_patience2"] = np.nan
         return out
+    n = ds.X_train.shape[0]
+    masks = [model.draw_masks(n, slice_rng) for _ in range(K)]
+    # the spread at α = 0 at two other points (the stopping-rule and comparison-point knobs):
+    # the end of the budget, and θ* of the same rule with twice the patience
+    out["spread_end"] = _spread(model, ds, masks, model.get_params())
+    best2, _ = early_stopping_point(out["val_loss"], 2 * cell["patience"], cell["min_delta"])
+    out["best_step_patience2"] = int(out["eval_step"][best2])
+    theta2 = _theta_star(cell, out["best_step_patience2"], hist)
+    out["spread_patience2"] = _spread(model, ds, masks, theta2)
     model.set_params(_theta_star(cell, out["best_step"], hist))
     d = filter_normalized_direction(model, dir_rng)
-    n = ds.X_train.shape[0]
     out["slice_eval"] = slice_1d(model, ds.X_train, ds.y_train, d, alphas)
     out["slice_masks"] = np.stack(
-        [
-            slice_1d(model, ds.X_train, ds.y_train, d, alphas, masks=model.draw_masks(n, slice_rng))
-            for _ in range(K)
-        ]
+        [slice_1d(model, ds.X_train, ds.y_train, d, alphas, masks=m) for m in masks]
     )
     out["seconds"]["slices"] = time.perf_counter() - t0
     return out
+
+
+def _spread(model, ds, masks, theta) -> float:
+    """Standard deviation (``ddof = 1``, nats) of the training loss ``J(θ, m_k)`` across the
+    mask sets ``masks`` at ``theta``; exactly 0 when every mask is the identity (``p = 0``)."""
+    work = model.copy()
+    work.set_params(theta)
+    losses = np.array([work.loss(ds.X_train, ds.y_train, training=True, masks=m) for m in masks])
+    return float(np.std(losses - losses[0], ddof=1))
 
 
 def run_kmask(cell: dict) -> dict:

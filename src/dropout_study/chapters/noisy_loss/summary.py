@@ -112,6 +112,8 @@ def summarise_dataset(params, outs, rates) -> tuple[dict, dict]:
         "noise": {
             "spread0": ps(rates[pos], spread0[:, pos]),
             "spread_avg": ps(rates[pos], spread_avg[:, pos]),
+            "spread0_end": ps(rates[pos], arr("spread_end")[:, pos]),
+            "spread0_patience2": ps(rates[pos], arr("spread_patience2")[:, pos]),
             "variance_init": ps(rates[pos], var[:, pos, 0]),
             "variance_last": ps(rates[pos], var[:, pos, -1]),
             "snr_last": ps(rates[pos], snr[:, pos, -1]),
