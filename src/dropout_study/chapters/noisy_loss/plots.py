@@ -219,6 +219,7 @@ def _ratio_panel(ax, x, rows, margin, labels, censored):
         jitter = np.linspace(-0.12, 0.12, v.size)
         c = np.asarray(cens, bool)
         ax.scatter(xi + jitter[~c], v[~c], s=12, color=_GREY, zorder=2)
+        labelled = "arm censored" in ax.get_legend_handles_labels()[1]
         ax.scatter(
             xi + jitter[c],
             v[c],
@@ -226,7 +227,7 @@ def _ratio_panel(ax, x, rows, margin, labels, censored):
             facecolor="none",
             edgecolor="#D55E00",
             zorder=2,
-            label="arm censored" if c.any() else None,
+            label="arm censored" if c.any() and not labelled else None,
         )
         if v.size >= 2:
             iv = seed_interval(np.log(v))
@@ -377,6 +378,7 @@ def surrogate(result):
             rows = [o[key][at] if key == "val_loss" else o[key] for o in outs]
             ax.plot(steps, np.median(np.stack(rows), axis=0), color=col, label=label)
         ax.set_yscale("log")
+        _plain_log_ticks(ax)
         ax.set_xlabel("steps")
         ax.set_title(_name(d))
     axes[0].set_ylabel("loss (nats, median over seeds)")

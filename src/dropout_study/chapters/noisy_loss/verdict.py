@@ -217,8 +217,8 @@ def _answer(m: Mapping, found: Mapping, p: Mapping) -> str:
         "of them: the noise explains part of it.",
         NO: "Averaging many masks per step (far less noise) did not save steps, so the noise "
         "is not why.",
-        UNDECIDED: "Whether the noise is why is undecided: averaging many masks per step "
-        "changed the time by too little to tell.",
+        UNDECIDED: "Whether the noise is why is undecided: with far less noise (many masks "
+        "averaged per step) the change in time was too uncertain to tell.",
     }[p["because"]]
     return f"{noisier} {slower} {because}"
 
