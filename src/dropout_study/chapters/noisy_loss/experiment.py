@@ -1,5 +1,5 @@
 """Chapter 3 (``noisy-loss``): does dropout make the loss noisier, and training slower *because*
-of it? (STUDY.md, chapter 3.)
+of it? (STUDY.md, chapter 3, version 3.)
 
 Design
 ------
@@ -7,9 +7,10 @@ Data sets ``datasets`` (``make_moons`` with ``n_samples`` points and ``noise``, 
 ``load_breast_cancer``), split 60/20/20 and standardised with training statistics. Network
 ``MLP([d, *hidden, 1])``, ReLU, sigmoid head (mean binary cross-entropy, nats), inverted
 dropout with rate ``p`` after every hidden layer. Training: **full-batch** gradient descent
-with momentum (so that dropout's masks are the only noise that differs between arms), early
-stopping on the validation loss (``patience`` evaluations every ``eval_every`` steps,
-``min_delta`` nats, cap ``max_steps``, best parameters restored). The cells are in
+with momentum (so that dropout's masks are the only noise that differs between arms) on a
+**fixed budget** of ``max_steps`` steps without early stopping, the validation loss evaluated
+every ``eval_every`` steps. The early-stopping rule (``patience``, ``min_delta``) is replayed on
+the recorded curve to pick ``θ*`` for the slices and the best loss. Cells:
 :mod:`dropout_study.chapters.noisy_loss.cells`.
 
 Measures (per data set; ``S`` seeds, ``P`` rates):
@@ -17,23 +18,21 @@ Measures (per data set; ``S`` seeds, ``P`` rates):
 - **noisier**: the loss spread across ``n_slice_masks`` fixed masks at ``θ*`` along a
   filter-normalised direction — at ``α = 0`` (primary) and averaged over the slice; the
   gradient variance across masks and the SNR ``(‖ḡ‖² − V/K)/V`` (can be negative, kept as it
-  is) at the shared ``checkpoints``. Trends: Spearman ρ over ``p > 0`` only.
-- **slower**: steps until the validation loss first reaches ``target_fraction`` of the run's
-  own improvement (primary), ``alt_fractions`` of it, and ``n_abs_targets`` absolute targets
-  ``L0 − q (L0 − b0)``, ``q = 1/n … 1`` (``L0``: mean initial validation loss, ``b0``: mean
-  best validation loss at ``p = 0``), censoring per
-  :mod:`dropout_study.measures.time_to_target`; the same at each ``p``'s own best learning rate
-  from ``lr_grid`` (chosen on the mean best validation loss).
-- **converges higher**: best and final validation loss against ``p``.
+  is) at the ``checkpoints`` shared by every ``p``. Trends: per-seed Spearman ρ over ``p > 0``.
+- **slower**: the paired clock (:mod:`dropout_study.chapters.noisy_loss.clock`): per seed the
+  target is ``target_fraction`` of the ``p = 0`` run's improvement within the budget; a seed
+  whose ``p = 0`` run improves by less than ``min_improvement`` of its initial loss has no
+  reference; per-seed ratios of restricted times ``p = control_rate / p = 0``; the clock's
+  variants (``alt_fractions``, ``abs_offsets`` nats above the ``p = 0`` best, the budget
+  halved, every 5th evaluation) and each ``p`` at its own best learning rate from ``lr_grid``.
+- **converges higher**: the early-stopped and the final validation loss against ``p``.
 - **because noisier**: at ``control_rate`` on ``control_datasets``, each step's gradient
-  averaged over ``K`` in ``control_ks`` fresh masks; per seed, primary steps are fitted as
-  ``a + b/K`` and ``a`` (``K → ∞``) is compared with ``K = 1`` (paired difference; margin
-  10 % of the mean ``K = 1`` steps). With ``surrogate``: the fixed-mask surrogate over
-  ``surrogate_masks`` masks, the fresh-mask ``E_m J`` tracked beside it.
+  averaged over ``K`` in ``control_ks`` fresh masks, on the same clock: ratios ``K = 1 / K_max``
+  and ``K_max / p = 0``. With ``surrogate``: the fixed-mask surrogate over ``surrogate_masks``
+  masks on the first control data set, the fresh-mask ``E_m J`` tracked beside it.
 
-Intervals over seeds: :func:`dropout_study.measures.stats.seed_interval` (Student-t below 20 seeds);
-ρ: :func:`dropout_study.measures.stats.spearman_ci` within seeds. The verdict reads the metrics
-described in :mod:`dropout_study.chapters.noisy_loss.verdict`.
+The verdict (:mod:`dropout_study.chapters.noisy_loss.verdict`) reads the per-seed values in
+the metrics and makes its findings with :mod:`dropout_study.chapters.findings`.
 """
 
 from __future__ import annotations
@@ -48,11 +47,7 @@ import numpy as np
 from dropout_study import paths
 from dropout_study.chapters import cost
 from dropout_study.chapters.noisy_loss.cells import run_kmask, run_main, run_surrogate
-from dropout_study.chapters.noisy_loss.summary import (
-    summarise_control,
-    summarise_dataset,
-    trend_words,
-)
+from dropout_study.chapters.noisy_loss.summary import summarise_control, summarise_dataset
 from dropout_study.parameters import complete, follow_member, include_member
 from dropout_study.sweep.runner import cell_path, run_sweep
 from dropout_study.validation import (
@@ -65,13 +60,13 @@ from dropout_study.validation import (
     require,
 )
 
-__all__ = ["CHAPTER", "estimate", "Result", "check_params", "run", "cached_run", "trend_words"]
+__all__ = ["CHAPTER", "estimate", "Result", "check_params", "run", "assemble", "cached_run"]
 
 CHAPTER = "noisy-loss"
-_VERSION = "v2"
+_VERSION = "v3"
 DATASETS = ("moons", "breast_cancer")
-# the SNR without dropout is infinite (no mask noise): report.finish lets it through as null
-NONFINITE_METRICS = ("snr_median",)
+MAX_BUDGET = 1_000_000
+"""The largest fixed budget accepted: every run trains all of it (hours per run beyond)."""
 # control_rate follows dropout_rates when the user did not set it (params.resolve applies it)
 DEPENDENT_DEFAULTS = {
     "control_rate": follow_member("control_rate", "dropout_rates", lambda r: r > 0),
@@ -80,9 +75,16 @@ DEPENDENT_DEFAULTS = {
 
 
 _TRAIN_KEYS = (
-    "seed", "n_samples", "noise", "hidden", "momentum", "max_steps", "eval_every",
-    "patience", "min_delta",
-)  # fmt: skip
+    "seed",
+    "n_samples",
+    "noise",
+    "hidden",
+    "momentum",
+    "max_steps",
+    "eval_every",
+    "patience",
+    "min_delta",
+)
 _MEASURE_KEYS = ("checkpoints", "n_grad_masks", "n_slice_masks", "alpha_max", "n_alphas")
 
 
@@ -133,7 +135,8 @@ def check_params(params: dict) -> dict:
     require(ok, "lr_grid", o, "distinct, including lr", grid, detail=f"lr = {out['lr']:g}")
     out["lr_grid"] = sorted(grid)
     out["momentum"] = check_float(p["momentum"], "momentum", o, low=0.0, high=1.0, high_open=True)
-    out["max_steps"] = check_int(p["max_steps"], "max_steps", o, low=2)
+    # the fixed budget; every run keeps its whole history, so memory grows with it
+    out["max_steps"] = check_int(p["max_steps"], "max_steps", o, low=2, high=MAX_BUDGET)
     out["eval_every"] = check_int(
         p["eval_every"], "eval_every", o, low=1, high=bound(out["max_steps"], "max_steps")
     )
@@ -143,7 +146,12 @@ def check_params(params: dict) -> dict:
         p["target_fraction"], "target_fraction", o, low=0.0, high=1.0, low_open=True
     )
     out["alt_fractions"] = _fractions(p["alt_fractions"], "alt_fractions", o)
-    out["n_abs_targets"] = check_int(p["n_abs_targets"], "n_abs_targets", o, low=1)
+    out["abs_offsets"] = check_float_list(
+        p["abs_offsets"], "abs_offsets", o, low=0.0, low_open=True, min_len=1
+    )
+    out["min_improvement"] = check_float(
+        p["min_improvement"], "min_improvement", o, low=0.0, high=1.0, high_open=True
+    )
     ck = check_int_list(
         p["checkpoints"], "checkpoints", o, low=0, high=bound(out["max_steps"], "max_steps")
     )
@@ -161,7 +169,7 @@ def check_params(params: dict) -> dict:
     )
     require(cr in rates, "control_rate", o, "one of the dropout_rates", cr, detail=f"{rates}")
     out["control_rate"] = cr
-    ks = check_int_list(p["control_ks"], "control_ks", o, low=1, min_len=3)
+    ks = check_int_list(p["control_ks"], "control_ks", o, low=1, min_len=2)
     ok = 1 in ks and len(set(ks)) == len(ks)
     require(ok, "control_ks", o, "distinct, including 1", ks)
     out["control_ks"] = sorted(ks)
@@ -176,7 +184,8 @@ def check_params(params: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 def _cells(params: dict) -> dict[str, list[dict]]:
     """The cells of each kind, each holding only what it depends on (so adding seeds, rates
-    or learning rates reuses the cached cells)."""
+    or learning rates reuses the cached cells). Order: data set, seed, then learning rate and
+    rate (main), ``K`` (kmask)."""
     train = {k: params[k] for k in _TRAIN_KEYS}
     measure = {k: params[k] for k in _MEASURE_KEYS}
     main, kmask, sur = [], [], []
@@ -193,7 +202,7 @@ def _cells(params: dict) -> dict[str, list[dict]]:
             for k in params["control_ks"]:
                 if k > 1:
                     kmask.append({**base, "p": params["control_rate"], "lr": params["lr"], "k": k})
-            if params["surrogate"]:
+            if params["surrogate"] and d == params["control_datasets"][0]:
                 sur.append(
                     {
                         **base,
@@ -214,7 +223,7 @@ def _sweep(fn, cells, params, n_jobs, cache_dir):
         n_jobs=n_jobs,
         desc=f"{CHAPTER} {fn.__name__}",
         cache_dir=cache_dir,
-        steps=len(cells) * params["max_steps"] // 4,
+        steps=sum(params["max_steps"] * c.get("k", 1) for c in cells),
     )
     return res.results, res.n_computed, res.n_cached
 
@@ -222,9 +231,9 @@ def _sweep(fn, cells, params, n_jobs, cache_dir):
 @dataclass
 class Result:
     """What :func:`run` returns: ``metrics`` (JSON-able; every number the verdict and the page
-    use) and, per data set, the arrays the plots need (``runs[d]``: dicts of arrays indexed
-    ``[seed, rate, ...]``; ``control[d]`` with the fixed-mask surrogate's runs under
-    ``"surrogate"`` when it ran), plus ``seconds``."""
+    use) and, per data set, the arrays the plots need (``runs[d]``: arrays indexed
+    ``[seed, rate, ...]`` and the clocks; ``control[d]``: the controls' curves and times, with
+    the fixed-mask surrogate's runs under ``"surrogate"`` when it ran), plus ``seconds``."""
 
     params: dict
     metrics: dict
@@ -240,55 +249,64 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
     params = check_params(params)
     t0 = time.perf_counter()
     cells = _cells(params)
-    all_cells = cells["main"] + cells["kmask"] + cells["surrogate"]
-    tagged = _tagged(cells)
-    results, n_comp, n_cached = _sweep(_dispatch, tagged, params, n_jobs, cache_dir)
-    n_main, n_k = len(cells["main"]), len(cells["kmask"])
-    main, kout, sout = results[:n_main], results[n_main : n_main + n_k], results[n_main + n_k :]
+    results, n_comp, n_cached = _sweep(_dispatch, _tagged(cells), params, n_jobs, cache_dir)
+    result = assemble(params, results)
+    result.seconds = {
+        "wall": time.perf_counter() - t0,
+        "cells_computed": n_comp,
+        "cells_cached": n_cached,
+        "train": float(sum(o["seconds"]["train"] for o in results)),
+    }
+    return result
+
+
+def assemble(params: dict, results: list) -> Result:
+    """The :class:`Result` of the cells' outputs ``results`` (in :func:`_tagged`'s order)."""
+    cells = _cells(params)
+    n_s, n_k = len(cells["surrogate"]), len(cells["kmask"])
+    sout, kout, main = results[:n_s], results[n_s : n_s + n_k], results[n_s + n_k :]
     rates = np.asarray(params["dropout_rates"])
     S, P, G = params["n_seeds"], len(rates), len(params["lr_grid"])
     per_ds = S * G * P
-    m: dict = {
-        "datasets": params["datasets"],
-        "control_datasets": params["control_datasets"],
-        "dropout_rates": rates.tolist(),
-        "n_seeds": S,
-        "n_runs": len(all_cells),
-        "target_fraction": params["target_fraction"],
-        "checkpoints": params["checkpoints"],
-        "control_rate": params["control_rate"],
-        "lr": params["lr"],
-        "lr_grid": params["lr_grid"],
-        "max_steps": params["max_steps"],
-        "by_dataset": {},
-        "control": {},
-    }
+    keys = (
+        "datasets",
+        "control_datasets",
+        "dropout_rates",
+        "n_seeds",
+        "target_fraction",
+        "alt_fractions",
+        "abs_offsets",
+        "min_improvement",
+        "checkpoints",
+        "control_rate",
+        "control_ks",
+        "lr",
+        "lr_grid",
+        "max_steps",
+        "eval_every",
+        "surrogate",
+    )
+    m: dict = {k: params[k] for k in keys}
+    m.update(n_runs=len(results), by_dataset={}, control={})
     runs, control = {}, {}
-    nk, ns = len(params["control_ks"]) - 1, 1 if params["surrogate"] else 0
+    nk = len(params["control_ks"]) - 1
     ci = 0
     for di, d in enumerate(params["datasets"]):
         md, arrays = summarise_dataset(params, main[di * per_ds : (di + 1) * per_ds], rates)
         m["by_dataset"][d] = md
         runs[d] = arrays
         if d in params["control_datasets"]:
-            j = list(rates).index(params["control_rate"])
-            k1 = {"steps": arrays["times"]["primary"][:, j], "best": arrays["best"][:, j]}
             ko = kout[ci * S * nk : (ci + 1) * S * nk]
-            so = sout[ci * S * ns : (ci + 1) * S * ns]
-            m["control"][d], control[d] = summarise_control(params, k1, ko, so)
+            so = sout if ci == 0 else []  # the surrogate runs on the first control data set
+            m["control"][d], control[d] = summarise_control(params, arrays, ko, so)
             ci += 1
-    seconds = {
-        "wall": time.perf_counter() - t0,
-        "cells_computed": n_comp,
-        "cells_cached": n_cached,
-        "train": float(sum(o["seconds"]["train"] for o in results)),
-    }
-    return Result(params, m, rates, runs, control, seconds)
+    return Result(params, m, rates, runs, control)
 
 
 def _tagged(cells: dict) -> list[dict]:
-    """Every cell with its kind, in one list: one sweep keeps the workers busy across kinds."""
-    return [{"kind": k, **c} for k in ("main", "kmask", "surrogate") for c in cells[k]]
+    """Every cell with its kind, in one list, the costliest first (the ``K``-mask and
+    surrogate cells), so that the two workers finish together."""
+    return [{"kind": k, **c} for k in ("surrogate", "kmask", "main") for c in cells[k]]
 
 
 def cached_run(params: dict, *, cache_dir="default") -> Result | None:
@@ -317,23 +335,30 @@ def _dispatch(cell: dict) -> dict:
 
 def estimate(p: dict) -> tuple[float, float]:
     """(multiply-adds, bytes of the largest arrays) of one run with the resolved ``p``
-    (:mod:`dropout_study.chapters.cost`), read before any kernel starts."""
+    (:mod:`dropout_study.chapters.cost`), read before any kernel starts. Every run trains the
+    whole budget ``max_steps``; an evaluation (training and validation sets, forward only)
+    every ``eval_every`` steps."""
     work, memory = 0.0, 0.0
     seeds, rates = cost.n(p, "n_seeds", 8), cost.n(p, "dropout_rates", 5)
-    ks = p.get("control_ks", [1, 2, 4, 8, 16])
-    k_total = sum(int(k) for k in ks) if isinstance(ks, list) else 31
+    steps = cost.n(p, "max_steps", 600)
+    evals = steps / max(cost.n(p, "eval_every", 1), 1.0)
+    ks = p.get("control_ks", [1, 4, 16])
+    k_extra = sum(int(k) for k in ks if int(k) > 1) if isinstance(ks, list) else 20
+    hidden = p.get("hidden", [32, 32])
     for name in p.get("datasets", ["moons", "breast_cancer"]):
         n, d, k = cost.data(name, p.get("n_samples") if name == "moons" else None)
-        w = cost.weights(d, p.get("hidden", [32, 32]), k)
-        train = 3 * cost.stopped(p) * n * w  # full batch
-        lrs = cost.n(p, "lr_grid", 2)
-        grads = 3 * cost.n(p, "checkpoints", 3) * cost.n(p, "n_grad_masks", 32) * n * w
+        w = cost.weights(d, hidden, k)
+        one = 3 * steps * n * w + evals * (n + n / 3) * w  # a run: steps and evaluations
+        grads = 3 * cost.n(p, "checkpoints", 5) * cost.n(p, "n_grad_masks", 32) * n * w
         slices = cost.n(p, "n_alphas", 21) * cost.n(p, "n_slice_masks", 8) * n * w
-        work += seeds * rates * (train * (1 + lrs) + grads + slices)
+        work += seeds * rates * (one * cost.n(p, "lr_grid", 3) + grads + slices)
         if name in p.get("control_datasets", ["moons"]):
-            work += seeds * k_total * train
-        memory = max(memory, cost.n(p, "n_grad_masks", 32) * w * 8, k_total * n * d * 8)
-        memory = max(memory, cost.net_memory(n, w, p.get("hidden", [32, 32])))
-    if p.get("surrogate"):
-        work += seeds * cost.n(p, "surrogate_masks", 64) * 3 * cost.stopped(p) * 600 * 1200
+            work += seeds * k_extra * 3 * steps * n * w
+            if p.get("surrogate") and name == p.get("control_datasets", ["moons"])[0]:
+                work += seeds * cost.n(p, "surrogate_masks", 64) * 3 * steps * n * w
+        history = 8 * (2 * steps + 8 * (evals + 1))  # one run's History arrays, float64
+        memory = max(memory, history, (k_extra + 1) * n * max(d, 1) * 8)
+        memory = max(memory, cost.net_memory(n, w, hidden))
+        if p.get("surrogate"):
+            memory = max(memory, cost.n(p, "surrogate_masks", 64) * n * sum(hidden) * 8)
     return work, memory

@@ -1,5 +1,10 @@
-"""The noisy-loss chapter's metrics from its cells: times to target, the trends in p, the
-control's comparison, per data set.
+"""The noisy-loss chapter's metrics from its cells, per data set: the noise measures, where
+training levels off, and the paired clock under each of its variants, for the rates, the
+learning rates and the controls (:mod:`dropout_study.chapters.noisy_loss.clock`).
+
+Everything the verdict reads is a list of per-seed values (the findings kit makes the
+intervals): per-seed Spearman ρ for trends, per-seed ratios of restricted times for the clock.
+Tables and figures read the arrays beside them.
 """
 
 from __future__ import annotations
@@ -8,204 +13,249 @@ import warnings
 
 import numpy as np
 
+from dropout_study.chapters.noisy_loss import clock
 from dropout_study.measures.landscape import across_mask_spread
-from dropout_study.measures.stats import mean_ci_columns, seed_interval, spearman_ci
-from dropout_study.measures.time_to_target import (
-    censored_median,
-    censored_values,
-    first_reach,
-    steps_to_own_fraction,
-)
+from dropout_study.measures.stats import seed_interval
+
+__all__ = ["clock_variants", "summarise_dataset", "summarise_control"]
 
 
-def _times(curves, fraction=None, target=None) -> np.ndarray:
-    if fraction is not None:
-        return np.array(
-            [steps_to_own_fraction(c["eval_step"], c["val_loss"], fraction) for c in curves]
-        )
-    return np.array([first_reach(c["eval_step"], c["val_loss"], target) for c in curves])
+def clock_variants(params) -> dict[str, tuple]:
+    """The clocks ``{key: (kind, value, budget)}``: the primary first, then the alternatives
+    (other fractions of the reference's improvement, absolute targets set per seed, the
+    budget halved, evaluations only every 5th step: ``"coarse"``)."""
+    B, f = params["max_steps"], params["target_fraction"]
+    out = {"primary": ("fraction", f, B)}
+    for a in params["alt_fractions"]:
+        out[f"fraction {a:g}"] = ("fraction", a, B)
+    for o in params["abs_offsets"]:
+        out[f"offset {o:g}"] = ("offset", o, B)
+    out["budget halved"] = ("fraction", f, B // 2)
+    out["coarse"] = ("fraction", f, B)
+    return out
 
 
-def _rho(x, y, groups, *, positive_only=None) -> dict:
-    x, y, g = np.asarray(x, float), np.asarray(y, float), np.asarray(groups)
-    keep = np.ones(x.shape, bool) if positive_only is None else x > 0
-    keep &= np.isfinite(y)
-    if keep.sum() < 3 or np.unique(x[keep]).size < 2:
-        return {"rho": float("nan"), "low": float("nan"), "high": float("nan")}
-    r = spearman_ci(x[keep], y[keep], groups=g[keep])
-    return {"rho": r.rho, "low": r.low, "high": r.high, "degenerate": r.degenerate}
+def _thin(steps, curves, key: str, every: int):
+    """Every ``every``-th evaluation (and the last) for the ``"coarse"`` clock."""
+    if key != "coarse":
+        return steps, curves
+    keep = np.zeros(len(steps), bool)
+    keep[::every] = True
+    keep[-1] = True
+    return steps[keep], curves[..., keep]
 
 
-def _steps_rho(times: np.ndarray, rates, cap: float) -> dict:
-    """ρ(p, steps) within seeds, censored runs ranked last (``times`` ``(S, P)``)."""
-    S, P = times.shape
-    r = _rho(np.tile(rates, S), censored_values(times, cap).ravel(), np.repeat(np.arange(S), P))
-    r["censored"] = int(np.isnan(times).sum())
-    r["median"] = [censored_median(times[:, j]) for j in range(P)]
-    return r
+def _columns(values) -> dict:
+    """Mean with its seed interval per column of ``values`` ``(S, k)`` over the finite
+    entries; NaN where fewer than 2 are finite."""
+    out = {"mean": [], "low": [], "high": []}
+    for col in np.asarray(values, dtype=float).T:
+        col = col[np.isfinite(col)]
+        if col.size < 2:
+            out["mean"].append(float(np.mean(col)) if col.size else float("nan"))
+            out["low"].append(float("nan"))
+            out["high"].append(float("nan"))
+            continue
+        iv = seed_interval(col)
+        out["mean"].append(iv.estimate)
+        out["low"].append(iv.low)
+        out["high"].append(iv.high)
+    return out
 
 
-def _nanmedian(a: np.ndarray) -> np.ndarray:
-    """Median over seeds (axis 0) ignoring NaN (missing checkpoints, p = 0's SNR); NaN where
-    every seed is missing."""
+def _nanmedian(a, axis=0):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(a, axis=0)
+        return np.nanmedian(a, axis=axis)
 
 
-def _fit_inf(ks, steps) -> float:
-    """Intercept ``a`` of the least-squares fit ``steps ≈ a + b/K`` (the ``K → ∞`` value)."""
-    return float(np.polyfit(1.0 / np.asarray(ks, float), steps, 1)[1])
-
-
-def _because(k1: np.ndarray, other: np.ndarray) -> dict:
-    d = other - k1
-    iv = seed_interval(d)
-    return {
-        "estimate": iv.estimate,
-        "low": iv.low,
-        "high": iv.high,
-        "margin": 0.1 * float(np.mean(k1)),
-        "k1_mean": float(np.mean(k1)),
-        "other_mean": float(np.mean(other)),
-        "method": iv.method,
-    }
+def _level(c: dict, which: str) -> float:
+    if c["diverged"]:
+        return float("nan")
+    if which == "final":
+        return float(c["val_loss"][-1])
+    return float(c["val_loss"][list(c["eval_step"]).index(c["best_step"])])
 
 
 def summarise_dataset(params, outs, rates) -> tuple[dict, dict]:
+    """Metrics and arrays of one data set from its main cells ``outs`` (order: seed, learning
+    rate, dropout rate, as :func:`~dropout_study.chapters.noisy_loss.experiment` makes them)."""
     S, P, G = params["n_seeds"], len(rates), len(params["lr_grid"])
     grid = params["lr_grid"]
-    # outs: [seed][lr][rate]
     cube = [[outs[(s * G + g) * P : (s * G + g + 1) * P] for g in range(G)] for s in range(S)]
-    gi = grid.index(params["lr"])
-    prim = [cube[s][gi] for s in range(S)]  # [seed][rate]
-    flat = [c for row in prim for c in row]
-    cap = params["max_steps"] + params["eval_every"]
-    x, groups = np.tile(rates, S), np.repeat(np.arange(S), P)
+    prim = [cube[s][grid.index(params["lr"])] for s in range(S)]  # [seed][rate]
+    steps = np.asarray(prim[0][0]["eval_step"])
+    val = np.array([[c["val_loss"] for c in row] for row in prim])  # (S, P, E)
+    pos = rates > 0
 
     def arr(name):
         return np.array([[c[name] for c in row] for row in prim])
 
-    best = np.array([[np.min(c["val_loss"]) for c in row] for row in prim])
-    final = np.array([[c["val_loss"][-1] for c in row] for row in prim])
-    init = np.array([row[0]["val_loss"][0] for row in prim])
     slices = arr("slice_masks")  # (S, P, K, A)
     mid = slices.shape[-1] // 2
     spread0 = np.std(slices[..., mid], axis=-1, ddof=1)
-    spread_avg = np.array([[across_mask_spread(slices[s, j]) for j in range(P)] for s in range(S)])
-    m = {
-        "n_train": int(prim[0][0]["n_train"]),
-        "initial_val_loss": seed_interval(init).as_dict(),
-        "spread0": mean_ci_columns(spread0),
-        "spread_avg": mean_ci_columns(spread_avg),
-        "rho_spread0": _rho(x, spread0.ravel(), groups, positive_only=True),
-        "rho_spread_avg": _rho(x, spread_avg.ravel(), groups, positive_only=True),
-        "best_val_loss": mean_ci_columns(best),
-        "final_val_loss": mean_ci_columns(final),
-        "rho_best": _rho(x, best.ravel(), groups),
-        "rho_final": _rho(x, final.ravel(), groups),
-        "capped": int(arr("capped").sum()),
-        "stopped_at_median": np.median(arr("stopped_at"), axis=0).tolist(),
-    }
-    snr, var = arr("snr"), arr("grad_variance")  # (S, P, C)
-    m["snr_median"] = _nanmedian(snr).T.tolist()  # [checkpoint][rate]
-    m["grad_variance_median"] = _nanmedian(var).T.tolist()
-    m["snr_nonpositive"] = int(np.sum(snr[:, rates > 0] <= 0))
-    m["checkpoint_missing"] = np.isnan(var).sum(axis=(0, 1)).astype(int).tolist()
-    m["rho_snr"] = [
-        _rho(x, snr[:, :, c].ravel(), groups, positive_only=True) for c in range(snr.shape[2])
-    ]
-    m["rho_variance"] = [
-        _rho(x, var[:, :, c].ravel(), groups, positive_only=True) for c in range(var.shape[2])
-    ]
-    # time to target
-    times = {}
-    times["primary"] = _times(flat, fraction=params["target_fraction"]).reshape(S, P)
-    for f in params["alt_fractions"]:
-        times[f"own {f:g}"] = _times(flat, fraction=f).reshape(S, P)
-    L0, b0 = float(np.mean(init)), float(np.mean(best[:, list(rates).index(0.0)]))
-    n = params["n_abs_targets"]
-    abs_targets = [L0 - (i / n) * (L0 - b0) for i in range(1, n + 1)]
-    for i, c in enumerate(abs_targets, 1):
-        times[f"abs {i}"] = _times(flat, target=c).reshape(S, P)
-    m["abs_targets"] = abs_targets
-    m["steps"] = {k: _steps_rho(v, rates, cap) for k, v in times.items()}
-    m["steps_mean_reached"] = {
-        k: [float(np.nanmean(v[:, j])) if np.isfinite(v[:, j]).any() else None for j in range(P)]
-        for k, v in times.items()
-    }
-    # per-p best learning rate, chosen on the mean best validation loss over seeds
-    best_g = np.array(
+    spread_avg = np.array(
         [
-            [[np.min(cube[s][g][j]["val_loss"]) for j in range(P)] for g in range(G)]
+            [
+                across_mask_spread(slices[s, j]) if np.all(np.isfinite(slices[s, j])) else np.nan
+                for j in range(P)
+            ]
             for s in range(S)
         ]
-    )  # (S, G, P)
-    pick = np.argmin(best_g.mean(axis=0), axis=0)  # (P,)
-    m["best_lr"] = [grid[g] for g in pick]
-    lr_curves = [cube[s][pick[j]][j] for s in range(S) for j in range(P)]
-    lr_times = _times(lr_curves, fraction=params["target_fraction"]).reshape(S, P)
-    m["steps_best_lr"] = _steps_rho(lr_times, rates, cap)
+    )
+    snr, var = arr("snr"), arr("grad_variance")  # (S, P, C)
+    best = np.array([[_level(c, "best") for c in row] for row in prim])
+    final = np.array([[_level(c, "final") for c in row] for row in prim])
+    ps = clock.per_seed_spearman
+    m = {
+        "n_train": int(prim[0][0]["n_train"]),
+        "noise": {
+            "spread0": ps(rates[pos], spread0[:, pos]),
+            "spread_avg": ps(rates[pos], spread_avg[:, pos]),
+            "spread0_end": ps(rates[pos], arr("spread_end")[:, pos]),
+            "spread0_patience2": ps(rates[pos], arr("spread_patience2")[:, pos]),
+            "variance_init": ps(rates[pos], var[:, pos, 0]),
+            "variance_last": ps(rates[pos], var[:, pos, -1]),
+            "snr_last": ps(rates[pos], snr[:, pos, -1]),
+            "spread0_mean": _columns(spread0),
+            "snr_median": _nanmedian(snr).T.tolist(),  # [checkpoint][rate]; NaN at p = 0
+            "variance_median": _nanmedian(var).T.tolist(),
+            "snr_nonpositive": int(np.sum(snr[:, pos] <= 0)),
+            "snr_count": int(np.sum(np.isfinite(snr[:, pos]))),
+        },
+        "levels": {
+            "best": ps(rates, best),
+            "final": ps(rates, final),
+            "best_mean": _columns(best),
+            "final_mean": _columns(final),
+        },
+        "capped": int(arr("capped").sum()),
+        "diverged": {
+            f"{lr:g}": int(sum(c["diverged"] for s in range(S) for c in cube[s][g]))
+            for g, lr in enumerate(grid)
+        },
+    }
+    j0, jc = int(np.flatnonzero(rates == 0)[0]), list(rates).index(params["control_rate"])
+    mi = params["min_improvement"]
+    variants, clocks = {}, {}
+    for key, ck in clock_variants(params).items():
+        st, v = _thin(steps, val, key, 5)
+        tgt = clock.targets(st, v[:, j0], ck, mi)
+        has = np.isfinite(tgt)
+        T = clock.times(st, v, tgt, ck[2])  # (S, P)
+        b = ck[2]
+        rec = {
+            "budget": b,
+            "n_reference": int(has.sum()),
+            "targets": tgt.tolist(),
+            "p0_median": clock.censored_median(T[has, j0]) if has.any() else None,
+            "slower": clock.ratio_record(T[:, jc], T[:, j0], has, b),
+            "by_rate": {
+                f"{p:g}": clock.ratio_record(T[:, j], T[:, j0], has, b)
+                for j, p in enumerate(rates)
+                if p > 0
+            },
+            "trend": ps(rates, np.where(np.isnan(T[has]), b, np.minimum(T[has], b))),
+            "times": T.tolist(),
+            **clock.arm_table(T, has, b),
+        }
+        variants[key] = rec
+        clocks[key] = {"steps": st, "target": tgt, "has": has, "times": T, "budget": b}
+    m["clock"] = variants
+    m["best_lr"], m["clock_best_lr"] = _best_lr(params, cube, rates, steps, j0, jc)
     arrays = {
-        "spread0": spread0,
-        "spread_avg": spread_avg,
+        "steps": steps,
+        "val": val,
         "best": best,
         "final": final,
+        "spread0": spread0,
+        "spread_avg": spread_avg,
         "snr": snr,
         "grad_variance": var,
-        "times": times,
-        "eval_curves": [[(c["eval_step"], c["val_loss"]) for c in row] for row in prim],
         "alphas": prim[0][0]["alphas"],
         "slice_eval": arr("slice_eval"),
         "slice_masks": slices,
+        "clocks": clocks,
     }
     return m, arrays
 
 
-def summarise_control(params, k1_times, kouts, sur_outs) -> tuple[dict, dict]:
+def _best_lr(params, cube, rates, steps, j0: int, jc: int):
+    """Each ``p`` at its own best learning rate: the rate of ``lr_grid`` with the lowest mean
+    (over seeds) early-stopped validation loss among those where no seed diverged at that
+    ``p`` (the primary rate if every rate diverged somewhere); then the primary clock with
+    the reference at ``p = 0``'s chosen rate."""
+    S, P, grid = len(cube), len(rates), params["lr_grid"]
+    G = len(grid)
+    best = np.array(
+        [[[_level(cube[s][g][j], "best") for j in range(P)] for g in range(G)] for s in range(S)]
+    )
+    pick = []
+    for j in range(P):
+        ok = [g for g in range(G) if np.all(np.isfinite(best[:, g, j]))]
+        pick.append(min(ok, key=lambda g: best[:, g, j].mean()) if ok else grid.index(params["lr"]))
+    val = np.array([[cube[s][pick[j]][j]["val_loss"] for j in range(P)] for s in range(S)])
+    ck = ("fraction", params["target_fraction"], params["max_steps"])
+    tgt = clock.targets(steps, val[:, j0], ck, params["min_improvement"])
+    has = np.isfinite(tgt)
+    T = clock.times(steps, val, tgt, ck[2])
+    rec = {
+        "slower": clock.ratio_record(T[:, jc], T[:, j0], has, ck[2]),
+        "n_reference": int(has.sum()),
+        "lr_p0": grid[pick[j0]],
+        "lr_arm": grid[pick[jc]],
+    }
+    return [grid[g] for g in pick], rec
+
+
+def summarise_control(params, arrays, k_outs, sur_outs) -> tuple[dict, dict]:
+    """The controls at ``control_rate`` on one data set under every clock variant: restricted
+    times per ``K`` (``K = 1`` is the main run at that rate), the ratios ``K = 1 / K_max``
+    (noise), ``K_max / p = 0`` (what is left), ``K = 1 / K_2nd`` (the next-largest ``K``),
+    the fixed-mask surrogate's (when it ran) and, on the primary clock only, the exploratory
+    extrapolation ``K → ∞``. ``k_outs``: the ``K > 1`` cells, order seed then ``K``."""
     S, ks = params["n_seeds"], params["control_ks"]
     others = [k for k in ks if k > 1]
-    cap = params["max_steps"] + params["eval_every"]
-    steps = np.empty((S, len(ks)))
-    best = np.empty((S, len(ks)))
-    steps[:, 0] = censored_values(k1_times["steps"], cap)
-    best[:, 0] = k1_times["best"]
+    rates = np.asarray(params["dropout_rates"])
+    j0, jc = int(np.flatnonzero(rates == 0)[0]), list(rates).index(params["control_rate"])
+    val_k = np.empty((S, len(ks), arrays["val"].shape[-1]))
     for s in range(S):
-        for i, _k in enumerate(others, 1):
-            c = kouts[s * len(others) + i - 1]
-            t = steps_to_own_fraction(c["eval_step"], c["val_loss"], params["target_fraction"])
-            steps[s, i] = cap if np.isnan(t) else t
-            best[s, i] = np.min(c["val_loss"])
-    inf = np.array([_fit_inf(ks, steps[s]) for s in range(S)])
-    m = {
-        "ks": list(ks),
-        "steps": mean_ci_columns(steps),
-        "best_val_loss": mean_ci_columns(best),
-        "steps_inf": seed_interval(inf).as_dict(),
-        "extrapolated": _because(steps[:, 0], inf),
-        "k_max": _because(steps[:, 0], steps[:, -1]),
-    }
-    arrays = {"steps": steps, "inf": inf, "best": best}
+        val_k[s, 0] = arrays["val"][s, jc]
+        for i in range(len(others)):
+            val_k[s, i + 1] = k_outs[s * len(others) + i]["val_loss"]
+    val_sur = np.array([o["val_loss"] for o in sur_outs]) if sur_outs else None
+    out = {"ks": list(ks), "variants": {}}
+    for key, ck in arrays["clocks"].items():
+        b, has, tgt = ck["budget"], ck["has"], ck["target"]
+        st, vk = _thin(arrays["steps"], val_k, key, 5)
+        Tk = clock.times(st, vk, tgt, b)
+        Tref = ck["times"][:, j0]
+        rec = {
+            "noise": clock.ratio_record(Tk[:, 0], Tk[:, -1], has, b),
+            "left": clock.ratio_record(Tk[:, -1], Tref, has, b),
+            "times": Tk.tolist(),
+            **clock.arm_table(Tk, has, b),
+        }
+        if len(ks) >= 3:
+            rec["noise_2nd"] = clock.ratio_record(Tk[:, 0], Tk[:, -2], has, b)
+            rec["left_2nd"] = clock.ratio_record(Tk[:, -2], Tref, has, b)
+        if val_sur is not None:
+            _, vs = _thin(arrays["steps"], val_sur, key, 5)
+            Ts = clock.times(st, vs, tgt, b)
+            rec["surrogate_noise"] = clock.ratio_record(Tk[:, 0], Ts, has, b)
+            rec["surrogate_left"] = clock.ratio_record(Ts, Tref, has, b)
+            rec["surrogate_times"] = Ts.tolist()
+        if key == "primary":
+            rec["extrapolated"] = clock.extrapolated_ratio(ks, Tk, has, b)
+        out["variants"][key] = rec
+    best = np.array(
+        [
+            [_level(o, "best") for o in k_outs[s * len(others) : (s + 1) * len(others)]]
+            for s in range(S)
+        ]
+    )
+    out["best_mean"] = _columns(np.c_[arrays["best"][:, jc], best])
+    ctl_arrays = {"val": val_k, "times": np.asarray(out["variants"]["primary"]["times"])}
     if sur_outs:
-        st = np.array(
-            [
-                steps_to_own_fraction(c["eval_step"], c["val_loss"], params["target_fraction"])
-                for c in sur_outs
-            ]
-        )
-        m["surrogate"] = _because(steps[:, 0], censored_values(st, cap))
-        m["surrogate"]["best_val_loss"] = seed_interval(
-            [np.min(c["val_loss"]) for c in sur_outs]
-        ).as_dict()
-        arrays["surrogate"] = sur_outs
-    return m, arrays
-
-
-def trend_words(iv: dict, up: str = "rises with p", down: str = "falls with p") -> str:
-    """Direction words for a ρ interval ``{"low", "high"}``: ``up`` if it lies above 0,
-    ``down`` if below, else "shows no clear trend in p" (glued into the page's prose)."""
-    if iv["low"] > 0:
-        return up
-    if iv["high"] < 0:
-        return down
-    return "shows no clear trend in p"
+        ctl_arrays["surrogate"] = sur_outs
+    return out, ctl_arrays

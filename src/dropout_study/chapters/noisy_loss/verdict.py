@@ -1,100 +1,103 @@
-"""The verdict rule of the ``noisy-loss`` chapter (STUDY.md, chapter 3): :func:`decide` and
-:func:`robustness`.
+"""The verdict rule of the ``noisy-loss`` chapter (STUDY.md, chapter 3, version 3):
+:func:`decide`, :func:`robustness` and :func:`all_findings`.
 
-The claim "dropout makes the loss surface noisier, so training takes longer" is split into
-three sub-outcomes, each ``yes``, ``no`` or ``inconclusive``:
+The claim "dropout makes the loss surface noisier, so training takes longer" has three parts,
+each decided from findings (:mod:`dropout_study.chapters.noisy_loss.evidence`; outcomes from
+the findings kit, a not-applicable finding counting as inconclusive):
 
-- **noisier**: ρ(p, loss spread across fixed masks at α = 0), over p > 0 only, within seeds,
-  95 % interval over seeds: above 0 on every data set → yes; below 0 on any → no; else
+- **noisier** — per data set, the trend ρ(p, loss spread across masks at α = 0) over p > 0
+  (margin 0.2): yes on every data set → yes; no trend or reversed on any → no; else
   inconclusive.
-- **slower**: ρ(p, primary steps) — steps to reach ``target_fraction`` (90 %) of each run's own
-  improvement in validation loss, censored runs ranked last — the same way: above 0 on every
-  data set → yes; below 0 on any → no; else inconclusive.
-- **because noisier**: at the control rate on the first control data set, the paired
-  difference (K → ∞ extrapolation − K = 1) in primary steps, 95 % interval ``[lo, hi]``, margin
-  ``δ`` = 10 % of the mean K = 1 steps: ``hi < −δ`` → yes (less noise trains faster);
-  ``−δ <= lo`` and ``hi <= δ`` → no (the objective, not the noise, sets the pace); else
-  inconclusive.
+- **slower** — per data set, the ratio of restricted times p = ``control_rate`` / p = 0 on the
+  paired clock (effect, log scale, margin 1.2): combined the same way (reversed counts as no,
+  and the sentence names it).
+- **because noisier** — on the first control data set, *noise speeds it up* (ratio
+  K = 1 / K = K_max, margin 1.1) and *what is left* (ratio K = K_max / p = 0, margin 1.2):
+  **yes** when noise speeds it up is yes and what is left is no or reversed (the noise explains
+  the slowdown); **partly** when both are yes (it explains part of it); **no** when noise
+  speeds it up is no or reversed (less noise did not train faster); **inconclusive**
+  otherwise.
 
-Combining rule: all three yes → **supported**; noisier and slower yes, because-noisier no or
-inconclusive → **partly supported**; noisier no or slower no → **not supported**; otherwise
-**inconclusive**. A NaN interval is never above or below anything (→ inconclusive).
+Combining: all three yes → **supported**; noisier and slower yes (because-noisier partly, no or
+inconclusive) → **partly supported**, the sentence saying which; noisier no or slower no →
+**not supported**; otherwise **inconclusive**.
 
-Metrics read (as written by :mod:`dropout_study.chapters.noisy_loss.experiment`): ``datasets``,
-``control_datasets``, ``n_seeds``, ``target_fraction``, ``checkpoints``, ``by_dataset[d]``
-(``rho_spread0``, ``rho_spread_avg``, ``rho_variance``, ``rho_snr``, ``steps``,
-``steps_best_lr``, ``abs_targets``) and ``control[d]`` (``extrapolated``, ``k_max``,
-optionally ``surrogate``); each ρ is ``{"rho", "low", "high"}``, each difference
-``{"estimate", "low", "high", "margin"}``.
+Metrics read (as :mod:`dropout_study.chapters.noisy_loss.experiment` writes them):
+``datasets``, ``control_datasets``, ``dropout_rates``, ``control_rate``, ``control_ks``,
+``checkpoints``, ``max_steps``, ``n_seeds``, ``target_fraction``, ``by_dataset[d]``
+(``noise``, ``levels``, ``clock``, ``clock_best_lr``) and ``control[d]["variants"]``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from dropout_study.chapters.findings import INCONCLUSIVE as UNDECIDED
+from dropout_study.chapters.findings import NO, REVERSED, YES, Finding
+from dropout_study.chapters.noisy_loss import alternatives, evidence
 from dropout_study.chapters.verdicts import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
     PARTLY,
     SUPPORTED,
+    Alternative,
     Robustness,
     Verdict,
     pick,
 )
 from dropout_study.chapters.verdicts import robustness as _table
-from dropout_study.numfmt import general
+from dropout_study.chapters.wording import outcome_words
+from dropout_study.numfmt import plain
 
 __all__ = [
     "NOISY_LOSS_CLAIM",
-    "YES",
-    "NO",
-    "UNDECIDED",
-    "trend_outcome",
+    "PARTLY_CAUSE",
+    "across_datasets",
     "because_outcome",
     "combine",
+    "parts",
     "decide",
     "robustness",
+    "all_findings",
 ]
 
 NOISY_LOSS_CLAIM = "Dropout makes the loss surface noisier, so model training takes longer."
-YES, NO, UNDECIDED = "yes", "no", "inconclusive"
+PARTLY_CAUSE = "partly"
 _NEED = (
     "datasets",
     "control_datasets",
+    "dropout_rates",
+    "control_rate",
+    "control_ks",
+    "checkpoints",
+    "max_steps",
     "n_seeds",
     "target_fraction",
-    "checkpoints",
     "by_dataset",
     "control",
 )
-_NAMES = {"moons": "moons", "breast_cancer": "breast cancer"}
 
 
-def trend_outcome(intervals: Mapping[str, Mapping], sign: int = 1) -> str:
-    """``yes`` if every data set's ρ interval lies above 0, ``no`` if any lies below 0, else
-    ``inconclusive``. ``sign=-1`` reads ρ of a measure that *falls* when the claim holds (the
-    gradient SNR): its interval is mirrored first."""
-    lows, highs = [], []
-    for iv in intervals.values():
-        lo, hi = float(iv["low"]), float(iv["high"])
-        lo, hi = (lo, hi) if sign > 0 else (-hi, -lo)
-        lows.append(lo)
-        highs.append(hi)
-    if lows and all(lo > 0 for lo in lows):
+def across_datasets(findings: Mapping[str, Finding]) -> str:
+    """yes on every data set → yes; no or reversed on any → no; else inconclusive (a
+    not-applicable finding counts as inconclusive)."""
+    outs = [f.counted for f in findings.values()]
+    if outs and all(o == YES for o in outs):
         return YES
-    if any(hi < 0 for hi in highs):
+    if any(o in (NO, REVERSED) for o in outs):
         return NO
     return UNDECIDED
 
 
-def because_outcome(diff: Mapping) -> str:
-    """``yes`` if the difference's interval lies below ``-margin``; ``no`` if it lies within
-    ``[-margin, margin]``; else ``inconclusive``."""
-    lo, hi, d = float(diff["low"]), float(diff["high"]), float(diff["margin"])
-    if hi < -d:
-        return YES
-    if -d <= lo and hi <= d:
+def because_outcome(noise: Finding, left: Finding) -> str:
+    """yes / partly / no / inconclusive (module docstring)."""
+    n, left_ = noise.counted, left.counted
+    if n in (NO, REVERSED):
         return NO
+    if n == YES and left_ in (NO, REVERSED):
+        return YES
+    if n == YES and left_ == YES:
+        return PARTLY_CAUSE
     return UNDECIDED
 
 
@@ -107,125 +110,218 @@ def combine(noisier: str, slower: str, because: str) -> str:
     return INCONCLUSIVE
 
 
-def _rho_text(iv: Mapping) -> str:
-    # a zero-width interval (every seed gave the same ρ) is flagged, as in linearity's text
-    flag = " (degenerate)" if iv.get("degenerate") else ""
-    return f"{iv['rho']:z.2f} [{iv['low']:z.2f}, {iv['high']:z.2f}]{flag}"
+def parts(found: Mapping) -> dict:
+    """The three sub-outcomes from findings shaped like :func:`evidence.primary`'s."""
+    return {
+        "noisier": across_datasets(found["noisier"]),
+        "slower": across_datasets(found["slower"]),
+        "because": because_outcome(found["noise"], found["left"]),
+    }
 
 
-def _trend_text(intervals: Mapping[str, Mapping]) -> str:
-    return ", ".join(f"{_rho_text(iv)} on {_NAMES.get(d, d)}" for d, iv in intervals.items())
+def _word(found: Mapping) -> str:
+    p = parts(found)
+    return combine(p["noisier"], p["slower"], p["because"])
 
 
-def _diff_text(diff: Mapping) -> str:
+def _ratio(f: Finding, decimals: int = 2) -> str:
+    return f"{plain(f.estimate, decimals)}×" if f.estimate == f.estimate else "undefined"
+
+
+def _ds_list(found: Mapping[str, Finding], fmt) -> str:
+    return ", ".join(f"{fmt(f)} on {evidence.NAMES.get(d, d)}" for d, f in found.items())
+
+
+def _reversed_note(found: Mapping[str, Finding], what: str) -> str:
+    rev = [evidence.NAMES.get(d, d) for d, f in found.items() if f.counted == REVERSED]
+    return f" (reversed on {', '.join(rev)}: {what})" if rev else ""
+
+
+_CAUSE = {
+    YES: "the noise explains the slowdown",
+    PARTLY_CAUSE: "the noise explains part of it",
+    NO: "not because of the noise",
+    UNDECIDED: "the cause is undecided",
+}
+
+
+def _sentence(m: Mapping, found: Mapping, p: Mapping) -> str:
+    cr = f"{m['control_rate']:g}"
+    k = m["control_ks"][-1]
+    pct = f"{100 * m['target_fraction']:g} %"
+    n_, s_ = found["noisier"], found["slower"]
     return (
-        f"{diff['estimate']:+z.1f} steps [{diff['low']:+z.1f}, {diff['high']:+z.1f}], "
-        f"margin ±{diff['margin']:z.1f}"
+        f"Over {m['n_seeds']} paired seeds. Noisier: {p['noisier']} (ρ(p, loss spread across "
+        f"masks), p > 0: {_ds_list(n_, lambda f: plain(f.estimate, 2))}; margin 0.2)"
+        f"{_reversed_note(n_, 'less noise at larger p')}. Slower: {p['slower']} (time to the "
+        f"p = 0 run's {pct} target, p = {cr} over p = 0: {_ds_list(s_, _ratio)}; margin 1.2×)"
+        f"{_reversed_note(s_, 'dropout trained faster')}. Because noisier: {p['because']} "
+        f"({_CAUSE[p['because']]}): K = 1 over K = {k} masks per step took "
+        f"{_ratio(found['noise'])} the time (margin 1.1×: {outcome_words(found['noise'])}); "
+        f"K = {k} over p = 0 took {_ratio(found['left'])} (what is left: "
+        f"{outcome_words(found['left'])})."
     )
 
 
-def _parts(m: Mapping) -> dict:
-    """The primary inputs of the three sub-outcomes."""
-    by = m["by_dataset"]
-    cds = m["control_datasets"][0]
-    return {
-        "spread": {d: by[d]["rho_spread0"] for d in m["datasets"]},
-        "steps": {d: by[d]["steps"]["primary"] for d in m["datasets"]},
-        "because": m["control"][cds]["extrapolated"],
-        "control_dataset": cds,
-    }
+_SLOWER_WORDS = {
+    YES: "slower",
+    NO: "no slowdown worth the name",
+    REVERSED: "faster",
+    UNDECIDED: "too uncertain to decide",
+}
+
+
+def _answer(m: Mapping, found: Mapping, p: Mapping) -> str:
+    """The plain-words answer: one short sentence per part, at most three numbers (the
+    control rate and the two time ratios)."""
+    noisier = {
+        YES: "Yes, the loss under dropout is noisier: it changes from mask to mask, and more so "
+        "at larger dropout rates.",
+        NO: "No: in this run the loss did not get noisier as the dropout rate grew.",
+        UNDECIDED: "Whether the loss gets noisier with the dropout rate is undecided in this run.",
+    }[p["noisier"]]
+    cr = f"{m['control_rate']:g}"
+    s_ = found["slower"]
+    words = {d: _SLOWER_WORDS[f.counted] for d, f in s_.items()}
+    each = [
+        f"{_ratio(f, 1)}{' as many steps' if i == 0 else ''} on {evidence.NAMES.get(d, d)}"
+        for i, (d, f) in enumerate(s_.items())
+    ]
+    steps = " and ".join(each)
+    outs = {f.counted for f in s_.values()}
+    if len(outs) == 1:
+        lead = {
+            YES: "Training is slower",
+            UNDECIDED: "Whether training is slower is undecided",
+            REVERSED: "Training is faster",
+            NO: "Training is not slower by a margin that matters",
+        }[outs.pop()]
+        slower = (
+            f"{lead}: at p = {cr}, reaching the loss the network reached without dropout "
+            f"took {steps}."
+        )
+    else:
+        each = [
+            f"{_ratio(f, 1)}{' as many steps' if i == 0 else ''} on "
+            f"{evidence.NAMES.get(d, d)} ({words[d]})"
+            for i, (d, f) in enumerate(s_.items())
+        ]
+        slower = (
+            f"At p = {cr}, reaching the loss the network reached without dropout took "
+            f"{' and '.join(each)}."
+        )
+    because = {
+        YES: "Averaging many masks per step (far less noise) removed the extra steps, so the "
+        "noise is why.",
+        PARTLY_CAUSE: "Averaging many masks per step (far less noise) saved steps, but not all "
+        "of them: the noise explains part of it.",
+        NO: "Averaging many masks per step (far less noise) did not save steps, so the noise "
+        "is not why.",
+        UNDECIDED: "Whether the noise is why is undecided: with far less noise (many masks "
+        "averaged per step) the change in time was too uncertain to tell.",
+    }[p["because"]]
+    return f"{noisier} {slower} {because}"
 
 
 def decide(metrics) -> Verdict:
     """Verdict of chapter 3 (rule and margins in the module docstring)."""
     m = pick(metrics, _NEED, "noisy_loss")
-    parts = _parts(m)
-    n = trend_outcome(parts["spread"])
-    s = trend_outcome(parts["steps"])
-    b = because_outcome(parts["because"])
-    word = combine(n, s, b)
-    pct = f"{general(100 * m['target_fraction'])} %"
-    sentence = (
-        f"Over {m['n_seeds']} paired seeds — noisier: {n} (ρ(p, loss spread across masks at "
-        f"α = 0) over p > 0: {_trend_text(parts['spread'])}); slower: {s} (ρ(p, steps to "
-        f"{pct} of the run's own improvement): {_trend_text(parts['steps'])}); because "
-        f"noisier: {b} (K → ∞ minus K = 1 mask-averaged steps on "
-        f"{_NAMES.get(parts['control_dataset'])}: {_diff_text(parts['because'])})."
-    )
-    return Verdict(NOISY_LOSS_CLAIM, word, sentence)
+    found = evidence.primary(m)
+    p = parts(found)
+    word = combine(p["noisier"], p["slower"], p["because"])
+    return Verdict(NOISY_LOSS_CLAIM, word, _sentence(m, found, p), _answer(m, found, p))
+
+
+def _detail(row: alternatives.Row, found: Mapping) -> str:
+    p = parts(found)
+    texts = []
+    for key in row.replace:
+        if key == "only":
+            continue
+        sub = {"noisier": "noisier", "slower": "slower"}.get(key)
+        if sub:
+            vals = "; ".join(
+                f"{evidence.NAMES.get(d, d)} {_est(f)} {_short(f)}"
+                for d, f in row.replace[key].items()
+            )
+            texts.append(f"{sub}: {p[sub]} — {vals}")
+        else:
+            f = row.replace[key]
+            texts.append(f"{evidence.KEY_WORDS[key]}: {_est(f)} {_short(f)}")
+    if "noise" in row.replace or "left" in row.replace:
+        texts.append(f"because noisier: {p['because']}")
+    return "; ".join(texts)
+
+
+_SHORT = {YES: "yes", NO: "no effect", REVERSED: "reversed", UNDECIDED: "undecided"}
+
+
+def _short(f: Finding) -> str:
+    """A finding's outcome in one or two words for the robustness table (distinct words for
+    undecided, no and reversed; the row gives a not-applicable finding's reason)."""
+    return _SHORT[f.outcome] if f.applicable else "not applicable"
+
+
+def _est(f: Finding) -> str:
+    if f.estimate != f.estimate:
+        return "undefined"
+    unit = "×" if f.scale == "log" else ""
+    return f"{plain(f.estimate, 2)}{unit} [{plain(f.low, 3)}, {plain(f.high, 3)}]"
+
+
+def _row_found(prim: Mapping, row: alternatives.Row) -> dict:
+    found = {k: (dict(v) if isinstance(v, dict) else v) for k, v in prim.items()}
+    if "only" in row.replace:
+        d = row.replace["only"]
+        found["noisier"] = {d: prim["noisier"][d]}
+        found["slower"] = {d: prim["slower"][d]}
+        return found
+    for key, v in row.replace.items():
+        found[key] = {**found[key], **v} if isinstance(v, dict) else v
+    return found
 
 
 def robustness(metrics) -> Robustness:
-    """The verdict re-decided under each alternative analysis the chapter names: other
-    noise measures, other targets (own-improvement fractions, the absolute grid), each p at
-    its own best learning rate, each data set alone, K = 16 instead of the extrapolation,
-    another control data set and the fixed-mask surrogate (when they ran)."""
+    """The verdict re-decided under each alternative analysis the chapter names
+    (:func:`evidence.rows`): other noise measures, the clock's variants (targets, absolute
+    targets, budget, evaluation grid, the trend over every p), the per-p best learning rate,
+    the compared rate, the margins at half and double, each data set alone, the controls'
+    variants. A row whose findings are not applicable is shown and left out of the count."""
     m = pick(metrics, _NEED, "noisy_loss.robustness")
-    primary = decide(m).word
-    parts = _parts(m)
-    n0 = trend_outcome(parts["spread"])
-    s0 = trend_outcome(parts["steps"])
-    b0 = because_outcome(parts["because"])
-    by, ds = m["by_dataset"], m["datasets"]
-    rows = []
-
-    def noisier_row(choice: str, ivs: dict, sign: int = 1) -> None:
-        o = trend_outcome(ivs, sign)
-        rows.append((choice, combine(o, s0, b0), f"noisier: {o}; ρ {_trend_text(ivs)}"))
-
-    def slower_row(choice: str, ivs: dict) -> None:
-        o = trend_outcome(ivs)
-        censored = sum(int(iv.get("censored", 0)) for iv in ivs.values())
-        detail = f"slower: {o}; ρ {_trend_text(ivs)}; {censored} censored"
-        rows.append((choice, combine(n0, o, b0), detail))
-
-    def because_row(choice: str, diff: Mapping) -> None:
-        o = because_outcome(diff)
-        rows.append((choice, combine(n0, s0, o), f"because noisier: {o}; {_diff_text(diff)}"))
-
-    noisier_row(
-        "noise: loss spread averaged over the slice", {d: by[d]["rho_spread_avg"] for d in ds}
-    )
-    noisier_row(
-        "noise: gradient variance across masks at initialisation",
-        {d: by[d]["rho_variance"][0] for d in ds},
-    )
-    last = m["checkpoints"][-1]
-    noisier_row(
-        f"noise: gradient SNR at step {last} (noisier = lower)",
-        {d: by[d]["rho_snr"][-1] for d in ds},
-        sign=-1,
-    )
-    for key in by[ds[0]]["steps"]:
-        if key == "primary":
-            continue
-        kind, val = key.split(" ")
-        if kind == "own":
-            choice = f"target: {general(100 * float(val))} % of own improvement"
-        else:
-            i = int(val) - 1
-            targets = " / ".join(f"{by[d]['abs_targets'][i]:z.3f}" for d in ds)
-            choice = f"absolute target {val} of {len(by[ds[0]]['abs_targets'])}: {targets} nats"
-        slower_row(choice, {d: by[d]["steps"][key] for d in ds})
-    slower_row("each p at its own best learning rate", {d: by[d]["steps_best_lr"] for d in ds})
-    if len(ds) > 1:
-        for d in ds:
-            o_n = trend_outcome({d: by[d]["rho_spread0"]})
-            o_s = trend_outcome({d: by[d]["steps"]["primary"]})
-            rows.append(
-                (
-                    f"data set: {_NAMES.get(d, d)} alone",
-                    combine(o_n, o_s, b0),
-                    f"noisier: {o_n}; slower: {o_s}",
-                )
+    prim = evidence.primary(m)
+    primary_word = _word(prim)
+    out = []
+    for row in alternatives.rows(m):
+        found = _row_found(prim, row)
+        na = [f for f in row.findings() if not f.applicable]
+        reason = row.reason or ("; ".join(sorted({f.reason for f in na})) if na else "")
+        detail = _detail(row, found)
+        if "only" in row.replace:
+            p = parts(found)
+            detail = f"noisier: {p['noisier']}; slower: {p['slower']}"
+        out.append(
+            Alternative(
+                row.choice,
+                _word(found),
+                detail,
+                applicable=not (na or row.reason),
+                reason=reason,
+                exploratory=row.exploratory,
             )
-    ctl = m["control"]
-    cd0 = parts["control_dataset"]
-    k_max = ctl[cd0].get("ks", [16])[-1]
-    because_row(f"control: K = {k_max} (the largest K) instead of K → ∞", ctl[cd0]["k_max"])
-    for d in m["control_datasets"][1:]:
-        because_row(f"control on {_NAMES.get(d, d)}", ctl[d]["extrapolated"])
-    for d in m["control_datasets"]:
-        if "surrogate" in ctl[d]:
-            because_row(f"fixed-mask surrogate on {_NAMES.get(d, d)}", ctl[d]["surrogate"])
-    return _table(primary, rows)
+        )
+    return _table(primary_word, out)
+
+
+def all_findings(metrics) -> list[Finding]:
+    """Every finding of the run, for ``metrics.json``: the primary ones, then those of each
+    robustness row (role ``alternative`` or ``exploratory``), then "converges higher"
+    (exploratory). Names are unique."""
+    m = pick(metrics, _NEED, "noisy_loss.all_findings")
+    out = evidence.flatten(evidence.primary(m))
+    seen = {f.name for f in out}
+    for row in alternatives.rows(m):
+        for f in row.findings():
+            if f.name not in seen:
+                out.append(f)
+                seen.add(f.name)
+    return out + evidence.exploratory(m)

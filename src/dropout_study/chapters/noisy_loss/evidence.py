@@ -1,0 +1,257 @@
+"""The findings of chapter 3 (``noisy-loss``), made from the per-seed values in its metrics
+with the findings kit (:mod:`dropout_study.chapters.findings`): the six primary findings, the
+findings of every alternative analysis (each a robustness row), the exploratory ones, the
+power of each primary finding (the alternatives and the sensitivity scan are in
+:mod:`dropout_study.chapters.noisy_loss.alternatives`).
+
+Primary findings (margins stated before the results; ratios on the log scale):
+
+- ``noisier`` per data set — trend: per-seed Spearman ρ(p, loss spread across fixed masks at
+  α = 0) over p > 0, margin 0.2 (the kit's trend margin);
+- ``slower`` per data set — effect, direction +1: ratio of restricted times
+  p = ``control_rate`` / p = 0 on the paired clock, geometric mean over the seeds with a
+  reference, margin :data:`SLOWER_MARGIN` (a convention);
+- ``noise`` (noise speeds it up) — effect, +1: ratio K = 1 / K = K_max on the first control
+  data set, margin :data:`NOISE_MARGIN` (a convention);
+- ``left`` (what is left) — effect, +1: ratio K = K_max / p = 0, margin :data:`LEFT_MARGIN`.
+
+Not applicable (the kit's rule, plus two of this chapter): fewer than 2 seeds with a reference;
+a budget below 10 × the median p = 0 time-to-target (STUDY.md, "Clocks"; not checked for the
+row that halves the budget on purpose); the gradient variance at initialisation (fixed by
+algebra at the shared θ: the masks' variance grows with p — for one dropout layer it is
+p/(1 − p) times a constant).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+from scipy import stats as sps
+
+from dropout_study.chapters.findings import Finding, from_seeds
+from dropout_study.chapters.power import power
+from dropout_study.numfmt import general, plain
+
+__all__ = [
+    "SLOWER_MARGIN",
+    "NOISE_MARGIN",
+    "LEFT_MARGIN",
+    "MARGIN_SOURCES",
+    "BUDGET_MULTIPLE",
+    "NAMES",
+    "PRIMARY_KEYS",
+    "KEY_WORDS",
+    "ratio",
+    "trend",
+    "budget_reason",
+    "control_findings",
+    "slower",
+    "primary",
+    "exploratory",
+    "power_rows",
+    "flatten",
+]
+
+SLOWER_MARGIN = 1.2
+NOISE_MARGIN = 1.1
+LEFT_MARGIN = 1.2
+MARGIN_SOURCES = {
+    "slower": "convention: a 20 % slowdown (ratio 1.2) is the smallest called slower",
+    "noise": "convention: less noise must save at least 10 % of the time (ratio 1.1)",
+    "left": "convention: a 20 % slowdown (ratio 1.2), as for slower",
+}
+BUDGET_MULTIPLE = 10
+"""A timed run's budget must be at least this many times the median p = 0 time-to-target."""
+NAMES = {"moons": "moons", "breast_cancer": "breast cancer"}
+PRIMARY_KEYS = ("noisier", "slower", "noise", "left")
+KEY_WORDS = {"noise": "noise speeds it up", "left": "what is left"}
+
+
+def _name(d: str) -> str:
+    return NAMES.get(d, d)
+
+
+def _g(x: float) -> str:
+    return general(x)
+
+
+def ratio(name: str, rec: Mapping, margin: float, source: str, role: str, reason=None) -> Finding:
+    """An effect finding (log scale, direction +1) from a ratio record of
+    :func:`dropout_study.chapters.noisy_loss.clock.ratio_record`."""
+    values = list(rec["values"])
+    if len(values) < 2 and reason is None:
+        reason = f"{len(values)} seed(s) with a reference (at least 2 needed)"
+    return from_seeds(
+        name,
+        "effect",
+        values if values else [math.nan],
+        margin=margin,
+        margin_source=source,
+        direction=1,
+        scale="log",
+        role=role,
+        ties=rec.get("ties"),
+        reason=reason,
+    )
+
+
+def trend(name: str, values, role: str, direction: int = 1, reason=None) -> Finding:
+    """A trend finding (margin 0.2) from per-seed Spearman ρ values."""
+    return from_seeds(name, "trend", values, direction=direction, role=role, reason=reason)
+
+
+def budget_reason(m: Mapping, d: str, key: str) -> str | None:
+    rec = m["by_dataset"][d]["clock"][key]
+    med = rec["p0_median"]
+    if key == "budget halved" or med is None:
+        return None
+    if rec["budget"] < BUDGET_MULTIPLE * med:
+        return (
+            f"budget {rec['budget']} steps is below {BUDGET_MULTIPLE} × the median p = 0 time "
+            f"({plain(med, 1)} steps)"
+        )
+    return None
+
+
+def control_findings(m: Mapping, d: str, key: str, role: str, tag: str, *, arm="K") -> dict:
+    """``noise`` and ``left`` on data set ``d`` under clock ``key`` (``arm``: ``"K"`` the
+    largest K, ``"K2"`` the next-largest, ``"surrogate"`` the fixed-mask surrogate)."""
+    v = m["control"][d]["variants"][key]
+    ks = m["control_ks"]
+    why = budget_reason(m, d, key)
+    what, nk, lk = {
+        "K": (f"K = {ks[-1]}", "noise", "left"),
+        "K2": (f"K = {ks[-2]}" if len(ks) > 2 else "", "noise_2nd", "left_2nd"),
+        "surrogate": ("the fixed-mask surrogate", "surrogate_noise", "surrogate_left"),
+    }[arm]
+    return {
+        "noise": ratio(
+            f"noise speeds it up ({_name(d)}): time ratio K = 1 / {what}{tag}",
+            v[nk],
+            NOISE_MARGIN,
+            MARGIN_SOURCES["noise"],
+            role,
+            why,
+        ),
+        "left": ratio(
+            f"what is left ({_name(d)}): time ratio {what} / p = 0{tag}",
+            v[lk],
+            LEFT_MARGIN,
+            MARGIN_SOURCES["left"],
+            role,
+            why,
+        ),
+    }
+
+
+def slower(m: Mapping, d: str, rec: Mapping, role: str, tag: str, reason=None) -> Finding:
+    cr = _g(m["control_rate"])
+    return ratio(
+        f"slower ({_name(d)}): time ratio p = {cr} / p = 0{tag}",
+        rec,
+        SLOWER_MARGIN,
+        MARGIN_SOURCES["slower"],
+        role,
+        reason,
+    )
+
+
+def primary(m: Mapping) -> dict:
+    """The primary findings: ``{"noisier": {d: F}, "slower": {d: F}, "noise": F, "left": F}``."""
+    ds = m["datasets"]
+    by = m["by_dataset"]
+    cd = m["control_datasets"][0]
+    ctl = control_findings(m, cd, "primary", "primary", "")
+    return {
+        "noisier": {
+            d: trend(
+                f"noisier ({_name(d)}): ρ(p, loss spread across masks at α = 0), p > 0",
+                by[d]["noise"]["spread0"],
+                "primary",
+            )
+            for d in ds
+        },
+        "slower": {
+            d: slower(
+                m,
+                d,
+                by[d]["clock"]["primary"]["slower"],
+                "primary",
+                "",
+                budget_reason(m, d, "primary"),
+            )
+            for d in ds
+        },
+        "noise": ctl["noise"],
+        "left": ctl["left"],
+    }
+
+
+def exploratory(m: Mapping) -> list[Finding]:
+    """ "Converges higher", reported apart: per data set the trend of the early-stopped and of
+    the final (end of budget) validation loss in p (exploratory: never in the verdict)."""
+    out = []
+    for d in m["datasets"]:
+        lv = m["by_dataset"][d]["levels"]
+        out.append(
+            trend(
+                f"converges higher ({_name(d)}): ρ(p, early-stopped validation loss)",
+                lv["best"],
+                "exploratory",
+            )
+        )
+        out.append(
+            trend(
+                f"converges higher ({_name(d)}): ρ(p, final validation loss)",
+                lv["final"],
+                "exploratory",
+            )
+        )
+    return out
+
+
+def _sd(values, scale: str) -> float:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if scale == "log":
+        v = np.log(v[v > 0])
+    return float(np.std(v, ddof=1)) if v.size >= 2 else float("nan")
+
+
+def power_rows(m: Mapping) -> list[dict]:
+    """For each primary finding: seeds, half-width and margin on the decision scale, the
+    seeds a decision would roughly need when it is inconclusive (:func:`power`), and the seeds
+    for about 80 % power, ``((z_0.975 + z_0.8) · s / m)²`` — the same for "yes" when the true
+    effect is twice the margin and for "no" when it is zero (the truth is one margin away
+    from the boundary either way)."""
+    prim, by = primary(m), m["by_dataset"]
+    cd = m["control_datasets"][0]
+    items = [(prim["noisier"][d], by[d]["noise"]["spread0"]) for d in m["datasets"]]
+    items += [
+        (prim["slower"][d], by[d]["clock"]["primary"]["slower"]["values"]) for d in m["datasets"]
+    ]
+    v = m["control"][cd]["variants"]["primary"]
+    items += [(prim["noise"], v["noise"]["values"]), (prim["left"], v["left"]["values"])]
+    z = float(sps.norm.ppf(0.975) + sps.norm.ppf(0.8))
+    out = []
+    for f, values in items:
+        sd = _sd(values, f.scale)
+        ok = math.isfinite(sd) and math.isfinite(f.low)
+        pw = (
+            power(f, sd)
+            if ok
+            else {"half_width": math.nan, "margin": math.nan, "seeds_needed": None}
+        )
+        m_dec = math.log(f.margin) if f.scale == "log" else f.margin
+        n80 = int(math.ceil((z * sd / m_dec) ** 2)) if ok else None
+        out.append({"finding": f, "sd": sd, "n80": n80, **pw})
+    return out
+
+
+def flatten(prim: dict) -> list[Finding]:
+    out = []
+    for v in prim.values():
+        out += list(v.values()) if isinstance(v, dict) else [v]
+    return out

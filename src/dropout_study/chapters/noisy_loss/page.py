@@ -1,0 +1,246 @@
+"""What chapter 3's page shows besides its figures: small MyST tables of numbers per setting
+(per p, per K, per data set) and the texts glued into its prose, all made from the metrics and
+the findings of the run (STUDY.md: lists of numbers go into tables, not sentences; every
+number and direction word in prose is glued).
+
+Every function is pure: metrics in, MyST (``{glue:md}``) or plain text out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from dropout_study.chapters.noisy_loss import alternatives, evidence
+from dropout_study.chapters.wording import interval_text, outcome_words, table_markdown
+from dropout_study.numfmt import general, plain
+
+__all__ = [
+    "list_table",
+    "clock_table",
+    "control_table",
+    "noise_table",
+    "levels_table",
+    "best_lr_table",
+    "power_table",
+    "power_text",
+    "sensitivity_table",
+    "primary_table",
+    "reference_text",
+]
+
+
+def _one(text) -> str:
+    return " ".join(str(text).split())
+
+
+def list_table(header, rows, widths=None) -> str:
+    """A MyST list-table (header row first)."""
+    lines = ["```{list-table}", ":header-rows: 1"]
+    if widths:
+        lines.append(":widths: " + " ".join(str(w) for w in widths))
+    lines.append("")
+    for row in [list(header), *rows]:
+        lines += [f"* - {_one(row[0])}"] + [f"  - {_one(c)}" for c in row[1:]]
+    return "\n".join([*lines, "```", ""])
+
+
+def _steps(v) -> str:
+    return "not reached" if v is None or (isinstance(v, float) and math.isnan(v)) else plain(v, 1)
+
+
+def _geo(values) -> str:
+    v = [x for x in values if x is not None and x > 0 and math.isfinite(x)]
+    return plain(math.exp(sum(math.log(x) for x in v) / len(v)), 2) + "×" if v else "—"
+
+
+def clock_table(m: Mapping, d: str) -> str:
+    """Per p on data set ``d``, the primary clock: median time to the target, RMST, runs
+    censored, and the geometric mean of the per-seed ratios to p = 0."""
+    c = m["by_dataset"][d]["clock"]["primary"]
+    rows = []
+    for j, p in enumerate(m["dropout_rates"]):
+        ratio = "1 (reference)" if p == 0 else _geo(c["by_rate"][f"{p:g}"]["values"])
+        rows.append(
+            [
+                general(p),
+                f"{_steps(c['median'][j])} / {_steps(c['rmst'][j])}",
+                f"{c['censored'][j]} of {c['n_reference']}",
+                ratio,
+            ]
+        )
+    head = ["p", "median / RMST (steps)", "censored", "time ratio to p = 0"]
+    return list_table(head, rows, [10, 34, 22, 34])
+
+
+def control_table(m: Mapping) -> str:
+    """Per arm of the control (p = 0, then K = 1 … K_max at the control rate) on the first
+    control data set: median time and RMST, runs censored, mean early-stopped validation
+    loss."""
+    d = m["control_datasets"][0]
+    c = m["by_dataset"][d]["clock"]["primary"]
+    v = m["control"][d]["variants"]["primary"]
+    best = m["control"][d]["best_mean"]["mean"]
+    j0 = m["dropout_rates"].index(0.0)
+    lv = m["by_dataset"][d]["levels"]["best_mean"]["mean"]
+    n = c["n_reference"]
+    rows = [["p = 0", f"{_steps(c['median'][j0])} / {_steps(c['rmst'][j0])}",
+             f"{c['censored'][j0]} of {n}", plain(lv[j0], 3)]]  # fmt: skip
+    cr = general(m["control_rate"])
+    for i, k in enumerate(m["control_ks"]):
+        rows.append([f"p = {cr}, K = {k}", f"{_steps(v['median'][i])} / {_steps(v['rmst'][i])}",
+                     f"{v['censored'][i]} of {n}", plain(best[i], 3)])  # fmt: skip
+    head = ["arm", "median / RMST (steps)", "censored", "early-stopped val. loss (nats)"]
+    return list_table(head, rows, [24, 28, 18, 30])
+
+
+def noise_table(m: Mapping) -> str:
+    """Per p > 0 and data set: the loss spread across masks at α = 0 (nats, mean over seeds)
+    and the median gradient SNR at the first and the last checkpoint."""
+    first, last = m["checkpoints"][0], m["checkpoints"][-1]
+    head = ["p", *[f"{evidence.NAMES.get(d, d)}: spread · SNR at {first} / {last}"
+                   for d in m["datasets"]]]  # fmt: skip
+    rows = []
+    for j, p in enumerate(m["dropout_rates"]):
+        if p == 0:
+            continue
+        row = [general(p)]
+        for d in m["datasets"]:
+            nz = m["by_dataset"][d]["noise"]
+            snr = nz["snr_median"]
+            row.append(f"{plain(nz['spread0_mean']['mean'][j], 3)} · "
+                       f"{general(snr[0][j], 3)} / {general(snr[-1][j], 3)}")  # fmt: skip
+        rows.append(row)
+    return list_table(head, rows, [12, 44, 44])
+
+
+def levels_table(m: Mapping) -> str:
+    """Per p and data set: the mean early-stopped and final validation loss (nats)."""
+    head = ["p", *[f"{evidence.NAMES.get(d, d)}: early-stopped / final" for d in m["datasets"]]]
+    rows = []
+    for j, p in enumerate(m["dropout_rates"]):
+        row = [general(p)]
+        for d in m["datasets"]:
+            lv = m["by_dataset"][d]["levels"]
+            row.append(f"{plain(lv['best_mean']['mean'][j], 3)} / "
+                       f"{plain(lv['final_mean']['mean'][j], 3)}")  # fmt: skip
+        rows.append(row)
+    return list_table(head, rows, [12, 44, 44])
+
+
+def best_lr_table(m: Mapping) -> str:
+    """Per p, the learning rate each data set's best-rate row uses, and the runs that
+    diverged per learning rate."""
+    head = ["p", *[evidence.NAMES.get(d, d) for d in m["datasets"]]]
+    rows = [
+        [general(p), *[general(m["by_dataset"][d]["best_lr"][j]) for d in m["datasets"]]]
+        for j, p in enumerate(m["dropout_rates"])
+    ]
+    rows.append(
+        [
+            "runs diverged (per rate)",
+            *[
+                ", ".join(f"{n} at {lr}" for lr, n in m["by_dataset"][d]["diverged"].items())
+                for d in m["datasets"]
+            ],
+        ]
+    )
+    return list_table(head, rows)
+
+
+def _hw(row: Mapping) -> str:
+    f = row["finding"]
+    if not math.isfinite(row["half_width"]):
+        return "—"
+    if f.scale == "log":
+        return f"×/÷ {plain(math.exp(row['half_width']), 2)}"
+    return f"±{plain(row['half_width'], 2)}"
+
+
+def _margin(f) -> str:
+    return f"×/÷ {general(f.margin)}" if f.scale == "log" else f"±{general(f.margin)}"
+
+
+def power_table(m: Mapping) -> str:
+    """Per primary finding: the half-width achieved against the margin, and the seeds — of
+    this run, for a decision when it is undecided, and for about 80 % power."""
+    rows = []
+    for r in evidence.power_rows(m):
+        f = r["finding"]
+        need = "decided" if r["seeds_needed"] is None else f"≈ {r['seeds_needed']}"
+        if not f.applicable:
+            need = "not applicable"
+        n80 = "—" if r["n80"] is None else f"≈ {r['n80']}"
+        rows.append([f.name.split(":")[0], f"{_hw(r)} vs {_margin(f)}", f"{f.n} / {need} / {n80}"])
+    head = ["Finding", "half-width vs margin", "seeds: this run / to decide / 80 % power"]
+    return list_table(head, rows, [34, 30, 36])
+
+
+def power_text(m: Mapping, n_full: int) -> str:
+    """MyST: which primary findings this run's seed count gives about 80 % power (for an
+    effect of twice the margin, or none), and which it does not; ``n_full``: the seeds of the
+    ``full`` profile."""
+    rows = evidence.power_rows(m)
+    n = m["n_seeds"]
+    low = [r for r in rows if r["n80"] is not None and r["n80"] > n]
+    if not low:
+        return (
+            f"With {n} seeds every primary finding has about 80 % power at its margin "
+            "(the last column of the table)."
+        )
+    names = "; ".join(f"{r['finding'].name.split(':')[0]} (≈ {r['n80']} seeds)" for r in low)
+    return (
+        f"With {n} seeds this run is underpowered for {len(low)} of {len(rows)} primary "
+        f"findings — {names}: at this seed count a decision needs an effect well beyond twice "
+        f"the margin (or none at all). The `full` profile runs {n_full} fresh seeds."
+    )
+
+
+def sensitivity_table(m: Mapping) -> str:
+    """The sensitivity scan: per analysis knob and primary finding, how far the estimate
+    moves in half-widths of the primary's interval (every knob scanned is a row of the
+    robustness table)."""
+    rows = []
+    for r in alternatives.sensitivity(m):
+        shift = r["shift"]
+        text = "∞ (zero-width interval)" if math.isinf(shift) else plain(shift, 2)
+        rows.append(
+            [r["knob"], r["primary"].name.split(":")[0], interval_text(r["alternative"]), text]
+        )
+    head = ["Knob", "primary finding", "estimate under it", "moved (half-widths)"]
+    return list_table(head, rows, [34, 24, 24, 18])
+
+
+def primary_table(m: Mapping) -> str:
+    """The findings table of the primary findings only (the page lists every finding at its
+    end, :func:`dropout_study.book.report.finish`'s ``findings_table``)."""
+    return table_markdown(evidence.flatten(evidence.primary(m)))
+
+
+def reference_text(m: Mapping) -> str:
+    """Per data set: the seeds without a reference (their p = 0 run improved too little),
+    the median p = 0 time to the target and the budget as a multiple of it."""
+    parts = []
+    for d in m["datasets"]:
+        c = m["by_dataset"][d]["clock"]["primary"]
+        med = c["p0_median"]
+        mult = "—" if not med else plain(c["budget"] / med, 1)
+        parts.append(
+            f"{evidence.NAMES.get(d, d)}: {m['n_seeds'] - c['n_reference']} of {m['n_seeds']} "
+            f"seeds without a reference, median p = 0 time {_steps(med)} steps, budget "
+            f"{mult} × that"
+        )
+    return "; ".join(parts) + "."
+
+
+def outcome_text(f) -> str:
+    """Finding ``f`` as the prose shows it: ``ρ = 0.58 [0.367, 0.783]`` for a trend,
+    ``2.42× [1.199, 4.869]`` for a ratio (three decimals on the interval, so that an end
+    just short of a margin does not read as the margin), then its outcome in words."""
+    if not math.isfinite(f.estimate):
+        return f"undefined, {outcome_words(f)}"
+    if f.scale == "log":
+        text = f"{plain(f.estimate, 2)}× [{plain(f.low, 3)}, {plain(f.high, 3)}]"
+    else:
+        text = f"ρ = {plain(f.estimate, 2)} [{plain(f.low, 3)}, {plain(f.high, 3)}]"
+    return f"{text}, {outcome_words(f)}"
