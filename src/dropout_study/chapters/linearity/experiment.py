@@ -53,14 +53,13 @@ from dropout_study.chapters.linearity.cells import (
     toy_cell,
 )
 from dropout_study.chapters.linearity.summary import (
+    MIN_MATCHED,
     match_loss,
     own_best,
     readings,
     summarise,
     summarise_toy,
-    trend_word,
 )
-from dropout_study.chapters.linearity.verdict import MIN_MATCHED
 from dropout_study.parameters import complete, follow_member
 from dropout_study.sweep.runner import run_sweep
 from dropout_study.validation import (
@@ -89,7 +88,6 @@ __all__ = [
     "toy_cell",
     "match_loss",
     "own_best",
-    "trend_word",
     "readings",
 ]
 
@@ -194,6 +192,11 @@ def check_params(params: dict) -> dict:
     out["toy_rates"] = check_float_list(
         p["toy_rates"], "toy_rates", CHAPTER, low=0.0, high=0.95, min_len=2
     )
+    # the toy's finding is the paired change of Z from p = 0 to the largest rate
+    require(
+        out["toy_rates"][0] == 0.0, "toy_rates", CHAPTER, "a list that starts with 0.0",
+        p["toy_rates"],
+    )  # fmt: skip
     out["toy_steps"] = check_int(p["toy_steps"], "toy_steps", CHAPTER, low=1, high=100_000)
     out["coverage_sims"] = check_int(
         p["coverage_sims"], "coverage_sims", CHAPTER, low=10, high=100_000
