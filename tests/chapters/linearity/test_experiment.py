@@ -570,3 +570,23 @@ def test_probe_inputs_cap_large_test_sets_and_leave_small_ones_and_the_direction
     f = logit_function(model)
     # Z at the subset is Z of the same directions' draw at those inputs
     assert _CellProbes(X, ss, 5, 20).z(f, 0.5) == _z(f, sub, ss, 0.5, 5)
+
+
+def test_a_retrained_alternative_equals_the_primary_of_a_run_at_that_setting(no_cache):
+    """The learning-rate row of the robustness table reads the same per-seed values as a run
+    whose own learning rate is the alternative's (the dropout and L2 families retrained)."""
+    small = {**TINY, "datasets": ["moons", "breast_cancer"], "alt_learning_rates": [0.005]}
+    with_alt = exp.run(small)
+    direct = exp.run({**small, "learning_rate": 0.005, "alt_learning_rates": []})
+    for ds in small["datasets"]:
+        alt = with_alt.metrics["datasets"][ds]["variants"]["lr=0.005"]
+        gold = direct.metrics["datasets"][ds]["variants"]["primary"]
+        assert alt["rho"]["per_seed"] == gold["rho"]["per_seed"]
+        assert alt["l2"]["per_seed"] == gold["l2"]["per_seed"]
+        assert alt["l2"]["ties"] == gold["l2"]["ties"]
+    t = with_alt.metrics["datasets"]["moons"]["training"]
+    assert t["n_runs"] == 2 * (2 + 2 + 1) + 2 * (2 + 2)  # the retrained runs are counted
+    with pytest.raises(ValueError, match=r"'alt_learning_rates' .* does not contain learning_r"):
+        exp.check_params({**BOOK, "alt_learning_rates": [0.01]})
+    with pytest.raises(ValueError, match=r"'alt_batch_sizes' parameter of linearity"):
+        exp.check_params({**BOOK, "alt_batch_sizes": [0]})

@@ -219,8 +219,11 @@ def _matched(a: dict, params: dict) -> dict:
     return out
 
 
-def summarise(a: dict, params: dict) -> dict:
-    """Every number of one data set that the page, figures and verdict use (JSON-able)."""
+def summarise(a: dict, params: dict, alternatives=()) -> dict:
+    """Every number of one data set that the page, figures and verdict use (JSON-able).
+
+    ``alternatives``: tags of retrained alternatives whose tables are in ``a`` under
+    ``"<tag>/dropout/<key>"`` and ``"<tag>/l2/<key>"`` (each becomes a variant)."""
     rates = params["dropout_rates"]
     out: dict = {"rates": rates}
     for key in ("z", "d2", "d1", "misfit", "z_hidden", "z_first", "test_acc", "test_loss",
@@ -234,10 +237,12 @@ def summarise(a: dict, params: dict) -> dict:
         for key in ("z", "test_acc", "test_loss", "val_loss"):
             _, t = _table(a, fam, key, params)
             out[f"by_lambda_{fam}_{key}"] = [_ci(col) for col in t.T]
-    # training: every distinct run once (the shared p = 0 run is in the dropout family)
-    steps = np.concatenate([a[f"{f}/steps"].ravel() for f in ("dropout", "l2", "l1")])
-    capped = np.concatenate([a[f"{f}/capped"].ravel() for f in ("dropout", "l2", "l1")])
-    capped_b = np.concatenate([a[f"{f}/capped_budget"].ravel() for f in ("dropout", "l2", "l1")])
+    # training: every distinct run once (the shared p = 0 run is in the dropout family), the
+    # retrained alternatives' runs included
+    fams = [k.removesuffix("/steps") for k in a if k.endswith("/steps")]  # retrained ones too
+    steps = np.concatenate([a[f"{f}/steps"].ravel() for f in fams])
+    capped = np.concatenate([a[f"{f}/capped"].ravel() for f in fams])
+    capped_b = np.concatenate([a[f"{f}/capped_budget"].ravel() for f in fams])
     out["training"] = {"n_runs": int(steps.size), "n_capped": int(capped.sum()),
                        "n_capped_budget": int(capped_b.sum()), "steps_total": int(steps.sum()),
                        "steps_median": float(np.median(steps)), "steps_max": int(steps.max()),
@@ -263,7 +268,22 @@ def summarise(a: dict, params: dict) -> dict:
     }
     out["matched"] = _matched(a, params)
     out["variants"] = _variants(a, params, out, zs)
+    for tag in alternatives:
+        out["variants"][tag] = _retrained(a, params, tag)
     return out
+
+
+def _retrained(a: dict, params: dict, tag: str) -> dict:
+    """The variant of a retrained alternative: ρ(p, Z) and the own-best Z(dropout) − Z(L2)
+    from its own dropout and L2 runs (the L2 path starts at its own p = 0 run)."""
+    sub = {f"{fam}/{k}": a[f"{tag}/{fam}/{k}"] for fam in ("dropout", "l2")
+           for k in ("z", "val_loss")}  # fmt: skip
+    i_d = own_best(sub["dropout/val_loss"])
+    _, val2 = _table(sub, "l2", "val_loss", params)
+    _, z2 = _table(sub, "l2", "z", params)
+    i_2 = own_best(val2)
+    diff = _diff(_pick(sub["dropout/z"], i_d), _pick(z2, i_2), (i_d == 0) & (i_2 == 0))
+    return _variant(_rho(params["dropout_rates"], sub["dropout/z"]), diff)
 
 
 def _variant(rho: dict, diff: dict) -> dict:

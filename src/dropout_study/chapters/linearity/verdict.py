@@ -235,6 +235,20 @@ _EXPLORATORY = {"hidden_last", "hidden_first"}
 """Variants that measure another quantity (a hidden layer instead of the logit)."""
 
 
+def _tag_label(key: str, metrics) -> str:
+    if key.startswith("h="):
+        return f"step h = {key[2:]} instead of the main h"
+    if key.startswith("lr="):
+        main = general(metrics.get("learning_rate", float("nan")))
+        return f"learning rate {key[3:]} instead of {main} (dropout and L2 retrained)"
+    if key.startswith("batch="):
+        return (
+            f"batch size {key[6:]} instead of {metrics.get('batch_size')} (dropout and L2 "
+            "retrained)"
+        )
+    return key
+
+
 def alternatives(metrics) -> list[tuple[str, dict, dict]]:
     """``(choice, parts, options)`` for every alternative of the robustness table: each
     variant of the summary, the trend margin at half and double, and each data set alone."""
@@ -244,9 +258,7 @@ def alternatives(metrics) -> list[tuple[str, dict, dict]]:
     for key in keys:
         if not all(key in m for m in v.values()):
             continue
-        choice = VARIANT_LABELS.get(key) or (
-            f"step h = {key[2:]} instead of the main h" if key.startswith("h=") else key
-        )
+        choice = VARIANT_LABELS.get(key) or _tag_label(key, metrics)
         parts = parts_of(metrics, key, role="alternative")
         rows.append((choice, parts, {"point": key in _POINTS, "exploratory": key in _EXPLORATORY}))
     for tm in (0.1, 0.4):
