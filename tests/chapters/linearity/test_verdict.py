@@ -180,6 +180,9 @@ def test_the_penalty_trends_and_whether_dropout_helped_qualify_the_sentence_only
     helped = rule.decide(_metrics(noisy_moons=_ds(helped=YES)))
     assert "dropout lowered the test loss on noisy moons" in helped.sentence
     assert "did not improve" not in helped.answer
+    assert "Dropout lowered the test loss on noisy moons only." in helped.answer
+    absent = rule.decide(_metrics(noisy_moons=_ds(trend=NO)))
+    assert "it falls as the L2 and L1 penalties grow on every data set" in absent.answer
 
 
 @pytest.mark.parametrize(

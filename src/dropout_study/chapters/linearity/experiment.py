@@ -371,7 +371,7 @@ def estimate(p: dict) -> tuple[float, float]:
     work, memory = 0.0, 0.0
     models = cost.n(p, "dropout_rates", 8) + cost.n(p, "l2_lambdas", 6) + cost.n(p, "l1_lambdas", 5)
     n_alt = cost.n(p, "alt_learning_rates", 0) + cost.n(p, "alt_batch_sizes", 0)
-    models += n_alt * (cost.n(p, "dropout_rates", 8) + cost.n(p, "l2_lambdas", 6))
+    light = n_alt * (cost.n(p, "dropout_rates", 8) + cost.n(p, "l2_lambdas", 6))  # retrained
     for name in p.get("datasets", ["moons", "breast_cancer", "noisy_moons"]):
         wide = name in ("noisy_moons", "digits_small")
         n, d, k = cost.data({"noisy_moons": "moons", "digits_small": "digits"}.get(name, name))
@@ -385,7 +385,10 @@ def estimate(p: dict) -> tuple[float, float]:
             cost.n(p, "n_directions", 16) * n_probe * w * (2 + 2 * cost.n(p, "robustness_steps", 2))
         )
         probes *= 1 + cost.n(p, "z_checkpoints", 8) / models
-        work += cost.n(p, "n_seeds", 8) * models * (train + probes)
+        light_probes = cost.n(p, "n_directions", 16) * n_probe * w * 2  # the main step only
+        work += cost.n(p, "n_seeds", 8) * (
+            models * (train + probes) + light * (train + light_probes)
+        )
         memory = max(memory, cost.n(p, "n_directions", 16) * n * d * 8 * 2)
         for key in ("hidden_sizes", "wide_hidden_sizes"):
             hidden = p.get(key, [32, 32])

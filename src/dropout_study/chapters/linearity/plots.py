@@ -160,8 +160,7 @@ def toy_terms(result):
         _band(ax, rates, m[key], color)
         c = m[f"change_{key}"]
         ax.set_title(
-            f"{name}\nlast − first rate: {_signed(c['estimate'])} "
-            f"[{_signed(c['low'])}, {_signed(c['high'])}]",
+            f"{name}\nΔ = {_signed(c['estimate'])} [{_signed(c['low'])}, {_signed(c['high'])}]",
             fontsize=8.5,
         )
         ax.set_xlabel("dropout rate p")

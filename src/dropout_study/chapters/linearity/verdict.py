@@ -150,8 +150,12 @@ def _answer(r: dict, parts: dict, ex: dict) -> str:
     elif r["branch"] == 2:
         head = (
             f"Partly. Z falls as the dropout rate grows on {names(r['yes'])}, but not on "
-            f"{names(r['absent'])}."
+            f"{names(r['absent'])}"
         )
+        if falls_l2 and falls_l1:
+            head += "; it falls as the L2 and L1 penalties grow on every data set."
+        else:
+            head += "."
     elif r["branch"] == 3:
         head = (
             f"No. Z does not fall as the dropout rate grows on {names(r['absent'])}, and it "
@@ -161,6 +165,10 @@ def _answer(r: dict, parts: dict, ex: dict) -> str:
         head = "Undecided. This run cannot tell whether Z falls as the dropout rate grows."
     if helped_none:
         head += " Dropout did not improve the test loss on any data set here."
+    else:
+        helped = [ds for ds, f in ex["helped"].items() if f.counted == YES]
+        where = "every data set" if len(helped) == len(ex["helped"]) else f"{names(helped)} only"
+        head += f" Dropout lowered the test loss on {where}."
     return head
 
 
