@@ -20,7 +20,25 @@ entries of the set. All results are plain floats (fractions in [0, 1] or a ratio
 - :func:`living_weights` / :func:`hoyer_per_layer` / :func:`hoyer_network`: each weight
   matrix restricted to the connections between living units, its Hoyer index, and the mean of
   those indices weighted by each layer's number of living weights (a dead unit removed by a
-  penalty is counted by :func:`dead_units`, not by the within-layer sparseness).
+  penalty is counted by :func:`dead_units`, not by the within-layer sparseness);
+- :func:`dead_unit_connections` / :func:`zeros_on_dead_units`: which weights touch a dead
+  unit, and the share of a network's zero weights that do (how much of a penalty's sparsity
+  is whole units switched off rather than sparse connections between living units);
+- :func:`unit_balance`: per hidden unit, ``‖u_j‖₂ / ‖v_j‖₂``, the norm of its incoming weights
+  over the norm of its outgoing weights (below).
+
+Balance under weight decay (Neyshabur, Tomioka & Srebro 2015, *Norm-based capacity control in
+neural networks*, COLT, §3). A ReLU unit is positively homogeneous: scaling its incoming
+weights and bias by ``c > 0`` and its outgoing weights by ``1/c`` leaves the network's function
+unchanged. With the penalty ``(λ/2) Σ ‖W‖²`` (biases not penalised) the objective along that
+curve is ``L + (λ/2)(c²‖u_j‖² + ‖v_j‖²/c²) + const``, whose derivative at ``c = 1`` is
+``λ(‖u_j‖² − ‖v_j‖²)``; the data loss ``L`` is constant along the curve, so at every stationary
+point with ``λ > 0`` each unit is *balanced*, ``‖u_j‖ = ‖v_j‖``, and there
+``(λ/2)(‖u_j‖² + ‖v_j‖²) = λ ‖u_j‖·‖v_j‖`` (equality in ``a² + b² ≥ 2ab``): weight decay is
+then the per-unit penalty ``λ Σ_j ‖u_j‖·‖v_j‖``, a group penalty that can switch whole units
+off. Without a penalty, gradient flow conserves ``‖u_j‖² − ‖v_j‖²`` (the same invariance), so
+the ratio keeps the imbalance of the initialisation. The same argument holds for a linear
+unit, which the tests use: a two-layer linear network has a closed-form solution.
 """
 
 from __future__ import annotations
@@ -42,6 +60,9 @@ __all__ = [
     "living_weights",
     "hoyer_per_layer",
     "hoyer_network",
+    "dead_unit_connections",
+    "zeros_on_dead_units",
+    "unit_balance",
 ]
 
 
@@ -215,3 +236,52 @@ def hoyer_network(weights, dead) -> float:
     if not ok.any():
         return float("nan")
     return float(np.sum(h[ok] * sizes[ok]) / np.sum(sizes[ok]))
+
+
+def dead_unit_connections(weights, dead) -> list[np.ndarray]:
+    """Boolean masks, one per weight matrix (same shapes), True for a weight that enters or
+    leaves a dead hidden unit (``dead``: masks from :func:`dead_units`)."""
+    owner = "dead_unit_connections"
+    mats = _check_layers(weights, owner)
+    if len(dead) != len(mats) - 1:
+        fail("dead", owner, f"{len(mats) - 1} masks (one per hidden layer)", len(dead))
+    gone = [np.zeros(mats[0].shape[0], bool)]
+    gone += [np.asarray(d, bool) for d in dead]
+    gone.append(np.zeros(mats[-1].shape[1], bool))
+    return [gone[i][:, None] | gone[i + 1][None, :] for i in range(len(mats))]
+
+
+def zeros_on_dead_units(weights, dead, rel: float | None = None) -> float:
+    """Share of the network's zero weights that enter or leave a dead unit, in [0, 1].
+
+    A weight is *zero* when it equals 0 exactly (``rel=None``) or, with ``rel``, when
+    ``|w| < rel · max|W|`` within its own matrix. NaN when the network has no zero weight
+    (the share is undefined). ``1 − share`` is the part of the sparsity that lies between
+    living units."""
+    owner = "zeros_on_dead_units"
+    mats = _check_layers(weights, owner)
+    on_dead = dead_unit_connections(mats, dead)
+    zero = 0
+    on = 0
+    for w, mask in zip(mats, on_dead, strict=True):
+        a = np.abs(w)
+        z = a == 0.0 if rel is None else a < check_float(rel, "rel", owner, low=0.0) * a.max()
+        zero += int(z.sum())
+        on += int((z & mask).sum())
+    return float("nan") if zero == 0 else on / zero
+
+
+def unit_balance(weights) -> list[np.ndarray]:
+    """``‖u_j‖₂ / ‖v_j‖₂`` for every hidden unit, one ``(h_l,)`` float64 array per hidden
+    layer: ``u_j = W_l[:, j]`` (incoming weights, bias excluded), ``v_j = W_{l+1}[j, :]``
+    (outgoing weights). Dimensionless; 1 means balanced (the stationary points of weight decay,
+    module docstring). NaN for a unit whose incoming or outgoing weights are all 0 (the ratio
+    is undefined: 0/0, or a unit the penalty has removed)."""
+    mats = _check_layers(weights, "unit_balance")
+    out = []
+    for lay in range(len(mats) - 1):
+        u = np.linalg.norm(mats[lay], axis=0)
+        v = np.linalg.norm(mats[lay + 1], axis=1)
+        ok = (u > 0) & (v > 0)
+        out.append(np.where(ok, u / np.where(ok, v, 1.0), np.nan))
+    return out

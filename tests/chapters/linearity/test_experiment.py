@@ -134,6 +134,7 @@ def test_check_params_does_not_mutate():
         ({"robustness_steps": [1.0, 0.1]}, ValueError, r"'robustness_steps' .* increasing"),
         ({"n_directions": 0}, ValueError, r"'n_directions' parameter of linearity"),
         ({"toy_rates": [0.96]}, ValueError, r"'toy_rates' .* \[0, 0.95\]"),
+        ({"toy_rates": [0.2, 0.5]}, ValueError, r"'toy_rates' .* starts with 0.0"),
         ({"toy_steps": 0}, ValueError, r"'toy_steps' parameter of linearity"),
     ],
 )
@@ -361,65 +362,91 @@ def test_figures_have_labelled_axes(tiny_result, name):
 
 
 # ---------------------------------------------------------------------------------------------
-# Words for the page
+# Per-seed values behind the findings (oracle: scipy.stats.spearmanr, numpy)
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "rho, word",
-    [
-        ({"rho": -0.9, "low": -0.95, "high": -0.8}, "falls"),
-        ({"rho": 0.9, "low": 0.8, "high": 0.95}, "rises"),
-        ({"rho": -0.3, "low": -0.7, "high": 0.1}, "shows no clear trend"),
-        ({"rho": None, "low": None, "high": None}, "shows no clear trend"),
-        (None, "shows no clear trend"),
-    ],
-)
-def test_trend_word(rho, word):
-    assert exp.trend_word(rho) == word
+def test_per_seed_rho_against_scipy():
+    from scipy.stats import spearmanr
+
+    from dropout_study.chapters.linearity.summary import per_seed_rho
+
+    rng = np.random.default_rng(0)
+    x = [0.0, 0.1, 0.3, 0.5]
+    t = rng.normal(size=(5, 4))
+    t[3] = 2.0  # constant: no monotone association
+    t[4, 1] = np.nan  # one undefined cell: ρ over the other three
+    r = per_seed_rho(x, t)
+    for i in range(3):
+        assert r[i] == pytest.approx(spearmanr(x, t[i]).statistic, abs=1e-12)
+    assert np.isnan(r[3])
+    assert r[4] == pytest.approx(spearmanr([0.0, 0.3, 0.5], t[4, [0, 2, 3]]).statistic)
+    np.testing.assert_allclose(per_seed_rho([0.0, 1.0], [[1.0, 0.5], [0.5, 1.0]]), [-1, 1])
 
 
-def _terms_metrics(d2, d1):
-    ci = [{"estimate": v} for v in d2]
-    ci1 = [{"estimate": v} for v in d1]
-    ds = {
-        "rates": [0.0, 0.7],
-        "by_rate_d2": ci,
-        "by_rate_d1": ci1,
-        "rho_z": {"rho": -0.9, "low": -1, "high": -0.8},
-    }
-    toy = {"rho_z": None, "rates": [0.0, 0.5], "d2": ci, "d1": ci1}
-    return {"datasets": {"moons": ds}, "toy": toy}
+def test_findings_read_the_per_seed_values_of_the_run(tiny_result):
+    from scipy.stats import spearmanr
+
+    from dropout_study.chapters.linearity.verdict import exploratory, parts_of
+
+    m = tiny_result.metrics
+    a = tiny_result.arrays["moons"]
+    rates = m["datasets"]["moons"]["rates"]
+    gold = [spearmanr(rates, row).statistic for row in a["dropout/z"]]
+    per = m["datasets"]["moons"]["variants"]["primary"]["rho"]["per_seed"]
+    np.testing.assert_allclose(per, gold, atol=1e-12)
+    parts = parts_of(m)
+    f = parts["moons"]["trend"]
+    if f.applicable:
+        assert f.estimate == pytest.approx(np.mean(gold))
+    # the analogy: Z of each family's own-best network, paired; ties where both chose λ = p = 0
+    best = m["datasets"]["moons"]["own_best"]
+    i_d, i_2 = np.asarray(best["dropout"]["index"]), np.asarray(best["l2"]["index"])
+    z_l2 = np.concatenate([a["dropout/z"][:, :1], a["l2/z"]], axis=1)
+    diff = a["dropout/z"][np.arange(2), i_d] - z_l2[np.arange(2), i_2]
+    block = m["datasets"]["moons"]["variants"]["primary"]["l2"]
+    np.testing.assert_allclose(block["per_seed"], diff, atol=1e-12)
+    assert block["ties"] == [bool(t) for t in (i_d == 0) & (i_2 == 0)]
+    ex = exploratory(m)
+    assert set(ex) == {"l2", "l1", "helped", "toy"}
+    toy = m["toy"]["change_z"]["per_seed"]
+    np.testing.assert_allclose(toy, tiny_result.toy["z"][:, -1] - tiny_result.toy["z"][:, 0])
 
 
-@pytest.mark.parametrize(
-    "d2, d1, expected",
-    [
-        ((2.0, 0.5), (2.0, 1.0), "mean|D2| fell by 75 % and mean|D1| fell by 50 %: both fell"),
-        ((2.0, 1.5), (1.0, 2.0), "mean|D1| rose by 100 %: the logit got steeper"),
-        ((1.0, 1.5), (1.0, 2.0), "the curvature grew, but the slope grew more"),
-        ((1.0, 0.9), (1.0, 0.5), "the slope fell more than the curvature, so Z rose"),
-        ((1.0, float("nan")), (1.0, 0.5), "undefined"),
-    ],
-)
-def test_readings_follow_the_numbers(d2, d1, expected):
-    r = exp.readings(_terms_metrics(d2, d1))
-    assert expected in r["terms_moons"]
-    assert r["terms_moons"].startswith("between p = 0 and p = 0.7")
-    assert r["trend_moons"] == "falls"
-    assert r["toy_trend"] == "shows no clear trend"
+def test_readings_give_numbers_only(tiny_result):
+    import re
 
+    from helpers import CLAIM_WORDS
 
-def test_readings_of_a_real_run(tiny_result):
     r = exp.readings(tiny_result.metrics)
-    assert set(r) == {
-        "terms_moons",
-        "terms_breast_cancer",
-        "terms_noisy_moons",
-        "trend_moons",
-        "trend_breast_cancer",
-        "trend_noisy_moons",
-        "toy_trend",
-        "toy_terms",
-    }
+    assert set(r) == {"terms_moons", "terms_breast_cancer", "terms_noisy_moons", "toy_terms"}
+    for text in r.values():
+        assert not set(re.findall(r"[a-z]+", text.lower())) & set(CLAIM_WORDS), text
+    metrics = {
+        "datasets": {"moons": {"rates": [0.0, 0.7],
+                               "by_rate_d2": [{"estimate": 2.0}, {"estimate": 0.5}],
+                               "by_rate_d1": [{"estimate": 2.0}, {"estimate": 1.0}]}},
+        "toy": {"rates": [0.0, 0.5], "d2": [{"estimate": 1.0}, {"estimate": 1.5}],
+                "d1": [{"estimate": 1.0}, {"estimate": 2.0}]},
+    }  # fmt: skip
+    r = exp.readings(metrics)
+    assert (
+        "mean|D2| changes by a factor of 0.25 and mean|D1| by a factor of 0.50"
+        in (r["terms_moons"])
+    )
+    assert "(their ratio by 0.50)" in r["terms_moons"]
+    assert "factor of 1.50" in r["toy_terms"] and "(their ratio by 0.75)" in r["toy_terms"]
+
+
+def test_tables_of_a_real_run(tiny_result):
+    from dropout_study.chapters.linearity.tables import tables
+
+    t = tables(tiny_result.metrics)
+    assert set(t) == {"trend", "terms", "training", "helped", "own_best", "own_best_diff",
+                      "matched", "power", "toy"}  # fmt: skip
+    for name, md in t.items():
+        rows = [line for line in md.splitlines() if line.startswith("|")]
+        width = rows[0].count("|") - rows[0].count("\\|")  # escaped pipes are text
+        assert all(r.count("|") - r.count("\\|") == width for r in rows), name
+    assert t["power"].count("\n") == 2 + 2 * 3  # header, rule, two findings per data set
 
 
 # ---------------------------------------------------------------------------------------------
@@ -543,3 +570,23 @@ def test_probe_inputs_cap_large_test_sets_and_leave_small_ones_and_the_direction
     f = logit_function(model)
     # Z at the subset is Z of the same directions' draw at those inputs
     assert _CellProbes(X, ss, 5, 20).z(f, 0.5) == _z(f, sub, ss, 0.5, 5)
+
+
+def test_a_retrained_alternative_equals_the_primary_of_a_run_at_that_setting(no_cache):
+    """The learning-rate row of the robustness table reads the same per-seed values as a run
+    whose own learning rate is the alternative's (the dropout and L2 families retrained)."""
+    small = {**TINY, "datasets": ["moons", "breast_cancer"], "alt_learning_rates": [0.005]}
+    with_alt = exp.run(small)
+    direct = exp.run({**small, "learning_rate": 0.005, "alt_learning_rates": []})
+    for ds in small["datasets"]:
+        alt = with_alt.metrics["datasets"][ds]["variants"]["lr=0.005"]
+        gold = direct.metrics["datasets"][ds]["variants"]["primary"]
+        assert alt["rho"]["per_seed"] == gold["rho"]["per_seed"]
+        assert alt["l2"]["per_seed"] == gold["l2"]["per_seed"]
+        assert alt["l2"]["ties"] == gold["l2"]["ties"]
+    t = with_alt.metrics["datasets"]["moons"]["training"]
+    assert t["n_runs"] == 2 * (2 + 2 + 1) + 2 * (2 + 2)  # the retrained runs are counted
+    with pytest.raises(ValueError, match=r"'alt_learning_rates' .* does not contain learning_r"):
+        exp.check_params({**BOOK, "alt_learning_rates": [0.01]})
+    with pytest.raises(ValueError, match=r"'alt_batch_sizes' parameter of linearity"):
+        exp.check_params({**BOOK, "alt_batch_sizes": [0]})

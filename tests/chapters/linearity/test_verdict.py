@@ -1,215 +1,258 @@
-"""The verdict of chapter 5 (linearity), branch by branch, on synthetic metrics."""
+"""The verdict of chapter 5 (chapters.linearity.verdict), branch by branch, on synthetic
+metrics built from per-seed values.
+
+Per-seed values are chosen so that each finding's Student-t interval (oracle:
+``scipy.stats.t``) lies where a branch needs it: a trend inside, beyond or across the
+0.2 band, an own-best difference below, above or across 0. Every combination of per-data-set
+trend outcomes is enumerated and must land in exactly one of the rule's four branches.
+"""
 
 from __future__ import annotations
 
 import copy
 import itertools
-import re
+import json
+import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
-from dropout_study.chapters.linearity.verdict import (
-    ABOVE,
-    BELOW,
-    MIN_MATCHED,
-    STRADDLES,
-    decide,
-    decide_parts,
-    robustness,
-    side,
-)
+from dropout_study.chapters.findings import INCONCLUSIVE as F_INCONCLUSIVE
+from dropout_study.chapters.findings import NO, REVERSED, YES
+from dropout_study.chapters.linearity import verdict as rule
 from dropout_study.chapters.verdicts import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED, Verdict
 
-DOWN = (-0.9, -0.95, -0.8)
-UP = (0.6, 0.2, 0.9)
-FLAT = (-0.2, -0.6, 0.3)
+S = 8
+SPREAD = np.linspace(-0.02, 0.02, S)
+TRENDS = {
+    YES: (-0.9 + SPREAD).tolist(),  # a trend in the predicted direction (Z falls)
+    NO: (0.0 + SPREAD).tolist(),  # inside (−0.2, 0.2): no trend
+    REVERSED: (0.8 + SPREAD).tolist(),  # Z rises
+    F_INCONCLUSIVE: np.linspace(-0.9, 0.5, S).tolist(),  # straddles the band
+}
+DIFFS = {
+    YES: (-0.05 + SPREAD).tolist(),  # dropout's Z lower
+    REVERSED: (0.05 + SPREAD).tolist(),
+    F_INCONCLUSIVE: np.linspace(-0.1, 0.08, S).tolist(),  # straddles 0
+}
 
 
-def _iv(t, key="estimate"):
-    return {key: t[0], "low": t[1], "high": t[2]}
-
-
-def _variant(rho=DOWN, diff=(-0.05, -0.09, -0.01), n=8, n_required=None):
-    d = _iv(diff) | {"n": n}
+def _variant(trend=YES, diff=YES, ties=None, n_required=None):
+    l2 = {"per_seed": list(DIFFS[diff]), "ties": ties or [False] * S}
     if n_required is not None:
-        d["n_required"] = n_required
-    return {"rho": _iv(rho, "rho"), "l2": d}
+        l2["n_required"] = n_required
+    return {"rho": {"per_seed": list(TRENDS[trend])}, "l2": l2}
 
 
-def _ds(**kw):
-    primary = _variant(**kw)
+def _ds(trend=YES, diff=YES, *, l2=YES, l1=YES, helped=F_INCONCLUSIVE, **kw):
     return {
         "variants": {
-            "primary": primary,
-            "matched": _variant(n_required=MIN_MATCHED),
-            "h=0.25": _variant(),
-            "budget": _variant(diff=(0.02, 0.01, 0.03)),
-        }
+            "primary": _variant(trend, diff, **kw),
+            "matched": _variant(trend, diff, n_required=rule.MIN_MATCHED),
+            "h=0.25": _variant(trend, diff),
+            "budget": _variant(trend, REVERSED),
+            "hidden_last": _variant(REVERSED, diff),
+        },
+        "rho_z_l2": {"per_seed": list(TRENDS[l2])},
+        "rho_z_l1": {"per_seed": list(TRENDS[l1])},
+        "dropout_helped": {"per_seed": list(DIFFS[helped]), "ties": [False] * S},
     }
 
 
-def _metrics(toy=None, **per_dataset):
+def _metrics(toy=F_INCONCLUSIVE, **per_dataset):
     base = {"moons": _ds(), "breast_cancer": _ds(), "noisy_moons": _ds()}
     base.update(per_dataset)
-    out = {"match_rate": 0.5, "datasets": base}
-    if toy is not None:
-        out["toy"] = {"rho_z": _iv(toy, "rho")}
-    return out
-
-
-def test_supported_when_trend_and_primary_difference_lie_below_zero_everywhere():
-    v = decide(_metrics())
-    assert isinstance(v, Verdict) and v.word == SUPPORTED
-    assert "-0.90 [-0.95, -0.80] on moons (lies below 0)" in v.sentence
-    assert "-0.050 [-0.090, -0.010] on breast cancer (lies below 0)" in v.sentence
-    assert "own best validation loss" in v.sentence
-
-
-@pytest.mark.parametrize("ds", ["moons", "breast_cancer", "noisy_moons"])
-def test_not_supported_when_rho_lies_above_zero_on_any_data_set(ds):
-    # rule step 1 comes before step 2: a straddling data set elsewhere does not rescue it
-    m = _metrics(**{ds: _ds(rho=UP)})
-    other = next(n for n in m["datasets"] if n != ds)
-    m["datasets"][other] = _ds(rho=FLAT)
-    v = decide(m)
-    assert v.word == NOT_SUPPORTED
-    assert f"({ABOVE})" in v.sentence
-
-
-@pytest.mark.parametrize("ds", ["moons", "breast_cancer", "noisy_moons"])
-def test_inconclusive_when_rho_straddles_zero_on_any_data_set(ds):
-    v = decide(_metrics(**{ds: _ds(rho=FLAT)}))
-    assert v.word == INCONCLUSIVE
-    assert f"({STRADDLES})" in v.sentence
-
-
-def test_straddling_rho_is_inconclusive_even_when_the_difference_lies_below_zero():
-    v = decide(_metrics(moons=_ds(rho=FLAT, diff=(-0.5, -0.6, -0.4))))
-    assert v.word == INCONCLUSIVE
-
-
-@pytest.mark.parametrize(
-    "diff", [(0.02, -0.01, 0.05), (0.05, 0.01, 0.09), (0.0, 0.0, 0.0), (np.nan, np.nan, np.nan)]
-)
-def test_partly_when_the_trend_holds_but_the_difference_does_not_lie_below_zero(diff):
-    v = decide(_metrics(breast_cancer=_ds(diff=diff)))
-    assert v.word == PARTLY
-    assert "does not lie below 0 on breast cancer" in v.sentence
-    assert "moons" not in v.sentence.split("does not lie below 0 on")[1].split(":")[0]
-
-
-def test_too_few_matched_seeds_are_inconclusive_not_a_verdict():
-    parts = {
-        "moons": _variant(n=MIN_MATCHED - 1, n_required=MIN_MATCHED),
-        "breast_cancer": _variant(n=MIN_MATCHED, n_required=MIN_MATCHED),
+    return {
+        "match_rate": 0.5,
+        "datasets": base,
+        "toy": {"rates": [0.0, 0.2, 0.5], "change_z": {"per_seed": list(DIFFS[toy])}},
     }
-    v = decide_parts(parts, point="matched")
-    assert v.word == INCONCLUSIVE
-    assert f"{MIN_MATCHED - 1} matched seeds, {MIN_MATCHED} required" in v.sentence
-    parts["moons"] = _variant(n=MIN_MATCHED, n_required=MIN_MATCHED)
-    assert decide_parts(parts, point="matched").word == SUPPORTED
-    assert MIN_MATCHED >= 5
+
+
+def _t(values):
+    v = np.asarray(values, float)
+    half = stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size)
+    return v.mean() - half, v.mean() + half
+
+
+def test_the_synthetic_values_give_the_outcomes_they_are_named_after():
+    for outcome, values in TRENDS.items():
+        f = rule.parts_of(_metrics(moons=_ds(trend=outcome)))["moons"]["trend"]
+        assert f.outcome == outcome and (f.low, f.high) == pytest.approx(_t(values))
+        assert f.kind == "trend" and f.direction == -1 and f.margin == 0.2
+        assert f.margin_source.startswith("convention: ")
+    for outcome in DIFFS:
+        f = rule.parts_of(_metrics(moons=_ds(diff=outcome)))["moons"]["sign"]
+        assert f.outcome == outcome and f.kind == "sign" and f.direction == -1
+
+
+def test_supported_when_the_trend_and_the_analogy_are_shown_everywhere():
+    v = rule.decide(_metrics())
+    assert isinstance(v, Verdict) and v.word == SUPPORTED
+    assert v.claim == rule.LINEARITY_CLAIM
+    assert "dropout's Z was lower than L2's on every data set" in v.sentence
+    assert v.answer.startswith("Yes.")
+
+
+@pytest.mark.parametrize("diff", [F_INCONCLUSIVE, REVERSED])
+def test_branch_1_partly_names_each_data_set_and_never_writes_does_not_hold(diff):
+    v = rule.decide(_metrics(breast_cancer=_ds(diff=diff)))
+    assert v.word == PARTLY
+    word = rule.ANALOGY_WORDS[diff]
+    assert f"{word} on breast cancer" in v.sentence and "shown on moons and noisy moons" in (
+        v.sentence
+    )
+    assert "does not hold" not in v.sentence and "does not hold" not in v.answer
+    assert v.answer.startswith("Partly.")
+
+
+def test_a_straddling_own_best_difference_reads_not_shown():
+    parts = rule.parts_of(_metrics(moons=_ds(diff=F_INCONCLUSIVE)))
+    f = parts["moons"]["sign"]
+    assert f.low < 0 < f.high
+    r = rule.rule(parts)
+    assert r["branch"] == 1 and r["analogy"]["moons"] == "not shown"
+    v = rule.decide(_metrics(moons=_ds(diff=F_INCONCLUSIVE)))
+    assert "(not shown)" in v.sentence and "not shown on moons" in v.sentence
+    assert "does not hold" not in v.sentence
+
+
+def test_branch_2_partly_names_where_the_trend_is_absent():
+    v = rule.decide(_metrics(noisy_moons=_ds(trend=NO)))
+    assert v.word == PARTLY
+    assert "the trend is absent on noisy moons" in v.sentence
+    assert v.answer.startswith("Partly.") and "but not on noisy moons" in v.answer
+    assert rule.decide(_metrics(moons=_ds(trend=REVERSED))).word == PARTLY
+
+
+def test_branch_3_not_supported_when_no_data_set_shows_the_trend():
+    m = _metrics(moons=_ds(trend=NO), breast_cancer=_ds(trend=REVERSED),
+                 noisy_moons=_ds(trend=F_INCONCLUSIVE))  # fmt: skip
+    v = rule.decide(m)
+    assert v.word == NOT_SUPPORTED and v.answer.startswith("No.")
+
+
+def test_branch_4_inconclusive_when_a_trend_is_undecided_and_none_absent():
+    v = rule.decide(_metrics(breast_cancer=_ds(trend=F_INCONCLUSIVE)))
+    assert v.word == INCONCLUSIVE and v.answer.startswith("Undecided.")
+
+
+def test_every_combination_lands_in_exactly_one_branch_and_all_four_words_are_reached():
+    seen = set()
+    for combo in itertools.product(TRENDS, repeat=3):
+        names = ("moons", "breast_cancer", "noisy_moons")
+        m = _metrics(**{ds: _ds(trend=o) for ds, o in zip(names, combo, strict=True)})
+        r = rule.rule(rule.parts_of(m))
+        y, n = combo.count(YES), combo.count(NO) + combo.count(REVERSED)
+        i = combo.count(F_INCONCLUSIVE)
+        expected = 1 if n == 0 and i == 0 else 2 if y and n else 3 if n else 4
+        assert r["branch"] == expected, combo
+        seen.add(r["word"])
+    seen.add(rule.decide(_metrics(moons=_ds(diff=F_INCONCLUSIVE))).word)
+    assert seen == {SUPPORTED, PARTLY, NOT_SUPPORTED, INCONCLUSIVE}
+
+
+def test_a_not_applicable_trend_counts_as_undecided():
+    m = _metrics()
+    m["datasets"]["moons"]["variants"]["primary"]["rho"]["per_seed"][2] = None  # constant Z
+    f = rule.parts_of(m)["moons"]["trend"]
+    assert not f.applicable and f.reason == "undefined in 1 of 8 seeds"
+    assert rule.decide(m).word == INCONCLUSIVE
+
+
+def test_ties_in_half_the_seeds_make_the_analogy_not_applicable_and_not_shown():
+    ties = [True] * 4 + [False] * 4
+    m = _metrics(moons=_ds(ties=ties))
+    f = rule.parts_of(m)["moons"]["sign"]
+    assert not f.applicable and f.reason == "tied in 4 of 8 seeds"
+    v = rule.decide(m)
+    assert v.word == PARTLY and "not shown; not applicable: tied in 4 of 8 seeds" in v.sentence
+
+
+def test_the_penalty_trends_and_whether_dropout_helped_qualify_the_sentence_only():
+    m = _metrics(moons=_ds(l1=F_INCONCLUSIVE))
+    v = rule.decide(m)
+    assert v.word == SUPPORTED
+    assert "on 3 of 3 data sets under L2 and on 2 of 3 under L1" in v.sentence
+    assert "dropout lowered the test loss on none of the data sets" in v.sentence
+    assert "Dropout did not improve the test loss on any data set here." in v.answer
+    helped = rule.decide(_metrics(noisy_moons=_ds(helped=YES)))
+    assert "dropout lowered the test loss on noisy moons" in helped.sentence
+    assert "did not improve" not in helped.answer
+    assert "Dropout lowered the test loss on noisy moons only." in helped.answer
+    absent = rule.decide(_metrics(noisy_moons=_ds(trend=NO)))
+    assert "it falls as the L2 and L1 penalties grow on every data set" in absent.answer
 
 
 @pytest.mark.parametrize(
-    "toy, words",
-    [
-        (UP, "goes the other way"),
-        (DOWN, "agrees"),
-        (FLAT, "undecided"),
-    ],
-)
-def test_the_toy_qualifies_the_sentence_but_not_the_word(toy, words):
-    with_toy = decide(_metrics(toy=toy))
-    assert with_toy.word == decide(_metrics()).word == SUPPORTED
-    assert words in with_toy.sentence
-
-
-def test_every_side_word_in_the_sentence_is_the_rules_comparison():
-    # The old bug: "not clearly below" written about an interval that excludes 0. Here every
-    # interval printed in the sentence is followed by the word side() gives for it.
-    rng = np.random.default_rng(5)
-    for _ in range(200):
-        rho = sorted(rng.uniform(-1, 1, 2))
-        diff = sorted(rng.uniform(-0.1, 0.1, 2))
-        rho, diff = (np.mean(rho), *rho), (np.mean(diff), *diff)
-        v = decide(_metrics(moons=_ds(rho=rho, diff=diff)))
-        found = re.findall(r"\[([-+0-9.]+), ([-+0-9.]+)\] on moons \(([a-z 0-9]+)\)", v.sentence)
-        assert len(found) == 2
-        for (lo, hi, word), t in zip(found, (rho, diff), strict=True):
-            assert float(hi) == pytest.approx(t[2], abs=0.006)
-            assert word == side({"low": t[1], "high": t[2]})
-            assert float(lo) == pytest.approx(t[1], abs=0.006)
-
-
-@pytest.mark.parametrize(
-    "low, high, expected",
-    [(0.1, 0.2, ABOVE), (-0.2, -0.1, BELOW), (-0.1, 0.1, STRADDLES), (0.0, 0.0, STRADDLES),
-     (None, None, STRADDLES), (np.nan, -1.0, BELOW)],
+    ("toy", "phrase"),
+    [(YES, "1-D picture agrees"), (REVERSED, "1-D picture goes the other way"),
+     (F_INCONCLUSIVE, None)],
 )  # fmt: skip
-def test_side(low, high, expected):
-    assert side({"low": low, "high": high}) == expected
+def test_the_toy_qualifies_the_sentence_only_when_decided(toy, phrase):
+    v = rule.decide(_metrics(toy=toy))
+    assert v.word == SUPPORTED
+    if phrase is None:
+        assert "1-D picture" not in v.sentence
+    else:
+        assert phrase in v.sentence
 
 
-def test_decide_reads_metrics_json_nulls():
-    m = _metrics(moons=_ds(diff=(None, None, None)))
-    assert decide(m).word == PARTLY
-
-
-def test_robustness_redecides_every_variant_and_each_data_set_alone():
-    rob = robustness(_metrics())
+def test_robustness_counts_honestly():
+    m = _metrics()
+    rob = rule.robustness(m)
+    rows = {a.choice: a for a in rob.alternatives}
     assert rob.primary == SUPPORTED
-    choices = [a.choice for a in rob.alternatives]
-    assert len(choices) == 3 + 3  # matched, h, budget; three data sets alone
-    words = dict(zip(choices, (a.word for a in rob.alternatives), strict=True))
-    budget = next(c for c in choices if c.startswith("budget"))
-    assert words[budget] == PARTLY  # its difference lies above 0
-    assert rob.agree == 5 and rob.flips == 1 and rob.to_inconclusive == 0
-    assert "5 of 6" in rob.summary()
+    assert rows["layer: last hidden layer instead of the logit"].exploratory
+    assert rows["budget: step cap at the fixed budget"].word == PARTLY  # analogy reversed
+    assert rows["comparison point: matched validation loss"].word == SUPPORTED
+    assert {"trend margin 0.1 instead of 0.2", "trend margin 0.4 instead of 0.2",
+            "data set: moons alone"} <= set(rows)  # fmt: skip
+    assert rob.flips == 1 and rob.exploratory == 1
+    records = rule.alternative_findings(m)
+    assert all(r["role"] == "alternative" for r in records)
 
 
-def test_metrics_not_mutated():
-    m = _metrics(toy=UP)
+def test_a_comparison_point_the_rule_never_reaches_is_not_applicable():
+    m = _metrics(noisy_moons=_ds(trend=NO))  # branch 2: the analogy does not enter
+    rows = {a.choice: a for a in rule.robustness(m).alternatives}
+    row = rows["comparison point: matched validation loss"]
+    assert not row.applicable and row.reason.startswith("fixed by the rule")
+
+
+def test_too_few_matched_seeds_make_the_matched_row_not_applicable():
+    m = _metrics()
+    for ds in m["datasets"].values():
+        ds["variants"]["matched"]["l2"]["per_seed"][:4] = [None] * 4  # 4 of 8 matched
+    rows = {a.choice: a for a in rule.robustness(m).alternatives}
+    row = rows["comparison point: matched validation loss"]
+    assert not row.applicable and "4 matched seeds, 5 required" in row.reason
+
+
+def test_decide_reads_metrics_json_and_does_not_mutate():
+    m = _metrics(moons=_ds(diff=F_INCONCLUSIVE))
     before = copy.deepcopy(m)
-    decide(m)
-    robustness(m)
+    again = json.loads(json.dumps(m))
+    assert rule.decide(again) == rule.decide(m)
+    rule.robustness(m)
     assert m == before
 
 
+def test_page_findings_primary_then_exploratory_with_distinct_names():
+    fs = rule.page_findings(_metrics())
+    roles = [f.role for f in fs]
+    assert roles[:6] == ["primary"] * 6 and set(roles[6:]) == {"exploratory"}
+    assert len({f.name for f in fs}) == len(fs) == 6 + 9 + 1
+
+
 @pytest.mark.parametrize(
-    "metrics, match",
+    ("metrics", "match"),
     [
         ({}, r"'metrics' parameter of linearity must be a dict with a non-empty 'datasets'"),
-        ({"datasets": {"moons": {}}}, r"must hold variants.primary for data set 'moons'"),
-        (
-            {"datasets": {"moons": {"variants": {"primary": {"rho": {}}}}}},
-            r"must hold rho and l2 intervals for data set 'moons'",
-        ),
-        (None, r"'metrics' parameter of linearity"),
+        ({"datasets": {"moons": {}}}, r"variants.primary for data set 'moons'"),
     ],
 )
 def test_invalid_metrics(metrics, match):
     with pytest.raises(ValueError, match=match):
-        decide(metrics)
-
-
-def test_word_set_is_exhaustive_over_sides():
-    # every combination of sides maps to exactly the word the rule's order gives
-    sides = {ABOVE: UP, BELOW: DOWN, STRADDLES: FLAT}
-    dsides = {BELOW: (-0.05, -0.09, -0.01), STRADDLES: (0.0, -0.1, 0.1), ABOVE: (0.1, 0.05, 0.2)}
-    for r1, r2, d1, d2 in itertools.product(sides, sides, dsides, dsides):
-        m = _metrics()
-        m["datasets"] = {
-            "moons": _ds(rho=sides[r1], diff=dsides[d1]),
-            "breast_cancer": _ds(rho=sides[r2], diff=dsides[d2]),
-        }
-        if ABOVE in (r1, r2):
-            expected = NOT_SUPPORTED
-        elif STRADDLES in (r1, r2):
-            expected = INCONCLUSIVE
-        elif d1 == d2 == BELOW:
-            expected = SUPPORTED
-        else:
-            expected = PARTLY
-        assert decide(m).word == expected
+        rule.decide(metrics)

@@ -24,9 +24,11 @@ Measures of the trained weight matrices (biases excluded,
 :mod:`dropout_study.measures.sparsity`): exact-zero and near-zero fractions (``|w| <
 near_zero_rel · max|w|``), the norm ratio against the ``none`` run of the same replicate and
 against the smallest λ of the same path (``norm_ratio_ref``), dead hidden units (incoming
-weights all near zero, or never active on the training split), and the Hoyer index per layer
+weights all near zero, or never active on the training split), the Hoyer index per layer
 over living units (mean over layers weighted by living weights: ``hoyer``; unweighted:
-``hoyer_unweighted``; first layer: ``hoyer_first``). Validation
+``hoyer_unweighted``; first layer: ``hoyer_first``; all units: ``hoyer_all``), the share of
+exact zeros on dead units and among living units, and the balance of each unit
+(:mod:`dropout_study.chapters.l1_vs_l2.summary`). Validation
 accuracy and loss at the restored parameters select λ
 (:mod:`dropout_study.chapters.l1_vs_l2.verdict`,
 validation data only); test accuracy is recorded for the page and never used to select.
@@ -225,8 +227,9 @@ class Result:
       theirs, …);
     - ``lambdas`` ``(L,)``; ``mlp``: per regulariser ``none``/``l1``/``l2``/``l1-sub``/
       ``dropout`` a dict of ``(S, K)`` arrays (K = L for l1/l2, else 1), one per name in
-      :data:`MEASURES`, and ``weights`` ``(S, K, n_weights)`` (all weight matrices,
-      flattened in layer order);
+      :data:`MEASURES`, ``weights`` ``(S, K, n_weights)`` (all weight matrices,
+      flattened in layer order) and ``log_balance`` (``[seed][run]``: ``ln(‖u_j‖/‖v_j‖)`` of
+      each living hidden unit, :func:`~dropout_study.measures.sparsity.unit_balance`);
     - ``seconds``: wall-clock of the run and summed per-part times of the cells.
     """
 

@@ -17,7 +17,16 @@ from matplotlib.lines import Line2D
 from dropout_study.chapters.figures import COLORS, subplots
 from dropout_study.numfmt import general, sci
 
-__all__ = ["paths", "histograms", "sparsity", "pitfall", "oracle_rows", "oracle_table", "primary"]
+__all__ = [
+    "paths",
+    "histograms",
+    "sparsity",
+    "balance",
+    "pitfall",
+    "oracle_rows",
+    "oracle_table",
+    "primary",
+]
 
 _GREY = "0.55"
 _PEN = {"l1": ("L1 (proximal)", COLORS[0]), "l2": ("L2", COLORS[1])}
@@ -209,6 +218,51 @@ def sparsity(result):
                 handles.append(h)
                 labels.append(lab)
     fig.legend(handles, labels, loc="outside lower center", ncols=3, frameon=False, fontsize=8)
+    return fig
+
+
+def balance(result):
+    """The balance of hidden units, ``ln(‖u_j‖ / ‖v_j‖)`` (incoming over outgoing weight norm,
+    living units): left, every unit of every seed without a penalty and under L2 at the λ
+    matched to λ*(L1); right, the median over units per seed along the L2 path (line: mean over
+    seeds, band: range over seeds) with the unregularised networks' for reference. 0 is balance,
+    where weight decay equals the per-unit penalty λ Σ ‖u_j‖·‖v_j‖."""
+    e = primary(result)
+    lams = result.lambdas
+    fig, axes = subplots(1, 2, height=3.0, width_ratios=[1.0, 1.25])
+    ax = axes[0]
+    j2 = e.get("j2")
+    groups = [("none", 0, "no regulariser", _GREY)]
+    if j2 is not None:
+        groups.append(("l2", j2, f"L2, matched λ = {general(e['lam_l2'])}", _PEN["l2"][1]))
+    pooled = {
+        reg: np.concatenate([row[j] for row in result.mlp[reg]["log_balance"]])
+        for reg, j, _, _ in groups
+    }
+    every = np.concatenate(list(pooled.values()))
+    lo, hi = min(float(every.min()), -0.5), max(float(every.max()), 0.5)
+    bins = np.linspace(lo, hi, 41)
+    for reg, _, label, color in groups:
+        v = pooled[reg]
+        ax.hist(v, bins=bins, color=color, alpha=0.6, label=f"{label} ({v.size} units)")
+    ax.axvline(0.0, color="black", lw=1.0, ls=":")
+    ax.set_xlabel("ln(‖u_j‖ / ‖v_j‖), per living unit")
+    ax.set_ylabel("hidden units (all seeds)")
+    ax.set_title("balance of each unit")
+    ax.legend(loc="upper left", frameon=False, fontsize=8)
+    ax = axes[1]
+    _path_band(ax, lams, result.mlp["l2"]["balance_median"], _PEN["l2"][1], "L2")
+    none = result.mlp["none"]["balance_median"][:, 0]
+    ax.axhline(float(np.nanmean(none)), color="black", lw=0.9, label="no regulariser")
+    ax.axhline(0.0, color="black", lw=1.0, ls=":", label="balance (ratio 1)")
+    if j2 is not None:
+        ax.axvline(e["lam_l2"], color=_PEN["l2"][1], ls=(0, (1, 1.5)), lw=1.2,
+                   label="L2 matched to λ*(L1)")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("λ")
+    ax.set_ylabel("median ln(‖u_j‖ / ‖v_j‖)")
+    ax.set_title("along the L2 path (median over units)")
+    ax.legend(loc="center right", frameon=False, fontsize=8)
     return fig
 
 

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from dropout_study.chapters.l1_vs_l2 import verdict as rule
+from dropout_study.chapters.l1_vs_l2 import analysis as rule
 from dropout_study.measures.sparsity import (
     dead_units,
     exact_zero_fraction,
     hoyer_network,
     hoyer_per_layer,
+    living_weights,
     near_zero_fraction,
     norm_ratio,
+    unit_balance,
+    zeros_on_dead_units,
 )
 from dropout_study.measures.stats import mean_ci, mean_ci_columns
 
@@ -21,8 +24,27 @@ REGULARISERS = ("none", "l1", "l2", "l1-sub", "dropout")
 
 
 MEASURES = ("val_acc", "val_loss", "test_acc", "exact_zero", "near_zero", "norm_ratio",
-            "norm_ratio_ref", "hoyer", "hoyer_first", "hoyer_unweighted", "dead", "steps",
+            "norm_ratio_ref", "hoyer", "hoyer_first", "hoyer_unweighted", "hoyer_all", "dead",
+            "living_exact_zero", "zeros_on_dead", "balance_median", "living_last", "steps",
             "capped")  # fmt: skip
+"""Per run: ``hoyer`` over living units (layers weighted by living weights), ``hoyer_first``
+(first layer), ``hoyer_unweighted`` (plain mean over layers; NaN when a layer keeps fewer than
+2 living weights), ``hoyer_all`` (every unit, dead ones included); ``dead`` hidden units;
+``living_exact_zero`` (share of the living units' weights exactly 0); ``zeros_on_dead`` (share
+of the exactly-zero weights that enter or leave a dead unit; NaN without zeros);
+``balance_median`` (median over living units of ``log(‖u_j‖/‖v_j‖)``,
+:func:`~dropout_study.measures.sparsity.unit_balance`); ``living_last`` (living weights of the
+output layer: below 2, its Hoyer index is undefined)."""
+
+
+def _log_balance(weights, dead) -> np.ndarray:
+    """``log(‖u_j‖/‖v_j‖)`` of every living hidden unit with a defined ratio, pooled over
+    hidden layers."""
+    out = []
+    for ratio, d in zip(unit_balance(weights), dead, strict=True):
+        keep = ~np.asarray(d, bool) & np.isfinite(ratio)
+        out.append(np.log(ratio[keep]))
+    return np.concatenate(out) if out else np.empty(0)
 
 
 def seed_measures(outs: list, ref_none: list, ref_path: list | None, rel: float) -> dict:
@@ -30,6 +52,7 @@ def seed_measures(outs: list, ref_none: list, ref_path: list | None, rel: float)
     ``k``; ``ref_none[s]`` the unregularised output; ``ref_path[s]`` the path's smallest λ."""
     S, K = len(outs), len(outs[0])
     res = {name: np.full((S, K), np.nan) for name in MEASURES}
+    balance = [[None] * K for _ in range(S)]
     for s in range(S):
         for k, o in enumerate(outs[s]):
             w = o["weights"]
@@ -39,7 +62,16 @@ def seed_measures(outs: list, ref_none: list, ref_path: list | None, rel: float)
             res["hoyer"][s, k] = hoyer_network(w, dead)
             res["hoyer_unweighted"][s, k] = per_layer.mean()  # NaN if a layer has < 2 living
             res["hoyer_first"][s, k] = per_layer[0]
+            res["hoyer_all"][s, k] = hoyer_network(w, [np.zeros_like(d) for d in dead])
             res["dead"][s, k] = sum(int(d.sum()) for d in dead)
+            kept = living_weights(w, dead)
+            res["living_last"][s, k] = kept[-1].size
+            living = np.concatenate([x.ravel() for x in kept])
+            res["living_exact_zero"][s, k] = np.mean(living == 0) if living.size else np.nan
+            res["zeros_on_dead"][s, k] = zeros_on_dead_units(w, dead)
+            balance[s][k] = _log_balance(w, dead)
+            if balance[s][k].size:
+                res["balance_median"][s, k] = np.median(balance[s][k])
             res["exact_zero"][s, k] = exact_zero_fraction(w)
             res["near_zero"][s, k] = near_zero_fraction(w, rel)
             res["norm_ratio"][s, k] = norm_ratio(w, ref_none[s]["weights"])
@@ -50,6 +82,7 @@ def seed_measures(outs: list, ref_none: list, ref_path: list | None, rel: float)
     res["weights"] = np.array(
         [[np.concatenate([x.ravel() for x in o["weights"]]) for o in row] for row in outs]
     )
+    res["log_balance"] = balance  # [seed][run] -> (living units,) log(‖u_j‖/‖v_j‖)
     return res
 
 
@@ -93,6 +126,7 @@ def summarise(params: dict, mlp: dict, n_val: int) -> dict:
     keep = [k for k in MEASURES if k not in ("steps", "capped")]
     m["paths"] = {pen: {k: _listed(mlp[pen][k]) for k in keep} for pen in ("l1", "l2")}
     m["none_runs"] = {k: _listed(mlp["none"][k][:, 0]) for k in keep if k != "norm_ratio_ref"}
+    m["dropout_runs"] = {k: _listed(mlp["dropout"][k][:, 0]) for k in keep if k != "norm_ratio_ref"}
     acc_none = mlp["none"]["val_acc"][:, 0]
     m["acc_none"] = float(acc_none.mean())
     m["acc_none_ci"] = mean_ci(acc_none)

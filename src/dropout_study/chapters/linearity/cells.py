@@ -106,7 +106,12 @@ class _CellProbes:
 
 
 def _fit_and_measure(ds, ss, cell, *, p, penalty, hidden, trajectory: bool, probes) -> dict:
-    """Train one network under the stopping rule and measure it (see the module docstring)."""
+    """Train one network under the stopping rule and measure it (see the module docstring).
+
+    A *light* cell (``cell["light"]``: a retrained robustness alternative) measures Z of the
+    logit at the main step only; the affine misfit, the hidden layers and the budget's Z are
+    NaN there (the training and the losses are the same as in a full cell)."""
+    light = bool(cell.get("light"))
     st = seeds.streams(ss)
     model = MLP([ds.n_features, *hidden, ds.n_outputs], head=ds.head, dropout=p, rng=st.init)
     budget, every = cell["budget"], cell["eval_every"]
@@ -137,9 +142,9 @@ def _fit_and_measure(ds, ss, cell, *, p, penalty, hidden, trajectory: bool, prob
         "d2": main.mean_abs_d2,
         "d1": main.mean_abs_d1,
         "z_steps": [probes.z(f, hh).z for hh in cell["robustness_steps"]],
-        "misfit": affine_misfit(f, X),
-        "z_hidden": probes.z(hidden_function(model, -1), h).z,
-        "z_first": probes.z(hidden_function(model, 0), h).z,
+        "misfit": np.nan if light else affine_misfit(f, X),
+        "z_hidden": np.nan if light else probes.z(hidden_function(model, -1), h).z,
+        "z_first": np.nan if light else probes.z(hidden_function(model, 0), h).z,
         "test_acc": model.accuracy(X, ds.y_test),
         "test_loss": model.loss(X, ds.y_test),
         "val_loss": model.loss(ds.X_val, ds.y_val),
@@ -153,7 +158,7 @@ def _fit_and_measure(ds, ss, cell, *, p, penalty, hidden, trajectory: bool, prob
     # the budget alternative: same rule, cap = budget
     b = _best_until(hist, budget, cell["min_delta"])
     model.set_params(hist.checkpoints[b])
-    row["z_budget"] = probes.z(f, h).z
+    row["z_budget"] = np.nan if light else probes.z(f, h).z
     row["val_budget"] = model.loss(ds.X_val, ds.y_val)
     # capped at the budget: the rule had not fired by then
     row["capped_budget"] = float(

@@ -12,6 +12,9 @@
    ``1 - R²``, Z of the first and last hidden layer, test and validation loss, steps trained.
 3. **Penalty sweeps** — the same for L2 over ``l2_lambdas`` and L1 over ``l1_lambdas`` (no
    dropout). The unregularised run (p = 0, λ = 0) is shared by all three families.
+4. **Retrained alternatives** — the dropout and L2 families again at each learning rate of
+   ``alt_learning_rates`` and each batch size of ``alt_batch_sizes`` (Z and losses only), for
+   the robustness table (:func:`alternative_settings`).
 
 **Stopping rule.** Every network (toy included) is trained by minibatch Adam with early
 stopping on validation loss (:class:`~dropout_study.nn.training.EarlyStopping`: evaluate every
@@ -53,14 +56,13 @@ from dropout_study.chapters.linearity.cells import (
     toy_cell,
 )
 from dropout_study.chapters.linearity.summary import (
+    MIN_MATCHED,
     match_loss,
     own_best,
     readings,
     summarise,
     summarise_toy,
-    trend_word,
 )
-from dropout_study.chapters.linearity.verdict import MIN_MATCHED
 from dropout_study.parameters import complete, follow_member
 from dropout_study.sweep.runner import run_sweep
 from dropout_study.validation import (
@@ -89,7 +91,6 @@ __all__ = [
     "toy_cell",
     "match_loss",
     "own_best",
-    "trend_word",
     "readings",
 ]
 
@@ -174,6 +175,17 @@ def check_params(params: dict) -> dict:
     out["learning_rate"] = check_float(
         p["learning_rate"], "learning_rate", CHAPTER, low=0.0, high=1.0, low_open=True
     )
+    out["alt_learning_rates"] = check_float_list(
+        p["alt_learning_rates"], "alt_learning_rates", CHAPTER, low=0.0, high=1.0,
+        low_open=True, min_len=0,
+    )  # fmt: skip
+    out["alt_batch_sizes"] = check_int_list(
+        p["alt_batch_sizes"], "alt_batch_sizes", CHAPTER, low=1, min_len=0
+    )
+    for name, main in (("alt_learning_rates", "learning_rate"), ("alt_batch_sizes", "batch_size")):
+        what = f"a list that does not contain {main}"
+        detail = f"{main} = {out[main]:g}"
+        require(out[main] not in out[name], name, CHAPTER, what, p[name], detail=detail)
     out["step"] = check_float(p["step"], "step", CHAPTER, low=0.0, high=10.0, low_open=True)
     out["robustness_steps"] = check_float_list(
         p["robustness_steps"], "robustness_steps", CHAPTER, low=0.0, high=10.0, low_open=True
@@ -194,6 +206,11 @@ def check_params(params: dict) -> dict:
     out["toy_rates"] = check_float_list(
         p["toy_rates"], "toy_rates", CHAPTER, low=0.0, high=0.95, min_len=2
     )
+    # the toy's finding is the paired change of Z from p = 0 to the largest rate
+    require(
+        out["toy_rates"][0] == 0.0, "toy_rates", CHAPTER, "a list that starts with 0.0",
+        p["toy_rates"],
+    )  # fmt: skip
     out["toy_steps"] = check_int(p["toy_steps"], "toy_steps", CHAPTER, low=1, high=100_000)
     out["coverage_sims"] = check_int(
         p["coverage_sims"], "coverage_sims", CHAPTER, low=10, high=100_000
@@ -233,6 +250,19 @@ _SETTINGS = (
     "max_steps", "eval_every", "patience", "min_delta", "budget", "batch_size",
     "learning_rate", "step", "robustness_steps", "n_directions", "z_max_inputs", "z_checkpoints",
 )  # fmt: skip
+
+
+ALT_FAMILIES = ("dropout", "l2")
+"""The families a retrained alternative needs: the trend (dropout) and the analogy (L2)."""
+
+
+def alternative_settings(params: dict) -> list[tuple[str, dict]]:
+    """``(tag, overrides)`` of every retrained alternative: each learning rate of
+    ``alt_learning_rates`` (tag ``"lr=<value>"``) and each batch size of ``alt_batch_sizes``
+    (``"batch=<value>"``); each retrains the dropout and L2 families on every data set."""
+    out = [(f"lr={v:g}", {"learning_rate": v}) for v in params["alt_learning_rates"]]
+    out += [(f"batch={v}", {"batch_size": v}) for v in params["alt_batch_sizes"]]
+    return out
 
 
 def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Result:
@@ -277,6 +307,14 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
         }
         for r in range(n)
     ]
+    alt_cells = [
+        {**c, **over, "tag": tag, "light": True, "robustness_steps": [], "z_checkpoints": [],
+         "trajectory_rates": []}
+        for tag, over in alternative_settings(params)
+        for c in cells
+        if c["family"] in ALT_FAMILIES
+    ]  # fmt: skip
+    cells = cells + alt_cells
     # a rough size (steps at the cap would overstate it: early stopping ends most runs early)
     steps = sum(len(c["values"]) for c in cells) * min(params["max_steps"], 500)
     common = dict(key=_KEY, n_jobs=n_jobs, cache_dir=cache_dir)
@@ -295,19 +333,24 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
         "step": params["step"],
         "max_steps": params["max_steps"],
         "budget": params["budget"],
+        "learning_rate": params["learning_rate"],
+        "batch_size": params["batch_size"],
         "datasets": {},
     }
+    tags = [tag for tag, _ in alternative_settings(params)]
     it = iter(swept)
-    by_ds: dict = {ds: {fam: [] for fam in FAMILIES} for ds in params["datasets"]}
+    by_ds: dict = {ds: {} for ds in params["datasets"]}
     for c in cells:
-        by_ds[c["dataset"]][c["family"]].append(next(it))
+        prefix = f"{c['tag']}/" if "tag" in c else ""
+        by_ds[c["dataset"]].setdefault(prefix + c["family"], []).append(next(it))
     for ds in params["datasets"]:
         a: dict = {}
-        for fam in FAMILIES:
-            res = by_ds[ds][fam]
+        for fam, res in by_ds[ds].items():
             for k in ROW_KEYS:
+                if k == "z_trajectory" and "/" in fam:
+                    continue  # not measured in the retrained alternatives
                 a[f"{fam}/{k}"] = np.asarray([r[k] for r in res], dtype=float)
-        metrics["datasets"][ds] = summarise(a, params)
+        metrics["datasets"][ds] = summarise(a, params, alternatives=tags)
         arrays[ds] = a
     metrics["toy"] = summarise_toy(toys, params)
     toy = {
@@ -327,6 +370,8 @@ def estimate(p: dict) -> tuple[float, float]:
     (:mod:`dropout_study.chapters.cost`), read before any kernel starts."""
     work, memory = 0.0, 0.0
     models = cost.n(p, "dropout_rates", 8) + cost.n(p, "l2_lambdas", 6) + cost.n(p, "l1_lambdas", 5)
+    n_alt = cost.n(p, "alt_learning_rates", 0) + cost.n(p, "alt_batch_sizes", 0)
+    light = n_alt * (cost.n(p, "dropout_rates", 8) + cost.n(p, "l2_lambdas", 6))  # retrained
     for name in p.get("datasets", ["moons", "breast_cancer", "noisy_moons"]):
         wide = name in ("noisy_moons", "digits_small")
         n, d, k = cost.data({"noisy_moons": "moons", "digits_small": "digits"}.get(name, name))
@@ -340,7 +385,10 @@ def estimate(p: dict) -> tuple[float, float]:
             cost.n(p, "n_directions", 16) * n_probe * w * (2 + 2 * cost.n(p, "robustness_steps", 2))
         )
         probes *= 1 + cost.n(p, "z_checkpoints", 8) / models
-        work += cost.n(p, "n_seeds", 8) * models * (train + probes)
+        light_probes = cost.n(p, "n_directions", 16) * n_probe * w * 2  # the main step only
+        work += cost.n(p, "n_seeds", 8) * (
+            models * (train + probes) + light * (train + light_probes)
+        )
         memory = max(memory, cost.n(p, "n_directions", 16) * n * d * 8 * 2)
         for key in ("hidden_sizes", "wide_hidden_sizes"):
             hidden = p.get(key, [32, 32])

@@ -56,8 +56,12 @@ def _replicates(ax, x, table, color):
         ax.plot(x, row, color=color, alpha=0.25, linewidth=0.7)
 
 
+def _signed(x: float) -> str:
+    return f"{x:+z.2f}".replace("-", "−")
+
+
 def _rho_text(r: dict) -> str:
-    return f"ρ = {r['rho']:+z.2f} [{r['low']:+z.2f}, {r['high']:+z.2f}]"
+    return f"ρ = {_signed(r['rho'])} [{_signed(r['low'])}, {_signed(r['high'])}]"
 
 
 def _datasets(result) -> list[str]:
@@ -144,7 +148,8 @@ def fit(result):
 
 
 def toy_terms(result):
-    """The toy's Z, mean|D2| and mean|D1| versus p (seed intervals), side by side."""
+    """The toy's Z, mean|D2| and mean|D1| versus p (seed intervals), side by side; titles:
+    the paired change from the first to the last rate with its interval."""
     m = result.metrics["toy"]
     rates = m["rates"]
     fig, axes = subplots(1, 3, squeeze=False, aspect=0.8)
@@ -153,7 +158,11 @@ def toy_terms(result):
         color = COLORS[k]
         _replicates(ax, rates, result.toy[key], color)
         _band(ax, rates, m[key], color)
-        ax.set_title(f"{name}\n{_rho_text(m[f'rho_{key}'])}", fontsize=8.5)
+        c = m[f"change_{key}"]
+        ax.set_title(
+            f"{name}\nΔ = {_signed(c['estimate'])} [{_signed(c['low'])}, {_signed(c['high'])}]",
+            fontsize=8.5,
+        )
         ax.set_xlabel("dropout rate p")
         ax.set_ylim(bottom=0)
     axes[0, 0].set_ylabel("value on the toy's grid (y units)")

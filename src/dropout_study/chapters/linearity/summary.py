@@ -4,8 +4,12 @@ verdict read.
 Conventions: a *table* is ``(n_seeds, n_values)``; the penalty families get the shared
 unregularised run (p = 0) in front as λ = 0. Intervals are :func:`dropout_study.measures.stats.
 seed_interval` over seeds (Student-t below 20 seeds, BCa from 20, constant samples flagged
-``degenerate``); trends are within-seed Spearman ρ averaged over seeds with the same interval
-(:func:`dropout_study.measures.stats.spearman_ci`).
+``degenerate``); trends are within-seed Spearman ρ (:func:`per_seed_rho`, undefined for a seed
+whose values are constant) averaged over the seeds where they are defined, with the same
+interval clipped to [−1, 1]. Every block the verdict reads keeps its per-seed values
+(``per_seed``, ``None`` where undefined) and, for a paired difference, the seeds where the two
+sides are the same network (``ties``), so that the findings are built from them
+(:mod:`dropout_study.chapters.linearity.verdict`).
 
 Comparison points of Z(dropout) − Z(L2) (paired by seed):
 
@@ -14,7 +18,7 @@ Comparison points of Z(dropout) − Z(L2) (paired by seed):
   enters the selection);
 - **matched**: Z of L2 interpolated to the validation loss of dropout at ``match_rate``
   (:func:`match_loss`); seeds whose L2 path never reaches the target are counted and left
-  out; at least :data:`~dropout_study.chapters.linearity.verdict.MIN_MATCHED` matched seeds are
+  out; at least :data:`MIN_MATCHED` matched seeds are
   required;
 - **matched, nearest-point fill** (sensitivity): unmatched seeds take the grid point whose
   validation loss is nearest the target.
@@ -23,20 +27,23 @@ Comparison points of Z(dropout) − Z(L2) (paired by seed):
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats as sps
 
-from dropout_study.chapters.linearity.verdict import ABOVE, BELOW, MIN_MATCHED, side
-from dropout_study.measures.stats import seed_interval, spearman_ci
+from dropout_study.measures.stats import seed_interval
 from dropout_study.numfmt import general
 from dropout_study.validation import fail
 
+MIN_MATCHED = 5
+"""Seeds with a matched fit needed before a matched comparison can decide (STUDY.md)."""
+
 __all__ = [
+    "MIN_MATCHED",
     "match_loss",
     "own_best",
     "nearest",
+    "per_seed_rho",
     "summarise",
     "summarise_toy",
-    "trend_word",
-    "helped_word",
     "readings",
 ]
 
@@ -100,20 +107,39 @@ def _ci(values) -> dict:
             "method": iv.method, "degenerate": iv.degenerate}  # fmt: skip
 
 
-def _rho(x_grid, table) -> dict:
-    """Within-seed Spearman ρ of ``table`` (n_seeds, n_grid) against ``x_grid``; NaN cells are
-    left out and counted in ``n_undefined``."""
+def per_seed_rho(x_grid, table) -> np.ndarray:
+    """Spearman ρ of each row of ``table`` ``(n_seeds, n_grid)`` against ``x_grid``
+    (``scipy.stats.spearmanr``), ``(n_seeds,)`` float64; NaN for a row with fewer than 2
+    finite values or constant values (no monotone association is defined). With two grid
+    values ρ is ±1."""
     table = np.asarray(table, dtype=float)
-    x = np.broadcast_to(np.asarray(x_grid, dtype=float), table.shape)
-    groups = np.broadcast_to(np.arange(table.shape[0])[:, None], table.shape)
-    ok = np.isfinite(table)
+    x = np.asarray(x_grid, dtype=float)
+    out = np.full(table.shape[0], np.nan)
+    for i, row in enumerate(table):
+        ok = np.isfinite(row)
+        if ok.sum() >= 2 and np.ptp(row[ok]) > 0:
+            out[i] = float(sps.spearmanr(x[ok], row[ok]).statistic)
+    return out
+
+
+def _listed(a) -> list:
+    """A 1-D array as a list with ``None`` for undefined values (how metrics.json stores NaN)."""
+    a = np.asarray(a, dtype=float)
+    return [None if not np.isfinite(v) else float(v) for v in a]
+
+
+def _rho(x_grid, table) -> dict:
+    """Within-seed ρ of ``table`` against ``x_grid``: the mean over the seeds where it is
+    defined, its interval (clipped to [−1, 1]), and every seed's value (``per_seed``)."""
+    r = per_seed_rho(x_grid, table)
+    ok = np.isfinite(r)
+    out = {"per_seed": _listed(r), "n_groups": int(ok.sum()), "n_undefined": int((~ok).sum())}
     if ok.sum() < 2:
         nan = float("nan")
-        return {"rho": nan, "low": nan, "high": nan, "n_groups": 0, "n_undefined": int((~ok).sum())}
-    r = spearman_ci(x[ok], table[ok], groups=groups[ok])
-    return {"rho": r.rho, "low": r.low, "high": r.high, "n_groups": r.n_groups,
-            "n_undefined": int((~ok).sum()), "method": r.method,
-            "degenerate": r.degenerate}  # fmt: skip
+        return out | {"rho": nan, "low": nan, "high": nan, "method": "none", "degenerate": True}
+    iv = seed_interval(r[ok])
+    return out | {"rho": iv.estimate, "low": max(iv.low, -1.0), "high": min(iv.high, 1.0),
+                  "method": iv.method, "degenerate": iv.degenerate}  # fmt: skip
 
 
 def _table(a: dict, fam: str, key: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -130,10 +156,15 @@ def _pick(table, idx) -> np.ndarray:
     return np.where(idx >= 0, t[rows, np.maximum(idx, 0)], np.nan)
 
 
-def _diff(zd, zp) -> dict:
+def _diff(zd, zp, ties=None) -> dict:
+    """The paired difference ``zd − zp`` per seed: mean and interval over the defined seeds,
+    the per-seed values and, given, the seeds where both sides are the same network."""
     d = np.asarray(zd, dtype=float) - np.asarray(zp, dtype=float)
     out = _ci(d)
     out["n_dropout_lower"] = int(np.sum(d[np.isfinite(d)] < 0))
+    out["per_seed"] = _listed(d)
+    if ties is not None:
+        out["ties"] = [bool(t) for t in ties]
     return out
 
 
@@ -149,8 +180,9 @@ def _own_best_point(a, params, zkey: str, vkey: str) -> dict:
         out[fam] = {"chosen": [float(grid[i]) if i >= 0 else None for i in idx],
                     "index": [int(i) for i in idx], "z": _ci(zs[fam]),
                     "val_loss": _ci(_pick(val, idx))}  # fmt: skip
-    out["l2"]["diff"] = _diff(zs["dropout"], zs["l2"])
-    out["l1"]["diff"] = _diff(zs["dropout"], zs["l1"])
+    same = {f: np.asarray(out[f]["index"]) == 0 for f in ("dropout", "l2", "l1")}
+    out["l2"]["diff"] = _diff(zs["dropout"], zs["l2"], same["dropout"] & same["l2"])
+    out["l1"]["diff"] = _diff(zs["dropout"], zs["l1"], same["dropout"] & same["l1"])
     out["_z"] = zs
     return out
 
@@ -187,14 +219,11 @@ def _matched(a: dict, params: dict) -> dict:
     return out
 
 
-def helped_word(interval) -> str:
-    """Words for a paired test-loss difference (dropout − unregularised), from :func:`side`."""
-    s = side(interval)
-    return {BELOW: "improved", ABOVE: "worsened"}.get(s, "did not clearly change")
+def summarise(a: dict, params: dict, alternatives=()) -> dict:
+    """Every number of one data set that the page, figures and verdict use (JSON-able).
 
-
-def summarise(a: dict, params: dict) -> dict:
-    """Every number of one data set that the page, figures and verdict use (JSON-able)."""
+    ``alternatives``: tags of retrained alternatives whose tables are in ``a`` under
+    ``"<tag>/dropout/<key>"`` and ``"<tag>/l2/<key>"`` (each becomes a variant)."""
     rates = params["dropout_rates"]
     out: dict = {"rates": rates}
     for key in ("z", "d2", "d1", "misfit", "z_hidden", "z_first", "test_acc", "test_loss",
@@ -208,10 +237,12 @@ def summarise(a: dict, params: dict) -> dict:
         for key in ("z", "test_acc", "test_loss", "val_loss"):
             _, t = _table(a, fam, key, params)
             out[f"by_lambda_{fam}_{key}"] = [_ci(col) for col in t.T]
-    # training: every distinct run once (the shared p = 0 run is in the dropout family)
-    steps = np.concatenate([a[f"{f}/steps"].ravel() for f in ("dropout", "l2", "l1")])
-    capped = np.concatenate([a[f"{f}/capped"].ravel() for f in ("dropout", "l2", "l1")])
-    capped_b = np.concatenate([a[f"{f}/capped_budget"].ravel() for f in ("dropout", "l2", "l1")])
+    # training: every distinct run once (the shared p = 0 run is in the dropout family), the
+    # retrained alternatives' runs included
+    fams = [k.removesuffix("/steps") for k in a if k.endswith("/steps")]  # retrained ones too
+    steps = np.concatenate([a[f"{f}/steps"].ravel() for f in fams])
+    capped = np.concatenate([a[f"{f}/capped"].ravel() for f in fams])
+    capped_b = np.concatenate([a[f"{f}/capped_budget"].ravel() for f in fams])
     out["training"] = {"n_runs": int(steps.size), "n_capped": int(capped.sum()),
                        "n_capped_budget": int(capped_b.sum()), "steps_total": int(steps.sum()),
                        "steps_median": float(np.median(steps)), "steps_max": int(steps.max()),
@@ -222,9 +253,8 @@ def summarise(a: dict, params: dict) -> dict:
     # did dropout help? test loss at dropout's own best p versus the unregularised network
     i_d = np.asarray(best["dropout"]["index"])
     test_best = _pick(a["dropout/test_loss"], i_d)
-    helped = _ci(test_best - a["dropout/test_loss"][:, 0])
+    helped = _diff(test_best, a["dropout/test_loss"][:, 0], ties=i_d == 0)
     out["dropout_helped"] = helped | {
-        "word": helped_word(helped),
         "n_chose_dropout": int(np.sum(i_d > 0)),
         "test_loss_p0": _ci(a["dropout/test_loss"][:, 0]),
         "test_loss_best": _ci(test_best),
@@ -238,7 +268,22 @@ def summarise(a: dict, params: dict) -> dict:
     }
     out["matched"] = _matched(a, params)
     out["variants"] = _variants(a, params, out, zs)
+    for tag in alternatives:
+        out["variants"][tag] = _retrained(a, params, tag)
     return out
+
+
+def _retrained(a: dict, params: dict, tag: str) -> dict:
+    """The variant of a retrained alternative: ρ(p, Z) and the own-best Z(dropout) − Z(L2)
+    from its own dropout and L2 runs (the L2 path starts at its own p = 0 run)."""
+    sub = {f"{fam}/{k}": a[f"{tag}/{fam}/{k}"] for fam in ("dropout", "l2")
+           for k in ("z", "val_loss")}  # fmt: skip
+    i_d = own_best(sub["dropout/val_loss"])
+    _, val2 = _table(sub, "l2", "val_loss", params)
+    _, z2 = _table(sub, "l2", "z", params)
+    i_2 = own_best(val2)
+    diff = _diff(_pick(sub["dropout/z"], i_d), _pick(z2, i_2), (i_d == 0) & (i_2 == 0))
+    return _variant(_rho(params["dropout_rates"], sub["dropout/z"]), diff)
 
 
 def _variant(rho: dict, diff: dict) -> dict:
@@ -253,13 +298,15 @@ def _variants(a: dict, params: dict, out: dict, zs: dict) -> dict:
     v["matched"] = _variant(out["rho_z"], mm["diff"])
     v["matched_fill"] = _variant(out["rho_z"], mm["diff_fill"])
 
+    ties = np.asarray(out["own_best"]["l2"]["diff"]["ties"])
+
     def at_same_choice(table_key: str, j: int | None = None) -> dict:
         zz = {}
         for f in ("dropout", "l2"):
             _, t = _table(a, f, table_key, params)
             t = t if j is None else t[..., j]
             zz[f] = _pick(t, idx[f])
-        return _diff(zz["dropout"], zz["l2"])
+        return _diff(zz["dropout"], zz["l2"], ties)
 
     for j, h in enumerate(params["robustness_steps"]):
         table = a["dropout/z_steps"][:, :, j]
@@ -280,38 +327,28 @@ def summarise_toy(toys: list, params: dict) -> dict:
         t = np.asarray([x[key] for x in toys], dtype=float)
         out[key] = [_ci(t[:, j]) for j in range(t.shape[1])]
         out[f"rho_{key}"] = _rho(rates, t)
+        # the paired change from p = 0 (first rate) to the largest rate, per seed
+        out[f"change_{key}"] = _diff(t[:, -1], t[:, 0])
     out["n_capped"] = int(sum(np.sum(x["capped"]) for x in toys))
     out["n_runs"] = int(sum(len(x["capped"]) for x in toys))
     return out
 
 
 # ---------------------------------------------------------------------------------------------
-# Words for the page, decided by the numbers (the rule's own comparison: verdicts.side)
+# Numbers for the page (no direction words: those come from the findings)
 # ---------------------------------------------------------------------------------------------
-def trend_word(rho: dict | None) -> str:
-    """``"falls"`` / ``"rises"`` if the interval of ρ lies below / above 0, else
-    ``"shows no clear trend"`` (also for a missing or NaN interval)."""
-    return {BELOW: "falls", ABOVE: "rises"}.get(side(rho), "shows no clear trend")
-
-
-def _pct(first: float, last: float) -> str:
-    change = 100.0 * (last / first - 1.0)
-    return f"{'fell' if change < 0 else 'rose'} by {abs(change):z.0f} %"
-
-
 def readings(metrics: dict) -> dict[str, str]:
-    """One sentence per data set (``terms_<dataset>``) reading the numerator and the
-    denominator of Z between the smallest and the largest dropout rate, trend words
-    (``trend_<dataset>``, ``toy_trend``) and the toy's terms (``toy_terms``)."""
+    """One phrase per data set (``terms_<dataset>``) and for the toy (``toy_terms``): the
+    factors by which mean|D2| and mean|D1| change between the smallest and the largest dropout
+    rate (ratios of means over seeds) — numbers only; whether Z, D2 or D1 trend with p is read
+    from the trend findings."""
     out: dict[str, str] = {}
     for ds, m in metrics["datasets"].items():
         rates = m["rates"]
         d2 = [m["by_rate_d2"][0]["estimate"], m["by_rate_d2"][-1]["estimate"]]
         d1 = [m["by_rate_d1"][0]["estimate"], m["by_rate_d1"][-1]["estimate"]]
         out[f"terms_{ds}"] = _terms(rates[0], rates[-1], d2, d1)
-        out[f"trend_{ds}"] = trend_word(m["rho_z"])
     toy = metrics["toy"]
-    out["toy_trend"] = trend_word(toy.get("rho_z"))
     d2 = [toy["d2"][0]["estimate"], toy["d2"][-1]["estimate"]]
     d1 = [toy["d1"][0]["estimate"], toy["d1"][-1]["estimate"]]
     out["toy_terms"] = _terms(toy["rates"][0], toy["rates"][-1], d2, d1)
@@ -319,27 +356,10 @@ def readings(metrics: dict) -> dict[str, str]:
 
 
 def _terms(p0: float, p1: float, d2: list, d1: list) -> str:
-    head = (
-        f"between p = {general(p0)} and p = {general(p1)}, mean|D2| {_pct(*d2)} and mean|D1| "
-        f"{_pct(*d1)}"
-    )
     r2, r1 = d2[1] / d2[0], d1[1] / d1[0]
     if not (np.isfinite(r2) and np.isfinite(r1)):
-        return head + "; the ratio is undefined for some runs"
-    if r2 < r1 and r2 >= 1:
-        return head + (
-            ": the curvature grew, but the slope grew more, so Z fell only because the "
-            "logit got steeper"
-        )
-    if r2 < r1 and r1 > 1:
-        return head + (
-            ": the logit got steeper, so part of the fall of Z is steepening, not less curvature"
-        )
-    if r2 < r1:
-        return head + (
-            ": both fell, the curvature faster, so the function got flatter and, relative to "
-            "its slope, less curved"
-        )
-    if r1 < 1 <= r2 or (r2 > r1 and r1 < 1):
-        return head + ": the slope fell more than the curvature, so Z rose"
-    return head + ": the curvature grew more than the slope, so Z rose"
+        return f"between p = {general(p0)} and p = {general(p1)} the ratio is undefined"
+    return (
+        f"from p = {general(p0)} to p = {general(p1)}, mean|D2| changes by a factor of "
+        f"{r2:.2f} and mean|D1| by a factor of {r1:.2f} (their ratio by {r2 / r1:.2f})"
+    )

@@ -1,24 +1,39 @@
-"""Markdown tables of chapter 5 (``linearity``), one row per data set, built from the metrics
-of :func:`dropout_study.chapters.linearity.summary.summarise` (the page glues them with
-``{glue:md}``). Every side word ("lies below 0", ...) comes from
-:func:`dropout_study.chapters.linearity.verdict.side`, the verdict rule's own comparison."""
+"""Markdown tables of chapter 5 (``linearity``), one row per data set (the page glues them
+with ``{glue:md}``), built from the metrics of
+:func:`dropout_study.chapters.linearity.summary.summarise` and, for every word that reads an
+interval ("a trend in the predicted direction", "not shown", ...), from the findings of
+:mod:`dropout_study.chapters.linearity.rule_findings` — never from a comparison made here.
+"""
 
 from __future__ import annotations
 
 import math
 
-from dropout_study.chapters.linearity.verdict import label, side
+import numpy as np
+from scipy import stats as sps
+
+from dropout_study.chapters.findings import INCONCLUSIVE, REVERSED, YES, Finding
+from dropout_study.chapters.linearity.rule_findings import (
+    ANALOGY_WORDS,
+    exploratory,
+    label,
+    parts_of,
+)
+from dropout_study.chapters.power import power
+from dropout_study.chapters.wording import interval_text, outcome_words
 from dropout_study.numfmt import general
 
-__all__ = ["tables"]
+__all__ = ["tables", "HELPED_WORDS"]
+
+HELPED_WORDS = {YES: "lowered", INCONCLUSIVE: "not shown", REVERSED: "raised"}
+"""Words for dropout's effect on test loss (a sign finding, direction −1)."""
 
 
 def _iv(c: dict, fmt: str = "z.3f") -> str:
     est = c.get("rho", c.get("estimate"))
     if est is None or not math.isfinite(est):
         return "—"
-    flag = " (degenerate)" if c.get("degenerate") else ""
-    return f"{est:{fmt}} [{c['low']:{fmt}}, {c['high']:{fmt}}]{flag}"
+    return f"{est:{fmt}} [{c['low']:{fmt}}, {c['high']:{fmt}}]".replace("-", "−")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -35,23 +50,58 @@ def _median(values) -> str:
     return f"{general(mid)}"
 
 
+def _factor(by_rate: list) -> str:
+    """The ratio of the means over seeds at the last and the first rate."""
+    first, last = by_rate[0]["estimate"], by_rate[-1]["estimate"]
+    return f"{last / first:.2f}" if first and math.isfinite(last / first) else "—"
+
+
+def _cell(f: Finding, words: dict | None = None) -> str:
+    """Interval and outcome words of a finding (not applicable: with its reason)."""
+    if not f.applicable:
+        return f"{interval_text(f)}; not applicable ({f.reason})"
+    return f"{interval_text(f)}; {words[f.outcome] if words else outcome_words(f)}"
+
+
+def _power_row(f: Finding, per_seed) -> list[str]:
+    v = np.asarray([x for x in per_seed if x is not None], dtype=float)
+    sd = float(np.std(v, ddof=1)) if v.size > 1 else 0.0
+    if not math.isfinite(f.estimate):
+        return [f.name, "—", "—", "—", "—", f"— (not applicable: {f.reason})"]
+    pw = power(f, sd)
+    twice = "—"
+    if f.kind == "trend" and sd > 0 and f.n > 1:
+        t = float(sps.t.ppf(0.975, f.n - 1))
+        twice = f"{100 * float(sps.norm.cdf(pw['margin'] * math.sqrt(f.n) / sd - t)):.0f} %"
+    need = "—" if pw["seeds_needed"] is None else str(pw["seeds_needed"])
+    if not f.applicable:
+        need = f"— (not applicable: {f.reason})"
+    margin = "0 (sign)" if f.kind == "sign" else general(pw["margin"])
+    return [f.name, f"{pw['half_width']:.3f}", margin, f"{sd:.3f}", twice, need]
+
+
 def tables(metrics: dict) -> dict[str, str]:
-    """``{"trend", "training", "helped", "own_best", "matched"}`` → Markdown tables."""
+    """``{"trend", "terms", "training", "helped", "own_best", "own_best_diff", "matched",
+    "power", "toy"}`` → Markdown tables."""
     ds = metrics["datasets"]
+    parts = parts_of(metrics)
+    ex = exploratory(metrics)
     cap, budget = metrics["max_steps"], metrics["budget"]
     out: dict[str, str] = {}
-    rows = []
-    for n, m in ds.items():
-        rows.append([
-            label(n), _iv(m["rho_z"], "+z.2f"), side(m["rho_z"]),
-            _iv(m["by_rate_z"][0], "z.2f"), _iv(m["by_rate_z"][-1], "z.2f"),
-            _iv(m["rho_d2"], "+z.2f"), _iv(m["rho_d1"], "+z.2f"), _iv(m["rho_misfit"], "+z.2f"),
-        ])  # fmt: skip
-    p_last = next(iter(ds.values()))["rates"][-1]
     out["trend"] = _table(
-        ["data set", "ρ(p, Z)", "ρ interval", "Z at p = 0", f"Z at p = {general(p_last)}",
-         "ρ(p, mean\\|D2\\|)", "ρ(p, mean\\|D1\\|)", "ρ(p, 1 − R²)"],
-        rows,
+        ["data set", "ρ(p, Z): dropout", "ρ(λ, Z): L2", "ρ(λ, Z): L1"],
+        [[label(n), _cell(parts[n]["trend"]), _cell(ex["l2"][n]), _cell(ex["l1"][n])] for n in ds],
+    )
+    p_last = next(iter(ds.values()))["rates"][-1]
+    out["terms"] = _table(
+        ["data set", f"mean\\|D2\\|: p = {general(p_last)} / p = 0",
+         f"mean\\|D1\\|: p = {general(p_last)} / p = 0", "ρ(p, mean\\|D2\\|)",
+         "ρ(p, mean\\|D1\\|)", "ρ(p, 1 − R²)"],
+        [
+            [label(n), _factor(m["by_rate_d2"]), _factor(m["by_rate_d1"]),
+             _iv(m["rho_d2"], "+z.2f"), _iv(m["rho_d1"], "+z.2f"), _iv(m["rho_misfit"], "+z.2f")]
+            for n, m in ds.items()
+        ],
     )  # fmt: skip
     rows = []
     for n, m in ds.items():
@@ -71,30 +121,33 @@ def tables(metrics: dict) -> dict[str, str]:
         o, h = m["overfit"], m["dropout_helped"]
         rows.append([
             label(n), _iv(o["train_loss_p0"]), _iv(o["test_loss_p0"]), _iv(o["gap_p0"]),
-            _iv(o["val_rise_p0"]), f"{h['n_chose_dropout']} of {h['n']}",
-            _iv(h), f"**{h['word']}**",
+            _iv(o["val_rise_p0"]), f"{h['n_chose_dropout']} of {len(h['per_seed'])}",
+            _cell(ex["helped"][n], HELPED_WORDS),
         ])  # fmt: skip
     out["helped"] = _table(
         ["data set", "p = 0: training loss", "p = 0: test loss", "p = 0: test − training",
          "p = 0: validation-loss rise after its best step", "seeds whose own-best p > 0",
-         "test loss: own-best dropout − p = 0", "dropout's effect on test loss"],
+         "test loss: own-best dropout − p = 0 (sign)"],
         rows,
     )  # fmt: skip
-    rows = []
-    for n, m in ds.items():
-        b = m["own_best"]
-        d2, d1 = b["l2"]["diff"], b["l1"]["diff"]
-        rows.append([
-            label(n), _median(b["dropout"]["chosen"]), _median(b["l2"]["chosen"]),
-            _median(b["l1"]["chosen"]), _iv(b["dropout"]["z"], "z.2f"), _iv(b["l2"]["z"], "z.2f"),
-            _iv(b["l1"]["z"], "z.2f"), _iv(d2, "+z.3f"), side(d2),
-            f"{d2['n_dropout_lower']} of {d2['n']}", _iv(d1, "+z.3f"), side(d1),
-        ])  # fmt: skip
     out["own_best"] = _table(
         ["data set", "p (median)", "L2 λ (median)", "L1 λ (median)", "Z dropout", "Z L2",
-         "Z L1", "Z(dropout) − Z(L2)", "interval", "dropout lower in", "Z(dropout) − Z(L1)",
-         "interval"],
-        rows,
+         "Z L1"],
+        [
+            [label(n), _median(b["dropout"]["chosen"]), _median(b["l2"]["chosen"]),
+             _median(b["l1"]["chosen"]), _iv(b["dropout"]["z"], "z.2f"), _iv(b["l2"]["z"], "z.2f"),
+             _iv(b["l1"]["z"], "z.2f")]
+            for n, b in ((n, m["own_best"]) for n, m in ds.items())
+        ],
+    )  # fmt: skip
+    out["own_best_diff"] = _table(
+        ["data set", "Z(dropout) − Z(L2) (sign)", "dropout lower in", "Z(dropout) − Z(L1)"],
+        [
+            [label(n), _cell(parts[n]["sign"], ANALOGY_WORDS),
+             f"{b['l2']['diff']['n_dropout_lower']} of {b['l2']['diff']['n']}",
+             _iv(b["l1"]["diff"], "+z.3f")]
+            for n, b in ((n, m["own_best"]) for n, m in ds.items())
+        ],
     )  # fmt: skip
     rows = []
     for n, m in ds.items():
@@ -115,4 +168,26 @@ def tables(metrics: dict) -> dict[str, str]:
          "with nearest-point fill"],
         rows,
     )  # fmt: skip
+    rows = []
+    for n, m in ds.items():
+        v = m["variants"]["primary"]
+        rows.append(_power_row(parts[n]["trend"], v["rho"]["per_seed"]))
+        rows.append(_power_row(parts[n]["sign"], v["l2"]["per_seed"]))
+    out["power"] = _table(
+        ["finding", "half-width", "margin", "spread over seeds (SD)",
+         "chance to decide at twice the margin", "seeds a decision would need"],
+        rows,
+    )  # fmt: skip
+    toy = metrics["toy"]
+    rows = [
+        [f"p = {general(p)}", _iv(toy["z"][j], "z.2f"), _iv(toy["d2"][j], "z.3f"),
+         _iv(toy["d1"][j], "z.3f")]
+        for j, p in enumerate(toy["rates"])
+    ]  # fmt: skip
+    rows.append([
+        f"p = {general(toy['rates'][-1])} minus p = {general(toy['rates'][0])}, paired",
+        _iv(toy["change_z"], "+z.2f"), _iv(toy["change_d2"], "+z.3f"),
+        _iv(toy["change_d1"], "+z.3f"),
+    ])  # fmt: skip
+    out["toy"] = _table(["dropout rate", "Z", "mean\\|D2\\|", "mean\\|D1\\|"], rows)
     return out

@@ -1,238 +1,328 @@
-"""The verdict rule of the ``linearity`` chapter (STUDY.md, chapter 5).
+"""The verdict rule of the ``linearity`` chapter (STUDY.md v3, chapter 5).
 
-:func:`decide` (metrics → :class:`Verdict`) and :func:`robustness` (metrics →
-:class:`Robustness`). Both read, per classification data set, *variants*: an analysis choice
-with ``rho`` (the within-seed Spearman ρ(p, Z) averaged over seeds, with ``low``/``high`` of
-its 95 % interval over seeds) and ``l2`` (the paired difference Z(dropout) − Z(L2) at a
-comparison point: ``estimate``, ``low``, ``high``, ``n`` seeds, and for matched comparisons
-``n_required``). The primary variant is ``"primary"``: Z of the logit at the main step h,
-networks trained to the stopping rule, each family at its own best validation loss.
+Every sub-outcome is a finding (:mod:`dropout_study.chapters.findings`), built from the
+per-seed values the summary keeps (:mod:`dropout_study.chapters.linearity.summary`):
 
-Rule, in this order over the data sets (margin 0: an interval "lies above 0" when its low end
-is > 0, "below 0" when its high end is < 0, else it "straddles 0"; a NaN end straddles):
+- per classification data set, the **trend** ρ(p, Z): within-seed Spearman ρ between the
+  dropout rate and Z of the logit, averaged over seeds; direction −1 (Z falls as p grows),
+  margin 0.2 (a convention of the study: |ρ| < 0.2 is no trend; varied at 0.1 and 0.4);
+- per data set, the **analogy** Z(dropout) − Z(L2) with each family at its own best
+  validation loss: a *sign* finding, direction −1 (dropout's Z lower). Only the direction is
+  claimed (the essay gives no size), so the test is of sign only: "shown", "not shown"
+  (undecided) or "reversed" — a null is never read as "does not hold". Seeds where both
+  families chose the unregularised network are ties.
 
-1. any data set whose ρ(p, Z) interval lies above 0 → **not supported**;
-2. any data set whose ρ(p, Z) interval straddles 0 → **inconclusive**;
-3. a comparison that needs matched seeds (``n_required``) and has fewer on some data set →
-   **inconclusive** (too few seeds qualified);
-4. if on every data set the interval of Z(dropout) − Z(L2) lies below 0 → **supported**;
-5. otherwise → **partly supported** (the trend holds, the analogy with L2 does not).
+**Rule.** Let Y, N and I count the data sets whose trend finding is yes, no-or-reversed, and
+inconclusive (a not-applicable finding counts as inconclusive). (1) N = 0 and I = 0: the
+analogy decides — "shown" on every data set → **supported**, otherwise → **partly
+supported**, the sentence naming per data set whether dropout's Z was lower ("shown"), not
+distinguishable ("not shown") or higher ("reversed"); (2) Y ≥ 1 and N ≥ 1 → **partly
+supported**, naming where the trend is absent; (3) Y = 0 and N ≥ 1 → **not supported**;
+(4) otherwise (N = 0, I ≥ 1) → **inconclusive**. Every combination lands in exactly one.
 
-The 1-D toy (``metrics["toy"]["rho_z"]``) is not part of the rule; it qualifies the sentence
-("the essay's own 1-D picture goes the other way" when its ρ(p, Z) lies above 0).
-Every side word in the sentence comes from :func:`side`, the same comparison as the rule.
+Reported beside the rule (exploratory findings, never deciding the word): ρ(λ, Z) under L2
+and under L1 (trend, direction −1) — whether Z falls under every regulariser; whether dropout
+at its own best rate lowered the test loss (sign, direction −1; ties where p = 0 was chosen) —
+the sentence says so when it did on none; and the 1-D toy, Z at the largest rate minus Z at
+p = 0 (sign, direction −1), which qualifies the sentence only when decided.
 """
 
 from __future__ import annotations
 
-import math
-
+from dropout_study.chapters.findings import (
+    INCONCLUSIVE as F_INCONCLUSIVE,
+)
+from dropout_study.chapters.findings import NO, REVERSED, YES, Finding
+from dropout_study.chapters.linearity.rule_findings import (
+    ANALOGY_WORDS,
+    LABELS,
+    TREND_SOURCE,
+    exploratory,
+    label,
+    names,
+    page_findings,
+    parts_of,
+    variants,
+)
+from dropout_study.chapters.linearity.summary import MIN_MATCHED
 from dropout_study.chapters.verdicts import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
     PARTLY,
     SUPPORTED,
+    Alternative,
     Robustness,
     Verdict,
 )
 from dropout_study.chapters.verdicts import robustness as _table
+from dropout_study.chapters.wording import interval_text
+from dropout_study.numfmt import general
+from dropout_study.validation import fail
 
 __all__ = [
     "LINEARITY_CLAIM",
     "MIN_MATCHED",
-    "ABOVE",
-    "BELOW",
-    "STRADDLES",
-    "side",
-    "decide",
-    "decide_parts",
-    "robustness",
-    "VARIANT_LABELS",
+    "TREND_SOURCE",
+    "LABELS",
+    "ANALOGY_WORDS",
     "label",
+    "names",
+    "parts_of",
+    "exploratory",
+    "page_findings",
+    "rule",
+    "decide",
+    "VARIANT_LABELS",
+    "alternatives",
+    "robustness",
+    "alternative_findings",
 ]
 
 LINEARITY_CLAIM = (
     "Dropout makes the learned function more linear: its degree of linearity Z decreases as "
     "the dropout rate increases."
 )
-MIN_MATCHED = 5
-"""Seeds with a matched fit needed on every data set before a matched comparison counts."""
-ABOVE, BELOW, STRADDLES = "lies above 0", "lies below 0", "straddles 0"
-LABELS = {
-    "breast_cancer": "breast cancer",
-    "noisy_moons": "noisy moons",
-    "digits_small": "digits (small split)",
-}
-VARIANT_LABELS = {
-    "primary": "primary: own best validation loss, logit, main h, stopping rule",
-    "matched": "comparison point: matched validation loss",
-    "matched_fill": "comparison point: matched, unmatched seeds filled by the nearest point",
-    "hidden_last": "layer: last hidden layer instead of the logit",
-    "hidden_first": "layer: first hidden layer instead of the logit",
-    "budget": "budget: step cap at the fixed budget",
-}
-_POINTS = {
-    "primary": "each family's own best validation loss",
-    "matched": "matched validation loss",
-    "matched_fill": "matched validation loss (nearest-point fill)",
-}
 
 
-def _num(value) -> float:
-    """A metric as float; ``None`` (how metrics.json stores NaN) becomes NaN."""
-    return float("nan") if value is None else float(value)
-
-
-def side(interval) -> str:
-    """:data:`ABOVE`, :data:`BELOW` or :data:`STRADDLES` for a dict with ``low``/``high``
-    (the rule's comparison with 0; NaN or missing ends straddle)."""
-    if not interval:
-        return STRADDLES
-    low, high = _num(interval.get("low")), _num(interval.get("high"))
-    if low > 0:
-        return ABOVE
-    if high < 0:
-        return BELOW
-    return STRADDLES
-
-
-def label(name: str) -> str:
-    return LABELS.get(name, name.replace("_", " "))
-
-
-def _fmt(iv, digits: int) -> str:
-    est = _num(iv.get("rho", iv.get("estimate")))
-    if not math.isfinite(est):
-        return "undefined"
-    low, high = _num(iv["low"]), _num(iv["high"])
-    flag = " (degenerate)" if iv.get("degenerate") else ""
-    return f"{est:+z.{digits}f} [{low:+z.{digits}f}, {high:+z.{digits}f}]{flag}"
-
-
-def _evidence(parts: dict) -> str:
-    """A compact line of the numbers a decision rests on (for the robustness table)."""
-    out = []
-    for name, v in parts.items():
-        d = v["l2"]
-        need, n = d.get("n_required"), int(d.get("n") or 0)
-        dtxt = f"{n}/{need} matched" if need is not None and n < int(need) else _fmt(d, 3)
-        out.append(f"{label(name)}: ρ {_fmt(v['rho'], 2)}, Δ {dtxt}")
-    return "; ".join(out)
-
-
-def _toy_clause(toy) -> str:
-    r = (toy or {}).get("rho_z")
-    if not r:
-        return ""
-    s = side(r)
-    lead = {
-        ABOVE: "The essay's own 1-D picture goes the other way",
-        BELOW: "The essay's own 1-D picture agrees",
-    }.get(s, "On the essay's own 1-D picture the trend is undecided")
-    return f" {lead}: there ρ(p, Z) = {_fmt(r, 2)} {s}."
-
-
-def decide_parts(parts: dict, toy=None, point: str = "primary") -> Verdict:
-    """The rule of the module docstring on ``parts`` = ``{data set: variant}``."""
+def rule(parts: dict) -> dict:
+    """The rule of the module docstring on ``parts`` (from :func:`parts_of`): the word, the
+    branch (1)–(4), the data sets per trend outcome and, in branch (1), per analogy word."""
     if not isinstance(parts, dict) or not parts:
-        raise ValueError(
-            "The 'parts' parameter of linearity must be a non-empty dict of data sets; "
-            f"got {parts!r}."
-        )
-    rho_side, diff_side, rho_txt, diff_txt, short = {}, {}, [], [], []
-    for name, v in parts.items():
-        try:
-            r, d = v["rho"], v["l2"]
-            _num(r["low"]), _num(r["high"]), _num(d["low"]), _num(d["high"])
-        except (KeyError, TypeError) as exc:
-            raise ValueError(
-                f"The 'metrics' parameter of linearity must hold rho and l2 intervals for "
-                f"data set {name!r}; got no {exc}."
-            ) from exc
-        rho_side[name], diff_side[name] = side(r), side(d)
-        rho_txt.append(f"{_fmt(r, 2)} on {label(name)} ({rho_side[name]})")
-        need = d.get("n_required")
-        n = int(d.get("n") or 0)
-        if need is not None and n < int(need):
-            short.append(name)
-            diff_txt.append(f"undecided on {label(name)} ({n} matched seeds, {need} required)")
-        else:
-            diff_txt.append(f"{_fmt(d, 3)} on {label(name)} ({diff_side[name]})")
-    where = _POINTS.get(point, "the comparison point")
-    lead = f"Spearman ρ(p, Z) is {'; '.join(rho_txt)}"
-    comp = f"at {where}, Z(dropout) − Z(L2) is {'; '.join(diff_txt)}"
-    up = [n for n, s in rho_side.items() if s == ABOVE]
-    mid = [n for n, s in rho_side.items() if s == STRADDLES]
-
-    def names(xs: list) -> str:
-        xs = [label(x) for x in xs]
-        return xs[0] if len(xs) == 1 else ", ".join(xs[:-1]) + " and " + xs[-1]
-
-    if up:
-        word, why = NOT_SUPPORTED, f"the ρ(p, Z) interval {ABOVE} on {names(up)}"
-    elif mid:
-        word, why = INCONCLUSIVE, f"the ρ(p, Z) interval {STRADDLES} on {names(mid)}"
-    elif short:
-        word = INCONCLUSIVE
-        why = f"the trend holds, but too few seeds matched on {names(short)}"
-    elif all(s == BELOW for s in diff_side.values()):
-        word = SUPPORTED
-        why = f"ρ(p, Z) and Z(dropout) − Z(L2) both {BELOW} on every data set"
+        fail("parts", "linearity.rule", "a non-empty dict of data sets", parts)
+    y = [ds for ds, p in parts.items() if p["trend"].counted == YES]
+    n = [ds for ds, p in parts.items() if p["trend"].counted in (NO, REVERSED)]
+    i = [ds for ds, p in parts.items() if p["trend"].counted == F_INCONCLUSIVE]
+    out = {"yes": y, "absent": n, "undecided": i, "analogy": {}}
+    if not n and not i:
+        out["analogy"] = {ds: ANALOGY_WORDS[p["sign"].counted] for ds, p in parts.items()}
+        every = all(w == "shown" for w in out["analogy"].values())
+        out.update(branch=1, word=SUPPORTED if every else PARTLY)
+    elif y and n:
+        out.update(branch=2, word=PARTLY)
+    elif n:
+        out.update(branch=3, word=NOT_SUPPORTED)
     else:
-        not_below = [n for n, s in diff_side.items() if s != BELOW]
-        word = PARTLY
-        why = (
-            f"the trend holds, but Z(dropout) − Z(L2) does not lie below 0 on "
-            f"{names(not_below)}: the analogy with L2 does not hold"
-        )
-    sentence = f"{lead}; {comp}; so {why}.{_toy_clause(toy)}"
-    return Verdict(LINEARITY_CLAIM, word, sentence)
-
-
-def _variants(metrics) -> dict:
-    if not isinstance(metrics, dict) or not metrics.get("datasets"):
-        raise ValueError(
-            "The 'metrics' parameter of linearity must be a dict with a non-empty 'datasets'; "
-            f"got {type(metrics).__name__}."
-        )
-    out = {}
-    for name, m in metrics["datasets"].items():
-        if not isinstance(m, dict) or "variants" not in m or "primary" not in m["variants"]:
-            raise ValueError(
-                f"The 'metrics' parameter of linearity must hold variants.primary for data set "
-                f"{name!r}; got no 'variants'."
-            )
-        out[name] = m["variants"]
+        out.update(branch=4, word=INCONCLUSIVE)
     return out
 
 
+_TREND_WORDS = {YES: "Z falls as p grows", NO: "no trend", REVERSED: "Z rises as p grows",
+                F_INCONCLUSIVE: "undecided"}  # fmt: skip
+
+
+def _every(fs: dict) -> str:
+    """How many data sets show a falling trend, e.g. "on 3 of 3 data sets"."""
+    k = sum(f.counted == YES for f in fs.values())
+    return f"{k} of {len(fs)}"
+
+
+def _answer(r: dict, parts: dict, ex: dict) -> str:
+    """The plain-words answer: built from the outcomes, no numbers."""
+    helped_none = not any(f.counted == YES for f in ex["helped"].values())
+    falls_l2 = all(f.counted == YES for f in ex["l2"].values())
+    falls_l1 = all(f.counted == YES for f in ex["l1"].values())
+    if r["branch"] == 1:
+        head = (
+            f"{'Yes' if r['word'] == SUPPORTED else 'Partly'}. Z falls as the dropout rate "
+            "grows on every data set"
+        )
+        if falls_l2 and falls_l1:
+            head += ", but it also falls as the L2 and L1 penalties grow"
+        elif falls_l2 or falls_l1:
+            fam, other = ("L2", "l1") if falls_l2 else ("L1", "l2")
+            head += (
+                f", but it also falls as the {fam} penalty grows (and as the {other.upper()} "
+                f"penalty grows on {_every(ex[other])} data sets)"
+            )
+        shown = [ds for ds, w in r["analogy"].items() if w == "shown"]
+        if len(shown) == len(parts):
+            head += "; at each family's best setting dropout's Z was lower than L2's everywhere."
+        elif shown:
+            head += (
+                f"; at each family's best setting dropout's Z was lower than L2's on "
+                f"{names(shown)} only."
+            )
+        else:
+            head += (
+                "; at each family's best setting dropout's Z could not be told apart from "
+                "L2's on any data set."
+            )
+    elif r["branch"] == 2:
+        head = (
+            f"Partly. Z falls as the dropout rate grows on {names(r['yes'])}, but not on "
+            f"{names(r['absent'])}"
+        )
+        if falls_l2 and falls_l1:
+            head += "; it falls as the L2 and L1 penalties grow on every data set."
+        else:
+            head += "."
+    elif r["branch"] == 3:
+        head = (
+            f"No. Z does not fall as the dropout rate grows on {names(r['absent'])}, and it "
+            "falls on no data set."
+        )
+    else:
+        head = "Undecided. This run cannot tell whether Z falls as the dropout rate grows."
+    if helped_none:
+        head += " Dropout did not improve the test loss on any data set here."
+    else:
+        helped = [ds for ds, f in ex["helped"].items() if f.counted == YES]
+        where = "every data set" if len(helped) == len(ex["helped"]) else f"{names(helped)} only"
+        head += f" Dropout lowered the test loss on {where}."
+    return head
+
+
+def _sentence(r: dict, parts: dict, ex: dict, point: str) -> str:
+    trend_txt = "; ".join(
+        f"{interval_text(p['trend'])} on {label(ds)} ({_word(p['trend'], _TREND_WORDS)})"
+        for ds, p in parts.items()
+    )
+    text = f"Trend ρ(p, Z) (margin 0.2): {trend_txt}"
+    if r["branch"] == 1:
+        diff = "; ".join(
+            f"{interval_text(p['sign'])} on {label(ds)} ({r['analogy'][ds]}"
+            + ("" if p["sign"].applicable else f"; not applicable: {p['sign'].reason}")
+            + ")"
+            for ds, p in parts.items()
+        )
+        text += f". At {point}, Z(dropout) − Z(L2) (sign only): {diff}"
+        by = {w: [ds for ds, x in r["analogy"].items() if x == w] for w in ANALOGY_WORDS.values()}
+        if r["word"] == SUPPORTED:
+            text += ": dropout's Z was lower than L2's on every data set"
+        else:
+            bits = [f"{w} on {names(ds)}" for w, ds in by.items() if ds]
+            text += ": dropout's Z lower than L2's — " + "; ".join(bits)
+    elif r["branch"] == 2:
+        text += f": the trend is absent on {names(r['absent'])}"
+    text += (
+        f". ρ(λ, Z) shows Z falling with λ on {_every(ex['l2'])} data sets under L2 and on "
+        f"{_every(ex['l1'])} under L1"
+    )
+    helped = [ds for ds, f in ex["helped"].items() if f.counted == YES]
+    if helped:
+        text += f"; dropout lowered the test loss on {names(helped)}"
+    else:
+        text += (
+            "; dropout lowered the test loss on none of the data sets, so this compares "
+            "regularisers where dropout does not help"
+        )
+    toy = ex.get("toy")
+    if toy is not None and toy.applicable and toy.outcome in (YES, REVERSED):
+        way = "agrees" if toy.outcome == YES else "goes the other way"
+        text += (
+            f". The essay's own 1-D picture {way}: Z at the largest rate minus Z at p = 0 is "
+            f"{interval_text(toy)}"
+        )
+    return text + "."
+
+
+def _word(f: Finding, words: dict) -> str:
+    return f"not applicable: {f.reason}" if not f.applicable else words[f.outcome]
+
+
 def decide(metrics) -> Verdict:
-    """The verdict from the primary variant of every data set (rule in the module docstring)."""
-    v = _variants(metrics)
-    return decide_parts({n: m["primary"] for n, m in v.items()}, metrics.get("toy"))
+    """The verdict from the primary findings (rule in the module docstring), with the
+    technical sentence and the plain-words answer."""
+    parts = parts_of(metrics)
+    r = rule(parts)
+    ex = exploratory(metrics)
+    sentence = _sentence(r, parts, ex, "each family's own best validation loss")
+    return Verdict(LINEARITY_CLAIM, r["word"], sentence, _answer(r, parts, ex))
+
+
+VARIANT_LABELS = {
+    "matched": "comparison point: matched validation loss",
+    "matched_fill": "comparison point: matched, unmatched seeds filled by the nearest point",
+    "budget": "budget: step cap at the fixed budget",
+    "hidden_last": "layer: last hidden layer instead of the logit",
+    "hidden_first": "layer: first hidden layer instead of the logit",
+}
+_POINTS = {"matched", "matched_fill"}
+"""Variants that differ from the primary only in the comparison point of the analogy."""
+_EXPLORATORY = {"hidden_last", "hidden_first"}
+"""Variants that measure another quantity (a hidden layer instead of the logit)."""
+
+
+def _tag_label(key: str, metrics) -> str:
+    if key.startswith("h="):
+        return f"step h = {key[2:]} instead of the main h"
+    if key.startswith("lr="):
+        main = general(metrics.get("learning_rate", float("nan")))
+        return f"learning rate {key[3:]} instead of {main} (dropout and L2 retrained)"
+    if key.startswith("batch="):
+        return (
+            f"batch size {key[6:]} instead of {metrics.get('batch_size')} (dropout and L2 "
+            "retrained)"
+        )
+    return key
+
+
+def alternatives(metrics) -> list[tuple[str, dict, dict]]:
+    """``(choice, parts, options)`` for every alternative of the robustness table: each
+    variant of the summary, the trend margin at half and double, and each data set alone."""
+    v = variants(metrics)
+    keys = [k for k in next(iter(v.values())) if k != "primary"]
+    rows = []
+    for key in keys:
+        if not all(key in m for m in v.values()):
+            continue
+        choice = VARIANT_LABELS.get(key) or _tag_label(key, metrics)
+        parts = parts_of(metrics, key, role="alternative")
+        rows.append((choice, parts, {"point": key in _POINTS, "exploratory": key in _EXPLORATORY}))
+    for tm in (0.1, 0.4):
+        parts = parts_of(metrics, trend_margin=tm, role="alternative")
+        rows.append((f"trend margin {general(tm)} instead of 0.2", parts, {}))
+    if len(v) > 1:
+        for ds in v:
+            parts = parts_of(metrics, only={ds}, role="alternative")
+            rows.append((f"data set: {label(ds)} alone", parts, {}))
+    return rows
+
+
+def _evidence(parts: dict, r: dict) -> str:
+    out = []
+    for ds, p in parts.items():
+        text = f"{label(ds)}: ρ {interval_text(p['trend'])}"
+        if r["branch"] == 1:
+            text += f", Δ {interval_text(p['sign'])} ({r['analogy'][ds]})"
+        out.append(text)
+    return "; ".join(out)
+
+
+def _row(choice: str, parts: dict, opts: dict) -> Alternative:
+    r = rule(parts)
+    detail = _evidence(parts, r)
+    if opts.get("exploratory"):
+        return Alternative(choice, r["word"], detail, exploratory=True)
+    used = [p["trend"] for p in parts.values()]
+    if r["branch"] == 1:
+        used += [p["sign"] for p in parts.values()]
+    bad = [f for f in used if not f.applicable]
+    if bad:
+        why = "; ".join(f"{f.name}: {f.reason}" for f in bad)
+        return Alternative(choice, r["word"], detail, applicable=False, reason=why)
+    if opts.get("point") and r["branch"] != 1:
+        why = (
+            "fixed by the rule: the comparison point enters only when the trend is shown on "
+            "every data set"
+        )
+        return Alternative(choice, r["word"], detail, applicable=False, reason=why)
+    return Alternative(choice, r["word"], detail)
 
 
 def robustness(metrics) -> Robustness:
-    """The verdict re-decided under every other variant (comparison point, h, layer, budget)
-    on all data sets, and on each data set alone (primary variant)."""
-    v = _variants(metrics)
-    primary = decide(metrics)
-    toy = metrics.get("toy")
-    rows = []
-    names = [k for k in next(iter(v.values())) if k != "primary"]
-    for key in names:
-        if not all(key in m for m in v.values()):
-            continue
-        parts = {n: m[key] for n, m in v.items()}
-        verdict = decide_parts(parts, toy, point=key)
-        choice = VARIANT_LABELS.get(key) or (
-            f"step: {key.replace('h=', 'h = ')} instead of the main h"
-            if key.startswith("h=")
-            else key
-        )
-        rows.append((choice, verdict.word, _evidence(parts)))
-    if len(v) > 1:
-        for n, m in v.items():
-            verdict = decide_parts({n: m["primary"]}, toy)
-            rows.append((f"data set: {label(n)} alone", verdict.word, _evidence({n: m["primary"]})))
-    return _table(primary.word, rows)
+    """The verdict re-decided under every alternative of :func:`alternatives`; rows that are
+    not applicable (a finding they use is, or the rule fixes them) are shown and left out of
+    the count, the hidden-layer rows are exploratory."""
+    rows = [_row(c, parts, o) for c, parts, o in alternatives(metrics)]
+    return _table(decide(metrics).word, rows)
+
+
+def alternative_findings(metrics) -> list[dict]:
+    """The findings of every alternative row, as ``metrics.json`` records with their row."""
+    out = []
+    for choice, parts, _ in alternatives(metrics):
+        for p in parts.values():
+            for f in (p["trend"], p["sign"]):
+                out.append({"choice": choice, **f.as_dict()})
+    return out
