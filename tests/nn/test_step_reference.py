@@ -6,10 +6,11 @@ numbers unnoticed. The reference below is the step written out once, with fresh 
 buffers, in the operation order of the stacked engine ``train`` runs
 (:mod:`dropout_study.nn.stack_layers`, :mod:`dropout_study.nn.stack_optim`):
 
-- forward ``Z = [h, 1] [W; b]`` (the bias folded into the product), ``max(z, 0)``,
-  ``(h · 1/(1-p)) · m``; the head's loss and gradient from :mod:`dropout_study.nn.losses`;
+- forward ``Z = [h, 1] [W; b]`` (the bias folded into the product), ReLU and dropout as one
+  factor ``G = [Z > 0 and m] · 1/(1-p)``, ``Y = Z · G``; the head's loss and gradient from
+  :mod:`dropout_study.nn.losses`;
 - backward ``[dW; db] = [h, 1]ᵀ dZ`` and ``dh = (dZ [W; b]ᵀ)`` without its last column, with a
-  contiguous copy of ``[W; b]ᵀ``;
+  contiguous copy of ``[W; b]ᵀ``, then ``dZ = dh · G``;
 - Adam with its moments scaled, ``M ← β₁M + g``, ``V ← β₂V + g²``,
   ``θ ← θ - s_t · M / (sqrt(V) + ε_t)`` (:mod:`dropout_study.nn.optim`).
 
@@ -82,10 +83,10 @@ def reference_train(model: MLP, X, y, *, lr, n_steps, batch_size, mask_seed, bat
         for i, P in enumerate(Ps):
             z = Hs[-1] @ P
             if i < len(Ps) - 1:
-                a = np.maximum(z, 0)
-                m = keep_mask(p, a.shape, mask_rng)
-                z = (a * (1.0 / (1.0 - p))) * m
-                gains.append(z > 0)
+                m = keep_mask(p, z.shape, mask_rng)
+                G = ((z > 0) & m) * (1.0 / (1.0 - p))  # ReLU and dropout: 0 or 1/(1-p)
+                z = z * G
+                gains.append(G)
                 Hs.append(_ones(z))
         loss, g = _head(model.head_name, z, yb)
         losses.append(loss)
@@ -94,7 +95,7 @@ def reference_train(model: MLP, X, y, *, lr, n_steps, batch_size, mask_seed, bat
             grads[i] = Hs[i].T @ g
             if i > 0:
                 dh = (g @ np.ascontiguousarray(Ps[i].T))[:, :-1]
-                g = (dh * (1.0 / (1.0 - p))) * gains[i - 1]
+                g = dh * gains[i - 1]
         r = math.sqrt((1.0 - B2) / (1.0 - B2**t))
         step, eps = lr * (1.0 - B1) / ((1.0 - B1**t) * r), EPS / r
         for P, gr, M, V in zip(Ps, grads, Ms, Vs, strict=True):

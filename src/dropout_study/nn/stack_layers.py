@@ -22,9 +22,12 @@ The bias is folded into the products. Every layer's input carries a last column 
   the masks' last column is True and the dropout scale's is 1).
 
 Per hidden layer then, as :mod:`dropout_study.nn.layers` states the formulas: ``A = act(Z)``;
-dropout ``Y = (A · 1/(1-p)) · m``; backward through ReLU and dropout ``dZ = (dY · 1/(1-p)) ·
-[Y > 0]`` (as ``Dropout.backward_through_relu``), through tanh ``dZ = (1 - A²) · ((dY ·
-1/(1-p)) · m)``.
+dropout ``Y = (A · 1/(1-p)) · m``; backward through tanh and dropout ``dZ = (1 - A²) · ((dY ·
+1/(1-p)) · m)``. ReLU and dropout together go through one factor per unit,
+``G = 1/(1-p) · [Z > 0 and m]`` (0 or ``1/(1-p)``): ``Y = Z · G`` and ``dZ = dY · G`` (two
+passes over the activations where the separate layers take six); ``Z · G`` is
+``max(Z, 0) · 1/(1-p)`` for a kept positive unit and a zero (``-0`` for a negative ``Z``)
+otherwise. Without dropout, ``Y = max(Z, 0)`` and ``dZ = dY · [Y > 0]``.
 
 What a network's numbers depend on: only its own slice. Matrix products go through
 ``np.matmul`` on stacks, which calls BLAS once per slice (the call one network makes alone, with
@@ -215,20 +218,27 @@ class StackedMLP:
             if li == plan.last:
                 np.matmul(h, P, out=plan.z)
                 return plan.z
-            a = plan.a[li]  # [A, 1]
+            a = plan.a[li]  # [Z, 1], then [A, 1] or [Y, 1]
             np.matmul(h, P, out=a[:, :, :-1])
-            if relu:
+            d = plan.drops[li]
+            h = a
+            if relu and d is not None:  # Y = Z · G, G = 1/(1-p) · [Z > 0 and m]
+                d.draw()
+                pos, G = plan.pos[li], plan.G[li]
+                np.greater(a, 0, out=pos)
+                np.logical_and(pos, d.keep, out=pos)
+                np.multiply(pos, d.scale, out=G)
+                a *= G
+            elif relu:
                 np.maximum(a, 0, out=a)
             else:
                 np.tanh(a, out=a)
                 a[:, :, -1] = 1
-            d = plan.drops[li]
-            h = a
-            if d is not None:
-                d.draw()
-                h = plan.y[li]
-                np.multiply(a, d.scale, out=h)
-                h *= d.keep
+                if d is not None:
+                    d.draw()
+                    h = plan.y[li]
+                    np.multiply(a, d.scale, out=h)
+                    h *= d.keep
         raise AssertionError("unreachable")  # pragma: no cover
 
     def backward(self, dz: np.ndarray, r0: int, r1: int, kb: int) -> None:
@@ -254,11 +264,11 @@ class StackedMLP:
                 np.copyto(PT, P.transpose(0, 2, 1))
                 np.matmul(g, PT, out=dh)
             d = plan.drops[li - 1]
-            if relu:
+            if relu and d is not None:
+                dh *= plan.G[li - 1]
+            elif relu:
                 gain = plan.gain[li]
-                np.greater(plan.y[li - 1] if d is not None else plan.a[li - 1], 0, out=gain)
-                if d is not None:
-                    dh *= d.scale
+                np.greater(plan.a[li - 1], 0, out=gain)
                 dh *= gain
             else:
                 if d is not None:
@@ -366,9 +376,15 @@ class _Plan:
             for li in range(self.last)
         ]
         self.y = [
-            a if relu else net._buf(f"y{li}", a.shape, dtype, rows, ones=True)
+            a if relu else net._buf(f"y{li}", (kb,) + a.shape[1:], dtype, rows, ones=True)
             for li, a in enumerate(self.a)
         ]
+        self.pos, self.G = {}, {}  # ReLU with dropout: [Z > 0 and m] and G, per hidden layer
+        for li, d in enumerate(self.drops):
+            if relu and d is not None:
+                shape = (kb,) + self.a[li].shape[1:]
+                self.pos[li] = net._buf(f"pos{li}", shape, np.bool_, rows)
+                self.G[li] = net._buf(f"G{li}", shape, dtype, rows)
         self.dh, self.gain, self.pad = {}, {}, {}
         if training:
             for li in range(1, self.last + 1):
