@@ -186,7 +186,7 @@ def plan(n_cells: int, workers: int, max_stack: int = MAX_STACK) -> list[range]:
     if n_cells == 0:
         return []
     n_groups = min(n_cells, workers * math.ceil(n_cells / (workers * max_stack)))
-    cuts = [round(g * n_cells / n_groups) for g in range(n_groups + 1)]
+    cuts = [-(-g * n_cells // n_groups) for g in range(n_groups + 1)]
     return [range(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
 
 

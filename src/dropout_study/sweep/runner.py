@@ -22,6 +22,7 @@ that the parallel order never changes a number.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -38,6 +39,7 @@ from tqdm import tqdm  # not tqdm.auto: in a kernel without ipywidgets it warns 
 
 from dropout_study import paths
 from dropout_study.codehash import science_hash
+from dropout_study.nn import deferred
 from dropout_study.sweep import cluster, timing
 from dropout_study.sweep import progress as _progress
 from dropout_study.validation import check_int, fail
@@ -143,6 +145,7 @@ def run_sweep(
     progress: bool | None = None,
     steps: int | None = None,
     scheduler: str | None = "default",
+    stack: bool | None = None,
 ) -> SweepResult:
     """Evaluate ``fn`` on every cell, reusing finished cells from ``cache_dir``.
 
@@ -174,6 +177,11 @@ def run_sweep(
         ``"default"`` is ``DASK_SCHEDULER_ADDRESS`` if set (see :mod:`dropout_study.sweep.cluster`),
         ``None`` runs locally. Workers return results; this process writes the cell cache,
         so a cluster without a shared file system still resumes.
+    stack : bool, optional
+        Send the missing cells to the workers in groups (:func:`dropout_study.nn.deferred.plan`)
+        whose ``train`` calls train together (:func:`dropout_study.nn.deferred.run_cells`):
+        the same results, each cell cached as without groups. Default: on when more than one
+        cell runs in a process, unless ``DROPOUT_STUDY_STACK=off``.
     """
     owner = "run_sweep"
     if not callable(fn):
@@ -209,7 +217,25 @@ def run_sweep(
 
     bar = tqdm(total=len(todo), desc=desc or _fn_name(fn), disable=not progress or not todo)
     bar = _progress.sweep_bar(bar, desc or _fn_name(fn))  # finished cells to the CLI's bar
-    if scheduler and todo and not explicit_one:
+    # -- stacked training (nn.deferred): groups of cells per worker task, one result per cell
+    on_cluster = bool(scheduler and todo and not explicit_one)
+    workers = (sum(cluster.client(scheduler).nthreads().values()) or 1) if on_cluster else n_jobs
+    if stack is None:
+        stack = os.environ.get("DROPOUT_STUDY_STACK", "on") != "off" and len(todo) > workers
+    groups = [[todo[k] for k in g] for g in deferred.plan(len(todo), workers)] if stack else []
+    if groups:
+        with cluster.joblib_config(scheduler) if on_cluster else contextlib.nullcontext():
+            run_group = functools.partial(deferred.run_cells, fn)
+            parallel = joblib.Parallel(n_jobs=-1 if on_cluster else min(n_jobs, len(groups)),
+                                       return_as="generator")  # fmt: skip
+            outs = parallel(joblib.delayed(_compute)(run_group, [cells[i] for i in g])
+                            for g in groups)  # fmt: skip
+            for i, out in deferred.unpack(groups, outs):
+                _store(out, cell_paths[i])
+                results[i] = out
+                bar.update()
+    # -- end of stacked training
+    elif scheduler and todo and not explicit_one:
         with cluster.joblib_config(scheduler):
             outs = joblib.Parallel(n_jobs=-1, return_as="generator")(
                 joblib.delayed(_compute)(fn, cells[i]) for i in todo
