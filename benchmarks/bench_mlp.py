@@ -7,9 +7,11 @@ on a fixed batch, in float32 and in float64. Networks: the chapters' own sizes a
 (linearity and noisy-loss train 2→32→32→1 and 30→32→32→1 in batches of 64 and 32; a
 64→128→128→10 digits-sized network) and the three earlier ones up to 64→512→512→10.
 
-- numpy: exactly the body of :func:`dropout_study.nn.training.train`'s loop (forward/backward into
-  the layers' buffers, a finiteness check, the Adam step); :func:`check_numpy_step_is_train_step`
-  checks that its steps leave the same parameters as ``train`` itself (also a test).
+- numpy: :func:`dropout_study.nn.training.train` itself (a stack of one network), ``k`` steps
+  per call, each call continuing with the same model, optimiser and mask stream; per call it
+  also evaluates the batch twice (before the first and after the last step: about one step's
+  work per block of hundreds). :func:`check_numpy_step_is_train_step` checks that blocks leave
+  the parameters one ``train`` call of as many steps does (also a test).
 - PyTorch: the standard eager idiom — ``nn.Sequential(Linear, ReLU, Dropout, ..., Linear)``,
   ``BCEWithLogitsLoss`` / ``CrossEntropyLoss``, ``torch.optim.Adam``; per step ``zero_grad();
   loss_fn(model(X), y).backward(); opt.step()``. Adam runs with whichever of its for-loop,
@@ -98,31 +100,25 @@ def numpy_model(sizes, dtype):
     return MLP(sizes, head=head, dropout=P, rng=0, dtype=dtype)
 
 
-def numpy_stepper(sizes, batch, dtype):
+def numpy_blocks(sizes, batch, dtype):
+    """``(block, model)``: ``block(k)`` trains ``model`` ``k`` more steps with ``train``."""
     model = numpy_model(sizes, dtype)
     X, y = data(sizes, batch, dtype)
-    X = model._check_X(X)  # what train() does once, before its loop
-    y = model._head.targets(y, batch, sizes[-1], model.dtype)
     opt = Adam(LR, *BETAS, EPS)
     rng = np.random.default_rng(1)
-    params, grads = model.params, model.grads
-    losses = np.empty(1)
 
-    def step():  # train()'s loop body for full-batch training without a penalty
-        loss = model._loss_backward(X, y, True, None, rng)
-        if not np.isfinite(loss):
-            raise FloatingPointError(loss)
-        losses[0] = loss
-        opt.step(params, grads)
+    def block(k):
+        train(model, X, y, optimizer=opt, n_steps=k, eval_every=k, mask_rng=rng)
 
-    return step, model
+    return block, model
 
 
 def check_numpy_step_is_train_step(sizes, batch, dtype, n=3) -> None:
-    """Raise AssertionError unless ``n`` benchmark steps leave the parameters ``train`` does."""
-    step, model = numpy_stepper(sizes, batch, dtype)
-    for _ in range(n):
-        step()
+    """Raise AssertionError unless blocks of ``1`` and ``n - 1`` benchmark steps leave the
+    parameters one ``train`` call of ``n`` steps does."""
+    block, model = numpy_blocks(sizes, batch, dtype)
+    block(1)
+    block(n - 1)
     ref = numpy_model(sizes, dtype)
     X, y = data(sizes, batch, dtype)
     opt = Adam(LR, *BETAS, EPS)
@@ -291,7 +287,7 @@ def steps_per_block(block, seconds: float) -> int:
 
 
 def bench(sizes, batch, dtype, peers, rounds: int, block_s: float) -> dict:
-    blocks = {"numpy": as_block(numpy_stepper(sizes, batch, dtype)[0])}
+    blocks = {"numpy": numpy_blocks(sizes, batch, dtype)[0]}
     notes = {}
     if "torch" in peers:
         cands = {k: as_block(s) for k, s in torch_steppers(sizes, batch, dtype).items()}

@@ -1,4 +1,4 @@
-"""The speed internals change no number: the benchmark's numpy step is train()'s step, the
+"""The speed internals change no number: the benchmark's numpy steps are train()'s, the
 optimisers' flat chunked pass equals the array-by-array formula, dropout equals its formula."""
 
 import importlib.util
@@ -30,18 +30,18 @@ def test_benchmark_numpy_step_is_the_training_step(bench, sizes, batch, dtype):
 
 
 def test_the_check_would_notice_a_different_step(bench, monkeypatch):
-    original = bench.numpy_stepper
+    original = bench.numpy_blocks
 
     def other(sizes, batch, dtype):
-        step, model = original(sizes, batch, dtype)
+        block, model = original(sizes, batch, dtype)
 
-        def nudged():  # one extra tiny change per step: no longer train()'s step
-            step()
+        def nudged(k):  # one extra tiny change per block: no longer train()'s steps
+            block(k)
             model.dense[0].b[0] += 1e-12
 
         return nudged, model
 
-    monkeypatch.setattr(bench, "numpy_stepper", other)
+    monkeypatch.setattr(bench, "numpy_blocks", other)
     with pytest.raises(AssertionError, match="differs"):
         bench.check_numpy_step_is_train_step([2, 8, 1], 16, np.float64)
 

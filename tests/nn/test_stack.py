@@ -286,7 +286,7 @@ def test_stacked_masks_are_keep_mask_from_each_network_s_own_stream(p):
     for _ in range(3):
         for d in drops:
             d.draw()
-        masks = [d.keep.copy() for d in drops]
+        masks = [d.keep[:, :, :-1].copy() for d in drops]  # without the column of ones
         for k, m in enumerate(models):
             expect = [x for x in m.draw_masks(50, refs[k])]
             got = [masks[j][k] for j in range(len(masks)) if stack.rates[k, j] > 0]
@@ -328,6 +328,14 @@ def test_padded_outer_product_is_numpy_s_outer_product(dtype):
         assert_bits(np.matmul(gp[None], wp[None])[0], g @ w)
 
 
+def _stepped(opt, n=None):
+    """``opt`` after one step on a network's parameters (``n`` of them; default the size of
+    ``net({})``'s)."""
+    n = net({}).n_params if n is None else n
+    opt.step([np.zeros(n)], [np.ones(n)])
+    return opt
+
+
 def bad_call(**changes):
     X, y = data()
     base = dict(
@@ -342,8 +350,14 @@ def bad_call(**changes):
 @pytest.mark.parametrize(
     "changes, exc, match",
     [
-        ({"fixed_masks": [None, None]}, ValueError, "'fixed_masks' parameter of train_stack"),
-        ({"mask_average": 2}, ValueError, "'mask_average' parameter of train_stack must be 1"),
+        ({"fixed_masks": [[None, None]] * 2, "batch_size": 10}, ValueError,
+         "'fixed_masks' parameter of train_stack must be None for minibatch"),
+        ({"mask_average": 2, "batch_size": 10}, ValueError,
+         "'mask_average' parameter of train_stack must be 1 for minibatch"),
+        ({"fixed_masks": [None, None]}, TypeError, "'masks' parameter of MLP"),
+        ({"checkpoints": [[1], [2], [3]]}, ValueError, "'checkpoints' .* a list of 2 entries"),
+        ({"optimizers": [Adam(0.01), _stepped(Adam(0.01))]}, ValueError, "at one step count"),
+        ({"optimizers": _stepped(Adam(0.01), 7)}, ValueError, "'optimizers' .* network's size"),
         ({"optimizers": [Adam(0.01), SGD(0.1)]}, TypeError, "all of one kind"),
         ({"optimizers": [Adam(0.01)]}, ValueError, "a list of 2 entries"),
         ({"penalties": L1(0.1)}, ValueError, "'penalties' .*(network 0)"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dropout_study.nn import stack_run
 from dropout_study.nn.mlp import MLP
 from dropout_study.nn.optim import SGD
 from dropout_study.nn.training import EarlyStopping, train
@@ -71,32 +72,31 @@ def test_invalid_rule_is_refused():
 # ---------------------------------------------------------------------------------------------
 # synthetic validation-loss curves: the rule itself, independent of any network
 # ---------------------------------------------------------------------------------------------
-class _ScriptedHead:
-    """Wraps a network head; the validation loss (batches of ``n_val`` rows) follows a script."""
+class _ScriptedLoss:
+    """Stands in for the stacked heads' evaluation (``stack_run.eval_loss_acc``): the
+    validation loss (evaluations on ``n_val`` rows) follows a script, the rest is computed."""
 
-    def __init__(self, head, curve, n_val):
-        self._head, self._curve, self._n_val, self.calls = head, list(curve), n_val, 0
+    def __init__(self, real, curve, n_val):
+        self._real, self._curve, self._n_val, self.calls = real, list(curve), n_val, 0
 
-    def __getattr__(self, name):
-        return getattr(self._head, name)
-
-    def loss(self, z, y):
-        if z.shape[0] != self._n_val:
-            return self._head.loss(z, y)
-        value = self._curve[min(self.calls, len(self._curve) - 1)]
+    def __call__(self, head, z, y):
+        loss, acc = self._real(head, z, y)
+        if z.shape[1] != self._n_val:
+            return loss, acc
+        loss = np.full(z.shape[0], self._curve[min(self.calls, len(self._curve) - 1)])
         self.calls += 1
-        return value
+        return loss, acc
 
 
 def _scripted_run(curve, *, patience, min_delta=0.0, eval_every=5, n_steps=None):
     X, y = _data(0, 60)
     Xv, yv = _data(1, 23)
-    m = _model()
-    m._head = _ScriptedHead(m._head, curve, 23)
     n_steps = n_steps or eval_every * (len(curve) - 1)
     stop = EarlyStopping(patience=patience, min_delta=min_delta)
-    return train(m, X, y, optimizer=SGD(lr=0.1), n_steps=n_steps, X_val=Xv, y_val=yv,
-                 eval_every=eval_every, stop=stop)  # fmt: skip
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(stack_run, "eval_loss_acc", _ScriptedLoss(stack_run.eval_loss_acc, curve, 23))
+        return train(_model(), X, y, optimizer=SGD(lr=0.1), n_steps=n_steps, X_val=Xv,
+                     y_val=yv, eval_every=eval_every, stop=stop)  # fmt: skip
 
 
 @pytest.mark.parametrize("patience", [1, 2, 3, 5])

@@ -264,8 +264,12 @@ def test_a_worker_lost_mid_sweep_ends_it_with_one_line_after_the_stated_time(tmp
         def sweep_on_cluster():
             try:
                 cells = [{"i": i} for i in range(40)]  # 20 s of work on the one worker
-                sweep.run_sweep(
-                    slow_cell, cells, cache_dir=tmp_path, scheduler=lc.scheduler_address
+                sweep.run_sweep(  # one cell per future, so cells are cached as they finish
+                    slow_cell,
+                    cells,
+                    cache_dir=tmp_path,
+                    scheduler=lc.scheduler_address,
+                    stack=False,
                 )
             except Exception as exc:
                 outcome["error"] = exc

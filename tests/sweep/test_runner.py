@@ -29,14 +29,18 @@ def test_resume_after_interruption_recomputes_only_missing_cells(tmp_path):
     log.mkdir()
     cache = tmp_path / "cache"
     cells = [{"x": i, "log": str(log), "fail_at": 5} for i in range(8)]
+    # one cell after another (stacked groups run a failing cell's neighbours to the end:
+    # tests/sweep/test_stacked.py)
     with pytest.raises(RuntimeError, match="interrupted"):
-        sweep.run_sweep(counting_cell, cells, n_jobs=1, cache_dir=cache)
+        sweep.run_sweep(counting_cell, cells, n_jobs=1, cache_dir=cache, stack=False)
     assert len(list(log.iterdir())) == 6  # cells 0..4 finished, cell 5 failed
     for f in log.iterdir():
         f.unlink()
     fixed = [{**c, "fail_at": -1} for c in cells]
     # the fixed cells differ in 'fail_at', so use a key-only change instead: same cells
-    res = sweep.run_sweep(counting_cell, cells[:5] + fixed[5:], n_jobs=1, cache_dir=cache)
+    res = sweep.run_sweep(
+        counting_cell, cells[:5] + fixed[5:], n_jobs=1, cache_dir=cache, stack=False
+    )
     assert res.n_cached == 5 and res.n_computed == 3
     assert len(list(log.iterdir())) == 3
     assert res.results == [10 * i for i in range(8)]

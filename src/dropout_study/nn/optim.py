@@ -16,10 +16,18 @@ so the result does not depend on the thread count. The default is one thread: th
 sweeps run one process per core.
 
 - :class:`SGD`: ``v ← μ v + g``; ``θ ← θ - lr · v`` (``μ = 0``: plain gradient descent).
-- :class:`Adam`: Kingma & Ba (2015) with bias correction, as PyTorch writes it:
-  ``θ ← θ - (lr / (1 - β₁ᵗ)) · m / (sqrt(v) / sqrt(1 - β₂ᵗ) + ε)``.
-  :meth:`Adam.denominators` gives the per-coordinate ``sqrt(v̂) + ε`` of the last step
-  (``v̂ = v / (1 - β₂ᵗ)``), the diagonal metric of the scaled proximal L1 step (chapter 4).
+- :class:`Adam`: Kingma & Ba (2015) with bias correction, PyTorch's formulation
+  ``m ← β₁m + (1-β₁)g``, ``v ← β₂v + (1-β₂)g²``,
+  ``θ ← θ - (lr / (1 - β₁ᵗ)) · m / (sqrt(v) / sqrt(1 - β₂ᵗ) + ε)``, computed in ten passes
+  over the parameters instead of thirteen by keeping the moments scaled by constants,
+  ``M = m / (1-β₁)`` and ``V = v / (1-β₂)``:
+  ``M ← β₁M + g``; ``V ← β₂V + g²``; ``θ ← θ - s_t · M / (sqrt(V) + ε_t)`` with
+  ``r_t = sqrt((1-β₂) / (1-β₂ᵗ))``, ``s_t = lr (1-β₁) / ((1-β₁ᵗ) r_t)`` and ``ε_t = ε / r_t``
+  (Python floats). The same update as PyTorch's up to rounding (``tests/nn/test_torch_oracle.py``);
+  :mod:`dropout_study.nn.stack_optim` applies exactly these passes to stacked networks.
+  :meth:`Adam.denominators` gives the per-coordinate ``sqrt(v̂) + ε = r_t sqrt(V) + ε`` of
+  the last step (``v̂ = v / (1 - β₂ᵗ)``), the diagonal metric of the scaled proximal L1 step
+  (chapter 4).
 """
 
 from __future__ import annotations
@@ -196,6 +204,19 @@ class SGD:
 
         _run(_plan(params), work)
 
+    def state(self) -> dict | None:
+        """The velocity as one flat vector (a copy), ``{"v"}``, or None (no momentum, or
+        before the first step)."""
+        if self._v is None:
+            return None
+        return {"v": np.concatenate([a.ravel() for a in self._v])}
+
+    def set_state(self, state: dict) -> None:
+        """Continue from ``state`` (as :meth:`state` returns it) for parameters that tile one
+        flat buffer, as :class:`~dropout_study.nn.mlp.MLP` keeps them."""
+        self._v = [state["v"].copy()]
+        self._tmp = _scratch(self._v)
+
     def __repr__(self) -> str:
         return f"SGD(lr={self.lr:g}, momentum={self.momentum:g})"
 
@@ -225,11 +246,9 @@ class Adam:
             self._v = [np.zeros(p.shape, p.dtype) for p in params]
             self._tmp = _scratch(params)
         self.t += 1
-        b1, b2 = self.beta1, self.beta2
-        step_size = self.lr / (1.0 - b1**self.t)
-        # a Python float, not np.float64: a float32 array divided by an np.float64 scalar is
-        # computed through float64 with a cast per element (about 5× slower than the division)
-        root_bc2 = math.sqrt(1.0 - b2**self.t)
+        # Python floats, not np.float64: a float32 array times an np.float64 scalar is computed
+        # through float64 with a cast per element (about 5× slower than the product)
+        step_size, eps_t = self.constants(self.t)
         if len(self._tmp) < _POOL["n"]:
             self._tmp = _scratch(params)
         m_, v_ = self._m, self._v
@@ -237,34 +256,34 @@ class Adam:
         def work(worker: int, mine: list) -> None:
             tmp = self._tmp[worker]
             for i, c in mine:
-                self._update(
-                    params[i][c], grads[i][c], m_[i][c], v_[i][c], tmp, step_size, root_bc2
-                )
+                self._update(params[i][c], grads[i][c], m_[i][c], v_[i][c], tmp, step_size, eps_t)
 
         _run(_plan(params), work)
 
-    def _update(self, p, g, m, v, tmp, step_size, root_bc2) -> None:
-        """``m ← β₁m + (1-β₁)g``; ``v ← β₂v + (1-β₂)g²``;
-        ``p ← p - step_size · m / (sqrt(v) / root_bc2 + ε)`` on one chunk, in place."""
-        b1, b2 = self.beta1, self.beta2
+    def constants(self, t: int) -> tuple[float, float]:
+        """``(s_t, ε_t)`` of step ``t`` (see the module docstring), as Python floats."""
+        r = math.sqrt((1.0 - self.beta2) / (1.0 - self.beta2**t))
+        return self.lr * (1.0 - self.beta1) / ((1.0 - self.beta1**t) * r), self.eps / r
+
+    def _update(self, p, g, M, V, tmp, step_size, eps_t) -> None:
+        """``M ← β₁M + g``; ``V ← β₂V + g²``; ``p ← p - step_size · M / (sqrt(V) + ε_t)`` on one
+        chunk, in place (ten passes)."""
         tmp = tmp[: p.size].reshape(p.shape)
-        m *= b1
-        np.multiply(g, 1.0 - b1, out=tmp)
-        m += tmp
-        v *= b2
+        M *= self.beta1
+        M += g
+        V *= self.beta2
         np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - b2
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp /= root_bc2
-        tmp += self.eps
-        np.divide(m, tmp, out=tmp)
+        V += tmp
+        np.sqrt(V, out=tmp)
+        tmp += eps_t
+        np.divide(M, tmp, out=tmp)
         tmp *= step_size
         p -= tmp
 
     def denominators(self) -> list[np.ndarray]:
-        """Per-coordinate ``sqrt(v̂) + ε`` after the last step, ``v̂ = v / (1 - β₂ᵗ)``: one new
-        float array per parameter array, in the order of the ``params`` given to :meth:`step`.
+        """Per-coordinate ``sqrt(v̂) + ε`` after the last step, ``v̂ = v / (1 - β₂ᵗ)``, computed
+        as ``r_t · sqrt(V) + ε`` in float64: one new array per parameter array, in the order
+        of the ``params`` given to :meth:`step`.
 
         The proximal step of ``lr·λ‖w‖₁`` in Adam's diagonal metric
         ``D = diag((sqrt(v̂) + ε) / lr)`` soft-thresholds coordinate ``i`` by
@@ -274,8 +293,24 @@ class Adam:
         """
         if self._v is None or self.t == 0:
             fail("t", "Adam.denominators", "at least 1 (call step first)", self.t)
-        root_bc2 = np.sqrt(1.0 - self.beta2**self.t)
-        return self._layout.split([np.sqrt(v) / root_bc2 + self.eps for v in self._v])
+        r = np.float64(math.sqrt((1.0 - self.beta2) / (1.0 - self.beta2**self.t)))
+        return self._layout.split([np.sqrt(V) * r + self.eps for V in self._v])
+
+    def state(self) -> dict | None:
+        """The moments as flat vectors in the order of the parameters of the steps, and the
+        step count: ``{"t", "M", "V"}`` (copies; ``M = m/(1-β₁)``, ``V = v/(1-β₂)``), or None
+        before the first step."""
+        if self._m is None:
+            return None
+        flat = lambda arrays: np.concatenate([a.ravel() for a in arrays])  # noqa: E731
+        return {"t": self.t, "M": flat(self._m), "V": flat(self._v)}
+
+    def set_state(self, state: dict) -> None:
+        """Continue from ``state`` (as :meth:`state` returns it) for parameters that tile one
+        flat buffer, as :class:`~dropout_study.nn.mlp.MLP` keeps them."""
+        self.t = int(state["t"])
+        self._m, self._v = [state["M"].copy()], [state["V"].copy()]
+        self._tmp = _scratch(self._m)
 
     def __repr__(self) -> str:
         return f"Adam(lr={self.lr:g}, beta1={self.beta1:g}, beta2={self.beta2:g}, eps={self.eps:g})"

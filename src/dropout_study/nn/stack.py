@@ -31,10 +31,9 @@ import numpy as np
 
 from dropout_study.nn.mlp import MLP
 from dropout_study.nn.optim import SGD, Adam
+from dropout_study.nn.stack_jobs import Job, check_state, run_jobs
 from dropout_study.nn.stack_layers import StackedMLP
-from dropout_study.nn.stack_optim import group_key
-from dropout_study.nn.stack_run import Run
-from dropout_study.nn.training import DIVERGENCE_FACTOR, EarlyStopping
+from dropout_study.nn.stopping import DIVERGENCE_FACTOR, EarlyStopping
 from dropout_study.validation import as_generator, check_choice, check_int, described, fail
 
 __all__ = ["train_stack"]
@@ -119,10 +118,12 @@ def train_stack(
         ones under ``restore_best``) and its last gradients, as after ``train``.
     X, y : training data, shared — ``(n, d)`` and the head's targets — or one data set per
         network — ``(K, n, d)`` (or a list of K arrays of one shape) and K targets.
-    optimizers : an SGD or Adam, or a list of K (all SGD or all Adam)
-        Only their hyper-parameters are read (lr, momentum, betas, eps); their state is neither
-        used nor changed (each network starts from zero moments, as a fresh optimiser).
-    n_steps, batch_size, eval_every, checkpoints, diverge_factor : as for ``train``, shared.
+    optimizers : an SGD or Adam, or a list of K (all SGD or all Adam, at one step count)
+        Each network starts from its optimiser's moments (zero for a fresh one). A list of K
+        distinct objects is left with each network's moments, as ``train`` leaves its
+        optimiser; one object given for several networks is only read.
+    n_steps, batch_size, eval_every, diverge_factor : as for ``train``, shared.
+    checkpoints : as for ``train`` (shared), or a list of K such iterables (per network).
     penalties : None, an L1 or L2 penalty, or a list of K (entries may be None)
         On the weights only. A plain proximal L1 needs SGD without momentum, a
         ``scaled_proximal`` one Adam (ValueError naming the network otherwise, as ``train``).
@@ -130,7 +131,8 @@ def train_stack(
     mask_rngs, batch_rngs : lists of K Generators or seeds (distinct), entries None where
         not needed: masks for networks with dropout, batches for minibatch training.
     stops : None, an EarlyStopping, or a list of K (entries may be None).
-    fixed_masks, mask_average : not supported by the stacked path: only ``None`` and ``1``.
+    fixed_masks : None, or a list of K mask sets (as ``train`` takes one; full batch only).
+    mask_average : int >= 1, as for ``train`` (full batch only; 1 with fixed masks).
     on_divergence : ``"raise"`` (default: the first divergence raises ``TrainingDiverged``
         naming the network, as ``train`` raises) or ``"return"`` (that network stops there,
         with its parameters at the step that diverged, and its entry in the result is the
@@ -141,7 +143,8 @@ def train_stack(
     list of K :class:`~dropout_study.training.History` (or TrainingDiverged, see above),
     in the order of ``models``, each with the fields and meaning ``train`` gives: losses are
     means over samples in nats (float64), the penalty ``R(w)`` acts on the weights only.
-    ``train_stack([model], ...)[0]`` is ``train(model, ...)``, bit for bit.
+    ``train_stack([model], ...)[0]`` is ``train(model, ...)``, bit for bit (``train`` runs
+    a stack of one), and a network's numbers do not depend on the stack it trains in.
 
     Raises
     ------
@@ -159,8 +162,7 @@ def train_stack(
     networks (:data:`dropout_study.stack_layers.BLOCK_BYTES`); neither changes a number.
     Bit-identity (across stacks and with ``train``) holds for one numpy and BLAS build with the
     same thread settings, as any comparison of floating-point runs does. The optimiser objects
-    are not updated (``train`` leaves its optimiser's moments in it), and the layers' ``masks_``
-    are not set.
+    given for several networks are not updated, and the layers' ``masks_`` are not set.
     """
     if isinstance(models, MLP) or not isinstance(models, list | tuple) or not models:
         fail("models", _OWNER, "a non-empty list of MLPs", models, TypeError)
@@ -182,25 +184,27 @@ def train_stack(
     val_per_net = False
     if has_val:
         X_val, y_val, val_per_net = _data(m0, X_val, y_val, K, "X_val")
-    if fixed_masks is not None:
-        fail("fixed_masks", _OWNER, "None (the stacked path draws fresh masks)", "a mask set")
-    if mask_average != 1:
-        fail("mask_average", _OWNER, "1 (the stacked path draws one mask set)", mask_average)
+    mask_average = check_int(mask_average, "mask_average", _OWNER, low=1)
+    if mask_average > 1 and (not full_batch or fixed_masks is not None):
+        fail("mask_average", _OWNER, "1 for minibatch or fixed-mask training", mask_average)
     check_choice(on_divergence, "on_divergence", _OWNER, ("raise", "return"))
     opts = _per_network(optimizers, "optimizers", K, single_ok=True)
     if not all(isinstance(o, SGD) for o in opts) and not all(isinstance(o, Adam) for o in opts):
         fail("optimizers", _OWNER, "SGD or Adam optimisers, all of one kind", optimizers, TypeError)
+    for o, m in zip(opts, models, strict=True):
+        check_state(o, m, "optimizers", _OWNER)
+    if len({(o.state() or {}).get("t", 0) for o in opts}) > 1:
+        fail("optimizers", _OWNER, "optimisers at one step count", described("several"))
     pens = _per_network(penalties, "penalties", K, single_ok=True)
     for k, (p, o) in enumerate(zip(pens, opts, strict=True)):
         if p is not None and not hasattr(p, "value"):
             fail("penalties", _OWNER, "L1 or L2 penalties or None", p, TypeError)
         _check_proximal(k, p, o)
-    drop = [bool(net.rates[k].any()) for k in range(K)]
+    fixed = _fixed_masks(fixed_masks, models, K, n, full_batch)
+    drop = [bool(net.rates[k].any()) and fixed is None for k in range(K)]
     mrngs = _generators(mask_rngs, "mask_rngs", K, drop, "with dropout")
     brngs = _generators(batch_rngs, "batch_rngs", K, [not full_batch] * K, "(minibatch)")
-    if isinstance(checkpoints, str | bytes) or not isinstance(checkpoints, Iterable):
-        fail("checkpoints", _OWNER, "an iterable of ints", checkpoints, TypeError)
-    ckpts = {check_int(c, "checkpoints", _OWNER, low=0, high=n_steps) for c in checkpoints}
+    ckpts = _checkpoints(checkpoints, K, n_steps)
     stops = _per_network(stops, "stops", K, single_ok=True)
     for s in stops:
         if s is not None and not isinstance(s, EarlyStopping):
@@ -213,14 +217,55 @@ def train_stack(
         and 1 < diverge_factor < float("inf")
     ):
         fail("diverge_factor", _OWNER, "a finite float > 1 or None", diverge_factor)
+    pick = lambda a, k, per: a[k] if per else a  # noqa: E731
+    jobs = [
+        Job(
+            model=m,
+            X=pick(X, k, per_net),
+            y=pick(y, k, per_net),
+            optimizer=opts[k],
+            n_steps=n_steps,
+            batch_size=None if full_batch else batch_size,
+            penalty=pens[k],
+            X_val=pick(X_val, k, val_per_net) if has_val else None,
+            y_val=pick(y_val, k, val_per_net) if has_val else None,
+            eval_every=eval_every,
+            mask_rng=mrngs[k],
+            batch_rng=brngs[k],
+            checkpoints=ckpts[k],
+            stop=stops[k],
+            fixed_masks=None if fixed is None else fixed[k],
+            mask_average=mask_average,
+            diverge_factor=diverge_factor,
+        )  # fmt: skip
+        for k, m in enumerate(models)
+    ]
+    return run_jobs(jobs, on_divergence)
 
-    # Rows sorted by optimiser/penalty group (stable), so each group is a contiguous range.
-    order = sorted(range(K), key=lambda k: group_key(opts[k], pens[k]))
-    run = Run(net, models, order, opts, pens, stops, mrngs, brngs, n_steps, eval_every)
-    return run.loop(
-        X, y, per_net, X_val, y_val, val_per_net, has_val, batch_size, full_batch, ckpts,
-        diverge_factor, on_divergence,
-    )  # fmt: skip
+
+def _fixed_masks(value, models, K: int, n: int, full_batch: bool):
+    """Each network's checked mask set for the ``n`` training rows, or None."""
+    if value is None:
+        return None
+    if not full_batch:
+        fail("fixed_masks", _OWNER, "None for minibatch training", "mask sets")
+    sets = _per_network(value, "fixed_masks", K, single_ok=False)
+    return [m._check_masks(v, n) for m, v in zip(models, sets, strict=True)]
+
+
+def _checkpoints(value, K: int, n_steps: int) -> list[frozenset]:
+    """Steps whose parameters each network keeps: one iterable of ints for all, or K."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        fail("checkpoints", _OWNER, "an iterable of ints", value, TypeError)
+    items = list(value)
+    if items and all(isinstance(c, Iterable) and not isinstance(c, str | bytes) for c in items):
+        per = _per_network(items, "checkpoints", K, single_ok=False)
+    else:
+        per = [items] * K
+    return [
+        frozenset(check_int(c, "checkpoints", _OWNER, low=0, high=n_steps) for c in steps)
+        for steps in per
+    ]
 
 
 def _check_proximal(k: int, penalty, optimizer) -> None:

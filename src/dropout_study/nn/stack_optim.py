@@ -6,13 +6,21 @@
 ``penalties[k]`` (:mod:`dropout_study.penalties`) apply to one network's flat parameters:
 
 - SGD: ``v ← μ v + g``; ``θ ← θ - lr · v`` (``μ = 0``: ``θ ← θ - lr · g``).
-- Adam (Kingma & Ba 2015, PyTorch's form):
-  ``θ ← θ - (lr / (1 - β₁ᵗ)) · m / (sqrt(v) / sqrt(1 - β₂ᵗ) + ε)``, the same 13 passes in the
-  same order as :meth:`dropout_study.optim.Adam._update` (each a separate rounding).
+- Adam (Kingma & Ba 2015, PyTorch's form) with its moments kept scaled,
+  ``M = m/(1-β₁)`` and ``V = v/(1-β₂)``: ``M ← β₁M + g``; ``V ← β₂V + g²``;
+  ``θ ← θ - s_t · M / (sqrt(V) + ε_t)``, the same ten passes in the same order as
+  :meth:`dropout_study.nn.optim.Adam._update` (each a separate rounding), with its constants
+  :meth:`dropout_study.nn.optim.Adam.constants`.
 - Penalties on the weights only (never biases): L2 ``g += λ w``, L1 sub-gradient
   ``g += λ sign(w)`` before the step; after it the proximal L1 step ``w ← S_{lr·λ}(w)`` (plain
-  SGD only) or the scaled one ``w ← sign(w) max(|w| - lr·λ/(sqrt(v̂) + ε), 0)`` (Adam only).
+  SGD only) or the scaled one ``w ← sign(w) max(|w| - lr·λ/(sqrt(v̂) + ε), 0)`` (Adam only,
+  ``sqrt(v̂) + ε`` as :meth:`dropout_study.nn.optim.Adam.denominators` computes it).
   A penalty with ``λ = 0`` is no penalty (the one-network code skips it too).
+
+The optimisers' state: a row starts from its optimiser's moments (:meth:`SGD.state`,
+:meth:`Adam.state`; zeros for a fresh one; all rows at one step count) and, when every row has
+an optimiser object of its own, :meth:`StackedUpdate.export` leaves each its row's moments, as
+one-network training leaves them in its optimiser.
 
 Per-row hyper-parameters are Python floats when all rows share them (a ufunc then casts them to
 the dtype, as in the one-network call) and ``(K, 1)`` arrays of the dtype otherwise (the same
@@ -71,13 +79,29 @@ class StackedUpdate:
         self.opts = list(optimizers)
         self.pens = list(penalties)
         K = len(self.opts)
-        self.t = 0
         momentum = any(getattr(o, "momentum", 0.0) for o in self.opts)
-        # Adam's first and second moments, or SGD's velocity (in m)
+        # Adam's scaled first and second moments (M, V), or SGD's velocity (in m)
         self.m = np.zeros((K, n_params), dtype) if self.adam or momentum else None
         self.v = np.zeros((K, n_params), dtype) if self.adam else None
         self.tmp = np.empty((K, n_params), dtype)
+        self.t = 0
+        for k, o in enumerate(self.opts):
+            state = o.state()
+            if state is not None:
+                if self.adam:
+                    self.t = state["t"]
+                    self.m[k], self.v[k] = state["M"], state["V"]
+                elif "v" in state and self.m is not None:
+                    self.m[k] = state["v"]
         self._cache: dict = {}
+
+    def export(self, r: int) -> None:
+        """Leave row ``r``'s moments (and the step count) in its optimiser object."""
+        opt = self.opts[r]
+        if self.adam:
+            opt.set_state({"t": self.t, "M": self.m[r], "V": self.v[r]})
+        elif getattr(opt, "momentum", 0.0):
+            opt.set_state({"v": self.m[r]})
 
     @property
     def state(self) -> list[np.ndarray]:
@@ -154,18 +178,15 @@ class StackedUpdate:
         self.t += 1
         rows = max(1, CHUNK // theta.shape[1])
         if self.adam:
-            b1, c1, b2, c2, eps = self._cached("adam", self._adam_constants)
-            step, root = self._bias_corrections()
+            b1, b2 = self._cached("adam", self._adam_constants)
+            step, eps = self._bias_corrections()
             if rows >= K:  # one chunk
                 self._adam(theta[:K], grad[:K], self.m[:K], self.v[:K], self.tmp[:K],
-                           (b1, c1, b2, c2, root, eps, step))  # fmt: skip
+                           (b1, b2, step, eps))  # fmt: skip
                 return
             for r0 in range(0, K, rows):
                 r1 = min(K, r0 + rows)
-                c = tuple(
-                    x if isinstance(x, float) else x[r0:r1]
-                    for x in (b1, c1, b2, c2, root, eps, step)
-                )
+                c = tuple(x if isinstance(x, float) else x[r0:r1] for x in (b1, b2, step, eps))
                 self._adam(theta[r0:r1], grad[r0:r1], self.m[r0:r1], self.v[r0:r1],
                            self.tmp[: r1 - r0], c)  # fmt: skip
             return
@@ -190,64 +211,58 @@ class StackedUpdate:
         return lr, mu
 
     def _adam_constants(self) -> tuple:
-        b1s = [o.beta1 for o in self.opts]
-        b2s = [o.beta2 for o in self.opts]
         return (
-            _col(b1s, self.dtype),
-            _col([1.0 - b for b in b1s], self.dtype),
-            _col(b2s, self.dtype),
-            _col([1.0 - b for b in b2s], self.dtype),
-            _col([o.eps for o in self.opts], self.dtype),
+            _col([o.beta1 for o in self.opts], self.dtype),
+            _col([o.beta2 for o in self.opts], self.dtype),
         )
 
     def _bias_corrections(self):
-        """``lr / (1 - β₁ᵗ)`` and ``sqrt(1 - β₂ᵗ)`` of each row (Python's float arithmetic, as
-        :meth:`dropout_study.optim.Adam.step`), as :func:`_col` columns."""
-        t = self.t
-        lr, b1, b2 = self._cached("hyper", self._hyper)
-        if isinstance(lr, float):  # every row alike: Python floats, as Adam.step
-            return lr / (1.0 - b1**t), math.sqrt(1.0 - b2**t)
-        bc1 = {b: 1.0 - b**t for b in set(b1)}
-        root = {b: math.sqrt(1.0 - b**t) for b in set(b2)}
-        step = lr / np.array([bc1[b] for b in b1])  # IEEE division, as Python's
-        return _col(step.tolist(), self.dtype), _col([root[b] for b in b2], self.dtype)
+        """``s_t`` and ``ε_t`` of each row (:meth:`dropout_study.nn.optim.Adam.constants`, in
+        Python's float arithmetic), as :func:`_col` columns: Python floats when every row has
+        the same hyper-parameters (as Adam.step), else ``(K, 1)`` arrays of the dtype."""
+        firsts, index = self._cached("adam_rows", self._adam_rows)
+        consts = [self.opts[i].constants(self.t) for i in firsts]
+        if len(consts) == 1:
+            return consts[0]
+        table = np.array(consts)[index]
+        return tuple(table[:, c].astype(self.dtype).reshape(-1, 1) for c in (0, 1))
 
-    def _hyper(self):
-        """``(lr, β₁, β₂)``: three floats if every row has the same, else an array and lists."""
-        hp = [(o.lr, o.beta1, o.beta2) for o in self.opts]
-        if all(h == hp[0] for h in hp):
-            return hp[0]
-        return np.array([h[0] for h in hp]), [h[1] for h in hp], [h[2] for h in hp]
+    def _adam_rows(self):
+        """The first row of each distinct ``(lr, β₁, β₂, ε)`` and each row's index into them."""
+        keys = [(o.lr, o.beta1, o.beta2, o.eps) for o in self.opts]
+        first: dict = {}
+        for i, k in enumerate(keys):
+            first.setdefault(k, i)
+        order = list(first)
+        return list(first.values()), np.array([order.index(k) for k in keys])
 
-    def _adam(self, p, g, m, v, tmp, c) -> None:
-        """:meth:`dropout_study.optim.Adam._update` on rows: the same passes in the same order."""
-        b1, c1, b2, c2, root, eps, step = c
-        m *= b1
-        np.multiply(g, c1, out=tmp)
-        m += tmp
-        v *= b2
+    def _adam(self, p, g, M, V, tmp, c) -> None:
+        """:meth:`dropout_study.nn.optim.Adam._update` on rows: its passes, in its order."""
+        b1, b2, step, eps = c
+        M *= b1
+        M += g
+        V *= b2
         np.multiply(g, g, out=tmp)
-        tmp *= c2
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp /= root
+        V += tmp
+        np.sqrt(V, out=tmp)
         tmp += eps
-        np.divide(m, tmp, out=tmp)
+        np.divide(M, tmp, out=tmp)
         tmp *= step
         p -= tmp
 
     def prox(self, theta: np.ndarray) -> None:
         """The proximal L1 steps after the optimiser's step, on the weights of their rows:
         plain ``S_{lr·λ}`` (as :func:`dropout_study.penalties.soft_threshold`) or scaled by
-        Adam's ``sqrt(v̂) + ε`` (as :meth:`dropout_study.penalties.L1.prox_scaled` with
-        :meth:`dropout_study.optim.Adam.denominators`, computed in float64)."""
+        Adam's ``sqrt(v̂) + ε = r_t sqrt(V) + ε`` (as :meth:`dropout_study.penalties.L1.prox_scaled`
+        with :meth:`dropout_study.optim.Adam.denominators`, in float64)."""
         for kind, a, b in self._ranges(("prox", "sprox")):
             opts, pens = self.opts[a:b], self.pens[a:b]
             if kind == "prox":
                 thr = _col([o.lr * p.lam for o, p in zip(opts, pens, strict=True)], self.dtype)
             else:
                 t = self.t
-                root = np.array([np.sqrt(1.0 - o.beta2**t) for o in opts]).reshape(-1, 1)
+                r = [math.sqrt((1.0 - o.beta2) / (1.0 - o.beta2**t)) for o in opts]
+                r = np.array(r).reshape(-1, 1)
                 eps = np.array([o.eps for o in opts]).reshape(-1, 1)
                 lr_lam = np.array([o.lr * p.lam for o, p in zip(opts, pens, strict=True)])
                 lr_lam = lr_lam.reshape(-1, 1)
@@ -256,7 +271,7 @@ class StackedUpdate:
                 if kind == "prox":
                     mag = np.abs(w) - thr
                 else:
-                    d = np.sqrt(self.v[a:b, sl]) / root + eps
+                    d = np.sqrt(self.v[a:b, sl]) * r + eps
                     mag = np.abs(w) - lr_lam / d
                 np.maximum(mag, 0.0, out=mag)
                 np.multiply(np.sign(w), mag, out=w)

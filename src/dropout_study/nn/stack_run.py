@@ -4,7 +4,9 @@
 (by its index in the caller's list, grown by doubling under a stopping rule, as ``train`` does)
 and runs ``train``'s loop on all rows at once (see :mod:`dropout_study.training` for what a
 step records and when). Rows leave the stack when their stopping rule fires or their loss
-diverges; the rest go on with their own numbers unchanged.
+diverges; the rest go on with their own numbers unchanged. A network's checkpoints are its own;
+with ``mask_average = k`` the full-batch steps run on the data stacked ``k`` times (one mask set
+per copy; the evaluations on the data once).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from dropout_study.nn.stack_heads import eval_loss_acc, loss_and_grad
+from dropout_study.nn.stack_layers import augment
 from dropout_study.nn.stack_optim import StackedUpdate
-from dropout_study.nn.training import DIVERGENCE_FLOOR, History, TrainingDiverged, _diverged
+from dropout_study.nn.stopping import DIVERGENCE_FLOOR, History, TrainingDiverged, diverged
 
 __all__ = ["Run"]
 
@@ -24,7 +27,8 @@ class Run:
     """The state of one :func:`train_stack` call: rows of the stack (sorted by group), the
     records of every network (by its index in ``models``) and the loop."""
 
-    def __init__(self, net, models, order, opts, pens, stops, mrngs, brngs, n_steps, every):
+    def __init__(self, net, models, order, opts, pens, stops, mrngs, brngs, n_steps, every,
+                 ckpts, write_back=False):  # fmt: skip
         K = len(models)
         net.compact(order)  # rows in group order
         net.mask_rngs = [mrngs[i] for i in order]
@@ -59,6 +63,11 @@ class Run:
             "penalty": np.zeros((K, size_eval)),
         }
         self.ckpts = [{} for _ in range(K)]
+        self.ckpt_at: dict[int, set[int]] = {}  # step → networks (by index) keeping θ_t
+        for i, steps in enumerate(ckpts):
+            for t in steps:
+                self.ckpt_at.setdefault(t, set()).add(i)
+        self.write_back = write_back  # each network has its own optimiser object
         self.results: list = [None] * K
         self.rows_data: list[np.ndarray] = []  # per-network arrays compacted with the rows
 
@@ -107,7 +116,7 @@ class Run:
         for r in np.flatnonzero(~np.isfinite(values) | (values > self.limit[: values.size])):
             v = values[r]
             try:
-                _diverged(t, v, self.opts[self.ids[r]], factor if np.isfinite(v) else None)
+                diverged(t, v, self.opts[self.ids[r]], factor if np.isfinite(v) else None)
             except TrainingDiverged as exc:
                 out.append((int(r), exc))
         return out
@@ -174,12 +183,15 @@ class Run:
         self.brngs = [self.brngs[r] for r in keep]
 
     def _write(self, r: int, theta: np.ndarray) -> None:
-        """Row ``r``'s parameters ``theta`` and its gradient into its model."""
+        """Row ``r``'s parameters ``theta`` and its gradient into its model (and its moments
+        into its optimiser, when it has one of its own)."""
         model, i = self.models[self.ids[r]], 0
         for p, g in zip(model.params, model.grads, strict=True):
             p[...] = theta[i : i + p.size].reshape(p.shape)
             g[...] = self.net.grad[r, i : i + p.size].reshape(p.shape)
             i += p.size
+        if self.write_back:
+            self.upd.export(r)
 
     def _kb(self, batch: int) -> int:
         """Networks per block for ``batch`` rows, fixed at the first call (buffers keep it)."""
@@ -189,20 +201,41 @@ class Run:
         return kbs[batch]
 
     # -----------------------------------------------------------------------------------------
-    def loop(self, X, y, per_net, X_val, y_val, val_per_net, has_val, batch_size, full_batch,
-             ckpts, factor, on_divergence) -> list:  # fmt: skip
-        """``train``'s loop on every row; the results in the caller's order."""
+    def _keep_checkpoints(self, t: int) -> None:
+        """``θ_t`` of the rows whose network asked for it."""
+        want = self.ckpt_at.get(t)
+        if want:
+            for r in range(self.net.K):
+                if self.ids[r] in want:
+                    self.ckpts[self.ids[r]][t] = self.net.theta[r].copy()
+
+    def loop(self, X, y, per_net, X_val, y_val, val_per_net, has_val, batch_size, mask_average,
+             factor, on_divergence) -> list:  # fmt: skip
+        """``train``'s loop on every row; the results in the caller's order. ``X`` is
+        ``(n, d)`` (shared) or ``(K, n, d)`` (per network, in the caller's order), likewise
+        ``X_val``; ``batch_size`` None is full batch."""
         net, n_steps = self.net, self.n_steps
         n = X.shape[-2]
+        full_batch = batch_size is None
         shared = not per_net
         order = self.ids.copy()
+        X = augment(X)
         if per_net:  # per-network data, in row order, compacted with the rows
             X, y = X[order], y[order]
             self.rows_data += [X, y]
+        if has_val:
+            X_val = augment(X_val)
         if val_per_net:
             X_val, y_val = X_val[order], y_val[order]
             self.rows_data += [X_val, y_val]
         data = [(X, y, per_net)] + ([(X_val, y_val, val_per_net)] if has_val else [])
+        Xs, ys = X, y  # what a full-batch step runs on: the data, or k copies of it
+        if mask_average > 1:  # copy j of the rows gets mask set j
+            reps = (mask_average,) + (1,) * (y.ndim - 1 - per_net)
+            Xs = np.tile(X, (1, mask_average, 1) if per_net else (mask_average, 1))
+            ys = np.tile(y, (1,) * per_net + reps)
+            if per_net:
+                self.rows_data += [Xs, ys]
         orders = None
         if not full_batch:
             orders = np.empty((net.K, n), dtype=np.intp)
@@ -213,9 +246,7 @@ class Run:
         with np.errstate(over="ignore", invalid="ignore"):
             for t in range(n_steps):
                 K = net.K
-                if t in ckpts:
-                    for r in range(K):
-                        self.ckpts[self.ids[r]][t] = net.theta[r].copy()
+                self._keep_checkpoints(t)
                 if t % self.every == 0:
                     bad = self._evaluate(j, t, data, factor)
                     ends = {r: (t, j + 1, True, None) for r in self._should_stop(t, j)}
@@ -226,7 +257,7 @@ class Run:
                     if K == 0:
                         break
                 if full_batch:
-                    Xb, yb, rows = (X, y, False) if shared else (X[:K], y[:K], True)
+                    Xb, yb, rows = (Xs, ys, False) if shared else (Xs[:K], ys[:K], True)
                 else:
                     if pos >= n:
                         for r in range(K):
@@ -261,11 +292,8 @@ class Run:
                 self.upd.step(net.theta, net.grad)
                 self.upd.prox(net.theta)
             else:
-                K = net.K
-                if K:
-                    if n_steps in ckpts:
-                        for r in range(K):
-                            self.ckpts[self.ids[r]][n_steps] = net.theta[r].copy()
+                if net.K:
+                    self._keep_checkpoints(n_steps)
                     bad = self._evaluate(j, n_steps, data, factor)
                     ends = {r: (n_steps, j + 1, False, exc) for r, exc in bad}
                     self._finish(ends, on_divergence)

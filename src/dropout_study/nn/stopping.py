@@ -25,6 +25,7 @@ __all__ = [
     "TrainingDiverged",
     "DIVERGENCE_FACTOR",
     "DIVERGENCE_FLOOR",
+    "diverged",
 ]
 
 DIVERGENCE_FACTOR = 100.0
@@ -35,6 +36,18 @@ DIVERGENCE_FLOOR = 1.0
 
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite, or grew beyond ``diverge_factor`` times its start."""
+
+
+def diverged(t: int, value: float, optimizer, factor: float | None = None):
+    """Raise :class:`TrainingDiverged` for the loss ``value`` at step ``t`` (beyond ``factor``
+    times its start, or not finite when ``factor`` is None), naming the optimiser."""
+    how = (
+        f"grew beyond {factor:g} times its start (to {value:.4g})" if factor else f"became {value}"
+    )
+    raise TrainingDiverged(
+        f"The loss {how} at step {t} of training with {optimizer!r}; "
+        f"try a smaller learning rate (lr={optimizer.lr:g})."
+    )
 
 
 @dataclass(frozen=True)

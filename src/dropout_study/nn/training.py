@@ -34,16 +34,25 @@ or training for ``monitor="train"``: convergence) has not improved on its best b
 With ``restore_best`` the model is left at the best evaluated parameters. The history says
 where it stopped (``stopped_at``), where the best was (``best_step``) and whether the cap was
 hit first (``capped``) — runs that hit the cap are counted and reported, never hidden.
+
+How it runs: ``train`` checks its arguments, then trains the network as a stack of one
+(:func:`dropout_study.nn.stack_jobs.run_jobs`, the code of
+:func:`dropout_study.nn.stack.train_stack`), so a network's numbers are the same, bit for bit,
+whether it trains alone or in any stack. Inside :func:`dropout_study.nn.deferred.run_cells`
+(sweeps that stack) the call waits instead and trains in a stack with the networks other
+cells are training at the same time, with the same result. The optimiser is left with the
+network's moments (a later ``train`` with it continues from them); the layers' ``masks_`` are
+not set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-import numpy as np
-
+from dropout_study.nn import deferred
 from dropout_study.nn.mlp import MLP
-from dropout_study.nn.optim import Adam
+from dropout_study.nn.optim import SGD, Adam
+from dropout_study.nn.stack_jobs import Job, check_state, run_jobs
 from dropout_study.nn.stopping import (
     DIVERGENCE_FACTOR,
     DIVERGENCE_FLOOR,
@@ -121,7 +130,7 @@ def train(
     owner = "train"
     if not isinstance(model, MLP):
         fail("model", owner, "an MLP", type(model).__name__, TypeError)
-    if not hasattr(optimizer, "step") or not hasattr(optimizer, "lr"):
+    if not isinstance(optimizer, SGD | Adam):
         fail("optimizer", owner, "an SGD or Adam optimiser", optimizer, TypeError)
     n_steps = check_int(n_steps, "n_steps", owner, low=1)
     eval_every = check_int(eval_every, "eval_every", owner, low=1)
@@ -165,150 +174,27 @@ def train(
         and 1 < diverge_factor < float("inf")
     ):
         fail("diverge_factor", owner, "a finite float > 1 or None", diverge_factor)
-    limit = {"value": float("inf")}
-
-    def check_loss(t: int, value: float) -> None:
-        if not np.isfinite(value) or value > limit["value"]:
-            _diverged(t, value, optimizer, diverge_factor if np.isfinite(value) else None)
-
     if stop is not None:
         if not isinstance(stop, EarlyStopping):
             fail("stop", owner, "an EarlyStopping or None", stop, TypeError)
         if stop.monitor == "val" and not has_val:
             fail("stop", owner, "monitor='train' when no validation data are given", stop)
-
-    # evaluations at t = 0, eval_every, 2·eval_every, … < n_steps, and after the last step
-    n_eval = -(-n_steps // eval_every) + 1
-    # With a stopping rule n_steps is only a cap: the arrays start small and grow (doubling),
-    # so a generous cap costs no memory until it is used.
-    size, size_eval = (n_steps, n_eval) if stop is None else (min(n_steps, 1024), min(n_eval, 256))
-    hist = History(
-        step_loss=np.empty(size),
-        step_objective=np.empty(size),
-        eval_step=np.empty(size_eval, dtype=int),
-        train_loss=np.empty(size_eval),
-        train_acc=np.empty(size_eval),
-        val_loss=np.full(size_eval, np.nan),
-        val_acc=np.full(size_eval, np.nan),
-        penalty=np.zeros(size_eval),
-    )
-
-    def room(names, i: int) -> None:
-        """Grow the named history arrays (doubling) so that index ``i`` exists."""
-        cur = getattr(hist, names[0]).shape[0]
-        if i < cur:
-            return
-        new = max(2 * cur, i + 1)
-        for name in names:
-            old = getattr(hist, name)
-            fill = np.nan if name in ("val_loss", "val_acc") else 0
-            grown = np.full(new, fill, dtype=old.dtype)
-            grown[:cur] = old
-            setattr(hist, name, grown)
-
-    head = model._head
-    params, grads = model.params, model.grads
-    weights, weight_grads = params[0::2], grads[0::2]
     proximal = penalty is not None and getattr(penalty, "proximal", False)
-    scaled = proximal and getattr(penalty, "mode", None) == "scaled_proximal"
     if proximal:
-        _check_proximal(penalty, optimizer, scaled)
-
-    def evaluate(j: int, t: int) -> None:
-        room(_EVAL_ARRAYS, j)
-        hist.eval_step[j] = t
-        z = model._forward(X, False, None, None)
-        hist.train_loss[j] = head.loss(z, y)
-        hist.train_acc[j] = np.mean(head.correct(z, y))
-        if has_val:
-            zv = model._forward(X_val, False, None, None)
-            hist.val_loss[j] = head.loss(zv, y_val)
-            hist.val_acc[j] = np.mean(head.correct(zv, y_val))
-        if penalty is not None:
-            hist.penalty[j] = penalty.value(weights)
-        check_loss(t, hist.train_loss[j])
-
-    best = {"loss": np.inf, "step": -1, "theta": None, "since": 0}
-
-    def should_stop(j: int, t: int) -> bool:
-        """Update the stopping rule after evaluation ``j`` (at step ``t``)."""
-        loss = (hist.val_loss if stop.monitor == "val" else hist.train_loss)[j]
-        if loss < best["loss"] - stop.min_delta or best["step"] < 0:
-            best.update(loss=min(loss, best["loss"]), step=t, since=0)
-            if stop.restore_best:
-                best["theta"] = model.get_params()
-            return False
-        best["since"] += 1
-        return best["since"] >= stop.patience
-
-    if mask_average > 1:  # block j of the stacked rows gets mask set j
-        X_avg = np.tile(X, (mask_average, 1))
-        y_avg = np.tile(y, (mask_average,) + (1,) * (y.ndim - 1))
-    # batch index buffers
-    order = np.arange(n)
-    pos = n  # forces a fresh permutation at the first minibatch step
-    bufs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    # Overflow on the way to a non-finite loss is reported once, as TrainingDiverged, rather
-    # than as a stream of numpy warnings.
-    with np.errstate(over="ignore", invalid="ignore"):
-        j = 0
-        stopped = None
-        for t in range(n_steps):
-            if t in ckpts:
-                hist.checkpoints[t] = model.get_params()
-            if t % eval_every == 0:
-                evaluate(j, t)
-                j += 1
-                if stop is not None and should_stop(j - 1, t):
-                    stopped = t
-                    break
-            if full_batch:
-                Xb, yb = (X, y) if mask_average == 1 else (X_avg, y_avg)
-            else:
-                if pos >= n:
-                    order = batch_rng.permutation(n)
-                    pos = 0
-                idx = order[pos : pos + batch_size]
-                pos += batch_size
-                m = idx.shape[0]
-                if m not in bufs:
-                    bufs[m] = (
-                        np.empty((m, X.shape[1]), X.dtype),
-                        np.empty((m,) + y.shape[1:], y.dtype),
-                    )
-                Xb, yb = bufs[m]
-                np.take(X, idx, axis=0, out=Xb)
-                np.take(y, idx, axis=0, out=yb)
-            loss = model._loss_backward(Xb, yb, True, fixed_masks, mask_rng)
-            if t == 0 and diverge_factor is not None and np.isfinite(loss):
-                limit["value"] = diverge_factor * max(float(loss), DIVERGENCE_FLOOR)
-            check_loss(t, loss)
-            room(("step_loss", "step_objective"), t)
-            hist.step_loss[t] = loss
-            hist.step_objective[t] = loss + (penalty.value(weights) if penalty is not None else 0.0)
-            if penalty is not None:
-                penalty.add_grad(weights, weight_grads)
-            optimizer.step(params, grads)
-            if scaled:
-                penalty.prox_scaled(weights, optimizer.lr, optimizer.denominators()[0::2])
-            elif proximal:
-                penalty.prox(weights, optimizer.lr)
-        if stopped is None:
-            if n_steps in ckpts:
-                hist.checkpoints[n_steps] = model.get_params()
-            evaluate(j, n_steps)
-            j += 1
-            if stop is not None:
-                should_stop(j - 1, n_steps)
-    hist.stopped_at = n_steps if stopped is None else stopped
-    if stop is not None:
-        hist.best_step = best["step"]
-        hist.capped = stopped is None
-        _truncate(hist, hist.stopped_at, j)
-        if stop.restore_best and best["theta"] is not None:
-            model.set_params(best["theta"])
-    return hist
+        _check_proximal(penalty, optimizer, penalty.mode == "scaled_proximal")
+    check_state(optimizer, model, "optimizer", owner)
+    job = Job(
+        model=model, X=X, y=y, optimizer=optimizer, n_steps=n_steps,
+        batch_size=None if full_batch else batch_size, penalty=penalty, X_val=X_val,
+        y_val=y_val, eval_every=eval_every, mask_rng=mask_rng,
+        batch_rng=None if full_batch else batch_rng, checkpoints=frozenset(ckpts), stop=stop,
+        fixed_masks=fixed_masks, mask_average=mask_average, diverge_factor=diverge_factor,
+    )  # fmt: skip
+    submit = deferred.current()
+    out = submit(job) if submit is not None else run_jobs([job])[0]
+    if isinstance(out, BaseException):  # TrainingDiverged, or an error of the stack it ran in
+        raise out
+    return out
 
 
 def _check_proximal(penalty, optimizer, scaled: bool) -> None:
@@ -332,24 +218,3 @@ def _check_proximal(penalty, optimizer, scaled: bool) -> None:
             "or use mode='subgradient'",
             described(f"{penalty!r} with {optimizer!r}"),
         )
-
-
-_EVAL_ARRAYS = ("eval_step", "train_loss", "train_acc", "val_loss", "val_acc", "penalty")
-
-
-def _truncate(hist: History, n_steps: int, n_eval: int) -> None:
-    """Cut the history's arrays to the steps and evaluations actually made."""
-    hist.step_loss = hist.step_loss[:n_steps]
-    hist.step_objective = hist.step_objective[:n_steps]
-    for name in ("eval_step", "train_loss", "train_acc", "val_loss", "val_acc", "penalty"):
-        setattr(hist, name, getattr(hist, name)[:n_eval])
-
-
-def _diverged(t: int, value: float, optimizer, factor: float | None = None) -> None:
-    how = (
-        f"grew beyond {factor:g} times its start (to {value:.4g})" if factor else f"became {value}"
-    )
-    raise TrainingDiverged(
-        f"The loss {how} at step {t} of training with {optimizer!r}; "
-        f"try a smaller learning rate (lr={optimizer.lr:g})."
-    )

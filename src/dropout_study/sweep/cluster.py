@@ -216,6 +216,15 @@ def close_clients() -> None:
         c.close()
 
 
+def n_threads(addr: str) -> int:
+    """Threads the cluster at ``addr`` offers now over all its workers (at least 1): how
+    many cells it runs at once, to cut a sweep into that many groups or more."""
+    try:
+        return max(1, sum(client(addr).nthreads().values()))
+    except Exception:
+        return 1
+
+
 def _n_workers(c) -> int:
     """Workers the client's cluster has now (0 when the client lost its scheduler)."""
     if c.status != "running":

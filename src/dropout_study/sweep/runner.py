@@ -24,6 +24,7 @@ that the parallel order never changes a number.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -35,6 +36,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm  # not tqdm.auto: in a kernel without ipywidgets it warns on stderr
 
 from dropout_study import paths
+from dropout_study.nn import deferred
 from dropout_study.sweep import cluster, timing
 from dropout_study.sweep import progress as _progress
 from dropout_study.sweep.cellcache import CellCache, code_version
@@ -56,6 +58,13 @@ class SweepResult:
 def cell_path(fn: Callable, cell: dict, key: str, cache_dir: Path) -> Path:
     """Where the result of ``fn(cell)`` is kept."""
     return CellCache(cache_dir, fn, key).path(cell)
+
+
+def _ungroup(groups: list[list[int]], done: Iterable[tuple[int, list]]):
+    """``(index into todo, value)`` per cell from ``(group, outcomes)`` pairs in any order;
+    a group's first failing cell raises after its finished cells are yielded."""
+    for g, outcomes in done:
+        yield from deferred.unpack([groups[g]], [outcomes])
 
 
 def _compute(fn: Callable, cell: dict):
@@ -98,6 +107,7 @@ def run_sweep(
     progress: bool | None = None,
     steps: int | None = None,
     scheduler: str | None = "default",
+    stack: bool | None = None,
 ) -> SweepResult:
     """Evaluate ``fn`` on every cell, reusing finished cells from ``cache_dir``.
 
@@ -131,6 +141,11 @@ def run_sweep(
         so a cluster without a shared file system still resumes. A cluster that has had no
         worker for :data:`dropout_study.sweep.cluster.LOST_AFTER` seconds ends the sweep with
         one line.
+    stack : bool, optional
+        Send the missing cells to the workers in groups (:func:`dropout_study.nn.deferred.plan`)
+        whose ``train`` calls train together (:func:`dropout_study.nn.deferred.run_cells`):
+        the same results, each cell cached as without groups. Default: on when more cells
+        run than there are workers, unless ``DROPOUT_STUDY_STACK=off``.
     """
     owner = "run_sweep"
     if not callable(fn):
@@ -166,14 +181,27 @@ def run_sweep(
         label = desc or _fn_name(fn)
         bar = tqdm(total=len(todo), desc=label, disable=not progress or not todo)
         bar = _progress.sweep_bar(bar, label)  # finished cells to the CLI's bar
-        outs: Iterable[tuple[int, object]]  # (index into todo, result), as cells finish
-        if scheduler and todo and not explicit_one:
-            outs = cluster.map_cells(_compute, fn, [cells[i] for i in todo], scheduler)
-        elif len(todo) <= 1 or n_jobs == 1:
-            outs = ((k, _compute(fn, cells[i])) for k, i in enumerate(todo))
+        on_cluster = bool(scheduler and todo and not explicit_one)
+        workers = cluster.n_threads(scheduler) if on_cluster else n_jobs
+        if stack is None:
+            stack = os.environ.get("DROPOUT_STUDY_STACK", "on") != "off" and len(todo) > workers
+        # the unit of work: one cell, or (stacked) a group of cells whose networks train
+        # together (nn.deferred) and come back as one outcome per cell
+        if stack and todo:
+            groups = [list(g) for g in deferred.plan(len(todo), workers)]
+            work_fn: Callable = functools.partial(deferred.run_cells, fn)
+            units: list = [[cells[todo[k]] for k in g] for g in groups]
         else:
-            parallel = joblib.Parallel(n_jobs=min(n_jobs, len(todo)), return_as="generator")
-            outs = enumerate(parallel(joblib.delayed(_compute)(fn, cells[i]) for i in todo))
+            groups, work_fn, units = [], fn, [cells[i] for i in todo]
+        done: Iterable[tuple[int, object]]  # (index into units, result), as units finish
+        if on_cluster:
+            done = cluster.map_cells(_compute, work_fn, units, scheduler)
+        elif len(units) <= 1 or n_jobs == 1:
+            done = ((u, _compute(work_fn, unit)) for u, unit in enumerate(units))
+        else:
+            parallel = joblib.Parallel(n_jobs=min(n_jobs, len(units)), return_as="generator")
+            done = enumerate(parallel(joblib.delayed(_compute)(work_fn, u) for u in units))
+        outs = _ungroup(groups, done) if stack and todo else done
         for k, out in outs:
             i = todo[k]
             if cache is not None:
