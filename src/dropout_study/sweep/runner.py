@@ -30,6 +30,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import joblib
 from threadpoolctl import threadpool_limits
@@ -60,7 +61,7 @@ def cell_path(fn: Callable, cell: dict, key: str, cache_dir: Path) -> Path:
     return CellCache(cache_dir, fn, key).path(cell)
 
 
-def _ungroup(groups: list[list[int]], done: Iterable[tuple[int, list]]):
+def _ungroup(groups: list[list[int]], done: Iterable[tuple[int, Any]]):
     """``(index into todo, value)`` per cell from ``(group, outcomes)`` pairs in any order;
     a group's first failing cell raises after its finished cells are yielded."""
     for g, outcomes in done:
@@ -181,8 +182,8 @@ def run_sweep(
         label = desc or _fn_name(fn)
         bar = tqdm(total=len(todo), desc=label, disable=not progress or not todo)
         bar = _progress.sweep_bar(bar, label)  # finished cells to the CLI's bar
-        on_cluster = bool(scheduler and todo and not explicit_one)
-        workers = cluster.n_threads(scheduler) if on_cluster else n_jobs
+        address = scheduler if todo and not explicit_one else None
+        workers = cluster.n_threads(address) if address else n_jobs
         if stack is None:
             stack = os.environ.get("DROPOUT_STUDY_STACK", "on") != "off" and len(todo) > workers
         # the unit of work: one cell, or (stacked) a group of cells whose networks train
@@ -193,9 +194,9 @@ def run_sweep(
             units: list = [[cells[todo[k]] for k in g] for g in groups]
         else:
             groups, work_fn, units = [], fn, [cells[i] for i in todo]
-        done: Iterable[tuple[int, object]]  # (index into units, result), as units finish
-        if on_cluster:
-            done = cluster.map_cells(_compute, work_fn, units, scheduler)
+        done: Iterable[tuple[int, Any]]  # (index into units, result), as units finish
+        if address:
+            done = cluster.map_cells(_compute, work_fn, units, address)
         elif len(units) <= 1 or n_jobs == 1:
             done = ((u, _compute(work_fn, unit)) for u, unit in enumerate(units))
         else:
