@@ -23,6 +23,7 @@ __all__ = [
     "interval_text",
     "margin_text",
     "table_markdown",
+    "list_table",
     "TABLE_HEADER",
 ]
 
@@ -99,15 +100,25 @@ TABLE_HEADER = ("Finding", "Estimate [95 % interval], seeds", "Margin (source)",
 cards on a phone; a test keeps the two equal)."""
 
 
+def list_table(
+    header: Sequence, rows: Iterable[Sequence], widths: Sequence[int] | None = None
+) -> str:
+    """A MyST ``list-table`` (header row first; each cell's text on one line; stacked into
+    cards on a phone by the book's extension). ``widths``: relative column widths."""
+    lines = ["```{list-table}", ":header-rows: 1"]
+    if widths:
+        lines.append(":widths: " + " ".join(str(w) for w in widths))
+    lines.append("")
+    for row in [list(header), *rows]:
+        cells = [" ".join(str(c).split()) for c in row]
+        lines += [f"* - {cells[0]}"] + [f"  - {c}" for c in cells[1:]]
+    return "\n".join([*lines, "```", ""])
+
+
 def table_markdown(findings: Sequence[Finding]) -> str:
     """A MyST list-table of ``findings``: name and role, interval and seeds, margin with its
     source, outcome in words (not-applicable rows say why)."""
-
-    def one(text) -> str:
-        return " ".join(str(text).split())
-
-    lines = ["```{list-table}", ":header-rows: 1", ":widths: 28 26 26 20", ""]
-    rows = [list(TABLE_HEADER)]
+    rows = []
     for f in findings:
         role = "" if f.role == "primary" else f" ({f.role})"
         rows.append(
@@ -118,7 +129,4 @@ def table_markdown(findings: Sequence[Finding]) -> str:
                 outcome_words(f),
             ]
         )
-    for row in rows:
-        lines += [f"* - {one(row[0])}"] + [f"  - {one(c)}" for c in row[1:]]
-    lines += ["```", ""]
-    return "\n".join(lines)
+    return list_table(TABLE_HEADER, rows, (28, 26, 26, 20))

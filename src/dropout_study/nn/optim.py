@@ -41,7 +41,7 @@ import numpy as np
 
 from dropout_study.validation import check_float, check_int, fail
 
-__all__ = ["SGD", "Adam", "set_threads"]
+__all__ = ["SGD", "Adam", "MaxNorm", "max_norm_project", "base_optimizer", "set_threads"]
 
 CHUNK = 32768
 """Elements per chunk of an update. Each chunk costs a dozen ufunc calls (about 20 µs of
@@ -314,6 +314,54 @@ class Adam:
 
     def __repr__(self) -> str:
         return f"Adam(lr={self.lr:g}, beta1={self.beta1:g}, beta2={self.beta2:g}, eps={self.eps:g})"
+
+
+def max_norm_project(W: np.ndarray, c) -> None:
+    """Project, in place, every column of ``W`` onto the ball ``‖w‖₂ ≤ c`` (Srivastava et al.
+    2014, §5.1; Hinton et al. 2012): a column with a larger norm is scaled by ``c/‖w‖₂``, the
+    others are left as they are. ``W``: ``(fan_in, units)`` (column ``j`` is unit ``j``'s
+    incoming weight vector) or a stack ``(K, fan_in, units)`` with ``c`` a float or ``(K, 1)``
+    (``inf`` leaves a network's weights unchanged, bit for bit)."""
+    norms = np.sqrt(np.sum(W * W, axis=-2))
+    scale = np.minimum(1.0, c / np.maximum(norms, np.finfo(W.dtype).tiny))
+    W *= scale if W.ndim == 2 else scale[:, None, :]
+
+
+class MaxNorm:
+    """The max-norm constraint on an optimiser: its step, then :func:`max_norm_project` of
+    every weight matrix but the last (the hidden units' incoming weights; biases and the
+    output layer are not constrained). Everything else (``lr``, ``momentum``, moments) is the
+    wrapped optimiser's, which :func:`base_optimizer` returns.
+
+    Raises ``TypeError`` unless ``inner`` is an :class:`SGD` or :class:`Adam`; ``ValueError``
+    unless ``c > 0``."""
+
+    def __init__(self, inner, c: float) -> None:
+        if not isinstance(inner, SGD | Adam):
+            fail("inner", "MaxNorm", "an SGD or Adam optimiser", inner, TypeError)
+        self.inner = inner
+        self.c = check_float(c, "c", "MaxNorm", low=0.0, low_open=True)
+
+    def __getattr__(self, name: str):
+        if name == "inner":  # not set yet (unpickling)
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        """The inner step on ``[W1, b1, W2, b2, …]``, then the hidden weights projected."""
+        self.inner.step(params, grads)
+        weights = [p for p in params[0::2] if p.ndim == 2]
+        for W in weights[:-1]:
+            max_norm_project(W, self.c)
+
+    def __repr__(self) -> str:
+        return f"MaxNorm({self.inner!r}, c={self.c:g})"
+
+
+def base_optimizer(optimizer):
+    """The :class:`SGD` or :class:`Adam` that does the step (the optimiser, or the one a
+    :class:`MaxNorm` wraps)."""
+    return optimizer.inner if isinstance(optimizer, MaxNorm) else optimizer
 
 
 _OPTIONS = {"sgd": ("momentum",), "adam": ("beta1", "beta2", "eps")}

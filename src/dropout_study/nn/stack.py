@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from dropout_study.nn.mlp import MLP
-from dropout_study.nn.optim import SGD, Adam
+from dropout_study.nn.optim import SGD, Adam, base_optimizer
 from dropout_study.nn.stack_jobs import Job, check_state, run_jobs
 from dropout_study.nn.stack_layers import StackedMLP
 from dropout_study.nn.stopping import DIVERGENCE_FACTOR, EarlyStopping
@@ -189,7 +189,8 @@ def train_stack(
         fail("mask_average", _OWNER, "1 for minibatch or fixed-mask training", mask_average)
     check_choice(on_divergence, "on_divergence", _OWNER, ("raise", "return"))
     opts = _per_network(optimizers, "optimizers", K, single_ok=True)
-    if not all(isinstance(o, SGD) for o in opts) and not all(isinstance(o, Adam) for o in opts):
+    kinds = {type(base_optimizer(o)) for o in opts}
+    if not (kinds <= {SGD} or kinds <= {Adam}):
         fail("optimizers", _OWNER, "SGD or Adam optimisers, all of one kind", optimizers, TypeError)
     for o, m in zip(opts, models, strict=True):
         check_state(o, m, "optimizers", _OWNER)
@@ -273,7 +274,7 @@ def _check_proximal(k: int, penalty, optimizer) -> None:
     if penalty is None or not getattr(penalty, "proximal", False):
         return
     scaled = penalty.mode == "scaled_proximal"
-    adaptive = isinstance(optimizer, Adam)
+    adaptive = isinstance(base_optimizer(optimizer), Adam)
     momentum = bool(getattr(optimizer, "momentum", 0.0))
     if scaled and not adaptive:
         allowed = "L1 with mode='scaled_proximal' only together with an Adam optimiser"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dropout_study.nn.mlp import MLP
+from dropout_study.nn.optim import base_optimizer
 from dropout_study.nn.stack_layers import StackedMLP
 from dropout_study.nn.stack_optim import group_key
 from dropout_study.nn.stack_run import Run
@@ -65,7 +66,7 @@ class Job:
         val = None if self.X_val is None else (self.X_val.shape, self.y_val.shape, self.y_val.dtype)
         return (
             m.layer_sizes, m.activation, m.head_name, m.dtype,
-            type(opt), state["t"] if state and "t" in state else 0,
+            type(base_optimizer(opt)), state["t"] if state and "t" in state else 0,
             self.X.shape, self.y.shape, self.y.dtype, val,
             self.n_steps, self.batch_size, self.eval_every, self.mask_average,
             self.fixed_masks is not None, self.diverge_factor,

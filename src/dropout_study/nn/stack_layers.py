@@ -36,17 +36,14 @@ each network's entries, with per-network constants (``1/(1-p)``) as arrays of th
 dtype; dropout masks come from each network's own Generator, consumed exactly as
 :func:`dropout_study.nn.layers.keep_mask` consumes it, layer by layer (input dropout first).
 So a network's numbers are bit-identical whatever stack it is in (a stack of one is what
-:func:`dropout_study.nn.training.train` runs). They differ from
-:class:`~dropout_study.nn.mlp.MLP`'s own forward pass (``h W`` then ``+ b``) by rounding:
-the bias is summed inside the product, ``db`` by BLAS rather than by ``np.add.reduce``.
+:func:`~dropout_study.nn.training.train` runs); they differ from ``MLP``'s own pass
+(``h W`` then ``+ b``) by rounding (the bias summed inside the product, ``db`` by BLAS).
 
-Below a one-unit layer, ``dH = dZ Pᵀ`` is an outer product ``(n, 1) @ (1, w)``: it is formed
-by BLAS from operands padded with a zero column and row, ``a·b + 0·0`` (numpy's own loop for
-it, and a broadcast product, are three to five times slower on a stack).
-
-Work runs in blocks of networks (rows ``r0:r1``) so that a block's ``(rows, batch, width)``
-buffers stay near :data:`BLOCK_BYTES`; buffers are allocated once per shape and reused, and the
-views of a block's rows once per set of rows (:class:`_Plan`), so a step allocates little.
+Below a one-unit layer ``dH = dZ Pᵀ`` is an outer product, formed by BLAS from operands padded
+with a zero column and row, ``a·b + 0·0`` (numpy's loop and a broadcast product are 3-5× slower
+on a stack). Work runs in blocks of networks (rows ``r0:r1``) whose buffers stay near
+:data:`BLOCK_BYTES`, allocated once per shape and reused, with the views of a block's rows made
+once per set of rows (:class:`_Plan`), so a step allocates little.
 """
 
 from __future__ import annotations
@@ -66,10 +63,7 @@ BLOCK_BYTES = 1 << 20
 
 def augment(X: np.ndarray) -> np.ndarray:
     """``[X, 1]``: a new C-contiguous array with a last column of ones (any leading axes)."""
-    out = np.empty(X.shape[:-1] + (X.shape[-1] + 1,), dtype=X.dtype)
-    out[..., :-1] = X
-    out[..., -1] = 1
-    return out
+    return np.concatenate([X, np.ones((*X.shape[:-1], 1), X.dtype)], axis=-1)
 
 
 class StackedMLP:
@@ -400,8 +394,6 @@ class _Plan:
 
 def _weight_slices(sizes) -> list[slice]:
     """Where each weight matrix sits in a flat parameter vector ``[W1, b1, W2, b2, ...]``."""
-    out, i = [], 0
-    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
-        out.append(slice(i, i + n_in * n_out))
-        i += n_in * n_out + n_out
-    return out
+    shapes = list(zip(sizes[:-1], sizes[1:], strict=True))
+    starts = np.cumsum([0] + [(a + 1) * b for a, b in shapes])  # each [W; b] takes (a + 1)·b
+    return [slice(int(e), int(e) + a * b) for e, (a, b) in zip(starts, shapes, strict=False)]

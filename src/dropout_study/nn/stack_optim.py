@@ -16,6 +16,9 @@
   SGD only) or the scaled one ``w ← sign(w) max(|w| - lr·λ/(sqrt(v̂) + ε), 0)`` (Adam only,
   ``sqrt(v̂) + ε`` as :meth:`dropout_study.nn.optim.Adam.denominators` computes it).
   A penalty with ``λ = 0`` is no penalty (the one-network code skips it too).
+- Max-norm (:class:`~dropout_study.nn.optim.MaxNorm` rows): after the step, each hidden weight
+  matrix of the row projected as :meth:`MaxNorm.step` projects it (``c = inf`` in rows
+  without the constraint, which leaves them unchanged bit for bit).
 
 The optimisers' state: a row starts from its optimiser's moments (:meth:`SGD.state`,
 :meth:`Adam.state`; zeros for a fresh one; all rows at one step count) and, when every row has
@@ -34,7 +37,7 @@ import math
 
 import numpy as np
 
-from dropout_study.nn.optim import CHUNK, Adam
+from dropout_study.nn.optim import CHUNK, Adam, MaxNorm, base_optimizer, max_norm_project
 
 __all__ = ["StackedUpdate", "group_key"]
 
@@ -70,12 +73,16 @@ class StackedUpdate:
     dtype : the parameters' dtype
     weight_slices : list of slice
         Where each weight matrix sits in a row (biases are never penalised).
+    sizes : layer sizes ``[d, h1, …, k]`` (the weight matrices' shapes, for max-norm rows)
     """
 
-    def __init__(self, optimizers, penalties, n_params: int, dtype, weight_slices) -> None:
-        self.adam = isinstance(optimizers[0], Adam)
+    def __init__(self, optimizers, penalties, n_params: int, dtype, weight_slices,
+                 sizes=None) -> None:  # fmt: skip
+        self.adam = isinstance(base_optimizer(optimizers[0]), Adam)
         self.dtype = np.dtype(dtype)
         self.weight_slices = list(weight_slices)
+        sizes = list(sizes) if sizes is not None else []
+        self.shapes = list(zip(sizes[:-1], sizes[1:], strict=True))  # (fan_in, units) per W
         self.opts = list(optimizers)
         self.pens = list(penalties)
         K = len(self.opts)
@@ -173,7 +180,25 @@ class StackedUpdate:
 
     def step(self, theta: np.ndarray, grad: np.ndarray) -> None:
         """One optimiser step on rows ``0:K`` (``K`` = number of optimisers), in chunks of rows
-        of about :data:`dropout_study.optim.CHUNK` elements so that the passes stay in cache."""
+        of about :data:`dropout_study.optim.CHUNK` elements so that the passes stay in cache;
+        then the max-norm projection of the rows that have one."""
+        self._step(theta, grad)
+        c = self._cached("max_norm", self._max_norms)
+        if c is None:
+            return
+        K = len(self.opts)
+        for (n_in, n_out), sl in list(zip(self.shapes, self.weight_slices, strict=True))[:-1]:
+            W = theta[:K, sl].reshape(K, n_in, n_out)
+            max_norm_project(W, c)
+            if not np.shares_memory(W, theta):  # reshape copied: write the result back
+                theta[:K, sl] = W.reshape(K, -1)
+
+    def _max_norms(self):
+        """``c`` per row (a float or ``(K, 1)``; ``inf`` without the constraint), or None."""
+        cs = [o.c if isinstance(o, MaxNorm) else math.inf for o in self.opts]
+        return None if all(math.isinf(c) for c in cs) else _col(cs, self.dtype)
+
+    def _step(self, theta: np.ndarray, grad: np.ndarray) -> None:
         K = len(self.opts)
         self.t += 1
         rows = max(1, CHUNK // theta.shape[1])

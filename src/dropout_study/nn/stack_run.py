@@ -37,7 +37,7 @@ class Run:
         self.opts = opts
         self.upd = StackedUpdate(
             [opts[i] for i in order], [pens[i] for i in order], net.theta.shape[1], net.dtype,
-            net.weight_slices,
+            net.weight_slices, net.sizes,
         )  # fmt: skip
         self.any_penalty = any(p is not None for p in pens)
         self.stops = [stops[i] for i in order]

@@ -51,7 +51,7 @@ from collections.abc import Iterable
 
 from dropout_study.nn import deferred
 from dropout_study.nn.mlp import MLP
-from dropout_study.nn.optim import SGD, Adam
+from dropout_study.nn.optim import SGD, Adam, base_optimizer
 from dropout_study.nn.stack_jobs import Job, check_state, run_jobs
 from dropout_study.nn.stopping import (
     DIVERGENCE_FACTOR,
@@ -130,8 +130,9 @@ def train(
     owner = "train"
     if not isinstance(model, MLP):
         fail("model", owner, "an MLP", type(model).__name__, TypeError)
-    if not isinstance(optimizer, SGD | Adam):
-        fail("optimizer", owner, "an SGD or Adam optimiser", optimizer, TypeError)
+    if not isinstance(base_optimizer(optimizer), SGD | Adam):
+        fail("optimizer", owner, "an SGD or Adam optimiser (or a MaxNorm of one)", optimizer,
+             TypeError)  # fmt: skip
     n_steps = check_int(n_steps, "n_steps", owner, low=1)
     eval_every = check_int(eval_every, "eval_every", owner, low=1)
     X = model._check_X(X)
@@ -199,7 +200,7 @@ def train(
 
 def _check_proximal(penalty, optimizer, scaled: bool) -> None:
     """Refuse a proximal L1 step whose threshold has no meaning after ``optimizer``'s step."""
-    adaptive = isinstance(optimizer, Adam)
+    adaptive = isinstance(base_optimizer(optimizer), Adam)
     momentum = bool(getattr(optimizer, "momentum", 0.0))
     if scaled and not adaptive:
         fail(

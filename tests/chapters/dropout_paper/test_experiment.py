@@ -15,12 +15,12 @@ from sklearn.preprocessing import StandardScaler
 
 from dropout_study.chapters.dropout_paper import experiment
 from dropout_study.chapters.dropout_paper import verdict as rule
-from dropout_study.chapters.dropout_paper.protocol import max_norm_project
 from dropout_study.measures import dropout_theory as theory
 from dropout_study.measures import ensemble
 from dropout_study.measures import input_dropout as inp
 from dropout_study.nn.losses import softmax
 from dropout_study.nn.mlp import MLP
+from dropout_study.nn.optim import max_norm_project
 
 BOOK = chapter_params("dropout-paper")
 """The book profile: the notebook's parameters cell."""

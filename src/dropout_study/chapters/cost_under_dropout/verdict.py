@@ -49,7 +49,7 @@ def times(x: float) -> str:
     """A factor in plain digits, two significant: ``"1200"``, ``"35"``, ``"2.4"``."""
     if x >= 100:
         digits = int(math.floor(math.log10(x))) - 1
-        return f"{round(x, -digits):.0f}"
+        return f"{round(x, -digits):z.0f}"
     return general(x, 2)
 
 

@@ -143,7 +143,7 @@ def decide(metrics) -> Verdict:
     g, base = d["geometric_mean_probability_end"], d["baseline_geometric_mean_probability"]
     read = (
         f"To read a value, take e^(−CE): this digits network gives the true class a "
-        f"geometric-mean probability of {g['mean']:.2f}, against {base:.2f} for guessing "
+        f"geometric-mean probability of {g['mean']:z.2f}, against {base:z.2f} for guessing "
         "from the class frequencies. " + reading(ev.measured(metrics))
     )
     return Verdict(CLAIM, word, f"{origin}; {grid}; {tail}.", f"{plain} {read}")

@@ -1,5 +1,4 @@
-"""The three training protocols of the ``dropout-paper`` chapter's digits networks, and the
-max-norm constraint the paper's protocol needs (not in ``nn/`` yet: kept here until it moves).
+"""The three training protocols of the ``dropout-paper`` chapter's digits networks.
 
 - ``"laptop"`` (the study's primary): minibatch Adam, early stopping on the validation loss
   (``patience`` evaluations every ``eval_every`` steps, at most ``max_steps``; the best
@@ -9,62 +8,21 @@ max-norm constraint the paper's protocol needs (not in ``nn/`` yet: kept here un
 - ``"paper"`` (Srivastava et al. 2014, §5.1 and Appendix A: "stochastic gradient descent
   with momentum 0.95–0.99", "max-norm regularisation with c = 3–4", long training with no
   early stopping): minibatch SGD with heavy-ball momentum, after every step each hidden unit's
-  incoming weight vector projected onto the ball ‖w‖₂ ≤ c (:class:`MaxNorm`), exactly
-  ``paper_steps`` steps; the last iterate is used.
+  incoming weight vector projected onto the ball ‖w‖₂ ≤ c
+  (:class:`~dropout_study.nn.optim.MaxNorm`), exactly ``paper_steps`` steps; the last iterate
+  is used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
-
 from dropout_study.nn.mlp import MLP
-from dropout_study.nn.optim import SGD, Adam
+from dropout_study.nn.optim import SGD, Adam, MaxNorm
 from dropout_study.nn.training import EarlyStopping, train
-from dropout_study.validation import check_choice, check_float, fail
+from dropout_study.validation import check_choice
 
-__all__ = ["PROTOCOLS", "MaxNorm", "max_norm_project", "fit"]
+__all__ = ["PROTOCOLS", "fit"]
 
 PROTOCOLS = ("laptop", "fixed", "paper")
-
-
-def max_norm_project(W: np.ndarray, c: float) -> None:
-    """Project, in place, every column of ``W`` (shape ``(fan_in, units)``: column ``j`` is
-    unit ``j``'s incoming weight vector) onto the ball ``‖w‖₂ ≤ c``: a column with a larger
-    norm is scaled by ``c/‖w‖₂``, the others are left as they are (Srivastava et al. 2014,
-    §5.1; Hinton et al. 2012)."""
-    norms = np.sqrt(np.sum(W * W, axis=0))
-    scale = np.minimum(1.0, c / np.maximum(norms, np.finfo(W.dtype).tiny))
-    W *= scale
-
-
-class MaxNorm:
-    """An optimiser wrapper: ``inner.step`` then :func:`max_norm_project` of every weight
-    matrix but the last (the hidden units' incoming weights; biases and the output layer are
-    not constrained). ``params`` come as ``[W1, b1, W2, b2, …]``
-    (:attr:`dropout_study.nn.mlp.MLP.params`). Exposes ``lr`` and ``name`` like the optimiser
-    it wraps."""
-
-    def __init__(self, inner, c: float) -> None:
-        if not hasattr(inner, "step"):
-            fail("inner", "MaxNorm", "an SGD or Adam optimiser", inner, TypeError)
-        self.inner = inner
-        self.c = check_float(c, "c", "MaxNorm", low=0.0, low_open=True)
-        self.name = getattr(inner, "name", "sgd")
-
-    @property
-    def lr(self) -> float:
-        return self.inner.lr
-
-    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
-        self.inner.step(params, grads)
-        weights = [p for p in params[0::2] if p.ndim == 2]
-        for W in weights[:-1]:
-            max_norm_project(W, self.c)
-
-    def __repr__(self) -> str:
-        return f"MaxNorm({self.inner!r}, c={self.c:g})"
 
 
 def fit(c: dict, ds, sizes, p: float, head: str, y_train, y_val, streams):

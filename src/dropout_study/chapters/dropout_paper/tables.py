@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from dropout_study.chapters.dropout_paper import paper_findings as pf
+from dropout_study.chapters.wording import list_table
 from dropout_study.measures.stats import seed_interval
 from dropout_study.numfmt import general, plain, sci
 
@@ -44,18 +45,6 @@ def gci(values, decimals: int = 2) -> str:
     i = seed_interval(np.log(arr))
     e, lo, hi = np.exp([i.estimate, i.low, i.high])
     return f"{plain(e, decimals)}× [{plain(lo, decimals)}, {plain(hi, decimals)}]"
-
-
-def list_table(header, rows, widths=None) -> str:
-    """A MyST list-table (stacked into cards on a phone by the book's extension)."""
-    lines = ["```{list-table}", ":header-rows: 1"]
-    if widths:
-        lines.append(":widths: " + " ".join(str(w) for w in widths))
-    lines.append("")
-    for row in [list(header), *rows]:
-        cells = [" ".join(str(c).split()) for c in row]
-        lines += [f"* - {cells[0]}"] + [f"  - {c}" for c in cells[1:]]
-    return "\n".join(lines + ["```", ""])
 
 
 def rates_table(metrics) -> str:

@@ -19,23 +19,23 @@ from dropout_study.numfmt import general
 __all__ = ["ROWS", "side_by_side", "power_text"]
 
 ROWS = (
-    ("dead", "dead hidden units (of {width})", "{:.1f}"),
+    ("dead", "dead hidden units (of {width})", "{:z.1f}"),
     ("exact_zero", "weights exactly 0", "pct"),
     ("living_exact_zero", "weights exactly 0 among living units", "pct"),
     ("zeros_on_dead", "exact zeros that belong to dead units", "pct"),
     ("near_zero", "weights with |w| < {rel}·max|w|", "pct"),
-    ("hoyer", "Hoyer index, living units", "{:.3f}"),
-    ("hoyer_all", "Hoyer index, all units", "{:.3f}"),
-    ("balance_median", "median ln(‖u_j‖/‖v_j‖), living units", "{:+.2f}"),
-    ("norm_ratio", "weight norm / unregularised network's", "{:.2f}"),
-    ("val_acc", "validation accuracy", "{:.3f}"),
+    ("hoyer", "Hoyer index, living units", "{:z.3f}"),
+    ("hoyer_all", "Hoyer index, all units", "{:z.3f}"),
+    ("balance_median", "median ln(‖u_j‖/‖v_j‖), living units", "{:+z.2f}"),
+    ("norm_ratio", "weight norm / unregularised network's", "{:z.2f}"),
+    ("val_acc", "validation accuracy", "{:z.3f}"),
 )
 """(measure key, row label, number format; ``"pct"``: a share shown in %)."""
 
 
 def _fmt(x: float, how: str) -> str:
     if how == "pct":
-        return f"{100 * x:.1f} %"
+        return f"{100 * x:z.1f} %"
     return how.format(x).replace("-", "−")
 
 
@@ -86,7 +86,7 @@ def power_text(e: dict) -> str:
     sd = float(np.std(values, ddof=1)) if values.size > 1 else 0.0
     pw = power(f, sd)
     text = (
-        f"The primary finding's interval has a half-width of {pw['half_width']:.3f} against a "
+        f"The primary finding's interval has a half-width of {pw['half_width']:z.3f} against a "
         f"margin of {pw['margin']:g} ({f.n} seeds)"
     )
     if sd > 0 and f.n > 1:
@@ -94,8 +94,8 @@ def power_text(e: dict) -> str:
         t = float(sps.t.ppf(0.975, f.n - 1))
         pw2 = float(sps.norm.cdf(pw["margin"] * np.sqrt(f.n) / sd - t))
         text += (
-            f"; with this spread over seeds ({sd:.3f}), a true difference of twice the margin "
-            f"would be shown with a probability of about {100 * pw2:.0f} %"
+            f"; with this spread over seeds ({sd:z.3f}), a true difference of twice the margin "
+            f"would be shown with a probability of about {100 * pw2:z.0f} %"
         )
     if pw["seeds_needed"] is not None:
         text += f"; a decision would need roughly {pw['seeds_needed']} seeds"

@@ -81,7 +81,7 @@ L1_VS_L2_CLAIM = "L1 makes weights sparse, L2 shrinks them."
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.0f} %"
+    return f"{100 * x:z.0f} %"
 
 
 def _answer(e: dict, word: str, units: dict | None, acc_margin: float) -> str:
@@ -92,7 +92,7 @@ def _answer(e: dict, word: str, units: dict | None, acc_margin: float) -> str:
             "validation accuracy, so L1 gets no credit for sparsity here."
         )
     f = e["finding"]
-    est = f"{f.estimate:.2f}"
+    est = f"{f.estimate:z.2f}"
     if word == INCONCLUSIVE:
         why = f.reason if not f.applicable else "its interval straddles the margin"
         return (
@@ -123,11 +123,11 @@ def _answer(e: dict, word: str, units: dict | None, acc_margin: float) -> str:
             "it switched off"
         )
         if e["units_l2"].counted == YES:
-            tail += f"; L2 switched off units too ({units['dead_l2']:.1f} per network)."
+            tail += f"; L2 switched off units too ({units['dead_l2']:z.1f} per network)."
         else:
             tail += "."
     elif e["units_l2"].counted == YES:
-        tail = f" L2 switched off whole hidden units ({units['dead_l2']:.1f} per network)."
+        tail = f" L2 switched off whole hidden units ({units['dead_l2']:z.1f} per network)."
     return head + tail
 
 
@@ -174,8 +174,8 @@ def decide(metrics) -> Verdict:
             f"{nr['n'] - nr['seeds_below']} of {nr['n']} seeds"
         )
     sentence += (
-        f". Dead hidden units per network: {units['dead_l1']:.1f} under L1, "
-        f"{units['dead_l2']:.1f} under L2, {units['dead_none']:.1f} without a penalty"
+        f". Dead hidden units per network: {units['dead_l1']:z.1f} under L1, "
+        f"{units['dead_l2']:z.1f} under L2, {units['dead_none']:z.1f} without a penalty"
     )
     if units["share"] is not None:
         sh = units["share"]

@@ -361,5 +361,5 @@ def _terms(p0: float, p1: float, d2: list, d1: list) -> str:
         return f"between p = {general(p0)} and p = {general(p1)} the ratio is undefined"
     return (
         f"from p = {general(p0)} to p = {general(p1)}, mean|D2| changes by a factor of "
-        f"{r2:.2f} and mean|D1| by a factor of {r1:.2f} (their ratio by {r2 / r1:.2f})"
+        f"{r2:z.2f} and mean|D1| by a factor of {r1:z.2f} (their ratio by {r2 / r1:z.2f})"
     )

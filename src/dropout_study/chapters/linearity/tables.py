@@ -53,7 +53,7 @@ def _median(values) -> str:
 def _factor(by_rate: list) -> str:
     """The ratio of the means over seeds at the last and the first rate."""
     first, last = by_rate[0]["estimate"], by_rate[-1]["estimate"]
-    return f"{last / first:.2f}" if first and math.isfinite(last / first) else "—"
+    return f"{last / first:z.2f}" if first and math.isfinite(last / first) else "—"
 
 
 def _cell(f: Finding, words: dict | None = None) -> str:
@@ -72,12 +72,12 @@ def _power_row(f: Finding, per_seed) -> list[str]:
     twice = "—"
     if f.kind == "trend" and sd > 0 and f.n > 1:
         t = float(sps.t.ppf(0.975, f.n - 1))
-        twice = f"{100 * float(sps.norm.cdf(pw['margin'] * math.sqrt(f.n) / sd - t)):.0f} %"
+        twice = f"{100 * float(sps.norm.cdf(pw['margin'] * math.sqrt(f.n) / sd - t)):z.0f} %"
     need = "—" if pw["seeds_needed"] is None else str(pw["seeds_needed"])
     if not f.applicable:
         need = f"— (not applicable: {f.reason})"
     margin = "0 (sign)" if f.kind == "sign" else general(pw["margin"])
-    return [f.name, f"{pw['half_width']:.3f}", margin, f"{sd:.3f}", twice, need]
+    return [f.name, f"{pw['half_width']:z.3f}", margin, f"{sd:z.3f}", twice, need]
 
 
 def tables(metrics: dict) -> dict[str, str]:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 
 from dropout_study.chapters.noisy_loss import alternatives, evidence
-from dropout_study.chapters.wording import interval_text, outcome_words, table_markdown
+from dropout_study.chapters.wording import interval_text, list_table, outcome_words, table_markdown
 from dropout_study.numfmt import general, plain
 
 __all__ = [
@@ -28,21 +28,6 @@ __all__ = [
     "primary_table",
     "reference_text",
 ]
-
-
-def _one(text) -> str:
-    return " ".join(str(text).split())
-
-
-def list_table(header, rows, widths=None) -> str:
-    """A MyST list-table (header row first)."""
-    lines = ["```{list-table}", ":header-rows: 1"]
-    if widths:
-        lines.append(":widths: " + " ".join(str(w) for w in widths))
-    lines.append("")
-    for row in [list(header), *rows]:
-        lines += [f"* - {_one(row[0])}"] + [f"  - {_one(c)}" for c in row[1:]]
-    return "\n".join([*lines, "```", ""])
 
 
 def _steps(v) -> str:

@@ -95,25 +95,37 @@ def slices(result):
     return fig
 
 
-def spread(result):
-    """Spread across fixed masks at α = 0 (black, per seed in grey) and averaged over the
-    slice (orange) versus p, means with 95 % intervals over seeds."""
+def _per_rate(result, main: tuple[str, str], other: tuple[str, str, str], ylabel: str):
+    """One panel per data set: ``main = (runs key, label)`` per seed in grey and as a black
+    mean with its 95 % interval over seeds, ``other = (runs key, label, colour)`` beside it,
+    both versus p."""
     ds = result.params["datasets"]
     rates = result.rates
     fig, axes = subplots(1, len(ds), height=3.0)
     axes = np.atleast_1d(axes)
     for ax, d in zip(axes, ds, strict=True):
         r = result.runs[d]
-        for row in r["spread0"]:
+        for row in r[main[0]]:
             ax.plot(rates, row, color=_GREY, lw=0.7, alpha=0.6)
-        _mean_ci(ax, rates, r["spread0"], color="black", label="at α = 0 (primary)")
-        _mean_ci(ax, rates + 0.008, r["spread_avg"], color="#D55E00", label="averaged over α")
+        _mean_ci(ax, rates, r[main[0]], color="black", label=main[1])
+        _mean_ci(ax, rates + 0.008, r[other[0]], color=other[2], label=other[1])
         ax.set_title(_name(d))
         ax.set_xlabel("dropout rate p")
-    axes[0].set_ylabel("SD of the loss across masks (nats)")
+    axes[0].set_ylabel(ylabel)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
     return fig
+
+
+def spread(result):
+    """Spread across fixed masks at α = 0 (black, per seed in grey) and averaged over the
+    slice (orange) versus p, means with 95 % intervals over seeds."""
+    return _per_rate(
+        result,
+        ("spread0", "at α = 0 (primary)"),
+        ("spread_avg", "averaged over α", "#D55E00"),
+        "SD of the loss across masks (nats)",
+    )
 
 
 def gradient_noise(result):
@@ -293,22 +305,12 @@ def ratios(result):
 def levels(result):
     """Where training levels off: the early-stopped (black; grey per seed) and the final
     (end of the budget, blue) validation loss versus p, means with 95 % intervals."""
-    ds = result.params["datasets"]
-    rates = result.rates
-    fig, axes = subplots(1, len(ds), height=3.0)
-    axes = np.atleast_1d(axes)
-    for ax, d in zip(axes, ds, strict=True):
-        r = result.runs[d]
-        for row in r["best"]:
-            ax.plot(rates, row, color=_GREY, lw=0.7, alpha=0.6)
-        _mean_ci(ax, rates, r["best"], color="black", label="early-stopped (θ*)")
-        _mean_ci(ax, rates + 0.008, r["final"], color="#0072B2", label="final (end of budget)")
-        ax.set_title(_name(d))
-        ax.set_xlabel("dropout rate p")
-    axes[0].set_ylabel("validation loss (nats)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
-    return fig
+    return _per_rate(
+        result,
+        ("best", "early-stopped (θ*)"),
+        ("final", "final (end of budget)", "#0072B2"),
+        "validation loss (nats)",
+    )
 
 
 def control(result):
