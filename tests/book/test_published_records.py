@@ -211,3 +211,16 @@ def test_the_next_build_replaces_an_edited_metrics_file(built):
     assert results[0].executed and "0.999" not in f.read_text()
     assert read_metrics(project.dest("tiny"))["verdict"] == results[0].metrics["verdict"]
     shutil.rmtree(project.dest("tiny"))
+
+
+def test_a_record_of_other_full_parameters_is_outdated_not_damaged(tmp_path):
+    """A sound record (its hash is that of its own parameters) whose parameters are no
+    longer the `full` profile's: not quoted, not called damaged, and the page says why."""
+    root, full = _real_record(tmp_path)
+    changed = {**full, "n_seeds": full["n_seeds"] + 1}
+    found = confirm.read("l1-vs-l2", root, changed)
+    assert found.problem is None and found.record is None and found.other_parameters
+    assert confirm.status("l1-vs-l2", "x", root, changed) == "other parameters"
+    text = confirm.sentence("l1-vs-l2", "book", "supported", root, full_params=changed)
+    assert "damaged" not in text and "other `full` parameters" in text
+    assert "fresh seeds" not in text  # quotes nothing of the old run

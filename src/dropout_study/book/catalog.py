@@ -231,6 +231,11 @@ def _confirmation(project, spec: ChapterSpec) -> str:
         return "current (recorded with this checkout's science code)"
     if state == "none":
         return f"none recorded (dropout-study run {spec.id} --profile full records one)"
+    if state == "other parameters":
+        return (
+            "other parameters: recorded before the full profile changed (rerun "
+            f"{spec.id} with --profile full)"
+        )
     return f"other code: recorded before the science changed (rerun {spec.id} with --profile full)"
 
 

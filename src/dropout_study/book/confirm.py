@@ -121,6 +121,9 @@ class Confirmation:
     record: dict | None
     problem: str | None
     path: Path
+    other_parameters: bool = False
+    """A sound record of a run of other ``full`` parameters than the chapter's now (the
+    profile changed since): not damaged, not quoted either."""
 
     @property
     def damaged(self) -> bool:
@@ -148,7 +151,10 @@ def check(rec, chapter_id: str, full_params: Mapping | None = None) -> str | Non
     ):
         return "its 'findings' are not a list of findings"
     recorded = rec["parameters_sha256"]
-    for params, whose in ((rec.get("parameters"), "its own parameters"), (full_params, None)):
+    own = rec.get("parameters")
+    if isinstance(own, Mapping) and full_params is not None and _sha(own) == recorded:
+        full_params = None  # its own parameters vouch for it; other ones make it outdated
+    for params, whose in ((own, "its own parameters"), (full_params, None)):
         if params is None:
             continue
         if not isinstance(params, Mapping):
@@ -176,6 +182,12 @@ def read(
     except (OSError, ValueError):
         return Confirmation(None, "it is not valid JSON", f)
     problem = check(rec, chapter_id, full_params)
+    if (
+        problem is None
+        and full_params is not None
+        and _sha(full_params) != rec.get("parameters_sha256")
+    ):
+        return Confirmation(None, None, f, other_parameters=True)
     return Confirmation(None if problem else rec, problem, f)
 
 
@@ -266,6 +278,12 @@ def sentence(
             f"quoted here; {rerun} records a new one."
         )
     rec = found.record
+    if found.other_parameters:
+        return (
+            f"The confirmation on record (`book/confirmations/{found.path.name}`) ran with "
+            "other `full` parameters than this chapter's now, so it is not quoted here; "
+            f"{rerun} records one for these."
+        )
     if rec is None:
         return (
             "No confirmatory run on fresh seeds has been recorded for this chapter yet; "
@@ -305,11 +323,14 @@ def status(
     chapter_id: str, code: str, root: Path | None = None, full_params: Mapping | None = None
 ) -> str:
     """``"current"`` (recorded with science hash ``code``), ``"other code"`` (recorded with
-    other science code: ``dropout-study run <id> --profile full`` refreshes it), ``"damaged"``
+    other science code: ``dropout-study run <id> --profile full`` refreshes it), ``"other
+    parameters"`` (recorded for ``full`` parameters that have changed since), ``"damaged"``
     (fails :func:`check`; :func:`read` says why) or ``"none"``."""
     found = read(chapter_id, root, full_params)
     if found.problem:
         return "damaged"
+    if found.other_parameters:
+        return "other parameters"
     rec = found.record
     if rec is None:
         return "none"
