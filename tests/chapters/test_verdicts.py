@@ -59,3 +59,21 @@ def test_rows_given_as_mappings_keep_their_marks():
     )
     assert rob.n == 0 and rob.not_applicable == 1
     assert rob.as_dict()["alternatives"][0]["reason"] == "undefined in 3 of 8"
+
+
+def test_a_row_whose_word_the_rule_fixes_is_found_and_one_that_can_move_is_not():
+    """A rule in which any "no" gives "not supported" (chapter 6's shape): with finding a at
+    "no", a row moving only b cannot change the word; a row moving a can (exhaustive check)."""
+    from dropout_study.chapters.verdicts import fixed_by_rule
+
+    def rule(o):
+        if "no" in o.values():
+            return "not supported"
+        return "supported" if all(v == "yes" for v in o.values()) else "inconclusive"
+
+    outcomes = {"a": "no", "b": "yes", "c": "inconclusive"}
+    assert fixed_by_rule(rule, outcomes, ["b"])
+    assert fixed_by_rule(rule, outcomes, ["b", "c"])
+    assert not fixed_by_rule(rule, outcomes, ["a"])
+    assert not fixed_by_rule(rule, {"a": "yes", "b": "yes", "c": "yes"}, ["c"])
+    assert fixed_by_rule(rule, outcomes, [])  # a row that moves nothing

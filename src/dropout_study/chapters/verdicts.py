@@ -20,7 +20,8 @@ In the book every word carries a symbol as well as a colour (:data:`SYMBOLS`,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from dropout_study.validation import fail
@@ -40,6 +41,8 @@ __all__ = [
     "Alternative",
     "Robustness",
     "robustness",
+    "fixed_by_rule",
+    "FIXED_BY_RULE",
 ]
 
 SUPPORTED = "supported"
@@ -282,3 +285,30 @@ def robustness(primary: str, alternatives: Iterable) -> Robustness:
         else:
             rows.append(Alternative(*a))
     return Robustness(primary, tuple(rows))
+
+
+FIXED_BY_RULE = "the rule gives this word whatever the findings this choice moves say"
+"""The reason of a row :func:`fixed_by_rule` finds: it cannot disagree, so it is not counted."""
+
+
+def fixed_by_rule(
+    rule: Callable[[Mapping[str, str]], str],
+    outcomes: Mapping[str, str],
+    moved: Iterable[str],
+    values: Sequence[str] = ("yes", "no", "reversed", "inconclusive"),
+) -> bool:
+    """Whether an alternative analysis that changes only the findings named in ``moved``
+    could change the verdict at all: ``rule`` maps finding name → outcome to a verdict word;
+    the other findings keep their ``outcomes``. ``True`` when every combination of ``values``
+    for the moved findings gives one word — such a row agrees by construction, and counting it
+    inflates agreement (mark it ``applicable=False`` with :data:`FIXED_BY_RULE`). Calls
+    ``rule`` at most ``len(values) ** len(moved)`` times."""
+    names = list(moved)
+    if not names:
+        return True
+    words = set()
+    for combo in itertools.product(values, repeat=len(names)):
+        words.add(rule({**outcomes, **dict(zip(names, combo, strict=True))}))
+        if len(words) > 1:
+            return False
+    return True
