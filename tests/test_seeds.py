@@ -88,3 +88,18 @@ def test_replicate_is_the_ith_of_replicates():
         assert (a.entropy, a.spawn_key) == (b.entropy, b.spawn_key)
     with pytest.raises(ValueError, match="'i' parameter of replicate"):
         replicate(5, -1)
+
+
+def test_every_chapter_refuses_a_seed_json_cannot_hold_before_any_work():
+    """One bound for every chapter's first seed (parameters.complete): above it, one line
+    naming the parameter, its value and the range written in full."""
+    from dropout_study.book import params
+    from dropout_study.book.project import Project
+    from dropout_study.seeds import SEED_MAX
+
+    project = Project()
+    for cid in project.chapters:
+        spec = project.spec(cid)
+        params.resolve(spec, "smoke", {"seed": SEED_MAX})  # the bound itself is allowed
+        with pytest.raises(ValueError, match=rf"'seed' parameter of {cid} .*\[0, {SEED_MAX}\]"):
+            params.resolve(spec, "smoke", {"seed": 10**23})

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dropout_study.validation import described, fail
+from dropout_study.seeds import SEED_MAX
+from dropout_study.validation import check_int, described, fail
 
 __all__ = ["complete", "follow_member", "include_member"]
 
@@ -69,6 +70,8 @@ def complete(params, owner: str) -> dict:
     A chapter's defaults live only in its notebook's parameters cell."""
     if not isinstance(params, dict):
         fail("params", owner, "a dict of parameters", type(params).__name__, TypeError)
+    if "seed" in params:  # every chapter's first seed, bounded once here
+        check_int(params["seed"], "seed", owner, low=0, high=SEED_MAX)
     out = _Complete(params)
     out.owner = owner
     return out

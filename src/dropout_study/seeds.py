@@ -20,7 +20,7 @@ import numpy as np
 
 from dropout_study.validation import check_int, fail
 
-__all__ = ["Streams", "STREAM_NAMES", "streams", "replicate", "replicates"]
+__all__ = ["Streams", "STREAM_NAMES", "SEED_MAX", "streams", "replicate", "replicates"]
 
 STREAM_NAMES = ("split", "init", "masks", "batches", "measure")
 _REPLICATE_KEY = 1_000_003  # keeps replicate seeds apart from the streams of the seed itself
@@ -37,12 +37,17 @@ class Streams:
     measure: np.random.Generator
 
 
+SEED_MAX = 2**32 - 1
+"""The largest seed a chapter accepts: seeds are kept in JSON (metrics, confirmations), whose
+common readers hold integers exactly only up to 2**53; 2**32 - 1 is the usual bound."""
+
+
 def _seed_sequence(seed, owner: str) -> np.random.SeedSequence:
     if isinstance(seed, np.random.SeedSequence):
         return seed
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         fail("seed", owner, "a non-negative int or a numpy.random.SeedSequence", seed, TypeError)
-    return np.random.SeedSequence(check_int(seed, "seed", owner, low=0))
+    return np.random.SeedSequence(check_int(seed, "seed", owner, low=0, high=SEED_MAX))
 
 
 def streams(seed) -> Streams:

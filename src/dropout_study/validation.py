@@ -175,9 +175,16 @@ def _interval(low, high, low_open, high_open) -> str:
     """The interval as text, e.g. ``[0, 1)``; a ``None`` bound is an open infinite end."""
     lo = "(" if low is None or low_open else "["
     hi = ")" if high is None or high_open else "]"
-    low_s = "-inf" if low is None else f"{low:g}"
-    high_s = "inf" if high is None else f"{high:g}"
+    low_s = "-inf" if low is None else _bound(low)
+    high_s = "inf" if high is None else _bound(high)
     return f"{lo}{low_s}, {high_s}{hi}"
+
+
+def _bound(x) -> str:
+    """A bound as text: whole numbers in full below 1e12 (``4294967295``, not ``4.29497e+09``),
+    others as ``:g``."""
+    x = float(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 1e12 else f"{x:g}"
 
 
 def _outside(v, low, high, low_open: bool = False, high_open: bool = False) -> bool:

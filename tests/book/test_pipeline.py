@@ -297,3 +297,22 @@ def test_a_full_run_records_its_confirmation_with_the_code_it_ran(project, tmp_p
     word = rec["word"]
     assert "other code" not in confirm.sentence("tiny", "book", word, tmp_path, rec["code"])
     assert "other code" in confirm.sentence("tiny", "book", word, tmp_path, "0" * 64)
+
+
+def test_notebooks_written_for_pages_have_stable_cell_ids(project, tmp_path):
+    """nbformat gives every new cell a random id: the executed notebook (with its inserted
+    parameter and provenance cells) and the rerun page's downloadable copy (with its
+    references cell) must still be byte-identical for identical runs."""
+    import nbformat
+
+    from dropout_study.book.render import _with_references
+
+    spec = project.spec("tiny")
+    execute(spec, resolve(spec, "smoke"), tmp_path / "a", profile="smoke")
+    nb = nbformat.read(tmp_path / "a" / "tiny.ipynb", as_version=4)
+    assert [c["id"] for c in nb.cells] == [f"cell-{i:03d}" for i in range(len(nb.cells))]
+    text = nbformat.writes(nb)
+    one, two = _with_references(text), _with_references(text)
+    assert one == two
+    page = nbformat.reads(one, as_version=4)
+    assert page.cells[-1]["id"] == f"cell-{len(page.cells) - 1:03d}"

@@ -306,7 +306,7 @@ def _kernels_of(pid):
     return [k for k in kids if "ipykernel" in " ".join(k.cmdline())]
 
 
-def _interrupt_once_running(argv, *, n_kernels, env=None, family=False):
+def _interrupt_once_running(argv, *, n_kernels, env=None, family=False, sig=signal.SIGINT):
     """Run the command ``argv`` (RUN_SCRIPT), send SIGINT to it alone once ``n_kernels``
     kernels run its sleeping cells; ``(returncode, stderr, processes)`` with the kernels, or
     with all its descendants at that moment (``family``)."""
@@ -328,21 +328,24 @@ def _interrupt_once_running(argv, *, n_kernels, env=None, family=False):
         assert len(kernels) >= n_kernels, f"{len(kernels)} of {n_kernels} kernels started"
         time.sleep(3)  # into the sleeping cells
         watched = psutil.Process(proc.pid).children(recursive=True) if family else kernels
-        proc.send_signal(signal.SIGINT)  # to the command alone, as `kill -INT` would
+        proc.send_signal(sig)  # to the command alone, as `kill -INT` or `timeout` would
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     return proc.returncode, err, watched
 
 
-def test_ctrl_c_is_one_line_ends_the_kernel_and_exits_130(project, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_ctrl_c_or_termination_is_one_line_ends_the_kernel_and_its_workers(project, tmp_path, sig):
+    # SIGTERM is what `timeout`, a batch system's time limit or `kill` sends; SIGHUP a closed
+    # terminal: both end the run as Ctrl-C does, with status 128 + signal
     import psutil
 
     _replace_in_source(project, "tiny", SLEEP, SLEEPING)
     out = tmp_path / "o"
     argv = [str(project.root), "run", "tiny", "--profile", "smoke", "--out", str(out)]
-    returncode, err, kernels = _interrupt_once_running(argv, n_kernels=1)
-    assert returncode == 130
+    returncode, err, kernels = _interrupt_once_running(argv, n_kernels=1, sig=sig, family=True)
+    assert returncode == 128 + sig
     assert one_line(err).startswith("dropout-study: interrupted")
     time.sleep(1)
     for k in kernels:

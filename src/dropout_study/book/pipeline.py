@@ -253,6 +253,7 @@ def _postprocess(path: Path, spec: chapters.ChapterSpec, params: Mapping, profil
             last + 1, nbformat.v4.new_markdown_cell(parameter_table(spec, params, profile))
         )
         nb.cells.insert(last + 2, provenance_cell(nbformat))
+        executed.stable_ids(nb)
     bad = executed.glued_figures_not_images(nb)
     if bad:
         raise ChapterFailed(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["clean", "glued_outputs", "glued_figures_not_images"]
+__all__ = ["clean", "stable_ids", "glued_outputs", "glued_figures_not_images"]
 
 _GLUE_FIGURE = re.compile(
     r"(?:```+\{glue:figure\}|:::+\{glue:figure\}|\{glue:figure\}`)\s*([^\s`]+)"
@@ -26,8 +26,8 @@ _GLUE_FIGURE = re.compile(
 def clean(nb, *, parameters: Mapping, input_path: str, output_path: str) -> None:
     """Strip timing, absolute paths and the source copy from ``nb`` (an ``nbformat`` node,
     changed in place) and give its cells stable ids."""
-    for i, cell in enumerate(nb.cells):
-        cell["id"] = f"cell-{i:03d}"
+    stable_ids(nb)
+    for cell in nb.cells:
         for key in ("papermill", "execution"):
             cell.metadata.pop(key, None)
     nb.metadata["papermill"] = {
@@ -35,6 +35,14 @@ def clean(nb, *, parameters: Mapping, input_path: str, output_path: str) -> None
         "input_path": input_path,
         "output_path": output_path,
     }
+
+
+def stable_ids(nb) -> None:
+    """Number the cells of ``nb`` ``cell-000``, ``cell-001``, … in place: nbformat gives every
+    new cell a random id, which would make two identical runs' notebooks differ. Call it after
+    adding cells to any notebook that is written out."""
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:03d}"
 
 
 def glued_outputs(nb) -> dict[str, set[str]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from dropout_study.book import outputs
+from dropout_study.book import outputs, postprocess
 
 __all__ = ["page_config", "rerun_page"]
 
@@ -56,6 +56,7 @@ def _with_references(notebook_json: str) -> str:
             "## References\n\n```{bibliography}\n:style: dropout_study_author_year\n```\n"
         )
     )
+    postprocess.stable_ids(nb)  # the page's downloadable copy is byte-stable too
     return nbformat.writes(nb)
 
 

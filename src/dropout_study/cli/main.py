@@ -26,7 +26,9 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import NoReturn
@@ -185,9 +187,44 @@ def _warn_cache() -> None:
         print(f"{PROG}: {line}", file=sys.stderr, flush=True)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (``timeout``, a batch system's time limit, a closed terminal): ended
+    like Ctrl-C — kernel and workers stopped, nothing half-written — with status 128 + signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise _Terminated(signum)
+
+
+@contextlib.contextmanager
+def _termination_as_interrupt():
+    """While the command runs (in the main thread), SIGTERM and SIGHUP raise
+    :class:`_Terminated` where Ctrl-C raises ``KeyboardInterrupt``; the handlers before are
+    restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {s: signal.signal(s, _raise_terminated) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
 def main(argv: list[str] | None = None, project: Project | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 a chapter or the book failed, 2 invalid
-    input). ``project`` defaults to this checkout (tests pass another)."""
+    input, 130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP). ``project`` defaults to
+    this checkout (tests pass another)."""
+    with _termination_as_interrupt():
+        return _main(argv, project)
+
+
+def _main(argv: list[str] | None, project: Project | None) -> int:
     project = project or Project()
     if not os.environ.get("DROPOUT_STUDY_DEBUG"):
         # papermill's and nbclient's own log lines (e.g. "Kernel died while waiting for
@@ -235,7 +272,7 @@ def main(argv: list[str] | None = None, project: Project | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:  # Ctrl-C: one line, kernel and workers ended
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: one line, kernel and workers ended
         # nbclient's cell task then fails with DeadKernelError; asyncio would log "Task
         # exception was never retrieved" with its traceback when that task is collected
         logging.getLogger("asyncio").setLevel(logging.CRITICAL)
@@ -243,7 +280,7 @@ def main(argv: list[str] | None = None, project: Project | None = None) -> int:
         kernel.end_kernels()
         line = guard.interrupted(_STATE.get("command", ""), _STATE.get("written"))
         print(f"{PROG}: {line}", file=sys.stderr)
-        return 130
+        return 128 + exc.signum if isinstance(exc, _Terminated) else 130
     except OSError as exc:  # read-only or immutable destination, a path through a file
         if os.environ.get("DROPOUT_STUDY_DEBUG"):
             raise
@@ -259,11 +296,11 @@ def entry(argv: list[str] | None = None, project: Project | None = None) -> NoRe
     interrupted execution leaves behind in this process (an event loop's pending tasks, a
     messaging socket to the killed kernel) must not hold the exit up."""
     code = main(argv, project)
-    if code == 130:
+    if code in (130, 129, 143):
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
-        os._exit(130)
+        os._exit(code)
     sys.exit(code)
 
 
