@@ -157,6 +157,31 @@ def test_cite_a_figure_gives_label_caption_provenance_and_anchor(built, capsys):
     assert "@software{dropout_study" in out
 
 
+def test_cite_gives_the_figure_its_own_bibtex_entry_and_cites_a_run_folder(built, capsys):
+    """The figure's @misc entry (pybtex parses it) names its commit, profile and anchor; a
+    figure of a profile other than the book's says so; --run cites the same figure from a
+    run's --out folder, with that folder's files."""
+    from pybtex.database import parse_string
+
+    project, record = built
+    assert cli.main(["cite", "fig-tiny-draws"], project) == 0
+    out = capsys.readouterr().out
+    bib = parse_string(out.split("BibTeX:\n", 1)[1], "bibtex")
+    fig = bib.entries["fig-tiny-draws"]
+    commit = record["provenance"]["git"]["commit"] or "unknown"
+    assert commit in fig.fields["note"] and "tiny.html#fig-tiny-draws" in fig.fields["howpublished"]
+    profile = record["profile"] if "profile" in record else "smoke"
+    assert (f"from the `{profile}` profile, not the study's" in out) == (
+        profile not in ("book", "full")
+    )
+    run_dir = project.dest("tiny")
+    assert cli.main(["cite", "fig-tiny-draws", "--run", str(run_dir)], project) == 0
+    out = capsys.readouterr().out
+    assert f"files:      {run_dir}/figures/" in out and "page/tiny.html#fig-tiny-draws" in out
+    assert cli.main(["cite", "fig-tiny-draws", "--run", str(run_dir.parent)], project) == 2
+    assert "'--run' parameter of dropout-study cite" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("label", ["fig-tiny-nope", "fig-other-draws", "draws"])
 def test_cite_an_unknown_figure_is_one_line(built, capsys, label):
     project, _ = built

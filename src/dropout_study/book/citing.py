@@ -158,8 +158,9 @@ def _chapter_of(label: str, chapter_ids) -> str | None:
     return best
 
 
-def figure_record(project, label: str) -> dict:
-    """Everything needed to cite the figure ``label`` of the last build (see module doc).
+def figure_record(project, label: str, run_dir: str | Path | None = None) -> dict:
+    """Everything needed to cite the figure ``label`` of the last build, or of the run whose
+    output folder is ``run_dir`` (see module doc).
 
     Raises ``ValueError`` if the label names no chapter or the chapter has no such figure.
     """
@@ -175,14 +176,18 @@ def figure_record(project, label: str) -> dict:
             label,
         )
     name = label[len("fig-" + cid + "-") :]
-    dest = project.dest(cid)
+    dest = project.dest(cid) if run_dir is None else Path(run_dir)
+    if run_dir is not None and not (dest / f"{cid}.ipynb").is_file():
+        fail("--run", "dropout-study cite", f"the --out folder of a run of {cid}", str(run_dir))
     meta_file = dest / "figures" / f"{name}.json"
     if not meta_file.is_file():
         known = sorted(p.stem for p in (dest / "figures").glob("*.json"))
+        where = "the last build of " + cid if run_dir is None else f"the run in {run_dir}"
         allowed = (
-            "a figure of the last build of " + cid + " (" + ", ".join(known) + ")"
+            f"a figure of {where} (" + ", ".join(f"fig-{cid}-{k}" for k in known) + ")"
             if known
-            else f"a figure of a built chapter (run 'dropout-study build' first; {cid} has none)"
+            else f"a figure of a built chapter (run 'dropout-study build' first, or cite a "
+            f"figure of your own run with --run DIR; {cid} has none)"
         )
         fail("figure", "dropout-study cite", allowed, label)
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
@@ -190,7 +195,7 @@ def figure_record(project, label: str) -> dict:
     metrics_file = dest / "metrics.json"
     if metrics_file.is_file():
         glued = json.loads(metrics_file.read_text(encoding="utf-8")).get("glued", {})
-    caption = captions(project.source(cid), glued).get(label, "")
+    caption = _tex_as_text(captions(project.source(cid), glued).get(label, ""))
     prov = meta.get("provenance", {})
     git = prov.get("git", {}) if isinstance(prov, dict) else {}
     return {
@@ -202,9 +207,34 @@ def figure_record(project, label: str) -> dict:
         "dirty": git.get("dirty"),
         "profile": meta.get("profile"),
         "parameters_hash": parameters_hash(meta.get("parameters", {})),
-        "anchor": anchor(cid, label),
-        "files": [f"book/generated/{cid}/figures/{f}" for f in meta.get("files", {}).values()],
+        "anchor": anchor(cid, label) if run_dir is None else f"page/{cid}.html#{label}",
+        "files": [
+            (f"book/generated/{cid}" if run_dir is None else str(dest)) + f"/figures/{f}"
+            for f in meta.get("files", {}).values()
+        ],
     }
+
+
+def _tex_as_text(caption: str) -> str:
+    """Inline maths ``$…$`` of a caption as Unicode text (``$\\lambda_\\max$`` → ``λₘₐₓ``)."""
+    from dropout_study.book.sphinxext import math_as_text
+
+    return re.sub(r"\$([^$]+)\$", lambda m: math_as_text(m.group(1)), caption)
+
+
+def figure_bibtex(record: dict) -> str:
+    """The figure as a BibTeX ``@misc`` entry keyed by its label: where it is (chapter and
+    anchor) and what made it (version, commit, profile, parameters hash)."""
+    commit = (record["commit"] or "unknown") + (" (dirty)" if record.get("dirty") else "")
+    first = record["caption"].split(". ")[0].rstrip(".")
+    fields = {
+        "title": "{" + (f"{first}" if first else record["label"]) + "}",
+        "howpublished": f"dropout-study, chapter {record['chapter']}, {record['anchor']}",
+        "note": f"Figure {record['label']}; version {record['version']}, commit {commit}, "
+        f"profile {record['profile']}, parameters sha256 {record['parameters_hash'][:16]}",
+    }
+    body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields.items())
+    return f"@misc{{{record['label']},\n{body}\n}}"
 
 
 def figure_text(record: dict) -> str:
@@ -224,6 +254,14 @@ def figure_text(record: dict) -> str:
             f"anchor:     {record['anchor']}",
             f"files:      {', '.join(record['files'])}",
         ]
+        + (
+            [
+                f"note:       from the `{record['profile']}` profile, not the study's results "
+                "(those are the `book` profile's: make book)"
+            ]
+            if record["profile"] not in ("book", "full")
+            else []
+        )
     )
 
 
@@ -244,13 +282,17 @@ def figures(project, ids) -> list[tuple[str, str, str]]:
     return out
 
 
-def cite_text(project, label: str | None = None) -> str:
-    """What ``dropout-study cite [label]`` prints: the study's BibTeX and CSL-JSON, or one
-    figure's record followed by the study's BibTeX."""
+def cite_text(project, label: str | None = None, run_dir: str | Path | None = None) -> str:
+    """What ``dropout-study cite [label] [--run DIR]`` prints: the study's BibTeX and
+    CSL-JSON, or one figure's record, its BibTeX entry and the study's."""
     cff = load_cff(project.root)
     bib = study_bibtex(cff)
+    if label is None and run_dir is not None:
+        fail("figure", "dropout-study cite", "a figure label when --run is given", None)
     if label is None:
         csl = json.dumps(study_csl(cff), indent=2, ensure_ascii=False)
         return f"% BibTeX\n{bib}\n\n// CSL-JSON\n{csl}"
-    record = figure_text(figure_record(project, label))
-    return f"{record}\n\nCite the study with the figure's label:\n{bib}"
+    rec = figure_record(project, label, run_dir)
+    return (
+        f"{figure_text(rec)}\n\nThe figure and the study, in BibTeX:\n{figure_bibtex(rec)}\n\n{bib}"
+    )

@@ -84,8 +84,20 @@ def _parser(argv: list[str] | None = None, project: Project | None = None):
     ls.add_argument("-v", "--verbose", action="store_true", help="claims, verdicts, parameters")
     pa = sub.add_parser("params", help="a chapter's parameters: type, values, range, meaning")
     pa.add_argument("chapter", help="chapter id (see 'dropout-study list')")
-    ci = sub.add_parser("cite", help="BibTeX and CSL-JSON for the study, or one figure")
+    ci = sub.add_parser(
+        "cite",
+        help="BibTeX and CSL-JSON for the study, or one figure",
+        description="Cite the study, or one figure by its label (the label ends each caption "
+        "in the book and is listed on its 'Reproduce and cite' page; an unknown label lists "
+        "the chapter's figures).",
+    )
     ci.add_argument("figure", nargs="?", help="a figure label fig-<chapter>-<name>")
+    ci.add_argument(
+        "--run",
+        metavar="DIR",
+        help="cite the figure from your own run's output (dropout-study run … --out DIR) "
+        "instead of the last book build",
+    )
 
     r = sub.add_parser(
         "run",
@@ -245,7 +257,7 @@ def _main(argv: list[str] | None, project: Project | None) -> int:
             cid = chapters.check_chapter_id(args.chapter, f"{PROG} params", project.chapters)
             print(catalog.params_text(project.spec(cid)))
         elif args.command == "cite":
-            print(citing.cite_text(project, args.figure))
+            print(citing.cite_text(project, args.figure, run_dir=args.run))
         elif args.command == "run":
             _run(args, project)
         elif args.command == "build":
