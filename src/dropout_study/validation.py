@@ -217,7 +217,7 @@ def check_float(
 
 
 def check_int(
-    value, name: str, owner: str, *, low: int | None = None, high: int | None = None
+    value, name: str, owner: str, *, low: int | None = None, high: float | None = None
 ) -> int:
     """Return ``value`` as an int after checking it is an integer in ``[low, high]``."""
     interval = _interval(low, high, False, False)
@@ -287,7 +287,7 @@ def check_int_list(
     owner: str,
     *,
     low: int | None = None,
-    high: int | None = None,
+    high: float | None = None,
     min_len: int = 1,
     order: str = "increasing",
 ) -> list[int]:

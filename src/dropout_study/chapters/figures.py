@@ -7,14 +7,20 @@ so that every figure has the same fonts and is readable at the book's page width
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+from matplotlib.rcsetup import cycler  # what mpl.cycler is (matplotlib's stubs omit that name)
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = ["STYLE", "PAGE_WIDTH", "subplots", "apply_style", "COLORS", "rate_colors"]
 
 PAGE_WIDTH = 7.0  # inches: the text column of the book at 100 % zoom
 
-STYLE = {
+STYLE: dict[RcKeyType, object] = {
     "figure.dpi": 110,
     "savefig.dpi": 150,
     "savefig.bbox": "tight",
@@ -40,7 +46,7 @@ COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0
 def apply_style() -> None:
     """Apply :data:`STYLE` and the colour cycle to matplotlib's global rc parameters."""
     mpl.rcParams.update(STYLE)
-    mpl.rcParams["axes.prop_cycle"] = mpl.cycler(color=COLORS)
+    mpl.rcParams["axes.prop_cycle"] = cycler(color=COLORS)
 
 
 def subplots(

@@ -196,6 +196,13 @@ class Finding:
         return self.outcome if self.applicable else INCONCLUSIVE
 
     @property
+    def stated_margin(self) -> float:
+        """:attr:`margin`, which every finding but a test of sign has."""
+        if self.margin is None:
+            raise ValueError(f"finding {self.name!r} is a test of sign: it has no margin")
+        return self.margin
+
+    @property
     def half_width(self) -> float:
         """Half the interval's width, on the decision scale (log for a ratio)."""
         lo, hi = self.low, self.high

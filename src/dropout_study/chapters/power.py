@@ -29,7 +29,11 @@ def power(f: Finding, sd: float, level: float = 0.95) -> dict:
     when ``f`` is inconclusive, ``seeds_needed`` ≈ (t · s / d)² with ``s = sd`` (the per-seed
     standard deviation on the decision scale) and ``d`` the distance from the estimate to the
     nearest decision boundary (``None`` when decided, or when ``d`` is 0)."""
-    m = 0.0 if f.kind == "sign" else (math.log(f.margin) if f.scale == "log" else f.margin)
+    m = (
+        0.0
+        if f.kind == "sign"
+        else (math.log(f.stated_margin) if f.scale == "log" else f.stated_margin)
+    )
     est = math.log(f.estimate) if f.scale == "log" else f.estimate
     est *= f.direction
     t = float(sps.t.ppf(0.5 + level / 2.0, max(f.n - 1, 1)))

@@ -16,6 +16,8 @@ the sigmoid, ``exp(z - max z)`` and its row sums for the softmax) and equals ``l
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
 from dropout_study.nn.losses import (
@@ -29,9 +31,20 @@ from dropout_study.nn.losses import (
 )
 from dropout_study.validation import check_labels, described, fail
 
-__all__ = ["HEADS", "HEAD_CLASSES"]
+__all__ = ["HEADS", "HEAD_CLASSES", "Head"]
 
 HEADS = ("sigmoid", "softmax", "identity")
+
+
+class Head(Protocol):
+    """What every head provides (the classes below)."""
+
+    def targets(self, y, n: int, k: int, dtype) -> np.ndarray: ...
+    def loss(self, z: np.ndarray, y: np.ndarray) -> float: ...
+    def grad(self, z: np.ndarray, y: np.ndarray) -> np.ndarray: ...
+    def loss_and_grad(self, z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]: ...
+    def proba(self, z: np.ndarray) -> np.ndarray: ...
+    def correct(self, z: np.ndarray, y: np.ndarray) -> np.ndarray: ...
 
 
 class _SigmoidHead:
@@ -176,4 +189,8 @@ class _IdentityHead:
         return np.full(z.shape[0], np.nan)
 
 
-HEAD_CLASSES = {"sigmoid": _SigmoidHead, "softmax": _SoftmaxHead, "identity": _IdentityHead}
+HEAD_CLASSES: dict[str, type[Head]] = {
+    "sigmoid": _SigmoidHead,
+    "softmax": _SoftmaxHead,
+    "identity": _IdentityHead,
+}

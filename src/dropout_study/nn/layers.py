@@ -57,6 +57,13 @@ class _Buffers:
         return buf
 
 
+def _saved(array: np.ndarray | None, layer: str) -> np.ndarray:
+    """What the layer's ``forward`` kept for its ``backward``; a clear error if none ran."""
+    if array is None:
+        raise RuntimeError(f"{layer}.backward called before {layer}.forward")
+    return array
+
+
 class Dense:
     """Affine layer ``Y = X W + b``.
 
@@ -111,11 +118,12 @@ class Dense:
     def backward(self, dY: np.ndarray, *, need_dX: bool = True) -> np.ndarray | None:
         """``dY`` ``(n, n_out)`` → ``dW = Xᵀ dY``, ``db = Σ_rows dY`` (stored) and ``dX = dY Wᵀ``
         ``(n, n_in)``, returned unless ``need_dX`` is False (the first layer skips it)."""
-        np.matmul(self._X.T, dY, out=self.dW)
+        X = _saved(self._X, "Dense")
+        np.matmul(X.T, dY, out=self.dW)
         np.add.reduce(dY, axis=0, out=self.db)  # np.sum without its Python wrapper
         if not need_dX:
             return None
-        dX = self._buf.get("dX", self._X.shape, self.W.dtype)
+        dX = self._buf.get("dX", X.shape, self.W.dtype)
         np.matmul(dY, self.W.T, out=dX)
         return dX
 
@@ -135,7 +143,7 @@ class ReLU:
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
         positive = self._buf.get("pos", dY.shape, _BOOL)
-        np.greater(self._Y, 0, out=positive)
+        np.greater(_saved(self._Y, "ReLU"), 0, out=positive)
         dX = self._buf.get("dX", dY.shape, dY.dtype)
         np.multiply(dY, positive, out=dX)
         return dX
@@ -156,7 +164,8 @@ class Tanh:
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
         dX = self._buf.get("dX", dY.shape, dY.dtype)
-        np.multiply(self._Y, self._Y, out=dX)
+        Y = _saved(self._Y, "Tanh")
+        np.multiply(Y, Y, out=dX)
         np.subtract(1.0, dX, out=dX)
         dX *= dY
         return dX
@@ -282,7 +291,7 @@ class Dropout:
         product with a 0/1 factor is exact, so the numbers are those of the two backward
         passes one after the other, signed zeros included."""
         gain = self._buf.get("gain", dY.shape, _BOOL)
-        np.greater(self._Y, 0, out=gain)
+        np.greater(_saved(self._Y, "Dropout"), 0, out=gain)
         dX = self._buf.get("dX", dY.shape, dY.dtype)
         np.multiply(dY, dY.dtype.type(self.scale), out=dX)
         dX *= gain

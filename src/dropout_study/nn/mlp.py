@@ -318,7 +318,7 @@ class MLP:
                 described(f"{len(masks)} masks"),
             )
         shapes = self.mask_shapes(n)
-        out = []
+        out: list[np.ndarray | None] = []
         for m, d, shape in zip(masks, self.dropouts, shapes, strict=True):
             if m is None:
                 if d.p != 0:

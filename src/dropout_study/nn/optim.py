@@ -34,8 +34,10 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import EllipsisType
+from typing import TypedDict
 
 import numpy as np
 
@@ -51,7 +53,17 @@ dispatch); smaller chunks stay in a smaller cache but pay that more often — me
 THREADED_MIN = 2 * CHUNK
 """Updates of fewer elements run in the calling thread whatever :func:`set_threads` says."""
 
-_POOL: dict[str, object] = {"n": 1, "executor": None}
+
+_Index = slice | EllipsisType
+"""An index expression of one piece of an update (:func:`_chunks`)."""
+
+
+class _PoolState(TypedDict):
+    n: int
+    executor: ThreadPoolExecutor | None
+
+
+_POOL: _PoolState = {"n": 1, "executor": None}
 
 
 def set_threads(n: int) -> None:
@@ -66,7 +78,7 @@ def set_threads(n: int) -> None:
         _POOL["executor"] = ThreadPoolExecutor(n, thread_name_prefix="optim") if n > 1 else None
 
 
-def _plan(arrays: Sequence[np.ndarray]) -> list[list[tuple[int, object]]]:
+def _plan(arrays: Sequence[np.ndarray]) -> list[list[tuple[int, _Index]]]:
     """The update's pieces ``(array index, index expression)``, grouped into one list per
     thread that will run them (a single list: the calling thread alone).
 
@@ -91,10 +103,17 @@ def _plan(arrays: Sequence[np.ndarray]) -> list[list[tuple[int, object]]]:
     return [pieces[cuts[w] : cuts[w + 1]] for w in range(n)]
 
 
-def _run(plan: list[list[tuple[int, object]]], work) -> None:
+def _run(
+    plan: list[list[tuple[int, _Index]]], work: Callable[[int, list[tuple[int, _Index]]], None]
+) -> None:
     """``work(worker, pieces)`` for each group of :func:`_plan`: the first in the calling
     thread, the others in the pool, all finished on return."""
-    futures = [_POOL["executor"].submit(work, w, mine) for w, mine in enumerate(plan) if w]
+    futures: list[Future[None]] = []
+    if len(plan) > 1:
+        executor = _POOL["executor"]
+        if executor is None:
+            raise RuntimeError("optimiser update planned for several threads but no pool exists")
+        futures = [executor.submit(work, w, mine) for w, mine in enumerate(plan) if w]
     work(0, plan[0])
     for f in futures:
         f.result()
@@ -158,7 +177,7 @@ def _scratch(params: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [np.empty(n, dtype=params[0].dtype) for _ in range(_POOL["n"])]
 
 
-def _chunks(p: np.ndarray):
+def _chunks(p: np.ndarray) -> Iterator[_Index]:
     """Index expressions that split ``p`` (1-D) into chunks of :data:`CHUNK`; a whole array of
     another shape is one piece."""
     if p.ndim != 1:
@@ -177,7 +196,7 @@ class SGD:
         self.lr = check_float(lr, "lr", "SGD", low=0.0, low_open=True)
         self.momentum = check_float(momentum, "momentum", "SGD", low=0.0, high=1.0, high_open=True)
         self._v: list[np.ndarray] | None = None
-        self._tmp: np.ndarray | None = None
+        self._tmp: list[np.ndarray] | None = None
         self._layout = _Layout()
 
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
@@ -188,13 +207,16 @@ class SGD:
                 self._v = [np.zeros(p.shape, p.dtype) for p in params]
         if len(self._tmp) < _POOL["n"]:
             self._tmp = _scratch(params)
+        tmps, vs = self._tmp, self._v
+        if self.momentum and vs is None:
+            raise RuntimeError("SGD with momentum has no velocity buffers")
 
-        def work(worker: int, mine: list) -> None:
+        def work(worker: int, mine: list[tuple[int, _Index]]) -> None:
             for i, c in mine:
                 p, g = params[i][c], grads[i][c]
-                tmp = self._tmp[worker][: p.size].reshape(p.shape)
-                if self.momentum:
-                    v = self._v[i][c]
+                tmp = tmps[worker][: p.size].reshape(p.shape)
+                if vs is not None and self.momentum:
+                    v = vs[i][c]
                     v *= self.momentum
                     v += g
                     np.multiply(v, self.lr, out=tmp)
@@ -236,7 +258,7 @@ class Adam:
         self.t = 0
         self._m: list[np.ndarray] | None = None
         self._v: list[np.ndarray] | None = None
-        self._tmp: np.ndarray | None = None
+        self._tmp: list[np.ndarray] | None = None
         self._layout = _Layout()
 
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
@@ -249,12 +271,14 @@ class Adam:
         # Python floats, not np.float64: a float32 array times an np.float64 scalar is computed
         # through float64 with a cast per element (about 5× slower than the product)
         step_size, eps_t = self.constants(self.t)
-        if len(self._tmp) < _POOL["n"]:
+        if self._tmp is None or len(self._tmp) < _POOL["n"]:
             self._tmp = _scratch(params)
-        m_, v_ = self._m, self._v
+        m_, v_, tmps = self._m, self._v, self._tmp
+        if v_ is None:
+            raise RuntimeError("Adam has first moments but no second moments")
 
-        def work(worker: int, mine: list) -> None:
-            tmp = self._tmp[worker]
+        def work(worker: int, mine: list[tuple[int, _Index]]) -> None:
+            tmp = tmps[worker]
             for i, c in mine:
                 self._update(params[i][c], grads[i][c], m_[i][c], v_[i][c], tmp, step_size, eps_t)
 

@@ -55,7 +55,7 @@ def _per_network(value, name: str, K: int, *, single_ok: bool) -> list:
 def _generators(value, name: str, K: int, needed: list[bool], why: str) -> list:
     """One distinct Generator per network that needs one (``needed[k]``)."""
     items = _per_network(value, name, K, single_ok=False)
-    out = []
+    out: list[np.random.Generator | None] = []
     for g, need in zip(items, needed, strict=True):
         if g is None:
             if need:

@@ -63,7 +63,11 @@ class Job:
         """What the networks of one stack must share (see the module docstring)."""
         m, opt = self.model, self.optimizer
         state = opt.state() if hasattr(opt, "state") else None
-        val = None if self.X_val is None else (self.X_val.shape, self.y_val.shape, self.y_val.dtype)
+        val = None
+        if self.X_val is not None:
+            if self.y_val is None:
+                raise ValueError("a Job with X_val has y_val too")
+            val = (self.X_val.shape, self.y_val.shape, self.y_val.dtype)
         return (
             m.layer_sizes, m.activation, m.head_name, m.dtype,
             type(base_optimizer(opt)), state["t"] if state and "t" in state else 0,
@@ -92,13 +96,15 @@ def _fixed(jobs: list[Job], net: StackedMLP) -> list:
     """The jobs' fixed masks per dropout position of the stack: ``(K, n, width)`` bool, True
     where a network keeps every unit (rate 0, or no layer there), None where none drops."""
     n = jobs[0].X.shape[0]
-    out = []
+    out: list[np.ndarray | None] = []
     for j, width in enumerate(net.widths):
         if not net.rates[:, j].any():
             out.append(None)
             continue
         arr = np.ones((len(jobs), n, width), dtype=np.bool_)
         for k, job in enumerate(jobs):
+            if job.fixed_masks is None:  # Job.key holds whether there are fixed masks
+                raise ValueError("jobs of one stack all have fixed masks or none")
             m = job.model
             # the model's own mask list: input dropout first (if it has a layer), then one per
             # hidden layer (if it has dropout layers at all)
@@ -146,11 +152,15 @@ def run_jobs(jobs: list[Job], on_divergence: str = "return") -> list:
     has_val = jobs[0].X_val is not None
     X_val = y_val = None
     val_per_net = False
-    if has_val:
-        X_val, val_per_net = _stacked([j.X_val for j in jobs], "X_val")
-        y_val, yv_per_net = _stacked([j.y_val for j in jobs], "y_val")
+    if has_val:  # every job has them: Job.key holds their shapes
+        X_vals = [j.X_val for j in jobs if j.X_val is not None]
+        y_vals = [j.y_val for j in jobs if j.y_val is not None]
+        if len(X_vals) != len(jobs) or len(y_vals) != len(jobs):
+            raise ValueError("jobs of one stack all have validation data or none")
+        X_val, val_per_net = _stacked(X_vals, "X_val")
+        y_val, yv_per_net = _stacked(y_vals, "y_val")
         if val_per_net != yv_per_net:
-            X_val, y_val = np.stack([j.X_val for j in jobs]), np.stack([j.y_val for j in jobs])
+            X_val, y_val = np.stack(X_vals), np.stack(y_vals)
             val_per_net = True
     job0 = jobs[0]
     order = sorted(range(len(jobs)), key=lambda k: group_key(opts[k], pens[k]))

@@ -200,10 +200,10 @@ class StackedMLP:
         self._last = plan
         h = X
         if plan.input is not None:  # input dropout
-            d = plan.input
-            d.draw()
-            np.multiply(X, d.scale, out=plan.xd)
-            plan.xd *= d.keep
+            d_in = plan.input
+            d_in.draw()
+            np.multiply(X, d_in.scale, out=plan.xd)
+            plan.xd *= d_in.keep
             h = plan.xd
         relu = self.activation == "relu"
         inputs = plan.inputs
@@ -299,9 +299,9 @@ class _Drop:
         self.scale = np.empty((rows, n, width + 1), dtype=net.dtype)
         self.scale[...] = np.array([1.0 / (1.0 - p) for p in self.ps], net.dtype)[:, None, None]
         self.scale[:, :, -1] = 1
-        self.fixed = net.fixed is not None
-        if self.fixed:
-            self.keep = net.fixed[j][r0:r1]
+        self.fixed = (fixed := net.fixed) is not None
+        if fixed is not None:
+            self.keep = fixed[j][r0:r1]
             return
         self.keep = net._buf(f"keep{j}", (kb, n, width + 1), np.bool_, rows, ones=True)
         self.units = self.keep[:, :, :-1]
@@ -329,12 +329,12 @@ class _Drop:
         for i in self.zero:
             words[i] = _ALL_ONES
         np.greater(self.bits, self.thr, out=self.units)
-        if self.tied:  # P(U = h) = 2⁻¹⁶ per unit: find the rows with a tie in one pass
-            np.equal(self.bits, self.thr, out=self.tie)
-            hit = np.logical_or.reduce(self.tie.reshape(self.rows, -1), axis=1)
+        if (tie := self.tie) is not None:  # some row ties (self.tied): P(U = h) = 2⁻¹⁶ per unit
+            np.equal(self.bits, self.thr, out=tie)
+            hit = np.logical_or.reduce(tie.reshape(self.rows, -1), axis=1)
             for i in self.tied:
                 if hit[i]:
-                    ties = np.flatnonzero(self.tie[i])
+                    ties = np.flatnonzero(tie[i])
                     self.units[i].flat[ties] = self.rngs[i].random(ties.size) >= self.frac[i]
 
 

@@ -97,18 +97,32 @@ class StackedUpdate:
             if state is not None:
                 if self.adam:
                     self.t = state["t"]
-                    self.m[k], self.v[k] = state["M"], state["V"]
+                    m, v = self._adam_moments()
+                    m[k], v[k] = state["M"], state["V"]
                 elif "v" in state and self.m is not None:
                     self.m[k] = state["v"]
         self._cache: dict = {}
+
+    def _adam_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(M, V)``, which exist for Adam rows."""
+        if self.m is None or self.v is None:
+            raise RuntimeError("stacked Adam rows without their moment arrays")
+        return self.m, self.v
+
+    def _velocity(self) -> np.ndarray:
+        """SGD's velocity rows, which exist when some row has momentum."""
+        if self.m is None:
+            raise RuntimeError("stacked SGD rows with momentum but no velocity array")
+        return self.m
 
     def export(self, r: int) -> None:
         """Leave row ``r``'s moments (and the step count) in its optimiser object."""
         opt = self.opts[r]
         if self.adam:
-            opt.set_state({"t": self.t, "M": self.m[r], "V": self.v[r]})
+            m, v = self._adam_moments()
+            opt.set_state({"t": self.t, "M": m[r], "V": v[r]})
         elif getattr(opt, "momentum", 0.0):
-            opt.set_state({"v": self.m[r]})
+            opt.set_state({"v": self._velocity()[r]})
 
     @property
     def state(self) -> list[np.ndarray]:
@@ -135,13 +149,14 @@ class StackedUpdate:
 
     def _make_runs(self) -> list[tuple[str, bool, int, int]]:
         keys = [group_key(o, p) for o, p in zip(self.opts, self.pens, strict=True)]
-        out = []
+        out: list[tuple[str, bool, int, int]] = []
         for i, key in enumerate(keys):
             if i and key == keys[i - 1]:
-                out[-1][3] = i + 1
+                kind, momentum, first, _ = out[-1]
+                out[-1] = (kind, momentum, first, i + 1)
             else:
-                out.append([_KINDS[key[0]], bool(key[1]), i, i + 1])
-        return [tuple(r) for r in out]
+                out.append((_KINDS[key[0]], bool(key[1]), i, i + 1))
+        return out
 
     def _ranges(self, kinds) -> list[tuple[str, int, int]]:
         """``(kind, first row, end row)`` of the runs whose penalty kind is in ``kinds``."""
@@ -156,7 +171,7 @@ class StackedUpdate:
         in order, then ``(λ/2) ·`` or ``λ ·`` in float64; 0 without a penalty."""
         out = np.zeros(len(self.opts))
         for kind, a, b in self._ranges(("l2", "l1sub", "prox", "sprox")):
-            acc = None
+            acc: np.ndarray | None = None
             for sl in self.weight_slices:
                 w = theta[a:b, sl]
                 if kind == "l2":
@@ -164,6 +179,8 @@ class StackedUpdate:
                 else:
                     part = np.abs(w).sum(axis=1)
                 acc = part if acc is None else acc + part
+            if acc is None:
+                raise RuntimeError("a penalised stack without weight matrices")
             lam = [p.lam for p in self.pens[a:b]]
             factor = [0.5 * x for x in lam] if kind == "l2" else lam
             out[a:b] = np.array(factor) * acc.astype(np.float64)
@@ -205,14 +222,15 @@ class StackedUpdate:
         if self.adam:
             b1, b2 = self._cached("adam", self._adam_constants)
             step, eps = self._bias_corrections()
+            m, v = self._adam_moments()
             if rows >= K:  # one chunk
-                self._adam(theta[:K], grad[:K], self.m[:K], self.v[:K], self.tmp[:K],
+                self._adam(theta[:K], grad[:K], m[:K], v[:K], self.tmp[:K],
                            (b1, b2, step, eps))  # fmt: skip
                 return
             for r0 in range(0, K, rows):
                 r1 = min(K, r0 + rows)
                 c = tuple(x if isinstance(x, float) else x[r0:r1] for x in (b1, b2, step, eps))
-                self._adam(theta[r0:r1], grad[r0:r1], self.m[r0:r1], self.v[r0:r1],
+                self._adam(theta[r0:r1], grad[r0:r1], m[r0:r1], v[r0:r1],
                            self.tmp[: r1 - r0], c)  # fmt: skip
             return
         for _, momentum, a, b in self._runs():
@@ -222,7 +240,7 @@ class StackedUpdate:
                 p, g, tmp = theta[r0:r1], grad[r0:r1], self.tmp[: r1 - r0]
                 lr_r = lr if isinstance(lr, float) else lr[r0 - a : r1 - a]
                 if momentum:  # heavy ball: v ← μ v + g; θ ← θ - lr · v
-                    vel = self.m[r0:r1]
+                    vel = self._velocity()[r0:r1]
                     vel *= mu if isinstance(mu, float) else mu[r0 - a : r1 - a]
                     vel += g
                     np.multiply(vel, lr_r, out=tmp)
@@ -286,8 +304,8 @@ class StackedUpdate:
                 thr = _col([o.lr * p.lam for o, p in zip(opts, pens, strict=True)], self.dtype)
             else:
                 t = self.t
-                r = [math.sqrt((1.0 - o.beta2) / (1.0 - o.beta2**t)) for o in opts]
-                r = np.array(r).reshape(-1, 1)
+                r = np.array([math.sqrt((1.0 - o.beta2) / (1.0 - o.beta2**t)) for o in opts])
+                r = r.reshape(-1, 1)
                 eps = np.array([o.eps for o in opts]).reshape(-1, 1)
                 lr_lam = np.array([o.lr * p.lam for o, p in zip(opts, pens, strict=True)])
                 lr_lam = lr_lam.reshape(-1, 1)
@@ -296,7 +314,7 @@ class StackedUpdate:
                 if kind == "prox":
                     mag = np.abs(w) - thr
                 else:
-                    d = np.sqrt(self.v[a:b, sl]) * r + eps
+                    d = np.sqrt(self._adam_moments()[1][a:b, sl]) * r + eps
                     mag = np.abs(w) - lr_lam / d
                 np.maximum(mag, 0.0, out=mag)
                 np.multiply(np.sign(w), mag, out=w)

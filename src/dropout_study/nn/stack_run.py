@@ -236,7 +236,7 @@ class Run:
             ys = np.tile(y, (1,) * per_net + reps)
             if per_net:
                 self.rows_data += [Xs, ys]
-        orders = None
+        orders: np.ndarray | None = None
         if not full_batch:
             orders = np.empty((net.K, n), dtype=np.intp)
             self.rows_data.append(orders)
@@ -259,6 +259,8 @@ class Run:
                 if full_batch:
                     Xb, yb, rows = (Xs, ys, False) if shared else (Xs[:K], ys[:K], True)
                 else:
+                    if orders is None:
+                        raise RuntimeError("minibatch steps without their permutation buffer")
                     if pos >= n:
                         for r in range(K):
                             orders[r] = self.brngs[r].permutation(n)

@@ -48,6 +48,7 @@ not set.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 from dropout_study.nn import deferred
 from dropout_study.nn.mlp import MLP
@@ -195,7 +196,7 @@ def train(
     out = submit(job) if submit is not None else run_jobs([job])[0]
     if isinstance(out, BaseException):  # TrainingDiverged, or an error of the stack it ran in
         raise out
-    return out
+    return cast(History, out)  # deferred.current()'s function returns a History or an error
 
 
 def _check_proximal(penalty, optimizer, scaled: bool) -> None:

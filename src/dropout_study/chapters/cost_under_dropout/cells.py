@@ -70,6 +70,8 @@ def last_layer_model(sizes, p, head: str, rng) -> MLP:
 def _contribution_check(model: MLP, X, y, rng, n_draws: int = 3) -> float:
     """Largest |network training-mode loss − loss from the contributions| over a few masks."""
     a, b = th.last_layer_contributions(model, X)
+    if model.dropout is None:
+        raise ValueError("the contribution check needs a model with dropout (last_layer_model)")
     p = model.dropout[-1]
     worst = 0.0
     for _ in range(n_draws):

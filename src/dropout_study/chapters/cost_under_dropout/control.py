@@ -61,7 +61,7 @@ def check_last_layer_dropout(model, owner: str) -> float:
         and rates[-1] > 0
         and all(r == 0 for r in rates[:-1])
     )
-    if not ok:
+    if not ok or rates is None:  # (ok implies rates is not None)
         what = "a ReLU MLP with a sigmoid head and dropout > 0 on its last hidden layer only"
         fail("model", owner, what, repr(model))
     return float(rates[-1])
@@ -95,7 +95,7 @@ def _grad(Ws, bs, acts, y, keep, p, *, with_loss: bool = True):
     loss = _ce(z, y) if with_loss else None
     dz = (0.5 * (1.0 + np.tanh(0.5 * z)) - y) / z.size  # σ(z) − y, overflow-free
     G = np.einsum("ki,kij->ij", dz, m)  # (n, k)
-    grads = [None] * (2 * len(Ws))
+    grads: list[np.ndarray | None] = [None] * (2 * len(Ws))
     grads[-2] = (s * np.sum(h * G, axis=0))[:, None]
     grads[-1] = np.array([dz.sum()])
     dh = s * G * w

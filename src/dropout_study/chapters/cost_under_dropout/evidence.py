@@ -34,6 +34,8 @@ cost).
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 
 from dropout_study.chapters.findings import Finding, finding, from_seeds
@@ -230,12 +232,20 @@ def _control_source(margin: float, ks) -> str:
     )
 
 
+class _ControlTest(TypedDict):
+    """The test of every control finding (keywords of :func:`from_seeds`)."""
+
+    kind: str
+    direction: int
+    scale: str
+
+
 def control(m) -> list[Finding]:
     """The control's primary finding, its alternatives and the exploratory end-cost one."""
     ks = m["control"]["ks"]
     mg = float(m["control_margin"])
     top = len(ks) - 1
-    kw = {"kind": "effect", "direction": -1, "scale": "log"}
+    kw: _ControlTest = {"kind": "effect", "direction": -1, "scale": "log"}
     out = [
         from_seeds(
             f"summed rises of J, K = {ks[-1]} ÷ K = 1",

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,7 @@ def check_params(params: dict) -> dict:
     """
     o = CHAPTER
     p = complete(params, o)
-    out = {"seed": check_int(p["seed"], "seed", o, low=0)}
+    out: dict[str, Any] = {"seed": check_int(p["seed"], "seed", o, low=0)}
     out["n_seeds"] = check_int(p["n_seeds"], "n_seeds", o, low=2)
     out["dataset"] = check_choice(p["dataset"], "dataset", o, DATASETS)
     out["hidden"] = check_int_list(

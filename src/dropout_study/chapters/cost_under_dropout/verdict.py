@@ -70,7 +70,7 @@ def cause_text(c: Finding, ks) -> str:
     if c.outcome == NO:
         return (
             f"Averaging {k} masks per step did not change the rises of J by a factor of "
-            f"{general(c.margin)} or more, so the mask noise is not why J rises."
+            f"{general(c.stated_margin)} or more, so the mask noise is not why J rises."
         )
     return (
         f"Averaging {k} masks per step made the rises of J larger, so the mask noise is not "
@@ -112,12 +112,12 @@ def decide(metrics) -> Verdict:
     )
     ratio = f"R ÷ J(θ*_p) = {_pct(prim.estimate)} % [{_pct(prim.low)}, {_pct(prim.high)}]."
     at = f"At p = {p} the explicit regulariser R = Eₘ J(θ, m) − J(θ)"
-    margin = f"±{_pct(prim.margin)} %"
+    margin = f"±{_pct(prim.stated_margin)} %"
     if word == SUPPORTED:
         tail = f"{at} lies inside {margin} of J(θ*_p): the mean over masks is J itself. {ratio}"
         first = (
             f"Yes: J is the same function, and the regulariser dropout adds is below "
-            f"{_pct(prim.margin)} % of J here."
+            f"{_pct(prim.stated_margin)} % of J here."
         )
     elif word == PARTLY:
         tail = (
@@ -133,7 +133,7 @@ def decide(metrics) -> Verdict:
         tail = f"{at} cannot be decided at that margin: {why}. {ratio}"
         first = (
             "J is the same function; whether what training minimises differs from it by more "
-            f"than {_pct(prim.margin)} % is undecided in this run."
+            f"than {_pct(prim.stated_margin)} % is undecided in this run."
         )
     return Verdict(CLAIM, word, f"{same} {tail}", f"{first} {cause}")
 
@@ -145,7 +145,7 @@ def robustness(metrics) -> Robustness:
     primary = word_of(ev.primary(metrics), exact)
     rows = []
     for choice, f in ev.alternatives(metrics):
-        detail = f"{interval_text(f)} against ±{general(f.margin)}: {outcome_words(f)}"
+        detail = f"{interval_text(f)} against ±{general(f.stated_margin)}: {outcome_words(f)}"
         rows.append(
             Alternative(
                 choice,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 from scipy.special import rel_entr
@@ -42,7 +43,7 @@ def run_cell(cell: dict) -> dict:
     """
     c0 = time.process_time()
     t0 = time.perf_counter()
-    out = {"hidden": _hidden_layer(cell), "digits": _digits(cell)}
+    out: dict[str, Any] = {"hidden": _hidden_layer(cell), "digits": _digits(cell)}
     out["digits_alternatives"] = [
         {"label": label, **_held_summary(_digits({**cell, **change}))}
         for label, change in digits_alternatives(cell)

@@ -44,7 +44,8 @@ def _check(exact: list[Finding]) -> None:
     failed = [f for f in exact if f.outcome != YES]
     if failed:
         what = "; ".join(
-            f"{f.name}: {general(f.estimate, 3)} against ±{general(f.margin)}" for f in failed
+            f"{f.name}: {general(f.estimate, 3)} against ±{general(f.stated_margin)}"
+            for f in failed
         )
         raise ExactCheckFailed(
             f"cross-entropy: an exact check failed ({what}). These are identities and "

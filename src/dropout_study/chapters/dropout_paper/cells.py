@@ -129,9 +129,9 @@ def _wager_cell(c: dict) -> dict:
     ds = data.load("breast_cancer", rng=st.split)
     X, y = ds.X_train, ds.y_train.astype(float)
     d = X.shape[1]
-    keys = ("ratio", "slope_ratio", "wdist", "err_mc", "err_quad", "r_mc", "r_se")
+    keys: tuple[str, ...] = ("ratio", "slope_ratio", "wdist", "err_mc", "err_quad", "r_mc", "r_se")
     keys += ("norm_mc", "norm_quad", "flat_quad", "flat_mc", "train_err_quad")
-    out = {k: [] for k in keys}
+    out: dict[str, list[float]] = {k: [] for k in keys}
     for p in c["rates"]:
         th_mc = inp.fit_logistic(X, y, p, kind="mc", n_masks=c["masks"], rng=st.masks)
         th_q = inp.fit_logistic(X, y, p, kind="quadratic")

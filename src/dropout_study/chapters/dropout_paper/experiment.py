@@ -35,6 +35,7 @@ probability.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sklearn.datasets import load_diabetes
 
@@ -76,7 +77,7 @@ networks), each trained only when its switch is on (module doc)."""
 def check_params(params: dict) -> dict:
     """Range and consistency checks (the project's message template); returns a new dict."""
     p = complete(params, CHAPTER)
-    out = {"seed": check_int(p["seed"], "seed", CHAPTER, low=0)}
+    out: dict[str, Any] = {"seed": check_int(p["seed"], "seed", CHAPTER, low=0)}
     out["n_seeds"] = check_int(p["n_seeds"], "n_seeds", CHAPTER, low=2, high=200)
     out["n_theory_seeds"] = check_int(
         p["n_theory_seeds"], "n_theory_seeds", CHAPTER, low=2, high=500
@@ -220,9 +221,13 @@ def _ridge_identity(params: dict) -> dict:
     check against the *other* form's formula (the wrong one)."""
     X, y = load_diabetes(return_X_y=True, scaled=False)
     rng = seeds.streams(params["seed"]).measure
-    out = {"rates": params["ridge_rates"], "gamma": inp.gamma(X).tolist(), "n": X.shape[0]}
+    out: dict[str, Any] = {
+        "rates": params["ridge_rates"],
+        "gamma": inp.gamma(X).tolist(),
+        "n": X.shape[0],
+    }
     for form in inp.FORMS:
-        rows = {k: [] for k in ("closed", "mc", "se", "z", "z_wrong")}
+        rows: dict[str, list[float]] = {k: [] for k in ("closed", "mc", "se", "z", "z_wrong")}
         for p in params["ridge_rates"]:
             r = 1.0 - p if form == "retention" else p
             w, b = inp.solve_closed(X, y, r, form)

@@ -124,7 +124,7 @@ def readings(metrics: dict) -> dict[str, str]:
     }
     for key, (f, _) in prim.items():
         out[f"{key}_interval"] = interval_text(f)
-        out[f"{key}_margin"] = general(f.margin, 3)
+        out[f"{key}_margin"] = general(f.stated_margin, 3)
         out[f"{key}_words"] = words(f)
         out[f"{key}_power"] = _power_text(power[key], units[key])
     exact = [bd["by_width"][str(w)] for w in bd["widths"] if bd["by_width"][str(w)]["exact"]]
@@ -139,8 +139,10 @@ def readings(metrics: dict) -> dict[str, str]:
         "baldi_agree_words": "classify apart",
     }
     for key, needle in pick.items():
-        f = next((f for f in checks if needle in f.name), None)
-        out[key] = "—" if f is None else f"{interval_text(f)}, {words(f, 'in this setting')}"
+        check = next((c for c in checks if needle in c.name), None)
+        out[key] = (
+            "—" if check is None else f"{interval_text(check)}, {words(check, 'in this setting')}"
+        )
     ex = bd["by_width"][str(bd["widths"][0])]
     out["baldi_mid_share"] = tb.ci(ex["share_mid"], 100, 1)
     stop = next((f for f in checks if f.name.startswith("Stopping rule")), None)

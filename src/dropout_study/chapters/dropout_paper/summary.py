@@ -9,6 +9,8 @@ the ReLU outputs of the hidden layer on the test inputs (evaluation mode).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["summarise", "GROUPS", "BALDI_KEYS"]
@@ -108,7 +110,7 @@ def summarise(params: dict, net_out, th_out, ridge: dict) -> tuple[dict, dict]:
         "steps_max": int(max(steps)),
     }
     main = [(c, r) for c, r in net_out if c["group"] == "fixed"]
-    arrays = {"act_hist": {}, "unit_mean_hist": {}}
+    arrays: dict[str, Any] = {"act_hist": {}, "unit_mean_hist": {}}
     for p in (0.0, params["mc_rate"]):
         rs = [r for c, r in main if c["p"] == p]
         arrays["act_hist"][p] = np.sum([r["act_hist"] for r in rs], axis=0)
@@ -117,11 +119,15 @@ def summarise(params: dict, net_out, th_out, ridge: dict) -> tuple[dict, dict]:
     def theory(kind):
         return [(c, r) for c, r in sorted(th_out, key=lambda cr: cr[0]["rep"]) if c["kind"] == kind]
 
-    baldi = {"widths": params["baldi_widths"], "rate": params["baldi_rate"], "by_width": {}}
+    baldi: dict[str, Any] = {
+        "widths": params["baldi_widths"],
+        "rate": params["baldi_rate"],
+        "by_width": {},
+    }
     arrays["baldi"] = {}
     for w in params["baldi_widths"]:
         rs = [r for c, r in theory("baldi") if c["units"] == w]
-        row = {k: [float(r[k]) for r in rs] for k in BALDI_KEYS}
+        row: dict[str, Any] = {k: [float(r[k]) for r in rs] for k in BALDI_KEYS}
         row["exact"] = bool(rs[0]["exact"])
         row["n_capped"] = int(sum(r["capped"] for r in rs))
         baldi["by_width"][str(w)] = row
@@ -138,7 +144,7 @@ def summarise(params: dict, net_out, th_out, ridge: dict) -> tuple[dict, dict]:
     }
     arrays["sgd_trace"] = np.asarray([r["trace"] for r in sgd_r])
     wager_r = [r for _, r in theory("wager")]
-    wager = {"rates": params["wager_rates"]}
+    wager: dict[str, Any] = {"rates": params["wager_rates"]}
     for k in wager_r[0]:
         wager[k] = [r[k] for r in wager_r]
     metrics = {"digits": digits, "baldi": baldi, "ridge": ridge, "wager": wager}

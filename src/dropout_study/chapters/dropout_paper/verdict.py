@@ -92,7 +92,7 @@ def counts(findings: dict) -> tuple[int, int, int, list[str]]:
 
 
 def _groups(findings: dict) -> dict[str, list[str]]:
-    out = {"yes": [], "contra": [], "undecided": []}
+    out: dict[str, list[str]] = {"yes": [], "contra": [], "undecided": []}
     for k, (f, _) in findings.items():
         c = f.counted
         out["yes" if c == YES else "contra" if c in _CONTRA else "undecided"].append(k)
@@ -149,6 +149,7 @@ def alternatives(metrics) -> list[tuple[str, dict, bool]]:
     allows (module doc)."""
     dg = metrics["digits"]
     ks, rates, pn_rates = dg["ks"], dg["rates"], dg["pn_rates"]
+    out: list[tuple[str, dict, bool]]
     out = [(f"k grid: largest k = {ks[len(ks) // 2]} instead of {ks[-1]} (Fig. 11)",
             {"k_index": len(ks) // 2}, False)]  # fmt: skip
     for r in rates:
@@ -258,7 +259,7 @@ def power_rows(metrics) -> dict[str, dict]:
     for key, (f, values) in pf.paper_findings(metrics).items():
         sd = pf.per_seed_sd(values, f.scale)
         pw = power(f, sd) if math.isfinite(sd) else {"half_width": math.nan, "seeds_needed": None}
-        m = math.log(f.margin) if f.scale == "log" else f.margin
+        m = math.log(f.stated_margin) if f.scale == "log" else f.stated_margin
         n80 = max(2, math.ceil((z * sd / m) ** 2)) if math.isfinite(sd) and m > 0 else None
         out[key] = {
             "half_width": pw["half_width"],

@@ -6,6 +6,8 @@ stated in :mod:`dropout_study.chapters.l1_vs_l2.verdict`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from dropout_study.chapters.findings import NO, REVERSED, YES, Finding, from_seeds
@@ -110,7 +112,7 @@ def _checks(p2: dict, j2: int) -> dict:
     """The two checks at L2's matched λ (module docstring)."""
     zeros = _arr(p2, "exact_zero")[:, j2]
     ratio = _arr(p2, "norm_ratio_ref")[:, j2]
-    out = {
+    out: dict[str, Any] = {
         "zeros": {
             "seeds_with_zeros": int(np.sum(zeros > 0)),
             "n": int(zeros.size),
@@ -177,6 +179,8 @@ def evaluate(metrics, *, margin=None, delta=None, anchor="l1", layer="mean",
     loss1, loss2 = _arr(p1, "val_loss"), _arr(p2, "val_loss")
     if anchor == "l1":
         j1, j2 = s1, matched_index(loss2, loss1[:, s1].mean())
+    elif s2 is None:  # returned above: only the l1 anchor goes on without λ*(L2)
+        raise AssertionError(f"anchor {anchor!r} without λ*(L2)")
     elif anchor == "l2":
         j1, j2 = matched_index(loss1, loss2[:, s2].mean()), s2
     else:

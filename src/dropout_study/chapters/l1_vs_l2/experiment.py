@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,7 @@ def check_params(params: dict) -> dict:
     """
     o = CHAPTER
     p = complete(params, o)
-    out = {"seed": check_int(p["seed"], "seed", o, low=0)}
+    out: dict[str, Any] = {"seed": check_int(p["seed"], "seed", o, low=0)}
     out["n_lambdas"] = check_int(p["n_lambdas"], "n_lambdas", o, low=3)
     out["lambda_ratio"] = check_float(
         p["lambda_ratio"], "lambda_ratio", o, low=0.0, high=1.0, low_open=True, high_open=True
@@ -110,8 +111,8 @@ def check_params(params: dict) -> dict:
         p["near_zero_rel"], "near_zero_rel", o, low=0.0, high=1.0, low_open=True, high_open=True
     )
     pit = check_float(p["pitfall_lambda"], "pitfall_lambda", o, low=0.0, low_open=True)
-    lams = f"{out['lambdas']}"
-    require(pit in out["lambdas"], "pitfall_lambda", o, "one of the lambdas", pit, detail=lams)
+    shown = f"{out['lambdas']}"
+    require(pit in out["lambdas"], "pitfall_lambda", o, "one of the lambdas", pit, detail=shown)
     out["pitfall_lambda"] = pit
     return out
 
@@ -270,7 +271,8 @@ def run(params: dict, *, cache_dir="default", n_jobs: int | None = None) -> Resu
         steps=n_mlp * min(params["max_steps"], 600),  # typical stopped length, not the cap
     )
     outs = sweep.results
-    logistic, oracle_outs, mlp_outs = {}, {"l1": [], "l2": []}, []
+    logistic, mlp_outs = {}, []
+    oracle_outs: dict[str, list[dict]] = {"l1": [], "l2": []}
     for c, o in zip(cells, outs, strict=True):
         if c["kind"] == "logistic":
             logistic[c["penalty"]] = o

@@ -4,6 +4,8 @@ seeds (sparsity, norms, accuracy), the steps each run took, and the summary the 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from dropout_study.chapters.l1_vs_l2 import analysis as rule
@@ -51,8 +53,8 @@ def seed_measures(outs: list, ref_none: list, ref_path: list | None, rel: float)
     """The measures of one regulariser: ``outs[s][k]`` is the cell output of seed ``s``, run
     ``k``; ``ref_none[s]`` the unregularised output; ``ref_path[s]`` the path's smallest λ."""
     S, K = len(outs), len(outs[0])
-    res = {name: np.full((S, K), np.nan) for name in MEASURES}
-    balance = [[None] * K for _ in range(S)]
+    res: dict[str, Any] = {name: np.full((S, K), np.nan) for name in MEASURES}
+    balance: list[list[np.ndarray | None]] = [[None] * K for _ in range(S)]
     for s in range(S):
         for k, o in enumerate(outs[s]):
             w = o["weights"]
@@ -69,9 +71,9 @@ def seed_measures(outs: list, ref_none: list, ref_path: list | None, rel: float)
             living = np.concatenate([x.ravel() for x in kept])
             res["living_exact_zero"][s, k] = np.mean(living == 0) if living.size else np.nan
             res["zeros_on_dead"][s, k] = zeros_on_dead_units(w, dead)
-            balance[s][k] = _log_balance(w, dead)
-            if balance[s][k].size:
-                res["balance_median"][s, k] = np.median(balance[s][k])
+            balance[s][k] = b = _log_balance(w, dead)
+            if b.size:
+                res["balance_median"][s, k] = np.median(b)
             res["exact_zero"][s, k] = exact_zero_fraction(w)
             res["near_zero"][s, k] = near_zero_fraction(w, rel)
             res["norm_ratio"][s, k] = norm_ratio(w, ref_none[s]["weights"])
@@ -107,7 +109,8 @@ def _steps_summary(params: dict, mlp: dict) -> dict:
 def _listed(a: np.ndarray) -> list:
     """Nested lists with ``None`` for undefined (NaN) values, as ``metrics.json`` stores them
     (so metrics compare equal across runs; ``np.asarray(x, float)`` turns None back into NaN)."""
-    return np.where(np.isfinite(a), a, None).tolist()
+    none = np.array(None, dtype=object)  # what np.where makes of None (numpy's stubs refuse it)
+    return np.where(np.isfinite(a), a, none).tolist()
 
 
 def summarise(params: dict, mlp: dict, n_val: int) -> dict:

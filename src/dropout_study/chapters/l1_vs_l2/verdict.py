@@ -91,6 +91,8 @@ def _answer(e: dict, word: str, units: dict | None, acc_margin: float) -> str:
             f"No. Every L1 penalty on the grid cost more than {general(acc_margin)} of "
             "validation accuracy, so L1 gets no credit for sparsity here."
         )
+    if units is None:
+        raise ValueError("the answer needs the unit counts once λ*(L1) exists (unit_death)")
     f = e["finding"]
     est = f"{f.estimate:z.2f}"
     if word == INCONCLUSIVE:
@@ -198,6 +200,7 @@ def alternatives(metrics) -> list[tuple[str, dict, dict]]:
     table (``options``: ``units`` for the unit-selection row)."""
     base, delta = metrics["acc_margin"], metrics["hoyer_delta"]
     alt = {"role": "alternative"}
+    rows: list[tuple[str, dict, dict]]
     rows = [(f"accuracy margin {general(mg)}", evaluate(metrics, margin=mg, **alt), {})
             for mg in MARGINS if not math.isclose(mg, base)]  # fmt: skip
     rows += [

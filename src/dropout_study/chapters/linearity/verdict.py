@@ -29,6 +29,8 @@ p = 0 (sign, direction −1), which qualifies the sentence only when decided.
 
 from __future__ import annotations
 
+from typing import Any
+
 from dropout_study.chapters.findings import (
     INCONCLUSIVE as F_INCONCLUSIVE,
 )
@@ -92,7 +94,7 @@ def rule(parts: dict) -> dict:
     y = [ds for ds, p in parts.items() if p["trend"].counted == YES]
     n = [ds for ds, p in parts.items() if p["trend"].counted in (NO, REVERSED)]
     i = [ds for ds, p in parts.items() if p["trend"].counted == F_INCONCLUSIVE]
-    out = {"yes": y, "absent": n, "undecided": i, "analogy": {}}
+    out: dict[str, Any] = {"yes": y, "absent": n, "undecided": i, "analogy": {}}
     if not n and not i:
         out["analogy"] = {ds: ANALOGY_WORDS[p["sign"].counted] for ds, p in parts.items()}
         every = all(w == "shown" for w in out["analogy"].values())

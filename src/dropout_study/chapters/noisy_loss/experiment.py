@@ -41,6 +41,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -99,7 +100,7 @@ def check_params(params: dict) -> dict:
     """
     o = CHAPTER
     p = complete(params, o)
-    out = {"seed": check_int(p["seed"], "seed", o, low=0)}
+    out: dict[str, Any] = {"seed": check_int(p["seed"], "seed", o, low=0)}
     out["n_seeds"] = check_int(p["n_seeds"], "n_seeds", o, low=2)
     allowed = "a non-empty list of distinct names from " + ", ".join(DATASETS)
     for name in ("datasets", "control_datasets"):

@@ -10,6 +10,7 @@ Tables and figures read the arrays beside them.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def _thin(steps, curves, key: str, every: int):
 def _columns(values) -> dict:
     """Mean with its seed interval per column of ``values`` ``(S, k)`` over the finite
     entries; NaN where fewer than 2 are finite."""
-    out = {"mean": [], "low": [], "high": []}
+    out: dict[str, list[float]] = {"mean": [], "low": [], "high": []}
     for col in np.asarray(values, dtype=float).T:
         col = col[np.isfinite(col)]
         if col.size < 2:
@@ -224,7 +225,7 @@ def summarise_control(params, arrays, k_outs, sur_outs) -> tuple[dict, dict]:
         for i in range(len(others)):
             val_k[s, i + 1] = k_outs[s * len(others) + i]["val_loss"]
     val_sur = np.array([o["val_loss"] for o in sur_outs]) if sur_outs else None
-    out = {"ks": list(ks), "variants": {}}
+    out: dict[str, Any] = {"ks": list(ks), "variants": {}}
     for key, ck in arrays["clocks"].items():
         b, has, tgt = ck["budget"], ck["has"], ck["target"]
         st, vk = _thin(arrays["steps"], val_k, key, 5)

@@ -262,6 +262,13 @@ def _short(f: Finding) -> str:
     return _SHORT[f.outcome] if f.applicable else "not applicable"
 
 
+def _reason(f: Finding) -> str:
+    """Why a not-applicable finding is so (``finding`` requires the reason)."""
+    if f.reason is None:
+        raise ValueError(f"finding {f.name!r} is not applicable but gives no reason")
+    return f.reason
+
+
 def _est(f: Finding) -> str:
     if f.estimate != f.estimate:
         return "undefined"
@@ -294,7 +301,7 @@ def robustness(metrics) -> Robustness:
     for row in alternatives.rows(m):
         found = _row_found(prim, row)
         na = [f for f in row.findings() if not f.applicable]
-        reason = row.reason or ("; ".join(sorted({f.reason for f in na})) if na else "")
+        reason = row.reason or ("; ".join(sorted({_reason(f) for f in na})) if na else "")
         detail = _detail(row, found)
         if "only" in row.replace:
             p = parts(found)
