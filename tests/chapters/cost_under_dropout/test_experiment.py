@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from helpers import central_diff, chapter_params, rel_error
 
-from dropout_study.chapters.cost_under_dropout import cells, control
+from dropout_study.chapters.cost_under_dropout import cells, control, evidence
 from dropout_study.chapters.cost_under_dropout import experiment as exp
 from dropout_study.chapters.cost_under_dropout.verdict import decide as cost_under_dropout
 from dropout_study.chapters.verdicts import WORDS
@@ -217,11 +217,14 @@ def test_run_checks_and_metrics(small_result):
     best = m["control"]["per_seed"]["best"]
     assert np.shape(best["rises"]) == (2, len(SMALL["control_ks"]))
     assert best["steps"] == [int(cc["control_window"]) for cc in r.cells]
-    # the primary's per-seed values are R / J at the primary rate
+    # the primary's per-seed values are R (nats) at the primary rate; the relative
+    # robustness rows read R / J
     i = SMALL["dropout_rates"].index(SMALL["primary_rate"])
     ps = m["per_seed"]
+    assert evidence.primary(m).estimate == pytest.approx(np.mean([row[i] for row in ps["r_own"]]))
     rj = [row[i] / j[i] for row, j in zip(ps["r_own"], ps["j_star"], strict=True)]
     assert m["r_over_j"][i]["mean"] == pytest.approx(np.mean(rj))
+    assert evidence.relative(m).estimate == pytest.approx(np.mean(rj))
 
 
 def test_run_is_deterministic_and_cached(small_result, tmp_path):

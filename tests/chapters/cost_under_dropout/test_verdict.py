@@ -31,8 +31,9 @@ def _spread(center, half, n=S):
 
 
 def _metrics(rj=(0.20, 0.03), control=(1e-3,), **change) -> dict:
-    """Synthetic metrics: R / J at the primary rate centred on rj[0] (spread rj[1]); the
-    control's K = 64 summed rises a factor control[0] of K = 1's."""
+    """Synthetic metrics: R / J at the primary rate centred on rj[0] (spread rj[1]), with
+    J(θ*_p) = 0.16 nats, so R = 0.16 · rj nats; the control's K = 64 summed rises a factor
+    control[0] of K = 1's."""
     j = np.full((S, 3), 0.16)
     r = np.zeros((S, 3))
     r[:, 1] = 0.05 * 0.16
@@ -87,20 +88,29 @@ def _metrics(rj=(0.20, 0.03), control=(1e-3,), **change) -> dict:
 # ---------------------------------------------------------------------------------------------
 # the word
 # ---------------------------------------------------------------------------------------------
-def test_partly_when_r_over_j_is_outside_the_relative_margin():
+def test_the_primary_is_r_in_nats_against_the_absolute_margin():
+    # STUDY.md, chapter 2, rule (b): R at p = 0.5 at θ*_p, equivalence, δ = 0.01 nats
+    f = ev.primary(_metrics())
+    assert (f.kind, f.scale, f.margin, f.role) == ("equivalence", "linear", 0.01, "primary")
+    assert f.margin_source.startswith("convention: ") and "0.01 nats" in f.margin_source
+    assert f.estimate == pytest.approx(0.2 * 0.16)
+
+
+def test_partly_when_r_is_outside_the_absolute_margin():
     v = decide(_metrics())
     assert v.word == PARTLY
-    assert "20 % [" in v.sentence and "outside ±5 %" in v.sentence and "J + R" in v.sentence
-    assert v.answer.startswith("Yes and no")
+    assert "R = 0.032 [" in v.sentence and "outside ±0.01 nats" in v.sentence
+    assert "20 % of J(θ*_p)" in v.sentence and "J + R" in v.sentence
+    assert v.answer.startswith("Yes and no") and "here 0.032 nats" in v.answer
 
 
-def test_supported_when_r_over_j_is_inside_the_margin():
+def test_supported_when_r_is_inside_the_margin():
     v = decide(_metrics(rj=(0.01, 0.01)))
     assert v.word == SUPPORTED
-    assert "inside ±5 %" in v.sentence
+    assert "inside ±0.01 nats" in v.sentence
 
 
-@pytest.mark.parametrize("rj", [(0.05, 0.01), (0.04, 0.03), (-0.05, 0.01)])
+@pytest.mark.parametrize("rj", [(0.0625, 0.01), (0.05, 0.04), (-0.0625, 0.01)])
 def test_inconclusive_when_the_interval_straddles_the_margin(rj):
     v = decide(_metrics(rj=rj))
     assert v.word == INCONCLUSIVE
@@ -108,13 +118,13 @@ def test_inconclusive_when_the_interval_straddles_the_margin(rj):
 
 
 def test_reversed_side_is_outside_too():
-    # a negative regulariser beyond −5 % (dropout in earlier layers) changes the objective too
+    # a negative regulariser beyond −δ (dropout in earlier layers) changes the objective too
     assert decide(_metrics(rj=(-0.2, 0.02))).word == PARTLY
 
 
 def test_a_primary_undefined_in_a_seed_is_not_applicable_and_inconclusive():
     m = _metrics()
-    m["per_seed"]["j_star"][3][2] = 0.0  # R / J undefined in one seed
+    m["per_seed"]["r_own"][3][2] = float("nan")  # R undefined in one seed
     f = ev.primary(m)
     assert not f.applicable and "undefined in 1 of 8" in f.reason
     assert decide(m).word == INCONCLUSIVE
@@ -129,9 +139,10 @@ def test_not_supported_when_an_exact_check_finds_a_difference(key):
 
 
 def test_the_margin_is_read_from_the_metrics():
-    m = _metrics(rj=(0.07, 0.01))
+    m = _metrics(rj=(0.07, 0.01))  # R ≈ 0.0112 nats
     assert decide(m).word == PARTLY
-    assert decide({**m, "margin": 0.1}).word == SUPPORTED
+    assert decide({**m, "abs_margin": 0.02}).word == SUPPORTED
+    assert decide({**m, "margin": 0.5}).word == PARTLY  # the relative margin is robustness only
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,9 +152,50 @@ def test_control_yes_says_the_rises_are_the_noise():
     f = ev.control(_metrics())[0]
     assert (f.kind, f.direction, f.scale, f.margin) == ("effect", -1, "log", 2.0)
     assert f.outcome == YES
-    assert "are the mask noise" in decide(_metrics()).answer
-    # (3 × 10⁻⁵ + f) / (0.03 + f) with the floor f = 10⁻⁶ nats: about 1/970
-    assert "about 970 times smaller" in decide(_metrics()).answer
+    m = _metrics()
+    answer = decide(m).answer
+    # quoted: the mean summed rises (0.03 and 3 × 10⁻⁵ nats), which the floor cannot move
+    assert "are the mask noise" in answer and "from 0.03 to 3 × 10⁻⁵ nats" in answer
+    assert "times smaller" not in answer
+    full = cause_text(f, m["control"])
+    assert "averaging 64 masks per step cut their total from 0.03 to 3 × 10⁻⁵ nats" in full
+    assert "did not rise at all" not in full  # every seed rose a little at K = 64
+    rises = np.asarray(m["control"]["per_seed"]["best"]["rises"])
+    rises[:3, 3] = 0.0
+    m["control"]["per_seed"]["best"]["rises"] = rises.tolist()
+    f = ev.control(m)[0]
+    assert f.applicable and f.outcome == YES  # 3 of 8 without rises: below half
+    assert "J did not rise at all in 3 of 8 seeds" in cause_text(f, m["control"])
+
+
+def test_a_ratio_set_by_the_floor_in_half_the_seeds_is_not_applicable():
+    m = _metrics()
+    half = np.asarray(m["control"]["per_seed"]["half"]["rises"])
+    half[:4, 3] = 0.0  # no rise at K = 64 in 4 of 8 seeds of the first half
+    m["control"]["per_seed"]["half"]["rises"] = half.tolist()
+    found = {f.name: f for f in ev.control(m)}
+    row = found["summed rises over the first half of the window"]
+    assert not row.applicable
+    assert row.reason == "no rises at K = 64 in 4 of 8 seeds: the ratio is the floor's"
+    assert found["summed rises up to the stopping step"].applicable  # other windows untouched
+    # the primary too, and then the cause is undecided
+    best = np.asarray(m["control"]["per_seed"]["best"]["rises"])
+    best[:, 3] = 0.0
+    best[0, 0] = 0.0
+    m["control"]["per_seed"]["best"]["rises"] = best.tolist()
+    f = ev.control(m)[0]
+    assert not f.applicable and f.reason.startswith("no rises at K = 64 or K = 1 in 8 of 8")
+    assert "undecided" in cause_text(f, m["control"])
+    # rising steps: zero counts are set by the ½ added
+    steps = np.asarray(m["control"]["per_seed"]["best"]["up_steps"])
+    steps[:5, 3] = 0
+    m["control"]["per_seed"]["best"]["up_steps"] = steps.tolist()
+    row = next(f for f in ev.control(m) if f.name.startswith("rising steps"))
+    assert not row.applicable and "no rising steps at K = 64 in 5 of 8" in row.reason
+    # a retrained data set
+    m["control"]["alt_rises"] = [[[0.03, 0.0]] for _ in range(S)]
+    row = next(f for f in ev.control(m) if "breast cancer" in f.name)
+    assert not row.applicable and "8 of 8" in row.reason
 
 
 @pytest.mark.parametrize(
@@ -154,7 +206,7 @@ def test_control_no_and_reversed_say_the_noise_is_not_why(factor, outcome, words
     m = _metrics(control=(factor,))
     f = ev.control(m)[0]
     assert f.outcome == outcome
-    assert words in cause_text(f, KS) and words in decide(m).answer
+    assert words in cause_text(f, m["control"]) and words in decide(m).answer
 
 
 def test_control_with_ties_is_not_applicable_and_undecided():
@@ -164,7 +216,7 @@ def test_control_with_ties_is_not_applicable_and_undecided():
     m["control"]["per_seed"]["best"]["rises"] = rises.tolist()
     f = ev.control(m)[0]
     assert not f.applicable and "tied in 8 of 8" in f.reason
-    assert "undecided" in cause_text(f, KS)
+    assert "undecided" in cause_text(f, m["control"])
 
 
 def test_control_inconclusive_says_undecided():
@@ -174,7 +226,7 @@ def test_control_inconclusive_says_undecided():
     m["control"]["per_seed"]["best"]["rises"] = rises.tolist()
     f = ev.control(m)[0]
     assert f.outcome == F_INC
-    assert "undecided" in cause_text(f, KS)
+    assert "undecided" in cause_text(f, m["control"])
 
 
 def test_control_alternatives_vary_the_margin_window_k_and_floor():
@@ -198,20 +250,29 @@ def test_factors_read_in_plain_digits():
 # robustness and power
 # ---------------------------------------------------------------------------------------------
 def test_robustness_rows_and_counts():
-    rob = robustness(_metrics())
+    m = _metrics()
+    m["per_seed"]["alt_r"] = np.column_stack([[0.3] * S, _spread(0.01, 0.005)]).tolist()
+    rob = robustness(m)
     choices = [a.choice for a in rob.alternatives]
     assert rob.primary == PARTLY
-    # p = 0.1 at θ*_p; θ*0 at 0.1 and 0.5; relative margins ×½ and ×2; absolute δ and its
-    # half and double; the price under δ and relative; a data set and a width; two checkpoints
+    # p = 0.1 at θ*_p; θ*0 at 0.1 and 0.5; δ ×½ and ×2; the relative margin and its half and
+    # double; the price under δ and relative; a data set and a width; two checkpoints
     assert rob.n == 1 + 2 + 2 + 3 + 2 + 2 + 2
     assert "data set: circles (retrained at p = 0.5)" in choices
     assert "p = 0.1 at θ*_p (trained with dropout at p)" in choices
-    assert any("absolute margin δ = 0.01 nats" in c for c in choices)
+    assert (
+        "absolute margin δ = 0.005 nats" in choices and "absolute margin δ = 0.02 nats" in choices
+    )
+    assert "relative margin: R ÷ J(θ*_p) against 5 %" in choices
+    assert "relative margin: R ÷ J(θ*_p) against 2.5 %" in choices
+    assert not any(c == "absolute margin δ = 0.01 nats" for c in choices)  # that is the primary
     words = {a.choice: a.word for a in rob.alternatives}
-    # R / J = 5 % at p = 0.1 touches the margin: not inside, not outside → inconclusive
-    assert words["p = 0.1 at θ*_p (trained with dropout at p)"] == INCONCLUSIVE
-    # the price 0.004 nats is inside δ = 0.01 → the one flip
+    # R = 0.008 nats at p = 0.1 is inside δ = 0.01 → a flip; so is the price 0.004 nats
+    assert words["p = 0.1 at θ*_p (trained with dropout at p)"] == SUPPORTED
     assert words["the price J(θ*_p) − J(θ*₀), δ = 0.01 nats"] == SUPPORTED
+    assert words["relative margin: R ÷ J(θ*_p) against 5 %"] == PARTLY
+    # R straddles δ on the second retrained setting → inconclusive
+    assert words["hidden widths 16 × 16 (retrained at p = 0.5)"] == INCONCLUSIVE
     assert rob.flips >= 1 and rob.to_inconclusive >= 1
     assert rob.agree + rob.flips + rob.to_inconclusive == rob.n
 
@@ -230,7 +291,7 @@ def test_robustness_marks_a_row_undefined_in_a_seed_not_applicable():
 
 def test_power_reports_half_width_margin_and_seeds_needed():
     pw = power_of(_metrics())
-    assert pw["primary"]["margin"] == 0.05 and pw["primary"]["seeds_needed"] is None
+    assert pw["primary"]["margin"] == 0.01 and pw["primary"]["seeds_needed"] is None
     assert pw["control"]["margin"] == pytest.approx(np.log(2.0))
     undecided = power_of(_metrics(rj=(0.06, 0.03)))["primary"]
     assert undecided["finding"].outcome == F_INC and undecided["seeds_needed"] > S

@@ -87,7 +87,9 @@ def test_partly_with_the_motive_sentence():
     assert "comes from maximum likelihood" in v.sentence
     assert "by-product" in v.sentence and "does not extend to networks" in v.sentence
     assert "+0.00015" in v.sentence and "\u22120.09" in v.sentence  # a true minus (numfmt)
-    assert v.answer.startswith("No: cross-entropy comes from maximum likelihood")
+    assert v.answer.startswith(
+        "Partly: not as a motive — cross-entropy comes from maximum likelihood"
+    )
     assert "geometric-mean probability of 0.78, against 0.10" in v.answer
 
 
@@ -95,6 +97,16 @@ def test_inconclusive_when_the_grid_does_not_show_the_squared_error_curving_down
     v = decide(_metrics(mse_min=0.001))
     assert v.word == INCONCLUSIVE
     assert "cannot show" in v.sentence and "undecided" in v.answer
+    assert v.answer.startswith("Undecided: ")
+
+
+@pytest.mark.parametrize("mse_min", [-0.09, 0.001])
+def test_the_answer_opens_with_the_verdict_word(mse_min):
+    # one answer, not two: the plain answer's first word is built from the verdict word
+    v = decide(_metrics(mse_min=mse_min))
+    first = v.answer.split(":")[0]
+    assert first == {PARTLY: "Partly", INCONCLUSIVE: "Undecided"}[v.word]
+    assert not v.answer.startswith(("No", "Yes"))
     assert ev.contrast(_metrics(mse_min=0.001)).outcome == NO
 
 
@@ -143,8 +155,35 @@ def test_rise_removed_by_temperature_scaling_reads_as_over_confidence():
     assert (rise.outcome, scaled.outcome, ece.outcome) == (YES, REVERSED, YES)
     assert all(f.scale == "log" and f.direction == 1 for f in found)
     text = reading(found)
-    assert "removes the rise" in text and "over-confidence" in text and "even scores" in text
+    assert "removes the rise" in text and "even scores" in text
+    assert "grew by more than its 25 % margin: the rise was over-confidence." in text
     assert text in decide(_metrics()).answer
+
+
+@pytest.mark.parametrize(
+    ("ece", "outcome", "words"),
+    [
+        ((1.4, 0.6), F_INC, "as over-confidence would; whether the calibration error grew is "
+         "undecided at its 25 % margin."),
+        ((1.0, 0.02), NO, "but the calibration error did not grow by 25 % or more: the two "
+         "readings disagree."),
+        ((0.5, 0.02), REVERSED, "but the calibration error shrank"),
+    ],
+)  # fmt: skip
+def test_over_confidence_is_named_only_when_the_calibration_error_grew(ece, outcome, words):
+    # the referee's point C: a rise removed by one temperature, but the ECE growth not shown
+    found = ev.measured(_metrics(ece=ece))
+    assert (found[0].outcome, found[1].outcome, found[2].outcome) == (YES, REVERSED, outcome)
+    text = reading(found)
+    assert "removes the rise" in text and words in text
+    assert "the rise was over-confidence" not in text
+
+
+def test_every_reading_names_the_calibration_finding_when_the_ce_rose():
+    for scaled in ((1.16, 0.03), (1.05, 0.3)):
+        found = ev.measured(_metrics(scaled=scaled, ece=(1.4, 0.6)))
+        assert found[2].outcome == F_INC
+        assert "whether the calibration error grew is undecided" in reading(found)
 
 
 def test_rise_that_survives_scaling_reads_as_worse_ranking():

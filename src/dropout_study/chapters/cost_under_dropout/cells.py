@@ -225,7 +225,7 @@ def run_cell(cell: dict) -> dict:
         else np.nan
     )
 
-    # alternatives that retrain: the primary rate on other data sets and widths (R / J at θ*_p)
+    # alternatives that retrain: the primary rate on other data sets and widths (R and J at θ*_p)
     # and, on the data sets of control_alt_datasets, the control (K = 1 and the largest K over
     # that run's own window)
     alt_r, alt_j, alt_rises = [], [], []

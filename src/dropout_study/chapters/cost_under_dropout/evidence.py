@@ -7,11 +7,10 @@ Every margin and its source, stated on the page before the results:
   ``p = 0`` with dropout layers and without them, and between evaluation mode and the network
   without dropout layers, equivalence with margin ½ (closed form: bit-identical means no value
   differs, so the margin admits none).
-- **R / J (primary)**: ``R(θ*_p) / J(θ*_p)`` at the primary rate, per seed, equivalence with
-  the relative margin :data:`MARGIN` (a convention, varied at half and double). Relative
-  because ``R ≈ p · S`` at small p: an absolute margin in nats is crossed at some rate whatever
-  its value, and says nothing about how large R is next to the cost it is added to; the
-  absolute margin ``abs_margin`` (0.01 nats, version 2's rule) stays as alternatives.
+- **R (primary)**: ``R(θ*_p)`` at the primary rate, nats, per seed, equivalence with the
+  absolute margin ``abs_margin`` (δ = 0.01 nats: STUDY.md, chapter 2, rule (b); a convention,
+  varied at half and double). The relative margin ``margin`` (``R / J(θ*_p)`` against 5 %,
+  v3) and its half and double are robustness rows.
 - **the K-mask control (primary)**: the per-seed ratio of the summed rises of ``J(θ_t)`` with
   the largest ``K`` over ``K = 1``, ``(rises_K + f) / (rises_1 + f)`` with the floor
   ``f =`` :data:`RISE_FLOOR` nats (keeps a run without any rising step finite; it understates a
@@ -19,17 +18,19 @@ Every margin and its source, stated on the page before the results:
   ``control_margin`` (a convention: at least halved by ``K``-fold less gradient-noise
   variance), varied at ``√m`` and ``m²``.
 
-Alternatives of the primary R / J (each re-decides the verdict, :func:`verdict.robustness`):
-the other trained rates, ``θ*₀`` instead of ``θ*_p``, the primary rate retrained on other data
-sets and widths (``alt_settings``), the relative margin at half and double,
-the absolute margin (and its half and double), the price ``J(θ*_p) − J(θ*₀)`` under the
-absolute and the relative margin, and ``R / J`` at the checkpoints of the primary run that
-every seed reached. Alternatives of the control (findings only): the next-largest ``K``, the
-share of rising steps (counts with ½ added, a continuity correction), the two other windows,
-the floor ×100, the control retrained on the other data sets, and the margin at ``√m`` and
-``m²``; exploratory: ``J`` at the window's end,
-largest ``K`` ÷ ``K = 1`` (equivalence, margin 1.05: the same objective should end at the same
-cost).
+Alternatives of the primary R (each re-decides the verdict, :func:`verdict.robustness`):
+the other trained rates, ``θ*₀`` instead of ``θ*_p``, the absolute margin at half and double,
+the relative margin ``R / J(θ*_p)`` (and its half and double), the price ``J(θ*_p) − J(θ*₀)``
+under the absolute and the relative margin, the primary rate retrained on other data sets and
+widths (``alt_settings``), and ``R`` at the checkpoints of the primary run that every seed
+reached, all under δ unless named relative. Alternatives of the control (findings only): the
+next-largest ``K``, the share of rising steps (counts with ½ added, a continuity correction),
+the two other windows, the floor ×100, the control retrained on the other data sets, and the
+margin at ``√m`` and ``m²``; exploratory: ``J`` at the window's end, largest ``K`` ÷ ``K = 1``
+(equivalence, margin 1.05: the same objective should end at the same cost). A control ratio
+is not applicable when its numerator or denominator is exactly zero (no rise, or no rising
+step) in at least half the seeds: those seeds' ratios are then set by the floor (or the ½),
+not by the data (:func:`floor_set`).
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ __all__ = [
     "EXACT",
     "exact_checks",
     "primary",
+    "relative",
     "alternatives",
+    "floor_set",
     "control",
     "control_values",
     "control_ties",
@@ -100,7 +103,7 @@ def _rel_source(margin: float) -> str:
 
 
 def _abs_source(margin: float) -> str:
-    return f"convention: version 2's absolute margin, {general(margin)} nats"
+    return f"convention: an absolute margin of {general(margin)} nats on R (STUDY.md, chapter 2)"
 
 
 def _ratio(num, den) -> np.ndarray:
@@ -109,17 +112,34 @@ def _ratio(num, den) -> np.ndarray:
         return np.where(den > 0, num / den, np.nan)
 
 
-def primary(m, *, margin=None, rate=None, role="primary", name=None) -> Finding:
-    """``R / J(θ*_p)`` at ``rate`` (default: the primary rate) against ``margin`` (default:
-    ``m["margin"]``), named ``name`` (default: ``"R ÷ J(θ*_p) at p = <rate>"``)."""
-    rates = [float(r) for r in m["rates"]]
+def _index(m, rate) -> tuple[float, int]:
     p = float(m["primary_rate"]) if rate is None else float(rate)
-    i = rates.index(p)
+    return p, [float(r) for r in m["rates"]].index(p)
+
+
+def primary(m, *, margin=None, rate=None, role="primary", name=None) -> Finding:
+    """``R(θ*_p)`` in nats at ``rate`` (default: the primary rate) against the absolute
+    ``margin`` (default: ``m["abs_margin"]``), named ``name`` (default:
+    ``"R at p = <rate>, δ = <margin> nats"``)."""
+    p, i = _index(m, rate)
+    margin = float(m["abs_margin"]) if margin is None else float(margin)
+    values = np.asarray(m["per_seed"]["r_own"], dtype=float)[:, i]
+    if name is None:
+        name = f"R at p = {_rate(p)}, δ = {general(margin)} nats"
+    return from_seeds(
+        name, "equivalence", values, margin=margin, margin_source=_abs_source(margin), role=role
+    )
+
+
+def relative(m, *, margin=None, rate=None, role="alternative", name=None) -> Finding:
+    """``R(θ*_p) / J(θ*_p)`` at ``rate`` (default: the primary rate) against the relative
+    ``margin`` (default: ``m["margin"]``)."""
+    p, i = _index(m, rate)
     margin = float(m["margin"]) if margin is None else float(margin)
     ps = m["per_seed"]
     values = _ratio(np.asarray(ps["r_own"])[:, i], np.asarray(ps["j_star"])[:, i])
     if name is None:
-        name = f"R ÷ J(θ*_p) at p = {_rate(p)}"
+        name = f"R ÷ J(θ*_p) at p = {_rate(p)}, margin {general(100 * margin)} %"
     return from_seeds(
         name, "equivalence", values, margin=margin, margin_source=_rel_source(margin), role=role
     )
@@ -131,8 +151,6 @@ def alternatives(m) -> list[tuple[str, Finding]]:
     rates = [float(r) for r in m["rates"]]
     prim, rel, ab = float(m["primary_rate"]), float(m["margin"]), float(m["abs_margin"])
     ps = m["per_seed"]
-    r_own = np.asarray(ps["r_own"])
-    i = rates.index(prim)
     out = []
 
     def alt(choice, name, values, margin, source):
@@ -150,24 +168,18 @@ def alternatives(m) -> list[tuple[str, Finding]]:
         if p > 0:
             alt(
                 f"p = {_rate(p)} at θ*₀ (trained without dropout)",
-                f"R ÷ J(θ*₀) at p = {_rate(p)}",
-                _ratio(r0[:, k], j0),
-                rel,
-                _rel_source(rel),
+                f"R(θ*₀) at p = {_rate(p)}, δ = {general(ab)} nats",
+                r0[:, k],
+                ab,
+                _abs_source(ab),
             )
-    for d in half_and_double(rel):
-        name = f"R ÷ J(θ*_p), margin {general(100 * d)} %"
-        f = primary(m, margin=d, role="alternative", name=name)
-        out.append((f"relative margin {general(100 * d)} %", f))
-    for d in (ab, *half_and_double(ab)):
-        alt(
-            f"absolute margin δ = {general(d)} nats on R",
-            f"R at p = {_rate(prim)}, δ = {general(d)} nats",
-            r_own[:, i],
-            d,
-            _abs_source(d),
-        )
-    price = np.asarray(ps["price"])[:, i]
+    for d in half_and_double(ab):
+        f = primary(m, margin=d, role="alternative")
+        out.append((f"absolute margin δ = {general(d)} nats", f))
+    for d in (rel, *half_and_double(rel)):
+        f = relative(m, margin=d)
+        out.append((f"relative margin: R ÷ J(θ*_p) against {general(100 * d)} %", f))
+    price = np.asarray(ps["price"])[:, _index(m, None)[1]]
     alt(
         f"the price J(θ*_p) − J(θ*₀), δ = {general(ab)} nats",
         f"price at p = {_rate(prim)}, δ = {general(ab)} nats",
@@ -182,26 +194,26 @@ def alternatives(m) -> list[tuple[str, Finding]]:
         rel,
         _rel_source(rel),
     )
-    alt_r = np.asarray(ps["alt_r"], dtype=float).reshape(len(ps["r_own"]), -1)
-    alt_j = np.asarray(ps["alt_j"], dtype=float).reshape(len(ps["r_own"]), -1)
+    n = len(ps["r_own"])
+    alt_r = np.asarray(ps["alt_r"], dtype=float).reshape(n, -1)
     for c, what in enumerate(m["alt_settings"]):
         alt(
             f"{what} (retrained at p = {_rate(prim)})",
-            f"R ÷ J(θ*_p) at p = {_rate(prim)}, {what}",
-            _ratio(alt_r[:, c], alt_j[:, c]),
-            rel,
-            _rel_source(rel),
+            f"R at p = {_rate(prim)}, {what}, δ = {general(ab)} nats",
+            alt_r[:, c],
+            ab,
+            _abs_source(ab),
         )
-    ar, aj = np.asarray(ps["along_r"], dtype=float), np.asarray(ps["along_j"], dtype=float)
+    ar = np.asarray(ps["along_r"], dtype=float)
     for c, step in enumerate(m["checkpoints"]):
         if np.all(np.isfinite(ar[:, c])):
             what = "at initialisation" if step == 0 else f"at step {step}"
             alt(
-                f"R ÷ J(θ_t) along training: {what}",
-                f"R ÷ J(θ_t), {what}",
-                _ratio(ar[:, c], aj[:, c]),
-                rel,
-                _rel_source(rel),
+                f"R along training: {what}",
+                f"R(θ_t), {what}, δ = {general(ab)} nats",
+                ar[:, c],
+                ab,
+                _abs_source(ab),
             )
     return out
 
@@ -211,6 +223,20 @@ def control_ties(m, window: str, num: int) -> np.ndarray:
     ``window`` (e.g. neither rose at all): a tie, which carries no evidence."""
     v = np.asarray(m["control"]["per_seed"][window]["rises"], dtype=float)
     return v[:, num] == v[:, 0]
+
+
+def floor_set(top, bottom, k_top, *, measure: str = "rises") -> str | None:
+    """Why a control ratio ``(top + f) / (bottom + f)`` cannot decide, or ``None``: its
+    numerator (``K = k_top``) or denominator (``K = 1``) is exactly zero in at least half the
+    seeds, whose ratios are then set by the floor ``f`` (or the ½ added to counts of rising
+    steps), not by the data."""
+    top, bottom = np.asarray(top, dtype=float), np.asarray(bottom, dtype=float)
+    at = [f"K = {k}" for k, v in ((k_top, top), (1, bottom)) if np.any(v == 0)]
+    zero = int(np.sum((top == 0) | (bottom == 0)))
+    if 2 * zero < top.size:
+        return None
+    what, by = ("rises", "floor") if measure == "rises" else ("rising steps", "½ added")
+    return f"no {what} at {' or '.join(at)} in {zero} of {top.size} seeds: the ratio is the {by}'s"
 
 
 def control_values(m, window: str, num: int, *, floor: float, measure: str = "rises"):
@@ -223,6 +249,12 @@ def control_values(m, window: str, num: int, *, floor: float, measure: str = "ri
         return (v[:, num] + floor) / (v[:, 0] + floor)
     v = np.asarray(c["up_steps"], dtype=float)
     return (v[:, num] + 0.5) / (v[:, 0] + 0.5)
+
+
+def _floor_reason(m, window: str, num: int, measure: str) -> str | None:
+    c = m["control"]["per_seed"][window]
+    v = np.asarray(c["rises" if measure == "rises" else "up_steps"], dtype=float)
+    return floor_set(v[:, num], v[:, 0], m["control"]["ks"][num], measure=measure)
 
 
 def _control_source(margin: float, ks) -> str:
@@ -254,6 +286,7 @@ def control(m) -> list[Finding]:
             margin_source=_control_source(mg, ks),
             role="primary",
             ties=control_ties(m, "best", top),
+            reason=_floor_reason(m, "best", top, "rises"),
             **kw,
         )
     ]
@@ -268,6 +301,7 @@ def control(m) -> list[Finding]:
                 margin_source=_control_source(margin, ks),
                 role="alternative",
                 ties=control_ties(m, window, num),
+                reason=_floor_reason(m, window, num, how.get("measure", "rises")),
                 **kw,
             )
         )
@@ -289,6 +323,7 @@ def control(m) -> list[Finding]:
                 margin_source=_control_source(mg, ks),
                 role="alternative",
                 ties=r[:, 1] == r[:, 0],
+                reason=floor_set(r[:, 1], r[:, 0], ks[-1]),
                 **kw,
             )
         )

@@ -33,9 +33,9 @@ _WORD = {YES: SUPPORTED, NO: PARTLY, REVERSED: PARTLY, F_INCONCLUSIVE: INCONCLUS
 
 
 def word_of(f: Finding, exact) -> str:
-    """The chapter's word from an R / J finding ``f`` and the exact checks ``exact``: a failed
-    exact check → not supported; else ``f`` inside its margin → supported, outside →
-    partly supported, otherwise (or not applicable) → inconclusive."""
+    """The chapter's word from an R finding ``f`` (or any alternative of it) and the exact
+    checks ``exact``: a failed exact check → not supported; else ``f`` inside its margin →
+    supported, outside → partly supported, otherwise (or not applicable) → inconclusive."""
     if any(e.counted != YES for e in exact):
         return NOT_SUPPORTED
     return _WORD[f.counted]
@@ -43,6 +43,10 @@ def word_of(f: Finding, exact) -> str:
 
 def _pct(x: float) -> str:
     return general(100 * x, 2)
+
+
+def _nats(x: float) -> str:
+    return general(x, 2)
 
 
 def times(x: float) -> str:
@@ -53,19 +57,37 @@ def times(x: float) -> str:
     return general(x, 2)
 
 
-def cause_text(c: Finding, ks) -> str:
+def cause_text(c: Finding, control, *, short: bool = False) -> str:
     """What the K-mask control says about why ``J(θ_t)`` goes up in some steps under dropout,
-    from its outcome (plain words; at most two numbers)."""
+    from its outcome ``c`` and ``control`` (``metrics["control"]``: ``ks`` and the per-seed
+    summed rises of the window ``"best"``). A "yes" quotes the mean summed rises at ``K = 1``
+    and the largest ``K`` in nats and the seeds without any rise — numbers the floor of the
+    ratio cannot move; ``short`` (the plain answer) leaves out ``K`` and the seed count, so
+    that the answer carries at most three numbers."""
+    ks = control["ks"]
     k = ks[-1]
+    rises = np.asarray(control["per_seed"]["best"]["rises"], dtype=float)
     if not c.applicable or c.outcome == F_INCONCLUSIVE:
         return (
             "Whether the rises of J during training come from the mask noise is undecided in "
             "this run."
         )
     if c.outcome == YES:
+        one, top = _nats(float(rises[:, 0].mean())), _nats(float(rises[:, -1].mean()))
+        if short:
+            return (
+                "The rises of J during training are the mask noise: averaging many masks per "
+                f"step cut their total from {one} to {top} nats."
+            )
+        zero = int(np.sum(rises[:, -1] == 0))
+        none = (
+            f" With {k} masks, J did not rise at all in {zero} of {rises.shape[0]} seeds."
+            if zero
+            else ""
+        )
         return (
             f"The rises of J during training are the mask noise: averaging {k} masks per step "
-            f"made them about {times(1 / c.estimate)} times smaller."
+            f"cut their total from {one} to {top} nats (mean over seeds).{none}"
         )
     if c.outcome == NO:
         return (
@@ -86,11 +108,11 @@ def decide(metrics) -> Verdict:
     (a) the function J is unchanged — both exact checks (:func:`evidence.exact_checks`: no
         value differs between ``p = 0`` and no dropout layers, nor between evaluation mode and
         the network without dropout layers) are ``yes``; otherwise → **not supported**;
-    (b) primary: ``R / J(θ*_p)`` at the primary rate (:func:`evidence.primary`), equivalence
-        with the relative margin ``metrics["margin"]`` (5 %): inside → **supported** (the mean
-        over masks is J itself at this margin); outside → **partly supported** (the definition
-        is unchanged, the objective minimised is not); otherwise, or not applicable →
-        **inconclusive**.
+    (b) primary: ``R(θ*_p)`` at the primary rate (:func:`evidence.primary`), equivalence with
+        the absolute margin δ = ``metrics["abs_margin"]`` (0.01 nats): inside → **supported**
+        (the mean over masks is J itself at this margin); entirely above δ or below −δ →
+        **partly supported** (the definition is unchanged, the objective minimised is not);
+        otherwise, or not applicable → **inconclusive**.
 
     The plain answer adds what the K-mask control found (:func:`cause_text`); the control
     does not change the word.
@@ -100,7 +122,7 @@ def decide(metrics) -> Verdict:
     ctrl = ev.control(metrics)[0]
     word = word_of(prim, exact)
     p = general(metrics["primary_rate"])
-    cause = cause_text(ctrl, metrics["control"]["ks"])
+    cause = cause_text(ctrl, metrics["control"], short=True)
     if word == NOT_SUPPORTED:
         failed = [f.name for f in exact if f.counted != YES]
         sentence = f"The function itself changed: the exact check(s) {'; '.join(failed)} failed."
@@ -110,30 +132,34 @@ def decide(metrics) -> Verdict:
         "J is the same function: p = 0 is bit-identical to no dropout layers, and evaluation "
         "mode is the network without them."
     )
-    ratio = f"R ÷ J(θ*_p) = {_pct(prim.estimate)} % [{_pct(prim.low)}, {_pct(prim.high)}]."
+    rel = ev.relative(metrics)
+    value = (
+        f"R = {_nats(prim.estimate)} [{_nats(prim.low)}, {_nats(prim.high)}] nats, "
+        f"{_pct(rel.estimate)} % of J(θ*_p)."
+    )
     at = f"At p = {p} the explicit regulariser R = Eₘ J(θ, m) − J(θ)"
-    margin = f"±{_pct(prim.stated_margin)} %"
+    margin = f"±{general(prim.stated_margin)} nats"
     if word == SUPPORTED:
-        tail = f"{at} lies inside {margin} of J(θ*_p): the mean over masks is J itself. {ratio}"
+        tail = f"{at} lies inside {margin}: the mean over masks is J itself. {value}"
         first = (
-            f"Yes: J is the same function, and the regulariser dropout adds is below "
-            f"{_pct(prim.stated_margin)} % of J here."
+            f"Yes: J is the same function, and the regulariser dropout adds is within "
+            f"{general(prim.stated_margin)} nats of zero here."
         )
     elif word == PARTLY:
         tail = (
-            f"{at} lies outside {margin} of J(θ*_p): the definition is unchanged, but the "
-            f"objective gradient descent minimises on average is J + R, not J. {ratio}"
+            f"{at} lies outside {margin}: the definition is unchanged, but the objective "
+            f"gradient descent minimises on average is J + R, not J. {value}"
         )
         first = (
             "Yes and no: the cost J is the same function, but what training with dropout "
-            f"minimises is J plus a regulariser, here {_pct(prim.estimate)} % of J."
+            f"minimises is J plus a regulariser, here {_nats(prim.estimate)} nats."
         )
     else:
-        why = f"{prim.reason}" if not prim.applicable else f"it straddles {margin} of J(θ*_p)"
-        tail = f"{at} cannot be decided at that margin: {why}. {ratio}"
+        why = f"{prim.reason}" if not prim.applicable else f"it straddles {margin}"
+        tail = f"{at} cannot be decided at that margin: {why}. {value}"
         first = (
             "J is the same function; whether what training minimises differs from it by more "
-            f"than {_pct(prim.stated_margin)} % is undecided in this run."
+            f"than {general(prim.stated_margin)} nats is undecided in this run."
         )
     return Verdict(CLAIM, word, f"{same} {tail}", f"{first} {cause}")
 
@@ -167,7 +193,7 @@ def _sd(values, scale: str) -> float:
 
 
 def power_of(metrics) -> dict:
-    """For the two primary findings (``"primary"``: R / J; ``"control"``: the K-mask control):
+    """For the two primary findings (``"primary"``: R in nats; ``"control"``: the K-mask control):
     the finding, its interval half-width and margin on the decision scale, and, when it is
     inconclusive, roughly how many seeds a decision would need
     (:func:`dropout_study.chapters.power.power`)."""
@@ -175,7 +201,7 @@ def power_of(metrics) -> dict:
     rates = [float(r) for r in metrics["rates"]]
     i = rates.index(float(metrics["primary_rate"]))
     ps = metrics["per_seed"]
-    r = np.asarray(ps["r_own"], dtype=float)[:, i] / np.asarray(ps["j_star"], dtype=float)[:, i]
+    r = np.asarray(ps["r_own"], dtype=float)[:, i]
     ctrl = ev.control(metrics)[0]
     top = len(metrics["control"]["ks"]) - 1
     cv = ev.control_values(metrics, "best", top, floor=ev.RISE_FLOOR)

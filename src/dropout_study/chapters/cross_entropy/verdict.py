@@ -53,33 +53,69 @@ def _check(exact: list[Finding]) -> None:
         )
 
 
+def _pct(ratio_margin: float) -> str:
+    """A ratio margin as the growth it stands for: ``1.25`` → ``"25 %"``."""
+    return f"{general(100 * (ratio_margin - 1), 3)} %"
+
+
+def _ece_clause(ece: Finding) -> str:
+    """What the calibration-error finding says, from its outcome (one number: its margin)."""
+    m = _pct(ece.stated_margin)
+    if ece.counted == YES:
+        return f"the calibration error grew by more than its {m} margin"
+    if ece.counted == NO:
+        return f"the calibration error did not grow by {m} or more"
+    if ece.counted == REVERSED:
+        return f"the calibration error shrank by more than its {m} margin"
+    return f"whether the calibration error grew is undecided at its {m} margin"
+
+
 def reading(measured: list[Finding]) -> str:
     """What the held-out digits findings say about a rise of validation CE after its minimum,
-    in plain words (no numbers)."""
-    rise, scaled, _ = (f for f in measured if f.role == "primary")
+    in plain words, from the outcomes of all three primary findings (the rise, the rise after
+    temperature scaling, the growth of the calibration error); at most one number, a margin.
+    Over-confidence is named as the reading only when one temperature removes the rise *and*
+    the calibration error grew; otherwise the sentence says which of the two is undecided or
+    disagrees."""
+    rise, scaled, ece = (f for f in measured if f.role == "primary")
     if rise.counted == F_INCONCLUSIVE:
         return "Whether its validation CE rose after its minimum is undecided in this run."
     if rise.counted in (NO, REVERSED):
-        return "Its validation CE did not rise by 5 % or more after its minimum."
+        return f"Its validation CE did not rise by {_pct(rise.stated_margin)} or more after its minimum."
+    calib = _ece_clause(ece)
     if scaled.counted == YES:
         return (
             "Its validation CE rose after its minimum, and part of the rise survives one "
-            "temperature: the late network ranks worse, not only more confidently."
+            f"temperature: the late network ranks worse, not only more confidently; {calib}."
         )
     if scaled.counted == F_INCONCLUSIVE:
         return (
             "Its validation CE rose after its minimum; whether one temperature removes the rise "
-            "is undecided in this run."
+            f"is undecided in this run, and {calib}."
         )
     better = (
         " (after scaling, the late network even scores better)"
         if scaled.counted == REVERSED
         else ""
     )
-    return (
+    removed = (
         "Its validation CE rose after its minimum, and one temperature fitted on held-out "
-        f"data removes the rise{better}: the rise was over-confidence."
+        f"data removes the rise{better}"
     )
+    if ece.counted == YES:
+        return f"{removed}, and {calib}: the rise was over-confidence."
+    if ece.counted == F_INCONCLUSIVE:
+        return f"{removed}, as over-confidence would; {calib}."
+    return f"{removed}, as over-confidence would, but {calib}: the two readings disagree."
+
+
+_OPENING = {PARTLY: "Partly", INCONCLUSIVE: "Undecided"}
+"""The first word of the plain answer for each verdict word the rule can return, so that the
+answer never opens with a different answer than the verdict's label."""
+
+
+def _opening(word: str) -> str:
+    return _OPENING[word]
 
 
 def decide(metrics) -> Verdict:
@@ -127,9 +163,9 @@ def decide(metrics) -> Verdict:
             "symmetry"
         )
         plain = (
-            "No: cross-entropy comes from maximum likelihood, not from a wish for convexity. "
-            "Convexity is a by-product that holds for logistic regression and not for networks "
-            "with hidden layers."
+            f"{_opening(word)}: not as a motive — cross-entropy comes from maximum likelihood, "
+            "not from a wish for convexity. Convexity is a by-product that holds for logistic "
+            "regression and not for networks with hidden layers."
         )
     else:
         tail = (
@@ -137,8 +173,8 @@ def decide(metrics) -> Verdict:
             "that convexity comes with the loss"
         )
         plain = (
-            "Cross-entropy comes from maximum likelihood; this run's grid does not show the "
-            "contrast with squared error, so the convexity part is undecided."
+            f"{_opening(word)}: cross-entropy comes from maximum likelihood; this run's grid "
+            "does not show the contrast with squared error, so the convexity part is undecided."
         )
     d = metrics["digits"]
     g, base = d["geometric_mean_probability_end"], d["baseline_geometric_mean_probability"]
