@@ -73,8 +73,12 @@ def test_execute_writes_the_outputs_and_postprocesses_the_notebook(project, tmp_
     table = nb.cells[i_inj + 1]
     assert table.cell_type == "markdown"
     assert "Parameters of this run (profile `smoke`)" in table.source
-    assert "| `p` | `0.25` | centre of the draws, in [0, 1) |" in table.source
-    assert "| `rates` | `[0.0, 0.5]` |" in table.source
+    base = resolve(spec, "smoke")
+    assert base["p"] != 0.25  # so the override is marked, and only it
+    assert "| `p` | `0.25` (set for this run) | centre of the draws, in [0, 1) |" in table.source
+    assert f"| `rates` | `{base['rates']}` |" in table.source
+    assert table.source.count("(set for this run)") == 1
+    assert "This run again: `dropout-study run tiny --profile smoke -p p=0.25`" in table.source
     assert "p = 0.25" in nb.cells[i_inj].source  # papermill injected our value
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -270,9 +271,21 @@ def _postprocess(path: Path, spec: chapters.ChapterSpec, params: Mapping, profil
 
 
 def parameter_table(spec: chapters.ChapterSpec, params: Mapping, profile: str) -> str:
-    """The markdown shown after the (removed) parameters cells of an executed chapter."""
+    """The markdown shown after the (removed) parameters cells of an executed chapter: every
+    parameter with its value (those set for this run, i.e. not the profile's, marked) and the
+    command that reproduces the run."""
+    try:
+        base = resolve(spec, profile, check=False)
+    except (ValueError, TypeError):
+        base = {}
+    changed = [p.name for p in spec.params if p.name in base and base[p.name] != params[p.name]]
     rows = "\n".join(
-        f"| `{p.name}` | {fmt_value(params[p.name])} | {cell(p.help)} |" for p in spec.params
+        f"| `{p.name}` | {fmt_value(params[p.name])}"
+        f"{' (set for this run)' if p.name in changed else ''} | {cell(p.help)} |"
+        for p in spec.params
+    )
+    command = f"dropout-study run {spec.id} --profile {profile}" + "".join(
+        f" -p {shlex.quote(f'{n}={json.dumps(params[n])}')}" for n in changed
     )
     # a colon fence: a backtick fence's info string may not contain backticks
     return (
@@ -280,7 +293,7 @@ def parameter_table(spec: chapters.ChapterSpec, params: Mapping, profile: str) -
         ":class: dropdown\n\n"
         "| Parameter | Value | Meaning |\n|---|---|---|\n"
         f"{rows}\n\n"
-        f"Rerun with other values: `dropout-study run {spec.id} -p NAME=VALUE`.\n"
+        f"This run again: `{command}`; other values: `-p NAME=VALUE`.\n"
         ":::\n"
     )
 

@@ -81,7 +81,8 @@ def reading(measured: list[Finding]) -> str:
     if rise.counted == F_INCONCLUSIVE:
         return "Whether its validation CE rose after its minimum is undecided in this run."
     if rise.counted in (NO, REVERSED):
-        return f"Its validation CE did not rise by {_pct(rise.stated_margin)} or more after its minimum."
+        m = _pct(rise.stated_margin)
+        return f"Its validation CE did not rise by {m} or more after its minimum."
     calib = _ece_clause(ece)
     if scaled.counted == YES:
         return (
