@@ -90,7 +90,7 @@ def test_check_bool_and_choice():
 def test_check_float_list():
     assert V.check_float_list((0, 0.5), "r", "O", low=0, high=1, high_open=True) == [0.0, 0.5]
     assert V.check_float_list(np.array([0.1]), "r", "O") == [0.1]
-    allowed = r"a list of at least 1 floats, each in \[0, 1\)"
+    allowed = r"a list of at least 1 float, each in \[0, 1\)"
     kw = {"low": 0, "high": 1, "high_open": True}
     raises(TypeError, allowed + "; got '0.5'", V.check_float_list, "0.5", "r", "O", **kw)
     raises(TypeError, allowed, V.check_float_list, 0.5, "r", "O", **kw)
@@ -109,19 +109,19 @@ def test_check_int_list():
     assert V.check_int_list([1, np.int32(2)], "s", "O", low=1) == [1, 2]
     raises(
         TypeError,
-        r"a list of at least 1 ints, each >= 1; got 3",
+        r"a list of at least 1 int, each >= 1; got 3",
         V.check_int_list,
         3,
         "s",
         "O",
         low=1,
     )
-    raises(ValueError, r"at least 1 ints; got \[\]", V.check_int_list, [], "s", "O")
-    raises(TypeError, r"ints", V.check_int_list, [1.0], "s", "O")
-    raises(TypeError, r"ints", V.check_int_list, [True], "s", "O")
+    raises(ValueError, r"at least 1 int; got \[\]", V.check_int_list, [], "s", "O")
+    raises(TypeError, r"at least 1 int;", V.check_int_list, [1.0], "s", "O")
+    raises(TypeError, r"at least 1 int;", V.check_int_list, [True], "s", "O")
     raises(ValueError, r"each >= 1; got \[0\]", V.check_int_list, [0], "s", "O", low=1)
     assert V.check_int_list([1, 1024], "s", "O", low=1, high=1024) == [1, 1024]
-    with pytest.raises(ValueError, match=r"ints, each in \[1, 1024\]; got \[2, 1025\]\.$"):
+    with pytest.raises(ValueError, match=r"ints?, each in \[1, 1024\]; got \[2, 1025\]\.$"):
         V.check_int_list([2, 1025], "s", "O", low=1, high=1024)
 
 

@@ -183,6 +183,8 @@ def _interval(low, high, low_open, high_open) -> str:
 def _bound(x) -> str:
     """A bound as text: whole numbers in full below 1e12 (``4294967295``, not ``4.29497e+09``),
     others as ``:g``."""
+    if type(x) not in (int, float):  # e.g. a bound() named after another parameter
+        return f"{x:g}"
     x = float(x)
     return str(int(x)) if x.is_integer() and abs(x) < 1e12 else f"{x:g}"
 
@@ -264,7 +266,7 @@ def check_float_list(
     """A list of at least ``min_len`` floats, each in the interval; ``order``: ``"increasing"``
     (a grid, :func:`check_increasing`) or ``"any: <why order is free>"``."""
     interval = _interval(low, high, low_open, high_open)
-    allowed = f"a list of at least {min_len} floats, each in {interval}"
+    allowed = f"a list of at least {min_len} float{'s' if min_len != 1 else ''}, each in {interval}"
     if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
         fail(name, owner, allowed, value, TypeError)
     if len(value) < min_len:
@@ -297,7 +299,7 @@ def check_int_list(
         each = f", each in {_interval(low, high, False, False)}"
     else:
         each = f", each >= {low}" if low is not None else ""
-    allowed = f"a list of at least {min_len} ints{each}"
+    allowed = f"a list of at least {min_len} int{'s' if min_len != 1 else ''}{each}"
     if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
         fail(name, owner, allowed, value, TypeError)
     if len(value) < min_len:

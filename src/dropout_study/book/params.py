@@ -230,7 +230,9 @@ def load_file(path) -> dict:
         )
     except YAMLError as exc:
         msg = str(exc).splitlines()[0]
-        raise ValueError(f"{path} is not valid YAML ({msg}).") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ValueError(f"{path} is not valid YAML{where} ({msg}).") from exc
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
