@@ -13,7 +13,8 @@ import pytest
 
 from dropout_study.chapters.findings import INCONCLUSIVE as UNDECIDED
 from dropout_study.chapters.findings import NO, REVERSED, YES, check_record
-from dropout_study.chapters.noisy_loss import evidence
+from dropout_study.chapters.noisy_loss import alternatives, evidence
+from dropout_study.chapters.noisy_loss.answer import turns_on
 from dropout_study.chapters.noisy_loss.verdict import (
     PARTLY_CAUSE,
     all_findings,
@@ -58,6 +59,8 @@ def _clock(slower, budget=600, median=50.0) -> dict:
     return {
         "budget": budget,
         "p0_median": median,
+        "median": [median, 60.0, 70.0, 2 * median],
+        "targets": [0.3] * S,
         "n_reference": S,
         "slower": rec(slower),
         "by_rate": {"0.3": rec(slower), "0.5": rec(slower)},
@@ -82,7 +85,13 @@ def _ds(spread, slower, median=50.0) -> dict:
         },
         "levels": {"best": UP, "final": FLAT},
         "clock": {k: _clock(slower, 300 if k == "budget halved" else 600, median) for k in KEYS},
-        "clock_best_lr": {"slower": rec(slower)},
+        "clock_best_lr": {
+            "slower": rec(slower),
+            "budget": 600,
+            "p0_median": median,
+            "lr_p0": 1.0,
+            "lr_arm": 1.0,
+        },
     }
 
 
@@ -110,6 +119,7 @@ def metrics(
         "max_steps": 600,
         "n_seeds": S,
         "target_fraction": 0.9,
+        "lr_grid": [0.1, 1.0],
         "by_dataset": {
             "moons": _ds(spread, slower, median),
             "breast_cancer": _ds(spread_bc or spread, slower_bc or slower),
@@ -230,7 +240,8 @@ def test_robustness_leaves_out_algebra_and_exploratory_rows():
         "80 %",
         "absolute target per seed",
         "budget halved",
-        "own best learning rate",
+        "each p at the learning rate of {0.1, 1} with the lowest early-stopped loss (moons: "
+        "p = 0 at 1, p = 0.5 at 1",
         "ρ(p, restricted time)",
         "margin of slower: √1.2",
         "margin of slower: 1.2²",
@@ -291,3 +302,68 @@ def test_missing_metrics_are_named():
     del m["control"]
     with pytest.raises(ValueError, match="got no 'control'"):
         decide(m)
+
+
+def _row(rob, start):
+    return next(a for a in rob.alternatives if a.choice.startswith(start))
+
+
+def test_every_row_that_changes_the_budget_obeys_the_ten_times_rule():
+    # p = 0 median 50 steps: the full budget 600 passes, the halved budget 300 < 500 does not
+    rob = robustness(metrics())
+    half = _row(rob, "budget halved")
+    assert not half.applicable and "below 10 × the median p = 0 time" in half.reason
+    assert _row(rob, "target: 50 %").applicable
+    # the best-rate row is checked against its own p = 0 median
+    m = metrics()
+    m["by_dataset"]["moons"]["clock_best_lr"]["p0_median"] = 61.0
+    assert not _row(robustness(m), "each p at the learning rate").applicable
+    assert _row(robustness(metrics()), "each p at the learning rate").applicable
+
+
+def test_a_data_set_alone_does_not_borrow_the_other_data_sets_control():
+    rob = robustness(metrics(noise=SLOW, left=SAME))  # supported: the control on moons says yes
+    assert rob.primary == SUPPORTED
+    assert _row(rob, "data set: moons alone").word == SUPPORTED
+    bc = _row(rob, "data set: breast cancer alone")
+    assert bc.word == PARTLY and bc.applicable
+    assert "the control was not run on breast cancer in this run" in bc.detail
+
+
+def test_leave_one_out_names_the_seed_an_outcome_turns_on():
+    one_off = [2.0] * 7 + [0.05]  # seven slow seeds and one far the other way
+    m = metrics(slower=one_off)
+    f = evidence.primary(m)["slower"]["moons"]
+    assert f.outcome == UNDECIDED
+    (entry,) = [e for e in evidence.leave_one_out(m) if e["finding"].name == f.name]
+    ((seed, g),) = entry["changed"]
+    assert seed == 7 and g.outcome == YES and g.n == 7
+    assert turns_on(entry) == "the outcome turns on one seed: without seed 7 it reads shown"
+    assert "without seed 7 it reads shown" in decide(m).sentence
+    # a seed without a reference is skipped in the numbering
+    m["by_dataset"]["moons"]["clock"]["primary"]["targets"][3] = float("nan")
+    m["by_dataset"]["moons"]["clock"]["primary"]["slower"] = rec(one_off[1:])
+    (entry,) = [e for e in evidence.leave_one_out(m) if e["finding"].name == f.name]
+    assert [s for s, _ in entry["changed"]] == [7]
+    # tight findings turn on no seed
+    assert all(not e["changed"] for e in evidence.leave_one_out(metrics()))
+
+
+def test_the_answer_describes_the_clock_and_where_the_control_ran():
+    v = decide(metrics(slower_bc=UNSURE))
+    assert "nine tenths of the way from the starting loss to the best loss" in v.answer
+    assert "On moons, averaging many masks" in v.answer
+    assert "not run on breast cancer" in v.answer
+    assert "more so" not in v.answer
+    # the smallest gap of medians in steps (50 → 100 on both: 50 steps more)
+    assert "about 50 steps more" in v.answer
+    assert "median 50.0 → 100.0 steps" in v.sentence
+
+
+def test_reestimates_count_only_rows_that_touch_the_finding():
+    rows = {e["finding"].name.split(":")[0]: e for e in alternatives.reestimates(metrics())}
+    slow = [c for c, _ in rows["slower (moons)"]["counted"]]
+    assert slow and not any(c.startswith("noise:") or "noise speeds" in c for c in slow)
+    assert rows["slower (moons)"]["not_applicable"] >= 1  # the halved budget
+    noisier = [c for c, _ in rows["noisier (moons)"]["counted"]]
+    assert noisier and all(c.startswith("noise:") for c in noisier)

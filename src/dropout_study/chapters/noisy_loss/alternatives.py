@@ -26,12 +26,13 @@ from dropout_study.chapters.noisy_loss.evidence import (
     flatten,
     primary,
     ratio,
+    record_budget_reason,
     slower,
     trend,
 )
 from dropout_study.chapters.power import half_and_double
 
-__all__ = ["Row", "rows", "sensitivity"]
+__all__ = ["Row", "rows", "sensitivity", "best_lr_label", "reestimates"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,19 @@ def _clock_label(m: Mapping, key: str) -> str:
     if key == "budget halved":
         return f"budget halved ({m['max_steps'] // 2} steps)"
     return "evaluations every 5th step only (crossings interpolated)"
+
+
+def best_lr_label(m: Mapping) -> str:
+    """The best-learning-rate row's choice, naming the rate each compared arm used per data
+    set (the grid may leave one choice: then both arms use the same rate)."""
+    cr = _g(m["control_rate"])
+    grid = ", ".join(_g(v) for v in m["lr_grid"])
+    used = "; ".join(
+        f"{_name(d)}: p = 0 at {_g(r['lr_p0'])}, p = {cr} at {_g(r['lr_arm'])}"
+        for d in m["datasets"]
+        for r in [m["by_dataset"][d]["clock_best_lr"]]
+    )
+    return f"each p at the learning rate of {{{grid}}} with the lowest early-stopped loss ({used})"
 
 
 def rows(m: Mapping) -> list[Row]:
@@ -184,9 +198,18 @@ def rows(m: Mapping) -> list[Row]:
         )
     )
     lrs = {d: by[d]["clock_best_lr"] for d in ds}
-    label = "each p at its own best learning rate"
+    label = best_lr_label(m)
+    tag = " [each p at the rate of the grid with the lowest early-stopped loss]"
     out.append(
-        Row(label, {"slower": {d: slower(m, d, lrs[d]["slower"], alt, f" [{label}]") for d in ds}})
+        Row(
+            label,
+            {
+                "slower": {
+                    d: slower(m, d, lrs[d]["slower"], alt, tag, record_budget_reason(lrs[d]))
+                    for d in ds
+                }
+            },
+        )
     )
     second = [p for p in m["dropout_rates"] if 0 < p < m["control_rate"]]
     if second:
@@ -304,3 +327,30 @@ def sensitivity(m: Mapping) -> list[dict]:
                 shift = abs(x(f.estimate) - x(p.estimate)) / hw if hw > 0 else math.inf
                 out.append({"knob": row.choice, "primary": p, "alternative": f, "shift": shift})
     return out
+
+
+def reestimates(m: Mapping) -> list[dict]:
+    """Per primary finding, the robustness rows that re-estimate it (a row replacing it by
+    another finding; a data-set-alone row re-estimates nothing): ``{"finding": F,
+    "counted": [(choice, F'), ...], "not_applicable": int}`` — counted rows are applicable
+    (none of their findings not applicable, no row reason) and not exploratory, as in the
+    robustness count. Rows that vary other findings leave F as it is."""
+    prim = primary(m)
+    out = {f.name: {"finding": f, "counted": [], "not_applicable": 0} for f in flatten(prim)}
+    for row in rows(m):
+        if row.exploratory or "only" in row.replace:
+            continue
+        ok = row.reason is None and all(f.applicable for f in row.findings())
+        for key, v in row.replace.items():
+            pairs = (
+                [(prim[key][d], f) for d, f in v.items()]
+                if isinstance(v, dict)
+                else [(prim[key], v)]
+            )
+            for p, f in pairs:
+                slot = out[p.name]
+                if ok:
+                    slot["counted"].append((row.choice, f))
+                else:
+                    slot["not_applicable"] += 1
+    return list(out.values())

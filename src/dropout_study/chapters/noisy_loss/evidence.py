@@ -16,10 +16,10 @@ Primary findings (margins stated before the results; ratios on the log scale):
 - ``left`` (what is left) — effect, +1: ratio K = K_max / p = 0, margin :data:`LEFT_MARGIN`.
 
 Not applicable (the kit's rule, plus two of this chapter): fewer than 2 seeds with a reference;
-a budget below 10 × the median p = 0 time-to-target (STUDY.md, "Clocks"; not checked for the
-row that halves the budget on purpose); the gradient variance at initialisation (fixed by
-algebra at the shared θ: the masks' variance grows with p — for one dropout layer it is
-p/(1 − p) times a constant).
+a budget below 10 × the median p = 0 time-to-target (STUDY.md, "Clocks"; checked for every
+clock, the rows that change the budget or the learning rate included); the gradient variance
+at initialisation (fixed by algebra at the shared θ: the masks' variance grows with p — for
+one dropout layer it is p/(1 − p) times a constant).
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ __all__ = [
     "ratio",
     "trend",
     "budget_reason",
+    "record_budget_reason",
+    "seed_ids",
+    "leave_one_out",
     "control_findings",
     "slower",
     "primary",
@@ -103,9 +106,16 @@ def trend(name: str, values, role: str, direction: int = 1, reason=None) -> Find
 
 
 def budget_reason(m: Mapping, d: str, key: str) -> str | None:
-    rec = m["by_dataset"][d]["clock"][key]
-    med = rec["p0_median"]
-    if key == "budget halved" or med is None:
+    """Why clock ``key`` on data set ``d`` cannot time a run (:func:`record_budget_reason`)."""
+    return record_budget_reason(m["by_dataset"][d]["clock"][key])
+
+
+def record_budget_reason(rec: Mapping) -> str | None:
+    """The 10× rule (STUDY.md, "Clocks") on a clock record with ``budget`` and ``p0_median``
+    (its own p = 0 median time under that clock): a reason when the budget is shorter than
+    :data:`BUDGET_MULTIPLE` times it, else ``None`` (also when the record has no median)."""
+    med = rec.get("p0_median")
+    if med is None or rec.get("budget") is None:
         return None
     if rec["budget"] < BUDGET_MULTIPLE * med:
         return (
@@ -254,4 +264,61 @@ def flatten(prim: dict) -> list[Finding]:
     out = []
     for v in prim.values():
         out += list(v.values()) if isinstance(v, dict) else [v]
+    return out
+
+
+def seed_ids(m: Mapping, d: str) -> list[int]:
+    """The replicates (0-based) with a reference on data set ``d``'s primary clock, in the
+    order of its ratio records' ``values``; without ``targets`` in the record, all of them."""
+    rec = m["by_dataset"][d]["clock"]["primary"]
+    tg = rec.get("targets")
+    if tg is None:
+        return list(range(len(rec["slower"]["values"])))
+    return [i for i, t in enumerate(tg) if t is not None and math.isfinite(t)]
+
+
+def _per_seed(m: Mapping) -> list[tuple[Finding, list, list[int], list | None]]:
+    """Each primary finding with its per-seed values, their replicates and ties."""
+    prim, by = primary(m), m["by_dataset"]
+    cd = m["control_datasets"][0]
+    out = []
+    for d in m["datasets"]:
+        v = by[d]["noise"]["spread0"]
+        out.append((prim["noisier"][d], list(v), list(range(len(v))), None))
+    for d in m["datasets"]:
+        r = by[d]["clock"]["primary"]["slower"]
+        out.append((prim["slower"][d], list(r["values"]), seed_ids(m, d), r.get("ties")))
+    v = m["control"][cd]["variants"]["primary"]
+    for key in ("noise", "left"):
+        r = v[key]
+        out.append((prim[key], list(r["values"]), seed_ids(m, cd), r.get("ties")))
+    return out
+
+
+def leave_one_out(m: Mapping) -> list[dict]:
+    """For each applicable primary finding, the same finding re-made with each seed left out
+    in turn (same kind, margin, direction and scale; the kit decides it): ``{"finding": F,
+    "changed": [(replicate, F without it), ...]}``, ``changed`` listing the seeds whose
+    removal changes the counted outcome (empty: no single seed decides it)."""
+    out = []
+    for f, values, ids, ties in _per_seed(m):
+        if not f.applicable or len(values) < 3:
+            out.append({"finding": f, "changed": []})
+            continue
+        changed = []
+        for i, seed in enumerate(ids):
+            g = from_seeds(
+                f"{f.name} [without seed {seed}]",
+                f.kind,
+                values[:i] + values[i + 1 :],
+                margin=f.margin,
+                margin_source=f.margin_source,
+                direction=f.direction,
+                scale=f.scale,
+                role=f.role,
+                ties=None if ties is None else list(ties[:i]) + list(ties[i + 1 :]),
+            )
+            if g.counted != f.counted:
+                changed.append((seed, g))
+        out.append({"finding": f, "changed": changed})
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from dropout_study.chapters.noisy_loss import alternatives, evidence
+from dropout_study.chapters.noisy_loss import alternatives, answer, evidence
 from dropout_study.chapters.wording import interval_text, list_table, outcome_words, table_markdown
 from dropout_study.numfmt import general, plain
 
@@ -27,6 +27,11 @@ __all__ = [
     "sensitivity_table",
     "primary_table",
     "reference_text",
+    "seed_table",
+    "loo_text",
+    "reestimate_table",
+    "left_text",
+    "slower_steps_text",
 ]
 
 
@@ -229,3 +234,103 @@ def outcome_text(f) -> str:
     else:
         text = f"ρ = {plain(f.estimate, 2)} [{plain(f.low, 3)}, {plain(f.high, 3)}]"
     return f"{text}, {outcome_words(f)}"
+
+
+def seed_table(m: Mapping) -> str:
+    """Per seed (replicate, 0-based) and data set, on the primary clock: the target (nats),
+    the time of the p = 0 run and of the p = control-rate run (steps; "not reached" when
+    censored) and their ratio of restricted times — the values the slower finding averages."""
+    cr = general(m["control_rate"])
+    j0, jc = m["dropout_rates"].index(0.0), m["dropout_rates"].index(m["control_rate"])
+    head = ["seed", *[f"{evidence.NAMES.get(d, d)}: target · p = 0 → p = {cr} · ratio"
+                      for d in m["datasets"]]]  # fmt: skip
+    cols = {}
+    for d in m["datasets"]:
+        c = m["by_dataset"][d]["clock"]["primary"]
+        ratios = dict(zip(evidence.seed_ids(m, d), c["slower"]["values"], strict=True))
+        cols[d] = (c, ratios)
+    rows = []
+    for s in range(m["n_seeds"]):
+        row = [str(s)]
+        for d in m["datasets"]:
+            c, ratios = cols[d]
+            if s not in ratios:
+                row.append("no reference")
+                continue
+            t = c["times"][s]
+            row.append(f"{plain(c['targets'][s], 3)} · {_steps(t[j0])} → {_steps(t[jc])} · "
+                       f"{plain(ratios[s], 2)}×")  # fmt: skip
+        rows.append(row)
+    return list_table(head, rows, [10, 45, 45])
+
+
+def loo_text(m: Mapping) -> str:
+    """Which primary findings turn on one seed (each seed left out in turn, the finding
+    re-decided by the kit), in words; the finding's name and its outcome without that seed."""
+    notes = []
+    for e in evidence.leave_one_out(m):
+        text = answer.turns_on(e)
+        if text:
+            notes.append(f"{e['finding'].name.split(':')[0]} ({outcome_words(e['finding'])}): "
+                         f"{text}")  # fmt: skip
+    if not notes:
+        return (
+            "No primary finding's outcome turns on one seed: leaving out any one seed "
+            "leaves every outcome as it is."
+        )
+    return "Leaving out each seed in turn: " + "; ".join(notes) + "."
+
+
+def reestimate_table(m: Mapping) -> str:
+    """Per primary finding: how many counted rows of the robustness table re-estimate it
+    and how they came out, and how many such rows are not applicable (the rest of the rows
+    leave it as it is)."""
+    rows = []
+    for e in alternatives.reestimates(m):
+        f = e["finding"]
+        outs: dict[str, int] = {}
+        for _, g in e["counted"]:
+            outs[outcome_words(g)] = outs.get(outcome_words(g), 0) + 1
+        came = "; ".join(f"{n} {w}" for w, n in outs.items()) or "—"
+        rows.append([f.name.split(":")[0], outcome_words(f), str(len(e["counted"])), came,
+                     str(e["not_applicable"])])  # fmt: skip
+    head = ["Primary finding", "outcome", "rows re-estimating it", "their outcomes",
+            "not applicable"]  # fmt: skip
+    return list_table(head, rows, [24, 20, 14, 30, 12])
+
+
+def left_text(m: Mapping) -> str:
+    """Why *what is left* can be decided when *slower* is not, on the control data set: per
+    seed, slower = (what is left) × (noise speeds it up), so the geometric means multiply
+    too; the direction of the noise ratio in this run, in words from its estimate."""
+    found = evidence.primary(m)
+    cd = m["control_datasets"][0]
+    k = m["control_ks"][-1]
+    noise, left, slow = found["noise"], found["left"], found["slower"][cd]
+    if noise.estimate < 1:
+        how = f"K = {k} took longer than K = 1 (noise speeds it up {plain(noise.estimate, 3)}×)"
+        moved = "above"
+    elif noise.estimate > 1:
+        how = f"K = {k} took less time than K = 1 (noise speeds it up {plain(noise.estimate, 3)}×)"
+        moved = "below"
+    else:
+        how, moved = f"K = {k} and K = 1 took the same time", "at"
+    return (
+        f"On {evidence.NAMES.get(cd, cd)} {how}, so what is left "
+        f"({plain(left.estimate, 2)}×, {outcome_words(left)}) sits {moved} slower "
+        f"({plain(slow.estimate, 2)}×, {outcome_words(slow)}), with its own interval."
+    )
+
+
+def slower_steps_text(m: Mapping) -> str:
+    """Per data set, the median times behind the time ratio (p = 0 → p = control rate,
+    steps) against the budget."""
+    cr = general(m["control_rate"])
+    each = []
+    for d in m["datasets"]:
+        a, b = answer.medians(m, d)
+        each.append(f"{evidence.NAMES.get(d, d)} {_steps(a)} → {_steps(b)}")
+    return (
+        f"median steps to the target, p = 0 → p = {cr}: {'; '.join(each)}, "
+        f"of a {m['max_steps']}-step budget"
+    )

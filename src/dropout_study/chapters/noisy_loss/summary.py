@@ -185,7 +185,8 @@ def _best_lr(params, cube, rates, steps, j0: int, jc: int):
     """Each ``p`` at its own best learning rate: the rate of ``lr_grid`` with the lowest mean
     (over seeds) early-stopped validation loss among those where no seed diverged at that
     ``p`` (the primary rate if every rate diverged somewhere); then the primary clock with
-    the reference at ``p = 0``'s chosen rate."""
+    the reference at ``p = 0``'s chosen rate (its budget and ``p = 0`` median time beside it,
+    for the 10× rule)."""
     S, P, grid = len(cube), len(rates), params["lr_grid"]
     G = len(grid)
     best = np.array(
@@ -203,6 +204,8 @@ def _best_lr(params, cube, rates, steps, j0: int, jc: int):
     rec = {
         "slower": clock.ratio_record(T[:, jc], T[:, j0], has, ck[2]),
         "n_reference": int(has.sum()),
+        "budget": ck[2],
+        "p0_median": clock.censored_median(T[has, j0]) if has.any() else None,
         "lr_p0": grid[pick[j0]],
         "lr_arm": grid[pick[jc]],
     }

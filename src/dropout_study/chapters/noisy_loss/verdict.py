@@ -35,6 +35,13 @@ from collections.abc import Mapping
 from dropout_study.chapters.findings import INCONCLUSIVE as UNDECIDED
 from dropout_study.chapters.findings import NO, REVERSED, YES, Finding
 from dropout_study.chapters.noisy_loss import alternatives, evidence
+from dropout_study.chapters.noisy_loss.answer import (
+    PARTLY_CAUSE,
+    answer,
+    loo_notes,
+    medians,
+    steps_text,
+)
 from dropout_study.chapters.verdicts import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
@@ -62,7 +69,7 @@ __all__ = [
 ]
 
 NOISY_LOSS_CLAIM = "Dropout makes the loss surface noisier, so model training takes longer."
-PARTLY_CAUSE = "partly"
+
 _NEED = (
     "datasets",
     "control_datasets",
@@ -75,6 +82,7 @@ _NEED = (
     "target_fraction",
     "by_dataset",
     "control",
+    "lr_grid",
 )
 
 
@@ -150,77 +158,31 @@ def _sentence(m: Mapping, found: Mapping, p: Mapping) -> str:
     k = m["control_ks"][-1]
     pct = f"{100 * m['target_fraction']:g} %"
     n_, s_ = found["noisier"], found["slower"]
+    loo = loo_notes(m)
+
+    def slow(d: str, f: Finding) -> str:
+        a, b = medians(m, d)
+        note = f"; {loo[f.name]}" if loo.get(f.name) else ""
+        name = evidence.NAMES.get(d, d)
+        return f"{_ratio(f)} on {name} (median {steps_text(a)} → {steps_text(b)} steps{note})"
+
+    def ctl(key: str) -> str:
+        note = loo.get(found[key].name)
+        return f"; {note}" if note else ""
+
+    cd = evidence.NAMES.get(m["control_datasets"][0], m["control_datasets"][0])
     return (
         f"Over {m['n_seeds']} paired seeds. Noisier: {p['noisier']} (ρ(p, loss spread across "
         f"masks), p > 0: {_ds_list(n_, lambda f: plain(f.estimate, 2))}; margin 0.2)"
-        f"{_reversed_note(n_, 'less noise at larger p')}. Slower: {p['slower']} (time to the "
-        f"p = 0 run's {pct} target, p = {cr} over p = 0: {_ds_list(s_, _ratio)}; margin 1.2×)"
-        f"{_reversed_note(s_, 'dropout trained faster')}. Because noisier: {p['because']} "
-        f"({_CAUSE[p['because']]}): K = 1 over K = {k} masks per step took "
-        f"{_ratio(found['noise'])} the time (margin 1.1×: {outcome_words(found['noise'])}); "
-        f"K = {k} over p = 0 took {_ratio(found['left'])} (what is left: "
-        f"{outcome_words(found['left'])})."
+        f"{_reversed_note(n_, 'less noise at larger p')}. Slower: {p['slower']} (time to "
+        f"{pct} of the way from the starting loss to the p = 0 run's best, p = {cr} over "
+        f"p = 0: {', '.join(slow(d, f) for d, f in s_.items())}; budget {m['max_steps']} "
+        f"steps; margin 1.2×){_reversed_note(s_, 'dropout trained faster')}. Because noisier "
+        f"(control on {cd} only): {p['because']} ({_CAUSE[p['because']]}): K = 1 over K = {k} "
+        f"masks per step took {_ratio(found['noise'])} the time (margin 1.1×: "
+        f"{outcome_words(found['noise'])}{ctl('noise')}); K = {k} over p = 0 took "
+        f"{_ratio(found['left'])} (what is left: {outcome_words(found['left'])}{ctl('left')})."
     )
-
-
-_SLOWER_WORDS = {
-    YES: "slower",
-    NO: "no slowdown worth the name",
-    REVERSED: "faster",
-    UNDECIDED: "too uncertain to decide",
-}
-
-
-def _answer(m: Mapping, found: Mapping, p: Mapping) -> str:
-    """The plain-words answer: one short sentence per part, at most three numbers (the
-    control rate and the two time ratios)."""
-    noisier = {
-        YES: "Yes, the loss under dropout is noisier: it changes from mask to mask, and more so "
-        "at larger dropout rates.",
-        NO: "No: in this run the loss did not get noisier as the dropout rate grew.",
-        UNDECIDED: "Whether the loss gets noisier with the dropout rate is undecided in this run.",
-    }[p["noisier"]]
-    cr = f"{m['control_rate']:g}"
-    s_ = found["slower"]
-    words = {d: _SLOWER_WORDS[f.counted] for d, f in s_.items()}
-    each = [
-        f"{_ratio(f, 1)}{' as many steps' if i == 0 else ''} on {evidence.NAMES.get(d, d)}"
-        for i, (d, f) in enumerate(s_.items())
-    ]
-    steps = " and ".join(each)
-    outs = {f.counted for f in s_.values()}
-    if len(outs) == 1:
-        lead = {
-            YES: "Training is slower",
-            UNDECIDED: "Whether training is slower is undecided",
-            REVERSED: "Training is faster",
-            NO: "Training is not slower by a margin that matters",
-        }[outs.pop()]
-        slower = (
-            f"{lead}: at p = {cr}, reaching the loss the network reached without dropout "
-            f"took {steps}."
-        )
-    else:
-        each = [
-            f"{_ratio(f, 1)}{' as many steps' if i == 0 else ''} on "
-            f"{evidence.NAMES.get(d, d)} ({words[d]})"
-            for i, (d, f) in enumerate(s_.items())
-        ]
-        slower = (
-            f"At p = {cr}, reaching the loss the network reached without dropout took "
-            f"{' and '.join(each)}."
-        )
-    because = {
-        YES: "Averaging many masks per step (far less noise) removed the extra steps, so the "
-        "noise is why.",
-        PARTLY_CAUSE: "Averaging many masks per step (far less noise) saved steps, but not all "
-        "of them: the noise explains part of it.",
-        NO: "Averaging many masks per step (far less noise) did not save steps, so the noise "
-        "is not why.",
-        UNDECIDED: "Whether the noise is why is undecided: with far less noise (many masks "
-        "averaged per step) the change in time was too uncertain to tell.",
-    }[p["because"]]
-    return f"{noisier} {slower} {because}"
 
 
 def decide(metrics) -> Verdict:
@@ -229,7 +191,7 @@ def decide(metrics) -> Verdict:
     found = evidence.primary(m)
     p = parts(found)
     word = combine(p["noisier"], p["slower"], p["because"])
-    return Verdict(NOISY_LOSS_CLAIM, word, _sentence(m, found, p), _answer(m, found, p))
+    return Verdict(NOISY_LOSS_CLAIM, word, _sentence(m, found, p), answer(m, found, p))
 
 
 def _detail(row: alternatives.Row, found: Mapping) -> str:
@@ -276,12 +238,34 @@ def _est(f: Finding) -> str:
     return f"{plain(f.estimate, 2)}{unit} [{plain(f.low, 3)}, {plain(f.high, 3)}]"
 
 
-def _row_found(prim: Mapping, row: alternatives.Row) -> dict:
+def _control_alone(m: Mapping, d: str) -> dict:
+    """The control's findings for data set ``d`` alone: measured when the control ran on
+    it, else not applicable (never borrowed from another data set)."""
+    name = evidence.NAMES.get(d, d)
+    if d in m["control_datasets"]:
+        return evidence.control_findings(m, d, "primary", "alternative", f" [{name} alone]")
+    why = f"the control was not run on {name} in this run"
+    return {
+        key: evidence.ratio(
+            f"{evidence.KEY_WORDS[key]} ({name}): not measured",
+            {"values": []},
+            margin,
+            evidence.MARGIN_SOURCES[key],
+            "alternative",
+            why,
+        )
+        for key, margin in (("noise", evidence.NOISE_MARGIN), ("left", evidence.LEFT_MARGIN))
+    }
+
+
+def _row_found(m: Mapping, prim: Mapping, row: alternatives.Row) -> dict:
     found = {k: (dict(v) if isinstance(v, dict) else v) for k, v in prim.items()}
     if "only" in row.replace:
         d = row.replace["only"]
         found["noisier"] = {d: prim["noisier"][d]}
         found["slower"] = {d: prim["slower"][d]}
+        if d != m["control_datasets"][0]:
+            found.update(_control_alone(m, d))
         return found
     for key, v in row.replace.items():
         found[key] = {**found[key], **v} if isinstance(v, dict) else v
@@ -299,13 +283,16 @@ def robustness(metrics) -> Robustness:
     primary_word = _word(prim)
     out = []
     for row in alternatives.rows(m):
-        found = _row_found(prim, row)
+        found = _row_found(m, prim, row)
         na = [f for f in row.findings() if not f.applicable]
         reason = row.reason or ("; ".join(sorted({_reason(f) for f in na})) if na else "")
         detail = _detail(row, found)
         if "only" in row.replace:
             p = parts(found)
-            detail = f"noisier: {p['noisier']}; slower: {p['slower']}"
+            detail = f"noisier: {p['noisier']}; slower: {p['slower']}; because noisier: "
+            detail += p["because"] + "".join(
+                f" ({f.reason})" for f in (found["noise"],) if not f.applicable
+            )
         out.append(
             Alternative(
                 row.choice,
