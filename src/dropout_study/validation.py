@@ -51,20 +51,15 @@ class _Described(str):
 
 
 def described(text: str) -> str:
-    """Wrap ``text`` (e.g. ``"shape (3, 2)"``) so that :func:`fail` shows it without quotes.
-
-    Use it when the value itself is too large to print (an array) and a summary is clearer.
-    """
+    """Wrap ``text`` (e.g. ``"shape (3, 2)"``) so that :func:`fail` shows it without quotes:
+    for a value too large to print (an array), where a summary is clearer."""
     return _Described(text)
 
 
 def fail(name: str, owner: str, allowed: str, value, exc: type[Exception] = ValueError) -> NoReturn:
-    """Raise ``exc`` with the project's message template.
-
-    ``The '<name>' parameter of <owner> must be <allowed>; got <repr(value)>.`` — a value made
-    with :func:`described` is shown as its text; long lists and strings are cut
-    (:func:`short_repr`).
-    """
+    """Raise ``exc``: ``The '<name>' parameter of <owner> must be <allowed>; got <value>.`` — a
+    value made with :func:`described` is shown as its text; long lists and strings are cut
+    (:func:`short_repr`)."""
     raise exc(f"The '{name}' parameter of {owner} must be {allowed}; got {short_repr(value)}.")
 
 
@@ -114,11 +109,8 @@ def short_repr(value) -> str:
         text = f"[{head}, …, {short_repr(value[-1])}] ({len(value)} items)"
     elif isinstance(value, list | tuple):
         inner = ", ".join(short_repr(v) for v in value)
-        text = (
-            f"[{inner}]"
-            if isinstance(value, list)
-            else f"({inner}{',' if len(value) == 1 else ''})"
-        )
+        tail = "," if isinstance(value, tuple) and len(value) == 1 else ""
+        text = f"[{inner}]" if isinstance(value, list) else f"({inner}{tail})"
     else:
         text = repr(value)
     if len(text) > MAX_CHARS and not isinstance(value, _Described):  # our summaries stay whole
@@ -181,12 +173,9 @@ def _interval(low, high, low_open, high_open) -> str:
 
 
 def _bound(x) -> str:
-    """A bound as text: whole numbers in full below 1e12 (``4294967295``, not ``4.29497e+09``),
-    others as ``:g``."""
-    if type(x) not in (int, float):  # e.g. a bound() named after another parameter
-        return f"{x:g}"
-    x = float(x)
-    return str(int(x)) if x.is_integer() and abs(x) < 1e12 else f"{x:g}"
+    """A bound as text: whole numbers in full below 1e12, else ``:g`` (and a :func:`bound`)."""
+    plain = type(x) in (int, float) and float(x).is_integer() and abs(x) < 1e12
+    return str(int(x)) if plain else f"{x:g}"
 
 
 def _outside(v, low, high, low_open: bool = False, high_open: bool = False) -> bool:

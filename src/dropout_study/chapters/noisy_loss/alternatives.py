@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from dropout_study.chapters.findings import Finding, finding
 from dropout_study.chapters.noisy_loss.evidence import (
@@ -336,7 +337,9 @@ def reestimates(m: Mapping) -> list[dict]:
     (none of their findings not applicable, no row reason) and not exploratory, as in the
     robustness count. Rows that vary other findings leave F as it is."""
     prim = primary(m)
-    out = {f.name: {"finding": f, "counted": [], "not_applicable": 0} for f in flatten(prim)}
+    out: dict[str, dict[str, Any]] = {
+        f.name: {"finding": f, "counted": [], "not_applicable": 0} for f in flatten(prim)
+    }
     for row in rows(m):
         if row.exploratory or "only" in row.replace:
             continue

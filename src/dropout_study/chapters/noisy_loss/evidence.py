@@ -281,7 +281,7 @@ def _per_seed(m: Mapping) -> list[tuple[Finding, list, list[int], list | None]]:
     """Each primary finding with its per-seed values, their replicates and ties."""
     prim, by = primary(m), m["by_dataset"]
     cd = m["control_datasets"][0]
-    out = []
+    out: list[tuple[Finding, list, list[int], list | None]] = []
     for d in m["datasets"]:
         v = by[d]["noise"]["spread0"]
         out.append((prim["noisier"][d], list(v), list(range(len(v))), None))
