@@ -13,6 +13,7 @@ from dropout_study.chapters.dropout_paper.protocol import fit
 from dropout_study.measures import dropout_theory as theory
 from dropout_study.measures import ensemble, nwgm
 from dropout_study.measures import input_dropout as inp
+from dropout_study.nn.mlp import MLP
 
 __all__ = ["ACT_BINS", "UNIT_BINS", "N_DIGITS", "MID", "cell"]
 
@@ -42,6 +43,11 @@ def _net_cell(c: dict) -> dict:
     st = _streams(c)
     model, hist = fit(c, ds, [64, c["width"], 10], c["p"], "softmax", ds.y_train, ds.y_val, st)
     h = model.hidden(ds.X_test, -1)
+    # the same network at initialisation (a fresh copy of the replicate's init stream gives
+    # the parameters fit started from): the control of Fig. 8's statistic
+    h0 = MLP([64, c["width"], 10], head="softmax", dropout=c["p"], rng=_streams(c).init).hidden(
+        ds.X_test, -1
+    )
     out = {
         "test_err": 1.0 - model.accuracy(ds.X_test, ds.y_test),
         "train_err": 1.0 - model.accuracy(ds.X_train, ds.y_train),
@@ -51,6 +57,8 @@ def _net_cell(c: dict) -> dict:
         "n_test": ds.X_test.shape[0],
         "mean_act": float(h.mean()),
         "frac_active": float((h > 0).mean()),
+        "mean_act_init": float(h0.mean()),
+        "frac_active_init": float((h0 > 0).mean()),
         "act_hist": np.histogram(np.minimum(h, ACT_BINS[-1]), ACT_BINS)[0],
         "unit_mean_hist": np.histogram(np.minimum(h.mean(axis=0), UNIT_BINS[-1]), UNIT_BINS)[0],
     }
