@@ -280,7 +280,8 @@ def robustness(metrics):
         if protocol or counts(alt)[:3] != counts(prim)[:3]:  # the counts only where they move
             detail = _evidence(alt, protocol or "in this protocol") + ". " + detail
         if "sgd_margin" in kw:
-            detail += ". " + wrong_rate_text(metrics, kw["sgd_margin"])
+            text = wrong_rate_text(metrics, kw["sgd_margin"])
+            detail += ". " + text[0].upper() + text[1:]
         if fixed:
             rows.append(Alternative(choice, word, detail, applicable=False, reason=FIXED_BY_RULE))
         else:
