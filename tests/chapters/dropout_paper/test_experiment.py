@@ -284,3 +284,23 @@ def test_the_paper_protocol_keeps_every_hidden_unit_inside_the_ball():
         assert hist.stopped_at == 200 if hasattr(hist, "stopped_at") else True
     assert np.all(norms[0.5] <= 0.5 + 1e-12)
     assert np.max(norms[1e9]) > 0.5
+
+
+def test_fig8_control_is_the_network_fit_started_from():
+    """Oracle: the activations of an MLP built from a fresh copy of the replicate's init stream
+    — the stream ``protocol.fit`` builds its network from — on the same test split."""
+    from dropout_study.chapters.dropout_paper import cells
+
+    c = {"seed": 3, "rep": 1, "n_train": 200, "width": 16, "p": 0.0, "protocol": "fixed",
+         "lr": 0.003, "max_steps": 20, "batch_size": 32, "eval_every": 10, "patience": 10,
+         "mc": False, "kind": "net"}  # fmt: skip
+    out = cells.cell(c)
+    ds = cells._digits(c, 200)
+    ref = MLP([64, 16, 10], head="softmax", dropout=0.0, rng=cells._streams(c).init)
+    h0 = ref.hidden(ds.X_test, -1)
+    assert out["mean_act_init"] == pytest.approx(float(h0.mean()), rel=0, abs=0)
+    assert out["frac_active_init"] == float((h0 > 0).mean())
+    assert out["mean_act"] != out["mean_act_init"]  # 20 steps of Adam moved it
+    fresh = MLP([64, 16, 10], head="softmax", dropout=0.0, rng=cells._streams(c).init)
+    assert np.array_equal(fresh.hidden(ds.X_test, -1), h0)  # same stream, same parameters
+    assert "mean_act_init" not in cells.cell({**c, "p": 0.5})  # only the p = 0 network

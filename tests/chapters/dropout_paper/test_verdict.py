@@ -162,7 +162,8 @@ def test_a_not_applicable_primary_counts_as_undecided():
 def test_robustness_rows_use_the_primary_replicates_and_name_the_protocol():
     m = _metrics(help_=0.0)
     rob = rule.robustness(m)
-    assert rob.primary == NOT_SUPPORTED and rob.n >= 6
+    assert rob.primary == NOT_SUPPORTED and rob.n + rob.not_applicable >= 6
+    assert rob.n >= 1  # the rows that move Fig. 9a, the one "no", are counted
     for rec in rule.alternative_records(m):
         assert rec["n"] == m["digits"]["n_seeds"] or rec["name"].startswith("§9.1")
     # the stopping-rule group is an alternative row when it was trained
@@ -177,7 +178,8 @@ def test_the_fig11_margin_is_the_binomial_standard_error():
     f = pf.paper_findings(m)["fig11"][0]
     e = np.mean(m["digits"]["groups"]["main"]["err_ws"])
     assert f.margin == pytest.approx(100 * np.sqrt(e * (1 - e) / 1000))
-    assert f.margin_source.startswith("paper: ")
+    assert f.margin_source.startswith("convention: ")  # a stand-in for the paper's error bars
+    assert "standing in for the error bars" in f.margin_source
 
 
 def test_power_rows_say_how_many_seeds_a_decision_needs():
@@ -195,3 +197,131 @@ def test_the_sensitivity_scan_lists_the_knobs_that_move_an_estimate():
     assert any(c.startswith("k grid") for c in choices)  # MC at k = 4 is 1 point worse
     assert any(c.startswith("Fig. 8 quantity") for c in choices)
     assert all(s["shift_over_width"] > 0 for s in scan)
+
+
+def _with_init(m, moved: float):
+    """Fig. 8's control: activations at initialisation, the trained p = 0 network ``moved``
+    times its initial value."""
+    g = m["digits"]["groups"]["main"]
+    act = np.asarray(g["mean_act"])
+    g["mean_act_init"] = (act[:, 0] / moved).tolist()
+    g["frac_active_init"] = (np.asarray(g["frac_active"])[:, 0] / moved).tolist()
+    return m
+
+
+def test_fig8_counts_only_when_training_moved_the_statistic():
+    m = _with_init(_metrics(act_ratio=1.05), moved=1.02)  # barely moved, barely sparser
+    f = pf.paper_findings(m)["fig8"][0]
+    assert f.outcome == NO and not f.applicable  # the interval alone would read "no" ...
+    assert "stayed within the margin of its initial value" in f.reason and "1.02×" in f.reason
+    assert rule.decide(m).word == PARTLY  # ... but it cannot tell, so it counts as undecided
+    why = "training moved the activations less than the margin from initialisation"
+    assert why in rule.decide(m).answer
+    control = next(c for c, _ in pf.theory_findings(m) if c.name.startswith("Fig. 8 control"))
+    assert (
+        control.kind == "equivalence" and control.outcome == YES and control.role == "exploratory"
+    )
+    moved = _with_init(_metrics(act_ratio=1.05), moved=2.0)  # training doubled it
+    f = pf.paper_findings(moved)["fig8"][0]
+    assert f.applicable and f.outcome == NO
+    assert rule.decide(moved).word == NOT_SUPPORTED
+
+
+def _fixed_rows(rob):
+    from dropout_study.chapters.verdicts import FIXED_BY_RULE
+
+    return {a.choice for a in rob.alternatives if not a.applicable and a.reason == FIXED_BY_RULE}
+
+
+def test_rows_that_cannot_change_the_word_are_not_counted():
+    m = _metrics(act_ratio=1.05)  # Fig. 8 "no": any row leaving Fig. 8 alone is fixed
+    assert _outcomes(m)["fig8"] == NO
+    rob = rule.robustness(m)
+    fixed = _fixed_rows(rob)
+    assert any(c.startswith("k grid") for c in fixed)
+    assert any(c.startswith("margin of §9.1") for c in fixed)
+    assert any(c.startswith("margin of Figs. 11") for c in fixed)
+    # a wider Fig. 8 margin keeps its "no" a "no": fixed; a narrower one could give "yes"
+    wide = next(c for c in fixed if c.startswith("margin of Fig. 8"))
+    assert "1.56" in wide
+    counted = [a.choice for a in rob.counted]
+    assert any(c.startswith("margin of Fig. 8: ratio 1.12") for c in counted)
+    assert any(c.startswith("Fig. 8 quantity") for c in counted)
+    assert rob.not_applicable == len(fixed) and rob.n == len(counted)
+    # all five "yes": a narrower margin keeps a "yes", so only those rows are fixed
+    everything = _fixed_rows(rule.robustness(_metrics()))
+    assert everything and all("margin" in c for c in everything)
+
+
+@pytest.mark.parametrize(
+    ("prim", "wider", "expected"),
+    [
+        (NO, True, (NO,)),
+        (YES, False, (YES,)),
+        (NO, False, (YES, NO, REVERSED, INCONCLUSIVE)),
+        (INCONCLUSIVE, True, (INCONCLUSIVE, NO)),
+    ],
+)
+def test_reachable_outcomes_of_a_margin_only_change_follow_the_decision(prim, wider, expected):
+    """Oracle: the kit's decide() over many intervals consistent with ``prim`` at margin 1."""
+    from dropout_study.chapters.findings import decide, finding
+
+    seen = set()
+    SRC = "convention: test"
+    m2 = 2.0 if wider else 0.5
+    for lo in np.linspace(-3, 3, 61):
+        for hi in np.linspace(-3, 3, 61):
+            if hi < lo or decide("effect", 1, "linear", lo, hi, 1.0) != prim:
+                continue
+            seen.add(decide("effect", 1, "linear", lo, hi, m2))
+            a = finding(
+                "a",
+                "effect",
+                estimate=(lo + hi) / 2,
+                low=lo,
+                high=hi,
+                n=8,
+                margin=1.0,
+                margin_source=SRC,
+            )
+            b = finding(
+                "a",
+                "effect",
+                estimate=(lo + hi) / 2,
+                low=lo,
+                high=hi,
+                n=8,
+                margin=m2,
+                margin_source=SRC,
+            )
+            assert b.outcome in rule.reachable(a, b)
+    assert seen == set(expected)
+
+
+def test_fig9a_at_other_rates_and_fig9b_shape_are_said_from_findings():
+    m = _metrics(help_=0.006, sd=0.006)
+    m["digits"]["rates"] = [0.0, 0.2, 0.4, 0.5]
+    fx = np.asarray(m["digits"]["err_fixed"])
+    fx = np.column_stack([fx[:, 0], fx[:, 0] + 0.0001, fx[:, 0] - 0.0001, fx[:, 2]])
+    m["digits"]["err_fixed"] = fx.tolist()  # p = 0.2 and 0.4: no change at all -> "no"
+    outs = {r: pf.paper_findings(m, rate_9a=r)["fig9a"][0].outcome for r in (0.2, 0.4, 0.5)}
+    assert outs == {0.2: NO, 0.4: NO, 0.5: INCONCLUSIVE}
+    text = rule.rate_text(m)
+    assert text == "Fig. 9a is contradicted at p = 0.2–0.4 (undecided at p = 0.5)."
+    assert text in rule.decide(m).answer
+    # Fig. 9b: the interior rate is best in the synthetic metrics
+    assert "inside the grid" in rule.pn_text(m)
+
+
+def test_the_s91_margin_says_which_wrong_rates_it_would_accept():
+    m = _metrics()
+    m["ridge"]["wrong_rate_excess"] = {"0.3": 0.04574, "0.7": 0.0134}
+    assert rule.wrong_rate_text(m, 2.0) == (
+        "this margin would also accept Γ-ridge at the wrong rate p = 0.7 (1.34 % excess)"
+    )
+    assert "rejects Γ-ridge at every wrong rate" in rule.wrong_rate_text(m, 1.0)
+    rows = {a.choice: a for a in rule.robustness(m).alternatives}
+    assert (
+        "would also accept Γ-ridge at the wrong rate p = 0.7"
+        in rows["margin of §9.1: 2 % instead of 1 %"].detail
+    )

@@ -20,7 +20,14 @@ from scipy import stats
 from dropout_study.chapters.findings import INCONCLUSIVE as F_INCONCLUSIVE
 from dropout_study.chapters.findings import NO, REVERSED, YES
 from dropout_study.chapters.l1_vs_l2 import verdict as rule
-from dropout_study.chapters.verdicts import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED, Verdict
+from dropout_study.chapters.verdicts import (
+    FIXED_BY_RULE,
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    PARTLY,
+    SUPPORTED,
+    Verdict,
+)
 
 LAMS = [0.001, 0.01, 0.1, 1.0]
 S = 8
@@ -230,7 +237,7 @@ def test_no_l1_lambda_within_the_margin_is_not_supported():
     assert rule.page_findings(rule.evaluate(metrics(acc1=(0.9, 0.9, 0.9, 0.6)))) == []
 
 
-def test_unit_findings_are_sign_findings_and_ties_make_them_not_applicable():
+def test_unit_findings_are_sign_findings_and_zeros_are_data():
     m = metrics(dead2=(0, 0, 2, 3))
     e = rule.evaluate(m)
     u1, u2 = e["units_l1"], e["units_l2"]
@@ -239,12 +246,18 @@ def test_unit_findings_are_sign_findings_and_ties_make_them_not_applicable():
     v = rule.decide(m)
     assert v.word == SUPPORTED  # unit selection by L2 does not change the primary word
     assert "L2 does select, at the level of units" in v.sentence
-    assert "switched off units too" in v.answer
-    # dead units under L2 in only half of the seeds: tied in 4 of 8, not applicable
-    half = metrics()
+    assert "L2 switched off whole units too, in 8 of 8 seeds" in v.answer
+    # dead units under L2 in half of the seeds: a seed where no unit died is an observation,
+    # not a tie — the referee's case, values [0, 2, 0, 2, ...]: t interval over all 8 values
+    half = metrics(hidden_units=16)
     half["paths"]["l2"]["dead"] = [[0, 0, 2 * (s % 2), 3] for s in range(S)]
     u2 = rule.evaluate(half)["units_l2"]
-    assert not u2.applicable and u2.reason == "tied in 4 of 8 seeds"
+    lo, hi = _t_interval([2 * (s % 2) for s in range(S)])
+    assert u2.applicable and (u2.low, u2.high) == (pytest.approx(lo), pytest.approx(hi))
+    assert u2.outcome == YES  # lo ≈ 0.11 > 0
+    answer = rule.decide(half).answer
+    assert "L2 switched off whole units too, in 4 of 8 seeds" in answer
+    assert "L1 left only 6.0 living hidden units per network" in answer  # 16 − 10 dead
 
 
 def test_l1s_unit_death_is_reported_as_a_share_of_its_zeros():
@@ -256,7 +269,9 @@ def test_l1s_unit_death_is_reported_as_a_share_of_its_zeros():
     assert "90 %" in rule.decide(m).sentence and "of L1's exact zeros belong to dead units" in (
         rule.decide(m).sentence
     )
-    assert "Most of L1's zeros (90 %)" in rule.decide(m).answer
+    assert "Most of L1's zeros belong to whole hidden units it switched off" in (
+        rule.decide(m).answer
+    )
 
 
 def test_the_answer_carries_at_most_three_numbers():
@@ -283,10 +298,18 @@ def test_robustness_rows_margins_and_honest_counts():
     assert choices[:2] == ["accuracy margin 0.005", "accuracy margin 0.02"]
     assert "Hoyer margin δ = 0.05" in choices and "Hoyer margin δ = 0.2" in choices
     assert "Hoyer over all units, dead ones included" in choices
-    assert rob.primary == SUPPORTED and rob.n == 11
-    assert rob.agree == 10 and rob.flips == 1  # only the dead-units row flips (to partly)
+    # counted: margin 0.005, δ = 0.2, all units, change from smallest λ, dead units; the
+    # rest repeat the primary's networks and numbers (here the layer variants coincide with
+    # the primary by construction) or cannot change the word (δ = 0.05 keeps a "yes")
+    assert rob.primary == SUPPORTED and rob.n == 5 and rob.not_applicable == 6
+    assert rob.agree == 4 and rob.flips == 1  # only the dead-units row flips (to partly)
     rows = {a.choice: a for a in rob.alternatives}
     assert rows["dead units under L2 count as selection"].word == PARTLY
+    assert rows["Hoyer margin δ = 0.05"].reason == FIXED_BY_RULE
+    assert rows["Hoyer margin δ = 0.2"].applicable  # a wider margin can undo the "yes"
+    for same in ("anchored at λ*(L2), L1 matched to it", "each penalty at its own λ* (no "
+                 "matching)", "accuracy margin 0.02"):  # fmt: skip
+        assert rows[same].reason == "same networks and numbers as the primary: no new evidence"
     assert rule.evaluate(m, margin=0.005)["star_l1"] == 0.01  # 0.972 < 0.98 − 0.005
     assert rob.markdown().startswith("```{list-table}")
     recs = rule.alternative_findings(m)
@@ -306,8 +329,8 @@ def test_the_unweighted_row_is_not_applicable_where_the_output_layer_is_undefine
     row = next(a for a in rob.alternatives if "unweighted" in a.choice)
     assert not row.applicable and row.reason.startswith("undefined in 3 of 8 seeds")
     assert "in 3 of them L1's output layer keeps fewer than two living weights" in row.reason
-    assert rob.not_applicable == 1 and rob.n == 10  # shown, not counted
-    assert "(1 not applicable)" in rob.summary()
+    assert not rob.alternatives[7].applicable and rob.n == 5  # shown, not counted
+    assert "(6 not applicable)" in rob.summary()
 
 
 def test_missing_metric_is_named():
@@ -316,3 +339,22 @@ def test_missing_metric_is_named():
     with pytest.raises(ValueError, match=r"'metrics' parameter of l1_vs_l2 must hold .*"
                        r"got no 'paths'"):  # fmt: skip
         rule.decide(m)
+
+
+def test_l2_against_no_penalty_is_an_equivalence_shown_beside_the_verdict():
+    m = metrics()
+    m["none_runs"]["hoyer"] = (0.24 + OFFS * 0.5).tolist()  # L2 at 0.1: 0.25 -> +0.01
+    m["none_runs"]["hoyer_all"] = (0.05 + OFFS * 0.5).tolist()  # dead units: +0.2
+    e = rule.evaluate(m)
+    same, same_all = e["l2_same"], e["l2_same_all"]
+    assert (same.kind, same.role, same.margin) == ("equivalence", "exploratory", 0.1)
+    d = np.asarray(m["paths"]["l2"]["hoyer"])[:, 2] - np.asarray(m["none_runs"]["hoyer"])
+    lo, hi = _t_interval(d)
+    assert (same.low, same.high) == (pytest.approx(lo), pytest.approx(hi))
+    assert same.outcome == YES and same_all.outcome == NO
+    assert same in rule.page_findings(e) and same_all in rule.page_findings(e)
+    v = rule.decide(m)
+    assert v.word == SUPPORTED  # the rule (STUDY.md v3) does not use it
+    assert "Hoyer(L2) − Hoyer(none) at the matched λ" in v.sentence
+    assert "which the rule does not use" in v.sentence
+    assert "l2_same" not in rule.evaluate(metrics())  # older runs: not shown

@@ -21,7 +21,14 @@ from scipy import stats
 from dropout_study.chapters.findings import INCONCLUSIVE as F_INCONCLUSIVE
 from dropout_study.chapters.findings import NO, REVERSED, YES
 from dropout_study.chapters.linearity import verdict as rule
-from dropout_study.chapters.verdicts import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED, Verdict
+from dropout_study.chapters.verdicts import (
+    FIXED_BY_RULE,
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    PARTLY,
+    SUPPORTED,
+    Verdict,
+)
 
 S = 8
 SPREAD = np.linspace(-0.02, 0.02, S)
@@ -175,12 +182,18 @@ def test_the_penalty_trends_and_whether_dropout_helped_qualify_the_sentence_only
     v = rule.decide(m)
     assert v.word == SUPPORTED
     assert "on 3 of 3 data sets under L2 and on 2 of 3 under L1" in v.sentence
-    assert "dropout lowered the test loss on none of the data sets" in v.sentence
-    assert "Dropout did not improve the test loss on any data set here." in v.answer
+    assert "dropout was not shown to lower the test loss on any data set" in v.sentence
+    assert "a comparison where a benefit of dropout was not shown" in v.sentence
+    assert "Dropout was not shown to lower the test loss on any data set." in v.answer
+    assert "did not" not in v.answer and "does not help" not in v.sentence  # a null, not a no
     helped = rule.decide(_metrics(noisy_moons=_ds(helped=YES)))
     assert "dropout lowered the test loss on noisy moons" in helped.sentence
-    assert "did not improve" not in helped.answer
-    assert "Dropout lowered the test loss on noisy moons only." in helped.answer
+    assert "not shown to lower the test loss on any" not in helped.answer
+    assert "Dropout lowered the test loss on noisy moons" in helped.answer
+    assert "was not shown on moons and breast cancer" in helped.answer
+    hurt = rule.decide(_metrics(noisy_moons=_ds(helped=REVERSED)))
+    assert "Dropout raised the test loss on noisy moons" in hurt.answer
+    assert "dropout raised the test loss on noisy moons and lowered it nowhere" in hurt.sentence
     absent = rule.decide(_metrics(noisy_moons=_ds(trend=NO)))
     assert "it falls as the L2 and L1 penalties grow on every data set" in absent.answer
 
@@ -216,9 +229,22 @@ def test_robustness_counts_honestly():
 
 def test_a_comparison_point_the_rule_never_reaches_is_not_applicable():
     m = _metrics(noisy_moons=_ds(trend=NO))  # branch 2: the analogy does not enter
+    for ds in m["datasets"].values():  # other numbers than the primary's
+        v = ds["variants"]["matched"]["l2"]["per_seed"]
+        ds["variants"]["matched"]["l2"]["per_seed"] = [x + 0.01 * i for i, x in enumerate(v)]
     rows = {a.choice: a for a in rule.robustness(m).alternatives}
     row = rows["comparison point: matched validation loss"]
-    assert not row.applicable and row.reason.startswith("fixed by the rule")
+    assert not row.applicable and row.reason == FIXED_BY_RULE
+    # a row that repeats the primary's findings is no new evidence
+    alone = rows["data set: moons alone"]
+    assert not alone.applicable and alone.reason.startswith("same networks and numbers as")
+
+
+def test_a_narrower_trend_margin_cannot_undo_a_yes_and_is_fixed_by_the_rule():
+    m = _metrics()  # every trend "yes"
+    rows = {a.choice: a for a in rule.robustness(m).alternatives}
+    assert rows["trend margin 0.1 instead of 0.2"].reason == FIXED_BY_RULE
+    assert rows["trend margin 0.4 instead of 0.2"].applicable  # a wider one can
 
 
 def test_too_few_matched_seeds_make_the_matched_row_not_applicable():

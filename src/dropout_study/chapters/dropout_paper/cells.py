@@ -13,6 +13,7 @@ from dropout_study.chapters.dropout_paper.protocol import fit
 from dropout_study.measures import dropout_theory as theory
 from dropout_study.measures import ensemble, nwgm
 from dropout_study.measures import input_dropout as inp
+from dropout_study.nn.mlp import MLP
 
 __all__ = ["ACT_BINS", "UNIT_BINS", "N_DIGITS", "MID", "cell"]
 
@@ -54,6 +55,14 @@ def _net_cell(c: dict) -> dict:
         "act_hist": np.histogram(np.minimum(h, ACT_BINS[-1]), ACT_BINS)[0],
         "unit_mean_hist": np.histogram(np.minimum(h.mean(axis=0), UNIT_BINS[-1]), UNIT_BINS)[0],
     }
+    if c["p"] == 0.0:
+        # the same network at initialisation (a fresh copy of the replicate's init stream
+        # gives the parameters fit started from): the control of Fig. 8's statistic, needed
+        # for the network without dropout only
+        init = MLP([64, c["width"], 10], head="softmax", dropout=0.0, rng=_streams(c).init)
+        h0 = init.hidden(ds.X_test, -1)
+        out["mean_act_init"] = float(h0.mean())
+        out["frac_active_init"] = float((h0 > 0).mean())
     if c["mc"]:
         out["mc_err"] = ensemble.mc_error_curve(
             model, ds.X_test, ds.y_test, c["ks"], st.measure, n_repeats=c["mc_repeats"]

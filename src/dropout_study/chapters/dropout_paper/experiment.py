@@ -249,7 +249,23 @@ def _ridge_identity(params: dict) -> dict:
         inp.objective_mc(X, y, w0, b0, 1.0, "retention", n_masks=2, rng=rng)[0]
         - inp.objective_closed(X, y, w0, b0, 1.0, "retention")
     )
-    w5, _ = inp.solve_closed(X, y, params["sgd_rate"], "inverted")
+    w5, b5 = inp.solve_closed(X, y, params["sgd_rate"], "inverted")
+    best = inp.objective_closed(X, y, w5, b5, params["sgd_rate"], "inverted")
+    # what §9.1's margin can tell apart: the closed-form ridge of a *wrong* rate, scored by
+    # the expected objective at sgd_rate (relative excess, as SGD's finding)
+    out["wrong_rate_excess"] = {
+        f"{p:g}": float(
+            (
+                inp.objective_closed(
+                    X, y, *inp.solve_closed(X, y, p, "inverted"), params["sgd_rate"], "inverted"
+                )
+                - best
+            )
+            / best
+        )
+        for p in params["ridge_rates"]
+        if p != params["sgd_rate"]
+    }
     w5r, _ = inp.solve_closed(X, y, 1.0 - params["sgd_rate"], "retention")
     ols = inp.solve_closed(X, y, 1e-12, "inverted")[0]
     out["w_inverted"], out["w_retention"], out["w_ols"] = w5.tolist(), w5r.tolist(), ols.tolist()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dropout_study.chapters.dropout_paper import details as dt
 from dropout_study.chapters.dropout_paper import paper_findings as pf
 from dropout_study.chapters.dropout_paper import tables as tb
 from dropout_study.chapters.dropout_paper import verdict as rule
@@ -127,6 +128,20 @@ def readings(metrics: dict) -> dict[str, str]:
         out[f"{key}_margin"] = general(f.stated_margin, 3)
         out[f"{key}_words"] = words(f)
         out[f"{key}_power"] = _power_text(power[key], units[key])
+    out["fig11_k_zero"] = dt.k_zero_text(metrics)
+    out["fig8_text"] = dt.fig8_text(metrics)
+    out["s91_wrong"] = dt.wrong_rate_text(metrics, pf.SGD_MARGIN)
+    trend = dt.pn_trend(metrics)
+    out["fig9b_shape"] = f"{dt.pn_text(metrics)} ρ(p, error) = {interval_text(trend)}, " + (
+        words(trend, "in this protocol")
+    )
+    controls = [f for f, _ in pf.theory_findings(metrics) if f.name.startswith("Fig. 8 control")]
+    out["fig8_control"] = (
+        "; ".join(f"{f.name.removeprefix('Fig. 8 control: ')}: {interval_text(f)}, "
+                  f"{words(f, 'in this setting')}" for f in controls)
+        if controls
+        else "this run kept no activations at initialisation"
+    )  # fmt: skip
     exact = [bd["by_width"][str(w)] for w in bd["widths"] if bd["by_width"][str(w)]["exact"]]
     out["nwgm_max"] = sci(max(max(r["nwgm_err"]) for r in exact)) if exact else "—"
     out["mean_s_max"] = sci(max(max(r["mean_s_err"]) for r in exact)) if exact else "—"

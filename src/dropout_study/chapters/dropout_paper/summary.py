@@ -57,6 +57,11 @@ def _pair_group(net_out, group, mc_rate) -> dict | None:
         "frac_active": [
             [a["frac_active"], b["frac_active"]] for a, b in zip(none, drop, strict=True)
         ],
+        **{
+            f"{k}_init": [a[f"{k}_init"] for a in none]
+            for k in ("mean_act", "frac_active")
+            if all(f"{k}_init" in a for a in none)
+        },
         "n_train": int(none[0]["n_train"]),
         "n_test": int(none[0]["n_test"]),
     }

@@ -26,16 +26,19 @@ import math
 from scipy import stats as sps
 
 from dropout_study.chapters.dropout_paper import paper_findings as pf
+from dropout_study.chapters.dropout_paper.details import pn_text, rate_text, wrong_rate_text
 from dropout_study.chapters.findings import INCONCLUSIVE, NO, REVERSED, YES
 from dropout_study.chapters.power import half_and_double, power
-from dropout_study.chapters.verdicts import INCONCLUSIVE as W_INCONCLUSIVE
 from dropout_study.chapters.verdicts import (
+    FIXED_BY_RULE,
     NOT_SUPPORTED,
     PARTLY,
     SUPPORTED,
     Alternative,
     Verdict,
+    fixed_by_rule,
 )
+from dropout_study.chapters.verdicts import INCONCLUSIVE as W_INCONCLUSIVE
 from dropout_study.chapters.verdicts import robustness as _robustness
 from dropout_study.chapters.wording import interval_text, outcome_words
 
@@ -138,9 +141,16 @@ def decide(metrics) -> Verdict:
             + "."
         )
     if g["undecided"]:
+        why = {"fig8": " (training moved the activations less than the margin from initialisation)"}
         parts.append(
-            "Undecided: whether " + "; whether ".join(PLAIN[k] for k in g["undecided"]) + "."
+            "Undecided: whether "
+            + "; whether ".join(
+                PLAIN[k] + (why.get(k, "") if not prim[k][0].applicable else "")
+                for k in g["undecided"]
+            )
+            + "."
         )
+    parts += [t for t in (rate_text(metrics), pn_text(metrics)) if t]
     return Verdict(CLAIM, word, sentence, " ".join(parts))
 
 
@@ -164,7 +174,7 @@ def alternatives(metrics) -> list[tuple[str, dict, bool]]:
                  {"pn_interior": r}, False)
             )  # fmt: skip
     for f in (0.5, 2.0):
-        out.append((f"margin of Figs. 9a and 9b: {f:g} binomial s.e.", {"se_factor": f}, False))
+        out.append((f"margin of Figs. 11, 9a and 9b: {f:g} binomial s.e.", {"se_factor": f}, False))
     for m in half_and_double(pf.SGD_MARGIN):
         out.append((f"margin of §9.1: {m:g} % instead of {pf.SGD_MARGIN:g} %",
                     {"sgd_margin": m}, False))  # fmt: skip
@@ -190,14 +200,76 @@ def _alt_findings(metrics, i: int, kw: dict) -> dict:
     return pf.paper_findings(metrics, role="alternative", suffix=f" [alternative {i + 1}]", **kw)
 
 
+_ALL = (YES, NO, REVERSED, INCONCLUSIVE)
+_WIDER = {
+    "effect": {YES: (YES, INCONCLUSIVE, NO), NO: (NO,), REVERSED: (REVERSED, INCONCLUSIVE, NO),
+               INCONCLUSIVE: (INCONCLUSIVE, NO)},
+    "equivalence": {YES: (YES,), NO: (NO, INCONCLUSIVE, YES), INCONCLUSIVE: (INCONCLUSIVE, YES)},
+}  # fmt: skip
+_NARROWER = {
+    "effect": {YES: (YES,), NO: _ALL, REVERSED: (REVERSED,),
+               INCONCLUSIVE: (INCONCLUSIVE, YES, REVERSED)},
+    "equivalence": {YES: (YES, INCONCLUSIVE, NO), NO: (NO,), INCONCLUSIVE: (INCONCLUSIVE, NO)},
+}  # fmt: skip
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def reachable(prim, alt) -> tuple[str, ...]:
+    """The outcomes an alternative finding ``alt`` could take given the primary ``prim``:
+    ``()`` when nothing moved (same interval, margin and outcome); when only the margin moved,
+    the outcomes a wider (narrower) margin allows from the primary's outcome — the interval is
+    the same, so a wider margin keeps an effect's ``no`` a ``no`` and a narrower one keeps a
+    ``yes`` a ``yes`` (:func:`dropout_study.chapters.findings.decide` is monotone in the
+    margin); otherwise every outcome."""
+    same_iv = all(_same(getattr(prim, k), getattr(alt, k)) for k in ("estimate", "low", "high"))
+    same_rest = prim.kind == alt.kind and prim.applicable == alt.applicable
+    if same_iv and same_rest and _same(prim.margin, alt.margin) and prim.outcome == alt.outcome:
+        return ()
+    if not (same_iv and same_rest and prim.applicable) or prim.kind not in _WIDER:
+        return _ALL
+    table = _WIDER if float(alt.margin or 0) > float(prim.margin or 0) else _NARROWER
+    return table[prim.kind][prim.outcome]
+
+
+def _fixed(prim: dict, alt: dict) -> bool:
+    """Whether the rule gives the primary's word whatever the moved findings of ``alt`` say
+    (:func:`dropout_study.chapters.verdicts.fixed_by_rule`, each moved finding over the
+    outcomes it can reach, :func:`reachable`; index ``i`` stands for the ``i``-th of them,
+    clamped to the last, which repeats an outcome and so adds no word)."""
+    outcomes = {k: f.counted for k, (f, _) in prim.items()}
+    reach = {k: reachable(prim[k][0], f) for k, (f, _) in alt.items()}
+    moved = [k for k, r in reach.items() if r]
+
+    def rule(named) -> str:
+        out = dict(outcomes)
+        for k in moved:
+            out[k] = reach[k][min(int(named[k]), len(reach[k]) - 1)]
+        return _rule(out)
+
+    size = max((len(reach[k]) for k in moved), default=1)
+    return fixed_by_rule(rule, outcomes, moved, [str(i) for i in range(size)])
+
+
+def _rule(outcomes) -> str:
+    return chapter_word(outcomes[k] for k in pf.PAPER_KEYS)
+
+
 def robustness(metrics):
-    """The chapter's word under each alternative, with the moved findings as evidence."""
+    """The chapter's word under each alternative, with the moved findings as evidence. A row
+    whose moved findings cannot change the word under any outcome they can reach (:func:`_fixed`)
+    is not applicable (``FIXED_BY_RULE``): shown, not counted."""
     prim = pf.paper_findings(metrics)
     primary = chapter_word(f.counted for f, _ in prim.values())
     rows = []
     for i, (choice, kw, exploratory) in enumerate(alternatives(metrics)):
         alt = _alt_findings(metrics, i, kw)
         word = chapter_word(f.counted for f, _ in alt.values())
+        fixed = not exploratory and _fixed(prim, alt)
         moved = [
             f"{pf.LABELS[k]} {interval_text(f)} → {outcome_words(f)}"
             for k, (f, _) in alt.items()
@@ -208,7 +280,13 @@ def robustness(metrics):
         detail = "; ".join(moved) or "no finding moved"
         if protocol or counts(alt)[:3] != counts(prim)[:3]:  # the counts only where they move
             detail = _evidence(alt, protocol or "in this protocol") + ". " + detail
-        rows.append(Alternative(choice, word, detail, exploratory=exploratory))
+        if "sgd_margin" in kw:
+            text = wrong_rate_text(metrics, kw["sgd_margin"])
+            detail += ". " + text[0].upper() + text[1:]
+        if fixed:
+            rows.append(Alternative(choice, word, detail, applicable=False, reason=FIXED_BY_RULE))
+        else:
+            rows.append(Alternative(choice, word, detail, exploratory=exploratory))
     return _robustness(primary, rows)
 
 

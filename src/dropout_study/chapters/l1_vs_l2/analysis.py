@@ -26,6 +26,7 @@ __all__ = [
     "word_of",
     "page_findings",
     "unit_death",
+    "L2_SAME_NAME",
 ]
 
 MARGINS = (0.005, 0.01, 0.02)
@@ -96,7 +97,9 @@ def _delta_source(delta: float) -> str:
 
 
 def _units(dead_pen, dead_none, pen: str) -> Finding:
-    """Dead hidden units under ``pen`` minus the unregularised network's, per seed (sign)."""
+    """Dead hidden units under ``pen`` minus the unregularised network's, per seed (sign).
+    A difference of 0 is an observation ("no unit died that the unregularised network kept"),
+    not a tie that hides the answer: zeros enter the interval as data."""
     a, b = np.asarray(dead_pen, float), np.asarray(dead_none, float)
     return from_seeds(
         f"dead hidden units, {pen.upper()} − none",
@@ -104,7 +107,27 @@ def _units(dead_pen, dead_none, pen: str) -> Finding:
         a - b,
         direction=1,
         role="exploratory",
-        ties=a == b,
+    )
+
+
+L2_SAME_NAME = "Hoyer(L2) − Hoyer(none) at the matched λ"
+
+
+def _l2_vs_none(p2: dict, none: dict, j2: int, layer: str, delta: float) -> Finding:
+    """ "L2 shrinks without selecting", tested: the paired difference Hoyer(L2 at the matched
+    λ) − Hoyer(unregularised), an *equivalence* at ±δ (the chapter's Hoyer margin):
+    ``yes`` when L2 leaves the concentration of the weights unchanged. Exploratory: STUDY.md
+    v3's rule does not use it; the page shows it beside the verdict."""
+    key = _LAYER_KEY[layer]
+    values = _arr(p2, key)[:, j2] - np.asarray(none[key], dtype=float)
+    tag = "" if layer == "mean" else f" ({_LAYER_WORDS[layer]})"
+    return from_seeds(
+        f"{L2_SAME_NAME}{tag}",
+        "equivalence",
+        values,
+        margin=delta,
+        margin_source=_delta_source(delta),
+        role="exploratory",
     )
 
 
@@ -207,6 +230,9 @@ def evaluate(metrics, *, margin=None, delta=None, anchor="l1", layer="mean",
     dead_none = m["none_runs"]["dead"]
     out["units_l1"] = _units(_arr(p1, "dead")[:, j1], dead_none, "l1")
     out["units_l2"] = _units(_arr(p2, "dead")[:, j2], dead_none, "l2")
+    if role == "primary" and all(k in m["none_runs"] for k in ("hoyer", "hoyer_all")):
+        for lay, key in (("mean", "l2_same"), ("all", "l2_same_all")):
+            out[key] = _l2_vs_none(p2, m["none_runs"], j2, lay, m["hoyer_delta"])
     out["word"] = word_of(out)
     return out
 
@@ -223,7 +249,8 @@ def page_findings(e: dict) -> list[Finding]:
     """The findings the page lists: the primary Hoyer finding and the two unit findings."""
     if e.get("finding") is None:
         return []
-    return [e["finding"], e["units_l1"], e["units_l2"]]
+    extra = [e[k] for k in ("l2_same", "l2_same_all") if k in e]
+    return [e["finding"], e["units_l1"], e["units_l2"], *extra]
 
 
 def _clipped(ci: dict) -> dict:
@@ -241,10 +268,14 @@ def unit_death(metrics, e: dict) -> dict:
         "dead_none": float(np.mean(metrics["none_runs"]["dead"])),
         "dead_l1": float(_arr(p1, "dead")[:, e["j1"]].mean()),
         "dead_l2": float(_arr(p2, "dead")[:, e["j2"]].mean()),
+        "living_l1": float(np.mean(metrics["hidden_units"] - _arr(p1, "dead")[:, e["j1"]]))
+        if "hidden_units" in metrics
+        else None,
         "seeds_more_l2": int(
             np.sum(_arr(p2, "dead")[:, e["j2"]] > np.asarray(metrics["none_runs"]["dead"], float))
         ),
         "share": _clipped(mean_ci(share[ok])) if ok.sum() >= 2 else None,
         "n_share": int(ok.sum()),
+        "n": int(share.size),
         "living_zero_l1": float(np.nanmean(_arr(p1, "living_exact_zero")[:, e["j1"]])),
     }

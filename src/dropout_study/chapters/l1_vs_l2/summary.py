@@ -118,6 +118,7 @@ def summarise(params: dict, mlp: dict, n_val: int) -> dict:
     m: dict = {
         "dataset": "breast_cancer",
         "n_seeds": params["n_seeds"],
+        "hidden_units": int(sum(params["hidden"])),
         "lambdas": lams.tolist(),
         "acc_margin": params["acc_margin"],
         "hoyer_delta": params["hoyer_delta"],

@@ -36,7 +36,9 @@ partly supported).
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
+from dropout_study.chapters.findings import INCONCLUSIVE as F_INCONCLUSIVE
 from dropout_study.chapters.findings import NO, REVERSED, YES
 from dropout_study.chapters.l1_vs_l2.analysis import (
     HOYER_NAME,
@@ -50,11 +52,13 @@ from dropout_study.chapters.l1_vs_l2.analysis import (
     word_of,
 )
 from dropout_study.chapters.verdicts import (
+    FIXED_BY_RULE,
     INCONCLUSIVE,
     SUPPORTED,
     Alternative,
     Robustness,
     Verdict,
+    fixed_by_rule,
 )
 from dropout_study.chapters.verdicts import robustness as _table
 from dropout_study.chapters.wording import interval_text, outcome_words
@@ -108,8 +112,7 @@ def _answer(e: dict, word: str, units: dict | None, acc_margin: float) -> str:
         )
     head = (
         f"{'Yes' if word == SUPPORTED else 'Partly'}. At the same validation loss, L1 "
-        f"concentrated the weights on far fewer connections than L2 (Hoyer index higher by "
-        f"{est})"
+        "concentrated the weights on far fewer connections than L2"
     )
     ch = e["checks"]
     if ch["passed"]:
@@ -119,17 +122,24 @@ def _answer(e: dict, word: str, units: dict | None, acc_margin: float) -> str:
     else:
         head += ", but L2 did not shrink the weights."
     tail = ""
-    if units and units["share"] is not None and units["share"]["mean"] > 0.5:
-        tail = (
-            f" Most of L1's zeros ({_pct(units['share']['mean'])}) belong to whole hidden units "
-            "it switched off"
-        )
-        if e["units_l2"].counted == YES:
-            tail += f"; L2 switched off units too ({units['dead_l2']:z.1f} per network)."
+    most = bool(units and units["share"] is not None and units["share"]["mean"] > 0.5)
+    if units and units.get("living_l1") is not None:
+        tail += f" At λ*, L1 left only {units['living_l1']:z.1f} living hidden units per network"
+        tail += ", and most of its zeros belong to the units it switched off." if most else "."
+    elif most:
+        tail += " Most of L1's zeros belong to whole hidden units it switched off."
+    if units:
+        u2 = e["units_l2"]
+        k, n = units["seeds_more_l2"], units["n"]
+        if u2.counted == YES:
+            tail += f" L2 switched off whole units too, in {k} of {n} seeds: it selects units."
+        elif u2.counted == REVERSED:
+            tail += " L2 kept more units alive than no penalty did."
         else:
-            tail += "."
-    elif e["units_l2"].counted == YES:
-        tail = f" L2 switched off whole hidden units ({units['dead_l2']:z.1f} per network)."
+            tail += (
+                f" L2 switched off whole units in {k} of {n} seeds; that it switches off more "
+                "than no penalty was not shown."
+            )
     return head + tail
 
 
@@ -191,6 +201,15 @@ def decide(metrics) -> Verdict:
         sentence += f" — more under L2 in {units['seeds_more_l2']} of {n} seeds"
     if u2.counted == YES:
         sentence += " — L2 does select, at the level of units"
+    same, same_all = e.get("l2_same"), e.get("l2_same_all")
+    if same is not None and same_all is not None:
+        sentence += (
+            f". Does L2 leave the concentration unchanged? Hoyer(L2) − Hoyer(none) at the "
+            f"matched λ = {interval_text(same)} against ±{general(e['delta'])}, "
+            f"{outcome_words(same)} (living units); {interval_text(same_all)}, "
+            f"{outcome_words(same_all)} (dead units included) — shown beside the verdict, "
+            "which the rule does not use"
+        )
     sentence += "."
     return Verdict(L1_VS_L2_CLAIM, word, sentence, _answer(e, word, units, e["margin"]))
 
@@ -255,7 +274,73 @@ def _detail(e: dict, *, margin_row: bool = False, units: bool = False) -> str:
     return text
 
 
-def _row(choice: str, e: dict, opts: dict, metrics) -> Alternative:
+_ALL = (YES, NO, REVERSED, F_INCONCLUSIVE)
+_WIDER = {YES: (YES, F_INCONCLUSIVE, NO), NO: (NO,), REVERSED: (REVERSED, F_INCONCLUSIVE, NO),
+          F_INCONCLUSIVE: (F_INCONCLUSIVE, NO)}  # fmt: skip
+_NARROWER = {YES: (YES,), NO: _ALL, REVERSED: (REVERSED,),
+             F_INCONCLUSIVE: (F_INCONCLUSIVE, YES, REVERSED)}  # fmt: skip
+
+
+def _numbers(e: dict) -> tuple | None:
+    """What a row measured: the pair of λs and the Hoyer finding's interval and margin."""
+    f = e.get("finding")
+    if f is None:
+        return None
+    return (e["lam_l1"], e["lam_l2"], f.estimate, f.low, f.high, f.margin)
+
+
+def reachable(prim: dict, alt: dict) -> tuple[str, ...]:
+    """The outcomes the alternative's Hoyer finding can take given the primary's: when the
+    networks and the interval are the same and only δ moved, those a wider (narrower) δ
+    allows from the primary's outcome (the effect decision is monotone in the margin: a
+    narrower δ keeps a ``yes``, a wider one keeps a ``no``); otherwise every outcome."""
+    f, g = prim["finding"], alt["finding"]
+    a, b = _numbers(prim), _numbers(alt)
+    same = a is not None and b is not None and a[:5] == b[:5] and f.applicable and g.applicable
+    if not same:
+        return _ALL
+    if f.margin == g.margin:
+        return (g.counted,)
+    return (_WIDER if g.margin > f.margin else _NARROWER)[f.counted]
+
+
+def _fixed(prim: dict, alt: dict, units: bool) -> bool:
+    """Whether the rule (:func:`word_of`) gives the primary's word whatever the findings the
+    row moves say (:func:`dropout_study.chapters.verdicts.fixed_by_rule`): the Hoyer finding
+    over the outcomes it can reach (:func:`reachable`), the checks (``yes`` = passed) when the
+    row uses other networks, and L2's unit finding when the row lets it count."""
+    reach = {"hoyer": reachable(prim, alt)}
+    a, b = _numbers(prim), _numbers(alt)
+    if a is None or b is None or a[:2] != b[:2]:
+        reach["checks"] = (YES, NO)
+    if units:
+        reach["units_l2"] = _ALL
+    outcomes = {
+        "hoyer": prim["finding"].counted,
+        "checks": YES if prim["checks"]["passed"] else NO,
+        "units_l2": prim["units_l2"].counted,
+    }
+    moved = [k for k, r in reach.items() if len(r) > 1 or r[0] != outcomes[k]]
+
+    def word(named) -> str:
+        o = dict(outcomes)
+        for k in moved:
+            o[k] = reach[k][min(int(named[k]), len(reach[k]) - 1)]
+        fake = {
+            "star_l1": prim["star_l1"],
+            "finding": SimpleNamespace(counted=o["hoyer"]),
+            "checks": {"passed": o["checks"] == YES},
+            "units_l2": SimpleNamespace(counted=o["units_l2"]),
+        }
+        return word_of(fake, units=units)
+
+    size = max((len(reach[k]) for k in moved), default=1)
+    return fixed_by_rule(word, outcomes, moved, [str(i) for i in range(size)])
+
+
+def _row(choice: str, e: dict, opts: dict, metrics, seen: dict) -> Alternative:
+    """One row; ``seen`` maps what earlier rows (and the primary) measured to their choice: a
+    row with the same networks and numbers is not new evidence."""
     units = bool(opts.get("units"))
     detail = _detail(e, margin_row=choice.startswith("accuracy margin"), units=units)
     word = word_of(e, units=units)
@@ -272,13 +357,25 @@ def _row(choice: str, e: dict, opts: dict, metrics) -> Alternative:
                     "and a Hoyer index needs two"
                 )
             return Alternative(choice, word, detail, applicable=False, reason=why)
+    key = (_numbers(e), units)
+    if _numbers(e) is not None and key in seen:
+        why = f"same networks and numbers as {seen[key]}: no new evidence"
+        return Alternative(choice, word, detail, applicable=False, reason=why)
+    seen.setdefault(key, f"the row “{choice}”")
+    prim = seen["primary"]
+    if _numbers(e) is not None and _numbers(prim) is not None and _fixed(prim, e, units):
+        return Alternative(choice, word, detail, applicable=False, reason=FIXED_BY_RULE)
     return Alternative(choice, word, detail)
 
 
 def robustness(metrics) -> Robustness:
     """The primary verdict re-decided under each alternative of :func:`alternatives`; rows
-    whose finding is not applicable are shown and left out of the count."""
-    rows = [_row(c, e, o, metrics) for c, e, o in alternatives(metrics)]
+    whose finding is not applicable, that repeat the primary's (or an earlier row's) networks
+    and numbers, or whose moved findings cannot change the word (:func:`_fixed`) are shown and
+    left out of the count."""
+    prim = evaluate(metrics)
+    seen: dict = {"primary": prim, (_numbers(prim), False): "the primary"}
+    rows = [_row(c, e, o, metrics, seen) for c, e, o in alternatives(metrics)]
     return _table(decide(metrics).word, rows)
 
 

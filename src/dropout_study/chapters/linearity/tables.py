@@ -23,7 +23,7 @@ from dropout_study.chapters.power import power
 from dropout_study.chapters.wording import interval_text, outcome_words
 from dropout_study.numfmt import general
 
-__all__ = ["tables", "HELPED_WORDS"]
+__all__ = ["tables", "HELPED_WORDS", "grid_top", "edge_text"]
 
 HELPED_WORDS = {YES: "lowered", INCONCLUSIVE: "not shown", REVERSED: "raised"}
 """Words for dropout's effect on test loss (a sign finding, direction −1)."""
@@ -80,6 +80,45 @@ def _power_row(f: Finding, per_seed) -> list[str]:
     return [f.name, f"{pw['half_width']:z.3f}", margin, f"{sd:z.3f}", twice, need]
 
 
+_FAMS = ("dropout", "l2", "l1")
+_FAM_WORDS = {"dropout": "dropout's own-best rate", "l2": "L2's own-best λ",
+              "l1": "L1's own-best λ"}  # fmt: skip
+
+
+def grid_top(m: dict, fam: str) -> tuple[int, int]:
+    """``(seeds whose own-best setting of fam is its grid's largest value, seeds)``: there a
+    larger value might have done better, so the comparison sits at the grid's edge."""
+    grid = m["rates"] if fam == "dropout" else m[f"{fam}_lambdas"]
+    chosen = np.asarray(m["own_best"][fam]["chosen"], dtype=float)
+    return int(np.sum(np.isclose(chosen, max(grid)))), int(chosen.size)
+
+
+def edge_text(metrics: dict) -> str:
+    """The family and data set whose own-best setting sits at the top of its grid most often
+    (from :func:`grid_top`), or that none does."""
+    ds = metrics["datasets"]
+    counts = [(grid_top(m, f), n, f) for n, m in ds.items() for f in _FAMS]
+    (k, t), n, f = max(counts, key=lambda c: c[0][0])
+    if k == 0:
+        return "No family's own-best setting sits at the top of its grid in any seed"
+    return (
+        f"Most often at the top of its grid: {_FAM_WORDS[f]} on {label(n)}, in {k} of {t} "
+        "seeds (a larger value might have done better there; every count is in the table's "
+        "last column)"
+    )
+
+
+def _matched_cell(f: dict) -> str:
+    """The matched difference, flagged when fewer seeds matched than a decision needs."""
+    if not f["n_matched"]:
+        return "—"
+    text = _iv(f["diff"], "+z.3f")
+    need = f["diff"].get("n_required", 0)
+    if f["n_matched"] < need:
+        text += f" (not applicable: {f['n_matched']} matched seeds, {need} required)"
+    return text
+
+
 def tables(metrics: dict) -> dict[str, str]:
     """``{"trend", "terms", "training", "helped", "own_best", "own_best_diff", "matched",
     "power", "toy"}`` → Markdown tables."""
@@ -132,11 +171,12 @@ def tables(metrics: dict) -> dict[str, str]:
     )  # fmt: skip
     out["own_best"] = _table(
         ["data set", "p (median)", "L2 λ (median)", "L1 λ (median)", "Z dropout", "Z L2",
-         "Z L1"],
+         "Z L1", "at the top of its grid: p; L2 λ; L1 λ"],
         [
             [label(n), _median(b["dropout"]["chosen"]), _median(b["l2"]["chosen"]),
              _median(b["l1"]["chosen"]), _iv(b["dropout"]["z"], "z.2f"), _iv(b["l2"]["z"], "z.2f"),
-             _iv(b["l1"]["z"], "z.2f")]
+             _iv(b["l1"]["z"], "z.2f"),
+             "; ".join(f"{k} of {t}" for k, t in (grid_top(ds[n], f) for f in _FAMS))]
             for n, b in ((n, m["own_best"]) for n, m in ds.items())
         ],
     )  # fmt: skip
@@ -158,7 +198,7 @@ def tables(metrics: dict) -> dict[str, str]:
             row += [
                 f"{f['n_matched']} of {f['n_seeds']} ({f['n_never_reached']} never reached, "
                 f"{f['n_always_below']} always below)",
-                _iv(f["diff"], "+z.3f") if f["n_matched"] else "—",
+                _matched_cell(f),
                 _iv(f["diff_fill"], "+z.3f"),
             ]
         rows.append(row)

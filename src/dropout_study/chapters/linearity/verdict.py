@@ -29,12 +29,14 @@ p = 0 (sign, direction −1), which qualifies the sentence only when decided.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from dropout_study.chapters.findings import (
     INCONCLUSIVE as F_INCONCLUSIVE,
 )
 from dropout_study.chapters.findings import NO, REVERSED, YES, Finding
+from dropout_study.chapters.linearity.fixed import fixed, moved
 from dropout_study.chapters.linearity.rule_findings import (
     ANALOGY_WORDS,
     LABELS,
@@ -48,6 +50,7 @@ from dropout_study.chapters.linearity.rule_findings import (
 )
 from dropout_study.chapters.linearity.summary import MIN_MATCHED
 from dropout_study.chapters.verdicts import (
+    FIXED_BY_RULE,
     INCONCLUSIVE,
     NOT_SUPPORTED,
     PARTLY,
@@ -120,7 +123,6 @@ def _every(fs: dict) -> str:
 
 def _answer(r: dict, parts: dict, ex: dict) -> str:
     """The plain-words answer: built from the outcomes, no numbers."""
-    helped_none = not any(f.counted == YES for f in ex["helped"].values())
     falls_l2 = all(f.counted == YES for f in ex["l2"].values())
     falls_l1 = all(f.counted == YES for f in ex["l1"].values())
     if r["branch"] == 1:
@@ -165,13 +167,37 @@ def _answer(r: dict, parts: dict, ex: dict) -> str:
         )
     else:
         head = "Undecided. This run cannot tell whether Z falls as the dropout rate grows."
-    if helped_none:
-        head += " Dropout did not improve the test loss on any data set here."
-    else:
-        helped = [ds for ds, f in ex["helped"].items() if f.counted == YES]
-        where = "every data set" if len(helped) == len(ex["helped"]) else f"{names(helped)} only"
-        head += f" Dropout lowered the test loss on {where}."
-    return head
+    return head + " " + _helped_text(ex["helped"])
+
+
+def _helped_by(helped: dict) -> dict:
+    """Data sets per outcome of "dropout lowered the test loss" (sign findings; a
+    not-applicable one counts as not shown)."""
+    out: dict = {YES: [], REVERSED: [], F_INCONCLUSIVE: []}
+    for ds, f in helped.items():
+        out[f.counted if f.counted in out else F_INCONCLUSIVE].append(ds)
+    return out
+
+
+def _helped_text(helped: dict) -> str:
+    """Whether dropout lowered the test loss, per outcome: shown, reversed, or not shown (a
+    null is never written as "did not")."""
+    by = _helped_by(helped)
+    bits = []
+    if by[YES]:
+        where = "every data set" if len(by[YES]) == len(helped) else names(by[YES])
+        bits.append(f"Dropout lowered the test loss on {where}")
+    if by[REVERSED]:
+        bits.append(f"dropout raised the test loss on {names(by[REVERSED])}")
+    if by[F_INCONCLUSIVE]:
+        if len(by[F_INCONCLUSIVE]) == len(helped):
+            bits.append("Dropout was not shown to lower the test loss on any data set")
+        else:
+            bits.append(
+                f"a lower test loss with dropout was not shown on {names(by[F_INCONCLUSIVE])}"
+            )
+    text = "; ".join(bits) + "."
+    return text[0].upper() + text[1:]
 
 
 def _sentence(r: dict, parts: dict, ex: dict, point: str) -> str:
@@ -200,13 +226,18 @@ def _sentence(r: dict, parts: dict, ex: dict, point: str) -> str:
         f". ρ(λ, Z) shows Z falling with λ on {_every(ex['l2'])} data sets under L2 and on "
         f"{_every(ex['l1'])} under L1"
     )
-    helped = [ds for ds, f in ex["helped"].items() if f.counted == YES]
-    if helped:
-        text += f"; dropout lowered the test loss on {names(helped)}"
+    by = _helped_by(ex["helped"])
+    if by[YES]:
+        text += f"; dropout lowered the test loss on {names(by[YES])}"
+    elif by[REVERSED]:
+        text += (
+            f"; dropout raised the test loss on {names(by[REVERSED])} and lowered it nowhere, "
+            "so this compares regularisers where dropout hurt there"
+        )
     else:
         text += (
-            "; dropout lowered the test loss on none of the data sets, so this compares "
-            "regularisers where dropout does not help"
+            "; dropout was not shown to lower the test loss on any data set, so this is a "
+            "comparison where a benefit of dropout was not shown"
         )
     toy = ex.get("toy")
     if toy is not None and toy.applicable and toy.outcome in (YES, REVERSED):
@@ -291,7 +322,16 @@ def _evidence(parts: dict, r: dict) -> str:
     return "; ".join(out)
 
 
-def _row(choice: str, parts: dict, opts: dict) -> Alternative:
+def _word_of(outcomes: dict, keys) -> str:
+    """The rule's word on outcomes named ``"<data set>/<trend|sign>"``."""
+    parts = {
+        ds: {k: SimpleNamespace(counted=outcomes[f"{ds}/{k}"]) for k in ("trend", "sign")}
+        for ds in keys
+    }
+    return rule(parts)["word"]
+
+
+def _row(choice: str, parts: dict, opts: dict, prim: dict) -> Alternative:
     r = rule(parts)
     detail = _evidence(parts, r)
     if opts.get("exploratory"):
@@ -303,20 +343,24 @@ def _row(choice: str, parts: dict, opts: dict) -> Alternative:
     if bad:
         why = "; ".join(f"{f.name}: {f.reason}" for f in bad)
         return Alternative(choice, r["word"], detail, applicable=False, reason=why)
-    if opts.get("point") and r["branch"] != 1:
+    if not moved(prim, parts):
         why = (
-            "fixed by the rule: the comparison point enters only when the trend is shown on "
-            "every data set"
+            "same networks and numbers as the primary (" + names(list(parts)) + "): no new evidence"
         )
         return Alternative(choice, r["word"], detail, applicable=False, reason=why)
+    if fixed(prim, parts, lambda o: _word_of(o, prim)):
+        return Alternative(choice, r["word"], detail, applicable=False, reason=FIXED_BY_RULE)
     return Alternative(choice, r["word"], detail)
 
 
 def robustness(metrics) -> Robustness:
     """The verdict re-decided under every alternative of :func:`alternatives`; rows that are
-    not applicable (a finding they use is, or the rule fixes them) are shown and left out of
-    the count, the hidden-layer rows are exploratory."""
-    rows = [_row(c, parts, o) for c, parts, o in alternatives(metrics)]
+    not applicable (a finding they use is; they restate the primary's findings; or the rule
+    gives the primary's word whatever their moved findings say,
+    :func:`~dropout_study.chapters.linearity.fixed.fixed`) are shown and
+    left out of the count, the hidden-layer rows are exploratory."""
+    prim = parts_of(metrics)
+    rows = [_row(c, parts, o, prim) for c, parts, o in alternatives(metrics)]
     return _table(decide(metrics).word, rows)
 
 

@@ -1,0 +1,39 @@
+"""Controls of the ``dropout-paper`` chapter's findings (STUDY.md v3, chapter 6): whether
+training moved Fig. 8's statistic from its value at initialisation at all."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dropout_study.chapters.findings import Finding, from_seeds
+
+__all__ = ["fig8_control"]
+
+
+def _positive(values) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    return np.where(arr > 0, arr, np.nan)
+
+
+def fig8_control(metrics, group: str, quantity: str, margin: float) -> Finding | None:
+    """Fig. 8's control: did training without dropout move the statistic at all? The ratio
+    trained (p = 0) over initialisation per replicate, an equivalence on the log scale at
+    Fig. 8's own margin; Fig. 8 counts only when this is ``no`` (moved beyond the margin) —
+    a statistic training leaves where initialisation put it cannot show what dropout does to
+    it. ``None`` when the run kept no initial values."""
+    g = metrics["digits"]["groups"][group]
+    if f"{quantity}_init" not in g:
+        return None
+    trained = np.asarray(g[quantity], dtype=float)[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = _positive(trained / np.asarray(g[f"{quantity}_init"], dtype=float))
+    what = "mean activation" if quantity == "mean_act" else "share of active units"
+    return from_seeds(
+        f"Fig. 8 control: {what} of the network without dropout, trained over at initialisation",
+        "equivalence",
+        v,
+        margin=margin,
+        margin_source=f"convention: Fig. 8's own margin (ratio {margin:.3g})",
+        scale="log",
+        role="exploratory",
+    )
