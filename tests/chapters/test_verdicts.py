@@ -77,3 +77,27 @@ def test_a_row_whose_word_the_rule_fixes_is_found_and_one_that_can_move_is_not()
     assert not fixed_by_rule(rule, outcomes, ["a"])
     assert not fixed_by_rule(rule, {"a": "yes", "b": "yes", "c": "yes"}, ["c"])
     assert fixed_by_rule(rule, outcomes, [])  # a row that moves nothing
+
+
+@pytest.mark.parametrize("kind", ["effect", "trend", "equivalence"])
+def test_margin_reach_holds_every_outcome_decide_gives_when_only_the_margin_moves(kind):
+    """Oracle: findings.decide itself, on a grid of intervals and pairs of margins — every
+    outcome at the moved margin lies in margin_reach of the outcome at the first one."""
+    import itertools
+
+    from dropout_study.chapters.findings import decide
+    from dropout_study.chapters.verdicts import margin_reach
+
+    ends = [-0.9, -0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5, 0.9]
+    margins = [0.05, 0.15, 0.3, 0.6]
+    seen = set()
+    for low, high in itertools.combinations_with_replacement(ends, 2):
+        for m1, m2 in itertools.permutations(margins, 2):
+            before = decide(kind, 1, "linear", low, high, m1)
+            after = decide(kind, 1, "linear", low, high, m2)
+            reach = margin_reach("effect" if kind == "trend" else kind, before, m2 > m1)
+            assert after in reach, (low, high, m1, m2, before, after)
+            seen.add((before, after, m2 > m1))
+    assert len(seen) >= 6  # the grid moved outcomes both ways, not only kept them
+    with pytest.raises(ValueError, match="'kind' parameter of margin_reach"):
+        margin_reach("sign", "yes", True)

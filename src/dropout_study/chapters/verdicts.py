@@ -43,6 +43,7 @@ __all__ = [
     "robustness",
     "fixed_by_rule",
     "FIXED_BY_RULE",
+    "margin_reach",
 ]
 
 SUPPORTED = "supported"
@@ -312,3 +313,27 @@ def fixed_by_rule(
         if len(words) > 1:
             return False
     return True
+
+
+_Y, _N, _R, _I = "yes", "no", "reversed", "inconclusive"  # findings.OUTCOMES
+_REACH = {  # (kind, wider?) → outcome → the outcomes the moved margin can give
+    ("effect", True): {_Y: (_Y, _I, _N), _N: (_N,), _R: (_R, _I, _N), _I: (_I, _N)},
+    ("effect", False): {_Y: (_Y,), _N: (_Y, _N, _R, _I), _R: (_R,), _I: (_I, _Y, _R)},
+    ("equivalence", True): {_Y: (_Y,), _N: (_N, _I, _Y), _I: (_I, _Y)},
+    ("equivalence", False): {_Y: (_Y, _I, _N), _N: (_N,), _I: (_I, _N)},
+}
+
+
+def margin_reach(kind: str, outcome: str, wider: bool) -> tuple[str, ...]:
+    """The outcomes a finding can take when only its margin moves (same interval), from its
+    ``outcome``: :func:`dropout_study.chapters.findings.decide` is monotone in the margin, so
+    a wider margin keeps an effect's ``no`` a ``no`` (and may turn its ``yes`` undecided or
+    ``no``), a narrower one keeps its ``yes`` a ``yes``; an equivalence the other way round.
+    ``kind``: ``"effect"`` (a trend is decided like one) or ``"equivalence"``; raises
+    ``ValueError`` for another kind or outcome."""
+    table = _REACH.get((kind, bool(wider)))
+    if table is None:
+        fail("kind", "margin_reach", "'effect' or 'equivalence'", kind)
+    if outcome not in table:
+        fail("outcome", "margin_reach", f"one of {sorted(table)} for {kind}", outcome)
+    return table[outcome]

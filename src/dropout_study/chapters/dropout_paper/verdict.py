@@ -37,6 +37,7 @@ from dropout_study.chapters.verdicts import (
     Alternative,
     Verdict,
     fixed_by_rule,
+    margin_reach,
 )
 from dropout_study.chapters.verdicts import INCONCLUSIVE as W_INCONCLUSIVE
 from dropout_study.chapters.verdicts import robustness as _robustness
@@ -201,16 +202,6 @@ def _alt_findings(metrics, i: int, kw: dict) -> dict:
 
 
 _ALL = (YES, NO, REVERSED, INCONCLUSIVE)
-_WIDER = {
-    "effect": {YES: (YES, INCONCLUSIVE, NO), NO: (NO,), REVERSED: (REVERSED, INCONCLUSIVE, NO),
-               INCONCLUSIVE: (INCONCLUSIVE, NO)},
-    "equivalence": {YES: (YES,), NO: (NO, INCONCLUSIVE, YES), INCONCLUSIVE: (INCONCLUSIVE, YES)},
-}  # fmt: skip
-_NARROWER = {
-    "effect": {YES: (YES,), NO: _ALL, REVERSED: (REVERSED,),
-               INCONCLUSIVE: (INCONCLUSIVE, YES, REVERSED)},
-    "equivalence": {YES: (YES, INCONCLUSIVE, NO), NO: (NO,), INCONCLUSIVE: (INCONCLUSIVE, NO)},
-}  # fmt: skip
 
 
 def _same(a: float | None, b: float | None) -> bool:
@@ -230,10 +221,12 @@ def reachable(prim, alt) -> tuple[str, ...]:
     same_rest = prim.kind == alt.kind and prim.applicable == alt.applicable
     if same_iv and same_rest and _same(prim.margin, alt.margin) and prim.outcome == alt.outcome:
         return ()
-    if not (same_iv and same_rest and prim.applicable) or prim.kind not in _WIDER:
+    if not (same_iv and same_rest and prim.applicable) or prim.kind not in (
+        "effect",
+        "equivalence",
+    ):
         return _ALL
-    table = _WIDER if float(alt.margin or 0) > float(prim.margin or 0) else _NARROWER
-    return table[prim.kind][prim.outcome]
+    return margin_reach(prim.kind, prim.outcome, float(alt.margin or 0) > float(prim.margin or 0))
 
 
 def _fixed(prim: dict, alt: dict) -> bool:

@@ -59,6 +59,7 @@ from dropout_study.chapters.verdicts import (
     Robustness,
     Verdict,
     fixed_by_rule,
+    margin_reach,
 )
 from dropout_study.chapters.verdicts import robustness as _table
 from dropout_study.chapters.wording import interval_text, outcome_words
@@ -275,10 +276,6 @@ def _detail(e: dict, *, margin_row: bool = False, units: bool = False) -> str:
 
 
 _ALL = (YES, NO, REVERSED, F_INCONCLUSIVE)
-_WIDER = {YES: (YES, F_INCONCLUSIVE, NO), NO: (NO,), REVERSED: (REVERSED, F_INCONCLUSIVE, NO),
-          F_INCONCLUSIVE: (F_INCONCLUSIVE, NO)}  # fmt: skip
-_NARROWER = {YES: (YES,), NO: _ALL, REVERSED: (REVERSED,),
-             F_INCONCLUSIVE: (F_INCONCLUSIVE, YES, REVERSED)}  # fmt: skip
 
 
 def _numbers(e: dict) -> tuple | None:
@@ -301,7 +298,7 @@ def reachable(prim: dict, alt: dict) -> tuple[str, ...]:
         return _ALL
     if f.margin == g.margin:
         return (g.counted,)
-    return (_WIDER if g.margin > f.margin else _NARROWER)[f.counted]
+    return margin_reach("effect", f.counted, g.margin > f.margin)
 
 
 def _fixed(prim: dict, alt: dict, units: bool) -> bool:

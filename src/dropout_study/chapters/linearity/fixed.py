@@ -9,15 +9,11 @@ from collections.abc import Callable
 
 from dropout_study.chapters.findings import INCONCLUSIVE as F_INCONCLUSIVE
 from dropout_study.chapters.findings import NO, REVERSED, YES, Finding
-from dropout_study.chapters.verdicts import fixed_by_rule
+from dropout_study.chapters.verdicts import fixed_by_rule, margin_reach
 
 __all__ = ["reachable", "fixed", "moved"]
 
 _ALL = (YES, NO, REVERSED, F_INCONCLUSIVE)
-_WIDER = {YES: (YES, F_INCONCLUSIVE, NO), NO: (NO,), REVERSED: (REVERSED, F_INCONCLUSIVE, NO),
-          F_INCONCLUSIVE: (F_INCONCLUSIVE, NO)}  # fmt: skip
-_NARROWER = {YES: (YES,), NO: _ALL, REVERSED: (REVERSED,),
-             F_INCONCLUSIVE: (F_INCONCLUSIVE, YES, REVERSED)}  # fmt: skip
 
 
 def _same(a, b) -> bool:
@@ -40,7 +36,7 @@ def reachable(prim: Finding, alt: Finding) -> tuple[str, ...]:
     if not (same and prim.applicable and prim.kind == "trend"):
         return _ALL
     wider = float(alt.margin or 0) > float(prim.margin or 0)
-    return (_WIDER if wider else _NARROWER)[prim.outcome]
+    return margin_reach("effect", prim.outcome, wider)  # a trend is decided like an effect
 
 
 def fixed(prim: dict, parts: dict, word_of: Callable[[dict], str]) -> bool:
