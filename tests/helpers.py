@@ -196,3 +196,9 @@ def typed_claim_words(md_text: str, allow=()) -> list[str]:
         if w in CLAIM_WORDS:
             found.append(" ".join(words[max(0, i - 4) : i + 5]))
     return found
+
+
+def one_line(text: str) -> str:
+    """``text`` after asserting it is exactly one line (the project's error contract)."""
+    assert text.count("\n") == 1, text
+    return text

@@ -11,6 +11,7 @@ from collections import namedtuple
 
 import pytest
 from fixtures.tinybook import make_project, use_fixtures
+from helpers import one_line
 
 from dropout_study import paths
 from dropout_study.book import pipeline, preflight, render
@@ -24,11 +25,6 @@ def project(tmp_path, monkeypatch):
     root = tmp_path / "root"
     use_fixtures(monkeypatch, root)
     return make_project(root, ("tiny",))
-
-
-def _one_line(text: str) -> str:
-    assert text.count("\n") == 1, text
-    return text
 
 
 def _nearly_full(monkeypatch, where):
@@ -57,7 +53,7 @@ def test_a_full_disk_under_out_is_refused_before_a_kernel(project, tmp_path, cap
     _nearly_full(monkeypatch, tmp_path / "full")
     out = tmp_path / "full" / "o"
     assert cli.main(["run", "tiny", "--profile", "smoke", "--out", str(out)], project) == 2
-    err = _one_line(capsys.readouterr().err)
+    err = one_line(capsys.readouterr().err)
     assert "'--out'" in err and str(out) in err and "3 MB free" in err
     assert started == []
 
@@ -70,7 +66,7 @@ def test_a_full_disk_under_a_build_destination_is_refused_before_work(
     _nearly_full(monkeypatch, project.root / where)
     (project.root / where).mkdir(parents=True, exist_ok=True)
     assert cli.main(["build", "--profile", "smoke"], project) == 2
-    err = _one_line(capsys.readouterr().err)
+    err = one_line(capsys.readouterr().err)
     assert f"'{where}'" in err and "MB free" in err and started == []
 
 
@@ -78,7 +74,7 @@ def test_an_unwritable_build_destination_is_refused_before_work(project, capsys,
     started = _no_kernel(monkeypatch)
     (project.root / "_build").write_text("a file where the build folder should be")
     assert cli.main(["build", "--profile", "smoke"], project) == 2
-    err = _one_line(capsys.readouterr().err)
+    err = one_line(capsys.readouterr().err)
     assert "'_build'" in err and "writable" in err and started == []
 
 

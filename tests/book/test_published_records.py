@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 from fixtures.tinybook import make_project, use_fixtures
-from helpers import ROOT
+from helpers import ROOT, one_line
 
 from dropout_study.book import confirm, pipeline
 from dropout_study.book.params import resolve
@@ -24,11 +24,6 @@ def project(tmp_path, monkeypatch):
     root = tmp_path / "root"
     use_fixtures(monkeypatch, root)
     return make_project(root, ("tiny",))
-
-
-def _one_line(text: str) -> str:
-    assert text.count("\n") == 1, text
-    return text
 
 
 # ------------------------------------------------------------------------------------------
@@ -172,7 +167,7 @@ def test_readme_refuses_an_edited_metrics_file_in_one_line(built, capsys):
     _edit_number(f)
     before = readme.read_text()
     assert cli.main(["readme"], project) == 1
-    err = _one_line(capsys.readouterr().err)
+    err = one_line(capsys.readouterr().err)
     assert str(f) in err and "edited or damaged" in err
     assert readme.read_text() == before and "0.999" not in readme.read_text()
 
@@ -193,7 +188,7 @@ def test_a_metrics_file_without_its_hash_is_refused_too(built, capsys, damage):
     with pytest.raises(DamagedRecord, match="metrics.json"):
         read_metrics(dest)
     assert cli.main(["readme"], project) == 1
-    assert "metrics.json" in _one_line(capsys.readouterr().err)
+    assert "metrics.json" in one_line(capsys.readouterr().err)
 
 
 def test_list_shows_an_edited_metrics_file_as_damaged(built, capsys):

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from fixtures.tinybook import FIXTURES, chapter_text, make_project, package_copy, use_fixtures
-from helpers import ROOT
+from helpers import ROOT, one_line
 
 from dropout_study import codehash
 from dropout_study.book import cache, kernel, outputs, pipeline
@@ -34,11 +34,6 @@ def project(tmp_path, monkeypatch):
     root = tmp_path / "root"
     use_fixtures(monkeypatch, root)
     return make_project(root, ("tiny", "tiny-two"))
-
-
-def one_line(text: str) -> str:
-    assert text.count("\n") == 1, text
-    return text
 
 
 def _replace_in_source(project, cid, old, new):
