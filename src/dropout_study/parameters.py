@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dropout_study.seeds import SEED_MAX
 from dropout_study.validation import check_int, described, fail
 
-__all__ = ["complete", "follow_member", "include_member"]
+__all__ = ["complete", "follow_member", "include_member", "keep_members"]
 
 
 def follow_member(child: str, parent: str, where=None):
@@ -44,6 +44,21 @@ def include_member(child: str, parent: str):
     def rule(params: Mapping):
         values = list(params[child])
         return values if params[parent] in values else sorted([*values, params[parent]])
+
+    rule.parents = (parent,)  # type: ignore[attr-defined]  # read by the parameter listing
+    return rule
+
+
+def keep_members(child: str, parent: str):
+    """A dependent default for a list that must be a subset of another: when the user did not
+    set the list ``child``, its values that are not in the list ``parent`` are dropped (order
+    kept), so that narrowing ``parent`` alone (e.g. ``-p alt_datasets=[circles]``) narrows
+    ``child`` with it instead of failing on a value the user never set. A value the user set
+    is checked as it is."""
+
+    def rule(params: Mapping):
+        members = list(params[parent])
+        return [v for v in params[child] if v in members]
 
     rule.parents = (parent,)  # type: ignore[attr-defined]  # read by the parameter listing
     return rule

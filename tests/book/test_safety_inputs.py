@@ -23,7 +23,7 @@ from dropout_study.nn.logistic import PenalisedLogistic
 from dropout_study.nn.mlp import MLP
 from dropout_study.nn.optim import SGD, Adam
 from dropout_study.nn.training import DIVERGENCE_FACTOR, TrainingDiverged, train
-from dropout_study.parameters import follow_member
+from dropout_study.parameters import follow_member, keep_members
 from dropout_study.validation import check_increasing, short_repr
 
 
@@ -209,6 +209,39 @@ def test_every_member_default_follows_its_list(cid, parent, value, child, expect
     assert params.resolve(spec, "smoke", {parent: value})[child] == expected
     with pytest.raises(ValueError, match=f"'{child}' parameter of {cid}"):
         params.resolve(spec, "smoke", {parent: value, child: 0.3})
+
+
+@pytest.mark.parametrize("cid", chapters.chapter_ids())
+def test_narrowing_a_list_never_fails_on_a_parameter_the_user_did_not_set(cid):
+    # the class of "-p alt_datasets=[]" failing on control_alt_datasets (a child the user
+    # never typed): every list parameter cut to its first value, its last value or nothing,
+    # at every profile, either resolves or is refused naming that same list
+    spec = chapters.load(cid)
+    for profile in params.PROFILES:
+        base = params.resolve(spec, profile, check=False)
+        for p in spec.params:
+            if not p.type.startswith("list["):
+                continue
+            for value in (base[p.name][:1], base[p.name][-1:], []):
+                try:
+                    params.resolve(spec, profile, {p.name: value})
+                except (ValueError, TypeError) as exc:
+                    named = re.search(r"The '([^']+)' parameter", str(exc))
+                    assert named and named.group(1) == p.name, (profile, p.name, value, exc)
+
+
+def test_keep_members_rule():
+    rule = keep_members("c", "r")
+    assert rule({"c": ["a", "b"], "r": ["b", "a", "d"]}) == ["a", "b"]
+    assert rule({"c": ["a", "b"], "r": ["b"]}) == ["b"]
+    assert rule({"c": ["a"], "r": []}) == []
+    spec = chapters.load("cost-under-dropout")
+    got = params.resolve(spec, "book", {"alt_datasets": ["circles"]})
+    assert got["control_alt_datasets"] == []  # its default breast_cancer left with its parent
+    with pytest.raises(ValueError, match="'control_alt_datasets' parameter of cost-under"):
+        params.resolve(
+            spec, "book", {"alt_datasets": ["circles"], "control_alt_datasets": ["moons"]}
+        )
 
 
 def test_follow_member_rule():

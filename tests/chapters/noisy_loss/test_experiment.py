@@ -241,15 +241,6 @@ def test_adding_seeds_reuses_cached_cells(tmp_path):
     assert more.seconds["cells_computed"] == first.seconds["cells_computed"] // 2
 
 
-def test_cached_run_only_when_every_cell_is_cached(tmp_path):
-    small = {**SMALL, "surrogate": False}
-    assert exp.cached_run(dict(small), cache_dir=tmp_path) is None
-    ran = exp.run(small, cache_dir=tmp_path, n_jobs=1)
-    got = exp.cached_run(dict(small), cache_dir=tmp_path)
-    assert got is not None and _same(got.metrics, ran.metrics)
-    assert got.seconds["cells_computed"] == 0
-
-
 BAD = [
     ({"n_seeds": 1}, ValueError, "'n_seeds' parameter of noisy-loss"),
     ({"n_seeds": 2.0}, TypeError, "'n_seeds' parameter of noisy-loss"),

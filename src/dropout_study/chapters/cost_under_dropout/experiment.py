@@ -69,7 +69,7 @@ from dropout_study.chapters import cost
 from dropout_study.chapters.cost_under_dropout import CHAPTER
 from dropout_study.chapters.cost_under_dropout.cells import run_cell
 from dropout_study.chapters.cost_under_dropout.summary import summarise
-from dropout_study.parameters import complete
+from dropout_study.parameters import complete, keep_members
 from dropout_study.sweep.runner import run_sweep
 from dropout_study.validation import (
     bound,
@@ -93,6 +93,13 @@ __all__ = [
 
 _VERSION = "v3"  # bump when a cell's meaning changes without a source change
 DATASETS = ("moons", "circles", "breast_cancer")
+
+
+# control_alt_datasets follows alt_datasets when the user did not set it (params.resolve
+# applies it): narrowing alt_datasets narrows the control's data sets with it
+DEPENDENT_DEFAULTS = {
+    "control_alt_datasets": keep_members("control_alt_datasets", "alt_datasets"),
+}
 
 
 def check_params(params: dict) -> dict:

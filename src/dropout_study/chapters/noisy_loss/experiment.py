@@ -37,20 +37,17 @@ the metrics and makes its findings with :mod:`dropout_study.chapters.findings`.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dropout_study import paths
 from dropout_study.chapters import cost
 from dropout_study.chapters.noisy_loss.cells import run_kmask, run_main, run_surrogate
 from dropout_study.chapters.noisy_loss.summary import summarise_control, summarise_dataset
 from dropout_study.parameters import complete, follow_member, include_member
-from dropout_study.sweep.runner import cell_path, run_sweep
+from dropout_study.sweep.runner import run_sweep
 from dropout_study.validation import (
     bound,
     check_bool,
@@ -61,7 +58,7 @@ from dropout_study.validation import (
     require,
 )
 
-__all__ = ["CHAPTER", "estimate", "Result", "check_params", "run", "assemble", "cached_run"]
+__all__ = ["CHAPTER", "estimate", "Result", "check_params", "run", "assemble"]
 
 CHAPTER = "noisy-loss"
 _VERSION = "v3"
@@ -308,23 +305,6 @@ def _tagged(cells: dict) -> list[dict]:
     """Every cell with its kind, in one list, the costliest first (the ``K``-mask and
     surrogate cells), so that the two workers finish together."""
     return [{"kind": k, **c} for k in ("surrogate", "kmask", "main") for c in cells[k]]
-
-
-def cached_run(params: dict, *, cache_dir="default") -> Result | None:
-    """The chapter's result for ``params`` (e.g. the ``full`` profile's, resolved by the book)
-    if every cell of it is in the sweep cache (same code), else ``None`` — so the book page can
-    show a ``full`` run that exists without starting one. ``cache_dir`` as in :func:`run`."""
-    params = check_params(params)
-    if isinstance(cache_dir, str) and cache_dir == "default":
-        env = os.environ.get("DROPOUT_STUDY_SWEEP_CACHE")
-        cache_dir = None if env == "off" else (env or paths.SWEEP_CACHE)
-    if cache_dir is None:
-        return None
-    key = f"{CHAPTER}/{_VERSION}"
-    for cell in _tagged(_cells(params)):
-        if not cell_path(_dispatch, cell, key, Path(cache_dir)).exists():
-            return None
-    return run(params, cache_dir=cache_dir, n_jobs=1)
 
 
 def _dispatch(cell: dict) -> dict:
