@@ -428,3 +428,16 @@ def test_reestimates_count_only_rows_that_touch_the_finding():
     assert rows["slower (moons)"]["not_applicable"] >= 1  # the halved budget
     noisier = [c for c, _ in rows["noisier (moons)"]["counted"]]
     assert noisier and all(c.startswith("noise:") for c in noisier)
+
+
+def test_reestimates_leave_out_the_rows_the_robustness_table_does_not_count():
+    m = metrics(noise=UNSURE, left=SLOW)
+    uncounted = {a.choice for a in robustness(m).alternatives if not a.applicable}
+    assert "margin of what is left: √1.2" in uncounted  # fixed by the rule
+    plain_ = {e["finding"].name.split(":")[0]: e for e in alternatives.reestimates(m)}
+    honest = {e["finding"].name.split(":")[0]: e for e in alternatives.reestimates(m, uncounted)}
+    left = "what is left (moons)"
+    assert any(c.startswith("margin of what is left") for c, _ in plain_[left]["counted"])
+    assert not any(c.startswith("margin of what is left") for c, _ in honest[left]["counted"])
+    gone = len(plain_[left]["counted"]) - len(honest[left]["counted"])
+    assert honest[left]["not_applicable"] == plain_[left]["not_applicable"] + gone
