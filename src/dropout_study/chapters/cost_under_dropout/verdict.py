@@ -30,7 +30,7 @@ from dropout_study.chapters.verdicts import robustness as _table
 from dropout_study.chapters.wording import interval_text, outcome_words
 from dropout_study.numfmt import general
 
-__all__ = ["CLAIM", "decide", "word_of", "robustness", "power_of", "cause_text", "times"]
+__all__ = ["CLAIM", "decide", "word_of", "fixed", "robustness", "power_of", "cause_text", "times"]
 
 CLAIM = "Dropout does not change the cost function."
 _WORD = {YES: SUPPORTED, NO: PARTLY, REVERSED: PARTLY, F_INCONCLUSIVE: INCONCLUSIVE}
