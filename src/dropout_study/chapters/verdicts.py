@@ -21,6 +21,7 @@ In the book every word carries a symbol as well as a colour (:data:`SYMBOLS`,
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
@@ -42,8 +43,10 @@ __all__ = [
     "Robustness",
     "robustness",
     "fixed_by_rule",
+    "fixed_within",
     "FIXED_BY_RULE",
     "margin_reach",
+    "reachable",
 ]
 
 SUPPORTED = "supported"
@@ -337,3 +340,47 @@ def margin_reach(kind: str, outcome: str, wider: bool) -> tuple[str, ...]:
     if outcome not in table:
         fail("outcome", "margin_reach", f"one of {sorted(table)} for {kind}", outcome)
     return table[outcome]
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def reachable(prim, alt) -> tuple[str, ...]:
+    """The outcomes an alternative finding ``alt`` could take given the primary ``prim``:
+    ``()`` when nothing moved (same interval, margin and outcome); when only the margin of an
+    effect or equivalence moved (same interval), those :func:`margin_reach` allows from the
+    primary's outcome; otherwise every outcome."""
+    same_iv = all(_same(getattr(prim, k), getattr(alt, k)) for k in ("estimate", "low", "high"))
+    same_rest = prim.kind == alt.kind and prim.applicable == alt.applicable
+    if same_iv and same_rest and _same(prim.margin, alt.margin) and prim.outcome == alt.outcome:
+        return ()
+    if not (same_iv and same_rest and prim.applicable) or prim.kind not in (
+        "effect",
+        "equivalence",
+    ):
+        return (_Y, _N, _R, _I)
+    return margin_reach(prim.kind, prim.outcome, float(alt.margin or 0) > float(prim.margin or 0))
+
+
+def fixed_within(
+    rule: Callable[[Mapping[str, str]], str],
+    outcomes: Mapping[str, str],
+    reach: Mapping[str, Sequence[str]],
+) -> bool:
+    """:func:`fixed_by_rule` with each moved finding over its own outcomes: ``reach`` maps a
+    finding name to the outcomes the row can give it (e.g. :func:`reachable`; empty: not
+    moved). Index ``i`` stands for a finding's ``i``-th reachable outcome, clamped to its last
+    (which repeats an outcome, so adds no word)."""
+    moved = [k for k, r in reach.items() if r]
+
+    def word(named) -> str:
+        out = dict(outcomes)
+        for k in moved:
+            out[k] = reach[k][min(int(named[k]), len(reach[k]) - 1)]
+        return rule(out)
+
+    size = max((len(reach[k]) for k in moved), default=1)
+    return fixed_by_rule(word, outcomes, moved, [str(i) for i in range(size)])

@@ -18,7 +18,13 @@ from dropout_study.chapters.cost_under_dropout.verdict import (
 )
 from dropout_study.chapters.findings import INCONCLUSIVE as F_INC
 from dropout_study.chapters.findings import NO, REVERSED, YES
-from dropout_study.chapters.verdicts import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED
+from dropout_study.chapters.verdicts import (
+    FIXED_BY_RULE,
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    PARTLY,
+    SUPPORTED,
+)
 
 S = 8
 RATES = [0.0, 0.1, 0.5]
@@ -255,9 +261,11 @@ def test_robustness_rows_and_counts():
     rob = robustness(m)
     choices = [a.choice for a in rob.alternatives]
     assert rob.primary == PARTLY
-    # p = 0.1 at θ*_p; θ*0 at 0.1 and 0.5; δ ×½ and ×2; the relative margin and its half and
-    # double; the price under δ and relative; a data set and a width; two checkpoints
-    assert rob.n == 1 + 2 + 2 + 3 + 2 + 2 + 2
+    # p = 0.1 at θ*_p; θ*0 at 0.1 and 0.5; δ ×2 (δ ×½ cannot move R's "outside": not
+    # counted); the relative margin and its half and double; the price under δ and relative;
+    # a data set and a width; two checkpoints
+    assert rob.n == 1 + 2 + 1 + 3 + 2 + 2 + 2
+    assert rob.not_applicable == 1
     assert "data set: circles (retrained at p = 0.5)" in choices
     assert "p = 0.1 at θ*_p (trained with dropout at p)" in choices
     assert (
@@ -277,6 +285,55 @@ def test_robustness_rows_and_counts():
     assert rob.agree + rob.flips + rob.to_inconclusive == rob.n
 
 
+def _rows(rob) -> dict:
+    return {a.choice: a for a in rob.alternatives}
+
+
+def test_a_margin_only_row_that_cannot_change_the_word_is_fixed_by_the_rule():
+    # R outside δ ("no"): a narrower δ keeps it outside, a wider one may bring it inside
+    rows = _rows(robustness(_metrics()))
+    narrow, wide = rows["absolute margin δ = 0.005 nats"], rows["absolute margin δ = 0.02 nats"]
+    assert not narrow.applicable and narrow.reason == FIXED_BY_RULE
+    assert wide.applicable and wide.word == PARTLY  # still counted: it could have flipped
+    # R inside δ ("yes", supported): now the wider δ is the one that cannot move it
+    rob = robustness(_metrics(rj=(0.01, 0.01)))
+    rows = _rows(rob)
+    assert rob.primary == SUPPORTED
+    assert rows["absolute margin δ = 0.02 nats"].reason == FIXED_BY_RULE
+    assert rows["absolute margin δ = 0.005 nats"].applicable
+    # the relative margin is another quantity, not a margin-only change: counted
+    assert all(a.applicable for c, a in rows.items() if c.startswith("relative margin"))
+
+
+def test_a_wider_margin_that_decides_an_undecided_r_is_counted():
+    # R straddles δ (inconclusive): both margins can decide it, so neither row is fixed
+    rob = robustness(_metrics(rj=(0.0625, 0.01)))
+    rows = _rows(rob)
+    assert rob.primary == INCONCLUSIVE
+    assert rows["absolute margin δ = 0.02 nats"].word == SUPPORTED
+    assert rows["absolute margin δ = 0.02 nats"] in rob.decided
+    assert rows["absolute margin δ = 0.005 nats"].applicable
+
+
+def test_with_a_failed_exact_check_no_row_can_change_the_word():
+    # the rule then ignores R, which is all a row moves: every row is fixed by the rule
+    rob = robustness(_metrics(p0_differences=1))
+    assert rob.primary == NOT_SUPPORTED and rob.n == 0
+    assert all(a.reason == FIXED_BY_RULE for a in rob.alternatives)
+    assert rob.not_applicable == len(rob.alternatives) > 0
+
+
+def test_a_row_repeating_the_primarys_numbers_is_no_new_evidence():
+    m = _metrics()
+    i = m["rates"].index(m["primary_rate"])
+    m["per_seed"]["alt_r"] = np.column_stack(
+        [np.asarray(m["per_seed"]["r_own"])[:, i], [0.05] * S]
+    ).tolist()  # the circles row measured exactly the primary's R
+    row = _rows(robustness(m))["data set: circles (retrained at p = 0.5)"]
+    assert not row.applicable
+    assert row.reason == "same numbers as the primary: no new evidence"
+
+
 def test_robustness_marks_a_row_undefined_in_a_seed_not_applicable():
     m = _metrics()
     m["per_seed"]["along_r"][0][1] = float("nan")  # a checkpoint one seed never reached
@@ -285,8 +342,9 @@ def test_robustness_marks_a_row_undefined_in_a_seed_not_applicable():
     m = _metrics()
     m["per_seed"]["j_theta0"][2] = 0.0  # R ÷ J(θ*₀) undefined in one seed
     rob = robustness(m)
-    na = [a for a in rob.alternatives if not a.applicable]
-    assert na and all("undefined" in a.reason for a in na) and rob.not_applicable == len(na)
+    na = [a for a in rob.alternatives if not a.applicable and a.reason != FIXED_BY_RULE]
+    assert na and all("undefined" in a.reason for a in na)
+    assert rob.not_applicable == len(na) + 1  # and δ ×½, fixed by the rule
 
 
 def test_power_reports_half_width_margin_and_seeds_needed():

@@ -24,7 +24,13 @@ from dropout_study.chapters.noisy_loss.verdict import (
     parts,
     robustness,
 )
-from dropout_study.chapters.verdicts import INCONCLUSIVE, NOT_SUPPORTED, PARTLY, SUPPORTED
+from dropout_study.chapters.verdicts import (
+    FIXED_BY_RULE,
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    PARTLY,
+    SUPPORTED,
+)
 
 S = 8
 # per-seed values whose t interval is tight around a chosen centre
@@ -71,22 +77,31 @@ def _clock(slower, budget=600, median=50.0) -> dict:
 KEYS = ("primary", "fraction 0.5", "fraction 0.8", "offset 0.02", "budget halved", "coarse")
 
 
+def _near(values, i: int) -> list[float]:
+    """``values`` nudged by a factor 1 + i/100: an alternative measures other numbers (a row
+    repeating the primary's numbers is no new evidence), with the same outcome."""
+    return [v * (1 + i / 100) for v in values]
+
+
 def _ds(spread, slower, median=50.0) -> dict:
     return {
         "n_train": 300,
         "noise": {
             "spread0": spread,
-            "spread_avg": spread,
-            "spread0_end": spread,
-            "spread0_patience2": spread,
+            "spread_avg": _near(spread, 1),
+            "spread0_end": _near(spread, 2),
+            "spread0_patience2": _near(spread, 3),
             "variance_init": [1.0] * S,
-            "variance_last": spread,
+            "variance_last": _near(spread, 4),
             "snr_last": [-v for v in spread],
         },
         "levels": {"best": UP, "final": FLAT},
-        "clock": {k: _clock(slower, 300 if k == "budget halved" else 600, median) for k in KEYS},
+        "clock": {
+            k: _clock(_near(slower, i), 300 if k == "budget halved" else 600, median)
+            for i, k in enumerate(KEYS)
+        },
         "clock_best_lr": {
-            "slower": rec(slower),
+            "slower": rec(_near(slower, 7)),
             "budget": 600,
             "p0_median": median,
             "lr_p0": 1.0,
@@ -330,6 +345,52 @@ def test_a_data_set_alone_does_not_borrow_the_other_data_sets_control():
     assert "the control was not run on breast cancer in this run" in bc.detail
 
 
+def test_a_row_moving_only_a_finding_the_rule_does_not_read_is_fixed_by_the_rule():
+    # noise speeds it up undecided: "because noisier" is undecided whatever "what is left"
+    # says, so the rows moving only "what is left" (its margins) cannot change the word
+    rob = robustness(metrics(noise=UNSURE, left=SLOW))
+    assert rob.primary == PARTLY
+    for choice in ("margin of what is left: √1.2", "margin of what is left: 1.2²"):
+        row = _row(rob, choice)
+        assert not row.applicable and row.reason == FIXED_BY_RULE, choice
+    # a margin on "noise speeds it up" can decide it (yes with what is left yes → partly;
+    # no → not because of the noise → partly): fixed too, as long as what is left is yes
+    assert _row(rob, "margin of noise speeds it up: √1.1").reason == FIXED_BY_RULE
+    # the rows moving "slower" can flip the word: counted
+    assert _row(rob, "target: 50 %").counted and _row(rob, "margin of slower: 1.2²").counted
+
+
+def test_a_margin_row_is_fixed_only_where_the_margin_cannot_move_the_outcome():
+    # supported: noise speeds it up yes, what is left no
+    rob = robustness(metrics(noise=SLOW, left=SAME))
+    assert rob.primary == SUPPORTED
+    # a narrower margin keeps a "yes" a "yes"; a wider one may undo it → supported no more
+    assert _row(rob, "margin of noise speeds it up: √1.1").reason == FIXED_BY_RULE
+    assert _row(rob, "margin of noise speeds it up: 1.1²").counted
+    # a wider margin keeps a "no" a "no"; a narrower one may turn it into "yes" → partly
+    assert _row(rob, "margin of what is left: 1.2²").reason == FIXED_BY_RULE
+    assert _row(rob, "margin of what is left: √1.2").counted
+    # slower yes on both data sets: √1.2 keeps it, 1.2² may not
+    assert _row(rob, "margin of slower: √1.2").reason == FIXED_BY_RULE
+    assert _row(rob, "margin of slower: 1.2²").counted
+    assert rob.not_applicable == sum(not a.applicable for a in rob.alternatives)
+    assert rob.n == sum(a.counted for a in rob.alternatives)
+
+
+def test_a_row_repeating_the_primarys_numbers_is_no_new_evidence():
+    m = metrics()
+    rob = robustness(m)
+    # moons holds the control: "moons alone" is the primary's own findings, fewer of them
+    assert _row(rob, "data set: moons alone").reason == (
+        "same numbers as the primary: no new evidence"
+    )
+    # the best-rate row measured exactly the primary's time ratios: no new evidence either
+    for d in m["datasets"]:
+        m["by_dataset"][d]["clock_best_lr"]["slower"] = rec(SLOW)
+    row = _row(robustness(m), "each p at the learning rate")
+    assert not row.applicable and "no new evidence" in row.reason
+
+
 def test_leave_one_out_names_the_seed_an_outcome_turns_on():
     one_off = [2.0] * 7 + [0.05]  # seven slow seeds and one far the other way
     m = metrics(slower=one_off)
@@ -367,3 +428,16 @@ def test_reestimates_count_only_rows_that_touch_the_finding():
     assert rows["slower (moons)"]["not_applicable"] >= 1  # the halved budget
     noisier = [c for c, _ in rows["noisier (moons)"]["counted"]]
     assert noisier and all(c.startswith("noise:") for c in noisier)
+
+
+def test_reestimates_leave_out_the_rows_the_robustness_table_does_not_count():
+    m = metrics(noise=UNSURE, left=SLOW)
+    uncounted = {a.choice for a in robustness(m).alternatives if not a.applicable}
+    assert "margin of what is left: √1.2" in uncounted  # fixed by the rule
+    plain_ = {e["finding"].name.split(":")[0]: e for e in alternatives.reestimates(m)}
+    honest = {e["finding"].name.split(":")[0]: e for e in alternatives.reestimates(m, uncounted)}
+    left = "what is left (moons)"
+    assert any(c.startswith("margin of what is left") for c, _ in plain_[left]["counted"])
+    assert not any(c.startswith("margin of what is left") for c, _ in honest[left]["counted"])
+    gone = len(plain_[left]["counted"]) - len(honest[left]["counted"])
+    assert honest[left]["not_applicable"] == plain_[left]["not_applicable"] + gone

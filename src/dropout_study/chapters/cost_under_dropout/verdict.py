@@ -6,6 +6,7 @@ findings were measured). The findings come from
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from dropout_study.chapters.findings import INCONCLUSIVE as F_INCONCLUSIVE
 from dropout_study.chapters.findings import NO, REVERSED, YES, Finding
 from dropout_study.chapters.power import power
 from dropout_study.chapters.verdicts import (
+    FIXED_BY_RULE,
     INCONCLUSIVE,
     NOT_SUPPORTED,
     PARTLY,
@@ -21,12 +23,14 @@ from dropout_study.chapters.verdicts import (
     Alternative,
     Robustness,
     Verdict,
+    fixed_within,
+    reachable,
 )
 from dropout_study.chapters.verdicts import robustness as _table
 from dropout_study.chapters.wording import interval_text, outcome_words
 from dropout_study.numfmt import general
 
-__all__ = ["CLAIM", "decide", "word_of", "robustness", "power_of", "cause_text", "times"]
+__all__ = ["CLAIM", "decide", "word_of", "fixed", "robustness", "power_of", "cause_text", "times"]
 
 CLAIM = "Dropout does not change the cost function."
 _WORD = {YES: SUPPORTED, NO: PARTLY, REVERSED: PARTLY, F_INCONCLUSIVE: INCONCLUSIVE}
@@ -164,23 +168,56 @@ def decide(metrics) -> Verdict:
     return Verdict(CLAIM, word, f"{same} {tail}", f"{first} {cause}")
 
 
+def _as(f: Finding, outcome: str) -> Finding:
+    """``f`` standing in with another (applicable) outcome, for the rule to read."""
+    return replace(f, outcome=outcome, degenerate=False)
+
+
+def fixed(prim: Finding, alt: Finding, exact) -> bool:
+    """Whether :func:`word_of` gives the same word whatever the row's R finding ``alt`` can
+    come out, given the primary's R finding ``prim`` and the exact checks ``exact`` (which no
+    row moves): :func:`dropout_study.chapters.verdicts.fixed_within` over the outcomes ``alt``
+    can reach (:func:`dropout_study.chapters.verdicts.reachable`: a margin-only row reaches
+    only what :func:`dropout_study.chapters.verdicts.margin_reach` allows; any other row every
+    outcome). True for every row when an exact check failed (the rule then ignores R)."""
+    outcomes = {"R": prim.counted, **{e.name: e.counted for e in exact}}
+
+    def rule(o) -> str:
+        return word_of(_as(prim, o["R"]), [_as(e, o[e.name]) for e in exact])
+
+    return fixed_within(rule, outcomes, {"R": reachable(prim, alt)})
+
+
+def _numbers(f: Finding) -> tuple:
+    return (f.kind, f.scale, f.estimate, f.low, f.high, f.margin)
+
+
 def robustness(metrics) -> Robustness:
     """The verdict under each alternative of :func:`evidence.alternatives` (same run, same
-    exact checks); a not-applicable alternative is shown and left out of the count."""
+    exact checks). Shown and left out of the count: a not-applicable alternative; one that
+    repeats the numbers of the primary (or of an earlier row); one whose word the rule fixes
+    whatever its R finding can come out (:func:`fixed`, e.g. a narrower margin on an R
+    outside the margin)."""
     exact = ev.exact_checks(metrics)
-    primary = word_of(ev.primary(metrics), exact)
+    prim = ev.primary(metrics)
+    primary = word_of(prim, exact)
+    seen = {_numbers(prim): "the primary"}
     rows = []
     for choice, f in ev.alternatives(metrics):
         detail = f"{interval_text(f)} against ±{general(f.stated_margin)}: {outcome_words(f)}"
-        rows.append(
-            Alternative(
-                choice,
-                word_of(f, exact),
-                detail,
-                applicable=f.applicable,
-                reason=f.reason or "",
-            )
-        )
+        word = word_of(f, exact)
+        if not f.applicable:
+            rows.append(Alternative(choice, word, detail, applicable=False, reason=f.reason or ""))
+            continue
+        if _numbers(f) in seen:
+            why = f"same numbers as {seen[_numbers(f)]}: no new evidence"
+            rows.append(Alternative(choice, word, detail, applicable=False, reason=why))
+            continue
+        seen[_numbers(f)] = f"the row “{choice}”"
+        if word == primary and fixed(prim, f, exact):
+            rows.append(Alternative(choice, word, detail, applicable=False, reason=FIXED_BY_RULE))
+            continue
+        rows.append(Alternative(choice, word, detail, reason=f.reason or ""))
     return _table(primary, rows)
 
 

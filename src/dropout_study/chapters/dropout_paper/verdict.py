@@ -36,8 +36,8 @@ from dropout_study.chapters.verdicts import (
     SUPPORTED,
     Alternative,
     Verdict,
-    fixed_by_rule,
-    margin_reach,
+    fixed_within,
+    reachable,
 )
 from dropout_study.chapters.verdicts import INCONCLUSIVE as W_INCONCLUSIVE
 from dropout_study.chapters.verdicts import robustness as _robustness
@@ -201,51 +201,13 @@ def _alt_findings(metrics, i: int, kw: dict) -> dict:
     return pf.paper_findings(metrics, role="alternative", suffix=f" [alternative {i + 1}]", **kw)
 
 
-_ALL = (YES, NO, REVERSED, INCONCLUSIVE)
-
-
-def _same(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return a == b or (math.isnan(a) and math.isnan(b))
-
-
-def reachable(prim, alt) -> tuple[str, ...]:
-    """The outcomes an alternative finding ``alt`` could take given the primary ``prim``:
-    ``()`` when nothing moved (same interval, margin and outcome); when only the margin moved,
-    the outcomes a wider (narrower) margin allows from the primary's outcome — the interval is
-    the same, so a wider margin keeps an effect's ``no`` a ``no`` and a narrower one keeps a
-    ``yes`` a ``yes`` (:func:`dropout_study.chapters.findings.decide` is monotone in the
-    margin); otherwise every outcome."""
-    same_iv = all(_same(getattr(prim, k), getattr(alt, k)) for k in ("estimate", "low", "high"))
-    same_rest = prim.kind == alt.kind and prim.applicable == alt.applicable
-    if same_iv and same_rest and _same(prim.margin, alt.margin) and prim.outcome == alt.outcome:
-        return ()
-    if not (same_iv and same_rest and prim.applicable) or prim.kind not in (
-        "effect",
-        "equivalence",
-    ):
-        return _ALL
-    return margin_reach(prim.kind, prim.outcome, float(alt.margin or 0) > float(prim.margin or 0))
-
-
 def _fixed(prim: dict, alt: dict) -> bool:
     """Whether the rule gives the primary's word whatever the moved findings of ``alt`` say
-    (:func:`dropout_study.chapters.verdicts.fixed_by_rule`, each moved finding over the
-    outcomes it can reach, :func:`reachable`; index ``i`` stands for the ``i``-th of them,
-    clamped to the last, which repeats an outcome and so adds no word)."""
+    (:func:`dropout_study.chapters.verdicts.fixed_within`, each moved finding over the
+    outcomes it can reach, :func:`dropout_study.chapters.verdicts.reachable`)."""
     outcomes = {k: f.counted for k, (f, _) in prim.items()}
     reach = {k: reachable(prim[k][0], f) for k, (f, _) in alt.items()}
-    moved = [k for k, r in reach.items() if r]
-
-    def rule(named) -> str:
-        out = dict(outcomes)
-        for k in moved:
-            out[k] = reach[k][min(int(named[k]), len(reach[k]) - 1)]
-        return _rule(out)
-
-    size = max((len(reach[k]) for k in moved), default=1)
-    return fixed_by_rule(rule, outcomes, moved, [str(i) for i in range(size)])
+    return fixed_within(_rule, outcomes, reach)
 
 
 def _rule(outcomes) -> str:

@@ -9,7 +9,7 @@ data set alone, the control's variants — and the sensitivity scan of those kno
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -330,12 +330,14 @@ def sensitivity(m: Mapping) -> list[dict]:
     return out
 
 
-def reestimates(m: Mapping) -> list[dict]:
+def reestimates(m: Mapping, uncounted: Collection[str] = ()) -> list[dict]:
     """Per primary finding, the robustness rows that re-estimate it (a row replacing it by
     another finding; a data-set-alone row re-estimates nothing): ``{"finding": F,
     "counted": [(choice, F'), ...], "not_applicable": int}`` — counted rows are applicable
-    (none of their findings not applicable, no row reason) and not exploratory, as in the
-    robustness count. Rows that vary other findings leave F as it is."""
+    (none of their findings not applicable, no row reason, their choice not in
+    ``uncounted``: the rows the robustness table leaves out for another reason, e.g. fixed by
+    the rule) and not exploratory, as in the robustness count. Rows that vary other findings
+    leave F as it is."""
     prim = primary(m)
     out: dict[str, dict[str, Any]] = {
         f.name: {"finding": f, "counted": [], "not_applicable": 0} for f in flatten(prim)
@@ -344,6 +346,7 @@ def reestimates(m: Mapping) -> list[dict]:
         if row.exploratory or "only" in row.replace:
             continue
         ok = row.reason is None and all(f.applicable for f in row.findings())
+        ok = ok and row.choice not in uncounted
         for key, v in row.replace.items():
             pairs = (
                 [(prim[key][d], f) for d, f in v.items()]

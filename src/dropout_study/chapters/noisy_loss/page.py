@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 
 from dropout_study.chapters.noisy_loss import alternatives, answer, evidence
+from dropout_study.chapters.noisy_loss.verdict import robustness
 from dropout_study.chapters.wording import interval_text, list_table, outcome_words, table_markdown
 from dropout_study.numfmt import general, plain
 
@@ -284,9 +285,11 @@ def loo_text(m: Mapping) -> str:
 def reestimate_table(m: Mapping) -> str:
     """Per primary finding: how many counted rows of the robustness table re-estimate it
     and how they came out, and how many such rows are not applicable (the rest of the rows
-    leave it as it is)."""
+    leave it as it is). A row the robustness table does not count (e.g. fixed by the rule) is
+    not applicable here too."""
+    uncounted = {a.choice for a in robustness(m).alternatives if not a.applicable}
     rows = []
-    for e in alternatives.reestimates(m):
+    for e in alternatives.reestimates(m, uncounted):
         f = e["finding"]
         outs: dict[str, int] = {}
         for _, g in e["counted"]:

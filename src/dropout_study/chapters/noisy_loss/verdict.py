@@ -34,7 +34,7 @@ from collections.abc import Mapping
 
 from dropout_study.chapters.findings import INCONCLUSIVE as UNDECIDED
 from dropout_study.chapters.findings import NO, REVERSED, YES, Finding
-from dropout_study.chapters.noisy_loss import alternatives, evidence
+from dropout_study.chapters.noisy_loss import alternatives, evidence, fixed
 from dropout_study.chapters.noisy_loss.answer import (
     PARTLY_CAUSE,
     answer,
@@ -43,6 +43,7 @@ from dropout_study.chapters.noisy_loss.answer import (
     steps_text,
 )
 from dropout_study.chapters.verdicts import (
+    FIXED_BY_RULE,
     INCONCLUSIVE,
     NOT_SUPPORTED,
     PARTLY,
@@ -272,20 +273,40 @@ def _row_found(m: Mapping, prim: Mapping, row: alternatives.Row) -> dict:
     return found
 
 
+def _applicability(prim: Mapping, found: Mapping, word: str, seen: dict) -> str:
+    """Why an otherwise applicable row is not counted, or ``""``: it moves no finding (the
+    primary's numbers, perhaps fewer of them); it repeats an earlier row's numbers; or the rule
+    gives the primary's word whatever its moved findings come out (:func:`fixed.fixed`)."""
+    if not fixed.moved(prim, found):
+        return "same numbers as the primary: no new evidence"
+    if fixed.numbers(found) in seen:
+        return f"same numbers as {seen[fixed.numbers(found)]}: no new evidence"
+    if word == _word(prim) and fixed.fixed(prim, found, _word):
+        return FIXED_BY_RULE
+    return ""
+
+
 def robustness(metrics) -> Robustness:
     """The verdict re-decided under each alternative analysis the chapter names
     (:func:`evidence.rows`): other noise measures, the clock's variants (targets, absolute
     targets, budget, evaluation grid, the trend over every p), the per-p best learning rate,
     the compared rate, the margins at half and double, each data set alone, the controls'
-    variants. A row whose findings are not applicable is shown and left out of the count."""
+    variants. Shown and left out of the count: a row whose findings are not applicable, one
+    that repeats the primary's (or an earlier row's) numbers, and one whose word the rule fixes
+    whatever its moved findings come out (:func:`_applicability`)."""
     m = pick(metrics, _NEED, "noisy_loss.robustness")
     prim = evidence.primary(m)
     primary_word = _word(prim)
     out = []
+    seen: dict = {}
     for row in alternatives.rows(m):
         found = _row_found(m, prim, row)
+        word = _word(found)
         na = [f for f in row.findings() if not f.applicable]
         reason = row.reason or ("; ".join(sorted({_reason(f) for f in na})) if na else "")
+        if not (reason or row.exploratory):
+            reason = _applicability(prim, found, word, seen)
+            seen.setdefault(fixed.numbers(found), f"the row “{row.choice}”")
         detail = _detail(row, found)
         if "only" in row.replace:
             p = parts(found)
@@ -296,9 +317,9 @@ def robustness(metrics) -> Robustness:
         out.append(
             Alternative(
                 row.choice,
-                _word(found),
+                word,
                 detail,
-                applicable=not (na or row.reason),
+                applicable=not reason,
                 reason=reason,
                 exploratory=row.exploratory,
             )
