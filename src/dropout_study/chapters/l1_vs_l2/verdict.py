@@ -58,7 +58,7 @@ from dropout_study.chapters.verdicts import (
     Alternative,
     Robustness,
     Verdict,
-    fixed_by_rule,
+    fixed_within,
     margin_reach,
 )
 from dropout_study.chapters.verdicts import robustness as _table
@@ -303,7 +303,7 @@ def reachable(prim: dict, alt: dict) -> tuple[str, ...]:
 
 def _fixed(prim: dict, alt: dict, units: bool) -> bool:
     """Whether the rule (:func:`word_of`) gives the primary's word whatever the findings the
-    row moves say (:func:`dropout_study.chapters.verdicts.fixed_by_rule`): the Hoyer finding
+    row moves say (:func:`dropout_study.chapters.verdicts.fixed_within`): the Hoyer finding
     over the outcomes it can reach (:func:`reachable`), the checks (``yes`` = passed) when the
     row uses other networks, and L2's unit finding when the row lets it count."""
     reach = {"hoyer": reachable(prim, alt)}
@@ -317,12 +317,8 @@ def _fixed(prim: dict, alt: dict, units: bool) -> bool:
         "checks": YES if prim["checks"]["passed"] else NO,
         "units_l2": prim["units_l2"].counted,
     }
-    moved = [k for k, r in reach.items() if len(r) > 1 or r[0] != outcomes[k]]
 
-    def word(named) -> str:
-        o = dict(outcomes)
-        for k in moved:
-            o[k] = reach[k][min(int(named[k]), len(reach[k]) - 1)]
+    def rule(o) -> str:
         fake = {
             "star_l1": prim["star_l1"],
             "finding": SimpleNamespace(counted=o["hoyer"]),
@@ -331,8 +327,7 @@ def _fixed(prim: dict, alt: dict, units: bool) -> bool:
         }
         return word_of(fake, units=units)
 
-    size = max((len(reach[k]) for k in moved), default=1)
-    return fixed_by_rule(word, outcomes, moved, [str(i) for i in range(size)])
+    return fixed_within(rule, outcomes, reach)
 
 
 def _row(choice: str, e: dict, opts: dict, metrics, seen: dict) -> Alternative:

@@ -1,15 +1,15 @@
 """Which robustness rows of the ``linearity`` chapter can change its word at all (STUDY.md
 v3, "Robustness, counted honestly"): the outcomes a moved finding can reach and
-:func:`dropout_study.chapters.verdicts.fixed_by_rule` over them."""
+:func:`dropout_study.chapters.verdicts.fixed_within` over them."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from dropout_study.chapters.findings import INCONCLUSIVE as F_INCONCLUSIVE
 from dropout_study.chapters.findings import NO, REVERSED, YES, Finding
-from dropout_study.chapters.verdicts import fixed_by_rule, margin_reach
+from dropout_study.chapters.verdicts import fixed_within, margin_reach
 
 __all__ = ["reachable", "fixed", "moved"]
 
@@ -39,25 +39,15 @@ def reachable(prim: Finding, alt: Finding) -> tuple[str, ...]:
     return margin_reach("effect", prim.outcome, wider)  # a trend is decided like an effect
 
 
-def fixed(prim: dict, parts: dict, word_of: Callable[[dict], str]) -> bool:
+def fixed(prim: dict, parts: dict, word_of: Callable[[Mapping[str, str]], str]) -> bool:
     """Whether the moved findings of ``parts`` (each over the outcomes it can reach,
     :func:`reachable`) cannot change the word the rule gives on the primary's findings
-    (:func:`dropout_study.chapters.verdicts.fixed_by_rule`; index ``i`` stands for a finding's
-    ``i``-th reachable outcome, clamped to its last, which adds no word)."""
+    (:func:`dropout_study.chapters.verdicts.fixed_within`)."""
     outcomes = {f"{ds}/{k}": f.counted for ds, p in prim.items() for k, f in p.items()}
     reach = {
         f"{ds}/{k}": reachable(prim[ds][k], f) for ds, p in parts.items() for k, f in p.items()
     }
-    moved = [k for k, r in reach.items() if r]
-
-    def word(named) -> str:
-        out = dict(outcomes)
-        for k in moved:
-            out[k] = reach[k][min(int(named[k]), len(reach[k]) - 1)]
-        return word_of(out)
-
-    size = max((len(reach[k]) for k in moved), default=1)
-    return fixed_by_rule(word, outcomes, moved, [str(i) for i in range(size)])
+    return fixed_within(word_of, outcomes, reach)
 
 
 def moved(prim: dict, parts: dict) -> bool:

@@ -29,6 +29,7 @@ p = 0 (sign, direction −1), which qualifies the sentence only when decided.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
 
@@ -322,7 +323,7 @@ def _evidence(parts: dict, r: dict) -> str:
     return "; ".join(out)
 
 
-def _word_of(outcomes: dict, keys) -> str:
+def _word_of(outcomes: Mapping[str, str], keys) -> str:
     """The rule's word on outcomes named ``"<data set>/<trend|sign>"``."""
     parts = {
         ds: {k: SimpleNamespace(counted=outcomes[f"{ds}/{k}"]) for k in ("trend", "sign")}
