@@ -153,7 +153,7 @@ def verdicts_markdown(rows: list[dict]) -> str:
             ]
         )
     header = ["Claim (links to its chapter)", "Verdict", "Robustness", "In plain words"]
-    lines = _list_table(header, body, [26, 14, 12, 48], "ds-stack ds-verdicts")
+    lines = _list_table(header, body, [20, 18, 18, 44], "ds-stack ds-verdicts")
     lines += [
         f"Read from each chapter's `metrics.json` by `dropout-study build` ({_origin(rows)}).",
         "",
