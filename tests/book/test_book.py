@@ -74,6 +74,13 @@ def test_bibliography_has_every_source_of_the_study():
     assert sr["volume"] == "15" and sr["pages"] == "1929--1958"
     # the tutorial's address is not known: no invented url
     assert "url" not in bib.entries["tutorial_hampers"].fields
+    # nor an invented author: its label is its title's first words, as style guides cite an
+    # unsigned work ("Entropy and cross-entropy, n.d."), not "Anonymous …"
+    assert not bib.entries["tutorial_hampers"].persons
+    from dropout_study.book.sphinxext import _author_year_style
+
+    labels = {e.key: e.label for e in _author_year_style()().format_bibliography(bib)}
+    assert labels["tutorial_hampers"] == "Entropy and cross-entropy, n.d."
 
 
 def test_intro_and_reproduce_include_the_generated_tables():
