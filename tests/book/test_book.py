@@ -253,7 +253,9 @@ def test_built_pages_are_self_contained_and_say_what_they_are(tmp_path_factory, 
     for cap in captions:  # the caption's text ends with the figure's label
         text = re.sub(r'<a class="headerlink".*?</a>', "", cap, flags=re.S)
         plain = re.sub(r"<[^>]+>", "", text).strip()
-        assert "ds-fig-label" in cap and re.search(r"\sfig-cross-entropy-[a-z0-9-]+$", plain), cap
+        assert "ds-fig-label" in cap and re.search(
+            r"\(cite: fig-cross-entropy-[a-z0-9-]+\)$", plain
+        )
     short = (html / "noisy-loss.html").read_text()  # a short address for each chapter
     assert 'url=book/generated/noisy-loss/noisy-loss.html"' in short
     repro = _html_text(html / "book" / "reproduce.html")

@@ -509,7 +509,7 @@ def test_alt_text_reads_caption_maths_as_text():
     from docutils import nodes
     from docutils.utils import new_document
 
-    from dropout_study.book.sphinxext import LABEL_CLASS, alt_from_captions, math_as_text
+    from dropout_study.book.sphinxext import alt_from_captions, label_captions, math_as_text
 
     doc = new_document("<test>")
     fig = nodes.figure(ids=["fig-x"])
@@ -519,9 +519,11 @@ def test_alt_text_reads_caption_maths_as_text():
     cap += nodes.math(r"\text{lr}\cdot\lambda_\max", r"\text{lr}\cdot\lambda_\max")
     cap += nodes.Text(" and norm ")
     cap += nodes.math(r"\|w\|_1", r"\|w\|_1")
-    cap += nodes.literal(text="fig-x", classes=[LABEL_CLASS])
     fig += cap
     doc += fig
+    label_captions(None, doc)
+    label_captions(None, doc)  # once only
+    assert cap.astext().endswith("_1 (cite: fig-x)") and cap.astext().count("cite:") == 1
     alt_from_captions(None, doc, "x")
     (img,) = doc.findall(nodes.image)
     assert img["alt"] == "Threshold lr·λₘₐₓ and norm ‖w‖₁"

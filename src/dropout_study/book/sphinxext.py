@@ -116,7 +116,9 @@ LABEL_CLASS = "ds-fig-label"
 
 
 def label_captions(app, doctree) -> None:
-    """End the caption of every figure named ``fig-…`` with its label (the name to cite)."""
+    """End the caption of every figure named ``fig-…`` with its label, the name to cite it by
+    (``dropout-study cite fig-…``): " (cite: `fig-…`)", all of it in one inline node of
+    class :data:`LABEL_CLASS`, which :func:`caption_as_text` leaves out."""
     from docutils import nodes
 
     for fig in doctree.findall(nodes.figure):
@@ -124,10 +126,13 @@ def label_captions(app, doctree) -> None:
         caps = list(fig.findall(nodes.caption))
         if not labels or not caps:
             continue
-        if any(LABEL_CLASS in n.get("classes", []) for n in caps[0].findall(nodes.literal)):
+        if any(LABEL_CLASS in n.get("classes", []) for n in caps[0].findall(nodes.inline)):
             continue
-        caps[0] += nodes.Text(" ")
-        caps[0] += nodes.literal(text=labels[0], classes=[LABEL_CLASS])
+        note = nodes.inline(classes=[LABEL_CLASS])
+        note += nodes.Text(" (cite: ")
+        note += nodes.literal(text=labels[0])
+        note += nodes.Text(")")
+        caps[0] += note
 
 
 def alt_from_captions(app, doctree, docname) -> None:
@@ -163,7 +168,7 @@ def caption_as_text(caption) -> str:
     parts = [
         math_as_text(n.astext()) if isinstance(n, nodes.math) else n.astext()
         for n in caption.children
-        if not (isinstance(n, nodes.literal) and LABEL_CLASS in n.get("classes", []))
+        if not (isinstance(n, nodes.inline | nodes.literal) and LABEL_CLASS in n.get("classes", []))
     ]
     return _tidy("".join(parts))
 
