@@ -262,10 +262,11 @@ def test_robustness_rows_and_counts():
     choices = [a.choice for a in rob.alternatives]
     assert rob.primary == PARTLY
     # p = 0.1 at θ*_p; θ*0 at 0.1 and 0.5; δ ×2 (δ ×½ cannot move R's "outside": not
-    # counted); the relative margin and its half and double; the price under δ and relative;
-    # a data set and a width; two checkpoints
-    assert rob.n == 1 + 2 + 1 + 3 + 2 + 2 + 2
-    assert rob.not_applicable == 1
+    # counted); the relative margin and its double (its half cannot move the relative row's
+    # "outside": not counted); the price under δ and relative; a data set and a width; two
+    # checkpoints
+    assert rob.n == 1 + 2 + 1 + 2 + 2 + 2 + 2
+    assert rob.not_applicable == 2
     assert "data set: circles (retrained at p = 0.5)" in choices
     assert "p = 0.1 at θ*_p (trained with dropout at p)" in choices
     assert (
@@ -301,8 +302,12 @@ def test_a_margin_only_row_that_cannot_change_the_word_is_fixed_by_the_rule():
     assert rob.primary == SUPPORTED
     assert rows["absolute margin δ = 0.02 nats"].reason == FIXED_BY_RULE
     assert rows["absolute margin δ = 0.005 nats"].applicable
-    # the relative margin is another quantity, not a margin-only change: counted
-    assert all(a.applicable for c, a in rows.items() if c.startswith("relative margin"))
+    # the relative margin is another quantity, not a margin-only change of R's: its own row
+    # is counted; its double then only widens the margin of that row's interval, which keeps
+    # its "inside" (fixed), while its half could move it (counted)
+    assert rows["relative margin: R ÷ J(θ*_p) against 5 %"].applicable
+    assert rows["relative margin: R ÷ J(θ*_p) against 10 %"].reason == FIXED_BY_RULE
+    assert rows["relative margin: R ÷ J(θ*_p) against 2.5 %"].applicable
 
 
 def test_a_wider_margin_that_decides_an_undecided_r_is_counted():
@@ -344,7 +349,7 @@ def test_robustness_marks_a_row_undefined_in_a_seed_not_applicable():
     rob = robustness(m)
     na = [a for a in rob.alternatives if not a.applicable and a.reason != FIXED_BY_RULE]
     assert na and all("undefined" in a.reason for a in na)
-    assert rob.not_applicable == len(na) + 1  # and δ ×½, fixed by the rule
+    assert rob.not_applicable == len(na) + 2  # and δ ×½ and the relative margin ×½, fixed
 
 
 def test_power_reports_half_width_margin_and_seeds_needed():

@@ -185,14 +185,18 @@ def alternatives(m) -> list[tuple[str, Finding]]:
         f"price at p = {_rate(prim)}, δ = {general(ab)} nats",
         price,
         ab,
-        _abs_source(ab),
+        f"convention: borrowed from R — STUDY.md's absolute margin for R ({general(ab)} "
+        "nats), applied to the price J(θ*_p) − J(θ*₀), a difference of costs (no margin of "
+        "its own is published)",
     )
     alt(
         f"the price ÷ J(θ*₀), margin {general(100 * rel)} %",
         f"price ÷ J(θ*₀) at p = {_rate(prim)}",
         _ratio(price, j0),
         rel,
-        _rel_source(rel),
+        "convention: borrowed from R — the relative margin for a regulariser "
+        f"({general(100 * rel)} % of the cost), applied to the price as a share of J(θ*₀) "
+        "(no margin of its own is published)",
     )
     n = len(ps["r_own"])
     alt_r = np.asarray(ps["alt_r"], dtype=float).reshape(n, -1)

@@ -173,19 +173,28 @@ def _as(f: Finding, outcome: str) -> Finding:
     return replace(f, outcome=outcome, degenerate=False)
 
 
-def fixed(prim: Finding, alt: Finding, exact) -> bool:
+def fixed(prim: Finding, alt: Finding, exact, earlier=()) -> bool:
     """Whether :func:`word_of` gives the same word whatever the row's R finding ``alt`` can
-    come out, given the primary's R finding ``prim`` and the exact checks ``exact`` (which no
-    row moves): :func:`dropout_study.chapters.verdicts.fixed_within` over the outcomes ``alt``
-    can reach (:func:`dropout_study.chapters.verdicts.reachable`: a margin-only row reaches
-    only what :func:`dropout_study.chapters.verdicts.margin_reach` allows; any other row every
-    outcome). True for every row when an exact check failed (the rule then ignores R)."""
+    come out, given the primary's R finding ``prim``, the findings of the rows before it
+    (``earlier``) and the exact checks ``exact`` (which no row moves):
+    :func:`dropout_study.chapters.verdicts.fixed_within` over the outcomes ``alt`` can reach
+    (:func:`dropout_study.chapters.verdicts.reachable` from the primary and from each earlier
+    finding, intersected: a row that only moves the margin of the primary's interval, or of
+    an earlier row's — e.g. the relative margin halved after the relative margin itself —
+    reaches only what :func:`dropout_study.chapters.verdicts.margin_reach` allows from it;
+    any other row every outcome). True for every row when an exact check failed (the rule
+    then ignores R)."""
     outcomes = {"R": prim.counted, **{e.name: e.counted for e in exact}}
+    reach = reachable(prim, alt)
+    for ref in earlier:
+        if ref.applicable and ref.kind == alt.kind:
+            shared = set(reachable(_as(ref, ref.counted), alt))
+            reach = tuple(o for o in reach if o in shared) or reach
 
     def rule(o) -> str:
         return word_of(_as(prim, o["R"]), [_as(e, o[e.name]) for e in exact])
 
-    return fixed_within(rule, outcomes, {"R": reachable(prim, alt)})
+    return fixed_within(rule, outcomes, {"R": reach})
 
 
 def _numbers(f: Finding) -> tuple:
@@ -202,7 +211,8 @@ def robustness(metrics) -> Robustness:
     prim = ev.primary(metrics)
     primary = word_of(prim, exact)
     seen = {_numbers(prim): "the primary"}
-    rows = []
+    rows: list[Alternative] = []
+    earlier: list[Finding] = []  # the measured findings of the rows so far
     for choice, f in ev.alternatives(metrics):
         detail = f"{interval_text(f)} against ±{general(f.stated_margin)}: {outcome_words(f)}"
         word = word_of(f, exact)
@@ -214,7 +224,9 @@ def robustness(metrics) -> Robustness:
             rows.append(Alternative(choice, word, detail, applicable=False, reason=why))
             continue
         seen[_numbers(f)] = f"the row “{choice}”"
-        if word == primary and fixed(prim, f, exact):
+        is_fixed = word == primary and fixed(prim, f, exact, earlier)
+        earlier.append(f)
+        if is_fixed:
             rows.append(Alternative(choice, word, detail, applicable=False, reason=FIXED_BY_RULE))
             continue
         rows.append(Alternative(choice, word, detail, reason=f.reason or ""))
