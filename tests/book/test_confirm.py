@@ -136,3 +136,12 @@ def test_the_sentence_lists_which_findings_held_and_which_changed(tmp_path):
     stored = confirm.load("tiny", tmp_path)
     assert [f["name"] for f in stored["findings"]] == ["noisier", "slower", "cause"]
     assert stored["parameters"] == {"seed": 2000, "n_seeds": 32}
+
+
+def test_findings_only_the_confirmation_measured_are_shown_with_their_numbers(tmp_path):
+    # e.g. an analysis only the `full` profile runs: the book page must show it, not drop it
+    extra = _f("surrogate", "yes") | {"estimate": 3.5, "low": 3.07, "high": 4.0}
+    rec = _record() | {"findings": [_f("noisier", "yes"), extra, _f("gone", "no", True)]}
+    confirm.record(rec, {"seed": 2000, "n_seeds": 32}, tmp_path)
+    s = confirm.sentence("tiny", "book", "supported", tmp_path, findings=[_f("noisier", "yes")])
+    assert "Measured only by that run: surrogate: yes (3.5 [3.07, 4]); gone: not applicable" in s

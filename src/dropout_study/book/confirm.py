@@ -27,12 +27,14 @@ failing), ``dropout-study list -v`` shows it, and ``build`` warns.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from dropout_study import paths
 from dropout_study.chapters.verdicts import INCONCLUSIVE, WORDS
+from dropout_study.numfmt import general
 from dropout_study.provenance import canonical_json, sha256_bytes
 
 __all__ = [
@@ -243,7 +245,25 @@ def _findings_text(findings, recorded) -> str:
     text += "."
     if c["only_here"]:
         text += " Not recorded by that run: " + ", ".join(c["only_here"]) + "."
+    if c["only_there"]:  # e.g. analyses only the `full` profile runs: shown, not hidden
+        by_name = {f["name"]: f for f in recorded or []}
+        text += (
+            " Measured only by that run: "
+            + "; ".join(f"{name}: {_found_there(by_name[name])}" for name in c["only_there"])
+            + "."
+        )
     return text
+
+
+def _found_there(f: Mapping) -> str:
+    """A recorded finding's outcome with its estimate and interval (when recorded)."""
+    out = _outcome(f)
+    vals = [f.get(k) for k in ("estimate", "low", "high")]
+    nums = [float(v) for v in vals if isinstance(v, int | float) and math.isfinite(v)]
+    if len(nums) == 3:
+        est, lo, hi = (general(v, 3) for v in nums)
+        out += f" ({est} [{lo}, {hi}])"
+    return out
 
 
 def sentence(

@@ -341,8 +341,28 @@ def test_a_data_set_alone_does_not_borrow_the_other_data_sets_control():
     assert rob.primary == SUPPORTED
     assert _row(rob, "data set: moons alone").word == SUPPORTED
     bc = _row(rob, "data set: breast cancer alone")
-    assert bc.word == PARTLY and bc.applicable
+    assert bc.word == PARTLY  # "because noisier" was not measured there...
     assert "the control was not run on breast cancer in this run" in bc.detail
+    # ...which is less evidence, not new evidence: its other findings are the primary's, so
+    # the row is shown and not counted (its "flip" would come from a measurement not made)
+    assert not bc.applicable and "no new evidence" in bc.reason
+
+
+def test_a_clock_that_times_only_the_first_steps_is_not_applicable():
+    from dropout_study.chapters.noisy_loss.evidence import RESOLUTION_EVALS, record_budget_reason
+
+    assert RESOLUTION_EVALS == 5  # one evaluation at most the margin's 20 % of the time
+    rec = {"budget": 600, "p0_median": 1.2, "eval_spacing": 1.0}
+    assert "spans fewer than 5 evaluations" in record_budget_reason(rec)
+    assert record_budget_reason(rec | {"p0_median": 5.1}) is None
+    assert "spans fewer than 5" in record_budget_reason(rec | {"p0_median": 20, "eval_spacing": 5})
+    assert record_budget_reason(rec | {"p0_median": 41, "eval_spacing": 5}) is None
+    assert record_budget_reason({"budget": 600, "p0_median": 1.2}) is None  # spacing unknown
+    m = metrics()
+    m["by_dataset"]["moons"]["clock"]["fraction 0.5"]["p0_median"] = 1.2
+    m["by_dataset"]["moons"]["clock"]["fraction 0.5"]["eval_spacing"] = 1.0
+    row = _row(robustness(m), "target: 50 %")
+    assert not row.applicable and "the clock times the first steps" in row.reason
 
 
 def test_a_row_moving_only_a_finding_the_rule_does_not_read_is_fixed_by_the_rule():

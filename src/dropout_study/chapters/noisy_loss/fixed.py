@@ -52,10 +52,12 @@ def numbers(found: Mapping) -> tuple:
 
 
 def moved(prim: Mapping, found: Mapping) -> bool:
-    """Whether any finding of ``found`` differs from the primary's (a row that only leaves
-    data sets out moves none: the same numbers, fewer of them)."""
+    """Whether any applicable finding of ``found`` differs from the primary's (a row that
+    only leaves data sets out moves none: the same numbers, fewer of them; a finding the row
+    could not measure — e.g. the control on a data set it did not run on — is less evidence,
+    not new evidence)."""
     p = flat(prim)
-    return any(reachable(p[k], f) for k, f in flat(found).items())
+    return any(reachable(p[k], f) for k, f in flat(found).items() if f.applicable)
 
 
 def fixed(prim: Mapping, found: Mapping, word: Callable[[Mapping], str]) -> bool:
