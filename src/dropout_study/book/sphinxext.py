@@ -116,9 +116,8 @@ LABEL_CLASS = "ds-fig-label"
 
 
 def label_captions(app, doctree) -> None:
-    """End the caption of every figure named ``fig-…`` with its label, the name to cite it by
-    (``dropout-study cite fig-…``): " (cite: `fig-…`)", all of it in one inline node of
-    class :data:`LABEL_CLASS`, which :func:`caption_as_text` leaves out."""
+    """End every ``fig-…`` figure's caption with " (cite: `fig-…`)" (``dropout-study cite``),
+    one inline node of class :data:`LABEL_CLASS`, which :func:`caption_as_text` leaves out."""
     from docutils import nodes
 
     for fig in doctree.findall(nodes.figure):

@@ -263,10 +263,13 @@ def test_robustness_rows_and_counts():
     assert rob.primary == PARTLY
     # p = 0.1 at θ*_p; θ*0 at 0.1 and 0.5; δ ×2 (δ ×½ cannot move R's "outside": not
     # counted); the relative margin and its double (its half cannot move the relative row's
-    # "outside": not counted); the price under δ and relative; a data set and a width; two
-    # checkpoints
-    assert rob.n == 1 + 2 + 1 + 2 + 2 + 2 + 2
-    assert rob.not_applicable == 2
+    # "outside": not counted); the price under δ and δ ×½ (δ ×2 keeps the price's "inside":
+    # forced, not counted) and under the relative margin and its half (its double likewise);
+    # a data set and a width; two checkpoints
+    assert rob.n == 1 + 2 + 1 + 2 + 2 + 2 + 2 + 2
+    assert rob.not_applicable == 4
+    forced = {a.choice: a for a in rob.alternatives}["the price J(θ*_p) − J(θ*₀), δ = 0.02 nats"]
+    assert forced.word == SUPPORTED and forced.reason == FIXED_BY_RULE  # a flip, but forced
     assert "data set: circles (retrained at p = 0.5)" in choices
     assert "p = 0.1 at θ*_p (trained with dropout at p)" in choices
     assert (
@@ -349,7 +352,7 @@ def test_robustness_marks_a_row_undefined_in_a_seed_not_applicable():
     rob = robustness(m)
     na = [a for a in rob.alternatives if not a.applicable and a.reason != FIXED_BY_RULE]
     assert na and all("undefined" in a.reason for a in na)
-    assert rob.not_applicable == len(na) + 2  # and δ ×½ and the relative margin ×½, fixed
+    assert rob.not_applicable == len(na) + 3  # and δ ×½, the relative margin ×½, price δ ×2
 
 
 def test_power_reports_half_width_margin_and_seeds_needed():

@@ -180,24 +180,27 @@ def alternatives(m) -> list[tuple[str, Finding]]:
         f = relative(m, margin=d)
         out.append((f"relative margin: R ÷ J(θ*_p) against {general(100 * d)} %", f))
     price = np.asarray(ps["price"])[:, _index(m, None)[1]]
-    alt(
-        f"the price J(θ*_p) − J(θ*₀), δ = {general(ab)} nats",
-        f"price at p = {_rate(prim)}, δ = {general(ab)} nats",
-        price,
-        ab,
-        f"convention: borrowed from R — STUDY.md's absolute margin for R ({general(ab)} "
-        "nats), applied to the price J(θ*_p) − J(θ*₀), a difference of costs (no margin of "
-        "its own is published)",
-    )
-    alt(
-        f"the price ÷ J(θ*₀), margin {general(100 * rel)} %",
-        f"price ÷ J(θ*₀) at p = {_rate(prim)}",
-        _ratio(price, j0),
-        rel,
-        "convention: borrowed from R — the relative margin for a regulariser "
-        f"({general(100 * rel)} % of the cost), applied to the price as a share of J(θ*₀) "
-        "(no margin of its own is published)",
-    )
+    for d in (ab, *half_and_double(ab)):  # the borrowed margins varied like R's own
+        alt(
+            f"the price J(θ*_p) − J(θ*₀), δ = {general(d)} nats",
+            f"price at p = {_rate(prim)}, δ = {general(d)} nats",
+            price,
+            d,
+            f"convention: borrowed from R — STUDY.md's absolute margin for R ({general(ab)} "
+            "nats, here at "
+            f"{general(d / ab)}×), applied to the price J(θ*_p) − J(θ*₀), a difference of "
+            "costs (no margin of its own is published)",
+        )
+    for d in (rel, *half_and_double(rel)):
+        alt(
+            f"the price ÷ J(θ*₀), margin {general(100 * d)} %",
+            f"price ÷ J(θ*₀) at p = {_rate(prim)}, margin {general(100 * d)} %",
+            _ratio(price, j0),
+            d,
+            "convention: borrowed from R — the relative margin for a regulariser "
+            f"({general(100 * rel)} % of the cost, here at {general(d / rel)}×), applied to the "
+            "price as a share of J(θ*₀) (no margin of its own is published)",
+        )
     n = len(ps["r_own"])
     alt_r = np.asarray(ps["alt_r"], dtype=float).reshape(n, -1)
     for c, what in enumerate(m["alt_settings"]):

@@ -224,7 +224,10 @@ def robustness(metrics) -> Robustness:
             rows.append(Alternative(choice, word, detail, applicable=False, reason=why))
             continue
         seen[_numbers(f)] = f"the row “{choice}”"
-        is_fixed = word == primary and fixed(prim, f, exact, earlier)
+        # fixed: the rule gives one word whatever the row's R can come out, given the primary
+        # and the earlier rows; a word other than the primary's is then forced by an earlier
+        # row (the same interval at a wider margin), which already counts
+        is_fixed = fixed(prim, f, exact, earlier)
         earlier.append(f)
         if is_fixed:
             rows.append(Alternative(choice, word, detail, applicable=False, reason=FIXED_BY_RULE))

@@ -33,7 +33,7 @@ from dropout_study.chapters.noisy_loss.evidence import (
 )
 from dropout_study.chapters.power import half_and_double
 
-__all__ = ["Row", "rows", "sensitivity", "best_lr_label", "reestimates"]
+__all__ = ["Row", "rows", "sensitivity", "best_lr_label", "reestimates", "clock_label"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ class Row:
         return out
 
 
-def _clock_label(m: Mapping, key: str) -> str:
+def clock_label(m: Mapping, key: str) -> str:
+    """The robustness row's name of the alternative clock ``key`` (of ``clock_variants``)."""
     if key.startswith("fraction "):
         return f"target: {_g(100 * float(key.split()[1]))} % of the p = 0 improvement"
     if key.startswith("offset "):
@@ -171,7 +172,7 @@ def rows(m: Mapping) -> list[Row]:
     for key in by[ds[0]]["clock"]:
         if key == "primary":
             continue
-        label = _clock_label(m, key)
+        label = clock_label(m, key)
         tag = f" [{label}]"
         rep = {
             "slower": {

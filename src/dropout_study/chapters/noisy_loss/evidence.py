@@ -40,7 +40,6 @@ __all__ = [
     "LEFT_MARGIN",
     "MARGIN_SOURCES",
     "BUDGET_MULTIPLE",
-    "RESOLUTION_EVALS",
     "NAMES",
     "PRIMARY_KEYS",
     "KEY_WORDS",
@@ -68,11 +67,6 @@ MARGIN_SOURCES = {
 }
 BUDGET_MULTIPLE = 10
 """A timed run's budget must be at least this many times the median p = 0 time-to-target."""
-RESOLUTION_EVALS = round(1 / (SLOWER_MARGIN - 1))
-"""A clock's median p = 0 time-to-target must span at least this many of its evaluation
-intervals (5 for the margin 1.2): one interval is then at most the margin's 20 % of it, so
-the ratio is not set by which evaluation the first crossing falls into (a target met in the
-first step or two times the start of training, not the run)."""
 NAMES = {"moons": "moons", "breast_cancer": "breast cancer"}
 PRIMARY_KEYS = ("noisier", "slower", "noise", "left")
 KEY_WORDS = {"noise": "noise speeds it up", "left": "what is left"}
@@ -117,12 +111,9 @@ def budget_reason(m: Mapping, d: str, key: str) -> str | None:
 
 
 def record_budget_reason(rec: Mapping) -> str | None:
-    """The clock rules on a clock record with ``budget``, ``p0_median`` (its own p = 0 median
-    time under that clock) and ``eval_spacing`` (steps between its evaluations, when
-    recorded): a reason when the budget is shorter than :data:`BUDGET_MULTIPLE` times the
-    median (the 10× rule, STUDY.md "Clocks"), or when the median spans fewer than
-    :data:`RESOLUTION_EVALS` evaluation intervals (the clock cannot resolve the margin);
-    else ``None`` (also when the record has no median)."""
+    """The 10× rule (STUDY.md, "Clocks") on a clock record with ``budget`` and ``p0_median``
+    (its own p = 0 median time under that clock): a reason when the budget is shorter than
+    :data:`BUDGET_MULTIPLE` times it, else ``None`` (also when the record has no median)."""
     med = rec.get("p0_median")
     if med is None or rec.get("budget") is None:
         return None
@@ -130,13 +121,6 @@ def record_budget_reason(rec: Mapping) -> str | None:
         return (
             f"budget {rec['budget']} steps is below {BUDGET_MULTIPLE} × the median p = 0 time "
             f"({plain(med, 1)} steps)"
-        )
-    spacing = rec.get("eval_spacing")
-    if spacing and med < RESOLUTION_EVALS * spacing:
-        return (
-            f"the median p = 0 time ({plain(med, 1)} steps) spans fewer than "
-            f"{RESOLUTION_EVALS} evaluations ({plain(spacing, 1)} steps apart): the clock "
-            "times the first steps, not the run"
         )
     return None
 

@@ -33,7 +33,14 @@ __all__ = [
     "reestimate_table",
     "left_text",
     "slower_steps_text",
+    "FIRST_STEPS",
+    "first_steps_text",
 ]
+
+FIRST_STEPS = 5
+"""Steps: STUDY.md's "Clocks" interpolates crossings so that "a run of 5–7 steps" is timed
+without whole-step jumps; a clock whose median p = 0 time is shorter than that times the
+first drop of the loss rather than a run."""
 
 
 def _steps(v) -> str:
@@ -337,3 +344,27 @@ def slower_steps_text(m: Mapping) -> str:
         f"median steps to the target, p = 0 → p = {cr}: {'; '.join(each)}, "
         f"of a {m['max_steps']}-step budget"
     )
+
+
+def first_steps_text(m: Mapping) -> str:
+    """The clocks (primary and alternatives, per data set) whose median ``p = 0`` time is
+    under :data:`FIRST_STEPS` steps, with those times: their rows are decided and counted as
+    the study's rules stand, and a reader should know what they time (markdown, one
+    paragraph)."""
+    short = []
+    for d in m["datasets"]:
+        for key, rec in m["by_dataset"][d]["clock"].items():
+            med = rec.get("p0_median")
+            if med is not None and med < FIRST_STEPS:
+                what = "the primary clock" if key == "primary" else alternatives.clock_label(m, key)
+                short.append(f"{what} on {evidence.NAMES.get(d, d)} ({_steps(med)} steps)")
+    head = (
+        f"*Clocks that time the first steps.* A clock whose median $p = 0$ time is under "
+        f"{FIRST_STEPS} steps measures the first drop of the loss, not a run (the study "
+        "interpolates crossings so that runs of 5–7 steps are timed fairly; shorter ones are "
+        "the first one or two steps of momentum). The rules do not set such a clock aside: "
+        "its rows are decided like any other; read them knowing what they time."
+    )
+    if not short:
+        return head + " In this run, no clock is that short."
+    return head + " In this run: " + "; ".join(short) + "."

@@ -147,7 +147,6 @@ def summarise_dataset(params, outs, rates) -> tuple[dict, dict]:
         b = ck[2]
         rec = {
             "budget": b,
-            "eval_spacing": float(np.median(np.diff(st))) if len(st) > 1 else None,
             "n_reference": int(has.sum()),
             "targets": tgt.tolist(),
             "p0_median": clock.censored_median(T[has, j0]) if has.any() else None,
