@@ -274,26 +274,15 @@ def test_reachable_outcomes_of_a_margin_only_change_follow_the_decision(prim, wi
             if hi < lo or decide("effect", 1, "linear", lo, hi, 1.0) != prim:
                 continue
             seen.add(decide("effect", 1, "linear", lo, hi, m2))
-            a = finding(
-                "a",
-                "effect",
-                estimate=(lo + hi) / 2,
-                low=lo,
-                high=hi,
-                n=8,
-                margin=1.0,
-                margin_source=SRC,
-            )
-            b = finding(
-                "a",
-                "effect",
-                estimate=(lo + hi) / 2,
-                low=lo,
-                high=hi,
-                n=8,
-                margin=m2,
-                margin_source=SRC,
-            )
+
+            def at(margin, lo=lo, hi=hi):
+                est = (lo + hi) / 2
+                return finding(
+                    "a", "effect", estimate=est, low=lo, high=hi, n=8, margin=margin,
+                    margin_source=SRC,
+                )  # fmt: skip
+
+            a, b = at(1.0), at(m2)
             assert b.outcome in rule.reachable(a, b)
     assert seen == set(expected)
 

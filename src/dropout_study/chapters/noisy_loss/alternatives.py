@@ -303,6 +303,14 @@ def _with_margin(f, margin: float, tag: str):
     )
 
 
+def _pairs(prim: Mapping, key: str, v) -> list[tuple[Finding, Finding]]:
+    """``(primary finding, the row's finding)`` for a row's replacement ``v`` of ``key``
+    (one finding, or one per data set)."""
+    if isinstance(v, dict):
+        return [(prim[key][d], f) for d, f in v.items()]
+    return [(prim[key], v)]
+
+
 def sensitivity(m: Mapping) -> list[dict]:
     """The sensitivity scan: for every row that replaces a primary finding by one of the same
     kind and scale, how far it moves the estimate, in half-widths of the primary's interval
@@ -314,12 +322,7 @@ def sensitivity(m: Mapping) -> list[dict]:
         if "only" in row.replace:
             continue
         for key, v in row.replace.items():
-            pairs = (
-                [(prim[key][d], f) for d, f in v.items()]
-                if isinstance(v, dict)
-                else [(prim[key], v)]
-            )
-            for p, f in pairs:
+            for p, f in _pairs(prim, key, v):
                 if f.kind != p.kind or f.margin != p.margin or p.name not in flat:
                     continue
                 if not (math.isfinite(f.estimate) and math.isfinite(p.estimate)):
@@ -349,12 +352,7 @@ def reestimates(m: Mapping, uncounted: Collection[str] = ()) -> list[dict]:
         ok = row.reason is None and all(f.applicable for f in row.findings())
         ok = ok and row.choice not in uncounted
         for key, v in row.replace.items():
-            pairs = (
-                [(prim[key][d], f) for d, f in v.items()]
-                if isinstance(v, dict)
-                else [(prim[key], v)]
-            )
-            for p, f in pairs:
+            for p, f in _pairs(prim, key, v):
                 slot = out[p.name]
                 if ok:
                     slot["counted"].append((row.choice, f))
