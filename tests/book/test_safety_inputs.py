@@ -222,7 +222,8 @@ def test_narrowing_a_list_never_fails_on_a_parameter_the_user_did_not_set(cid):
         for p in spec.params:
             if not p.type.startswith("list["):
                 continue
-            for value in (base[p.name][:1], base[p.name][-1:], []):
+            v = base[p.name]
+            for value in (v[:1], v[-1:], [], v[:-1], v[1:]):
                 try:
                     params.resolve(spec, profile, {p.name: value})
                 except (ValueError, TypeError) as exc:
@@ -640,3 +641,14 @@ def test_a_list_that_must_include_a_value_follows_it():
     assert params.resolve(spec, "smoke")["lr_grid"] == [0.1, 0.3]  # lr = 0.1 already in
     with pytest.raises(ValueError, match="'lr_grid' parameter of noisy-loss"):
         params.resolve(spec, "smoke", {"lr": 0.2, "lr_grid": [0.1, 0.3]})  # the user's own
+
+
+def test_a_bound_set_by_another_parameter_and_the_other_data_sets_are_checked():
+    # found by a new user: dropout-paper ran with eval_every above max_steps (and its verdict
+    # changed); cost-under-dropout counted its own data set as an "other" data set
+    with pytest.raises(ValueError, match=r"'eval_every' parameter of dropout-paper .*max_steps"):
+        params.resolve(chapters.load("dropout-paper"), "smoke", {"eval_every": 5000})
+    with pytest.raises(ValueError, match="'alt_datasets' parameter of cost-under-dropout"):
+        params.resolve(chapters.load("cost-under-dropout"), "smoke", {"alt_datasets": ["moons"]})
+    got = params.resolve(chapters.load("cost-under-dropout"), "book", {"dropout_rates": [0, 0.2]})
+    assert got["primary_rate"] == 0.2  # follows the narrowed list, as in the other chapters

@@ -69,7 +69,7 @@ from dropout_study.chapters import cost
 from dropout_study.chapters.cost_under_dropout import CHAPTER
 from dropout_study.chapters.cost_under_dropout.cells import run_cell
 from dropout_study.chapters.cost_under_dropout.summary import summarise
-from dropout_study.parameters import complete, keep_members
+from dropout_study.parameters import complete, follow_member, keep_members
 from dropout_study.sweep.runner import run_sweep
 from dropout_study.validation import (
     bound,
@@ -95,10 +95,11 @@ _VERSION = "v3"  # bump when a cell's meaning changes without a source change
 DATASETS = ("moons", "circles", "breast_cancer")
 
 
-# control_alt_datasets follows alt_datasets when the user did not set it (params.resolve
-# applies it): narrowing alt_datasets narrows the control's data sets with it
+# control_alt_datasets and primary_rate follow alt_datasets and dropout_rates when the user
+# did not set them (params.resolve applies it): narrowing a list narrows what depends on it
 DEPENDENT_DEFAULTS = {
     "control_alt_datasets": keep_members("control_alt_datasets", "alt_datasets"),
+    "primary_rate": follow_member("primary_rate", "dropout_rates", lambda r: r > 0),
 }
 
 
@@ -158,6 +159,8 @@ def check_params(params: dict) -> dict:
         fail("alt_datasets", o, "a list of " + ", ".join(DATASETS), alt, TypeError)
     for name in alt:
         check_choice(name, "alt_datasets", o, DATASETS)
+    what = f"other data sets than dataset ({out['dataset']}): the alternatives retrain elsewhere"
+    require(out["dataset"] not in alt, "alt_datasets", o, what, alt)
     require(len(set(alt)) == len(alt), "alt_datasets", o, "a list without repeats", alt)
     out["alt_datasets"] = list(alt)
     calt = p["control_alt_datasets"]

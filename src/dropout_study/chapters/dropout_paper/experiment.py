@@ -47,6 +47,7 @@ from dropout_study.measures import input_dropout as inp
 from dropout_study.parameters import complete
 from dropout_study.sweep.runner import run_sweep
 from dropout_study.validation import (
+    bound,
     check_bool,
     check_float,
     check_float_list,
@@ -116,7 +117,9 @@ def check_params(params: dict) -> dict:
     out["mc_repeats"] = check_int(p["mc_repeats"], "mc_repeats", CHAPTER, low=1, high=100)
     out["max_steps"] = check_int(p["max_steps"], "max_steps", CHAPTER, low=10)
     out["patience"] = check_int(p["patience"], "patience", CHAPTER, low=1)
-    out["eval_every"] = check_int(p["eval_every"], "eval_every", CHAPTER, low=1)
+    out["eval_every"] = check_int(
+        p["eval_every"], "eval_every", CHAPTER, low=1, high=bound(out["max_steps"], "max_steps")
+    )
     out["batch_size"] = check_int(p["batch_size"], "batch_size", CHAPTER, low=1)
     out["learning_rate"] = check_float(
         p["learning_rate"], "learning_rate", CHAPTER, low=0.0, high=1.0, low_open=True
