@@ -19,7 +19,7 @@ from dropout_study import codehash, paths
 PACKAGE = paths.PACKAGE
 LAYERS = ("base", "nn", "measures", "sweep", "chapters", "book", "cli")
 """Each layer may import from the layers before it (and from itself), never after."""
-SHARED_CHAPTER_MODULES = {"verdicts", "figures", "cost", "findings", "wording", "power"}
+SHARED_CHAPTER_MODULES = {"verdicts", "figures", "cost", "findings", "wording", "power", "reach"}
 
 
 def _layer(module: str) -> str:

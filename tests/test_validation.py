@@ -274,3 +274,11 @@ def test_check_float_dtype():
             bad,
             "O",
         )
+
+
+def test_a_list_that_may_be_empty_says_so_instead_of_at_least_0():
+    assert V.check_float_list([], "xs", "f", low=0.0, min_len=0) == []
+    with pytest.raises(TypeError, match=r"must be a list of floats \(possibly empty\), each in"):
+        V.check_float_list("x", "xs", "f", low=0.0, min_len=0)
+    with pytest.raises(ValueError, match=r"must be a list of at least 2 ints, each >= 1; got"):
+        V.check_int_list([3], "ks", "f", low=1, min_len=2)

@@ -27,10 +27,12 @@ from sklearn.preprocessing import StandardScaler
 
 from dropout_study.validation import as_generator, check_choice, check_float, check_int, fail
 
-__all__ = ["DATASETS", "Dataset", "load", "toy_function", "TOY_RANGE"]
+__all__ = ["DATASETS", "Dataset", "SPLIT", "load", "toy_function", "TOY_RANGE"]
 
 DATASETS = ("moons", "circles", "breast_cancer", "digits", "toy1d")
 TOY_RANGE = (-3.0, 3.0)
+SPLIT = (0.6, 0.2, 0.2)
+"""The default shares of a data set's rows in its training, validation and test parts."""
 
 _DEFAULT_N = {"moons": 600, "circles": 600, "toy1d": 40}
 _DEFAULT_NOISE = {"moons": 0.25, "circles": 0.1, "toy1d": 0.25}
@@ -131,8 +133,8 @@ def load(
     rng=0,
     n_samples: int | None = None,
     noise: float | None = None,
-    val_fraction: float = 0.2,
-    test_fraction: float = 0.2,
+    val_fraction: float = SPLIT[1],
+    test_fraction: float = SPLIT[2],
 ) -> Dataset:
     """Load or generate data set ``name`` and split it with the ``split`` stream ``rng``.
 

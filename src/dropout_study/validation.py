@@ -255,7 +255,7 @@ def check_float_list(
     """A list of at least ``min_len`` floats, each in the interval; ``order``: ``"increasing"``
     (a grid, :func:`check_increasing`) or ``"any: <why order is free>"``."""
     interval = _interval(low, high, low_open, high_open)
-    allowed = f"a list of at least {min_len} float{'s' if min_len != 1 else ''}, each in {interval}"
+    allowed = f"{_list_of(min_len, 'float')}, each in {interval}"
     if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
         fail(name, owner, allowed, value, TypeError)
     if len(value) < min_len:
@@ -272,6 +272,13 @@ def check_float_list(
     return out
 
 
+def _list_of(min_len: int, noun: str) -> str:
+    """``"a list of at least 2 floats"``; ``"a list of floats (possibly empty)"`` for 0."""
+    if min_len <= 0:
+        return f"a list of {noun}s (possibly empty)"
+    return f"a list of at least {min_len} {noun}{'s' if min_len != 1 else ''}"
+
+
 def check_int_list(
     value,
     name: str,
@@ -284,11 +291,9 @@ def check_int_list(
 ) -> list[int]:
     """A list of at least ``min_len`` ints, each ``>= low`` (and ``<= high``); ``order`` as in
     :func:`check_float_list`."""
-    if high is not None:
-        each = f", each in {_interval(low, high, False, False)}"
-    else:
-        each = f", each >= {low}" if low is not None else ""
-    allowed = f"a list of at least {min_len} int{'s' if min_len != 1 else ''}{each}"
+    each = f", each >= {low}" if low is not None else ""
+    each = f", each in {_interval(low, high, False, False)}" if high is not None else each
+    allowed = f"{_list_of(min_len, 'int')}{each}"
     if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
         fail(name, owner, allowed, value, TypeError)
     if len(value) < min_len:
@@ -321,12 +326,8 @@ def check_probabilities(
     if p.size == 0:
         fail(name, owner, "non-empty", described(f"shape {p.shape}"))
     if np.any(p < 0) or np.any(p > 1):
-        fail(
-            name,
-            owner,
-            "probabilities in [0, 1]",
-            described(f"values in [{p.min():g}, {p.max():g}]"),
-        )
+        got = described(f"values in [{p.min():g}, {p.max():g}]")
+        fail(name, owner, "probabilities in [0, 1]", got)
     if rows_sum_to_one:
         sums = np.atleast_1d(p.sum(axis=-1))
         off = np.abs(sums - 1.0)
@@ -345,12 +346,8 @@ def check_labels(labels, name: str, owner: str, *, n: int | None, n_classes: int
     ):
         fail(name, owner, "integer class labels", described(f"dtype {lab.dtype}"), TypeError)
     if n is not None and lab.shape[0] != n:
-        fail(
-            name,
-            owner,
-            f"of length {n} (one label per sample)",
-            described(f"length {lab.shape[0]}"),
-        )
+        got = described(f"length {lab.shape[0]}")
+        fail(name, owner, f"of length {n} (one label per sample)", got)
     if lab.size == 0:
         fail(name, owner, "non-empty", described("0 labels"))
     # checks on the values as given, before any cast (a label of 1e20 is reported as 1e20)

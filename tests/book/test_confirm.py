@@ -145,3 +145,22 @@ def test_findings_only_the_confirmation_measured_are_shown_with_their_numbers(tm
     confirm.record(rec, {"seed": 2000, "n_seeds": 32}, tmp_path)
     s = confirm.sentence("tiny", "book", "supported", tmp_path, findings=[_f("noisier", "yes")])
     assert "Measured only by that run: surrogate: yes (3.5 [3.07, 4]); gone: not applicable" in s
+
+
+def test_recorded_outcomes_read_in_the_words_of_their_kind_and_shared_nulls_are_said(tmp_path):
+    eq = _f("same cost", "no") | {"kind": "equivalence", "margin": 0.1}
+    rec = _record() | {"findings": [eq, _f("tied", "yes", True), _f("trend", "yes")]}
+    confirm.record(rec, {"seed": 2000, "n_seeds": 32}, tmp_path)
+    assert confirm.load("tiny", tmp_path)["findings"][0]["kind"] == "equivalence"
+    here = [
+        _f("same cost", "yes") | {"kind": "equivalence"},
+        _f("tied", "no", True),
+        _f("trend", "yes") | {"kind": "trend"},
+    ]
+    s = confirm.sentence("tiny", "book", "supported", tmp_path, findings=here)
+    assert "2 of 3 kept their outcome there (1 of them is not applicable in both runs)" in s
+    assert ("same cost (here no change beyond the margin, on the fresh seeds a change beyond "
+            "the margin)") in s  # fmt: skip
+    # a record without kinds (made before they were recorded) keeps the bare outcomes
+    s = confirm.sentence("tiny", "book", "supported", tmp_path, findings=[_f("trend", "no")])
+    assert "trend (here no, on the fresh seeds yes)" in s

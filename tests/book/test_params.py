@@ -279,3 +279,38 @@ def test_the_shown_allowed_values_are_what_check_params_enforces():
                     bad.append(f"{cid}: {p.name} = {values[p.name]} accepted; shown {shown}")
     assert n_probes > 200
     assert not bad, "\n".join(bad)
+
+
+def test_a_bound_set_by_the_user_names_the_unset_parameter_it_excludes_and_the_fix():
+    from dropout_study.book import source
+
+    spec = source.load("linearity")
+    budget = params.resolve(spec, "book")["budget"]
+    with pytest.raises(ValueError) as info:
+        params.resolve(spec, "book", {"max_steps": budget - 1})
+    text = str(info.value)
+    assert text.startswith(f"The 'budget' parameter of linearity must be an int in the range "
+                           f"[1, max_steps = {budget - 1}]; got {budget}.")  # fmt: skip
+    assert text.endswith(f"(budget was not set: {budget} is its book-profile value; set -p "
+                         "budget=… or change max_steps.)")  # fmt: skip
+    with pytest.raises(ValueError) as info:  # both set: the plain message, no hint
+        params.resolve(spec, "book", {"max_steps": budget - 1, "budget": budget})
+    assert "was not set" not in str(info.value)
+    with pytest.raises(ValueError) as info:  # the user's own bad value: no hint either
+        params.resolve(spec, "book", {"budget": 0})
+    assert "was not set" not in str(info.value)
+
+
+def test_derived_lists_the_unset_parameters_that_followed_the_users_values():
+    from dropout_study.book import source
+
+    spec = source.load("cost-under-dropout")
+    plain = params.resolve(spec, "book")
+    rates = [0.0, next(r for r in plain["dropout_rates"] if r not in (0.0, plain["primary_rate"]))]
+    ov = {"dropout_rates": rates}
+    got = params.derived(spec, "book", ov, params.resolve(spec, "book", ov))
+    assert list(got) == ["primary_rate"] and got["primary_rate"] in rates
+    assert got["primary_rate"] != plain["primary_rate"]
+    ov2 = {"dropout_rates": rates, "primary_rate": rates[1]}  # set by the user: not derived
+    assert params.derived(spec, "book", ov2, params.resolve(spec, "book", ov2)) == {}
+    assert params.derived(spec, "book", {}, plain) == {}

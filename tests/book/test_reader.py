@@ -22,6 +22,7 @@ from dropout_study.book.params import resolve
 from dropout_study.book.pipeline import execute
 from dropout_study.book.sphinxext import BANNERS, banner_html, build_year
 from dropout_study.cli import main as cli
+from dropout_study.seeds import SEED_MAX
 from dropout_study.sweep import progress
 from dropout_study.sweep.runner import run_sweep
 
@@ -104,7 +105,12 @@ def test_every_real_chapter_lists_a_range_for_most_parameters():
             continue
         spec = project.spec(cid)
         ranges = allowed_ranges(spec)
-        assert ranges.get("seed") == "[0, inf)", cid
+        # the listing shows the range an error states (the shared seed bound, not a looser
+        # one a chapter checks after it)
+        assert ranges.get("seed") == f"[0, {SEED_MAX}]", cid
+        with pytest.raises(ValueError, match=re.escape(f"in the range {ranges['seed']}; got -1")):
+            resolve(spec, "book", {"seed": -1})
+        assert not any(r.startswith("at least 0 ") for r in ranges.values()), cid
         assert len(ranges) >= len(spec.params) // 2, (cid, sorted(set(spec.names) - set(ranges)))
 
 

@@ -16,7 +16,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from dropout_study import validation
+from dropout_study import parameters, validation
 from dropout_study.book.source import ChapterSpec
 from dropout_study.chapters.verdicts import WORDS, label
 
@@ -72,7 +72,8 @@ def _describe(check: str, kwargs: dict, args: tuple) -> str:
         if order == "increasing"
         else f"in any order: {order.removeprefix('any: ')}"
     )
-    return f"at least {n} item{'s' if n != 1 else ''}{each}, {rule}"
+    count = "zero or more items" if n <= 0 else f"at least {n} item{'s' if n != 1 else ''}"
+    return f"{count}{each}, {rule}"
 
 
 def allowed_ranges(spec: ChapterSpec) -> dict[str, str]:
@@ -110,17 +111,20 @@ def allowed_ranges(spec: ChapterSpec) -> dict[str, str]:
 
         return wrapped
 
-    for name in _CHECKS:
-        if getattr(module, name, None) is getattr(validation, name):
-            originals[name] = getattr(module, name)
-            setattr(module, name, recorder(name, originals[name]))
+    # the chapter's checks and the shared ones every chapter's check_params runs first
+    # (``parameters.complete``: the seed's range), so the listing shows what an error says
+    for mod in (parameters, module):
+        for name in _CHECKS:
+            if getattr(mod, name, None) is getattr(validation, name):
+                originals[mod, name] = getattr(mod, name)
+                setattr(mod, name, recorder(name, originals[mod, name]))
     try:
         check_params(spec.defaults())
     except (ValueError, TypeError):
         pass
     finally:
-        for name, fn in originals.items():
-            setattr(module, name, fn)
+        for (mod, name), fn in originals.items():
+            setattr(mod, name, fn)
     for name, texts in rules.items():
         found[name] = "; ".join([found[name], *texts] if name in found else texts)
     return found

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from dropout_study import paths
 from dropout_study.chapters.verdicts import INCONCLUSIVE, WORDS
+from dropout_study.chapters.wording import kind_words
 from dropout_study.numfmt import general
 from dropout_study.provenance import canonical_json, sha256_bytes
 
@@ -83,7 +84,18 @@ def record(
         "findings": [
             {
                 k: f.get(k)
-                for k in ("name", "role", "outcome", "degenerate", "estimate", "low", "high", "n")
+                for k in (
+                    "name",
+                    "role",
+                    "kind",
+                    "outcome",
+                    "degenerate",
+                    "estimate",
+                    "low",
+                    "high",
+                    "margin",
+                    "n",
+                )  # fmt: skip
             }
             for f in metrics_record.get("findings") or []
         ],
@@ -216,16 +228,30 @@ def _outcome(f: Mapping) -> str:
     return "not applicable" if f.get("degenerate") else str(f.get("outcome"))
 
 
+def _words(f: Mapping) -> str:
+    """How a page reads a recorded finding's outcome (:func:`~dropout_study.chapters.wording.
+    kind_words`: an equivalence's "no" is "a change beyond the margin"), or "not applicable"."""
+    out = _outcome(f)
+    return out if out == "not applicable" else kind_words(f.get("kind"), out)
+
+
 def compare(findings, recorded) -> dict:
     """Finding by finding, this run's outcomes (``findings``: ``metrics.json`` records)
     against the confirmation's (``recorded``): ``held`` and ``changed`` (``(name, here,
     there)``) and the names found on one side only."""
-    here = {f["name"]: _outcome(f) for f in findings or []}
-    there = {f["name"]: _outcome(f) for f in recorded or []}
+    by_here = {f["name"]: f for f in findings or []}
+    by_there = {f["name"]: f for f in recorded or []}
+    here = {n: _outcome(f) for n, f in by_here.items()}
+    there = {n: _outcome(f) for n, f in by_there.items()}
     held = [n for n in here if n in there and here[n] == there[n]]
-    changed = [(n, here[n], there[n]) for n in here if n in there and here[n] != there[n]]
+    changed = [
+        (n, _words(by_here[n]), _words(by_there[n]))
+        for n in here
+        if n in there and here[n] != there[n]
+    ]
     return {
         "held": held,
+        "not_applicable_both": [n for n in held if here[n] == "not applicable"],
         "changed": changed,
         "only_here": [n for n in here if n not in there],
         "only_there": [n for n in there if n not in here],
@@ -238,6 +264,9 @@ def _findings_text(findings, recorded) -> str:
     if not n:
         return ""
     text = f" Finding by finding, {len(c['held'])} of {n} kept their outcome there"
+    if c["not_applicable_both"]:
+        k = len(c["not_applicable_both"])
+        text += f" ({k} of them {'is' if k == 1 else 'are'} not applicable in both runs)"
     if c["changed"]:
         text += "; changed: " + "; ".join(
             f"{name} (here {a}, on the fresh seeds {b})" for name, a, b in c["changed"]
@@ -256,8 +285,9 @@ def _findings_text(findings, recorded) -> str:
 
 
 def _found_there(f: Mapping) -> str:
-    """A recorded finding's outcome with its estimate and interval (when recorded)."""
-    out = _outcome(f)
+    """A recorded finding's outcome (in words) with its estimate and interval (when
+    recorded)."""
+    out = _words(f)
     vals = [f.get(k) for k in ("estimate", "low", "high")]
     nums = [float(v) for v in vals if isinstance(v, int | float) and math.isfinite(v)]
     if len(nums) == 3:

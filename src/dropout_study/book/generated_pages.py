@@ -121,16 +121,17 @@ def _one_line(text: str) -> str:
 
 def _robustness_count(rob) -> str:
     """The robustness count of a chapter's recorded table, short ("—" without one): "k of n
-    agree (f flip, i inconclusive; m not applicable)", or with an inconclusive primary "i of n
-    also inconclusive, d decided"."""
+    agree (f flip, i inconclusive; m not counted)", or with an inconclusive primary "i of n
+    also inconclusive, d decided (m not counted)"; the chapter's page says why each row that
+    is not counted is left out."""
     if not rob or not rob.get("n"):
         return "—"
     na = rob.get("not_applicable", 0)
-    tail = f"; {na} not applicable" if na else ""
+    tail = f"; {na} not counted" if na else ""
     if rob.get("primary") == "inconclusive" and "also_inconclusive" in rob:
         decided = len(rob.get("decided", []))
         return f"{rob['also_inconclusive']} of {rob['n']} also inconclusive, {decided} decided" + (
-            f" ({na} not applicable)" if na else ""
+            f" ({na} not counted)" if na else ""
         )
     text = f"{rob['agree']} of {rob['n']} agree"
     if rob["agree"] < rob["n"] or na:

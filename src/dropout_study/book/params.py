@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import numbers
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
 
-from dropout_study.validation import check_choice, described, fail, fail_undeclared
+from dropout_study.validation import check_choice, described, fail, fail_undeclared, short_repr
 
 __all__ = [
     "PARAM_TYPES",
@@ -37,6 +38,7 @@ __all__ = [
     "check_profile",
     "check_type",
     "resolve",
+    "derived",
     "parse_value",
     "parse_assignment",
     "load_file",
@@ -138,8 +140,46 @@ def resolve(spec, profile: str = "book", overrides: Mapping | None = None, *, ch
         if child in out and child not in user_set:
             out[child] = check_type(rule(dict(out)), spec.param(child).type, child, owner)
     if check and module is not None:  # (with check, a failed import has raised)
-        module.check_params(dict(out))
+        try:
+            module.check_params(dict(out))
+        except (ValueError, TypeError) as exc:
+            hint = _unset_hint(str(exc), out, user_set, profile)
+            if not hint:
+                raise
+            raise type(exc)(f"{exc} {hint}") from None
     return out
+
+
+def derived(spec, profile: str, overrides: Mapping, resolved: Mapping) -> dict:
+    """The parameters the user did not set whose value in ``resolved`` follows one they did
+    (the experiment's ``DEPENDENT_DEFAULTS``) and differs from the ``profile``'s own value:
+    ``{name: value}``, in declaration order; empty without ``overrides``."""
+    if not overrides:
+        return {}
+    module = importlib.import_module(spec.experiment)
+    rules = getattr(module, "DEPENDENT_DEFAULTS", {})
+    plain = resolve(spec, profile, check=False)
+    return {
+        n: resolved[n]
+        for n in spec.names
+        if n in rules and n not in overrides and resolved[n] != plain[n]
+    }
+
+
+def _unset_hint(message: str, values: Mapping, user_set: set, profile: str) -> str:
+    """For an error naming a parameter the user did not set whose allowed range comes from
+    one they did (``[1, max_steps = 40]``): which value it kept and how to fix it; else ``""``."""
+    m = re.match(r"The '(\w+)' parameter", message)
+    if not m or m.group(1) in user_set or m.group(1) not in values:
+        return ""
+    name = m.group(1)
+    setters = [u for u in sorted(user_set) if re.search(rf"\b{re.escape(u)} = ", message)]
+    if not setters:
+        return ""
+    return (
+        f"({name} was not set: {short_repr(values[name])} is its {profile}-profile value; "
+        f"set -p {name}=… or change {' or '.join(setters)}.)"
+    )
 
 
 def _reader():

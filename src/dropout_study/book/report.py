@@ -188,6 +188,16 @@ def profile_params(profile: str) -> dict:
     return resolve(chapters.load(st["chapter"]), profile)
 
 
+def full_seeds() -> str:
+    """Glue ``full_seeds`` — ``"<n_seeds> seeds from seed <seed>"`` of the running chapter's
+    ``full`` profile, its fresh-seed confirmation — and return it (so prose never types the
+    profile's values)."""
+    full = profile_params("full")
+    value = f"{full['n_seeds']} seeds from seed {full['seed']}"
+    text("full_seeds", value)
+    return value
+
+
 @timing.timed("figures")
 def figure(fig, name: str) -> None:
     """Save ``fig`` as ``figures/<name>.svg``/``.png`` with ``figures/<name>.json`` beside

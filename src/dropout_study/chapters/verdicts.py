@@ -20,9 +20,7 @@ In the book every word carries a symbol as well as a colour (:data:`SYMBOLS`,
 
 from __future__ import annotations
 
-import itertools
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 from dropout_study.validation import fail
@@ -42,11 +40,9 @@ __all__ = [
     "Alternative",
     "Robustness",
     "robustness",
-    "fixed_by_rule",
-    "fixed_within",
     "FIXED_BY_RULE",
-    "margin_reach",
-    "reachable",
+    "NO_NEW_EVIDENCE",
+    "NOT_COUNTED",
 ]
 
 SUPPORTED = "supported"
@@ -143,6 +139,23 @@ class Alternative:
     def counted(self) -> bool:
         return self.applicable and not self.exploratory
 
+    @property
+    def not_counted(self) -> str:
+        """Why the row is left out of the counts, one of :data:`NOT_COUNTED` (``""`` when
+        counted): ``"exploratory"``; ``"fixed by the rule"`` (reason :data:`FIXED_BY_RULE`);
+        ``"no new evidence"`` (a reason ending in ``": "`` + :data:`NO_NEW_EVIDENCE`: it
+        re-decides numbers another row or the primary already shows); else ``"not
+        applicable"`` (its findings cannot decide)."""
+        if self.exploratory:
+            return "exploratory"
+        if self.applicable:
+            return ""
+        if self.reason == FIXED_BY_RULE:
+            return "fixed by the rule"
+        if self.reason.endswith(": " + NO_NEW_EVIDENCE):
+            return NO_NEW_EVIDENCE
+        return "not applicable"
+
 
 @dataclass(frozen=True)
 class Robustness:
@@ -172,7 +185,21 @@ class Robustness:
 
     @property
     def not_applicable(self) -> int:
+        """Rows left out of the counts, exploratory ones aside (every kind of
+        :attr:`Alternative.not_counted`)."""
         return sum(not a.applicable and not a.exploratory for a in self.alternatives)
+
+    @property
+    def left_out(self) -> dict[str, int]:
+        """How many non-exploratory rows are left out of the counts, by why (the kinds of
+        :data:`NOT_COUNTED` but ``"exploratory"``, in that order; kinds with no row omitted)."""
+        kinds = [a.not_counted for a in self.alternatives if not a.exploratory]
+        return {k: kinds.count(k) for k in NOT_COUNTED[:3] if k in kinds}
+
+    def _tail(self) -> str:
+        """``" (not counted: 1 not applicable, 2 fixed by the rule)"``, or ``""``."""
+        parts = [f"{n} {k}" for k, n in self.left_out.items()]
+        return f" (not counted: {', '.join(parts)})" if parts else ""
 
     @property
     def exploratory(self) -> int:
@@ -210,11 +237,12 @@ class Robustness:
         return tuple(a for a in self.counted if a.word != INCONCLUSIVE)
 
     def summary(self) -> str:
-        """E.g. ``"5 of 6 agree, 1 flip, 0 only inconclusive (1 not applicable)"``, or with
-        an inconclusive primary ``"3 of 4 also inconclusive, 1 decided (…): name → word"``."""
+        """E.g. ``"5 of 6 agree, 1 flip, 0 only inconclusive (not counted: 1 fixed by the
+        rule)"``, or with an inconclusive primary ``"3 of 4 also inconclusive, 1 decided
+        (…): name → word"``; the parenthesis says why rows are left out (:meth:`left_out`)."""
         if not self.alternatives:
             return "no alternatives named"
-        tail = f" ({self.not_applicable} not applicable)"
+        tail = self._tail()
         if self.primary == INCONCLUSIVE:
             text = (
                 f"{self.also_inconclusive} of {self.n} also inconclusive, "
@@ -239,6 +267,7 @@ class Robustness:
             "also_inconclusive": self.also_inconclusive,
             "decided": [a.choice for a in self.decided],
             "not_applicable": self.not_applicable,
+            "left_out": self.left_out,
             "exploratory": self.exploratory,
             "summary": self.summary(),
         }
@@ -251,7 +280,8 @@ class Robustness:
             if a.exploratory:
                 agrees, detail = "exploratory (not counted)", a.detail
             elif not a.applicable:
-                agrees, detail = "not applicable", f"{a.reason}. {a.detail}".strip()
+                agrees, detail = f"{a.not_counted} (not counted)", f"{a.reason}. {a.detail}"
+                detail = detail.strip()
             elif self.primary == INCONCLUSIVE:
                 agrees = "also inconclusive" if a.word == INCONCLUSIVE else "decided"
                 detail = a.detail
@@ -292,95 +322,11 @@ def robustness(primary: str, alternatives: Iterable) -> Robustness:
 
 
 FIXED_BY_RULE = "the rule gives this word whatever the findings this choice moves say"
-"""The reason of a row :func:`fixed_by_rule` finds: it cannot disagree, so it is not counted."""
+"""The reason of a row :func:`dropout_study.chapters.reach.fixed_by_rule` finds: it cannot disagree, so it is not counted."""
 
+NO_NEW_EVIDENCE = "no new evidence"
+"""The end of the reason of a row that re-decides numbers the primary or an earlier row
+already shows (e.g. ``"same numbers as the row “…”: no new evidence"``): not counted."""
 
-def fixed_by_rule(
-    rule: Callable[[Mapping[str, str]], str],
-    outcomes: Mapping[str, str],
-    moved: Iterable[str],
-    values: Sequence[str] = ("yes", "no", "reversed", "inconclusive"),
-) -> bool:
-    """Whether an alternative analysis that changes only the findings named in ``moved``
-    could change the verdict at all: ``rule`` maps finding name → outcome to a verdict word;
-    the other findings keep their ``outcomes``. ``True`` when every combination of ``values``
-    for the moved findings gives one word — such a row agrees by construction, and counting it
-    inflates agreement (mark it ``applicable=False`` with :data:`FIXED_BY_RULE`). Calls
-    ``rule`` at most ``len(values) ** len(moved)`` times."""
-    names = list(moved)
-    if not names:
-        return True
-    words = set()
-    for combo in itertools.product(values, repeat=len(names)):
-        words.add(rule({**outcomes, **dict(zip(names, combo, strict=True))}))
-        if len(words) > 1:
-            return False
-    return True
-
-
-_Y, _N, _R, _I = "yes", "no", "reversed", "inconclusive"  # findings.OUTCOMES
-_REACH = {  # (kind, wider?) → outcome → the outcomes the moved margin can give
-    ("effect", True): {_Y: (_Y, _I, _N), _N: (_N,), _R: (_R, _I, _N), _I: (_I, _N)},
-    ("effect", False): {_Y: (_Y,), _N: (_Y, _N, _R, _I), _R: (_R,), _I: (_I, _Y, _R)},
-    ("equivalence", True): {_Y: (_Y,), _N: (_N, _I, _Y), _I: (_I, _Y)},
-    ("equivalence", False): {_Y: (_Y, _I, _N), _N: (_N,), _I: (_I, _N)},
-}
-
-
-def margin_reach(kind: str, outcome: str, wider: bool) -> tuple[str, ...]:
-    """The outcomes a finding can take when only its margin moves (same interval), from its
-    ``outcome``: :func:`dropout_study.chapters.findings.decide` is monotone in the margin, so
-    a wider margin keeps an effect's ``no`` a ``no`` (and may turn its ``yes`` undecided or
-    ``no``), a narrower one keeps its ``yes`` a ``yes``; an equivalence the other way round.
-    ``kind``: ``"effect"`` (a trend is decided like one) or ``"equivalence"``; raises
-    ``ValueError`` for another kind or outcome."""
-    table = _REACH.get((kind, bool(wider)))
-    if table is None:
-        fail("kind", "margin_reach", "'effect' or 'equivalence'", kind)
-    if outcome not in table:
-        fail("outcome", "margin_reach", f"one of {sorted(table)} for {kind}", outcome)
-    return table[outcome]
-
-
-def _same(a, b) -> bool:
-    if a is None or b is None:
-        return a is b
-    return a == b or (math.isnan(a) and math.isnan(b))
-
-
-def reachable(prim, alt) -> tuple[str, ...]:
-    """The outcomes an alternative finding ``alt`` could take given the primary ``prim``:
-    ``()`` when nothing moved (same interval, margin and outcome); when only the margin of an
-    effect or equivalence moved (same interval), those :func:`margin_reach` allows from the
-    primary's outcome; otherwise every outcome."""
-    same_iv = all(_same(getattr(prim, k), getattr(alt, k)) for k in ("estimate", "low", "high"))
-    same_rest = prim.kind == alt.kind and prim.applicable == alt.applicable
-    if same_iv and same_rest and _same(prim.margin, alt.margin) and prim.outcome == alt.outcome:
-        return ()
-    if not (same_iv and same_rest and prim.applicable) or prim.kind not in (
-        "effect",
-        "equivalence",
-    ):
-        return (_Y, _N, _R, _I)
-    return margin_reach(prim.kind, prim.outcome, float(alt.margin or 0) > float(prim.margin or 0))
-
-
-def fixed_within(
-    rule: Callable[[Mapping[str, str]], str],
-    outcomes: Mapping[str, str],
-    reach: Mapping[str, Sequence[str]],
-) -> bool:
-    """:func:`fixed_by_rule` with each moved finding over its own outcomes: ``reach`` maps a
-    finding name to the outcomes the row can give it (e.g. :func:`reachable`; empty: not
-    moved). Index ``i`` stands for a finding's ``i``-th reachable outcome, clamped to its last
-    (which repeats an outcome, so adds no word)."""
-    moved = [k for k, r in reach.items() if r]
-
-    def word(named) -> str:
-        out = dict(outcomes)
-        for k in moved:
-            out[k] = reach[k][min(int(named[k]), len(reach[k]) - 1)]
-        return rule(out)
-
-    size = max((len(reach[k]) for k in moved), default=1)
-    return fixed_by_rule(word, outcomes, moved, [str(i) for i in range(size)])
+NOT_COUNTED = ("not applicable", "fixed by the rule", NO_NEW_EVIDENCE, "exploratory")
+"""The reasons a robustness row is left out of the counts (:attr:`Alternative.not_counted`)."""

@@ -19,6 +19,7 @@ from dropout_study.chapters.findings import (
 
 __all__ = [
     "outcome_words",
+    "kind_words",
     "counts",
     "interval_text",
     "margin_text",
@@ -61,6 +62,12 @@ def outcome_words(f: Finding) -> str:
     if not f.applicable:
         return f"not applicable ({f.reason})"
     return _WORDS[f.kind][f.outcome]
+
+
+def kind_words(kind, outcome: str) -> str:
+    """:func:`outcome_words` from a finding's recorded ``kind`` and ``outcome`` (e.g. a
+    confirmation record's); the bare outcome for a kind without words (or none recorded)."""
+    return _WORDS.get(str(kind), {}).get(outcome, outcome)
 
 
 def counts(findings: Iterable[Finding], role: str | None = None) -> dict:

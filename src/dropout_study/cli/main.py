@@ -56,7 +56,7 @@ from dropout_study.book.pipeline import build, execute
 from dropout_study.book.project import BuildFailed, ChapterFailed, Project
 from dropout_study.chapters.verdicts import label
 from dropout_study.sweep import cluster, progress, timing
-from dropout_study.validation import described, fail
+from dropout_study.validation import described, fail, short_repr
 
 __all__ = ["main"]
 
@@ -173,6 +173,10 @@ def _run(args, project: Project) -> None:
     estimates.check(est, yes=args.yes)
     _use_scheduler(args)
     print(est.text(), flush=True)
+    follow = params.derived(spec, profile, overrides, resolved)
+    if follow:  # values the user did not type but changed with what they typed
+        shown = ", ".join(f"{n} = {short_repr(v)}" for n, v in follow.items())
+        print(f"derived from the parameters you set: {shown}", flush=True)
     print(f"running {cid} (profile {profile}) ...", flush=True)
     _warn_cache()
     t0 = time.perf_counter()

@@ -330,7 +330,8 @@ def test_the_unweighted_row_is_not_applicable_where_the_output_layer_is_undefine
     assert not row.applicable and row.reason.startswith("undefined in 3 of 8 seeds")
     assert "in 3 of them L1's output layer keeps fewer than two living weights" in row.reason
     assert not rob.alternatives[7].applicable and rob.n == 5  # shown, not counted
-    assert "(6 not applicable)" in rob.summary()
+    assert rob.not_applicable == 6 and "(not counted: " in rob.summary()
+    assert sum(rob.left_out.values()) == 6 and rob.left_out["not applicable"] >= 1
 
 
 def test_missing_metric_is_named():

@@ -14,17 +14,17 @@ from dropout_study.chapters.cost_under_dropout import evidence as ev
 from dropout_study.chapters.findings import INCONCLUSIVE as F_INCONCLUSIVE
 from dropout_study.chapters.findings import NO, REVERSED, YES, Finding
 from dropout_study.chapters.power import power
+from dropout_study.chapters.reach import fixed_within, reachable
 from dropout_study.chapters.verdicts import (
     FIXED_BY_RULE,
     INCONCLUSIVE,
+    NO_NEW_EVIDENCE,
     NOT_SUPPORTED,
     PARTLY,
     SUPPORTED,
     Alternative,
     Robustness,
     Verdict,
-    fixed_within,
-    reachable,
 )
 from dropout_study.chapters.verdicts import robustness as _table
 from dropout_study.chapters.wording import interval_text, outcome_words
@@ -177,11 +177,11 @@ def fixed(prim: Finding, alt: Finding, exact, earlier=()) -> bool:
     """Whether :func:`word_of` gives the same word whatever the row's R finding ``alt`` can
     come out, given the primary's R finding ``prim``, the findings of the rows before it
     (``earlier``) and the exact checks ``exact`` (which no row moves):
-    :func:`dropout_study.chapters.verdicts.fixed_within` over the outcomes ``alt`` can reach
-    (:func:`dropout_study.chapters.verdicts.reachable` from the primary and from each earlier
+    :func:`dropout_study.chapters.reach.fixed_within` over the outcomes ``alt`` can reach
+    (:func:`dropout_study.chapters.reach.reachable` from the primary and from each earlier
     finding, intersected: a row that only moves the margin of the primary's interval, or of
     an earlier row's — e.g. the relative margin halved after the relative margin itself —
-    reaches only what :func:`dropout_study.chapters.verdicts.margin_reach` allows from it;
+    reaches only what :func:`dropout_study.chapters.reach.margin_reach` allows from it;
     any other row every outcome). True for every row when an exact check failed (the rule
     then ignores R)."""
     outcomes = {"R": prim.counted, **{e.name: e.counted for e in exact}}
@@ -220,7 +220,7 @@ def robustness(metrics) -> Robustness:
             rows.append(Alternative(choice, word, detail, applicable=False, reason=f.reason or ""))
             continue
         if _numbers(f) in seen:
-            why = f"same numbers as {seen[_numbers(f)]}: no new evidence"
+            why = f"same numbers as {seen[_numbers(f)]}: {NO_NEW_EVIDENCE}"
             rows.append(Alternative(choice, word, detail, applicable=False, reason=why))
             continue
         seen[_numbers(f)] = f"the row “{choice}”"

@@ -29,6 +29,7 @@ from dropout_study.chapters.dropout_paper import paper_findings as pf
 from dropout_study.chapters.dropout_paper.details import pn_text, rate_text, wrong_rate_text
 from dropout_study.chapters.findings import INCONCLUSIVE, NO, REVERSED, YES
 from dropout_study.chapters.power import half_and_double, power
+from dropout_study.chapters.reach import fixed_within, reachable
 from dropout_study.chapters.verdicts import (
     FIXED_BY_RULE,
     NOT_SUPPORTED,
@@ -36,8 +37,6 @@ from dropout_study.chapters.verdicts import (
     SUPPORTED,
     Alternative,
     Verdict,
-    fixed_within,
-    reachable,
 )
 from dropout_study.chapters.verdicts import INCONCLUSIVE as W_INCONCLUSIVE
 from dropout_study.chapters.verdicts import robustness as _robustness
@@ -203,8 +202,8 @@ def _alt_findings(metrics, i: int, kw: dict) -> dict:
 
 def _fixed(prim: dict, alt: dict) -> bool:
     """Whether the rule gives the primary's word whatever the moved findings of ``alt`` say
-    (:func:`dropout_study.chapters.verdicts.fixed_within`, each moved finding over the
-    outcomes it can reach, :func:`dropout_study.chapters.verdicts.reachable`)."""
+    (:func:`dropout_study.chapters.reach.fixed_within`, each moved finding over the
+    outcomes it can reach, :func:`dropout_study.chapters.reach.reachable`)."""
     outcomes = {k: f.counted for k, (f, _) in prim.items()}
     reach = {k: reachable(prim[k][0], f) for k, (f, _) in alt.items()}
     return fixed_within(_rule, outcomes, reach)

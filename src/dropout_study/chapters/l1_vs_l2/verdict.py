@@ -51,15 +51,15 @@ from dropout_study.chapters.l1_vs_l2.analysis import (
     unit_death,
     word_of,
 )
+from dropout_study.chapters.reach import fixed_within, margin_reach
 from dropout_study.chapters.verdicts import (
     FIXED_BY_RULE,
     INCONCLUSIVE,
+    NO_NEW_EVIDENCE,
     SUPPORTED,
     Alternative,
     Robustness,
     Verdict,
-    fixed_within,
-    margin_reach,
 )
 from dropout_study.chapters.verdicts import robustness as _table
 from dropout_study.chapters.wording import interval_text, outcome_words
@@ -303,7 +303,7 @@ def reachable(prim: dict, alt: dict) -> tuple[str, ...]:
 
 def _fixed(prim: dict, alt: dict, units: bool) -> bool:
     """Whether the rule (:func:`word_of`) gives the primary's word whatever the findings the
-    row moves say (:func:`dropout_study.chapters.verdicts.fixed_within`): the Hoyer finding
+    row moves say (:func:`dropout_study.chapters.reach.fixed_within`): the Hoyer finding
     over the outcomes it can reach (:func:`reachable`), the checks (``yes`` = passed) when the
     row uses other networks, and L2's unit finding when the row lets it count."""
     reach = {"hoyer": reachable(prim, alt)}
@@ -351,7 +351,7 @@ def _row(choice: str, e: dict, opts: dict, metrics, seen: dict) -> Alternative:
             return Alternative(choice, word, detail, applicable=False, reason=why)
     key = (_numbers(e), units)
     if _numbers(e) is not None and key in seen:
-        why = f"same networks and numbers as {seen[key]}: no new evidence"
+        why = f"same networks and numbers as {seen[key]}: {NO_NEW_EVIDENCE}"
         return Alternative(choice, word, detail, applicable=False, reason=why)
     seen.setdefault(key, f"the row “{choice}”")
     prim = seen["primary"]

@@ -1,6 +1,6 @@
 """Which robustness rows of the ``linearity`` chapter can change its word at all (STUDY.md
 v3, "Robustness, counted honestly"): the outcomes a moved finding can reach and
-:func:`dropout_study.chapters.verdicts.fixed_within` over them."""
+:func:`dropout_study.chapters.reach.fixed_within` over them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 
 from dropout_study.chapters.findings import INCONCLUSIVE as F_INCONCLUSIVE
 from dropout_study.chapters.findings import NO, REVERSED, YES, Finding
-from dropout_study.chapters.verdicts import fixed_within, margin_reach
+from dropout_study.chapters.reach import fixed_within, margin_reach
 
 __all__ = ["reachable", "fixed", "moved"]
 
@@ -42,7 +42,7 @@ def reachable(prim: Finding, alt: Finding) -> tuple[str, ...]:
 def fixed(prim: dict, parts: dict, word_of: Callable[[Mapping[str, str]], str]) -> bool:
     """Whether the moved findings of ``parts`` (each over the outcomes it can reach,
     :func:`reachable`) cannot change the word the rule gives on the primary's findings
-    (:func:`dropout_study.chapters.verdicts.fixed_within`)."""
+    (:func:`dropout_study.chapters.reach.fixed_within`)."""
     outcomes = {f"{ds}/{k}": f.counted for ds, p in prim.items() for k, f in p.items()}
     reach = {
         f"{ds}/{k}": reachable(prim[ds][k], f) for ds, p in parts.items() for k, f in p.items()

@@ -53,6 +53,7 @@ from dropout_study.chapters.linearity.summary import MIN_MATCHED
 from dropout_study.chapters.verdicts import (
     FIXED_BY_RULE,
     INCONCLUSIVE,
+    NO_NEW_EVIDENCE,
     NOT_SUPPORTED,
     PARTLY,
     SUPPORTED,
@@ -346,7 +347,9 @@ def _row(choice: str, parts: dict, opts: dict, prim: dict) -> Alternative:
         return Alternative(choice, r["word"], detail, applicable=False, reason=why)
     if not moved(prim, parts):
         why = (
-            "same networks and numbers as the primary (" + names(list(parts)) + "): no new evidence"
+            "same networks and numbers as the primary ("
+            + names(list(parts))
+            + f"): {NO_NEW_EVIDENCE}"
         )
         return Alternative(choice, r["word"], detail, applicable=False, reason=why)
     if fixed(prim, parts, lambda o: _word_of(o, prim)):

@@ -1,8 +1,8 @@
 """Which robustness rows of the ``noisy-loss`` chapter can change its word at all (STUDY.md
 v3, "Robustness, counted honestly"): the findings a row moves, the outcomes each can reach
-(:func:`dropout_study.chapters.verdicts.reachable`: a margin-only change reaches only what
-:func:`dropout_study.chapters.verdicts.margin_reach` allows) and
-:func:`dropout_study.chapters.verdicts.fixed_within` over them, with the chapter's own rule.
+(:func:`dropout_study.chapters.reach.reachable`: a margin-only change reaches only what
+:func:`dropout_study.chapters.reach.margin_reach` allows) and
+:func:`dropout_study.chapters.reach.fixed_within` over them, with the chapter's own rule.
 
 Findings are named ``"noisier/<data set>"``, ``"slower/<data set>"``, ``"noise"`` and
 ``"left"`` (the shape of :func:`dropout_study.chapters.noisy_loss.evidence.primary`). A data
@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from dropout_study.chapters.findings import YES, Finding
-from dropout_study.chapters.verdicts import fixed_within, reachable
+from dropout_study.chapters.reach import fixed_within, reachable
 
 __all__ = ["flat", "moved", "fixed", "numbers"]
 

@@ -45,6 +45,7 @@ from dropout_study.chapters.noisy_loss.answer import (
 from dropout_study.chapters.verdicts import (
     FIXED_BY_RULE,
     INCONCLUSIVE,
+    NO_NEW_EVIDENCE,
     NOT_SUPPORTED,
     PARTLY,
     SUPPORTED,
@@ -278,9 +279,9 @@ def _applicability(prim: Mapping, found: Mapping, word: str, seen: dict) -> str:
     primary's numbers, perhaps fewer of them); it repeats an earlier row's numbers; or the rule
     gives the primary's word whatever its moved findings come out (:func:`fixed.fixed`)."""
     if not fixed.moved(prim, found):
-        return "same numbers as the primary: no new evidence"
+        return f"same numbers as the primary: {NO_NEW_EVIDENCE}"
     if fixed.numbers(found) in seen:
-        return f"same numbers as {seen[fixed.numbers(found)]}: no new evidence"
+        return f"same numbers as {seen[fixed.numbers(found)]}: {NO_NEW_EVIDENCE}"
     if word == _word(prim) and fixed.fixed(prim, found, _word):
         return FIXED_BY_RULE
     return ""
