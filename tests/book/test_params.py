@@ -314,3 +314,17 @@ def test_derived_lists_the_unset_parameters_that_followed_the_users_values():
     ov2 = {"dropout_rates": rates, "primary_rate": rates[1]}  # set by the user: not derived
     assert params.derived(spec, "book", ov2, params.resolve(spec, "book", ov2)) == {}
     assert params.derived(spec, "book", {}, plain) == {}
+
+
+def test_a_rule_naming_the_users_parameter_also_names_the_unset_one_and_the_fix():
+    from dropout_study.book import source
+
+    spec = source.load("dropout-paper")
+    interior = params.resolve(spec, "book")["pn_interior"]
+    with pytest.raises(ValueError) as info:  # a list whose only interior member is not it
+        params.resolve(spec, "book", {"pn_rates": [0.0, interior / 2, 0.9]})
+    text = str(info.value)
+    assert text.startswith("The 'pn_interior' parameter of dropout-paper must be an interior "
+                           "member of pn_rates")  # fmt: skip
+    assert text.endswith(f"(pn_interior was not set: {interior} is its book-profile value; "
+                         "set -p pn_interior=… or change pn_rates.)")  # fmt: skip

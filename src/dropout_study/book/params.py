@@ -167,13 +167,14 @@ def derived(spec, profile: str, overrides: Mapping, resolved: Mapping) -> dict:
 
 
 def _unset_hint(message: str, values: Mapping, user_set: set, profile: str) -> str:
-    """For an error naming a parameter the user did not set whose allowed range comes from
-    one they did (``[1, max_steps = 40]``): which value it kept and how to fix it; else ``""``."""
-    m = re.match(r"The '(\w+)' parameter", message)
+    """For an error naming a parameter the user did not set whose allowed values come from
+    one they did (``[1, max_steps = 40]``, ``an interior member of pn_rates``: the name as a
+    word of what is allowed): which value it kept and how to fix it; else ``""``."""
+    m = re.match(r"The '(\w+)' parameter of \S+ must be (.*); got ", message, re.S)
     if not m or m.group(1) in user_set or m.group(1) not in values:
         return ""
-    name = m.group(1)
-    setters = [u for u in sorted(user_set) if re.search(rf"\b{re.escape(u)} = ", message)]
+    name, allowed = m.group(1), m.group(2)
+    setters = [u for u in sorted(user_set) if re.search(rf"\b{re.escape(u)}\b", allowed)]
     if not setters:
         return ""
     return (

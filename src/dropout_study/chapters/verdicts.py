@@ -322,7 +322,7 @@ def robustness(primary: str, alternatives: Iterable) -> Robustness:
 
 
 FIXED_BY_RULE = "the rule gives this word whatever the findings this choice moves say"
-"""The reason of a row :func:`dropout_study.chapters.reach.fixed_by_rule` finds: it cannot disagree, so it is not counted."""
+"""The reason of a row :func:`dropout_study.chapters.reach.fixed_by_rule` finds: it cannot disagree, so it is not counted."""  # noqa: E501
 
 NO_NEW_EVIDENCE = "no new evidence"
 """The end of the reason of a row that re-decides numbers the primary or an earlier row
