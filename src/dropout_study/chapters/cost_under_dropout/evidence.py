@@ -41,6 +41,7 @@ import numpy as np
 
 from dropout_study.chapters.findings import Finding, finding, from_seeds
 from dropout_study.chapters.power import half_and_double
+from dropout_study.chapters.reach import reachable
 from dropout_study.numfmt import general
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "control",
     "control_values",
     "control_ties",
+    "control_agreement",
     "all_findings",
 ]
 
@@ -349,6 +351,24 @@ def control(m) -> list[Finding]:
         )
     )
     return out
+
+
+def control_agreement(findings) -> str:
+    """How the control's alternative findings (``role == "alternative"``) compare with its
+    primary (the first of ``findings``, as :func:`control` orders them): ``"k of n give the
+    same outcome"``, leaving out — and naming how many — those that are not applicable and
+    those that only move the primary's margin the way that cannot change its outcome
+    (:func:`~dropout_study.chapters.reach.reachable`: a narrower margin keeps a "yes")."""
+    prim = findings[0]
+    alts = [f for f in findings if f.role == "alternative"]
+    na = [f for f in alts if not f.applicable]
+    fixed = [f for f in alts if f.applicable and set(reachable(prim, f)) <= {prim.outcome}]
+    counted = [f for f in alts if f not in na and f not in fixed]
+    agree = sum(f.outcome == prim.outcome for f in counted)
+    left = [f"{len(na)} not applicable"] if na else []
+    left += [f"{len(fixed)} fixed by its margin"] if fixed else []
+    tail = f" (not counted: {', '.join(left)})" if left else ""
+    return f"{agree} of {len(counted)} give the same outcome{tail}"
 
 
 def all_findings(m) -> list[Finding]:

@@ -1,5 +1,6 @@
-"""Controls of the ``dropout-paper`` chapter's findings (STUDY.md v3, chapter 6): whether
-training moved Fig. 8's statistic from its value at initialisation at all."""
+"""Controls of the ``dropout-paper`` chapter's findings (STUDY.md v3, chapter 6): how far
+training moved Fig. 8's statistic from its value at initialisation (shown beside Fig. 8,
+never deciding it: the contract decides a finding from its interval alone)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ def _positive(values) -> np.ndarray:
 def fig8_control(metrics, group: str, quantity: str, margin: float) -> Finding | None:
     """Fig. 8's control: did training without dropout move the statistic at all? The ratio
     trained (p = 0) over initialisation per replicate, an equivalence on the log scale at
-    Fig. 8's own margin; Fig. 8 counts only when this is ``no`` (moved beyond the margin) —
-    a statistic training leaves where initialisation put it cannot show what dropout does to
-    it. ``None`` when the run kept no initial values."""
+    Fig. 8's own margin, exploratory: context for reading Fig. 8, shown beside it and never
+    gating it (STUDY.md decides a finding from its interval alone). ``None`` when the run
+    kept no initial values."""
     g = metrics["digits"]["groups"][group]
     if f"{quantity}_init" not in g:
         return None

@@ -141,14 +141,8 @@ def decide(metrics) -> Verdict:
             + "."
         )
     if g["undecided"]:
-        why = {"fig8": " (training moved the activations less than the margin from initialisation)"}
         parts.append(
-            "Undecided: whether "
-            + "; whether ".join(
-                PLAIN[k] + (why.get(k, "") if not prim[k][0].applicable else "")
-                for k in g["undecided"]
-            )
-            + "."
+            "Undecided: whether " + "; whether ".join(PLAIN[k] for k in g["undecided"]) + "."
         )
     parts += [t for t in (rate_text(metrics), pn_text(metrics)) if t]
     return Verdict(CLAIM, word, sentence, " ".join(parts))

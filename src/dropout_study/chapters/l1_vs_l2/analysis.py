@@ -98,8 +98,8 @@ def _delta_source(delta: float) -> str:
 
 def _units(dead_pen, dead_none, pen: str) -> Finding:
     """Dead hidden units under ``pen`` minus the unregularised network's, per seed (sign).
-    A difference of 0 is an observation ("no unit died that the unregularised network kept"),
-    not a tie that hides the answer: zeros enter the interval as data."""
+    A seed with equal counts is a tie (STUDY.md, "Degenerate and not applicable": tied in at
+    least half the seeds → not applicable, shown with the reason)."""
     a, b = np.asarray(dead_pen, float), np.asarray(dead_none, float)
     return from_seeds(
         f"dead hidden units, {pen.upper()} − none",
@@ -107,6 +107,7 @@ def _units(dead_pen, dead_none, pen: str) -> Finding:
         a - b,
         direction=1,
         role="exploratory",
+        ties=a == b,
     )
 
 

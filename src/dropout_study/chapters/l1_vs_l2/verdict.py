@@ -136,6 +136,11 @@ def _answer(e: dict, word: str, units: dict | None, acc_margin: float) -> str:
             tail += f" L2 switched off whole units too, in {k} of {n} seeds: it selects units."
         elif u2.counted == REVERSED:
             tail += " L2 kept more units alive than no penalty did."
+        elif not u2.applicable:
+            tail += (
+                f" L2 switched off more units than no penalty did in {k} of {n} seeds; "
+                f"{u2.reason}: too many ties to decide whether it selects units."
+            )
         else:
             tail += (
                 f" L2 switched off whole units in {k} of {n} seeds; that it switches off more "
