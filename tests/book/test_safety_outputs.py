@@ -298,7 +298,14 @@ def _kernels_of(pid):
         kids = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
-    return [k for k in kids if "ipykernel" in " ".join(k.cmdline())]
+
+    def cmdline(k) -> str:  # a child may end (or be a zombie) between listing and reading
+        try:
+            return " ".join(k.cmdline())
+        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+            return ""
+
+    return [k for k in kids if "ipykernel" in cmdline(k)]
 
 
 def _interrupt_once_running(argv, *, n_kernels, env=None, family=False, sig=signal.SIGINT):

@@ -216,6 +216,8 @@ def test_fig8_is_decided_by_its_interval_and_its_control_never_gates_it():
     f = pf.paper_findings(m)["fig8"][0]
     assert f.outcome == NO and f.applicable and f.reason is None
     assert rule.decide(m).word == NOT_SUPPORTED
+    assert ("that dropout makes hidden activations sparser (any effect was smaller than its "
+            "margin)") in rule.decide(m).answer  # fmt: skip
     control = next(c for c, _ in pf.theory_findings(m) if c.name.startswith("Fig. 8 control"))
     assert (
         control.kind == "equivalence" and control.outcome == YES and control.role == "exploratory"

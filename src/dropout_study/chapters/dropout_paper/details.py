@@ -133,7 +133,7 @@ def fig8_text(metrics) -> str:
     if f.outcome == YES:
         return f"{head}: sparser beyond the margin's {need:z.0f} % drop."
     if f.outcome == NO:
-        return f"{head}: slightly sparser at most, below the margin's {need:z.0f} % drop."
+        return f"{head}: within the margin either way, short of its {need:z.0f} % drop."
     if f.outcome == REVERSED:
         return f"{head}: denser, beyond the margin's {need:z.0f} % the other way."
     return f"{head}; whether the drop reaches the margin's {need:z.0f} % is undecided."

@@ -135,9 +135,10 @@ def decide(metrics) -> Verdict:
             "Reproduced at laptop scale: that " + "; that ".join(PLAIN[k] for k in g["yes"]) + "."
         )
     if g["contra"]:
+        how = {NO: " (any effect was smaller than its margin)", REVERSED: " (the other way)"}
         parts.append(
             "Not reproduced (contradicted in this protocol): that "
-            + "; that ".join(PLAIN[k] for k in g["contra"])
+            + "; that ".join(PLAIN[k] + how.get(prim[k][0].counted, "") for k in g["contra"])
             + "."
         )
     if g["undecided"]:
