@@ -46,6 +46,7 @@ import math
 import numpy as np
 
 from dropout_study.chapters.dropout_paper.controls import fig8_control
+from dropout_study.chapters.dropout_paper.controls import positive as _positive
 from dropout_study.chapters.findings import Finding, from_seeds
 
 __all__ = [
@@ -99,12 +100,6 @@ def binomial_se(err, n_test: int) -> float:
 
 def _pts(values) -> np.ndarray:
     return 100.0 * np.asarray(values, dtype=float)
-
-
-def _positive(values) -> np.ndarray:
-    """Ratios for the log scale: a value ≤ 0 is undefined (NaN), so the finding says so."""
-    arr = np.asarray(values, dtype=float)
-    return np.where(arr > 0, arr, np.nan)
 
 
 def per_seed_sd(values, scale: str = "linear") -> float:
@@ -360,9 +355,7 @@ def theory_findings(metrics) -> list[tuple[Finding, np.ndarray]]:
     for quantity in ("mean_act", "frac_active"):
         control = fig8_control(metrics, "main", quantity, FIG8_MARGIN)
         if control is not None:
-            g = metrics["digits"]["groups"]["main"]
-            trained = np.asarray(g[quantity], dtype=float)[:, 0]
-            out.append((control, trained / np.asarray(g[f"{quantity}_init"], dtype=float)))
+            out.append(control)
     dg = metrics["digits"]
     if "stop_fixed" in dg["groups"]:
         es = np.asarray(dg["err_fixed"])[:, 0]
