@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["sci", "plain", "general", "MINUS"]
+__all__ = ["sci", "plain", "general", "distinct", "shortest", "MINUS"]
 
 MINUS = "\u2212"
 _SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -73,3 +73,35 @@ def general(value: float, digits: int = 6, sign: bool = False) -> str:
         mantissa, exponent = text.split("e")
         return _power(mantissa, int(exponent))
     return text.replace("-", MINUS)
+
+
+def distinct(values, digits: int = 3, fmt=general, extra: int = 3) -> list[str]:
+    """``values`` written by ``fmt(value, d)`` (:func:`general`: ``d`` significant digits;
+    :func:`plain`: ``d`` decimals) with the least ``d`` from ``digits`` to ``digits + extra``
+    at which values that differ are written differently, so that an interval such as
+    ``1.0213 [1.0198, 1.0229]`` never reads ``1.02 [1.02, 1.02]`` (it reads ``1.021 [1.020,
+    1.023]``); equal values are written equally. Non-finite values as ``fmt`` writes them."""
+    vals = [float(v) for v in values]
+    texts: list[str] = []
+    for d in range(digits, digits + extra + 1):
+        texts = [fmt(v, d) for v in vals]
+        if all(
+            texts[i] != texts[j]
+            for i in range(len(vals))
+            for j in range(i)
+            if vals[i] != vals[j] and math.isfinite(vals[i]) and math.isfinite(vals[j])
+        ):
+            break
+    return texts
+
+
+def shortest(value: float, digits: int = 3, most: int = 6) -> str:
+    """``value`` by :func:`general` with the fewest significant digits from ``digits`` to
+    ``most`` that write it exactly, else with ``digits``: a value someone typed, such as a
+    margin of ``1.1025``, is never shown rounded (``×/÷ 1.1``), while a computed one such as
+    ``√2`` reads ``1.41``."""
+    x = float(value)
+    for d in range(digits, most + 1):
+        if math.isfinite(x) and float(f"{x:.{d}g}") == x:
+            return general(x, d)
+    return general(x, digits)

@@ -321,8 +321,13 @@ def robustness(primary: str, alternatives: Iterable) -> Robustness:
     return Robustness(primary, tuple(rows))
 
 
-FIXED_BY_RULE = "the rule gives this word whatever the findings this choice moves say"
-"""The reason of a row :func:`dropout_study.chapters.reach.fixed_by_rule` finds: it cannot disagree, so it is not counted."""  # noqa: E501
+FIXED_BY_RULE = (
+    "the rule gives this word for every outcome the findings this choice moves could take"
+    " (any outcome, or only those a moved margin allows)"
+)
+"""The reason of a row :func:`dropout_study.chapters.reach.fixed_by_rule` or
+:func:`~dropout_study.chapters.reach.fixed_within` finds: it cannot disagree, so it is not
+counted."""
 
 NO_NEW_EVIDENCE = "no new evidence"
 """The end of the reason of a row that re-decides numbers the primary or an earlier row

@@ -16,6 +16,7 @@ from dropout_study.chapters.findings import (
     YES,
     Finding,
 )
+from dropout_study.numfmt import distinct, shortest
 
 __all__ = [
     "outcome_words",
@@ -88,9 +89,17 @@ def _num(x: float) -> str:
 
 
 def interval_text(f: Finding) -> str:
-    """``"0.35 [0.29, 0.40]"`` (``"1.5× [1.3, 1.8]"`` for a ratio) with true minus signs."""
+    """``"0.35 [0.29, 0.4]"`` (``"1.5× [1.3, 1.8]"`` for a ratio) with true minus signs: 3
+    significant digits, more where the estimate and its bounds would read alike
+    (:func:`~dropout_study.numfmt.distinct`)."""
     unit = "×" if f.scale == "log" else ""
-    return f"{_num(f.estimate)}{unit} [{_num(f.low)}, {_num(f.high)}]"
+    est, lo, hi = (
+        _num(v) if not math.isfinite(v) else t
+        for v, t in zip(
+            (f.estimate, f.low, f.high), distinct((f.estimate, f.low, f.high)), strict=True
+        )
+    )
+    return f"{est}{unit} [{lo}, {hi}]"
 
 
 def margin_text(f: Finding) -> str:
@@ -98,8 +107,8 @@ def margin_text(f: Finding) -> str:
     if f.kind == "sign" or f.margin is None:
         return "0 (sign only)"
     if f.scale == "log":
-        return f"×/÷ {_num(f.margin)}"
-    return f"±{_num(f.margin)}"
+        return f"×/÷ {shortest(f.margin)}"
+    return f"±{shortest(f.margin)}"
 
 
 TABLE_HEADER = ("Finding", "Estimate [95 % interval], seeds", "Margin (source)", "Outcome")

@@ -34,7 +34,7 @@ import numpy as np
 
 from dropout_study.chapters.findings import Finding, finding, from_seeds
 from dropout_study.chapters.power import half_and_double
-from dropout_study.numfmt import general
+from dropout_study.numfmt import shortest
 
 __all__ = [
     "ROUNDING",
@@ -176,7 +176,7 @@ def _ratios(d, key_end, key_best) -> np.ndarray:
 
 
 def _source(margin: float, what: str) -> str:
-    return f"convention: {what} of at least {general(100 * (margin - 1), 3)} %"
+    return f"convention: {what} of at least {shortest(100 * (margin - 1))} %"
 
 
 def measured(m) -> list[Finding]:
@@ -219,7 +219,7 @@ def measured(m) -> list[Finding]:
         for alt in half_and_double(margin, "log"):
             alts.append(
                 from_seeds(
-                    f"{name}, margin ×/÷ {general(alt, 3)}", "effect", values, margin=alt,
+                    f"{name}, margin ×/÷ {shortest(alt)}", "effect", values, margin=alt,
                     margin_source=_source(alt, what), role="alternative", **kw,
                 )
             )  # fmt: skip

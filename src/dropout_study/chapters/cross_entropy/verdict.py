@@ -13,7 +13,7 @@ from dropout_study.chapters.findings import INCONCLUSIVE as F_INCONCLUSIVE
 from dropout_study.chapters.findings import NO, REVERSED, YES, Finding
 from dropout_study.chapters.power import power
 from dropout_study.chapters.verdicts import INCONCLUSIVE, PARTLY, Verdict
-from dropout_study.numfmt import general, sci
+from dropout_study.numfmt import general, sci, shortest
 
 __all__ = [
     "CLAIM",
@@ -55,7 +55,7 @@ def _check(exact: list[Finding]) -> None:
 
 def _pct(ratio_margin: float) -> str:
     """A ratio margin as the growth it stands for: ``1.25`` → ``"25 %"``."""
-    return f"{general(100 * (ratio_margin - 1), 3)} %"
+    return f"{shortest(100 * (ratio_margin - 1))} %"
 
 
 def _ece_clause(ece: Finding) -> str:

@@ -12,7 +12,7 @@ from dropout_study.chapters.dropout_paper import tables as tb
 from dropout_study.chapters.dropout_paper import verdict as rule
 from dropout_study.chapters.findings import NO, REVERSED
 from dropout_study.chapters.wording import interval_text, outcome_words, table_markdown
-from dropout_study.numfmt import general, plain, sci
+from dropout_study.numfmt import general, plain, sci, shortest
 
 __all__ = [
     "method_texts",
@@ -125,7 +125,7 @@ def readings(metrics: dict) -> dict[str, str]:
     }
     for key, (f, _) in prim.items():
         out[f"{key}_interval"] = interval_text(f)
-        out[f"{key}_margin"] = general(f.stated_margin, 3)
+        out[f"{key}_margin"] = shortest(f.stated_margin)
         out[f"{key}_words"] = words(f)
         out[f"{key}_power"] = _power_text(power[key], units[key])
     out["fig11_k_zero"] = dt.k_zero_text(metrics)

@@ -9,7 +9,7 @@ import numpy as np
 from dropout_study.chapters.dropout_paper import paper_findings as pf
 from dropout_study.chapters.wording import list_table
 from dropout_study.measures.stats import seed_interval
-from dropout_study.numfmt import general, plain, sci
+from dropout_study.numfmt import distinct, general, plain, sci
 
 __all__ = [
     "ci",
@@ -32,8 +32,9 @@ def ci(values, scale: float = 1.0, decimals: int = 2, sign: bool = False) -> str
     if arr.size == 0:
         return "—"
     i = seed_interval(arr)
-    f = lambda x: plain(x, decimals, sign)  # noqa: E731
-    return f"{f(i.estimate)} [{f(i.low)}, {f(i.high)}]"
+    f = lambda x, d: plain(x, d, sign)  # noqa: E731
+    e, lo, hi = distinct((i.estimate, i.low, i.high), decimals, f)
+    return f"{e} [{lo}, {hi}]"
 
 
 def gci(values, decimals: int = 2) -> str:
@@ -44,7 +45,8 @@ def gci(values, decimals: int = 2) -> str:
         return "—"
     i = seed_interval(np.log(arr))
     e, lo, hi = np.exp([i.estimate, i.low, i.high])
-    return f"{plain(e, decimals)}× [{plain(lo, decimals)}, {plain(hi, decimals)}]"
+    e, lo, hi = distinct((e, lo, hi), decimals, plain)
+    return f"{e}× [{lo}, {hi}]"
 
 
 def rates_table(metrics) -> str:

@@ -1,0 +1,44 @@
+"""numfmt.distinct and numfmt.shortest: intervals never read constant, typed margins never
+read rounded."""
+
+import math
+
+import pytest
+
+from dropout_study.numfmt import distinct, general, plain, shortest
+
+
+@pytest.mark.parametrize(
+    "values",
+    [(1.0213, 1.0198, 1.0229), (0.35, 0.29, 0.4), (100.4, 100.1, 100.9), (-0.0012, -0.00121, 0.5)],
+)
+def test_distinct_values_are_written_distinctly_with_the_fewest_digits(values):
+    texts = distinct(values)
+    assert len(set(texts)) == len(set(values))
+    d = next(d for d in range(3, 7) if texts == [general(v, d) for v in values])
+    if d > 3:  # one digit fewer would write two different values alike
+        assert len({general(v, d - 1) for v in values}) < len(set(values))
+
+
+def test_distinct_keeps_three_digits_where_they_suffice_and_equal_values_equal():
+    assert distinct((1.05, 1.04, 1.07)) == ["1.05", "1.04", "1.07"]
+    assert distinct((2.0, 2.0, 3.0)) == ["2", "2", "3"]
+    assert distinct((1.0213, 1.0198, 1.0229), 2, plain) == ["1.021", "1.020", "1.023"]
+    assert distinct((1.0213, 1.0198, 1.0229)) == ["1.021", "1.02", "1.023"]
+
+
+def test_distinct_gives_up_after_extra_digits_and_passes_non_finite_values_through():
+    texts = distinct((1.0, 1.0 + 1e-12, math.nan))
+    assert texts[:2] == ["1", "1"] and texts[2] == "nan"
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [(1.1025, "1.1025"), (0.1, "0.1"), (1.2, "1.2"), (2**0.5, "1.41"), (4.0, "4"),
+     (1.2345678, "1.23"), (-0.05, "\u22120.05"), (2.5e-7, "2.5 × 10⁻⁷")],
+)  # fmt: skip
+def test_shortest_writes_a_typed_value_exactly_and_a_computed_one_at_three_digits(value, text):
+    assert shortest(value) == text
+    if text.replace("\u2212", "-").replace(".", "").lstrip("-").isdigit():
+        exact = float(text.replace("\u2212", "-")) == value
+        assert exact or len(text.replace("\u2212", "").replace(".", "").lstrip("0")) == 3
