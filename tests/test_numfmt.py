@@ -42,3 +42,24 @@ def test_shortest_writes_a_typed_value_exactly_and_a_computed_one_at_three_digit
     if text.replace("\u2212", "-").replace(".", "").lstrip("-").isdigit():
         exact = float(text.replace("\u2212", "-")) == value
         assert exact or len(text.replace("\u2212", "").replace(".", "").lstrip("0")) == 3
+
+
+def test_ratio_gives_the_excess_over_one_three_significant_digits():
+    from dropout_study.numfmt import ratio
+
+    assert [ratio(v) for v in (1.0247, 1.2**0.5, 1.2, 1.1025, 4.0)] == [
+        "1.0247", "1.0954", "1.2", "1.1025", "4"
+    ]  # fmt: skip
+
+
+def test_a_computed_value_keeps_its_trailing_zero_and_a_typed_one_is_exact():
+    assert shortest(1.2**0.5) == "1.10"  # not "1.1", which reads like a typed 1.1
+    assert shortest(100 * (1.1025 - 1)) == "10.25"  # float error is not a computed value
+
+
+def test_distinct_keeps_a_bound_apart_from_the_margin_it_is_decided_against():
+    zeros = lambda v, d: general(v, d, zeros=True)  # noqa: E731
+    assert distinct((2.416, 1.19882, 4.8692), fmt=zeros) == ["2.42", "1.20", "4.87"]
+    assert distinct((2.416, 1.19882, 4.8692), fmt=zeros, against=(1.2, 1 / 1.2)) == [
+        "2.416", "1.199", "4.869"
+    ]  # fmt: skip

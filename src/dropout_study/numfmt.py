@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["sci", "plain", "general", "distinct", "shortest", "MINUS"]
+__all__ = ["sci", "plain", "general", "distinct", "shortest", "ratio", "MINUS"]
 
 MINUS = "\u2212"
 _SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -56,11 +56,13 @@ def _power(mantissa: str, exponent: int) -> str:
     return f"{mantissa} × {power}".replace("-", MINUS)
 
 
-def general(value: float, digits: int = 6, sign: bool = False) -> str:
+def general(value: float, digits: int = 6, sign: bool = False, zeros: bool = False) -> str:
     """``value`` as Python's ``f"{value:.{digits}g}"`` would write it (``0.5``, ``0.0003``,
     ``300``), except that an exponent form is written ``2.5 × 10⁻⁵`` (``10⁻⁵`` for 1e-05)
-    and a minus sign is ``−``; ``sign=True`` puts ``+`` before a positive value.
-    ``nan``/``∞`` spelled out. Raises ``TypeError`` for a non-number."""
+    and a minus sign is ``−``; ``sign=True`` puts ``+`` before a positive value;
+    ``zeros=True`` keeps trailing zeros (``#g``: ``5.00``, ``1.10``, not ``5``, ``1.1``), so
+    that values printed side by side show the same precision. ``nan``/``∞`` spelled out.
+    Raises ``TypeError`` for a non-number."""
     x = float(value)
     if math.isnan(x):
         return "nan"
@@ -68,40 +70,58 @@ def general(value: float, digits: int = 6, sign: bool = False) -> str:
         return ("" if x > 0 else MINUS) + "∞"
     if x == 0.0:
         return "0"  # no "−0", no "+0"
-    text = f"{x:{'+' if sign else ''}.{digits}g}"
+    text = f"{x:{'+' if sign else ''}{'#' if zeros else ''}.{digits}g}"
+    if zeros:
+        text = text.replace(".e", "e").rstrip(".")
     if "e" in text:
         mantissa, exponent = text.split("e")
         return _power(mantissa, int(exponent))
     return text.replace("-", MINUS)
 
 
-def distinct(values, digits: int = 3, fmt=general, extra: int = 3) -> list[str]:
+def distinct(values, digits: int = 3, fmt=general, extra: int = 3, against=()) -> list[str]:
     """``values`` written by ``fmt(value, d)`` (:func:`general`: ``d`` significant digits;
     :func:`plain`: ``d`` decimals) with the least ``d`` from ``digits`` to ``digits + extra``
-    at which values that differ are written differently, so that an interval such as
-    ``1.0213 [1.0198, 1.0229]`` never reads ``1.02 [1.02, 1.02]`` (it reads ``1.021 [1.020,
-    1.023]``); equal values are written equally. Non-finite values as ``fmt`` writes them."""
+    at which values that differ are written differently — from each other and from the
+    reference values ``against`` (e.g. a margin the bounds are decided against, which is not
+    printed here) — so that an interval such as ``1.0213 [1.0198, 1.0229]`` never reads
+    ``1.02 [1.02, 1.02]`` and a bound of ``1.1988`` never reads as a margin of ``1.2``; equal
+    values are written equally. Non-finite values as ``fmt`` writes them."""
     vals = [float(v) for v in values]
+    refs = [float(v) for v in against if math.isfinite(float(v))]
     texts: list[str] = []
     for d in range(digits, digits + extra + 1):
         texts = [fmt(v, d) for v in vals]
-        if all(
+        ok = all(
             texts[i] != texts[j]
             for i in range(len(vals))
             for j in range(i)
             if vals[i] != vals[j] and math.isfinite(vals[i]) and math.isfinite(vals[j])
-        ):
+        ) and all(t != fmt(r, d) for v, t in zip(vals, texts, strict=True) for r in refs if v != r)
+        if ok:
             break
     return texts
 
 
 def shortest(value: float, digits: int = 3, most: int = 6) -> str:
     """``value`` by :func:`general` with the fewest significant digits from ``digits`` to
-    ``most`` that write it exactly, else with ``digits``: a value someone typed, such as a
-    margin of ``1.1025``, is never shown rounded (``×/÷ 1.1``), while a computed one such as
-    ``√2`` reads ``1.41``."""
+    ``most`` that write it exactly (to 1e-12 relative, so ``100·(1.1025 − 1)`` is ``10.25``),
+    else with ``digits`` and its trailing zeros: a value someone typed, such as a margin of
+    ``1.1025``, is never shown rounded (``×/÷ 1.1``), while a computed one such as ``√1.2``
+    reads ``1.10`` — with the zero that says it is rounded."""
     x = float(value)
     for d in range(digits, most + 1):
-        if math.isfinite(x) and float(f"{x:.{d}g}") == x:
+        if math.isfinite(x) and abs(float(f"{x:.{d}g}") - x) <= 1e-12 * abs(x):
             return general(x, d)
-    return general(x, digits)
+    return general(x, digits, zeros=True)
+
+
+def ratio(value: float) -> str:
+    """A ratio margin ``m > 1`` (``×/÷ m``) by :func:`shortest`, with enough digits that its
+    excess ``m − 1`` has three significant ones (``1.0247``, not ``1.02``: the 2.47 % a
+    source states), at least three in all; other values as ``shortest`` writes them."""
+    x = float(value)
+    if not (math.isfinite(x) and x > 1):
+        return shortest(x)
+    whole = math.floor(math.log10(x)) + 1
+    return shortest(x, max(3, whole + 2 - math.floor(math.log10(x - 1))))

@@ -311,7 +311,7 @@ def test_finish_records_the_findings_and_glues_their_table_and_the_answer(starte
     assert record["verdict"]["answer"] == "Yes, it is larger."
     assert record["glued"]["answer"] == "Yes, it is larger."
     table = record["glued"]["findings_table"]
-    assert table.startswith("```{list-table}") and "0.3 [0.2, 0.4], n = 8" in table
+    assert table.startswith("```{list-table}") and "0.300 [0.200, 0.400], n = 8" in table
 
 
 def test_finish_refuses_an_outcome_its_interval_does_not_give_and_duplicate_names(started):

@@ -16,7 +16,7 @@ from dropout_study.chapters.findings import (
     YES,
     Finding,
 )
-from dropout_study.numfmt import distinct, shortest
+from dropout_study.numfmt import distinct, general, ratio, shortest
 
 __all__ = [
     "outcome_words",
@@ -83,23 +83,25 @@ def counts(findings: Iterable[Finding], role: str | None = None) -> dict:
 
 
 def _num(x: float) -> str:
-    from dropout_study.numfmt import general
-
     return general(x, 3) if math.isfinite(x) else "—"
 
 
 def interval_text(f: Finding) -> str:
-    """``"0.35 [0.29, 0.4]"`` (``"1.5× [1.3, 1.8]"`` for a ratio) with true minus signs: 3
-    significant digits, more where the estimate and its bounds would read alike
+    """``"0.350 [0.290, 0.400]"`` (``"1.50× [1.30, 1.80]"`` for a ratio) with true minus
+    signs: 3 significant digits with their trailing zeros, more where the estimate, its bounds
+    and the margin's boundaries (``±m``; ``m`` and ``1/m`` for a ratio) would read alike
     (:func:`~dropout_study.numfmt.distinct`)."""
     unit = "×" if f.scale == "log" else ""
-    est, lo, hi = (
-        _num(v) if not math.isfinite(v) else t
-        for v, t in zip(
-            (f.estimate, f.low, f.high), distinct((f.estimate, f.low, f.high)), strict=True
-        )
-    )
+    m = f.margin if f.kind != "sign" and f.margin is not None else 0.0
+    against = (m, 1 / m) if f.scale == "log" and m > 0 else (m, -m)
+    vals = (f.estimate, f.low, f.high)
+    texts = distinct(vals, fmt=_zeros, against=against)
+    est, lo, hi = (t if math.isfinite(v) else _num(v) for v, t in zip(vals, texts, strict=True))
     return f"{est}{unit} [{lo}, {hi}]"
+
+
+def _zeros(x: float, digits: int) -> str:
+    return general(x, digits, zeros=True)
 
 
 def margin_text(f: Finding) -> str:
@@ -107,7 +109,7 @@ def margin_text(f: Finding) -> str:
     if f.kind == "sign" or f.margin is None:
         return "0 (sign only)"
     if f.scale == "log":
-        return f"×/÷ {shortest(f.margin)}"
+        return f"×/÷ {ratio(f.margin)}"
     return f"±{shortest(f.margin)}"
 
 

@@ -239,7 +239,7 @@ def test_control_alternatives_vary_the_margin_window_k_and_floor():
     names = [f.name for f in ev.control(_metrics())]
     assert names[0] == "summed rises of J, K = 64 ÷ K = 1"
     assert "summed rises, K = 16 ÷ K = 1" in names
-    assert "summed rises, margin ×/÷ 1.41" in names and "summed rises, margin ×/÷ 4" in names
+    assert "summed rises, margin ×/÷ 1.414" in names and "summed rises, margin ×/÷ 4" in names
     assert any("stopping step" in n for n in names) and any("first half" in n for n in names)
     assert any("floor" in n for n in names)
     assert "summed rises on breast cancer (retrained)" in names

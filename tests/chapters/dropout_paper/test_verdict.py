@@ -297,7 +297,7 @@ def test_fig9a_at_other_rates_and_fig9b_shape_are_said_from_findings():
     outs = {r: pf.paper_findings(m, rate_9a=r)["fig9a"][0].outcome for r in (0.2, 0.4, 0.5)}
     assert outs == {0.2: NO, 0.4: NO, 0.5: INCONCLUSIVE}
     text = rule.rate_text(m)
-    assert text == "Fig. 9a is contradicted at p = 0.2–0.4 (undecided at p = 0.5)."
+    assert text == "Fig. 9a is contradicted in this protocol at p = 0.2–0.4 (undecided at p = 0.5)."
     assert text in rule.decide(m).answer
     # Fig. 9b: the interior rate is best in the synthetic metrics
     assert "inside the grid" in rule.pn_text(m)

@@ -42,7 +42,7 @@ import numpy as np
 from dropout_study.chapters.findings import Finding, finding, from_seeds
 from dropout_study.chapters.power import half_and_double
 from dropout_study.chapters.reach import reachable
-from dropout_study.numfmt import general, shortest
+from dropout_study.numfmt import general, ratio
 
 __all__ = [
     "MARGIN",
@@ -337,7 +337,7 @@ def control(m) -> list[Finding]:
             )
         )
     for d in half_and_double(mg, "log"):
-        alt(f"summed rises, margin ×/÷ {shortest(d)}", margin=d)
+        alt(f"summed rises, margin ×/÷ {ratio(d)}", margin=d)
     j_end = np.asarray(m["control"]["per_seed"]["best"]["j_end"], dtype=float)
     out.append(
         from_seeds(

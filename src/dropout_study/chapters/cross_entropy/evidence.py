@@ -34,7 +34,7 @@ import numpy as np
 
 from dropout_study.chapters.findings import Finding, finding, from_seeds
 from dropout_study.chapters.power import half_and_double
-from dropout_study.numfmt import shortest
+from dropout_study.numfmt import ratio, shortest
 
 __all__ = [
     "ROUNDING",
@@ -132,7 +132,7 @@ def exact_checks(m) -> list[Finding]:
             _IDENTITY,
         ),
         _exact(
-            "swapping two hidden units leaves the cost unchanged",
+            "swapping two hidden units leaves the cost unchanged (largest change over the seeds)",
             max(c["mlp_endpoint_difference"]),
             ROUNDING,
             _IDENTITY,
@@ -219,7 +219,7 @@ def measured(m) -> list[Finding]:
         for alt in half_and_double(margin, "log"):
             alts.append(
                 from_seeds(
-                    f"{name}, margin ×/÷ {shortest(alt)}", "effect", values, margin=alt,
+                    f"{name}, margin ×/÷ {ratio(alt)}", "effect", values, margin=alt,
                     margin_source=_source(alt, what), role="alternative", **kw,
                 )
             )  # fmt: skip

@@ -13,8 +13,8 @@ from dropout_study.chapters.findings import INCONCLUSIVE, NO, REVERSED, YES, fro
 __all__ = ["rate_text", "pn_trend", "pn_text", "wrong_rate_text"]
 
 
-_GROUP = {YES: "reproduced", NO: "contradicted", REVERSED: "contradicted",
-          INCONCLUSIVE: "undecided"}  # fmt: skip
+_GROUP = {YES: "reproduced", NO: "contradicted in this protocol",
+          REVERSED: "contradicted in this protocol", INCONCLUSIVE: "undecided"}  # fmt: skip
 
 
 def _span(rates: list, chosen: list) -> str:
@@ -28,7 +28,7 @@ def _span(rates: list, chosen: list) -> str:
 def rate_text(metrics) -> str:
     """Fig. 9a at the other rates of the robustness table (0.2 ≤ p ≤ 0.6), from their
     findings' outcomes: ``""`` when every rate gives the primary's outcome, else e.g.
-    ``"Fig. 9a is contradicted at p = 0.2–0.4 (undecided at p = 0.5)."``."""
+    ``"Fig. 9a is contradicted in this protocol at p = 0.2–0.4 (undecided at p = 0.5)."``."""
     dg = metrics["digits"]
     rates = [r for r in dg["rates"] if 0.2 <= r <= 0.6 or r == dg["mc_rate"]]
     by: dict[str, list] = {}

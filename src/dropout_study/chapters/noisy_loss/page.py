@@ -13,7 +13,13 @@ from collections.abc import Mapping
 
 from dropout_study.chapters.noisy_loss import alternatives, answer, evidence
 from dropout_study.chapters.noisy_loss.verdict import robustness
-from dropout_study.chapters.wording import interval_text, list_table, outcome_words, table_markdown
+from dropout_study.chapters.wording import (
+    interval_text,
+    list_table,
+    margin_text,
+    outcome_words,
+    table_markdown,
+)
 from dropout_study.numfmt import general, plain
 
 __all__ = [
@@ -155,10 +161,6 @@ def _hw(row: Mapping) -> str:
     return f"±{plain(row['half_width'], 2)}"
 
 
-def _margin(f) -> str:
-    return f"×/÷ {general(f.margin)}" if f.scale == "log" else f"±{general(f.margin)}"
-
-
 def power_table(m: Mapping) -> str:
     """Per primary finding: the half-width achieved against the margin, and the seeds — of
     this run, for a decision when it is undecided, and for about 80 % power."""
@@ -169,7 +171,8 @@ def power_table(m: Mapping) -> str:
         if not f.applicable:
             need = "not applicable"
         n80 = "—" if r["n80"] is None else f"≈ {r['n80']}"
-        rows.append([f.name.split(":")[0], f"{_hw(r)} vs {_margin(f)}", f"{f.n} / {need} / {n80}"])
+        seeds = f"{f.n} / {need} / {n80}"
+        rows.append([f.name.split(":")[0], f"{_hw(r)} vs {margin_text(f)}", seeds])
     head = ["Finding", "half-width vs margin", "seeds: this run / to decide / 80 % power"]
     return list_table(head, rows, [34, 30, 36])
 

@@ -55,7 +55,7 @@ from dropout_study.chapters.verdicts import (
     pick,
 )
 from dropout_study.chapters.verdicts import robustness as _table
-from dropout_study.chapters.wording import outcome_words
+from dropout_study.chapters.wording import margin_text, outcome_words
 from dropout_study.numfmt import plain
 
 __all__ = [
@@ -175,16 +175,23 @@ def _sentence(m: Mapping, found: Mapping, p: Mapping) -> str:
     cd = evidence.NAMES.get(m["control_datasets"][0], m["control_datasets"][0])
     return (
         f"Over {m['n_seeds']} paired seeds. Noisier: {p['noisier']} (ρ(p, loss spread across "
-        f"masks), p > 0: {_ds_list(n_, lambda f: plain(f.estimate, 2))}; margin 0.2)"
+        f"masks), p > 0: {_ds_list(n_, lambda f: plain(f.estimate, 2))}; margin {_mg(n_)})"
         f"{_reversed_note(n_, 'less noise at larger p')}. Slower: {p['slower']} (time to "
         f"{pct} of the way from the starting loss to the p = 0 run's best, p = {cr} over "
         f"p = 0: {', '.join(slow(d, f) for d, f in s_.items())}; budget {m['max_steps']} "
-        f"steps; margin 1.2×){_reversed_note(s_, 'dropout trained faster')}. Because noisier "
+        f"steps; margin {_mg(s_)}){_reversed_note(s_, 'dropout trained faster')}. Because noisier "
         f"(control on {cd} only): {p['because']} ({_CAUSE[p['because']]}): K = 1 over K = {k} "
-        f"masks per step took {_ratio(found['noise'])} the time (margin 1.1×: "
-        f"{outcome_words(found['noise'])}{ctl('noise')}); K = {k} over p = 0 took "
+        f"masks per step took {_ratio(found['noise'])} the time (margin "
+        f"{_mg({0: found['noise']})}: {outcome_words(found['noise'])}{ctl('noise')}); "
+        f"K = {k} over p = 0 took "
         f"{_ratio(found['left'])} (what is left: {outcome_words(found['left'])}{ctl('left')})."
     )
+
+
+def _mg(found: Mapping) -> str:
+    """The margin of the findings in ``found`` (one per data set) as the tables write it
+    (``×/÷ 1.2``, ``±0.2``); each distinct one, joined by " / ", where they differ."""
+    return " / ".join(dict.fromkeys(margin_text(f) for f in found.values()))
 
 
 def decide(metrics) -> Verdict:
