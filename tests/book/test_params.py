@@ -44,8 +44,8 @@ def test_resolve_does_not_modify_its_arguments(spec):
         (
             {"nope": 1},
             ValueError,
-            r"The 'nope' parameter of tiny must be a declared parameter "
-            r"\(one of seed, p, n, rates, label, explode\); got 1\.",
+            r"The 'overrides' parameter of tiny must be a mapping whose keys are each a "
+            r"parameter of tiny \('dropout-study params tiny' lists all 6\); got the key 'nope'\.$",
         ),
         ({"n": 2.5}, TypeError, r"The 'n' parameter of tiny must be an int; got 2\.5\."),
         ({"n": True}, TypeError, r"The 'n' parameter of tiny must be an int; got True\."),

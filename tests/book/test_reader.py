@@ -196,6 +196,15 @@ def test_cite_an_unknown_figure_is_one_line(built, capsys, label):
     assert err.count("\n") == 1 and "'figure' parameter of dropout-study cite" in err
 
 
+def test_cite_a_mistyped_figure_suggests_the_closest_label(built, capsys):
+    project, _ = built
+    assert cli.main(["cite", "fig-tiny-draw"], project) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.endswith(
+        "got 'fig-tiny-draw'. Did you mean 'fig-tiny-draws'?\n"
+    )
+
+
 # ------------------------------------------------------------------------------------------
 # the rerun page
 # ------------------------------------------------------------------------------------------

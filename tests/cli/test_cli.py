@@ -99,7 +99,11 @@ def test_default_output_directory_is_results_chapter(project, tmp_path, monkeypa
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-p", "bogus=1"], r"The 'bogus' parameter of tiny must be a declared parameter"),
+        (
+            ["-p", "bogus=1"],
+            r"The '-p' parameter of dropout-study run must be NAME=VALUE with NAME a parameter "
+            r"of tiny \('dropout-study params tiny' lists all 6\); got 'bogus=1'\.$",
+        ),
         (["-p", "n=abc"], r"The 'n' parameter of tiny must be an int; got 'abc'\."),
         (["-p", "rates=0.5"], r"The 'rates' parameter of tiny must be a list of floats; got 0.5"),
         (["-p", "explode=1"], r"The 'explode' parameter of tiny must be a bool"),
@@ -207,7 +211,7 @@ def test_console_script_is_installed_and_fails_cleanly():
     [
         ("seed=-1", "The 'seed' parameter of {id} must be"),
         ("seed=1.5", "The 'seed' parameter of {id} must be an int; got 1.5."),
-        ("no_such_parameter=1", "The 'no_such_parameter' parameter of {id} must be a declared"),
+        ("no_such_parameter=1", "NAME a parameter of {id} ('dropout-study params {id}' lists"),
     ],
 )
 def test_real_chapters_reject_invalid_input_before_running(

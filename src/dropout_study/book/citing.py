@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from dropout_study.validation import fail
+from dropout_study.validation import did_you_mean, fail
 
 __all__ = [
     "LABEL",
@@ -189,7 +189,11 @@ def figure_record(project, label: str, run_dir: str | Path | None = None) -> dic
             else f"a figure of a built chapter (run 'dropout-study build' first, or cite a "
             f"figure of your own run with --run DIR; {cid} has none)"
         )
-        fail("figure", "dropout-study cite", allowed, label)
+        try:
+            fail("figure", "dropout-study cite", allowed, label)
+        except ValueError as exc:
+            close = did_you_mean(label, [f"fig-{cid}-{k}" for k in known])
+            raise ValueError(str(exc) + close) from None
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     glued = {}
     metrics_file = dest / "metrics.json"

@@ -158,9 +158,12 @@ def _run(args, project: Project) -> None:
     profile = params.check_profile(args.profile, f"{PROG} run")
     spec = project.spec(cid)
     overrides = params.load_file(args.file) if args.file else {}
+    for name in overrides:  # a name the chapter does not have: the user's typo, said as such
+        params.check_name(name, spec, "-f", args.file)
     given: set[str] = set()
     for text in args.assignments:
         name, value = params.parse_assignment(text)
+        params.check_name(name, spec, "-p", text)
         if name in given:  # the last would win silently (a file's duplicate is refused too)
             fail("-p", f"{PROG} run", "each parameter at most once", described(f"{name} twice"))
         given.add(name)
