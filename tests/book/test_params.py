@@ -309,8 +309,9 @@ def test_derived_lists_the_unset_parameters_that_followed_the_users_values():
     rates = [0.0, next(r for r in plain["dropout_rates"] if r not in (0.0, plain["primary_rate"]))]
     ov = {"dropout_rates": rates}
     got = params.derived(spec, "book", ov, params.resolve(spec, "book", ov))
-    assert list(got) == ["primary_rate"] and got["primary_rate"] in rates
-    assert got["primary_rate"] != plain["primary_rate"]
+    assert list(got) == ["primary_rate"] and got["primary_rate"]["value"] in rates
+    assert got["primary_rate"]["value"] != plain["primary_rate"]
+    assert got["primary_rate"]["follows"] == ["dropout_rates"]  # the rule's own parent
     ov2 = {"dropout_rates": rates, "primary_rate": rates[1]}  # set by the user: not derived
     assert params.derived(spec, "book", ov2, params.resolve(spec, "book", ov2)) == {}
     assert params.derived(spec, "book", {}, plain) == {}

@@ -260,3 +260,47 @@ def test_list_into_a_closed_pipe_exits_quietly():
     )
     assert proc.stdout.count("\n") == 1
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_a_value_derived_from_what_the_user_set_is_recorded_as_derived(
+    project, tmp_path, monkeypatch, capsys
+):
+    """A parameter that followed the user's value (here p follows rates, as
+    cost-under-dropout's primary_rate follows dropout_rates) is printed and recorded under
+    ``derived`` in run.json, metrics.json and the figures' JSON, marked in the notebook's
+    table and left out of its rerun command; typing the same value gives the same parameters
+    and metrics, with nothing derived."""
+    import tiny_experiment
+
+    from dropout_study.parameters import follow_member
+
+    rule = {"p": follow_member("p", "rates")}
+    monkeypatch.setattr(tiny_experiment, "DEPENDENT_DEFAULTS", rule, raising=False)
+    base = ["run", "tiny", "--profile", "smoke", "-p", "rates=[0.0, 0.25]"]
+    assert cli.main([*base, "--out", str(tmp_path / "a")], project) == 0
+    assert "derived from the parameters you set: p = 0.25 (from rates)" in capsys.readouterr().out
+    assert cli.main([*base, "-p", "p=0.25", "--out", str(tmp_path / "b")], project) == 0
+    assert "derived from" not in capsys.readouterr().out
+
+    def read(run, name):
+        return json.loads((tmp_path / run / name).read_text(encoding="utf-8"))
+
+    mark = {"p": {"value": 0.25, "follows": ["rates"]}}
+    for name in ("run.json", "metrics.json", "figures/draws.json"):
+        assert read("a", name)["derived"] == mark, name
+        assert read("b", name)["derived"] == {}, name
+        assert read("a", name)["parameters"] == read("b", name)["parameters"], name
+    assert read("a", "metrics.json")["metrics"] == read("b", "metrics.json")["metrics"]
+
+    def table(run):
+        nb = json.loads((tmp_path / run / "tiny.ipynb").read_text(encoding="utf-8"))
+        return next(
+            "".join(c["source"])
+            for c in nb["cells"]
+            if "Parameters of this run" in "".join(c["source"])
+        )
+
+    assert "| `p` | `0.25` (derived from rates) |" in table("a")
+    assert "| `rates` | `[0.0, 0.25]` (set for this run) |" in table("a")
+    assert "-p p=" not in table("a") and "-p 'rates=[0.0, 0.25]'" in table("a")
+    assert "| `p` | `0.25` (set for this run) |" in table("b") and "-p p=0.25" in table("b")

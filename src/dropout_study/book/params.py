@@ -179,14 +179,16 @@ def resolve(spec, profile: str = "book", overrides: Mapping | None = None, *, ch
 def derived(spec, profile: str, overrides: Mapping, resolved: Mapping) -> dict:
     """The parameters the user did not set whose value in ``resolved`` follows one they did
     (the experiment's ``DEPENDENT_DEFAULTS``) and differs from the ``profile``'s own value:
-    ``{name: value}``, in declaration order; empty without ``overrides``."""
+    ``{name: {"value": value, "follows": [the parameters its rule reads]}}``, in declaration
+    order; empty without ``overrides``. A run records it beside its parameters (``derived``
+    in ``run.json``, ``metrics.json`` and each figure's JSON)."""
     if not overrides:
         return {}
     module = importlib.import_module(spec.experiment)
     rules = getattr(module, "DEPENDENT_DEFAULTS", {})
     plain = resolve(spec, profile, check=False)
     return {
-        n: resolved[n]
+        n: {"value": resolved[n], "follows": list(getattr(rules[n], "parents", ()))}
         for n in spec.names
         if n in rules and n not in overrides and resolved[n] != plain[n]
     }

@@ -100,6 +100,7 @@ def execute(
     key: str | None = None,
     confirm_root: Path | None = None,
     option: str = "dest",
+    derived: Mapping | None = None,
 ) -> dict:
     """Execute a chapter with already-resolved ``params`` (see :func:`params.resolve`) and
     put ``<id>.ipynb``, ``metrics.json``, ``figures/`` and ``run.json`` into ``dest``.
@@ -112,7 +113,8 @@ def execute(
     the ``full`` profile's parameters is recorded as the chapter's fresh-seed confirmation
     (:func:`dropout_study.book.confirm.record`, under ``confirm_root``, default the project that
     holds the chapter's source). ``option``: how the user named ``dest`` (``--out``), for
-    messages.
+    messages. ``derived``: the parameters that followed what the user set
+    (:func:`dropout_study.book.params.derived`), recorded as such beside the parameters.
     """
     dest = Path(dest).absolute()
     with outputs.locked(dest, option=option):
@@ -120,7 +122,7 @@ def execute(
         dest = outputs.check_destination(dest, spec.id, option="dest", owner="pipeline.execute")
         run_dir = outputs.make_run_dir(dest)
         try:
-            record = _execute_in(run_dir, spec, params, profile=profile, key=key)
+            record = _execute_in(run_dir, spec, params, profile, key, derived or {})
             outputs.swap_in(run_dir, dest)
         except BaseException:
             kernel.end_kernels()
@@ -135,7 +137,7 @@ def execute(
 
 
 def _execute_in(
-    run_dir: Path, spec: chapters.ChapterSpec, params: Mapping, *, profile: str, key
+    run_dir: Path, spec: chapters.ChapterSpec, params: Mapping, profile: str, key, derived: Mapping
 ) -> dict:
     import jupytext
     import papermill as pm
@@ -143,7 +145,7 @@ def _execute_in(
     out = run_dir / f"{spec.id}.ipynb"
     started = timestamp()
     clock = time.time()  # for timing.finish_run
-    write_context(run_dir, spec, params, profile=profile, key=key)
+    write_context(run_dir, spec, params, profile=profile, key=key, derived=derived)
     nb = jupytext.read(spec.source)
     try:
         # the kernel's one-line notes (e.g. a damaged sweep-cache entry recomputed) reach
@@ -176,7 +178,7 @@ def _execute_in(
             "(does its last cell call report.finish?)."
         )
     first_cell = timing.first_cell_start(out)  # before _postprocess strips the cell metadata
-    _postprocess(out, spec, params, profile)
+    _postprocess(out, spec, params, profile, derived)
     record = json.loads(metrics_file.read_text(encoding="utf-8"))
     if record.get("verdict", {}).get("word") not in WORDS:
         raise ChapterFailed(f"Chapter '{spec.id}' wrote a metrics.json without a verdict.")
@@ -199,11 +201,17 @@ def _kernel_failure(exc: Exception) -> str:
 
 
 def write_context(
-    run_dir: Path, spec: chapters.ChapterSpec, params: Mapping, *, profile: str, key: str | None
+    run_dir: Path,
+    spec: chapters.ChapterSpec,
+    params: Mapping,
+    *,
+    profile: str,
+    key: str | None,
+    derived: Mapping | None = None,
 ) -> Path:
     """Write ``run.json`` into ``run_dir``: what :func:`report.start` reads in the kernel
-    (chapter, claim, experiment module, profile, declared parameters, the ``full`` profile's
-    parameters) and the cache key."""
+    (chapter, claim, experiment module, profile, declared parameters, those of them derived
+    from what the user set, the ``full`` profile's parameters) and the cache key."""
     context = {
         "chapter": spec.id,
         "claim": spec.claim,
@@ -215,6 +223,7 @@ def write_context(
             for p in spec.params
         ],
         "parameters": dict(params),
+        "derived": dict(derived or {}),  # {name: {"value", "follows"}}: not typed by the user
         "key": key,
         "code": chapter_science_hash(spec),  # the page compares it with the confirmation's
         # the parameters a confirmation record's hash must be (confirm.check)
@@ -237,7 +246,7 @@ def finish_context(run_dir: Path, *, started: str) -> None:
     path.write_text(json.dumps(context, indent=2) + "\n", encoding="utf-8")
 
 
-def _postprocess(path: Path, spec: chapters.ChapterSpec, params: Mapping, profile: str) -> None:
+def _postprocess(path: Path, spec, params: Mapping, profile: str, derived: Mapping) -> None:
     """Hide the parameters cells and show the parameters used as a table after them."""
     import nbformat
 
@@ -251,7 +260,7 @@ def _postprocess(path: Path, spec: chapters.ChapterSpec, params: Mapping, profil
             last = i
     if last is not None:
         nb.cells.insert(
-            last + 1, nbformat.v4.new_markdown_cell(parameter_table(spec, params, profile))
+            last + 1, nbformat.v4.new_markdown_cell(parameter_table(spec, params, profile, derived))
         )
         nb.cells.insert(last + 2, provenance_cell(nbformat))
         executed.stable_ids(nb)
@@ -270,22 +279,25 @@ def _postprocess(path: Path, spec: chapters.ChapterSpec, params: Mapping, profil
     nbformat.write(nb, path)
 
 
-def parameter_table(spec: chapters.ChapterSpec, params: Mapping, profile: str) -> str:
+def parameter_table(spec, params: Mapping, profile: str, derived: Mapping | None = None) -> str:
     """The markdown shown after the (removed) parameters cells of an executed chapter: every
-    parameter with its value (those set for this run, i.e. not the profile's, marked) and the
-    command that reproduces the run."""
+    parameter with its value (those set for this run, i.e. not the profile's, marked; those
+    ``derived`` from them marked as such) and the command that reproduces the run (the
+    derived ones follow again without being typed)."""
     try:
         base = resolve(spec, profile, check=False)
     except (ValueError, TypeError):
         base = {}
+    derived = derived or {}
     changed = [p.name for p in spec.params if p.name in base and base[p.name] != params[p.name]]
+    marks = {n: " (set for this run)" for n in changed if n not in derived}
+    marks |= {n: f" (derived from {', '.join(d['follows'])})" for n, d in derived.items()}
     rows = "\n".join(
-        f"| `{p.name}` | {fmt_value(params[p.name])}"
-        f"{' (set for this run)' if p.name in changed else ''} | {cell(p.help)} |"
+        f"| `{p.name}` | {fmt_value(params[p.name])}{marks.get(p.name, '')} | {cell(p.help)} |"
         for p in spec.params
     )
     command = f"dropout-study run {spec.id} --profile {profile}" + "".join(
-        f" -p {shlex.quote(f'{n}={json.dumps(params[n])}')}" for n in changed
+        f" -p {shlex.quote(f'{n}={json.dumps(params[n])}')}" for n in changed if n not in derived
     )
     # a colon fence: a backtick fence's info string may not contain backticks
     return (

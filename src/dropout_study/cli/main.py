@@ -178,13 +178,17 @@ def _run(args, project: Project) -> None:
     print(est.text(), flush=True)
     follow = params.derived(spec, profile, overrides, resolved)
     if follow:  # values the user did not type but changed with what they typed
-        shown = ", ".join(f"{n} = {short_repr(v)}" for n, v in follow.items())
+        shown = ", ".join(
+            f"{n} = {short_repr(d['value'])}"
+            + (f" (from {', '.join(d['follows'])})" if d["follows"] else "")
+            for n, d in follow.items()
+        )
         print(f"derived from the parameters you set: {shown}", flush=True)
     print(f"running {cid} (profile {profile}) ...", flush=True)
     _warn_cache()
     t0 = time.perf_counter()
     with progress.watch():
-        record = execute(spec, resolved, out, profile=profile, option="--out")
+        record = execute(spec, resolved, out, profile=profile, option="--out", derived=follow)
     _STATE["written"] = out  # from here an interrupt leaves the results in place
     dt = time.perf_counter() - t0
     print(f"executed in {dt:.1f} s; notebook, metrics.json and figures/ in {out}")
