@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -51,7 +50,7 @@ from dropout_study.book.cache import (
     provenance_cell,
     prune_sweep_cache,
 )
-from dropout_study.book.generated_pages import cell, fmt_value, write_generated
+from dropout_study.book.generated_pages import write_generated
 from dropout_study.book.htmlbook import STAGING, BuildBusy, build_lock, jupyter_book_build
 from dropout_study.book.params import check_profile, resolve
 from dropout_study.book.project import (
@@ -71,7 +70,6 @@ from dropout_study.sweep import progress, timing
 __all__ = [
     "execute",
     "write_context",
-    "parameter_table",
     "build",
     "build_lock",
     "BuildBusy",
@@ -260,7 +258,8 @@ def _postprocess(path: Path, spec, params: Mapping, profile: str, derived: Mappi
             last = i
     if last is not None:
         nb.cells.insert(
-            last + 1, nbformat.v4.new_markdown_cell(parameter_table(spec, params, profile, derived))
+            last + 1,
+            nbformat.v4.new_markdown_cell(executed.parameter_table(spec, params, profile, derived)),
         )
         nb.cells.insert(last + 2, provenance_cell(nbformat))
         executed.stable_ids(nb)
@@ -277,37 +276,6 @@ def _postprocess(path: Path, spec, params: Mapping, profile: str, derived: Mappi
         output_path=path.name,
     )
     nbformat.write(nb, path)
-
-
-def parameter_table(spec, params: Mapping, profile: str, derived: Mapping | None = None) -> str:
-    """The markdown shown after the (removed) parameters cells of an executed chapter: every
-    parameter with its value (those set for this run, i.e. not the profile's, marked; those
-    ``derived`` from them marked as such) and the command that reproduces the run (the
-    derived ones follow again without being typed)."""
-    try:
-        base = resolve(spec, profile, check=False)
-    except (ValueError, TypeError):
-        base = {}
-    derived = derived or {}
-    changed = [p.name for p in spec.params if p.name in base and base[p.name] != params[p.name]]
-    marks = {n: " (set for this run)" for n in changed if n not in derived}
-    marks |= {n: f" (derived from {', '.join(d['follows'])})" for n, d in derived.items()}
-    rows = "\n".join(
-        f"| `{p.name}` | {fmt_value(params[p.name])}{marks.get(p.name, '')} | {cell(p.help)} |"
-        for p in spec.params
-    )
-    command = f"dropout-study run {spec.id} --profile {profile}" + "".join(
-        f" -p {shlex.quote(f'{n}={json.dumps(params[n])}')}" for n in changed if n not in derived
-    )
-    # a colon fence: a backtick fence's info string may not contain backticks
-    return (
-        f":::{{admonition}} Parameters of this run (profile `{profile}`)\n"
-        ":class: dropdown\n\n"
-        "| Parameter | Value | Meaning |\n|---|---|---|\n"
-        f"{rows}\n\n"
-        f"This run again: `{command}`; other values: `-p NAME=VALUE`.\n"
-        ":::\n"
-    )
 
 
 # ------------------------------------------------------------------------------------------
