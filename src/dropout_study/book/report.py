@@ -238,7 +238,7 @@ def figure(fig, name: str) -> None:
         "profile": st["profile"],
         "seed": st["params"].get("seed"),
         "parameters": st["params"],
-        "derived": st["derived"],
+        "derived": st.get("derived", {}),
         "provenance": provenance(),
     }
     (figdir / f"{name}.json").write_text(dumps(record), encoding="utf-8")
@@ -360,7 +360,7 @@ def finish(verdict, metrics: Mapping, robustness=None, findings=()) -> None:
         "claim": st["claim"],
         "profile": st["profile"],
         "parameters": st["params"],
-        "derived": st["derived"],
+        "derived": st.get("derived", {}),
         "verdict": {"word": word, "sentence": sentence, "claim": claim, "answer": answer},
         "findings": records,
         "robustness": rob,
