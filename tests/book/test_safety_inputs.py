@@ -333,9 +333,10 @@ def test_the_memory_estimate_counts_the_network(cid, wide):
 @pytest.mark.parametrize("cid, cap", [("noisy-loss", 10**6), ("l1-vs-l2", 10**10)])
 def test_a_huge_step_cap_needs_yes(cid, cap):
     # training.train grows its history as it goes, so a large cap costs no memory up front
-    # (test_stopping), but the run's work grows with it: it must ask for --yes
+    # (test_stopping), but the run's work grows with it: it must ask for --yes (at the book
+    # profile's seeds and data sets: the smoke profile's few are 1.3 h at the rough rate)
     spec = chapters.load(cid)
-    big = estimates.estimate(cid, params.resolve(spec, "smoke", {"max_steps": cap}))
+    big = estimates.estimate(cid, params.resolve(spec, "book", {"max_steps": cap}))
     assert big.seconds > estimates.CONFIRM_SECONDS
     with pytest.raises(ValueError, match="add --yes"):
         estimates.check(big)

@@ -30,6 +30,7 @@ from pathlib import Path
 from dropout_study.book import (
     buildstamp,
     confirm,
+    estimates,
     kernel,
     outputs,
 )
@@ -99,6 +100,7 @@ def execute(
     confirm_root: Path | None = None,
     option: str = "dest",
     derived: Mapping | None = None,
+    at_once: int = 1,
 ) -> dict:
     """Execute a chapter with already-resolved ``params`` (see :func:`params.resolve`) and
     put ``<id>.ipynb``, ``metrics.json``, ``figures/`` and ``run.json`` into ``dest``.
@@ -112,15 +114,19 @@ def execute(
     (:func:`dropout_study.book.confirm.record`, under ``confirm_root``, default the project that
     holds the chapter's source). ``option``: how the user named ``dest`` (``--out``), for
     messages. ``derived``: the parameters that followed what the user set
-    (:func:`dropout_study.book.params.derived`), recorded as such beside the parameters.
+    (:func:`dropout_study.book.params.derived`), recorded as such beside the parameters;
+    ``at_once``: chapters executing side by side, noted with the time the run took
+    (:func:`dropout_study.book.estimates.measure`, kept for later estimates).
     """
     dest = Path(dest).absolute()
+    cells = estimates.cache_cells(spec)  # before the kernel: did the run compute its sweeps?
     with outputs.locked(dest, option=option):
         outputs.recover(dest)
         dest = outputs.check_destination(dest, spec.id, option="dest", owner="pipeline.execute")
         run_dir = outputs.make_run_dir(dest)
         try:
             record = _execute_in(run_dir, spec, params, profile, key, derived or {})
+            took = estimates.measure(spec, params, profile, run_dir, cells, at_once)
             outputs.swap_in(run_dir, dest)
         except BaseException:
             kernel.end_kernels()
@@ -128,9 +134,10 @@ def execute(
         finally:
             if run_dir.exists():
                 shutil.rmtree(run_dir, ignore_errors=True)
+    root = confirm_root or Path(spec.source).resolve().parents[2]  # book/chapters/x.md
+    estimates.remember(took, root)
     if profile == "full" and dict(params) == resolve(spec, "full", check=False):
-        root = confirm_root or Path(spec.source).resolve().parents[2]  # book/chapters/x.md
-        confirm.record(record, params, root=root, code=chapter_science_hash(spec))
+        confirm.record(record, params, root=root, code=chapter_science_hash(spec), timing=took)
     return record
 
 
@@ -328,8 +335,15 @@ def _build(
             log(f"warning: {rel(found.path, project.root)} is damaged ({found.problem})")
     results, failures = [], []
     width = max((len(c) for c in ids), default=0)
+    at_once = sidebyside.default_workers()  # noted with each chapter's time
     ahead = sidebyside.start(
-        plan, project, execute, force=force, profile=profile, confirm_root=project.root
+        plan,
+        project,
+        execute,
+        force=force,
+        profile=profile,
+        confirm_root=project.root,
+        at_once=at_once,
     )
     for i, (spec, _params, _key) in enumerate(plan, 1):
         dest = project.dest(spec.id)

@@ -172,10 +172,10 @@ def _run(args, project: Project) -> None:
     out = args.out if args.out is not None else Path("results") / cid
     out = guard.run_destination(out, cid, project)
     guard.check_environment(f"{PROG} run")
-    est = estimates.estimate(cid, resolved, spec.experiment)
+    _use_scheduler(args)  # before the estimate: a run through a scheduler has no measured time
+    est = estimates.for_run(spec, resolved, project.root)
     estimates.check(est, yes=args.yes)
-    _use_scheduler(args)
-    print(est.text(), flush=True)
+    print(f"{est.text()}\n  {est.based_on()}", flush=True)
     follow = params.derived(spec, profile, overrides, resolved)
     if follow:  # values the user did not type but changed with what they typed
         shown = ", ".join(
