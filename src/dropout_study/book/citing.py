@@ -2,8 +2,8 @@
 
 - :func:`study_bibtex` / :func:`study_csl` — the study as a BibTeX entry and as CSL-JSON,
   both read from ``CITATION.cff`` (one source of truth for title, authors, version, date,
-  licence, abstract and, when it has one, the repository's address: ``repository-code`` or
-  ``url``; none is invented); the BibTeX entry also names the commit of the checkout;
+  abstract and, when it has one, the repository's address: ``repository-code`` or ``url``;
+  none is invented); the BibTeX entry also names the commit of the checkout;
 - :func:`figure_record` — one figure: its label, caption (glue resolved from the chapter's
   ``metrics.json``), chapter, package version, git commit, a hash of its parameters and its
   stable URL anchor ``book/generated/<chapter>/<chapter>.html#<label>``;
@@ -105,7 +105,7 @@ def study_bibtex(cff: dict, git: dict | None = None) -> str:
         "title": "{" + latex(cff["title"]) + "}",
         "howpublished": f"\\url{{{repo}}}" if repo else "Software",
         "year": date[:4] or None,
-        "month": ("raw", _MONTHS[int(date[5:7]) - 1]) if len(date) >= 7 else None,
+        "month": ("raw", _MONTHS[int(date[5:7]) - 1]) if date[5:7].isdigit() else None,
         "version": latex(str(version)) if version else None,
         "url": repo,
         "note": latex(note),
