@@ -230,6 +230,8 @@ def test_cite_an_unknown_figure_is_one_line(built, capsys, label):
 
 def test_cite_a_mistyped_figure_suggests_the_closest_label(built, capsys):
     project, _ = built
+    assert cli.main(["cite", "fig-tiny-dark"], project) == 2  # not like any name: no guess
+    assert "Did you mean" not in capsys.readouterr().err
     assert cli.main(["cite", "fig-tiny-draw"], project) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.endswith(

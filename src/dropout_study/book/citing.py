@@ -17,6 +17,7 @@ pdflatex with BibTeX cannot read the captions' Unicode (×, −, θ, ≥, …).
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -28,7 +29,7 @@ from dropout_study.book import bibtex
 from dropout_study.book.bibtex import latex
 from dropout_study.book.project import rel
 from dropout_study.provenance import git_commit
-from dropout_study.validation import did_you_mean, fail
+from dropout_study.validation import fail
 
 __all__ = [
     "LABEL",
@@ -224,9 +225,10 @@ def figure_record(project, label: str, run_dir: str | Path | None = None) -> dic
         )
         try:
             fail("figure", "dropout-study cite", allowed, label)
-        except ValueError as exc:
-            close = did_you_mean(label, [f"fig-{cid}-{k}" for k in known])
-            raise ValueError(str(exc) + close) from None
+        except ValueError as exc:  # names compared without the prefix every label shares
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f" Did you mean 'fig-{cid}-{close[0]}'?" if close else ""
+            raise ValueError(str(exc) + hint) from None
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     glued = {}
     metrics_file = dest / "metrics.json"
