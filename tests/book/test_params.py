@@ -44,8 +44,8 @@ def test_resolve_does_not_modify_its_arguments(spec):
         (
             {"nope": 1},
             ValueError,
-            r"The 'nope' parameter of tiny must be a declared parameter "
-            r"\(one of seed, p, n, rates, label, explode\); got 1\.",
+            r"The 'overrides' parameter of tiny must be a mapping whose keys are each a "
+            r"parameter of tiny \('dropout-study params tiny' lists all 6\); got the key 'nope'\.$",
         ),
         ({"n": 2.5}, TypeError, r"The 'n' parameter of tiny must be an int; got 2\.5\."),
         ({"n": True}, TypeError, r"The 'n' parameter of tiny must be an int; got True\."),
@@ -309,8 +309,9 @@ def test_derived_lists_the_unset_parameters_that_followed_the_users_values():
     rates = [0.0, next(r for r in plain["dropout_rates"] if r not in (0.0, plain["primary_rate"]))]
     ov = {"dropout_rates": rates}
     got = params.derived(spec, "book", ov, params.resolve(spec, "book", ov))
-    assert list(got) == ["primary_rate"] and got["primary_rate"] in rates
-    assert got["primary_rate"] != plain["primary_rate"]
+    assert list(got) == ["primary_rate"] and got["primary_rate"]["value"] in rates
+    assert got["primary_rate"]["value"] != plain["primary_rate"]
+    assert got["primary_rate"]["follows"] == ["dropout_rates"]  # the rule's own parent
     ov2 = {"dropout_rates": rates, "primary_rate": rates[1]}  # set by the user: not derived
     assert params.derived(spec, "book", ov2, params.resolve(spec, "book", ov2)) == {}
     assert params.derived(spec, "book", {}, plain) == {}

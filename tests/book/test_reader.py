@@ -120,19 +120,35 @@ def test_every_real_chapter_lists_a_range_for_most_parameters():
 
 
 def test_cite_prints_bibtex_and_csl_json_from_citation_cff(capsys):
+    """The study as an @misc entry both BibTeX and biblatex read (year, month, howpublished,
+    note with version and the checkout's commit; no biblatex-only @software or date), in
+    ASCII, under a header that says so; the CSL-JSON as before."""
     from pybtex.database import parse_string
 
+    from dropout_study.book.citing import BIBTEX_HEADER
     from dropout_study.book.project import Project
+    from dropout_study.provenance import git_commit
 
     assert cli.main(["cite"], Project()) == 0
     out = capsys.readouterr().out
-    bib_text = out.split("% BibTeX\n", 1)[1].split("\n\n// CSL-JSON\n", 1)[0]
-    csl = json.loads(out.split("// CSL-JSON\n", 1)[1])
+    assert out.startswith(BIBTEX_HEADER + "\n@misc{dropout_study,")
+    assert "biblatex" in BIBTEX_HEADER and "BibTeX" in BIBTEX_HEADER
+    bib_text = out.split(BIBTEX_HEADER + "\n", 1)[1].split("\n\n// CSL-JSON", 1)[0]
+    csl = json.loads(out.split("// CSL-JSON (type software)\n", 1)[1])
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert bib_text.isascii() and "@software" not in bib_text and "date =" not in bib_text
     entry = parse_string(bib_text, "bibtex").entries["dropout_study"]  # pybtex parses it
+    assert entry.type == "misc"
     assert entry.fields["version"] == version == cff["version"] == csl[0]["version"]
-    assert entry.fields["year"] == str(cff["date-released"])[:4]
+    released = str(cff["date-released"])
+    assert entry.fields["year"] == released[:4]
+    assert entry.fields["month"] == "November" == ["", "January", "February", "March", "April",
+        "May", "June", "July", "August", "September", "October", "November",
+        "December"][int(released[5:7])]  # fmt: skip
+    commit = git_commit(ROOT)["commit"]
+    assert entry.fields["note"].startswith(f"Version {version}, commit {commit}")
+    assert entry.fields["howpublished"]
     assert csl[0]["type"] == "software" and csl[0]["title"] == cff["title"]
     assert csl[0]["issued"]["date-parts"][0][0] == int(str(cff["date-released"])[:4])
 
@@ -160,22 +176,31 @@ def test_cite_a_figure_gives_label_caption_provenance_and_anchor(built, capsys):
     assert fields["commit"].split()[0] == (record["provenance"]["git"]["commit"] or "unknown")
     assert fields["parameters"] == f"sha256 {expected_hash}"
     assert fields["anchor"] == "book/generated/tiny/tiny.html#fig-tiny-draws"
-    assert "@software{dropout_study" in out
+    assert "@misc{dropout_study" in out and "@software" not in out
 
 
 def test_cite_gives_the_figure_its_own_bibtex_entry_and_cites_a_run_folder(built, capsys):
-    """The figure's @misc entry (pybtex parses it) names its commit, profile and anchor; a
-    figure of a profile other than the book's says so; --run cites the same figure from a
-    run's --out folder, with that folder's files."""
+    """The figure's @misc entry (pybtex parses it) says where the figure is — the chapter
+    source in the repository at the figure's commit, and its anchor in the built book — and
+    names its version, profile and parameters; the study's entry beside it names the same
+    commit; a figure of a profile other than the book's says so; --run cites the same figure
+    from a run's --out folder, with that folder's files and no anchor of the book."""
     from pybtex.database import parse_string
+
+    from dropout_study.book.citing import BIBTEX_HEADER
 
     project, record = built
     assert cli.main(["cite", "fig-tiny-draws"], project) == 0
     out = capsys.readouterr().out
-    bib = parse_string(out.split("BibTeX:\n", 1)[1], "bibtex")
+    bib = parse_string(out.split(BIBTEX_HEADER + "\n", 1)[1], "bibtex")
     fig = bib.entries["fig-tiny-draws"]
-    commit = record["provenance"]["git"]["commit"] or "unknown"
-    assert commit in fig.fields["note"] and "tiny.html#fig-tiny-draws" in fig.fields["howpublished"]
+    commit = record["provenance"]["git"]["commit"]
+    where = fig.fields["howpublished"]
+    assert where.startswith("dropout-study repository, commit ")
+    assert (commit or "commit unknown") in where and "of book/chapters/tiny.md" in where
+    assert where.endswith(r"in the built book at book/generated/tiny/tiny.html{\#}fig-tiny-draws")
+    assert f"commit {commit}" in bib.entries["dropout_study"].fields["note"]  # the figure's
+    assert f"profile {record.get('profile', 'smoke')}" in fig.fields["note"]
     profile = record["profile"] if "profile" in record else "smoke"
     assert (f"from the `{profile}` profile, not the study's" in out) == (
         profile not in ("book", "full")
@@ -184,6 +209,13 @@ def test_cite_gives_the_figure_its_own_bibtex_entry_and_cites_a_run_folder(built
     assert cli.main(["cite", "fig-tiny-draws", "--run", str(run_dir)], project) == 0
     out = capsys.readouterr().out
     assert f"files:      {run_dir}/figures/" in out and "page/tiny.html#fig-tiny-draws" in out
+    where = (
+        parse_string(out.split(BIBTEX_HEADER + "\n", 1)[1], "bibtex")
+        .entries["fig-tiny-draws"]
+        .fields["howpublished"]
+    )
+    assert where.endswith("from a run with its own parameters (dropout-study run tiny)")
+    assert str(run_dir) not in where  # no private path in a citation
     assert cli.main(["cite", "fig-tiny-draws", "--run", str(run_dir.parent)], project) == 2
     assert "'--run' parameter of dropout-study cite" in capsys.readouterr().err
 
@@ -194,6 +226,17 @@ def test_cite_an_unknown_figure_is_one_line(built, capsys, label):
     assert cli.main(["cite", label], project) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'figure' parameter of dropout-study cite" in err
+
+
+def test_cite_a_mistyped_figure_suggests_the_closest_label(built, capsys):
+    project, _ = built
+    assert cli.main(["cite", "fig-tiny-dark"], project) == 2  # not like any name: no guess
+    assert "Did you mean" not in capsys.readouterr().err
+    assert cli.main(["cite", "fig-tiny-draw"], project) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.endswith(
+        "got 'fig-tiny-draw'. Did you mean 'fig-tiny-draws'?\n"
+    )
 
 
 # ------------------------------------------------------------------------------------------

@@ -115,7 +115,28 @@ def test_a_non_utf8_file_gets_the_template_message(project, tmp_path, capsys, da
 def test_a_typo_gets_did_you_mean(project, capsys, typed, hint):
     assert cli.main(["run", "tiny", "-p", f"{typed}=1"], project) == 2
     err = one_line_error(capsys)
-    assert f"got 1. Did you mean '{hint}'?" in err
+    assert f"got '{typed}=1'. Did you mean '{hint}'?" in err
+
+
+def test_an_unknown_name_is_said_to_be_the_mistake_not_its_value(project, tmp_path, capsys):
+    """The message names what the user typed (the name, not only its value), where the names
+    are listed and how many there are, instead of listing every name; from a -f file it names
+    the file and the key; nothing is written."""
+    out = tmp_path / "o"
+    spec = project.spec("tiny")
+    assert cli.main(["run", "tiny", "-p", "nosuch=3", "--out", str(out)], project) == 2
+    err = one_line_error(capsys)
+    assert err.startswith("dropout-study: error: The '-p' parameter of dropout-study run must be")
+    assert "got 'nosuch=3'." in err and "got 3" not in err and "Did you mean" not in err
+    assert f"'dropout-study params tiny' lists all {len(spec.names)}" in err
+    assert not any(f"{n}," in err for n in spec.names)  # the names are not all listed
+    f = tmp_path / "p.yml"
+    f.write_text("seed: 1\nlable: x\n")
+    assert cli.main(["run", "tiny", "-f", str(f), "--out", str(out)], project) == 2
+    err = one_line_error(capsys)
+    assert "The '-f' parameter of dropout-study run must be a YAML file whose keys" in err
+    assert f"got '{f}' with the key 'lable'. Did you mean 'label'?" in err
+    assert not out.exists()
 
 
 def test_a_typo_of_a_profile_gets_did_you_mean(project, capsys):
@@ -312,9 +333,10 @@ def test_the_memory_estimate_counts_the_network(cid, wide):
 @pytest.mark.parametrize("cid, cap", [("noisy-loss", 10**6), ("l1-vs-l2", 10**10)])
 def test_a_huge_step_cap_needs_yes(cid, cap):
     # training.train grows its history as it goes, so a large cap costs no memory up front
-    # (test_stopping), but the run's work grows with it: it must ask for --yes
+    # (test_stopping), but the run's work grows with it: it must ask for --yes (at the book
+    # profile's seeds and data sets: the smoke profile's few are 1.3 h at the rough rate)
     spec = chapters.load(cid)
-    big = estimates.estimate(cid, params.resolve(spec, "smoke", {"max_steps": cap}))
+    big = estimates.estimate(cid, params.resolve(spec, "book", {"max_steps": cap}))
     assert big.seconds > estimates.CONFIRM_SECONDS
     with pytest.raises(ValueError, match="add --yes"):
         estimates.check(big)

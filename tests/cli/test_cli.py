@@ -99,7 +99,11 @@ def test_default_output_directory_is_results_chapter(project, tmp_path, monkeypa
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-p", "bogus=1"], r"The 'bogus' parameter of tiny must be a declared parameter"),
+        (
+            ["-p", "bogus=1"],
+            r"The '-p' parameter of dropout-study run must be NAME=VALUE with NAME a parameter "
+            r"of tiny \('dropout-study params tiny' lists all 6\); got 'bogus=1'\.$",
+        ),
         (["-p", "n=abc"], r"The 'n' parameter of tiny must be an int; got 'abc'\."),
         (["-p", "rates=0.5"], r"The 'rates' parameter of tiny must be a list of floats; got 0.5"),
         (["-p", "explode=1"], r"The 'explode' parameter of tiny must be a bool"),
@@ -207,7 +211,7 @@ def test_console_script_is_installed_and_fails_cleanly():
     [
         ("seed=-1", "The 'seed' parameter of {id} must be"),
         ("seed=1.5", "The 'seed' parameter of {id} must be an int; got 1.5."),
-        ("no_such_parameter=1", "The 'no_such_parameter' parameter of {id} must be a declared"),
+        ("no_such_parameter=1", "NAME a parameter of {id} ('dropout-study params {id}' lists"),
     ],
 )
 def test_real_chapters_reject_invalid_input_before_running(
@@ -256,3 +260,47 @@ def test_list_into_a_closed_pipe_exits_quietly():
     )
     assert proc.stdout.count("\n") == 1
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_a_value_derived_from_what_the_user_set_is_recorded_as_derived(
+    project, tmp_path, monkeypatch, capsys
+):
+    """A parameter that followed the user's value (here p follows rates, as
+    cost-under-dropout's primary_rate follows dropout_rates) is printed and recorded under
+    ``derived`` in run.json, metrics.json and the figures' JSON, marked in the notebook's
+    table and left out of its rerun command; typing the same value gives the same parameters
+    and metrics, with nothing derived."""
+    import tiny_experiment
+
+    from dropout_study.parameters import follow_member
+
+    rule = {"p": follow_member("p", "rates")}
+    monkeypatch.setattr(tiny_experiment, "DEPENDENT_DEFAULTS", rule, raising=False)
+    base = ["run", "tiny", "--profile", "smoke", "-p", "rates=[0.0, 0.25]"]
+    assert cli.main([*base, "--out", str(tmp_path / "a")], project) == 0
+    assert "derived from the parameters you set: p = 0.25 (from rates)" in capsys.readouterr().out
+    assert cli.main([*base, "-p", "p=0.25", "--out", str(tmp_path / "b")], project) == 0
+    assert "derived from" not in capsys.readouterr().out
+
+    def read(run, name):
+        return json.loads((tmp_path / run / name).read_text(encoding="utf-8"))
+
+    mark = {"p": {"value": 0.25, "follows": ["rates"]}}
+    for name in ("run.json", "metrics.json", "figures/draws.json"):
+        assert read("a", name)["derived"] == mark, name
+        assert read("b", name)["derived"] == {}, name
+        assert read("a", name)["parameters"] == read("b", name)["parameters"], name
+    assert read("a", "metrics.json")["metrics"] == read("b", "metrics.json")["metrics"]
+
+    def table(run):
+        nb = json.loads((tmp_path / run / "tiny.ipynb").read_text(encoding="utf-8"))
+        return next(
+            "".join(c["source"])
+            for c in nb["cells"]
+            if "Parameters of this run" in "".join(c["source"])
+        )
+
+    assert "| `p` | `0.25` (derived from rates) |" in table("a")
+    assert "| `rates` | `[0.0, 0.25]` (set for this run) |" in table("a")
+    assert "-p p=" not in table("a") and "-p 'rates=[0.0, 0.25]'" in table("a")
+    assert "| `p` | `0.25` (set for this run) |" in table("b") and "-p p=0.25" in table("b")

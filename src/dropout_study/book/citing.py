@@ -1,16 +1,23 @@
 """Citing the study and its figures: ``dropout-study cite [fig-<chapter>-<name>]``.
 
-- :func:`study_bibtex` / :func:`study_csl` — the study as a BibTeX ``@software`` entry and as
-  CSL-JSON, both read from ``CITATION.cff`` (one source of truth for title, authors, version,
-  date, licence and abstract);
+- :func:`study_bibtex` / :func:`study_csl` — the study as a BibTeX entry and as CSL-JSON,
+  both read from ``CITATION.cff`` (one source of truth for title, authors, version, date,
+  abstract and, when it has one, the repository's address: ``repository-code`` or ``url``;
+  none is invented); the BibTeX entry also names the commit of the checkout;
 - :func:`figure_record` — one figure: its label, caption (glue resolved from the chapter's
   ``metrics.json``), chapter, package version, git commit, a hash of its parameters and its
   stable URL anchor ``book/generated/<chapter>/<chapter>.html#<label>``;
 - :func:`figures` — every figure of the built chapters, for the reproduce page's list.
+
+The BibTeX entries are ``@misc`` with ``year``, ``month``, ``howpublished`` and ``note``, the
+fields both BibTeX's standard styles and biblatex read (``@software`` and ``date`` are
+biblatex's only), and their text is LaTeX in pure ASCII (:mod:`dropout_study.book.bibtex`):
+pdflatex with BibTeX cannot read the captions' Unicode (×, −, θ, ≥, …).
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -18,6 +25,10 @@ from pathlib import Path
 
 import yaml
 
+from dropout_study.book import bibtex
+from dropout_study.book.bibtex import latex
+from dropout_study.book.project import rel
+from dropout_study.provenance import git_commit
 from dropout_study.validation import fail
 
 __all__ = [
@@ -32,6 +43,7 @@ __all__ = [
     "figures",
     "anchor",
     "cite_text",
+    "BIBTEX_HEADER",
 ]
 
 LABEL = re.compile(r"^fig-(?P<rest>[a-z0-9-]+)$")
@@ -59,25 +71,47 @@ def _authors(cff: dict) -> list[dict]:
 
 def _bib_name(a: dict) -> str:
     if "family-names" in a:
-        return f"{a['family-names']}, {a.get('given-names', '')}".strip(", ")
-    return "{" + a["name"] + "}"
+        return latex(f"{a['family-names']}, {a.get('given-names', '')}".strip(", "))
+    return "{" + latex(a["name"]) + "}"
 
 
-def study_bibtex(cff: dict) -> str:
-    """The study as one BibTeX ``@software`` entry (biblatex type; BibTeX reads it as misc)."""
+_MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
+
+
+def _repository(cff: dict) -> str | None:
+    """The repository's address from ``CITATION.cff`` (``repository-code``, else ``url``)."""
+    return cff.get("repository-code") or cff.get("url") or None
+
+
+def _commit_words(commit: str | None, dirty: bool | None) -> str:
+    if not commit:
+        return "commit unknown (not a git checkout)"
+    return f"commit {commit}" + (" (with uncommitted changes)" if dirty else "")
+
+
+def study_bibtex(cff: dict, git: dict | None = None) -> str:
+    """The study as one BibTeX ``@misc`` entry (read alike by BibTeX and biblatex): authors,
+    title, ``howpublished`` (the repository's address when ``CITATION.cff`` has one), year and
+    month of the release, version, and ``note = {Version …, commit …}`` with the commit of
+    ``git`` (:func:`dropout_study.provenance.git_commit`: the checkout, or a figure's build)."""
     date = str(cff.get("date-released", ""))
+    repo = _repository(cff)
+    git = git or {}
+    version = cff.get("version")
+    note = _commit_words(git.get("commit"), git.get("dirty"))
+    if version:
+        note = f"Version {version}, {note}"
     fields = {
         "author": " and ".join(_bib_name(a) for a in _authors(cff)),
-        "title": "{" + cff["title"] + "}",
-        "version": cff.get("version"),
+        "title": "{" + latex(cff["title"]) + "}",
+        "howpublished": f"\\url{{{repo}}}" if repo else "Software",
         "year": date[:4] or None,
-        "date": date or None,
-        "url": cff.get("repository-code") or cff.get("url"),
-        "license": cff.get("license"),
-        "note": "Version " + str(cff.get("version")) if cff.get("version") else None,
+        "month": ("raw", _MONTHS[int(date[5:7]) - 1]) if date[5:7].isdigit() else None,
+        "version": latex(str(version)) if version else None,
+        "url": repo,
+        "note": latex(note),
     }
-    body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields.items() if v)
-    return f"@software{{dropout_study,\n{body}\n}}"
+    return bibtex.entry("dropout_study", "misc", fields)
 
 
 def study_csl(cff: dict) -> list[dict]:
@@ -189,7 +223,12 @@ def figure_record(project, label: str, run_dir: str | Path | None = None) -> dic
             else f"a figure of a built chapter (run 'dropout-study build' first, or cite a "
             f"figure of your own run with --run DIR; {cid} has none)"
         )
-        fail("figure", "dropout-study cite", allowed, label)
+        try:
+            fail("figure", "dropout-study cite", allowed, label)
+        except ValueError as exc:  # names compared without the prefix every label shares
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f" Did you mean 'fig-{cid}-{close[0]}'?" if close else ""
+            raise ValueError(str(exc) + hint) from None
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     glued = {}
     metrics_file = dest / "metrics.json"
@@ -202,6 +241,8 @@ def figure_record(project, label: str, run_dir: str | Path | None = None) -> dic
         "label": label,
         "caption": caption,
         "chapter": cid,
+        "source": rel(project.source(cid), project.root),
+        "run": run_dir is not None,
         "version": prov.get("package_version") or prov.get("version"),
         "commit": git.get("commit"),
         "dirty": git.get("dirty"),
@@ -222,19 +263,37 @@ def _tex_as_text(caption: str) -> str:
     return re.sub(r"\$([^$]+)\$", lambda m: math_as_text(m.group(1)), caption)
 
 
-def figure_bibtex(record: dict) -> str:
-    """The figure as a BibTeX ``@misc`` entry keyed by its label: where it is (chapter and
-    anchor) and what made it (version, commit, profile, parameters hash)."""
-    commit = (record["commit"] or "unknown") + (" (dirty)" if record.get("dirty") else "")
+def figure_bibtex(record: dict, cff: dict | None = None) -> str:
+    """The figure as a BibTeX ``@misc`` entry keyed by its label, its title the caption's first
+    sentence. ``howpublished`` says where it is: the chapter source that makes it, in the
+    repository (with its address when ``cff`` has one) at the figure's commit, and its anchor
+    in the built book (from ``--run``: that a run with its own parameters made it);
+    ``note``: version, profile and parameters hash."""
+    cff = cff or {}
+    repo = _repository(cff)
     first = record["caption"].split(". ")[0].rstrip(".")
+    shown = (
+        f"from a run with its own parameters (dropout-study run {record['chapter']})"
+        if record.get("run")
+        else f"in the built book at {record['anchor']}"
+    )
+    where = (
+        f", {_commit_words(record['commit'], record.get('dirty'))}: figure {record['label']} of"
+        f" {record['source']}, {shown}"
+    )
     fields = {
-        "title": "{" + (f"{first}" if first else record["label"]) + "}",
-        "howpublished": f"dropout-study, chapter {record['chapter']}, {record['anchor']}",
-        "note": f"Figure {record['label']}; version {record['version']}, commit {commit}, "
-        f"profile {record['profile']}, parameters sha256 {record['parameters_hash'][:16]}",
+        "author": " and ".join(_bib_name(a) for a in _authors(cff)),
+        "title": "{" + latex(first or record["label"]) + "}",
+        "howpublished": "dropout-study repository"
+        + (f" \\url{{{repo}}}" if repo else "")
+        + latex(where),
+        "url": repo,
+        "note": latex(
+            f"Version {record['version']}, profile {record['profile']}, "
+            f"parameters sha256 {record['parameters_hash'][:16]}"
+        ),
     }
-    body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields.items())
-    return f"@misc{{{record['label']},\n{body}\n}}"
+    return bibtex.entry(record["label"], "misc", fields)
 
 
 def figure_text(record: dict) -> str:
@@ -282,17 +341,23 @@ def figures(project, ids) -> list[tuple[str, str, str]]:
     return out
 
 
+BIBTEX_HEADER = (
+    "% BibTeX, as @misc entries that BibTeX's standard styles and biblatex both read"
+    " (LaTeX in pure ASCII; \\url needs the url or hyperref package)"
+)
+
+
 def cite_text(project, label: str | None = None, run_dir: str | Path | None = None) -> str:
-    """What ``dropout-study cite [label] [--run DIR]`` prints: the study's BibTeX and
-    CSL-JSON, or one figure's record, its BibTeX entry and the study's."""
+    """What ``dropout-study cite [label] [--run DIR]`` prints: the study's BibTeX (with the
+    checkout's commit) and CSL-JSON, or one figure's record, its BibTeX entry and the study's
+    (with the figure's commit)."""
     cff = load_cff(project.root)
-    bib = study_bibtex(cff)
     if label is None and run_dir is not None:
         fail("figure", "dropout-study cite", "a figure label when --run is given", None)
     if label is None:
+        bib = study_bibtex(cff, git_commit(project.root))
         csl = json.dumps(study_csl(cff), indent=2, ensure_ascii=False)
-        return f"% BibTeX\n{bib}\n\n// CSL-JSON\n{csl}"
+        return f"{BIBTEX_HEADER}\n{bib}\n\n// CSL-JSON (type software)\n{csl}"
     rec = figure_record(project, label, run_dir)
-    return (
-        f"{figure_text(rec)}\n\nThe figure and the study, in BibTeX:\n{figure_bibtex(rec)}\n\n{bib}"
-    )
+    bib = study_bibtex(cff, {"commit": rec["commit"], "dirty": rec.get("dirty")})
+    return f"{figure_text(rec)}\n\n{BIBTEX_HEADER}\n{figure_bibtex(rec, cff)}\n\n{bib}"

@@ -8,7 +8,9 @@ build can cite it): the verdict word, its sentence, the robustness summary, the 
 parameters and their hash, the commit and the chapter's *science hash*
 (:func:`dropout_study.book.cache.chapter_science_hash`: the numpy core, the measures, the
 shared chapter code, the chapter's folder and its notebook's code cells — not the book
-machinery). :func:`status` says whether a record is current for the code of this checkout.
+machinery), and what the run took (``timing``, which later estimates scale:
+:mod:`dropout_study.book.estimates`). :func:`status` says whether a record is current for
+the code of this checkout.
 
 :func:`sentence` is what a chapter page says about it (``report.finish`` glues it as MyST
 markdown under ``confirmation``, placed with ``{glue:md}`confirmation:myst```, so its commands
@@ -61,12 +63,17 @@ def path(chapter_id: str, root: Path | None = None) -> Path:
 
 
 def record(
-    metrics_record: Mapping, params: Mapping, root: Path | None = None, code: str | None = None
+    metrics_record: Mapping,
+    params: Mapping,
+    root: Path | None = None,
+    code: str | None = None,
+    timing: Mapping | None = None,
 ) -> Path:
     """Write the confirmation file from a ``full``-profile run's ``metrics.json`` record;
     ``code``: the chapter's science hash
     (:func:`dropout_study.book.cache.chapter_science_hash`), so a later page can tell whether
-    the record still speaks for its code."""
+    the record still speaks for its code; ``timing``: what the run took
+    (:func:`dropout_study.book.estimates.measure`), kept for the estimates of later runs."""
     git = metrics_record.get("provenance", {}).get("git", {})
     rob = metrics_record.get("robustness") or {}
     entry = {
@@ -100,6 +107,8 @@ def record(
             for f in metrics_record.get("findings") or []
         ],
     }
+    if timing is not None:
+        entry["timing"] = dict(timing)
     out = path(entry["chapter"], root)
     out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(entry, indent=2, ensure_ascii=False) + "\n"

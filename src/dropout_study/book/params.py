@@ -5,7 +5,10 @@ Resolution order (later wins): the ``parameters`` cell's defaults (= the ``book`
 :func:`resolve` checks everything before any kernel starts, in this order: the profile name,
 unknown parameter names (papermill would only warn), types against the cell's annotations,
 then the experiment module's ``check_params`` for ranges. Every message follows the template
-``The 'p' parameter of cost-under-dropout must be ...; got ....``
+``The 'p' parameter of cost-under-dropout must be ...; got ....``; a name the chapter does not
+declare is refused by :func:`check_name` as a mistake in what the user typed (``-p``, ``-f``,
+a profile of the front matter), naming the command that lists the chapter's parameters and
+the closest name.
 
 A parameter whose default depends on another (an experiment module's
 ``DEPENDENT_DEFAULTS = {child: rule}``, e.g. :func:`follow_member`) follows it: when the user
@@ -30,13 +33,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
 
-from dropout_study.validation import check_choice, described, fail, fail_undeclared, short_repr
+from dropout_study.validation import check_choice, described, did_you_mean, fail, short_repr
 
 __all__ = [
     "PARAM_TYPES",
     "PROFILES",
     "check_profile",
     "check_type",
+    "check_name",
     "resolve",
     "derived",
     "parse_value",
@@ -105,6 +109,29 @@ def check_type(value, type_name: str, name: str, owner: str):
         fail(name, owner, allowed, value, TypeError)
 
 
+def check_name(name, spec, option: str, given, owner: str = "dropout-study run") -> str:
+    """Return ``name`` if the chapter of ``spec`` declares it; else ``ValueError``, one line:
+    ``option`` is where it was typed (``-p``: ``given`` is the ``NAME=VALUE`` text; ``-f``:
+    ``given`` names the file; otherwise a mapping such as ``overrides`` or
+    ``profiles.full``), then the command that lists the chapter's parameters and
+    "Did you mean …?" for the closest declared name."""
+    if name in spec.names:
+        return name
+    cid, n = spec.id, len(spec.names)
+    what = f"a parameter of {cid} ('dropout-study params {cid}' lists all {n})"
+    if option == "-p":
+        allowed = f"NAME=VALUE with NAME {what}"
+    elif option == "-f":
+        allowed = f"a YAML file whose keys are each {what}"
+        given = described(f"'{given}' with the key {str(name)!r}")
+    else:
+        allowed, given = f"a mapping whose keys are each {what}", described(f"the key {name!r}")
+    try:
+        fail(option, owner, allowed, given)
+    except ValueError as exc:
+        raise ValueError(str(exc) + did_you_mean(name, spec.names)) from None
+
+
 def resolve(spec, profile: str = "book", overrides: Mapping | None = None, *, check=True) -> dict:
     """The parameters of one run of the chapter described by ``spec`` (a ``ChapterSpec``).
 
@@ -114,19 +141,18 @@ def resolve(spec, profile: str = "book", overrides: Mapping | None = None, *, ch
     """
     owner = spec.id
     profile = check_profile(profile)
-    layers = [spec.defaults()]
+    layers = [("parameters cell", spec.defaults())]
     if profile != "book":
-        layers.append(spec.profiles.get(profile, {}))
+        layers.append((f"profiles.{profile}", spec.profiles.get(profile, {})))
     if overrides is not None:
         if not isinstance(overrides, Mapping):
             fail("overrides", owner, "a mapping of parameter names to values", overrides, TypeError)
-        layers.append(overrides)
+        layers.append(("overrides", overrides))
     declared = spec.names
     out = {}
-    for values in layers:
+    for layer, values in layers:
         for name, value in values.items():
-            if name not in declared:
-                fail_undeclared(name, owner, declared, value)
+            check_name(name, spec, layer, name, owner)
             out[name] = check_type(value, spec.param(name).type, name, owner)
     out = {name: out[name] for name in declared}
     user_set = set(overrides or ())
@@ -153,14 +179,16 @@ def resolve(spec, profile: str = "book", overrides: Mapping | None = None, *, ch
 def derived(spec, profile: str, overrides: Mapping, resolved: Mapping) -> dict:
     """The parameters the user did not set whose value in ``resolved`` follows one they did
     (the experiment's ``DEPENDENT_DEFAULTS``) and differs from the ``profile``'s own value:
-    ``{name: value}``, in declaration order; empty without ``overrides``."""
+    ``{name: {"value": value, "follows": [the parameters its rule reads]}}``, in declaration
+    order; empty without ``overrides``. A run records it beside its parameters (``derived``
+    in ``run.json``, ``metrics.json`` and each figure's JSON)."""
     if not overrides:
         return {}
     module = importlib.import_module(spec.experiment)
     rules = getattr(module, "DEPENDENT_DEFAULTS", {})
     plain = resolve(spec, profile, check=False)
     return {
-        n: resolved[n]
+        n: {"value": resolved[n], "follows": list(getattr(rules[n], "parents", ()))}
         for n in spec.names
         if n in rules and n not in overrides and resolved[n] != plain[n]
     }

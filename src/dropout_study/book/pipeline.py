@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -31,6 +30,7 @@ from pathlib import Path
 from dropout_study.book import (
     buildstamp,
     confirm,
+    estimates,
     kernel,
     outputs,
 )
@@ -51,7 +51,7 @@ from dropout_study.book.cache import (
     provenance_cell,
     prune_sweep_cache,
 )
-from dropout_study.book.generated_pages import cell, fmt_value, write_generated
+from dropout_study.book.generated_pages import write_generated
 from dropout_study.book.htmlbook import STAGING, BuildBusy, build_lock, jupyter_book_build
 from dropout_study.book.params import check_profile, resolve
 from dropout_study.book.project import (
@@ -71,7 +71,6 @@ from dropout_study.sweep import progress, timing
 __all__ = [
     "execute",
     "write_context",
-    "parameter_table",
     "build",
     "build_lock",
     "BuildBusy",
@@ -100,6 +99,8 @@ def execute(
     key: str | None = None,
     confirm_root: Path | None = None,
     option: str = "dest",
+    derived: Mapping | None = None,
+    at_once: int = 1,
 ) -> dict:
     """Execute a chapter with already-resolved ``params`` (see :func:`params.resolve`) and
     put ``<id>.ipynb``, ``metrics.json``, ``figures/`` and ``run.json`` into ``dest``.
@@ -112,15 +113,20 @@ def execute(
     the ``full`` profile's parameters is recorded as the chapter's fresh-seed confirmation
     (:func:`dropout_study.book.confirm.record`, under ``confirm_root``, default the project that
     holds the chapter's source). ``option``: how the user named ``dest`` (``--out``), for
-    messages.
+    messages. ``derived``: the parameters that followed what the user set
+    (:func:`dropout_study.book.params.derived`), recorded as such beside the parameters;
+    ``at_once``: chapters executing side by side, noted with the time the run took
+    (:func:`dropout_study.book.estimates.measure`, kept for later estimates).
     """
     dest = Path(dest).absolute()
+    cells = estimates.cache_cells(spec)  # before the kernel: did the run compute its sweeps?
     with outputs.locked(dest, option=option):
         outputs.recover(dest)
         dest = outputs.check_destination(dest, spec.id, option="dest", owner="pipeline.execute")
         run_dir = outputs.make_run_dir(dest)
         try:
-            record = _execute_in(run_dir, spec, params, profile=profile, key=key)
+            record = _execute_in(run_dir, spec, params, profile, key, derived or {})
+            took = estimates.measure(spec, params, profile, run_dir, cells, at_once)
             outputs.swap_in(run_dir, dest)
         except BaseException:
             kernel.end_kernels()
@@ -128,14 +134,15 @@ def execute(
         finally:
             if run_dir.exists():
                 shutil.rmtree(run_dir, ignore_errors=True)
+    root = confirm_root or Path(spec.source).resolve().parents[2]  # book/chapters/x.md
+    estimates.remember(took, root)
     if profile == "full" and dict(params) == resolve(spec, "full", check=False):
-        root = confirm_root or Path(spec.source).resolve().parents[2]  # book/chapters/x.md
-        confirm.record(record, params, root=root, code=chapter_science_hash(spec))
+        confirm.record(record, params, root=root, code=chapter_science_hash(spec), timing=took)
     return record
 
 
 def _execute_in(
-    run_dir: Path, spec: chapters.ChapterSpec, params: Mapping, *, profile: str, key
+    run_dir: Path, spec: chapters.ChapterSpec, params: Mapping, profile: str, key, derived: Mapping
 ) -> dict:
     import jupytext
     import papermill as pm
@@ -143,7 +150,7 @@ def _execute_in(
     out = run_dir / f"{spec.id}.ipynb"
     started = timestamp()
     clock = time.time()  # for timing.finish_run
-    write_context(run_dir, spec, params, profile=profile, key=key)
+    write_context(run_dir, spec, params, profile=profile, key=key, derived=derived)
     nb = jupytext.read(spec.source)
     try:
         # the kernel's one-line notes (e.g. a damaged sweep-cache entry recomputed) reach
@@ -176,7 +183,7 @@ def _execute_in(
             "(does its last cell call report.finish?)."
         )
     first_cell = timing.first_cell_start(out)  # before _postprocess strips the cell metadata
-    _postprocess(out, spec, params, profile)
+    _postprocess(out, spec, params, profile, derived)
     record = json.loads(metrics_file.read_text(encoding="utf-8"))
     if record.get("verdict", {}).get("word") not in WORDS:
         raise ChapterFailed(f"Chapter '{spec.id}' wrote a metrics.json without a verdict.")
@@ -199,11 +206,17 @@ def _kernel_failure(exc: Exception) -> str:
 
 
 def write_context(
-    run_dir: Path, spec: chapters.ChapterSpec, params: Mapping, *, profile: str, key: str | None
+    run_dir: Path,
+    spec: chapters.ChapterSpec,
+    params: Mapping,
+    *,
+    profile: str,
+    key: str | None,
+    derived: Mapping | None = None,
 ) -> Path:
     """Write ``run.json`` into ``run_dir``: what :func:`report.start` reads in the kernel
-    (chapter, claim, experiment module, profile, declared parameters, the ``full`` profile's
-    parameters) and the cache key."""
+    (chapter, claim, experiment module, profile, declared parameters, those of them derived
+    from what the user set, the ``full`` profile's parameters) and the cache key."""
     context = {
         "chapter": spec.id,
         "claim": spec.claim,
@@ -215,6 +228,7 @@ def write_context(
             for p in spec.params
         ],
         "parameters": dict(params),
+        "derived": dict(derived or {}),  # {name: {"value", "follows"}}: not typed by the user
         "key": key,
         "code": chapter_science_hash(spec),  # the page compares it with the confirmation's
         # the parameters a confirmation record's hash must be (confirm.check)
@@ -237,7 +251,7 @@ def finish_context(run_dir: Path, *, started: str) -> None:
     path.write_text(json.dumps(context, indent=2) + "\n", encoding="utf-8")
 
 
-def _postprocess(path: Path, spec: chapters.ChapterSpec, params: Mapping, profile: str) -> None:
+def _postprocess(path: Path, spec, params: Mapping, profile: str, derived: Mapping) -> None:
     """Hide the parameters cells and show the parameters used as a table after them."""
     import nbformat
 
@@ -251,7 +265,8 @@ def _postprocess(path: Path, spec: chapters.ChapterSpec, params: Mapping, profil
             last = i
     if last is not None:
         nb.cells.insert(
-            last + 1, nbformat.v4.new_markdown_cell(parameter_table(spec, params, profile))
+            last + 1,
+            nbformat.v4.new_markdown_cell(executed.parameter_table(spec, params, profile, derived)),
         )
         nb.cells.insert(last + 2, provenance_cell(nbformat))
         executed.stable_ids(nb)
@@ -268,34 +283,6 @@ def _postprocess(path: Path, spec: chapters.ChapterSpec, params: Mapping, profil
         output_path=path.name,
     )
     nbformat.write(nb, path)
-
-
-def parameter_table(spec: chapters.ChapterSpec, params: Mapping, profile: str) -> str:
-    """The markdown shown after the (removed) parameters cells of an executed chapter: every
-    parameter with its value (those set for this run, i.e. not the profile's, marked) and the
-    command that reproduces the run."""
-    try:
-        base = resolve(spec, profile, check=False)
-    except (ValueError, TypeError):
-        base = {}
-    changed = [p.name for p in spec.params if p.name in base and base[p.name] != params[p.name]]
-    rows = "\n".join(
-        f"| `{p.name}` | {fmt_value(params[p.name])}"
-        f"{' (set for this run)' if p.name in changed else ''} | {cell(p.help)} |"
-        for p in spec.params
-    )
-    command = f"dropout-study run {spec.id} --profile {profile}" + "".join(
-        f" -p {shlex.quote(f'{n}={json.dumps(params[n])}')}" for n in changed
-    )
-    # a colon fence: a backtick fence's info string may not contain backticks
-    return (
-        f":::{{admonition}} Parameters of this run (profile `{profile}`)\n"
-        ":class: dropdown\n\n"
-        "| Parameter | Value | Meaning |\n|---|---|---|\n"
-        f"{rows}\n\n"
-        f"This run again: `{command}`; other values: `-p NAME=VALUE`.\n"
-        ":::\n"
-    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -348,8 +335,15 @@ def _build(
             log(f"warning: {rel(found.path, project.root)} is damaged ({found.problem})")
     results, failures = [], []
     width = max((len(c) for c in ids), default=0)
+    at_once = sidebyside.default_workers()  # noted with each chapter's time
     ahead = sidebyside.start(
-        plan, project, execute, force=force, profile=profile, confirm_root=project.root
+        plan,
+        project,
+        execute,
+        force=force,
+        profile=profile,
+        confirm_root=project.root,
+        at_once=at_once,
     )
     for i, (spec, _params, _key) in enumerate(plan, 1):
         dest = project.dest(spec.id)

@@ -8,7 +8,8 @@ when a notebook is run by hand. In it:
 - ``figures/<name>.svg``, ``figures/<name>.png`` and ``figures/<name>.json`` (provenance:
   parameters, seed, profile, package version and source hash, git commit with a ``dirty``
   flag, dependency versions, chapter, figure name and label, SHA-256 of both files);
-- ``metrics.json``: chapter, claim, profile, parameters, every metric, the verdict (word,
+- ``metrics.json``: chapter, claim, profile, parameters (``derived``: those of them that
+  followed what the user set, ``{name: {"value", "follows"}}``), every metric, the verdict (word,
   sentence, claim), every glued number and text, the figures and provenance — no time stamp
   (the pipeline writes the run's times into ``run.json``).
 
@@ -162,6 +163,7 @@ def start(chapter_id: str, namespace: Mapping) -> dict:
         claim=claim,
         profile=profile,
         params=params,
+        derived=(ctx or {}).get("derived", {}),  # params that followed what the user set
         experiment=experiment,
         code=(ctx or {}).get("code"),
         full=(ctx or {}).get("full_parameters") if ctx else _full_parameters(chapter_id),
@@ -236,6 +238,7 @@ def figure(fig, name: str) -> None:
         "profile": st["profile"],
         "seed": st["params"].get("seed"),
         "parameters": st["params"],
+        "derived": st.get("derived", {}),
         "provenance": provenance(),
     }
     (figdir / f"{name}.json").write_text(dumps(record), encoding="utf-8")
@@ -357,6 +360,7 @@ def finish(verdict, metrics: Mapping, robustness=None, findings=()) -> None:
         "claim": st["claim"],
         "profile": st["profile"],
         "parameters": st["params"],
+        "derived": st.get("derived", {}),
         "verdict": {"word": word, "sentence": sentence, "claim": claim, "answer": answer},
         "findings": records,
         "robustness": rob,

@@ -158,9 +158,12 @@ def _run(args, project: Project) -> None:
     profile = params.check_profile(args.profile, f"{PROG} run")
     spec = project.spec(cid)
     overrides = params.load_file(args.file) if args.file else {}
+    for name in overrides:  # a name the chapter does not have: the user's typo, said as such
+        params.check_name(name, spec, "-f", args.file)
     given: set[str] = set()
     for text in args.assignments:
         name, value = params.parse_assignment(text)
+        params.check_name(name, spec, "-p", text)
         if name in given:  # the last would win silently (a file's duplicate is refused too)
             fail("-p", f"{PROG} run", "each parameter at most once", described(f"{name} twice"))
         given.add(name)
@@ -169,19 +172,23 @@ def _run(args, project: Project) -> None:
     out = args.out if args.out is not None else Path("results") / cid
     out = guard.run_destination(out, cid, project)
     guard.check_environment(f"{PROG} run")
-    est = estimates.estimate(cid, resolved, spec.experiment)
+    _use_scheduler(args)  # before the estimate: a run through a scheduler has no measured time
+    est = estimates.for_run(spec, resolved, project.root)
     estimates.check(est, yes=args.yes)
-    _use_scheduler(args)
-    print(est.text(), flush=True)
+    print(f"{est.text()}\n  {est.based_on()}", flush=True)
     follow = params.derived(spec, profile, overrides, resolved)
     if follow:  # values the user did not type but changed with what they typed
-        shown = ", ".join(f"{n} = {short_repr(v)}" for n, v in follow.items())
+        shown = ", ".join(
+            f"{n} = {short_repr(d['value'])}"
+            + (f" (from {', '.join(d['follows'])})" if d["follows"] else "")
+            for n, d in follow.items()
+        )
         print(f"derived from the parameters you set: {shown}", flush=True)
     print(f"running {cid} (profile {profile}) ...", flush=True)
     _warn_cache()
     t0 = time.perf_counter()
     with progress.watch():
-        record = execute(spec, resolved, out, profile=profile, option="--out")
+        record = execute(spec, resolved, out, profile=profile, option="--out", derived=follow)
     _STATE["written"] = out  # from here an interrupt leaves the results in place
     dt = time.perf_counter() - t0
     print(f"executed in {dt:.1f} s; notebook, metrics.json and figures/ in {out}")
