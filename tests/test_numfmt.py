@@ -63,3 +63,29 @@ def test_distinct_keeps_a_bound_apart_from_the_margin_it_is_decided_against():
     assert distinct((2.416, 1.19882, 4.8692), fmt=zeros, against=(1.2, 1 / 1.2)) == [
         "2.416", "1.199", "4.869"
     ]  # fmt: skip
+
+
+def test_bracket_writes_the_rounding_residue_of_an_exact_zero_as_zero():
+    from dropout_study.numfmt import bracket
+
+    # a mean of differences of k/n fractions whose exact value is 0 (Wager's test-error gap)
+    residue = (0.1 + 0.2) - 0.3
+    assert residue != 0.0
+    assert bracket(residue, -0.105, 0.178) == "0 [\u22120.105, 0.178]"
+    # a small value that is not residue beside its own scale stays as it is
+    assert bracket(2.5e-7, 1e-7, 4e-7) == "2.5 × 10⁻⁷ [10⁻⁷, 4 × 10⁻⁷]"
+    assert bracket(float("nan"), 1.0, 2.0) == "— [1, 2]" and bracket(None, 1, 2) == "—"
+
+
+def test_mean_interval_keeps_the_bounds_apart_and_signs_and_scales():
+    from dropout_study.numfmt import mean_interval, sci
+
+    c = {"mean": 0.01213, "low": 0.01209, "high": 0.01216}
+    assert mean_interval(c, 2, 100) == "1.213 [1.209, 1.216]"  # not 1.21 [1.21, 1.22]
+    assert mean_interval({"mean": 0.02, "low": -0.01, "high": 0.05}, 2, sign=True) == (
+        "+0.02 [\u22120.01, +0.05]"
+    )
+    assert mean_interval({"mean": 3e-5, "low": 2e-5, "high": 4e-5}, 1, form=sci) == (
+        "3.0 × 10⁻⁵ [2.0 × 10⁻⁵, 4.0 × 10⁻⁵]"
+    )
+    assert mean_interval(None) == "—"

@@ -12,7 +12,17 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["sci", "plain", "general", "distinct", "shortest", "ratio", "MINUS"]
+__all__ = [
+    "sci",
+    "plain",
+    "general",
+    "distinct",
+    "bracket",
+    "mean_interval",
+    "shortest",
+    "ratio",
+    "MINUS",
+]
 
 MINUS = "\u2212"
 _SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -101,6 +111,45 @@ def distinct(values, digits: int = 3, fmt=general, extra: int = 3, against=()) -
         if ok:
             break
     return texts
+
+
+RESIDUE = 1e-9
+"""A value at most this fraction of the largest magnitude printed beside it (or decided against)
+is the rounding residue of an exact zero (a mean of differences of k/n fractions that cancel
+comes out as ``−1.85e-17``): :func:`bracket` writes it ``0``."""
+
+
+def bracket(estimate, low, high, digits: int = 3, fmt=general, against=(), unit: str = "") -> str:
+    """``"e [lo, hi]"`` (``unit`` after ``e``, as in ``"1.50× [1.30, 1.80]"``), the three
+    written by :func:`distinct` from ``digits`` (so they, and the references ``against``,
+    never read alike); a value within :data:`RESIDUE` of the largest magnitude among them and
+    ``against`` is written ``0``; a missing or non-finite value ``—``, a missing interval
+    (``estimate`` None) ``—`` alone."""
+    if estimate is None:
+        return "—"
+    vals = [math.nan if v is None else float(v) for v in (estimate, low, high)]
+    finite = [abs(v) for v in (*vals, *(float(r) for r in against)) if math.isfinite(v)]
+    big = max(finite, default=0.0)
+    vals = [0.0 if math.isfinite(v) and abs(v) <= RESIDUE * big else v for v in vals]
+    texts = distinct(vals, digits, fmt, against=against)
+    e, lo, hi = (t if math.isfinite(v) else "—" for v, t in zip(vals, texts, strict=True))
+    return f"{e}{unit} [{lo}, {hi}]"
+
+
+def mean_interval(c, decimals: int = 3, scale: float = 1.0, sign: bool = False, form=None) -> str:
+    """A ``{"mean", "low", "high"}`` mapping (:func:`dropout_study.measures.stats.mean_ci`)
+    times ``scale`` as ``"7.41 [6.90, 7.92]"`` by :func:`bracket`: ``decimals`` decimals
+    (more where values that differ would read alike), ``sign=True`` for ``+`` before positive
+    values; ``form=sci`` writes each in :func:`sci` form with ``decimals`` in the mantissa.
+    ``None`` → ``—``."""
+    if c is None:
+        return "—"
+
+    def fmt(x: float, d: int) -> str:
+        return sci(x, d) if form is sci else plain(x, d, sign)
+
+    e, lo, hi = (math.nan if c[k] is None else scale * float(c[k]) for k in ("mean", "low", "high"))
+    return bracket(e, lo, hi, decimals, fmt)
 
 
 def shortest(value: float, digits: int = 3, most: int = 6) -> str:

@@ -17,7 +17,6 @@ __all__ = [
     "fail",
     "require",
     "bound",
-    "fail_undeclared",
     "described",
     "check_int",
     "check_float",
@@ -150,17 +149,6 @@ def _check_order(order: str, name: str, owner: str, values, raw) -> None:
             f"order of {name!r} ({owner}) must be 'increasing' or 'any: <why order is free>'; "
             f"got {order!r}."
         )
-
-
-def fail_undeclared(name, owner: str, declared: Iterable[str], value):
-    """Raise ``ValueError`` for ``name``, which is not one of the ``declared`` parameter names
-    of ``owner`` (a chapter): the one wording of the pipeline and the experiments."""
-    declared = list(declared)
-    allowed = "a declared parameter (one of " + ", ".join(declared) + ")"
-    try:
-        fail(str(name), owner, allowed, value)
-    except ValueError as exc:
-        raise ValueError(str(exc) + did_you_mean(name, declared)) from None
 
 
 def _interval(low, high, low_open, high_open) -> str:

@@ -5,7 +5,6 @@ intervals and margins as text, the findings table, counts by outcome
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 
 from dropout_study.chapters.findings import (
@@ -16,7 +15,7 @@ from dropout_study.chapters.findings import (
     YES,
     Finding,
 )
-from dropout_study.numfmt import distinct, general, ratio, shortest
+from dropout_study.numfmt import bracket, general, ratio, shortest
 
 __all__ = [
     "outcome_words",
@@ -82,22 +81,15 @@ def counts(findings: Iterable[Finding], role: str | None = None) -> dict:
     return out
 
 
-def _num(x: float) -> str:
-    return general(x, 3) if math.isfinite(x) else "—"
-
-
 def interval_text(f: Finding) -> str:
     """``"0.350 [0.290, 0.400]"`` (``"1.50× [1.30, 1.80]"`` for a ratio) with true minus
-    signs: 3 significant digits with their trailing zeros, more where the estimate, its bounds
-    and the margin's boundaries (``±m``; ``m`` and ``1/m`` for a ratio) would read alike
-    (:func:`~dropout_study.numfmt.distinct`)."""
+    signs, by :func:`~dropout_study.numfmt.bracket`: 3 significant digits with their trailing
+    zeros, more where the estimate, its bounds and the margin's boundaries (``±m``; ``m`` and
+    ``1/m`` for a ratio) would read alike; the rounding residue of an exact zero reads ``0``."""
     unit = "×" if f.scale == "log" else ""
     m = f.margin if f.kind != "sign" and f.margin is not None else 0.0
     against = (m, 1 / m) if f.scale == "log" and m > 0 else (m, -m)
-    vals = (f.estimate, f.low, f.high)
-    texts = distinct(vals, fmt=_zeros, against=against)
-    est, lo, hi = (t if math.isfinite(v) else _num(v) for v, t in zip(vals, texts, strict=True))
-    return f"{est}{unit} [{lo}, {hi}]"
+    return bracket(f.estimate, f.low, f.high, fmt=_zeros, against=against, unit=unit)
 
 
 def _zeros(x: float, digits: int) -> str:

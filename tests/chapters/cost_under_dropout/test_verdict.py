@@ -105,7 +105,7 @@ def test_the_primary_is_r_in_nats_against_the_absolute_margin():
 def test_partly_when_r_is_outside_the_absolute_margin():
     v = decide(_metrics())
     assert v.word == PARTLY
-    assert "R = 0.032 [" in v.sentence and "outside ±0.01 nats" in v.sentence
+    assert "R = 0.0320 [" in v.sentence and "outside ±0.01 nats" in v.sentence
     assert "20 % of J(θ*_p)" in v.sentence and "J + R" in v.sentence
     assert v.answer.startswith("Yes and no") and "here 0.032 nats" in v.answer
 

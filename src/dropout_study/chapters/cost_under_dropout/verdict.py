@@ -137,10 +137,7 @@ def decide(metrics) -> Verdict:
         "mode is the network without them."
     )
     rel = ev.relative(metrics)
-    value = (
-        f"R = {_nats(prim.estimate)} [{_nats(prim.low)}, {_nats(prim.high)}] nats, "
-        f"{_pct(rel.estimate)} % of J(θ*_p)."
-    )
+    value = f"R = {interval_text(prim)} nats, {_pct(rel.estimate)} % of J(θ*_p)."
     at = f"At p = {p} the explicit regulariser R = Eₘ J(θ, m) − J(θ)"
     margin = f"±{general(prim.stated_margin)} nats"
     if word == SUPPORTED:

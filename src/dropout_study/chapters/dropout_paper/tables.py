@@ -9,7 +9,7 @@ import numpy as np
 from dropout_study.chapters.dropout_paper import paper_findings as pf
 from dropout_study.chapters.wording import list_table
 from dropout_study.measures.stats import seed_interval
-from dropout_study.numfmt import distinct, general, plain, sci
+from dropout_study.numfmt import bracket, general, plain, sci
 
 __all__ = [
     "ci",
@@ -32,9 +32,7 @@ def ci(values, scale: float = 1.0, decimals: int = 2, sign: bool = False) -> str
     if arr.size == 0:
         return "—"
     i = seed_interval(arr)
-    f = lambda x, d: plain(x, d, sign)  # noqa: E731
-    e, lo, hi = distinct((i.estimate, i.low, i.high), decimals, f)
-    return f"{e} [{lo}, {hi}]"
+    return bracket(i.estimate, i.low, i.high, decimals, lambda x, d: plain(x, d, sign))
 
 
 def gci(values, decimals: int = 2) -> str:
@@ -44,9 +42,8 @@ def gci(values, decimals: int = 2) -> str:
     if arr.size == 0:
         return "—"
     i = seed_interval(np.log(arr))
-    e, lo, hi = np.exp([i.estimate, i.low, i.high])
-    e, lo, hi = distinct((e, lo, hi), decimals, plain)
-    return f"{e}× [{lo}, {hi}]"
+    e, lo, hi = (float(v) for v in np.exp([i.estimate, i.low, i.high]))
+    return bracket(e, lo, hi, decimals, plain, unit="×")
 
 
 def rates_table(metrics) -> str:

@@ -14,32 +14,34 @@ from scipy import stats as sps
 
 from dropout_study.chapters.power import power
 from dropout_study.measures.stats import mean_ci
-from dropout_study.numfmt import general
+from dropout_study.numfmt import bracket, general, plain
 
 __all__ = ["ROWS", "side_by_side", "power_text"]
 
+PCT = (1, False, 100.0, " %")
+"""A share shown in %: one decimal."""
+
 ROWS = (
-    ("dead", "dead hidden units (of {width})", "{:z.1f}"),
-    ("exact_zero", "weights exactly 0", "pct"),
-    ("living_exact_zero", "weights exactly 0 among living units", "pct"),
-    ("zeros_on_dead", "exact zeros that belong to dead units", "pct"),
-    ("near_zero", "weights with |w| < {rel}·max|w|", "pct"),
-    ("hoyer", "Hoyer index, living units", "{:z.3f}"),
-    ("hoyer_all", "Hoyer index, all units", "{:z.3f}"),
-    ("balance_median", "median ln(‖u_j‖/‖v_j‖), living units", "{:+z.2f}"),
-    ("norm_ratio", "weight norm / unregularised network's", "{:z.2f}"),
-    ("val_acc", "validation accuracy", "{:z.3f}"),
+    ("dead", "dead hidden units (of {width})", (1, False)),
+    ("exact_zero", "weights exactly 0", PCT),
+    ("living_exact_zero", "weights exactly 0 among living units", PCT),
+    ("zeros_on_dead", "exact zeros that belong to dead units", PCT),
+    ("near_zero", "weights with |w| < {rel}·max|w|", PCT),
+    ("hoyer", "Hoyer index, living units", (3, False)),
+    ("hoyer_all", "Hoyer index, all units", (3, False)),
+    ("balance_median", "median ln(‖u_j‖/‖v_j‖), living units", (2, True)),
+    ("norm_ratio", "weight norm / unregularised network's", (2, False)),
+    ("val_acc", "validation accuracy", (3, False)),
 )
-"""(measure key, row label, number format; ``"pct"``: a share shown in %)."""
+"""(measure key, row label, (decimals, sign[, scale, unit]))."""
 
 
-def _fmt(x: float, how: str) -> str:
-    if how == "pct":
-        return f"{100 * x:z.1f} %"
-    return how.format(x).replace("-", "−")
+def _fmt(x: float, how: tuple, digits: int | None = None) -> str:
+    decimals, sign, scale, unit = (*how, 1.0, "")[:4]
+    return plain(scale * x, decimals if digits is None else digits, sign) + unit
 
 
-def _cell(values, how: str) -> str:
+def _cell(values, how: tuple) -> str:
     v = np.asarray(values, dtype=float)
     ok = np.isfinite(v)
     if ok.sum() == 0:
@@ -48,7 +50,7 @@ def _cell(values, how: str) -> str:
         text = _fmt(float(v[ok][0]) if ok.sum() == 1 else float(v[ok].mean()), how)
     else:
         c = mean_ci(v[ok])
-        text = f"{_fmt(c['mean'], how)} [{_fmt(c['low'], how)}, {_fmt(c['high'], how)}]"
+        text = bracket(c["mean"], c["low"], c["high"], how[0], lambda x, d: _fmt(x, how, d))
     if ok.sum() < v.size:
         text += f" ({ok.sum()} of {v.size} seeds)"
     return text

@@ -63,7 +63,7 @@ from dropout_study.chapters.verdicts import (
 )
 from dropout_study.chapters.verdicts import robustness as _table
 from dropout_study.chapters.wording import interval_text, outcome_words
-from dropout_study.numfmt import general
+from dropout_study.numfmt import bracket, general, plain
 
 __all__ = [
     "L1_VS_L2_CLAIM",
@@ -85,8 +85,8 @@ __all__ = [
 L1_VS_L2_CLAIM = "L1 makes weights sparse, L2 shrinks them."
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:z.0f} %"
+def _pct(x: float, decimals: int) -> str:
+    return f"{plain(100 * x, decimals)} %"
 
 
 def _answer(e: dict, word: str, units: dict | None, acc_margin: float) -> str:
@@ -198,7 +198,7 @@ def decide(metrics) -> Verdict:
     if units["share"] is not None:
         sh = units["share"]
         sentence += (
-            f"; {_pct(sh['mean'])} [{_pct(sh['low'])}, {_pct(sh['high'])}] of L1's exact zeros "
+            f"; {bracket(sh['mean'], sh['low'], sh['high'], 0, _pct)} of L1's exact zeros "
             "belong to dead units"
         )
     u2 = e["units_l2"]

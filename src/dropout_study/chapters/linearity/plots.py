@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 from dropout_study.chapters.figures import COLORS, PAGE_WIDTH, rate_colors, subplots
 from dropout_study.chapters.linearity.experiment import FAMILIES
 from dropout_study.data import toy_function
-from dropout_study.numfmt import general
+from dropout_study.numfmt import bracket, general, plain
 
 __all__ = [
     "toy",
@@ -56,12 +56,12 @@ def _replicates(ax, x, table, color):
         ax.plot(x, row, color=color, alpha=0.25, linewidth=0.7)
 
 
-def _signed(x: float) -> str:
-    return f"{x:+z.2f}".replace("-", "−")
+def _signed(est: float, low: float, high: float) -> str:
+    return bracket(est, low, high, 2, lambda x, d: plain(x, d, True))
 
 
 def _rho_text(r: dict) -> str:
-    return f"ρ = {_signed(r['rho'])} [{_signed(r['low'])}, {_signed(r['high'])}]"
+    return f"ρ = {_signed(r['rho'], r['low'], r['high'])}"
 
 
 def _datasets(result) -> list[str]:
@@ -160,7 +160,7 @@ def toy_terms(result):
         _band(ax, rates, m[key], color)
         c = m[f"change_{key}"]
         ax.set_title(
-            f"{name}\nΔ = {_signed(c['estimate'])} [{_signed(c['low'])}, {_signed(c['high'])}]",
+            f"{name}\nΔ = {_signed(c['estimate'], c['low'], c['high'])}",
             fontsize=8.5,
         )
         ax.set_xlabel("dropout rate p")

@@ -21,7 +21,7 @@ from dropout_study.chapters.linearity.rule_findings import (
 )
 from dropout_study.chapters.power import power
 from dropout_study.chapters.wording import interval_text, outcome_words
-from dropout_study.numfmt import general
+from dropout_study.numfmt import bracket, general, plain
 
 __all__ = ["tables", "HELPED_WORDS", "grid_top", "edge_text"]
 
@@ -29,11 +29,12 @@ HELPED_WORDS = {YES: "lowered", INCONCLUSIVE: "not shown", REVERSED: "raised"}
 """Words for dropout's effect on test loss (a sign finding, direction −1)."""
 
 
-def _iv(c: dict, fmt: str = "z.3f") -> str:
+def _iv(c: dict, decimals: int = 3, sign: bool = False) -> str:
+    """A ρ or estimate with its interval by :func:`~dropout_study.numfmt.bracket`."""
     est = c.get("rho", c.get("estimate"))
     if est is None or not math.isfinite(est):
         return "—"
-    return f"{est:{fmt}} [{c['low']:{fmt}}, {c['high']:{fmt}}]".replace("-", "−")
+    return bracket(est, c["low"], c["high"], decimals, lambda x, d: plain(x, d, sign))
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -112,7 +113,7 @@ def _matched_cell(f: dict) -> str:
     """The matched difference, flagged when fewer seeds matched than a decision needs."""
     if not f["n_matched"]:
         return "—"
-    text = _iv(f["diff"], "+z.3f")
+    text = _iv(f["diff"], 3, sign=True)
     need = f["diff"].get("n_required", 0)
     if f["n_matched"] < need:
         text += f" (not applicable: {f['n_matched']} matched seeds, {need} required)"
@@ -138,7 +139,7 @@ def tables(metrics: dict) -> dict[str, str]:
          "ρ(p, mean\\|D1\\|)", "ρ(p, 1 − R²)"],
         [
             [label(n), _factor(m["by_rate_d2"]), _factor(m["by_rate_d1"]),
-             _iv(m["rho_d2"], "+z.2f"), _iv(m["rho_d1"], "+z.2f"), _iv(m["rho_misfit"], "+z.2f")]
+             *(_iv(m[k], 2, sign=True) for k in ("rho_d2", "rho_d1", "rho_misfit"))]
             for n, m in ds.items()
         ],
     )  # fmt: skip
@@ -174,8 +175,8 @@ def tables(metrics: dict) -> dict[str, str]:
          "Z L1", "at the top of its grid: p; L2 λ; L1 λ"],
         [
             [label(n), _median(b["dropout"]["chosen"]), _median(b["l2"]["chosen"]),
-             _median(b["l1"]["chosen"]), _iv(b["dropout"]["z"], "z.2f"), _iv(b["l2"]["z"], "z.2f"),
-             _iv(b["l1"]["z"], "z.2f"),
+             _median(b["l1"]["chosen"]), _iv(b["dropout"]["z"], 2), _iv(b["l2"]["z"], 2),
+             _iv(b["l1"]["z"], 2),
              "; ".join(f"{k} of {t}" for k, t in (grid_top(ds[n], f) for f in _FAMS))]
             for n, b in ((n, m["own_best"]) for n, m in ds.items())
         ],
@@ -185,7 +186,7 @@ def tables(metrics: dict) -> dict[str, str]:
         [
             [label(n), _cell(parts[n]["sign"], ANALOGY_WORDS),
              f"{b['l2']['diff']['n_dropout_lower']} of {b['l2']['diff']['n']}",
-             _iv(b["l1"]["diff"], "+z.3f")]
+             _iv(b["l1"]["diff"], 3, sign=True)]
             for n, b in ((n, m["own_best"]) for n, m in ds.items())
         ],
     )  # fmt: skip
@@ -199,7 +200,7 @@ def tables(metrics: dict) -> dict[str, str]:
                 f"{f['n_matched']} of {f['n_seeds']} ({f['n_never_reached']} never reached, "
                 f"{f['n_always_below']} always below)",
                 _matched_cell(f),
-                _iv(f["diff_fill"], "+z.3f"),
+                _iv(f["diff_fill"], 3, sign=True),
             ]
         rows.append(row)
     out["matched"] = _table(
@@ -220,14 +221,14 @@ def tables(metrics: dict) -> dict[str, str]:
     )  # fmt: skip
     toy = metrics["toy"]
     rows = [
-        [f"p = {general(p)}", _iv(toy["z"][j], "z.2f"), _iv(toy["d2"][j], "z.3f"),
-         _iv(toy["d1"][j], "z.3f")]
+        [f"p = {general(p)}", _iv(toy["z"][j], 2), _iv(toy["d2"][j], 3),
+         _iv(toy["d1"][j], 3)]
         for j, p in enumerate(toy["rates"])
     ]  # fmt: skip
     rows.append([
         f"p = {general(toy['rates'][-1])} minus p = {general(toy['rates'][0])}, paired",
-        _iv(toy["change_z"], "+z.2f"), _iv(toy["change_d2"], "+z.3f"),
-        _iv(toy["change_d1"], "+z.3f"),
+        _iv(toy["change_z"], 2, sign=True), _iv(toy["change_d2"], 3, sign=True),
+        _iv(toy["change_d1"], 3, sign=True),
     ])  # fmt: skip
     out["toy"] = _table(["dropout rate", "Z", "mean\\|D2\\|", "mean\\|D1\\|"], rows)
     return out

@@ -235,15 +235,12 @@ def reference_text(m: Mapping) -> str:
 
 
 def outcome_text(f) -> str:
-    """Finding ``f`` as the prose shows it: ``ρ = 0.58 [0.367, 0.783]`` for a trend,
-    ``2.42× [1.199, 4.869]`` for a ratio (three decimals on the interval, so that an end
-    just short of a margin does not read as the margin), then its outcome in words."""
+    """Finding ``f`` as the prose shows it (:func:`~dropout_study.chapters.wording.interval_text`:
+    ``ρ = 0.580 [0.367, 0.783]`` for a trend, ``2.42× [1.199, 4.87]`` for a ratio, whose bounds
+    never read as its margin), then its outcome in words."""
     if not math.isfinite(f.estimate):
         return f"undefined, {outcome_words(f)}"
-    if f.scale == "log":
-        text = f"{plain(f.estimate, 2)}× [{plain(f.low, 3)}, {plain(f.high, 3)}]"
-    else:
-        text = f"ρ = {plain(f.estimate, 2)} [{plain(f.low, 3)}, {plain(f.high, 3)}]"
+    text = interval_text(f) if f.scale == "log" else f"ρ = {interval_text(f)}"
     return f"{text}, {outcome_words(f)}"
 
 

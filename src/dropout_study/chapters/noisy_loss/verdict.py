@@ -55,7 +55,7 @@ from dropout_study.chapters.verdicts import (
     pick,
 )
 from dropout_study.chapters.verdicts import robustness as _table
-from dropout_study.chapters.wording import margin_text, outcome_words
+from dropout_study.chapters.wording import interval_text, margin_text, outcome_words
 from dropout_study.numfmt import plain
 
 __all__ = [
@@ -243,8 +243,7 @@ def _reason(f: Finding) -> str:
 def _est(f: Finding) -> str:
     if f.estimate != f.estimate:
         return "undefined"
-    unit = "×" if f.scale == "log" else ""
-    return f"{plain(f.estimate, 2)}{unit} [{plain(f.low, 3)}, {plain(f.high, 3)}]"
+    return interval_text(f)
 
 
 def _control_alone(m: Mapping, d: str) -> dict:
