@@ -114,6 +114,29 @@ def test_every_real_chapter_lists_a_range_for_most_parameters():
         assert len(ranges) >= len(spec.params) // 2, (cid, sorted(set(spec.names) - set(ranges)))
 
 
+def test_what_a_parameter_allows_reads_the_same_under_every_profile():
+    """A rule names the parameters it depends on, not their values (those go into the error
+    message only, ``validation.require(detail=...)``): a listing that said "names from
+    alt_datasets ['circles', 'breast_cancer']" was wrong for the smoke profile's alt_datasets."""
+    from dropout_study.book.catalog import allowed_ranges
+    from dropout_study.book.project import Project
+
+    project = Project()
+    checked = 0
+    for cid in project.chapters:
+        if not project.source(cid).is_file():
+            continue
+        spec = project.spec(cid)
+        book = allowed_ranges(spec)
+        for profile in spec.profiles:
+            other = allowed_ranges(spec, profile)
+            differ = {k: (book.get(k), other.get(k)) for k in set(book) | set(other)
+                      if book.get(k) != other.get(k)}  # fmt: skip
+            assert not differ, (cid, profile, differ)
+            checked += 1
+    assert checked >= 6
+
+
 # ------------------------------------------------------------------------------------------
 # cite
 # ------------------------------------------------------------------------------------------

@@ -76,10 +76,11 @@ def _describe(check: str, kwargs: dict, args: tuple) -> str:
     return f"{count}{each}, {rule}"
 
 
-def allowed_ranges(spec: ChapterSpec) -> dict[str, str]:
+def allowed_ranges(spec: ChapterSpec, profile: str | None = None) -> dict[str, str]:
     """Parameter name -> allowed values as text (e.g. ``"[0, 1)"``), recorded from the
-    experiment's ``check_params`` run on the cell defaults. Parameters it checks in its own
-    way (or not at all) are missing from the result."""
+    experiment's ``check_params`` run on the cell defaults (with ``profile``'s values over
+    them, if given: the text must not depend on which). Parameters it checks in its own way
+    (or not at all) are missing from the result."""
     try:
         module = importlib.import_module(spec.experiment)
     except ImportError:
@@ -119,7 +120,7 @@ def allowed_ranges(spec: ChapterSpec) -> dict[str, str]:
                 originals[mod, name] = getattr(mod, name)
                 setattr(mod, name, recorder(name, originals[mod, name]))
     try:
-        check_params(spec.defaults())
+        check_params(spec.defaults() | dict(spec.profiles.get(profile, {}) if profile else {}))
     except (ValueError, TypeError):
         pass
     finally:

@@ -159,16 +159,17 @@ def check_params(params: dict) -> dict:
         fail("alt_datasets", o, "a list of " + ", ".join(DATASETS), alt, TypeError)
     for name in alt:
         check_choice(name, "alt_datasets", o, DATASETS)
-    what = f"other data sets than dataset ({out['dataset']}): the alternatives retrain elsewhere"
-    require(out["dataset"] not in alt, "alt_datasets", o, what, alt)
+    what = "other data sets than dataset: the alternatives retrain elsewhere"
+    shown = f"dataset = {out['dataset']}"
+    require(out["dataset"] not in alt, "alt_datasets", o, what, alt, detail=shown)
     require(len(set(alt)) == len(alt), "alt_datasets", o, "a list without repeats", alt)
     out["alt_datasets"] = list(alt)
     calt = p["control_alt_datasets"]
     if isinstance(calt, str) or not isinstance(calt, list | tuple):
         fail("control_alt_datasets", o, "a list of names from alt_datasets", calt, TypeError)
-    what = f"names from alt_datasets {list(alt)}, without repeats"
+    what = "names from alt_datasets, without repeats"
     ok = all(name in alt for name in calt) and len(set(calt)) == len(calt)
-    require(ok, "control_alt_datasets", o, what, calt)
+    require(ok, "control_alt_datasets", o, what, calt, detail=f"alt_datasets = {list(alt)}")
     out["control_alt_datasets"] = list(calt)
     out["alt_widths"] = check_int_list(p["alt_widths"], "alt_widths", o, low=1, min_len=0)
     out["n_masks"] = check_int(p["n_masks"], "n_masks", o, low=100)
