@@ -165,3 +165,19 @@ def test_recorded_outcomes_read_in_the_words_of_their_kind_and_shared_nulls_are_
     # a record without kinds (made before they were recorded) keeps the bare outcomes
     s = confirm.sentence("tiny", "book", "supported", tmp_path, findings=[_f("trend", "no")])
     assert "trend (here no, on the fresh seeds yes)" in s
+
+
+def test_finding_names_are_literal_text_in_the_rendered_sentence(tmp_path):
+    """Two names with θ*₀ in one paragraph once italicised everything between them."""
+    from docutils import nodes
+    from docutils.core import publish_doctree
+    from myst_parser.parsers.docutils_ import Parser
+
+    a, b = "R(θ*₀) at p = 0.5", "price ÷ J(θ*₀), [see] a_b_c"
+    rec = _record() | {"findings": [_f(a, "yes"), _f(b, "yes")]}
+    confirm.record(rec, {"seed": 2000, "n_seeds": 32}, tmp_path)
+    s = confirm.sentence("tiny", "book", "supported", tmp_path, findings=[_f(a, "no")])
+    doc = publish_doctree(s, parser=Parser(), settings_overrides={"report_level": 4})
+    assert not list(doc.findall(nodes.emphasis)) and not list(doc.findall(nodes.strong))
+    text = doc.astext()
+    assert a in text and b in text

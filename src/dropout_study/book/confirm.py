@@ -36,7 +36,7 @@ from pathlib import Path
 
 from dropout_study import paths
 from dropout_study.chapters.verdicts import INCONCLUSIVE, WORDS
-from dropout_study.chapters.wording import kind_words
+from dropout_study.chapters.wording import kind_words, md_text
 from dropout_study.numfmt import bracket, general
 from dropout_study.provenance import canonical_json, sha256_bytes
 
@@ -278,16 +278,16 @@ def _findings_text(findings, recorded) -> str:
         text += f" ({k} of them {'is' if k == 1 else 'are'} not applicable in both runs)"
     if c["changed"]:
         text += "; changed: " + "; ".join(
-            f"{name} (here {a}, on the fresh seeds {b})" for name, a, b in c["changed"]
+            f"{md_text(name)} (here {a}, on the fresh seeds {b})" for name, a, b in c["changed"]
         )
     text += "."
     if c["only_here"]:
-        text += " Not recorded by that run: " + ", ".join(c["only_here"]) + "."
+        text += " Not recorded by that run: " + ", ".join(map(md_text, c["only_here"])) + "."
     if c["only_there"]:  # e.g. analyses only the `full` profile runs: shown, not hidden
         by_name = {f["name"]: f for f in recorded or []}
         text += (
             " Measured only by that run: "
-            + "; ".join(f"{name}: {_found_there(by_name[name])}" for name in c["only_there"])
+            + "; ".join(f"{md_text(n)}: {_found_there(by_name[n])}" for n in c["only_there"])
             + "."
         )
     return text

@@ -24,6 +24,7 @@ __all__ = [
     "interval_text",
     "margin_text",
     "table_markdown",
+    "md_text",
     "list_table",
     "TABLE_HEADER",
 ]
@@ -125,6 +126,16 @@ def list_table(
     return "\n".join([*lines, "```", ""])
 
 
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<"})
+
+
+def md_text(text: str) -> str:
+    """``text`` (a finding's name: ``R(θ*₀) at p = 0.5``) for a markdown paragraph or cell,
+    its emphasis, code, link and HTML characters backslash-escaped, so that two ``θ*₀`` in
+    one paragraph do not italicise what lies between them."""
+    return str(text).translate(_MD_SPECIAL)
+
+
 def table_markdown(findings: Sequence[Finding]) -> str:
     """A MyST list-table of ``findings``: name and role, interval and seeds, margin with its
     source, outcome in words (not-applicable rows say why)."""
@@ -133,7 +144,7 @@ def table_markdown(findings: Sequence[Finding]) -> str:
         role = "" if f.role == "primary" else f" ({f.role})"
         rows.append(
             [
-                f"{f.name}{role}",
+                f"{md_text(f.name)}{role}",
                 f"{interval_text(f)}, n = {f.n}",
                 f"{margin_text(f)} ({f.margin_source})",
                 outcome_words(f),

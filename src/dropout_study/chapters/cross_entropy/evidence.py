@@ -139,7 +139,8 @@ def exact_checks(m) -> list[Finding]:
             n=n_seeds,
         ),
         _exact(
-            "logistic regression with CE never curves down on the grid",
+            "logistic regression with CE never curves down on the grid (its most negative "
+            "second difference ÷ the largest in size)",
             downward(c["logreg_ce_min_curvature"], c["logreg_ce_scale"]),
             CURVATURE_TOL,
             _CONVEX,
@@ -158,7 +159,8 @@ def contrast(m) -> Finding:
     c = m["convexity"]
     v = downward(c["logreg_mse_min_curvature"], c["logreg_mse_scale"])
     return finding(
-        "logistic regression with squared error curves down on the grid",
+        "logistic regression with squared error curves down on the grid (its most negative "
+        "second difference ÷ the largest in size)",
         "effect",
         estimate=v,
         low=v,

@@ -35,15 +35,17 @@ def ci(values, scale: float = 1.0, decimals: int = 2, sign: bool = False) -> str
     return bracket(i.estimate, i.low, i.high, decimals, lambda x, d: plain(x, d, sign))
 
 
-def gci(values, decimals: int = 2) -> str:
-    """Geometric mean of ratios with the interval on their logarithms: ``"1.12× [1.05, 1.2]"``."""
+def gci(values, decimals: int = 2, margin: float = pf.THEORY_RATIO_MARGIN) -> str:
+    """Geometric mean of ratios with the interval on their logarithms: ``"1.12× [1.05, 1.20]"``,
+    more decimals where a bound would read as the ratio ``margin`` it is decided against or
+    its inverse (the theory checks' ×/÷ 1.25: ``0.796``, not ``0.80``)."""
     arr = np.asarray(values, dtype=float)
     arr = arr[np.isfinite(arr) & (arr > 0)]
     if arr.size == 0:
         return "—"
     i = seed_interval(np.log(arr))
     e, lo, hi = (float(v) for v in np.exp([i.estimate, i.low, i.high]))
-    return bracket(e, lo, hi, decimals, plain, unit="×")
+    return bracket(e, lo, hi, decimals, plain, against=(margin, 1 / margin), unit="×")
 
 
 def rates_table(metrics) -> str:

@@ -112,7 +112,7 @@ def noise_table(m: Mapping) -> str:
         for d in m["datasets"]:
             nz = m["by_dataset"][d]["noise"]
             snr = nz["snr_median"]
-            row.append(f"{plain(nz['spread0_mean']['mean'][j], 3)} · "
+            row.append(f"{general(nz['spread0_mean']['mean'][j], 3, zeros=True)} · "
                        f"{general(snr[0][j], 3)} / {general(snr[-1][j], 3)}")  # fmt: skip
         rows.append(row)
     return list_table(head, rows, [12, 44, 44])
