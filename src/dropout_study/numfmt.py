@@ -16,6 +16,7 @@ __all__ = [
     "sci",
     "plain",
     "general",
+    "significant",
     "distinct",
     "bracket",
     "mean_interval",
@@ -87,6 +88,14 @@ def general(value: float, digits: int = 6, sign: bool = False, zeros: bool = Fal
         mantissa, exponent = text.split("e")
         return _power(mantissa, int(exponent))
     return text.replace("-", MINUS)
+
+
+def significant(value: float, digits: int = 3, sign: bool = False) -> str:
+    """``value`` by :func:`general` with ``digits`` significant digits *and their trailing
+    zeros* (``0.0110``, ``+0.100``, ``5.00``): the form for values printed side by side, whose
+    precision must read the same. The ``fmt`` of :func:`distinct` and :func:`bracket` where an
+    interval keeps its zeros."""
+    return general(value, digits, sign=sign, zeros=True)
 
 
 def distinct(values, digits: int = 3, fmt=general, extra: int = 3, against=()) -> list[str]:
@@ -162,7 +171,7 @@ def shortest(value: float, digits: int = 3, most: int = 6) -> str:
     for d in range(digits, most + 1):
         if math.isfinite(x) and abs(float(f"{x:.{d}g}") - x) <= 1e-12 * abs(x):
             return general(x, d)
-    return general(x, digits, zeros=True)
+    return significant(x, digits)
 
 
 def ratio(value: float) -> str:

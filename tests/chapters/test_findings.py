@@ -192,3 +192,19 @@ def test_the_words_for_not_shown_and_for_no_never_coincide():
         assert words[INCONCLUSIVE] not in (words[NO], words[REVERSED], words[YES])
         assert "not shown" in words[INCONCLUSIVE] or "undecided" in words[INCONCLUSIVE]
         assert "not shown" not in words[NO] and "not shown" not in words[REVERSED]
+
+
+def test_equal_numbers_decided_at_two_margins_are_written_equally():
+    # noisy-loss's slower finding at ×/÷ 1.2 and its robustness row at ×/÷ √1.2: the bound
+    # 1.199 must not read as the margin 1.2 in the primary, nor 1.20 in the row beside it
+    kw = dict(estimate=2.416, low=1.1988, high=4.869, n=8, scale="log")
+    src = "convention: c"
+    prim = fk.finding("slower", "effect", margin=1.2, margin_source=src, **kw)
+    alt = fk.finding("slower [√1.2]", "effect", margin=1.2**0.5, margin_source=src, **kw)
+    other = fk.finding("other", "effect", margin=1.2, margin_source=src, **{**kw, "low": 1.3})
+    assert wording.interval_text(prim) == "2.416× [1.199, 4.869]"
+    assert wording.interval_text(alt) == "2.42× [1.20, 4.87]"  # alone: its own margin only
+    assert wording.interval_text(alt, [prim, other]) == wording.interval_text(prim)
+    assert wording.interval_text(alt, [other]) == "2.42× [1.20, 4.87]"  # other numbers
+    table = wording.table_markdown([prim, alt])
+    assert table.count("2.416× [1.199, 4.869]") == 2

@@ -37,7 +37,7 @@ from pathlib import Path
 from dropout_study import paths
 from dropout_study.chapters.verdicts import INCONCLUSIVE, WORDS
 from dropout_study.chapters.wording import kind_words, md_text
-from dropout_study.numfmt import bracket, general
+from dropout_study.numfmt import bracket, significant
 from dropout_study.provenance import canonical_json, sha256_bytes
 
 __all__ = [
@@ -301,7 +301,7 @@ def _found_there(f: Mapping) -> str:
     nums = [float(v) for v in vals if isinstance(v, int | float) and math.isfinite(v)]
     if len(nums) == 3:
         est, lo, hi = nums
-        out += f" ({bracket(est, lo, hi, fmt=lambda v, d: general(v, d, zeros=True))})"
+        out += f" ({bracket(est, lo, hi, fmt=significant)})"
     return out
 
 

@@ -15,7 +15,7 @@ from dropout_study.chapters.findings import (
     YES,
     Finding,
 )
-from dropout_study.numfmt import bracket, general, ratio, shortest
+from dropout_study.numfmt import bracket, ratio, shortest, significant
 
 __all__ = [
     "outcome_words",
@@ -82,19 +82,30 @@ def counts(findings: Iterable[Finding], role: str | None = None) -> dict:
     return out
 
 
-def interval_text(f: Finding) -> str:
+def interval_text(f: Finding, peers: Iterable[Finding] = ()) -> str:
     """``"0.350 [0.290, 0.400]"`` (``"1.50× [1.30, 1.80]"`` for a ratio) with true minus
     signs, by :func:`~dropout_study.numfmt.bracket`: 3 significant digits with their trailing
     zeros, more where the estimate, its bounds and the margin's boundaries (``±m``; ``m`` and
-    ``1/m`` for a ratio) would read alike; the rounding residue of an exact zero reads ``0``."""
+    ``1/m`` for a ratio) would read alike; the rounding residue of an exact zero reads ``0``.
+    ``peers``: the other findings shown on the same page; the boundaries of every peer with
+    the same estimate and bounds (the same numbers decided at another margin, as a robustness
+    row does) count too, so that a finding's numbers read the same in every row and sentence
+    that is given the page's findings."""
     unit = "×" if f.scale == "log" else ""
+    same = [p for p in peers if _numbers(p) == _numbers(f) and p.scale == f.scale]
+    against = tuple(dict.fromkeys(e for g in (f, *same) for e in _edges(g)))
+    return bracket(f.estimate, f.low, f.high, fmt=significant, against=against, unit=unit)
+
+
+def _numbers(f: Finding) -> tuple:
+    return (f.estimate, f.low, f.high)
+
+
+def _edges(f: Finding) -> tuple:
+    """The values ``f``'s interval is decided against: ``±m``, or ``m`` and ``1/m`` for a
+    ratio; ``0`` for a test of sign."""
     m = f.margin if f.kind != "sign" and f.margin is not None else 0.0
-    against = (m, 1 / m) if f.scale == "log" and m > 0 else (m, -m)
-    return bracket(f.estimate, f.low, f.high, fmt=_zeros, against=against, unit=unit)
-
-
-def _zeros(x: float, digits: int) -> str:
-    return general(x, digits, zeros=True)
+    return (m, 1 / m) if f.scale == "log" and m > 0 else (m, -m)
 
 
 def margin_text(f: Finding) -> str:
@@ -136,16 +147,18 @@ def md_text(text: str) -> str:
     return str(text).translate(_MD_SPECIAL)
 
 
-def table_markdown(findings: Sequence[Finding]) -> str:
+def table_markdown(findings: Sequence[Finding], peers: Sequence[Finding] | None = None) -> str:
     """A MyST list-table of ``findings``: name and role, interval and seeds, margin with its
-    source, outcome in words (not-applicable rows say why)."""
+    source, outcome in words (not-applicable rows say why). ``peers`` (default ``findings``):
+    the page's findings whose numbers :func:`interval_text` writes alike."""
+    peers = findings if peers is None else peers
     rows = []
     for f in findings:
         role = "" if f.role == "primary" else f" ({f.role})"
         rows.append(
             [
                 f"{md_text(f.name)}{role}",
-                f"{interval_text(f)}, n = {f.n}",
+                f"{interval_text(f, peers)}, n = {f.n}",
                 f"{margin_text(f)} ({f.margin_source})",
                 outcome_words(f),
             ]

@@ -147,8 +147,16 @@ def test_strongest_within_margin_and_matched_index():
     assert rule.matched_index([[0.1, 0.2, 0.5], [0.1, 0.4, 0.5]], 0.29) == 1  # mean 0.3
     c = rule.collapse(LAMS, acc, 2, [0.97], 0.01, 100)
     assert c == {"next_lambda": 1.0, "next_ratio": 10.0, "next_acc": 0.5,
-                 "slack": pytest.approx(0.0 * 100, abs=1e-9)}  # fmt: skip
+                 "slack": pytest.approx(0.0 * 100, abs=1e-9),
+                 "floor": pytest.approx(0.96)}  # fmt: skip
     assert rule.collapse(LAMS, acc, 3, [0.5], 0.01, 100)["next_lambda"] is None
+
+
+def test_the_next_accuracy_never_reads_as_its_floor():
+    # 0.97039 fell below a floor of 0.97046: at 3 decimals both would read 0.970, at 4 apart
+    c = {"next_acc": 0.9703947368421053, "floor": 0.9704605263157895}
+    assert rule.next_accuracy(c) == "accuracy 0.9704 (floor 0.9705)"
+    assert rule.next_accuracy({"next_acc": 0.5, "floor": 0.96}) == "accuracy 0.500 (floor 0.960)"
 
 
 def test_a_failed_zeros_check_is_partly_supported():

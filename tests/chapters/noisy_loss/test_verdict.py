@@ -442,7 +442,8 @@ def test_the_answer_describes_the_clock_and_where_the_control_ran():
     assert "more so" not in v.answer
     # the smallest gap of medians in steps (50 → 100 on both: 50 steps more)
     assert "about 50 steps more" in v.answer
-    assert "median 50.0 → 100.0 steps" in v.sentence
+    # the ratio is a geometric mean of per-seed ratios, the steps are medians: both named
+    assert "(geometric mean of the per-seed ratios; medians 50.0 → 100.0 steps" in v.sentence
 
 
 def test_reestimates_count_only_rows_that_touch_the_finding():

@@ -73,6 +73,12 @@ EXACT = ("p = 0 equals no dropout layers", "evaluation mode equals no dropout la
 _EXACT_SOURCE = "closed form: bit-identical means no value differs, so the margin ½ admits none"
 
 
+def _share(x: float) -> str:
+    """A relative margin as the findings' numbers read it, with its percentage: ``0.05 (5 %)``
+    (the page's tables give the same ratio in %)."""
+    return f"{general(x)} ({general(100 * x)} %)"
+
+
 def _rate(p) -> str:
     return general(p)
 
@@ -141,7 +147,7 @@ def relative(m, *, margin=None, rate=None, role="alternative", name=None) -> Fin
     ps = m["per_seed"]
     values = _ratio(np.asarray(ps["r_own"])[:, i], np.asarray(ps["j_star"])[:, i])
     if name is None:
-        name = f"R ÷ J(θ*_p) at p = {_rate(p)}, margin {general(100 * margin)} %"
+        name = f"R ÷ J(θ*_p) at p = {_rate(p)} (a fraction), margin {_share(margin)}"
     return from_seeds(
         name, "equivalence", values, margin=margin, margin_source=_rel_source(margin), role=role
     )
@@ -196,7 +202,7 @@ def alternatives(m) -> list[tuple[str, Finding]]:
     for d in (rel, *half_and_double(rel)):
         alt(
             f"the price ÷ J(θ*₀), margin {general(100 * d)} %",
-            f"price ÷ J(θ*₀) at p = {_rate(prim)}, margin {general(100 * d)} %",
+            f"price ÷ J(θ*₀) at p = {_rate(prim)} (a fraction), margin {_share(d)}",
             _ratio(price, j0),
             d,
             "convention: borrowed from R — the relative margin for a regulariser "

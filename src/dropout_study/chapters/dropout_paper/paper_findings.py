@@ -255,7 +255,8 @@ def theory_findings(metrics) -> list[tuple[Finding, np.ndarray]]:
             out.append(
                 (
                     from_seeds(
-                        f"B & S identity: largest |NWGM − σ(E S)|, {layer} (exact check)",
+                        "B & S identity: each replicate's largest |NWGM − σ(E S)|, "
+                        f"{layer} (exact check)",
                         "equivalence",
                         v,
                         margin=NWGM_TOL,

@@ -66,13 +66,15 @@ def matched_index(val_loss, target: float) -> int:
 
 def collapse(lambdas, val_acc, j: int | None, acc_none, margin: float, n_val: int) -> dict:
     """How close λ*[j] is to collapse: the next larger λ of the grid, its ratio to λ*, its mean
-    validation accuracy, and the slack of λ*'s accuracy above the floor, in validation
-    examples (``n_val`` examples per split)."""
+    validation accuracy, the floor (mean accuracy without a penalty minus ``margin``) and the
+    slack of λ*'s accuracy above the floor, in validation examples (``n_val`` examples per
+    split)."""
     lams = np.asarray(lambdas, dtype=float)
     acc = np.asarray(val_acc, dtype=float).mean(axis=0)
     floor = float(np.mean(acc_none)) - margin
     if j is None:
-        return {"next_lambda": None, "next_ratio": None, "next_acc": None, "slack": None}
+        return {"next_lambda": None, "next_ratio": None, "next_acc": None, "slack": None,
+                "floor": floor}  # fmt: skip
     bigger = np.flatnonzero(lams > lams[j])
     nxt = int(bigger[np.argmin(lams[bigger])]) if bigger.size else None
     return {
@@ -80,6 +82,7 @@ def collapse(lambdas, val_acc, j: int | None, acc_none, margin: float, n_val: in
         "next_ratio": None if nxt is None else float(lams[nxt] / lams[j]),
         "next_acc": None if nxt is None else float(acc[nxt]),
         "slack": float((acc[j] - floor) * n_val),
+        "floor": floor,
     }
 
 

@@ -63,7 +63,7 @@ from dropout_study.chapters.verdicts import (
 )
 from dropout_study.chapters.verdicts import robustness as _table
 from dropout_study.chapters.wording import interval_text, outcome_words
-from dropout_study.numfmt import bracket, general, plain
+from dropout_study.numfmt import bracket, distinct, general, plain
 
 __all__ = [
     "L1_VS_L2_CLAIM",
@@ -74,6 +74,7 @@ __all__ = [
     "collapse",
     "evaluate",
     "word_of",
+    "next_accuracy",
     "page_findings",
     "unit_death",
     "decide",
@@ -250,6 +251,14 @@ def alternatives(metrics) -> list[tuple[str, dict, dict]]:
     return rows
 
 
+def next_accuracy(c: dict) -> str:
+    """The next λ's mean validation accuracy beside the floor it fell below (a
+    :func:`~dropout_study.chapters.l1_vs_l2.analysis.collapse` record), each with the
+    decimals (3 or more) at which the two read apart: ``accuracy 0.9704 (floor 0.9705)``."""
+    acc, floor = distinct([c["next_acc"], c["floor"]], 3, plain)
+    return f"accuracy {acc} (floor {floor})"
+
+
 def _collapse_text(e: dict) -> str:
     parts = []
     for pen in ("l1", "l2"):
@@ -258,7 +267,7 @@ def _collapse_text(e: dict) -> str:
             nxt = (
                 ""
                 if c["next_lambda"] is None
-                else (f", next λ ×{general(c['next_ratio'], 2)}: accuracy {c['next_acc']:z.3f}")
+                else f", next λ ×{general(c['next_ratio'], 2)}: {next_accuracy(c)}"
             )
             parts.append(f"λ*({pen.upper()}) {c['slack']:z.2f} validation examples above the "
                          f"floor{nxt}")  # fmt: skip

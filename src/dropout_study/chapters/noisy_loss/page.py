@@ -20,7 +20,7 @@ from dropout_study.chapters.wording import (
     outcome_words,
     table_markdown,
 )
-from dropout_study.numfmt import general, plain
+from dropout_study.numfmt import general, plain, significant
 
 __all__ = [
     "list_table",
@@ -112,7 +112,7 @@ def noise_table(m: Mapping) -> str:
         for d in m["datasets"]:
             nz = m["by_dataset"][d]["noise"]
             snr = nz["snr_median"]
-            row.append(f"{general(nz['spread0_mean']['mean'][j], 3, zeros=True)} · "
+            row.append(f"{significant(nz['spread0_mean']['mean'][j])} · "
                        f"{general(snr[0][j], 3)} / {general(snr[-1][j], 3)}")  # fmt: skip
         rows.append(row)
     return list_table(head, rows, [12, 44, 44])
@@ -205,9 +205,8 @@ def sensitivity_table(m: Mapping) -> str:
     for r in alternatives.sensitivity(m):
         shift = r["shift"]
         text = "∞ (zero-width interval)" if math.isinf(shift) else plain(shift, 2)
-        rows.append(
-            [r["knob"], r["primary"].name.split(":")[0], interval_text(r["alternative"]), text]
-        )
+        moved = interval_text(r["alternative"], [r["primary"]])
+        rows.append([r["knob"], r["primary"].name.split(":")[0], moved, text])
     head = ["Knob", "primary finding", "estimate under it", "moved (half-widths)"]
     return list_table(head, rows, [34, 24, 24, 18])
 

@@ -166,7 +166,10 @@ def _sentence(m: Mapping, found: Mapping, p: Mapping) -> str:
         a, b = medians(m, d)
         note = f"; {loo[f.name]}" if loo.get(f.name) else ""
         name = evidence.NAMES.get(d, d)
-        return f"{_ratio(f)} on {name} (median {steps_text(a)} → {steps_text(b)} steps{note})"
+        return (
+            f"{_ratio(f)} on {name} (geometric mean of the per-seed ratios; medians "
+            f"{steps_text(a)} → {steps_text(b)} steps{note})"
+        )
 
     def ctl(key: str) -> str:
         note = loo.get(found[key].name)
@@ -203,8 +206,11 @@ def decide(metrics) -> Verdict:
     return Verdict(NOISY_LOSS_CLAIM, word, _sentence(m, found, p), answer(m, found, p))
 
 
-def _detail(row: alternatives.Row, found: Mapping) -> str:
+def _detail(row: alternatives.Row, found: Mapping, prim: Mapping) -> str:
+    """The row's findings in a few words each, their numbers written as the primary's where
+    they are equal (:func:`~dropout_study.chapters.wording.interval_text`'s ``peers``)."""
     p = parts(found)
+    peers = list(fixed.flat(prim).values())
     texts = []
     for key in row.replace:
         if key == "only":
@@ -212,13 +218,13 @@ def _detail(row: alternatives.Row, found: Mapping) -> str:
         sub = {"noisier": "noisier", "slower": "slower"}.get(key)
         if sub:
             vals = "; ".join(
-                f"{evidence.NAMES.get(d, d)} {_est(f)} {_short(f)}"
+                f"{evidence.NAMES.get(d, d)} {_est(f, peers)} {_short(f)}"
                 for d, f in row.replace[key].items()
             )
             texts.append(f"{sub}: {p[sub]} — {vals}")
         else:
             f = row.replace[key]
-            texts.append(f"{evidence.KEY_WORDS[key]}: {_est(f)} {_short(f)}")
+            texts.append(f"{evidence.KEY_WORDS[key]}: {_est(f, peers)} {_short(f)}")
     if "noise" in row.replace or "left" in row.replace:
         texts.append(f"because noisier: {p['because']}")
     return "; ".join(texts)
@@ -240,10 +246,10 @@ def _reason(f: Finding) -> str:
     return f.reason
 
 
-def _est(f: Finding) -> str:
+def _est(f: Finding, peers=()) -> str:
     if f.estimate != f.estimate:
         return "undefined"
-    return interval_text(f)
+    return interval_text(f, peers)
 
 
 def _control_alone(m: Mapping, d: str) -> dict:
@@ -314,7 +320,7 @@ def robustness(metrics) -> Robustness:
         if not (reason or row.exploratory):
             reason = _applicability(prim, found, word, seen)
             seen.setdefault(fixed.numbers(found), f"the row “{row.choice}”")
-        detail = _detail(row, found)
+        detail = _detail(row, found, prim)
         if "only" in row.replace:
             p = parts(found)
             detail = f"noisier: {p['noisier']}; slower: {p['slower']}; because noisier: "
