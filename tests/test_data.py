@@ -133,9 +133,9 @@ def test_toy_function_closed_form():
             ValueError,
             r"'noise' parameter of load\('breast_cancer'\) must be None",
         ),
-        ({"n_samples": 5}, ValueError, r"'n_samples' parameter of load .* \[10, inf\); got 5"),
+        ({"n_samples": 5}, ValueError, r"'n_samples' parameter of load .* \[10, ∞\); got 5"),
         ({"n_samples": 50.0}, TypeError, r"'n_samples' parameter of load must be an int"),
-        ({"noise": -0.1}, ValueError, r"'noise' parameter of load must be in \[0, inf\)"),
+        ({"noise": -0.1}, ValueError, r"'noise' parameter of load must be in \[0, ∞\)"),
         ({"val_fraction": 0.0}, ValueError, r"'val_fraction' parameter of load must be in \(0,"),
         ({"test_fraction": 1.0}, ValueError, r"'test_fraction' .* in \(0, 1\); got 1.0"),
         (

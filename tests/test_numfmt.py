@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from dropout_study.numfmt import distinct, general, plain, shortest
+from dropout_study.numfmt import distinct, general, percent, plain, shortest
 
 
 @pytest.mark.parametrize(
@@ -89,3 +89,13 @@ def test_mean_interval_keeps_the_bounds_apart_and_signs_and_scales():
         "3.0 × 10⁻⁵ [2.0 × 10⁻⁵, 4.0 × 10⁻⁵]"
     )
     assert mean_interval(None) == "—"
+
+
+def test_percent_never_rounds_a_share_to_all_or_none():
+    assert percent(0.999) == "99.9 %"  # not "100 %": cost-under-dropout's masks above J(θ)
+    assert percent(0.9999) == "99.99 %"
+    assert percent(0.004) == "0.4 %"
+    assert percent(1.0) == "100 %" and percent(0.0) == "0 %"  # exact: all and none
+    assert percent(0.5) == "50 %" and percent(0.12345, 1) == "12.3 %"
+    assert percent(0.25, 2) == "25.00 %"
+    assert percent(-0.001) == "−0.1 %"

@@ -34,7 +34,7 @@ def test_check_float():
     assert V.check_float(np.float32(0.5), "a", "O", low=0, high=1) == 0.5
     raises(
         TypeError,
-        r"'a' parameter of O must be a float in the range \(-inf, inf\); got '1'",
+        r"'a' parameter of O must be a float in the range \(−∞, ∞\); got '1'",
         V.check_float,
         "1",
         "a",
@@ -55,19 +55,19 @@ def test_check_float():
     raises(ValueError, r"finite", V.check_float, float("inf"), "a", "O")
     raises(ValueError, r"in \[0, 1\]; got -0.1", V.check_float, -0.1, "a", "O", low=0, high=1)
     raises(ValueError, r"in \[0, 1\]; got 1.5", V.check_float, 1.5, "a", "O", low=0, high=1)
-    raises(ValueError, r"in \(0, inf\); got 0", V.check_float, 0, "a", "O", low=0, low_open=True)
+    raises(ValueError, r"in \(0, ∞\); got 0", V.check_float, 0, "a", "O", low=0, low_open=True)
     raises(
         ValueError, r"in \[0, 1\); got 1", V.check_float, 1, "a", "O", low=0, high=1, high_open=True
     )
     assert V.check_float(0.999, "a", "O", low=0, high=1, high_open=True) == 0.999
-    raises(ValueError, r"in \(-inf, 2\]; got 3", V.check_float, 3, "a", "O", high=2)
+    raises(ValueError, r"in \(−∞, 2\]; got 3", V.check_float, 3, "a", "O", high=2)
 
 
 def test_check_int():
     assert V.check_int(np.int64(3), "n", "O", low=1) == 3
     raises(
         TypeError,
-        r"'n' parameter of O must be an int in the range \[1, inf\); got 2.0",
+        r"'n' parameter of O must be an int in the range \[1, ∞\); got 2.0",
         V.check_int,
         2.0,
         "n",
@@ -75,7 +75,7 @@ def test_check_int():
         low=1,
     )
     raises(TypeError, r"an int", V.check_int, False, "n", "O")
-    raises(ValueError, r"an int in the range \[1, inf\); got 0", V.check_int, 0, "n", "O", low=1)
+    raises(ValueError, r"an int in the range \[1, ∞\); got 0", V.check_int, 0, "n", "O", low=1)
     raises(ValueError, r"\[1, 5\]; got 6", V.check_int, 6, "n", "O", low=1, high=5)
 
 
@@ -101,7 +101,7 @@ def test_check_float_list():
     raises(ValueError, allowed + r"; got \[1.5\]", V.check_float_list, [1.5], "r", "O", **kw)
     raises(ValueError, allowed, V.check_float_list, [-0.5], "r", "O", **kw)
     raises(ValueError, allowed, V.check_float_list, [1.0], "r", "O", **kw)
-    raises(ValueError, r"\(0, inf\)", V.check_float_list, [0.0], "r", "O", low=0, low_open=True)
+    raises(ValueError, r"\(0, ∞\)", V.check_float_list, [0.0], "r", "O", low=0, low_open=True)
     raises(ValueError, r"at least 2 floats", V.check_float_list, [1.0], "r", "O", min_len=2)
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "mean_interval",
     "shortest",
     "ratio",
+    "percent",
     "MINUS",
 ]
 
@@ -183,3 +184,19 @@ def ratio(value: float) -> str:
         return shortest(x)
     whole = math.floor(math.log10(x)) + 1
     return shortest(x, max(3, whole + 2 - math.floor(math.log10(x - 1))))
+
+
+def percent(share: float, decimals: int = 0, extra: int = 3) -> str:
+    """A share in [0, 1] as ``"99.9 %"``: ``100·share`` by :func:`plain` with ``decimals``
+    decimals, more (up to ``extra`` more) while a share that is not exactly 0 or 1 would read
+    ``0 %`` or ``100 %`` (a stored 0.999 is never "100 %": every mask is not all masks).
+    Non-finite values as :func:`plain` writes them."""
+    x = float(share)
+    text = plain(100 * x, decimals)
+    for d in range(decimals, decimals + extra + 1):
+        text = plain(100 * x, d)
+        if x in (0.0, 1.0) or not math.isfinite(x):
+            break
+        if float(text.replace(MINUS, "-")) not in (0.0, 100.0):
+            break
+    return f"{text} %"

@@ -152,11 +152,12 @@ def _check_order(order: str, name: str, owner: str, values, raw) -> None:
 
 
 def _interval(low, high, low_open, high_open) -> str:
-    """The interval as text, e.g. ``[0, 1)``; a ``None`` bound is an open infinite end."""
+    """The interval as text, e.g. ``[0, 1)``; a ``None`` bound is an open infinite end,
+    written ``−∞`` or ``∞`` (``[10, ∞)``)."""
     lo = "(" if low is None or low_open else "["
     hi = ")" if high is None or high_open else "]"
-    low_s = "-inf" if low is None else _bound(low)
-    high_s = "inf" if high is None else _bound(high)
+    low_s = "−∞" if low is None else _bound(low)
+    high_s = "∞" if high is None else _bound(high)
     return f"{lo}{low_s}, {high_s}{hi}"
 
 

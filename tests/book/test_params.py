@@ -177,9 +177,9 @@ _INTERVAL = r"([\[(])([^,\[\]()]+(?:\([^)]*\))?[^,\[\]()]*), ([^\[\]]+?)([\])])"
 
 
 def _bound(text: str, defaults: dict) -> float:
-    """A shown bound: a number, ``inf``, or an expression in other parameters
+    """A shown bound: a number, ``∞`` (``−∞``), or an expression in other parameters
     (``max_steps``, ``n_lambdas − 1``, ``len(ce_example) − 1``) at the defaults."""
-    text = text.replace("−", "-").strip()
+    text = text.replace("−", "-").replace("∞", "inf").strip()
     try:
         return float(text)
     except ValueError:
@@ -224,7 +224,7 @@ def test_the_shown_allowed_values_are_what_check_params_enforces():
     shows an interval and rules; at each shown bound ``check_params`` accepts the value (or
     refuses it only with one of the rules shown), just beyond it refuses it, and an
     unbounded side accepts a large value; a list shorter than the shown minimum is refused.
-    (``hidden_sizes`` was shown as [1, inf) and refused above 1024.)"""
+    (``hidden_sizes`` was shown as [1, ∞) and refused above 1024.)"""
     import importlib
     import re
 

@@ -108,7 +108,7 @@ def test_default_output_directory_is_results_chapter(project, tmp_path, monkeypa
         (["-p", "rates=0.5"], r"The 'rates' parameter of tiny must be a list of floats; got 0.5"),
         (["-p", "explode=1"], r"The 'explode' parameter of tiny must be a bool"),
         (["-p", "p=1.5"], r"The 'p' parameter of tiny must be in \[0, 1\); got 1.5\."),
-        (["-p", "seed=-1"], r"The 'seed' parameter of tiny must be an int in the range \[0, inf\)"),
+        (["-p", "seed=-1"], r"The 'seed' parameter of tiny must be an int in the range \[0, ∞\)"),
         (["-p", "n"], r"The '-p' parameter of dropout-study run must be NAME=VALUE"),
         (
             ["-p", "n=1", "-p", "n=2"],  # the last used to win silently

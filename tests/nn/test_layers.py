@@ -210,7 +210,7 @@ G0 = np.random.default_rng(0)
     ("make", "exc", "match"),
     [
         (lambda: Dense(0, 3, rng=G0), ValueError, r"'n_in' parameter of Dense must be an int in"),
-        (lambda: Dense(3, 0, rng=G0), ValueError, r"'n_out' parameter of Dense .* \[1, inf\)"),
+        (lambda: Dense(3, 0, rng=G0), ValueError, r"'n_out' parameter of Dense .* \[1, ∞\)"),
         (lambda: Dense(2.5, 3, rng=G0), TypeError, r"'n_in' parameter of Dense must be an int"),
         (lambda: Dense(2, True, rng=G0), TypeError, r"'n_out' parameter of Dense must be an int"),
         (lambda: Dense(2, 3, init="lecun", rng=G0), ValueError, r"'init' .* one of 'he', 'glo"),

@@ -276,10 +276,10 @@ def test_predict_and_score(small):
     ("kwargs", "exc", "match"),
     [
         ({"penalty": "l3"}, ValueError, r"'penalty' parameter of PenalisedLogistic must be one of"),
-        ({"lam": -1.0}, ValueError, r"'lam' parameter of PenalisedLogistic must be in \[0, inf\)"),
+        ({"lam": -1.0}, ValueError, r"'lam' parameter of PenalisedLogistic must be in \[0, ∞\)"),
         ({"lam": "a"}, TypeError, r"'lam' parameter of PenalisedLogistic must be a float"),
         ({"l1_mode": "x"}, ValueError, r"'l1_mode' parameter of PenalisedLogistic must be one"),
-        ({"tol": 0.0}, ValueError, r"'tol' parameter of PenalisedLogistic must be in \(0, inf\)"),
+        ({"tol": 0.0}, ValueError, r"'tol' parameter of PenalisedLogistic must be in \(0, ∞\)"),
         ({"max_iter": 0}, ValueError, r"'max_iter' parameter of PenalisedLogistic must be an int"),
         ({"max_iter": 1.5}, TypeError, r"'max_iter' parameter of PenalisedLogistic must be an int"),
         ({"accelerate": 1}, TypeError, r"'accelerate' parameter of PenalisedLogistic must be a b"),
@@ -344,7 +344,7 @@ def test_helpers_are_validated(small):
         lambda_grid(X, y, n_lambdas=1)
     with pytest.raises(ValueError, match=r"'ratio' parameter of lambda_grid must be in \(0, 1\)"):
         lambda_grid(X, y, ratio=1.0)
-    with pytest.raises(ValueError, match=r"'lam' parameter of sklearn_C must be in \[0, inf\)"):
+    with pytest.raises(ValueError, match=r"'lam' parameter of sklearn_C must be in \[0, ∞\)"):
         sklearn_C(-1.0, 10)
     with pytest.raises(ValueError, match=r"'n_samples' parameter of sklearn_C must be an int"):
         sklearn_C(0.1, 0)

@@ -85,16 +85,16 @@ def test_optimizer_fields_and_repr():
 @pytest.mark.parametrize(
     ("call", "exc", "match"),
     [
-        (lambda: SGD(0.0), ValueError, r"'lr' parameter of SGD must be in \(0, inf\); got 0.0"),
-        (lambda: SGD(-1), ValueError, r"'lr' parameter of SGD must be in \(0, inf\)"),
+        (lambda: SGD(0.0), ValueError, r"'lr' parameter of SGD must be in \(0, ∞\); got 0.0"),
+        (lambda: SGD(-1), ValueError, r"'lr' parameter of SGD must be in \(0, ∞\)"),
         (lambda: SGD("0.1"), TypeError, r"'lr' parameter of SGD must be a float"),
         (lambda: SGD(np.inf), ValueError, r"'lr' parameter of SGD must be a finite float"),
         (lambda: SGD(0.1, 1.0), ValueError, r"'momentum' parameter of SGD must be in \[0, 1\)"),
         (lambda: SGD(0.1, -0.1), ValueError, r"'momentum' parameter of SGD must be in \[0, 1\)"),
-        (lambda: Adam(0.0), ValueError, r"'lr' parameter of Adam must be in \(0, inf\)"),
+        (lambda: Adam(0.0), ValueError, r"'lr' parameter of Adam must be in \(0, ∞\)"),
         (lambda: Adam(beta1=1.0), ValueError, r"'beta1' parameter of Adam must be in \[0, 1\)"),
         (lambda: Adam(beta2=-0.5), ValueError, r"'beta2' parameter of Adam must be in \[0, 1\)"),
-        (lambda: Adam(eps=0.0), ValueError, r"'eps' parameter of Adam must be in \(0, inf\)"),
+        (lambda: Adam(eps=0.0), ValueError, r"'eps' parameter of Adam must be in \(0, ∞\)"),
         (lambda: Adam(beta1=None), TypeError, r"'beta1' parameter of Adam must be a float"),
     ],
 )

@@ -104,8 +104,8 @@ def test_make_penalty_and_repr():
 @pytest.mark.parametrize(
     ("call", "exc", "match"),
     [
-        (lambda: L1(-0.1), ValueError, r"'lam' parameter of L1 must be in \[0, inf\); got -0.1"),
-        (lambda: L2(-1), ValueError, r"'lam' parameter of L2 must be in \[0, inf\); got -1"),
+        (lambda: L1(-0.1), ValueError, r"'lam' parameter of L1 must be in \[0, ∞\); got -0.1"),
+        (lambda: L2(-1), ValueError, r"'lam' parameter of L2 must be in \[0, ∞\); got -1"),
         (lambda: L2(np.nan), ValueError, r"'lam' parameter of L2 must be a finite float"),
         (lambda: L2("0.1"), TypeError, r"'lam' parameter of L2 must be a float"),
         (lambda: L1(True), TypeError, r"'lam' parameter of L1 must be a float"),

@@ -54,7 +54,7 @@ def default_workers() -> int:
     try:
         jobs = int(env)
     except ValueError:
-        fail(ENV, "dropout-study build", "an int in the range [1, inf)", env)
+        fail(ENV, "dropout-study build", "an int in the range [1, ∞)", env)
     return check_int(jobs, ENV, "dropout-study build", low=1)
 
 

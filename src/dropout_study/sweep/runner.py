@@ -92,7 +92,7 @@ def _default_jobs(steps: int | None) -> int:
     try:
         jobs = int(env)
     except ValueError:
-        fail("DROPOUT_STUDY_JOBS", "run_sweep", "an int in the range [1, inf)", env)
+        fail("DROPOUT_STUDY_JOBS", "run_sweep", "an int in the range [1, ∞)", env)
     return check_int(jobs, "DROPOUT_STUDY_JOBS", "run_sweep", low=1)
 
 

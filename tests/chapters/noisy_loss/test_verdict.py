@@ -466,3 +466,51 @@ def test_reestimates_leave_out_the_rows_the_robustness_table_does_not_count():
     assert not any(c.startswith("margin of what is left") for c, _ in honest[left]["counted"])
     gone = len(plain_[left]["counted"]) - len(honest[left]["counted"])
     assert honest[left]["not_applicable"] == plain_[left]["not_applicable"] + gone
+
+
+def test_a_clock_whose_median_p0_time_is_under_first_steps_is_not_applicable():
+    from dropout_study.chapters.noisy_loss.evidence import FIRST_STEPS, record_budget_reason
+
+    # the boundary: a median of 5 steps is a run (STUDY.md: "a run of 5–7 steps" is timed)
+    assert record_budget_reason({"p0_median": FIRST_STEPS, "budget": 600}) is None
+    why = record_budget_reason({"p0_median": 1.2, "budget": 600})
+    assert why is not None and "1.2 steps, is under 5" in why and "first drop" in why
+    # the 10× budget rule still holds above it
+    assert "below 10 ×" in record_budget_reason({"p0_median": 70.0, "budget": 600})
+    m = metrics()
+    for d in m["datasets"]:  # the 50 % target met within the first step or two on both
+        m["by_dataset"][d]["clock"]["fraction 0.5"]["p0_median"] = 1.2
+    row = _row(robustness(m), "target: 50 %")
+    assert not row.applicable and "first drop of the loss" in row.reason
+    assert row.not_counted == "not applicable"
+    # the primary clock is untouched by the alternative's short median
+    assert decide(m).word == decide(metrics()).word
+
+
+def test_a_control_run_on_a_second_data_set_is_in_the_sentence_not_in_the_rule():
+    one = decide(metrics(noise=SLOW, left=SAME))
+    assert "(control on moons only)" in one.sentence and "not part of the rule" not in one.sentence
+    m = metrics(noise=SLOW, left=SAME)  # moons: the noise explains the slowdown
+    m["control_datasets"] = ["moons", "breast_cancer"]
+    bc = copy.deepcopy(m["control"]["moons"])
+    for v in bc["variants"].values():  # breast cancer: less noise saved nothing
+        v["noise"], v["left"] = rec(SAME), rec(SLOW)
+    m["control"]["breast_cancer"] = bc
+    v = decide(m)
+    assert v.word == one.word  # the rule decides on the first control data set
+    assert "(decided on moons)" in v.sentence
+    assert "; on breast cancer, not part of the rule: no (not because of the noise)" in v.sentence
+
+
+def test_the_power_text_says_whether_the_full_profile_has_the_seeds_it_asks_for():
+    from dropout_study.chapters.noisy_loss.page import power_text
+
+    m = metrics(slower_bc=UNSURE)
+    need = {r["finding"].name.split(":")[0]: r["n80"] for r in evidence.power_rows(m)}
+    short = {k: v for k, v in need.items() if v is not None and v > m["n_seeds"]}
+    assert short, need  # the wide breast-cancer slowdown is underpowered at S seeds
+    most = max(short.values())
+    assert "as many as this estimate asks for" in power_text(m, most)
+    text = power_text(m, most - 1)
+    assert "fewer than this estimate asks for" in text
+    assert [k for k, v in short.items() if v == most][0] in text.split("asks for")[1]

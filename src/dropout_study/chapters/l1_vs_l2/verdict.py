@@ -63,7 +63,7 @@ from dropout_study.chapters.verdicts import (
 )
 from dropout_study.chapters.verdicts import robustness as _table
 from dropout_study.chapters.wording import interval_text, outcome_words
-from dropout_study.numfmt import bracket, distinct, general, plain
+from dropout_study.numfmt import bracket, distinct, general, percent, plain
 
 __all__ = [
     "L1_VS_L2_CLAIM",
@@ -87,7 +87,7 @@ L1_VS_L2_CLAIM = "L1 makes weights sparse, L2 shrinks them."
 
 
 def _pct(x: float, decimals: int) -> str:
-    return f"{plain(100 * x, decimals)} %"
+    return percent(x, decimals)
 
 
 def _answer(e: dict, word: str, units: dict | None, acc_margin: float) -> str:

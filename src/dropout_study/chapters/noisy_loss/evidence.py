@@ -15,11 +15,14 @@ Primary findings (margins stated before the results; ratios on the log scale):
   data set, margin :data:`NOISE_MARGIN` (a convention);
 - ``left`` (what is left) — effect, +1: ratio K = K_max / p = 0, margin :data:`LEFT_MARGIN`.
 
-Not applicable (the kit's rule, plus two of this chapter): fewer than 2 seeds with a reference;
-a budget below 10 × the median p = 0 time-to-target (STUDY.md, "Clocks"; checked for every
-clock, the rows that change the budget or the learning rate included); the gradient variance
-at initialisation (fixed by algebra at the shared θ: the masks' variance grows with p — for
-one dropout layer it is p/(1 − p) times a constant).
+Not applicable (the kit's rule, plus three of this chapter): fewer than 2 seeds with a
+reference; a budget below 10 × the median p = 0 time-to-target (STUDY.md, "Clocks"); a median
+p = 0 time-to-target under :data:`FIRST_STEPS` steps (such a clock times the first drop of the
+loss, not a run: STUDY.md's "Clocks" interpolates crossings so that "a run of 5–7 steps" is
+timed, and a clock shorter than that is below what it calls a run) — both checked for every
+clock, the rows that change the target, the budget or the learning rate included; the
+gradient variance at initialisation (fixed by algebra at the shared θ: the masks' variance
+grows with p — for one dropout layer it is p/(1 − p) times a constant).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ __all__ = [
     "LEFT_MARGIN",
     "MARGIN_SOURCES",
     "BUDGET_MULTIPLE",
+    "FIRST_STEPS",
     "NAMES",
     "PRIMARY_KEYS",
     "KEY_WORDS",
@@ -67,6 +71,10 @@ MARGIN_SOURCES = {
 }
 BUDGET_MULTIPLE = 10
 """A timed run's budget must be at least this many times the median p = 0 time-to-target."""
+FIRST_STEPS = 5
+"""Steps: STUDY.md's "Clocks" interpolates crossings so that "a run of 5–7 steps" is timed
+without whole-step jumps; a clock whose median p = 0 time is shorter than that times the
+first drop of the loss rather than a run, and is not applicable."""
 NAMES = {"moons": "moons", "breast_cancer": "breast cancer"}
 PRIMARY_KEYS = ("noisier", "slower", "noise", "left")
 KEY_WORDS = {"noise": "noise speeds it up", "left": "what is left"}
@@ -111,11 +119,20 @@ def budget_reason(m: Mapping, d: str, key: str) -> str | None:
 
 
 def record_budget_reason(rec: Mapping) -> str | None:
-    """The 10× rule (STUDY.md, "Clocks") on a clock record with ``budget`` and ``p0_median``
-    (its own p = 0 median time under that clock): a reason when the budget is shorter than
-    :data:`BUDGET_MULTIPLE` times it, else ``None`` (also when the record has no median)."""
+    """Whether a clock record with ``budget`` and ``p0_median`` (its own p = 0 median time
+    under that clock) can time runs: a reason when the median is under :data:`FIRST_STEPS`
+    steps (it times the first drop of the loss) or the budget is shorter than
+    :data:`BUDGET_MULTIPLE` times it (STUDY.md, "Clocks"), else ``None`` (also when the record
+    has no median)."""
     med = rec.get("p0_median")
-    if med is None or rec.get("budget") is None:
+    if med is None:
+        return None
+    if med < FIRST_STEPS:
+        return (
+            f"the median p = 0 time, {plain(med, 1)} steps, is under {FIRST_STEPS}: this clock "
+            "times the first drop of the loss, not a run"
+        )
+    if rec.get("budget") is None:
         return None
     if rec["budget"] < BUDGET_MULTIPLE * med:
         return (

@@ -43,10 +43,7 @@ __all__ = [
     "first_steps_text",
 ]
 
-FIRST_STEPS = 5
-"""Steps: STUDY.md's "Clocks" interpolates crossings so that "a run of 5–7 steps" is timed
-without whole-step jumps; a clock whose median p = 0 time is shorter than that times the
-first drop of the loss rather than a run."""
+FIRST_STEPS = evidence.FIRST_STEPS
 
 
 def _steps(v) -> str:
@@ -190,10 +187,18 @@ def power_text(m: Mapping, n_full: int) -> str:
             "(the last column of the table)."
         )
     names = "; ".join(f"{r['finding'].name.split(':')[0]} (≈ {r['n80']} seeds)" for r in low)
+    beyond = [r["finding"].name.split(":")[0] for r in low if r["n80"] > n_full]
+    full = (
+        f"fewer than this estimate asks for {' and '.join(beyond)}"
+        if beyond
+        else "as many as this estimate asks for each of them, or more"
+    )
     return (
         f"With {n} seeds this run is underpowered for {len(low)} of {len(rows)} primary "
         f"findings — {names}: at this seed count a decision needs an effect well beyond twice "
-        f"the margin (or none at all). The `full` profile runs {n_full} fresh seeds."
+        f"the margin (or none at all). The `full` profile runs {n_full} fresh seeds, {full}. "
+        "The estimate uses the spread of this run's per-seed values, so a single unusual seed "
+        "(see the seeds an outcome turns on, in the verdict) can raise it a lot."
     )
 
 
@@ -369,9 +374,10 @@ def first_steps_text(m: Mapping) -> str:
         f"*Clocks that time the first steps.* A $p = 0$ run that meets its target in under "
         f"{FIRST_STEPS} steps is timed over the opening steps of training only (the study "
         "interpolates crossings so that runs of 5–7 steps are timed without whole-step jumps; "
-        "below that, a step or two is a large share of the time). The rules do not set such "
-        "seeds or clocks aside: their rows are decided like any other; read them knowing "
-        "what they time."
+        "below that, a step or two is a large share of the time). A clock whose *median* "
+        f"$p = 0$ time is under {FIRST_STEPS} steps times the first drop of the loss, not a "
+        "run: its findings are not applicable and its rows are not counted. A clock with only "
+        "some such seeds is decided like any other; read it knowing what those seeds time."
     )
     if not short:
         return head + " In this run, no seed's $p = 0$ run is that short on any clock."

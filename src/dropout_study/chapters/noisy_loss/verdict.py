@@ -176,6 +176,7 @@ def _sentence(m: Mapping, found: Mapping, p: Mapping) -> str:
         return f"; {note}" if note else ""
 
     cd = evidence.NAMES.get(m["control_datasets"][0], m["control_datasets"][0])
+    where = f"control on {cd} only" if len(m["control_datasets"]) == 1 else f"decided on {cd}"
     return (
         f"Over {m['n_seeds']} paired seeds. Noisier: {p['noisier']} (ρ(p, loss spread across "
         f"masks), p > 0: {_ds_list(n_, lambda f: plain(f.estimate, 2))}; margin {_mg(n_)})"
@@ -183,12 +184,30 @@ def _sentence(m: Mapping, found: Mapping, p: Mapping) -> str:
         f"{pct} of the way from the starting loss to the p = 0 run's best, p = {cr} over "
         f"p = 0: {', '.join(slow(d, f) for d, f in s_.items())}; budget {m['max_steps']} "
         f"steps; margin {_mg(s_)}){_reversed_note(s_, 'dropout trained faster')}. Because noisier "
-        f"(control on {cd} only): {p['because']} ({_CAUSE[p['because']]}): K = 1 over K = {k} "
+        f"({where}): {p['because']} ({_CAUSE[p['because']]}): K = 1 over K = {k} "
         f"masks per step took {_ratio(found['noise'])} the time (margin "
         f"{_mg({0: found['noise']})}: {outcome_words(found['noise'])}{ctl('noise')}); "
         f"K = {k} over p = 0 took "
-        f"{_ratio(found['left'])} (what is left: {outcome_words(found['left'])}{ctl('left')})."
+        f"{_ratio(found['left'])} (what is left: {outcome_words(found['left'])}{ctl('left')})"
+        f"{_elsewhere(m, k)}."
     )
+
+
+def _elsewhere(m: Mapping, k: int) -> str:
+    """The control on each further control data set, as the sentence gives the first: its
+    cause in words and its two ratios (the rule decides on the first; these are shown so that
+    a control that ran is never left out of the sentence)."""
+    out = []
+    for d in m["control_datasets"][1:]:
+        c = _control_alone(m, d)
+        cause = because_outcome(c["noise"], c["left"])
+        out.append(
+            f"; on {evidence.NAMES.get(d, d)}, not part of the rule: {cause} "
+            f"({_CAUSE[cause]}): K = 1 over K = {k} took {_ratio(c['noise'])} "
+            f"({outcome_words(c['noise'])}), K = {k} over p = 0 {_ratio(c['left'])} "
+            f"(what is left: {outcome_words(c['left'])})"
+        )
+    return "".join(out)
 
 
 def _mg(found: Mapping) -> str:
