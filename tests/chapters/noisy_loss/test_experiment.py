@@ -26,6 +26,7 @@ from dropout_study.chapters.noisy_loss import cells, clock, plots  # noqa: E402
 from dropout_study.chapters.noisy_loss import experiment as exp  # noqa: E402
 from dropout_study.chapters.noisy_loss.verdict import all_findings, decide, robustness  # noqa: E402
 from dropout_study.chapters.verdicts import WORDS  # noqa: E402
+from dropout_study.measures.landscape import filter_normalized_direction, slice_1d  # noqa: E402
 from dropout_study.nn.optim import SGD  # noqa: E402
 from dropout_study.nn.training import EarlyStopping, train  # noqa: E402
 
@@ -156,6 +157,29 @@ def test_the_spread_at_other_points_uses_the_same_masks():
         assert out["spread_patience2"] == pytest.approx(spread0, rel=1e-12)
     zero = cells.run_main({**cell, "p": 0.0})
     assert zero["spread_end"] == zero["spread_patience2"] == 0.0
+
+
+def test_one_pass_stands_for_identity_mask_sets_bit_for_bit():
+    """At p = 0 run_main takes the mask slices from the evaluation-mode slice and _spread
+    makes one pass: each set's own training-mode pass gives the same numbers."""
+    cell = _main_cell(replicate=0, p=0.0)
+    st, ds, model = cells._setup(cell, 0.0)
+    X, y = ds.X_train, ds.y_train
+    train(model, X, y, optimizer=SGD(0.5, momentum=0.9), n_steps=20)
+    masks = [model.draw_masks(X.shape[0], st.measure) for _ in range(3)]
+    assert cells._identity(masks)
+    d = filter_normalized_direction(model, 0)
+    alphas = np.linspace(-1.0, 1.0, 5)
+    evaluated = slice_1d(model, X, y, d, alphas)
+    for m in masks:
+        np.testing.assert_array_equal(slice_1d(model, X, y, d, alphas, masks=m), evaluated)
+    theta = model.get_params() + 0.1 * d
+    work = model.copy()
+    work.set_params(theta)
+    losses = np.array([work.loss(X, y, training=True, masks=m) for m in masks])
+    assert cells._spread(model, ds, masks, theta) == float(np.std(losses - losses[0], ddof=1))
+    _, ds5, dropped = cells._setup(cell, 0.5)
+    assert not cells._identity([dropped.draw_masks(ds5.X_train.shape[0], st.measure)])
 
 
 @pytest.mark.parametrize(

@@ -195,9 +195,12 @@ def run_main(cell: dict) -> dict:
     model.set_params(_theta_star(cell, out["best_step"], hist))
     d = filter_normalized_direction(model, dir_rng)
     out["slice_eval"] = slice_1d(model, ds.X_train, ds.y_train, d, alphas)
-    out["slice_masks"] = np.stack(
-        [slice_1d(model, ds.X_train, ds.y_train, d, alphas, masks=m) for m in masks]
-    )
+    if _identity(masks):  # p = 0: J(θ + αd, m) is the evaluation-mode loss, bit for bit
+        out["slice_masks"] = np.tile(out["slice_eval"], (K, 1))
+    else:
+        out["slice_masks"] = np.stack(
+            [slice_1d(model, ds.X_train, ds.y_train, d, alphas, masks=m) for m in masks]
+        )
     out["seconds"]["slices"] = time.perf_counter() - t0
     return out
 
@@ -207,8 +210,22 @@ def _spread(model, ds, masks, theta) -> float:
     mask sets ``masks`` at ``theta``; exactly 0 when every mask is the identity (``p = 0``)."""
     work = model.copy()
     work.set_params(theta)
-    losses = np.array([work.loss(ds.X_train, ds.y_train, training=True, masks=m) for m in masks])
+    if _identity(masks):  # every set gives the same loss: one pass, the same array
+        one = work.loss(ds.X_train, ds.y_train, training=True, masks=masks[0])
+        losses = np.full(len(masks), one)
+    else:
+        losses = np.array(
+            [work.loss(ds.X_train, ds.y_train, training=True, masks=m) for m in masks]
+        )
     return float(np.std(losses - losses[0], ddof=1))
+
+
+def _identity(masks) -> bool:
+    """Whether every mask set of ``masks`` keeps every unit (``p = 0``: ``draw_masks`` gives
+    ``None`` for each layer), so that ``J(θ, m)`` is the evaluation-mode loss for each of them
+    (a dropout layer at ``p = 0`` passes its input through in training mode too) and one pass
+    stands for all of them, bit for bit."""
+    return all(m is None for mask_set in masks for m in mask_set)
 
 
 def run_kmask(cell: dict) -> dict:
