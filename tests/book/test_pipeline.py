@@ -226,7 +226,7 @@ def test_generated_tables_and_readme(project):
         m = json.loads((project.dest(r["chapter"]) / "metrics.json").read_text())
         assert r["word"] == m["verdict"]["word"]
         badge = f"  - {{bdg-{COLOURS[r['word']]}}}`{SYMBOLS[r['word']]} {r['word']}`\n"
-        assert f"{badge}  - —\n  - {m['verdict']['sentence']}\n" in verdicts
+        assert f"{badge}  - —\n  - none recorded\n  - {m['verdict']['sentence']}\n" in verdicts
         link = f"* - {{doc}}`{m['claim']} </book/generated/{r['chapter']}/{r['chapter']}>`"
         assert link in verdicts
     assert "profile `book`" in verdicts

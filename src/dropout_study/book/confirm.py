@@ -95,12 +95,16 @@ def record(
                     "name",
                     "role",
                     "kind",
+                    "direction",
+                    "scale",
                     "outcome",
                     "degenerate",
+                    "reason",
                     "estimate",
                     "low",
                     "high",
                     "margin",
+                    "margin_source",
                     "n",
                 )  # fmt: skip
             }

@@ -42,7 +42,8 @@ def verdict_rows(project: Project, ids: list[str] | None = None) -> list[dict]:
     """One row per chapter (default: those in ``_toc.yml``) read from its ``metrics.json``
     (checked against the hash in its ``run.json``: an edited or damaged one raises
     :class:`~dropout_study.book.records.DamagedRecord` naming it): ``chapter``, ``claim``,
-    ``word`` (``None`` if it has not run), ``sentence``, ``profile``, ``commit``, ``dirty``."""
+    ``word`` (``None`` if it has not run), ``sentence``, ``profile``, ``commit``, ``dirty``,
+    and ``confirmation`` (:func:`confirmation_of`)."""
     ids = toc_chapters(project) if ids is None else ids
     rows = []
     for cid in ids:
@@ -62,6 +63,7 @@ def verdict_rows(project: Project, ids: list[str] | None = None) -> list[dict]:
                     "commit": git.get("commit"),
                     "dirty": git.get("dirty"),
                     "robustness": m.get("robustness"),
+                    "confirmation": confirmation_of(project, cid),
                 }
             )
         else:
@@ -78,6 +80,7 @@ def verdict_rows(project: Project, ids: list[str] | None = None) -> list[dict]:
                     "commit": None,
                     "dirty": None,
                     "robustness": None,
+                    "confirmation": confirmation_of(project, cid),
                 }
             )
     return rows
@@ -95,6 +98,43 @@ def _origin(rows: list[dict]) -> str:
     prof = ", ".join(f"`{p}`" for p in profiles) or "none"
     com = "; ".join(commits) or "unknown"
     return f"profile {prof}; package at commit {com}"
+
+
+def confirmation_of(project: Project, chapter_id: str) -> dict:
+    """The chapter's fresh-seed confirmation as the intro quotes it: ``word`` (the recorded
+    ``full``-profile verdict, ``None`` when none may be quoted) and ``state``
+    (:func:`dropout_study.book.confirm.status`: ``current``, ``other code``, ``other
+    parameters``, ``damaged`` or ``none``)."""
+    from dropout_study.book import confirm
+    from dropout_study.book.cache import chapter_science_hash
+    from dropout_study.book.params import resolve
+
+    spec = project.spec(chapter_id)
+    full = resolve(spec, "full", check=False)
+    state = confirm.status(chapter_id, chapter_science_hash(spec, project.package_dir),
+                           project.root, full)  # fmt: skip
+    rec = confirm.read(chapter_id, project.root, full).record
+    return {"word": rec["word"] if rec and state in ("current", "other code") else None,
+            "state": state}  # fmt: skip
+
+
+_CONFIRMATION_NOTES = {
+    "current": "",
+    "other code": " (recorded with other science code: may be stale)",
+}
+
+
+def _confirmation_cell(c: dict | None, word=badge) -> str:
+    """The intro's "fresh seeds" cell: the recorded word (by ``word``: a badge, or a bold
+    label for the README), with a note when it ran other code; what keeps it from being
+    quoted otherwise."""
+    if not c or c["state"] == "none":
+        return "none recorded"
+    if c["word"] is None:
+        return {"damaged": "damaged record (not quoted)"}.get(
+            c["state"], "recorded for other parameters (not quoted)"
+        )
+    return word(c["word"]) + _CONFIRMATION_NOTES[c["state"]]
 
 
 def _list_table(
@@ -150,13 +190,22 @@ def verdicts_markdown(rows: list[dict]) -> str:
                 f"{{doc}}`{claim} </book/generated/{r['chapter']}/{r['chapter']}>`",
                 badge(r["word"]) if r["word"] else "*not run yet*",
                 _robustness_count(r.get("robustness")),
+                _confirmation_cell(r.get("confirmation")),
                 _one_line(r["answer"]) or "—",
             ]
         )
-    header = ["Claim (links to its chapter)", "Verdict", "Robustness", "In plain words"]
-    lines = _list_table(header, body, [20, 18, 18, 44], "ds-stack ds-verdicts")
+    header = [
+        "Claim (links to its chapter)",
+        "Verdict",
+        "Robustness",
+        "On fresh seeds (`full`)",
+        "In plain words",
+    ]
+    lines = _list_table(header, body, [18, 14, 15, 14, 39], "ds-stack ds-verdicts")
     lines += [
-        f"Read from each chapter's `metrics.json` by `dropout-study build` ({_origin(rows)}).",
+        f"Read from each chapter's `metrics.json` by `dropout-study build` ({_origin(rows)}); "
+        "the fresh-seed column from `book/confirmations/`: the `full` profile's run on seeds "
+        "disjoint from these, on which each chapter's page reports finding by finding.",
         "",
         multiplicity_markdown(rows),
         "",
@@ -302,13 +351,15 @@ def readme_block(project: Project) -> str:
             "before `dropout-study readme`."
         )
     lines = [
-        "| Claim | Chapter | Verdict | Robustness | In plain words |",
-        "|---|---|---|---|---|",
+        "| Claim | Chapter | Verdict | Robustness | On fresh seeds (`full`) | In plain words |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
+        fresh = _confirmation_cell(r.get("confirmation"), lambda w: f"**{label(w)}**")
         lines.append(
             f"| {cell(r['claim'])} | `{r['chapter']}` | **{label(r['word'])}** | "
-            f"{_robustness_count(r.get('robustness'))} | {cell(_one_line(r['answer']))} |"
+            f"{_robustness_count(r.get('robustness'))} | {fresh} | "
+            f"{cell(_one_line(r['answer']))} |"
         )
     lines += ["", f"*Generated by `dropout-study readme` from {_origin(rows)}.*"]
     return "\n".join(lines)

@@ -139,8 +139,8 @@ def exact_checks(m) -> list[Finding]:
             n=n_seeds,
         ),
         _exact(
-            "logistic regression with CE never curves down on the grid (its most negative "
-            "second difference ÷ the largest in size)",
+            "logistic regression with CE never curves down on the grid (how far it does: "
+            "−(most negative second difference) ÷ the largest in size, 0 if none)",
             downward(c["logreg_ce_min_curvature"], c["logreg_ce_scale"]),
             CURVATURE_TOL,
             _CONVEX,
@@ -159,8 +159,8 @@ def contrast(m) -> Finding:
     c = m["convexity"]
     v = downward(c["logreg_mse_min_curvature"], c["logreg_mse_scale"])
     return finding(
-        "logistic regression with squared error curves down on the grid (its most negative "
-        "second difference ÷ the largest in size)",
+        "logistic regression with squared error curves down on the grid (how far: "
+        "−(most negative second difference) ÷ the largest in size, 0 if none)",
         "effect",
         estimate=v,
         low=v,

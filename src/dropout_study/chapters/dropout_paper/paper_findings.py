@@ -17,8 +17,8 @@ comes from these five only; errors in percentage points of the test set, per-see
 3. ``fig9a`` — Fig. 9a: at a fixed width, dropout at ``p`` lowers the test error of a network
    that overfits. Effect (direction +1) of ``err(p = 0) − err(p)`` at ``p = mc_rate`` (the
    paper's hidden rate, retention 0.5); margin: one binomial standard error of the p = 0
-   network's error (a convention borrowed from the paper's reading of Fig. 11; varied at half
-   and double).
+   network's error (this study's convention for Fig. 11, reused; no number of the paper;
+   varied at half and double).
 4. ``fig9b`` — Fig. 9b: with ``(1 − p)·n`` fixed, an interior rate gives the lowest error.
    Effect (+1) of ``min(err(first rate), err(last rate)) − err(pn_interior)`` (both ends worse
    than the interior rate; ``pn_interior`` = 0.4 is the paper's best retention 0.6); margin as
@@ -183,8 +183,8 @@ def paper_findings(
             margin=se_factor * binomial_se(ref, n_test),
             margin_source="convention: "
             + _scaled(se_factor)
-            + "one binomial standard error of the p = 0 network's error (the paper's reading "
-            "of Fig. 11)",
+            + "one binomial standard error of the p = 0 network's error (this study's "
+            "stand-in for the error bars of Fig. 11, as for that figure; no number of the paper)",
             role=role,
         ),
         v,

@@ -51,12 +51,11 @@ from dropout_study.chapters.l1_vs_l2.analysis import (
     unit_death,
     word_of,
 )
+from dropout_study.chapters.l1_vs_l2.answer import answer
 from dropout_study.chapters.reach import fixed_within, margin_reach
 from dropout_study.chapters.verdicts import (
     FIXED_BY_RULE,
-    INCONCLUSIVE,
     NO_NEW_EVIDENCE,
-    SUPPORTED,
     Alternative,
     Robustness,
     Verdict,
@@ -90,66 +89,6 @@ def _pct(x: float, decimals: int) -> str:
     return percent(x, decimals)
 
 
-def _answer(e: dict, word: str, units: dict | None, acc_margin: float) -> str:
-    """The plain-words answer (at most three numbers)."""
-    if e["star_l1"] is None:
-        return (
-            f"No. Every L1 penalty on the grid cost more than {general(acc_margin)} of "
-            "validation accuracy, so L1 gets no credit for sparsity here."
-        )
-    if units is None:
-        raise ValueError("the answer needs the unit counts once λ*(L1) exists (unit_death)")
-    f = e["finding"]
-    est = f"{f.estimate:z.2f}"
-    if word == INCONCLUSIVE:
-        why = f.reason if not f.applicable else "its interval straddles the margin"
-        return (
-            "Undecided. Whether L1 concentrates the weights more than L2 at the same validation "
-            f"loss cannot be decided from this run ({why})."
-        )
-    if f.counted in (NO, REVERSED):
-        return (
-            "No. At the same validation loss, L1's weights were not concentrated on fewer "
-            f"connections than L2's by the margin (Hoyer index difference {est})."
-        )
-    head = (
-        f"{'Yes' if word == SUPPORTED else 'Partly'}. At the same validation loss, L1 "
-        "concentrated the weights on far fewer connections than L2"
-    )
-    ch = e["checks"]
-    if ch["passed"]:
-        head += ", and L2 set no weight exactly to zero."
-    elif not ch["zeros"]["passed"]:
-        head += ", but L2 also set weights exactly to zero."
-    else:
-        head += ", but L2 did not shrink the weights."
-    tail = ""
-    most = bool(units and units["share"] is not None and units["share"]["mean"] > 0.5)
-    if units and units.get("living_l1") is not None:
-        tail += f" At λ*, L1 left only {units['living_l1']:z.1f} living hidden units per network"
-        tail += ", and most of its zeros belong to the units it switched off." if most else "."
-    elif most:
-        tail += " Most of L1's zeros belong to whole hidden units it switched off."
-    if units:
-        u2 = e["units_l2"]
-        k, n = units["seeds_more_l2"], units["n"]
-        if u2.counted == YES:
-            tail += f" L2 switched off whole units too, in {k} of {n} seeds: it selects units."
-        elif u2.counted == REVERSED:
-            tail += " L2 kept more units alive than no penalty did."
-        elif not u2.applicable:
-            tail += (
-                f" L2 switched off more units than no penalty did in {k} of {n} seeds; "
-                f"{u2.reason}: too many ties to decide whether it selects units."
-            )
-        else:
-            tail += (
-                f" L2 switched off whole units in {k} of {n} seeds; that it switches off more "
-                "than no penalty was not shown."
-            )
-    return head + tail
-
-
 def decide(metrics) -> Verdict:
     """Verdict of chapter 4 under the primary analysis (rule in the module docstring), with
     the plain-words answer."""
@@ -163,7 +102,7 @@ def decide(metrics) -> Verdict:
     )
     if e["star_l1"] is None:
         sentence = f"{head}: no L1 λ > 0 qualified, so L1 gets no credit for sparsity."
-        return Verdict(L1_VS_L2_CLAIM, word, sentence, _answer(e, word, None, e["margin"]))
+        return Verdict(L1_VS_L2_CLAIM, word, sentence, answer(e, word, None, e["margin"]))
     f, ch = e["finding"], e["checks"]
     units = unit_death(metrics, e)
     sentence = (
@@ -218,7 +157,7 @@ def decide(metrics) -> Verdict:
             "which the rule does not use"
         )
     sentence += "."
-    return Verdict(L1_VS_L2_CLAIM, word, sentence, _answer(e, word, units, e["margin"]))
+    return Verdict(L1_VS_L2_CLAIM, word, sentence, answer(e, word, units, e["margin"]))
 
 
 def alternatives(metrics) -> list[tuple[str, dict, dict]]:
