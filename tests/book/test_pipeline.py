@@ -320,3 +320,28 @@ def test_notebooks_written_for_pages_have_stable_cell_ids(project, tmp_path):
     assert one == two
     page = nbformat.reads(one, as_version=4)
     assert page.cells[-1]["id"] == f"cell-{len(page.cells) - 1:03d}"
+
+
+def test_the_verdict_table_shows_the_fresh_seed_word_and_marks_a_stale_one():
+    from dropout_study.book.generated_pages import STALE, verdicts_markdown
+
+    def row(cid, confirmation):
+        return {"chapter": cid, "claim": f"claim {cid}", "word": "inconclusive",
+                "answer": "a", "findings": [], "profile": "book", "commit": None,
+                "dirty": None, "robustness": None, "confirmation": confirmation}  # fmt: skip
+
+    md = verdicts_markdown(
+        [
+            row("a", {"word": "partly supported", "state": "current"}),
+            row("b", {"word": "supported", "state": "other code"}),
+            row("c", {"word": None, "state": "damaged"}),
+            row("d", {"word": None, "state": "none"}),
+        ]
+    )
+    cells = [line for line in md.splitlines() if line.startswith("  - ")]
+    fresh = cells[2::4][1:]  # the fourth column of each body row (header row first)
+    assert fresh[0] == "  - {bdg-warning}`◐ partly supported`"
+    assert fresh[1] == f"  - {{bdg-success}}`✔ supported` {STALE}"
+    assert fresh[2] == "  - damaged record (not quoted)"
+    assert fresh[3] == "  - none recorded"
+    assert f"{STALE}: recorded with other science code" in md
