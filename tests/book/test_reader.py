@@ -363,6 +363,11 @@ def test_multiplicity_counts_verdicts_and_alternatives():
     text = multiplicity_markdown(rows)
     assert "decides 2 verdicts and re-decides them under 7 alternative" in text
     assert "9 decisions" in text and "not adjusted" in text
+    # rows shown and left out of the counts are decisions too, and said to be left out
+    rows[1]["robustness"]["not_applicable"] = 5
+    text = multiplicity_markdown(rows)
+    assert "under 12 alternative analysis choices (the robustness tables; 7 of them counted" in text
+    assert "14 decisions" in text
     assert "decides 1 verdict," in multiplicity_markdown([{"word": "supported"}])
 
 

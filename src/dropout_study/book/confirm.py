@@ -273,13 +273,14 @@ def compare(findings, recorded) -> dict:
 
 def _findings_text(findings, recorded) -> str:
     c = compare(findings, recorded)
-    n = len(c["held"]) + len(c["changed"])
-    if not n:
+    k = len(c["not_applicable_both"])  # left out of every count (STUDY.md, "Findings")
+    held = len(c["held"]) - k
+    n = held + len(c["changed"])
+    if not n and not k:
         return ""
-    text = f" Finding by finding, {len(c['held'])} of {n} kept their outcome there"
-    if c["not_applicable_both"]:
-        k = len(c["not_applicable_both"])
-        text += f" ({k} of them {'is' if k == 1 else 'are'} not applicable in both runs)"
+    text = f" Finding by finding, {held} of {n} kept their outcome there"
+    if k:
+        text += f" ({k} more {'is' if k == 1 else 'are'} not applicable in both runs, not counted)"
     if c["changed"]:
         text += "; changed: " + "; ".join(
             f"{md_text(name)} (here {a}, on the fresh seeds {b})" for name, a, b in c["changed"]

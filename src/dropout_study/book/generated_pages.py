@@ -223,13 +223,21 @@ def multiplicity_markdown(rows: list[dict]) -> str:
     """How many decisions the book makes (verdicts and the alternative analyses of the
     robustness tables), read from the results, and that the intervals are not adjusted."""
     decided = [r for r in rows if r["word"]]
-    alternatives = sum((r.get("robustness") or {}).get("n", 0) or 0 for r in decided)
+    robs = [r.get("robustness") or {} for r in decided]
+    counted = sum(rb.get("n", 0) or 0 for rb in robs)
+    # every re-decided row, the ones left out of the counts (not exploratory) included
+    alternatives = counted + sum(rb.get("not_applicable", 0) or 0 for rb in robs)
     n_findings = sum(len(r.get("findings") or []) for r in decided)
     n = len(decided)
     verdicts = f"{n} verdict{'s' if n != 1 else ''}"
+    left_out = (
+        f"; {counted} of them counted, the rest shown and left out for the reason each table gives"
+        if counted != alternatives
+        else ""
+    )
     alt = (
         f" and re-decides them under {alternatives} alternative analysis choice"
-        f"{'s' if alternatives != 1 else ''} (the robustness tables)"
+        f"{'s' if alternatives != 1 else ''} (the robustness tables{left_out})"
         if alternatives
         else ""
     )
@@ -241,9 +249,10 @@ def multiplicity_markdown(rows: list[dict]) -> str:
     )
     return (
         f"*Multiplicity.* This build decides {verdicts}{alt}, {n + alternatives} decision"
-        f"{'s' if n + alternatives != 1 else ''} in all.{found} Every 95 % interval in the book is a per-comparison interval, not "
-        "adjusted for this multiplicity: among this many decisions one may cross a margin by "
-        "chance, which is why each verdict also states how many alternatives agree."
+        f"{'s' if n + alternatives != 1 else ''} in all.{found} Every 95 % interval in the "
+        "book is a per-comparison interval, not adjusted for this multiplicity: among this "
+        "many decisions one may cross a margin by chance, which is why each verdict also "
+        "states how many alternatives agree."
     )
 
 

@@ -369,7 +369,7 @@ def test_l2_against_no_penalty_is_an_equivalence_shown_beside_the_verdict():
     assert "which the rule does not use" in v.sentence
     # the answer says L2 concentrated the weights too where it did (dead units: +0.2 > δ),
     # and not over living units, where it stayed within the margin
-    assert "L2 itself also concentrated the weights compared with no penalty" in v.answer
+    assert "In this run L2 itself also concentrated the weights beyond the margin" in v.answer
     assert "(counting the units it switched off)" in v.answer
     assert "l2_same" not in rule.evaluate(metrics())  # older runs: not shown
     m["none_runs"]["hoyer_all"] = (0.25 + OFFS * 0.5).tolist()  # dead units too: +0.0

@@ -514,3 +514,17 @@ def test_the_power_text_says_whether_the_full_profile_has_the_seeds_it_asks_for(
     text = power_text(m, most - 1)
     assert "fewer than this estimate asks for" in text
     assert [k for k, v in short.items() if v == most][0] in text.split("asks for")[1]
+
+
+def test_the_sentence_quotes_each_estimate_as_the_tables_write_it():
+    from dropout_study.chapters.noisy_loss import fixed
+    from dropout_study.chapters.wording import interval_text
+
+    m = metrics()
+    found = evidence.primary(m)
+    peers = list(fixed.flat(found).values())
+    s = decide(m).sentence
+    for f in [*found["slower"].values(), found["noise"], found["left"]]:
+        assert f"{interval_text(f, peers).partition(' [')[0]} " in s, f.name
+    for f in found["noisier"].values():
+        assert f"{interval_text(f, peers).partition(' [')[0]} on " in s, f.name

@@ -90,6 +90,6 @@ def _l2_concentrates(e: dict) -> str:
         return ""
     where = "over its living units too" if _raised(same) else "counting the units it switched off"
     return (
-        " L2 itself also concentrated the weights compared with no penalty "
-        f"({where}), though far less than L1."
+        " In this run L2 itself also concentrated the weights beyond the margin compared with "
+        f"no penalty ({where}), though far less than L1."
     )

@@ -207,7 +207,9 @@ def rows(m: Mapping) -> list[Row]:
             label,
             {
                 "slower": {
-                    d: slower(m, d, lrs[d]["slower"], alt, tag, record_budget_reason(lrs[d]))
+                    d: slower(
+                        m, d, lrs[d]["slower"], alt, tag, record_budget_reason(lrs[d], _name(d))
+                    )
                     for d in ds
                 }
             },

@@ -115,29 +115,30 @@ def trend(name: str, values, role: str, direction: int = 1, reason=None) -> Find
 
 def budget_reason(m: Mapping, d: str, key: str) -> str | None:
     """Why clock ``key`` on data set ``d`` cannot time a run (:func:`record_budget_reason`)."""
-    return record_budget_reason(m["by_dataset"][d]["clock"][key])
+    return record_budget_reason(m["by_dataset"][d]["clock"][key], _name(d))
 
 
-def record_budget_reason(rec: Mapping) -> str | None:
+def record_budget_reason(rec: Mapping, where: str = "") -> str | None:
     """Whether a clock record with ``budget`` and ``p0_median`` (its own p = 0 median time
     under that clock) can time runs: a reason when the median is under :data:`FIRST_STEPS`
     steps (it times the first drop of the loss) or the budget is shorter than
     :data:`BUDGET_MULTIPLE` times it (STUDY.md, "Clocks"), else ``None`` (also when the record
-    has no median)."""
+    has no median). ``where``: the data set, named at the reason's start (``"moons: ..."``)."""
     med = rec.get("p0_median")
+    on = f"{where}: " if where else ""
     if med is None:
         return None
     if med < FIRST_STEPS:
         return (
-            f"the median p = 0 time, {plain(med, 1)} steps, is under {FIRST_STEPS}: this clock "
-            "times the first drop of the loss, not a run"
+            f"{on}the median p = 0 time, {plain(med, 1)} steps, is under {FIRST_STEPS}: this "
+            "clock times the first drop of the loss, not a run"
         )
     if rec.get("budget") is None:
         return None
     if rec["budget"] < BUDGET_MULTIPLE * med:
         return (
-            f"budget {rec['budget']} steps is below {BUDGET_MULTIPLE} × the median p = 0 time "
-            f"({plain(med, 1)} steps)"
+            f"{on}budget {rec['budget']} steps is below {BUDGET_MULTIPLE} × the median p = 0 "
+            f"time ({plain(med, 1)} steps)"
         )
     return None
 

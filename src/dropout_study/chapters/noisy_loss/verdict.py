@@ -56,7 +56,6 @@ from dropout_study.chapters.verdicts import (
 )
 from dropout_study.chapters.verdicts import robustness as _table
 from dropout_study.chapters.wording import interval_text, margin_text, outcome_words
-from dropout_study.numfmt import plain
 
 __all__ = [
     "NOISY_LOSS_CLAIM",
@@ -134,8 +133,16 @@ def _word(found: Mapping) -> str:
     return combine(p["noisier"], p["slower"], p["because"])
 
 
-def _ratio(f: Finding, decimals: int = 2) -> str:
-    return f"{plain(f.estimate, decimals)}×" if f.estimate == f.estimate else "undefined"
+def estimate_text(f: Finding, peers=()) -> str:
+    """The estimate alone, exactly as the page's tables write it with its interval
+    (:func:`~dropout_study.chapters.wording.interval_text`: ``2.416×``, ``0.575``), so that
+    the verdict sentence and the tables read the same number alike."""
+    return interval_text(f, peers).partition(" [")[0]
+
+
+def _ratio(f: Finding, peers=()) -> str:
+    """A ratio finding's estimate as the page's tables write it (``2.416×``)."""
+    return estimate_text(f, peers) if f.estimate == f.estimate else "undefined"
 
 
 def _ds_list(found: Mapping[str, Finding], fmt) -> str:
@@ -161,13 +168,14 @@ def _sentence(m: Mapping, found: Mapping, p: Mapping) -> str:
     pct = f"{100 * m['target_fraction']:g} %"
     n_, s_ = found["noisier"], found["slower"]
     loo = loo_notes(m)
+    peers = list(fixed.flat(found).values())
 
     def slow(d: str, f: Finding) -> str:
         a, b = medians(m, d)
         note = f"; {loo[f.name]}" if loo.get(f.name) else ""
         name = evidence.NAMES.get(d, d)
         return (
-            f"{_ratio(f)} on {name} (geometric mean of the per-seed ratios; medians "
+            f"{_ratio(f, peers)} on {name} (geometric mean of the per-seed ratios; medians "
             f"{steps_text(a)} → {steps_text(b)} steps{note})"
         )
 
@@ -179,16 +187,17 @@ def _sentence(m: Mapping, found: Mapping, p: Mapping) -> str:
     where = f"control on {cd} only" if len(m["control_datasets"]) == 1 else f"decided on {cd}"
     return (
         f"Over {m['n_seeds']} paired seeds. Noisier: {p['noisier']} (ρ(p, loss spread across "
-        f"masks), p > 0: {_ds_list(n_, lambda f: plain(f.estimate, 2))}; margin {_mg(n_)})"
+        f"masks), p > 0: {_ds_list(n_, lambda f: estimate_text(f, peers))}; margin {_mg(n_)})"
         f"{_reversed_note(n_, 'less noise at larger p')}. Slower: {p['slower']} (time to "
         f"{pct} of the way from the starting loss to the p = 0 run's best, p = {cr} over "
         f"p = 0: {', '.join(slow(d, f) for d, f in s_.items())}; budget {m['max_steps']} "
         f"steps; margin {_mg(s_)}){_reversed_note(s_, 'dropout trained faster')}. Because noisier "
         f"({where}): {p['because']} ({_CAUSE[p['because']]}): K = 1 over K = {k} "
-        f"masks per step took {_ratio(found['noise'])} the time (margin "
+        f"masks per step took {_ratio(found['noise'], peers)} the time (margin "
         f"{_mg({0: found['noise']})}: {outcome_words(found['noise'])}{ctl('noise')}); "
         f"K = {k} over p = 0 took "
-        f"{_ratio(found['left'])} (what is left: {outcome_words(found['left'])}{ctl('left')})"
+        f"{_ratio(found['left'], peers)} (what is left: {outcome_words(found['left'])}"
+        f"{ctl('left')})"
         f"{_elsewhere(m, k)}."
     )
 
