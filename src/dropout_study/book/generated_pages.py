@@ -208,7 +208,7 @@ def verdicts_markdown(rows: list[dict]) -> str:
         "Fresh seeds",
         "In plain words",
     ]
-    lines = _list_table(header, body, [19, 15, 16, 14, 36], "ds-stack ds-verdicts")
+    lines = _list_table(header, body, [18, 15, 16, 15, 36], "ds-stack ds-verdicts")
     lines += [
         f"Read from each chapter's `metrics.json` by `dropout-study build` ({_origin(rows)}). "
         f"*Fresh seeds*: {FRESH_TEXT}",
