@@ -62,6 +62,13 @@ def path(chapter_id: str, root: Path | None = None) -> Path:
     return base / f"{chapter_id}.json"
 
 
+# fmt: off
+_RECORDED = ("name", "role", "kind", "direction", "scale", "outcome", "degenerate", "reason",
+             "estimate", "low", "high", "margin", "margin_source", "n")
+"""The fields of each finding a record keeps (the findings kit's, per-seed values aside)."""
+# fmt: on
+
+
 def record(
     metrics_record: Mapping,
     params: Mapping,
@@ -89,26 +96,7 @@ def record(
         "commit": git.get("commit"),
         "code": code,
         "findings": [
-            {
-                k: f.get(k)
-                for k in (
-                    "name",
-                    "role",
-                    "kind",
-                    "direction",
-                    "scale",
-                    "outcome",
-                    "degenerate",
-                    "reason",
-                    "estimate",
-                    "low",
-                    "high",
-                    "margin",
-                    "margin_source",
-                    "n",
-                )  # fmt: skip
-            }
-            for f in metrics_record.get("findings") or []
+            {k: f.get(k) for k in _RECORDED} for f in metrics_record.get("findings") or []
         ],
     }
     if timing is not None:
