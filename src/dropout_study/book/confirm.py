@@ -378,7 +378,11 @@ def status(
     other science code: ``dropout-study run <id> --profile full`` refreshes it), ``"other
     parameters"`` (recorded for ``full`` parameters that have changed since), ``"damaged"``
     (fails :func:`check`; :func:`read` says why) or ``"none"``."""
-    found = read(chapter_id, root, full_params)
+    return state(read(chapter_id, root, full_params), code)
+
+
+def state(found: Confirmation, code: str) -> str:
+    """:func:`status` of a record :func:`read` has already found."""
     if found.problem:
         return "damaged"
     if found.other_parameters:

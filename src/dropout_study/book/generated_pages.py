@@ -110,18 +110,14 @@ def confirmation_of(project: Project, chapter_id: str) -> dict:
     from dropout_study.book.params import resolve
 
     spec = project.spec(chapter_id)
-    full = resolve(spec, "full", check=False)
-    state = confirm.status(chapter_id, chapter_science_hash(spec, project.package_dir),
-                           project.root, full)  # fmt: skip
-    rec = confirm.read(chapter_id, project.root, full).record
-    return {"word": rec["word"] if rec and state in ("current", "other code") else None,
-            "state": state}  # fmt: skip
+    found = confirm.read(chapter_id, project.root, resolve(spec, "full", check=False))
+    state = confirm.state(found, chapter_science_hash(spec, project.package_dir))
+    rec = found.record if state in ("current", "other code") else None
+    return {"word": rec["word"] if rec is not None else None, "state": state}
 
 
 STALE = "†"
 """Marks a fresh-seed word recorded with other science code than this checkout's."""
-
-_CONFIRMATION_NOTES = {"current": "", "other code": f" {STALE}"}
 
 
 def _confirmation_cell(c: dict | None, word=badge) -> str:
@@ -130,11 +126,11 @@ def _confirmation_cell(c: dict | None, word=badge) -> str:
     quoted otherwise."""
     if not c or c["state"] == "none":
         return "none recorded"
+    if c["state"] == "damaged":
+        return "damaged record (not quoted)"
     if c["word"] is None:
-        return {"damaged": "damaged record (not quoted)"}.get(
-            c["state"], "recorded for other parameters (not quoted)"
-        )
-    return word(c["word"]) + _CONFIRMATION_NOTES[c["state"]]
+        return "recorded for other parameters (not quoted)"
+    return word(c["word"]) + (f" {STALE}" if c["state"] == "other code" else "")
 
 
 FRESH_TEXT = (
